@@ -1,0 +1,1 @@
+//! recede-learn (being built).

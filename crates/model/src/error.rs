@@ -1,0 +1,38 @@
+use thiserror::Error;
+
+/// A model's parameters are unusable.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ModelError {
+    /// A parameter is out of its physical range; `key` is its name in the
+    /// parameter table, `expected` says what would be valid.
+    #[error("parameter `{key}` = {value}: expected {expected}")]
+    InvalidParameter {
+        key: &'static str,
+        value: f64,
+        expected: &'static str,
+    },
+}
+
+pub(crate) fn check_positive(key: &'static str, value: f64) -> Result<(), ModelError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(ModelError::InvalidParameter {
+            key,
+            value,
+            expected: "a finite value > 0",
+        })
+    }
+}
+
+pub(crate) fn check_non_negative(key: &'static str, value: f64) -> Result<(), ModelError> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(ModelError::InvalidParameter {
+            key,
+            value,
+            expected: "a finite value >= 0",
+        })
+    }
+}

@@ -1,0 +1,50 @@
+//! Robot dynamics for recede.
+//!
+//! A model is written once, as a continuous-time derivative generic over the
+//! scalar ([`Dynamics`]). The same code then runs on `f64` for simulation and
+//! on forward-mode dual numbers ([`num_dual`]) for exact Jacobians of the
+//! discretised step ([`Rk4::linearize`]), so no hand-derived Jacobian can
+//! drift away from the model it differentiates.
+//!
+//! Conventions: SI units, z up, g = [`GRAVITY`], quaternions `[w, x, y, z]`
+//! body-to-world.
+
+mod discretize;
+mod error;
+mod residual;
+pub mod robots;
+
+pub use discretize::{Linearization, Rk4};
+pub use error::ModelError;
+pub use residual::{Residual, WithResidual, ZeroResidual};
+
+use nalgebra::SVector;
+use num_dual::DualNum;
+
+/// Standard gravity, m/s^2, as fixed by the reference problems.
+pub const GRAVITY: f64 = 9.81;
+
+/// A scalar a model can be evaluated on: `f64`, or a dual number carrying
+/// derivatives alongside the value.
+pub trait Scalar: DualNum<Primitive = f64> + Copy + nalgebra::Scalar {}
+impl<T: DualNum<Primitive = f64> + Copy + nalgebra::Scalar> Scalar for T {}
+
+/// Continuous-time dynamics `x' = f(x, u)` with `NX` states and `NU` inputs.
+///
+/// Implementations must only use operations available on [`Scalar`] so that
+/// derivatives are exact; branching on values is fine (it picks a smooth
+/// piece), reading `.re()` to compute part of the result is not.
+pub trait Dynamics<const NX: usize, const NU: usize> {
+    /// The state derivative at `(x, u)`.
+    fn derivative<T: Scalar>(&self, x: &SVector<T, NX>, u: &SVector<T, NU>) -> SVector<T, NX>;
+
+    /// Brings a state back onto its manifold after an integration step (for
+    /// example renormalises a quaternion). The identity by default.
+    fn project<T: Scalar>(&self, _x: &mut SVector<T, NX>) {}
+}
+
+/// Lifts a plain value into any scalar type (a constant, zero derivative).
+#[inline(always)]
+pub fn c<T: Scalar>(value: f64) -> T {
+    T::from(value)
+}

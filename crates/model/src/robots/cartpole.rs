@@ -1,0 +1,65 @@
+//! Cart-pole, exactly as reference problem P1.
+//!
+//! State `[p, theta, v, omega]` (theta = 0 upright), input `[F]` (N).
+
+use nalgebra::SVector;
+use serde::{Deserialize, Serialize};
+
+use crate::error::check_positive;
+use crate::{Dynamics, ModelError, Scalar, GRAVITY};
+
+pub const NX: usize = 4;
+pub const NU: usize = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CartPoleParams {
+    pub cart_mass_kg: f64,
+    pub pole_mass_kg: f64,
+    pub pole_length_m: f64,
+}
+
+impl Default for CartPoleParams {
+    fn default() -> Self {
+        Self {
+            cart_mass_kg: 1.0,
+            pole_mass_kg: 0.1,
+            pole_length_m: 0.8,
+        }
+    }
+}
+
+impl CartPoleParams {
+    pub fn validate(&self) -> Result<(), ModelError> {
+        check_positive("cart_mass_kg", self.cart_mass_kg)?;
+        check_positive("pole_mass_kg", self.pole_mass_kg)?;
+        check_positive("pole_length_m", self.pole_length_m)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CartPole {
+    pub params: CartPoleParams,
+}
+
+impl CartPole {
+    pub fn new(params: CartPoleParams) -> Result<Self, ModelError> {
+        params.validate()?;
+        Ok(Self { params })
+    }
+}
+
+impl Dynamics<NX, NU> for CartPole {
+    fn derivative<T: Scalar>(&self, x: &SVector<T, NX>, u: &SVector<T, NU>) -> SVector<T, NX> {
+        let p = &self.params;
+        let (big_m, m, l) = (p.cart_mass_kg, p.pole_mass_kg, p.pole_length_m);
+        let (theta, v, omega, force) = (x[1], x[2], x[3], u[0]);
+        let (s, co) = (theta.sin(), theta.cos());
+        let d = co * co * (-m) + (big_m + m);
+        let w2 = omega * omega;
+        let v_dot = (s * w2 * (-m * l) + co * s * (m * GRAVITY) + force) / d;
+        let omega_dot =
+            (co * s * w2 * (-m * l) + force * co + s * ((big_m + m) * GRAVITY)) / (d * l);
+        SVector::<T, NX>::new(v, omega, v_dot, omega_dot)
+    }
+}

@@ -1,0 +1,1 @@
+//! recede-mpc (being built).

@@ -1,0 +1,1 @@
+//! recede-perception (being built).

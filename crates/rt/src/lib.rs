@@ -1,0 +1,1 @@
+//! recede-rt (being built).

@@ -1,0 +1,1 @@
+//! recede-viz (being built).

@@ -1,0 +1,1 @@
+//! recede-sim (being built).
