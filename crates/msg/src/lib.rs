@@ -1,0 +1,1 @@
+//! recede-msg (being built).
