@@ -9,11 +9,15 @@
 //! Conventions: SI units, z up, g = [`GRAVITY`], quaternions `[w, x, y, z]`
 //! body-to-world.
 
+mod bounds;
+mod discrete;
 mod discretize;
 mod error;
 mod residual;
 pub mod robots;
 
+pub use bounds::Bounds;
+pub use discrete::{DiscreteModel, Discretized, LinearModel};
 pub use discretize::{Linearization, Rk4};
 pub use error::ModelError;
 pub use residual::{Residual, WithResidual, ZeroResidual};
@@ -34,6 +38,10 @@ impl<T: DualNum<Primitive = f64> + Copy + nalgebra::Scalar> Scalar for T {}
 /// Implementations must only use operations available on [`Scalar`] so that
 /// derivatives are exact; branching on values is fine (it picks a smooth
 /// piece), reading `.re()` to compute part of the result is not.
+///
+/// Divide by a scalar-typed value as `a * b.recip()`, not `a / b`: dual
+/// division computes its value that way, so the `f64` step and the value
+/// part of [`Rk4::linearize`] then agree bit for bit.
 pub trait Dynamics<const NX: usize, const NU: usize> {
     /// The state derivative at `(x, u)`.
     fn derivative<T: Scalar>(&self, x: &SVector<T, NX>, u: &SVector<T, NU>) -> SVector<T, NX>;
