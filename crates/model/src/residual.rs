@@ -19,7 +19,13 @@ pub struct ZeroResidual;
 
 impl<const NX: usize, const NU: usize> Residual<NX, NU> for ZeroResidual {
     #[inline(always)]
-    fn add_to<T: Scalar>(&self, _x: &SVector<T, NX>, _u: &SVector<T, NU>, _xdot: &mut SVector<T, NX>) {}
+    fn add_to<T: Scalar>(
+        &self,
+        _x: &SVector<T, NX>,
+        _u: &SVector<T, NU>,
+        _xdot: &mut SVector<T, NX>,
+    ) {
+    }
 }
 
 /// A nominal model plus a residual, itself a model.

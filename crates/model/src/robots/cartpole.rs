@@ -57,9 +57,10 @@ impl Dynamics<NX, NU> for CartPole {
         let (s, co) = (theta.sin(), theta.cos());
         let d = co * co * (-m) + (big_m + m);
         let w2 = omega * omega;
-        let v_dot = (s * w2 * (-m * l) + co * s * (m * GRAVITY) + force) / d;
+        // Reciprocals, not division: keeps f64 and dual values bit-identical.
+        let v_dot = (s * w2 * (-m * l) + co * s * (m * GRAVITY) + force) * d.recip();
         let omega_dot =
-            (co * s * w2 * (-m * l) + force * co + s * ((big_m + m) * GRAVITY)) / (d * l);
+            (co * s * w2 * (-m * l) + force * co + s * ((big_m + m) * GRAVITY)) * (d * l).recip();
         SVector::<T, NX>::new(v, omega, v_dot, omega_dot)
     }
 }
