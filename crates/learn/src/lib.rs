@@ -1,1 +1,43 @@
-//! recede-learn (being built).
+//! Learned residual dynamics for recede.
+//!
+//! The MPC's model is physics plus a correction, `x' = f(x, u) + g(x, u)`
+//! ([`recede_model::WithResidual`]). This crate provides `g`:
+//!
+//! - [`MlpResidual`]: a small multilayer perceptron behind the
+//!   [`recede_model::Residual`] seam. Its forward pass is generic over the
+//!   scalar, so `Rk4::linearize` differentiates the sum exactly, and it
+//!   allocates nothing: weights are `f64` in `Vec`s set up at load time,
+//!   activations live in `[T; MAX_WIDTH]` stack buffers. Features
+//!   ([`Feature`]) and where the outputs go ([`Output`]) are config; a
+//!   [`SupportGuard`] clips or fades the residual outside the training data's
+//!   support and counts how often it did ([`GuardStats`]).
+//! - [`train`]: Adam, minibatches, a validation split, early stopping;
+//!   seeded and repeatable bit for bit.
+//! - Model files: safetensors with a metadata header
+//!   ([`MlpResidual::save`], [`MlpResidual::load`]); the format is in the
+//!   crate's README so that other tools can write it.
+//! - [`Rls`]: online adaptation of the last layer by bounded recursive least
+//!   squares.
+
+mod error;
+mod file;
+mod mlp;
+mod network;
+mod rls;
+mod spec;
+mod train;
+
+pub use error::LearnError;
+pub use file::{FORMAT_NAME, FORMAT_VERSION};
+pub use mlp::{GuardStats, MlpResidual, Normalization, Support};
+pub use network::{Layer, Network};
+pub use rls::{Rls, RlsConfig, RlsOutcome, RlsStats};
+pub use spec::{
+    body_from_world, rotation, Activation, Feature, Output, ResidualSpec, SupportGuard,
+    FEATURE_KINDS, OUTPUT_KINDS,
+};
+pub use train::{train, Dataset, EpochReport, Sample, TrainOptions, TrainReport};
+
+/// Widest layer (including the input and output) the fixed-size inference
+/// buffers hold; checked when a model is built or loaded.
+pub const MAX_WIDTH: usize = 64;

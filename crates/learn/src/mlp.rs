@@ -1,0 +1,405 @@
+//! [`MlpResidual`]: the network behind the [`Residual`] seam, with feature
+//! extraction, normalisation, the support guard and its counters.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use nalgebra::SVector;
+use recede_model::{c, Residual, Scalar};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{check_finite, LearnError};
+use crate::network::Network;
+use crate::spec::{ResidualSpec, SupportGuard};
+use crate::MAX_WIDTH;
+
+/// Affine maps between raw and network units: the network sees
+/// `(feature - feature_mean) / feature_std` and produces `y`, and the residual
+/// is `output_mean + output_std * y`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Normalization {
+    pub feature_mean: Vec<f64>,
+    pub feature_std: Vec<f64>,
+    pub output_mean: Vec<f64>,
+    pub output_std: Vec<f64>,
+}
+
+/// The per-feature box of raw feature values seen in training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Support {
+    pub feature_min: Vec<f64>,
+    pub feature_max: Vec<f64>,
+}
+
+impl Normalization {
+    /// Identity normalisation (mean 0, std 1).
+    pub fn identity(n_features: usize, n_outputs: usize) -> Self {
+        Self {
+            feature_mean: vec![0.0; n_features],
+            feature_std: vec![1.0; n_features],
+            output_mean: vec![0.0; n_outputs],
+            output_std: vec![1.0; n_outputs],
+        }
+    }
+
+    fn validate(&self, n_features: usize, n_outputs: usize) -> Result<(), LearnError> {
+        for (what, v, n, positive) in [
+            (
+                "normalization.feature_mean",
+                &self.feature_mean,
+                n_features,
+                false,
+            ),
+            (
+                "normalization.feature_std",
+                &self.feature_std,
+                n_features,
+                true,
+            ),
+            (
+                "normalization.output_mean",
+                &self.output_mean,
+                n_outputs,
+                false,
+            ),
+            (
+                "normalization.output_std",
+                &self.output_std,
+                n_outputs,
+                true,
+            ),
+        ] {
+            if v.len() != n {
+                return Err(LearnError::mismatch(what, n, v.len()));
+            }
+            check_finite(what, v)?;
+            if positive {
+                if let Some(i) = v.iter().position(|&s| s <= 0.0) {
+                    return Err(LearnError::invalid(
+                        what,
+                        format!("entry {i} is {}, expected > 0", v[i]),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Support {
+    /// The unbounded box (the guard never triggers).
+    pub fn unbounded(n_features: usize) -> Self {
+        Self {
+            feature_min: vec![f64::MIN; n_features],
+            feature_max: vec![f64::MAX; n_features],
+        }
+    }
+
+    fn validate(&self, n_features: usize) -> Result<(), LearnError> {
+        for (what, v) in [
+            ("support.feature_min", &self.feature_min),
+            ("support.feature_max", &self.feature_max),
+        ] {
+            if v.len() != n_features {
+                return Err(LearnError::mismatch(what, n_features, v.len()));
+            }
+            check_finite(what, v)?;
+        }
+        if let Some(i) = (0..n_features).find(|&i| self.feature_min[i] > self.feature_max[i]) {
+            return Err(LearnError::invalid(
+                "support",
+                format!(
+                    "feature {i}: min {} > max {}",
+                    self.feature_min[i], self.feature_max[i]
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How often the guard acted, read after a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GuardStats {
+    /// Evaluations of the residual (on any scalar: an RK4 linearisation
+    /// evaluates it 8 times per step).
+    pub evaluations: u64,
+    /// Evaluations where at least one raw feature was outside the training
+    /// support (clipped or faded, or only counted with the guard off).
+    pub outside_support: u64,
+    /// Evaluations with a non-finite feature; they contribute zero.
+    pub non_finite: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    evaluations: AtomicU64,
+    outside_support: AtomicU64,
+    non_finite: AtomicU64,
+}
+
+/// A learned residual `g(x, u)` for a model with `NX` states and `NU` inputs:
+/// features -> normalise -> MLP -> de-normalise -> output map.
+///
+/// Inference ([`Residual::add_to`]) is generic over the scalar, so the MPC's
+/// linearisation differentiates it exactly, takes `&self`, and allocates
+/// nothing: activations live in `[T; MAX_WIDTH]` stack buffers. The guard
+/// counters are atomics, so the model stays `Sync`.
+#[derive(Debug)]
+pub struct MlpResidual<const NX: usize, const NU: usize> {
+    spec: ResidualSpec,
+    network: Network,
+    normalization: Normalization,
+    support: Support,
+    counters: Counters,
+}
+
+impl<const NX: usize, const NU: usize> Clone for MlpResidual<NX, NU> {
+    /// Clones the model; the clone's counters start at zero.
+    fn clone(&self) -> Self {
+        Self {
+            spec: self.spec.clone(),
+            network: self.network.clone(),
+            normalization: self.normalization.clone(),
+            support: self.support.clone(),
+            counters: Counters::default(),
+        }
+    }
+}
+
+impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
+    /// Assembles a model, checking every dimension and value against the spec
+    /// and against `NX`/`NU`.
+    pub fn new(
+        spec: ResidualSpec,
+        network: Network,
+        normalization: Normalization,
+        support: Support,
+    ) -> Result<Self, LearnError> {
+        spec.validate(NX, NU)?;
+        network.validate()?;
+        let sizes = spec.layer_sizes(NU);
+        if network.layers.len() + 1 != sizes.len() {
+            return Err(LearnError::mismatch(
+                "number of layers (hidden + 1)",
+                sizes.len() - 1,
+                network.layers.len(),
+            ));
+        }
+        for (l, layer) in network.layers.iter().enumerate() {
+            if layer.inputs != sizes[l] {
+                return Err(LearnError::mismatch(
+                    format!("layer {l} inputs"),
+                    sizes[l],
+                    layer.inputs,
+                ));
+            }
+            if layer.outputs != sizes[l + 1] {
+                return Err(LearnError::mismatch(
+                    format!("layer {l} outputs"),
+                    sizes[l + 1],
+                    layer.outputs,
+                ));
+            }
+        }
+        if network.activation != spec.activation {
+            return Err(LearnError::invalid(
+                "network",
+                format!(
+                    "activation {:?} differs from the spec's {:?}",
+                    network.activation, spec.activation
+                ),
+            ));
+        }
+        let (nf, no) = (spec.n_features(NU), spec.n_outputs());
+        normalization.validate(nf, no)?;
+        support.validate(nf)?;
+        Ok(Self {
+            spec,
+            network,
+            normalization,
+            support,
+            counters: Counters::default(),
+        })
+    }
+
+    /// A model whose output is exactly zero everywhere (all weights zero,
+    /// identity normalisation, unbounded support).
+    pub fn zero(spec: ResidualSpec) -> Result<Self, LearnError> {
+        spec.validate(NX, NU)?;
+        let network = Network::zeros(&spec.layer_sizes(NU), spec.activation);
+        let (nf, no) = (spec.n_features(NU), spec.n_outputs());
+        Self::new(
+            spec,
+            network,
+            Normalization::identity(nf, no),
+            Support::unbounded(nf),
+        )
+    }
+
+    pub fn spec(&self) -> &ResidualSpec {
+        &self.spec
+    }
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+    pub fn normalization(&self) -> &Normalization {
+        &self.normalization
+    }
+    pub fn support(&self) -> &Support {
+        &self.support
+    }
+    pub(crate) fn network_mut(&mut self) -> &mut Network {
+        &mut self.network
+    }
+
+    /// Changes the guard (e.g. from clip to fade) without retraining.
+    pub fn set_guard(&mut self, guard: SupportGuard) -> Result<(), LearnError> {
+        let mut spec = self.spec.clone();
+        spec.guard = guard;
+        spec.validate(NX, NU)?;
+        self.spec = spec;
+        Ok(())
+    }
+
+    /// Counters since construction or the last [`Self::reset_guard_stats`].
+    pub fn guard_stats(&self) -> GuardStats {
+        GuardStats {
+            evaluations: self.counters.evaluations.load(Ordering::Relaxed),
+            outside_support: self.counters.outside_support.load(Ordering::Relaxed),
+            non_finite: self.counters.non_finite.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn reset_guard_stats(&self) {
+        self.counters.evaluations.store(0, Ordering::Relaxed);
+        self.counters.outside_support.store(0, Ordering::Relaxed);
+        self.counters.non_finite.store(0, Ordering::Relaxed);
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.network.n_inputs()
+    }
+
+    pub fn n_outputs(&self) -> usize {
+        self.network.n_outputs()
+    }
+
+    /// The raw (un-normalised, un-guarded) features at `(x, u)`.
+    pub fn raw_features<T: Scalar>(
+        &self,
+        x: &SVector<T, NX>,
+        u: &SVector<T, NU>,
+    ) -> [T; MAX_WIDTH] {
+        let mut f = [c::<T>(0.0); MAX_WIDTH];
+        let mut at = 0;
+        for feat in &self.spec.features {
+            feat.eval(x, u, &mut f, at);
+            at += feat.width(NU);
+        }
+        f
+    }
+
+    /// The network's input at `(x, u)`: raw features, guarded (clipped if the
+    /// guard says so), normalised. Returns the buffer and the fade factor
+    /// (1 unless fading), or `None` if a feature is not finite.
+    #[inline]
+    pub(crate) fn network_input<T: Scalar>(
+        &self,
+        x: &SVector<T, NX>,
+        u: &SVector<T, NU>,
+        count: bool,
+    ) -> Option<([T; MAX_WIDTH], T, bool)> {
+        let mut f = self.raw_features(x, u);
+        let n = self.n_features();
+        let (lo, hi) = (&self.support.feature_min, &self.support.feature_max);
+        let (mean, std) = (
+            &self.normalization.feature_mean,
+            &self.normalization.feature_std,
+        );
+        let mut outside = false;
+        let mut fade = c::<T>(1.0);
+        for i in 0..n {
+            let v = f[i].re();
+            if !v.is_finite() {
+                if count {
+                    self.counters.non_finite.fetch_add(1, Ordering::Relaxed);
+                }
+                return None;
+            }
+            let out_lo = v < lo[i];
+            let out_hi = v > hi[i];
+            outside |= out_lo || out_hi;
+            match self.spec.guard {
+                SupportGuard::Off => {}
+                SupportGuard::Clip => {
+                    if out_lo {
+                        f[i] = c(lo[i]);
+                    } else if out_hi {
+                        f[i] = c(hi[i]);
+                    }
+                }
+                SupportGuard::Fade { width_std } => {
+                    if out_lo || out_hi {
+                        let excess = if out_lo {
+                            c::<T>(lo[i]) - f[i]
+                        } else {
+                            f[i] - hi[i]
+                        };
+                        let e = excess * (1.0 / (width_std * std[i]));
+                        if e.re() >= 1.0 {
+                            fade = c(0.0);
+                        } else {
+                            // 1 - smoothstep(e) = 1 - e^2 (3 - 2e)
+                            fade *= c::<T>(1.0) - e * e * (c::<T>(3.0) - e * 2.0);
+                        }
+                    }
+                }
+            }
+        }
+        if count && outside {
+            self.counters
+                .outside_support
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        for i in 0..n {
+            f[i] = (f[i] - mean[i]) * (1.0 / std[i]);
+        }
+        Some((f, fade, outside))
+    }
+
+    /// The residual's outputs in their own frame (before the output map),
+    /// for inspection and tests; `None` for non-finite features. Counts like
+    /// inference does.
+    pub fn outputs<T: Scalar>(
+        &self,
+        x: &SVector<T, NX>,
+        u: &SVector<T, NU>,
+    ) -> Option<[T; MAX_WIDTH]> {
+        self.counters.evaluations.fetch_add(1, Ordering::Relaxed);
+        let (mut buf, fade, _) = self.network_input(x, u, true)?;
+        self.network.forward(&mut buf);
+        let (om, os) = (
+            &self.normalization.output_mean,
+            &self.normalization.output_std,
+        );
+        for o in 0..self.n_outputs() {
+            buf[o] = (buf[o] * os[o] + om[o]) * fade;
+        }
+        Some(buf)
+    }
+}
+
+impl<const NX: usize, const NU: usize> Residual<NX, NU> for MlpResidual<NX, NU> {
+    fn add_to<T: Scalar>(&self, x: &SVector<T, NX>, u: &SVector<T, NU>, xdot: &mut SVector<T, NX>) {
+        let Some(values) = self.outputs(x, u) else {
+            return;
+        };
+        let mut at = 0;
+        for out in &self.spec.outputs {
+            out.add(x, &values, at, xdot);
+            at += out.width();
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The multilayer perceptron itself: f64 weights in `Vec`s set up once, a
+//! forward pass generic over the scalar into fixed-size stack buffers, and a
+//! hand-written backward pass over f64 for training.
+
+use recede_model::{c, Scalar};
+
+use crate::error::{check_finite, LearnError};
+use crate::spec::Activation;
+use crate::MAX_WIDTH;
+
+/// One affine layer `y = W a + b`; `weight` is row-major `[outputs][inputs]`
+/// (PyTorch's `nn.Linear` layout).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    pub inputs: usize,
+    pub outputs: usize,
+    pub weight: Vec<f64>,
+    pub bias: Vec<f64>,
+}
+
+impl Layer {
+    /// A layer of zeros.
+    pub fn zeros(inputs: usize, outputs: usize) -> Self {
+        Self {
+            inputs,
+            outputs,
+            weight: vec![0.0; inputs * outputs],
+            bias: vec![0.0; outputs],
+        }
+    }
+}
+
+/// Affine layers with an activation between them (none after the last).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    pub activation: Activation,
+    pub layers: Vec<Layer>,
+}
+
+impl Network {
+    /// A network of zeros with the given layer widths (input first).
+    pub fn zeros(sizes: &[usize], activation: Activation) -> Self {
+        Self {
+            activation,
+            layers: sizes.windows(2).map(|w| Layer::zeros(w[0], w[1])).collect(),
+        }
+    }
+
+    /// Checks shapes chain, widths fit the inference buffers and every
+    /// parameter is finite.
+    pub fn validate(&self) -> Result<(), LearnError> {
+        if self.layers.is_empty() {
+            return Err(LearnError::invalid("network", "it has no layers"));
+        }
+        for (l, layer) in self.layers.iter().enumerate() {
+            for (what, w) in [("inputs", layer.inputs), ("outputs", layer.outputs)] {
+                if w == 0 || w > MAX_WIDTH {
+                    return Err(LearnError::TooWide {
+                        what: format!("layer {l} {what}"),
+                        width: w,
+                        max: MAX_WIDTH,
+                    });
+                }
+            }
+            if l > 0 && layer.inputs != self.layers[l - 1].outputs {
+                return Err(LearnError::mismatch(
+                    format!("layer {l} inputs (previous layer's outputs)"),
+                    self.layers[l - 1].outputs,
+                    layer.inputs,
+                ));
+            }
+            if layer.weight.len() != layer.inputs * layer.outputs {
+                return Err(LearnError::mismatch(
+                    format!("layer {l} weight length"),
+                    layer.inputs * layer.outputs,
+                    layer.weight.len(),
+                ));
+            }
+            if layer.bias.len() != layer.outputs {
+                return Err(LearnError::mismatch(
+                    format!("layer {l} bias length"),
+                    layer.outputs,
+                    layer.bias.len(),
+                ));
+            }
+            check_finite(&format!("layer {l} weight"), &layer.weight)?;
+            check_finite(&format!("layer {l} bias"), &layer.bias)?;
+        }
+        Ok(())
+    }
+
+    pub fn n_inputs(&self) -> usize {
+        self.layers[0].inputs
+    }
+
+    pub fn n_outputs(&self) -> usize {
+        self.layers[self.layers.len() - 1].outputs
+    }
+
+    /// Width of the activation that feeds the last layer.
+    pub fn last_hidden_width(&self) -> usize {
+        self.layers[self.layers.len() - 1].inputs
+    }
+
+    /// Number of parameters (weights and biases).
+    pub fn n_params(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|l| l.weight.len() + l.bias.len())
+            .sum()
+    }
+
+    /// Runs every layer but the last: the input of the last layer, in
+    /// `buf[..last_hidden_width()]`. `buf[..n_inputs()]` holds the input on
+    /// entry. No heap allocation.
+    #[inline]
+    pub fn forward_hidden<T: Scalar>(&self, buf: &mut [T; MAX_WIDTH]) {
+        let mut tmp = [c::<T>(0.0); MAX_WIDTH];
+        for layer in &self.layers[..self.layers.len() - 1] {
+            affine(layer, buf, &mut tmp);
+            for j in 0..layer.outputs {
+                buf[j] = activate(self.activation, tmp[j]);
+            }
+        }
+    }
+
+    /// The last (linear) layer from `hidden` into `out`.
+    #[inline]
+    pub fn forward_last<T: Scalar>(&self, hidden: &[T; MAX_WIDTH], out: &mut [T; MAX_WIDTH]) {
+        affine(&self.layers[self.layers.len() - 1], hidden, out);
+    }
+
+    /// The whole network: `buf[..n_inputs()]` in, `buf[..n_outputs()]` out.
+    #[inline]
+    pub fn forward<T: Scalar>(&self, buf: &mut [T; MAX_WIDTH]) {
+        self.forward_hidden(buf);
+        let mut out = [c::<T>(0.0); MAX_WIDTH];
+        self.forward_last(buf, &mut out);
+        *buf = out;
+    }
+
+    /// Squared-error loss `mean_o (y_o - target_o)^2` of one sample and its
+    /// gradient with respect to every parameter, added into `grad` (a network
+    /// of the same shape). Allocates its scratch; training uses a reusable one.
+    pub fn loss_gradient(&self, input: &[f64], target: &[f64], grad: &mut Network) -> f64 {
+        let mut scratch = Backprop::new(self);
+        scratch.accumulate(self, input, target, 1.0, grad)
+    }
+
+    /// Squared-error loss of one sample (no gradient).
+    pub fn loss(&self, input: &[f64], target: &[f64]) -> f64 {
+        let mut buf = [0.0; MAX_WIDTH];
+        buf[..input.len()].copy_from_slice(input);
+        self.forward(&mut buf);
+        let n = self.n_outputs();
+        (0..n).map(|o| (buf[o] - target[o]).powi(2)).sum::<f64>() / n as f64
+    }
+}
+
+#[inline]
+fn affine<T: Scalar>(layer: &Layer, input: &[T; MAX_WIDTH], out: &mut [T; MAX_WIDTH]) {
+    for j in 0..layer.outputs {
+        let row = &layer.weight[j * layer.inputs..(j + 1) * layer.inputs];
+        let mut acc = c::<T>(layer.bias[j]);
+        for (i, &w) in row.iter().enumerate() {
+            acc += input[i] * w;
+        }
+        out[j] = acc;
+    }
+}
+
+#[inline]
+fn activate<T: Scalar>(activation: Activation, z: T) -> T {
+    match activation {
+        Activation::Tanh => z.tanh(),
+        Activation::Relu => {
+            if z.re() > 0.0 {
+                z
+            } else {
+                c(0.0)
+            }
+        }
+        Activation::Softplus => {
+            // ln(1 + e^z), written to stay finite for large |z|.
+            if z.re() > 0.0 {
+                z + (-z).exp().ln_1p()
+            } else {
+                z.exp().ln_1p()
+            }
+        }
+    }
+}
+
+/// d(activation)/dz from the pre-activation `z` and the activation `a`.
+#[inline]
+fn activate_prime(activation: Activation, z: f64, a: f64) -> f64 {
+    match activation {
+        Activation::Tanh => 1.0 - a * a,
+        Activation::Relu => {
+            if z > 0.0 {
+                1.0
+            } else {
+                0.0
+            }
+        }
+        Activation::Softplus => 1.0 / (1.0 + (-z).exp()),
+    }
+}
+
+/// Reusable scratch of the backward pass (allocated once per training run).
+#[derive(Debug)]
+pub(crate) struct Backprop {
+    /// Activations per layer boundary: `acts[0]` is the input.
+    acts: Vec<Vec<f64>>,
+    /// Pre-activations of each layer's output.
+    pre: Vec<Vec<f64>>,
+    delta: Vec<f64>,
+    delta_prev: Vec<f64>,
+}
+
+impl Backprop {
+    pub(crate) fn new(net: &Network) -> Self {
+        let mut acts = vec![vec![0.0; net.n_inputs()]];
+        let mut pre = Vec::new();
+        for l in &net.layers {
+            acts.push(vec![0.0; l.outputs]);
+            pre.push(vec![0.0; l.outputs]);
+        }
+        Self {
+            acts,
+            pre,
+            delta: vec![0.0; MAX_WIDTH],
+            delta_prev: vec![0.0; MAX_WIDTH],
+        }
+    }
+
+    /// Forward and backward over one sample: adds `scale * dloss/dparam` to
+    /// `grad` and returns the sample's loss.
+    pub(crate) fn accumulate(
+        &mut self,
+        net: &Network,
+        input: &[f64],
+        target: &[f64],
+        scale: f64,
+        grad: &mut Network,
+    ) -> f64 {
+        let n_layers = net.layers.len();
+        self.acts[0].copy_from_slice(&input[..net.n_inputs()]);
+        for (l, layer) in net.layers.iter().enumerate() {
+            let (before, after) = self.acts.split_at_mut(l + 1);
+            let a_in = &before[l];
+            let a_out = &mut after[0];
+            for j in 0..layer.outputs {
+                let row = &layer.weight[j * layer.inputs..(j + 1) * layer.inputs];
+                let mut z = layer.bias[j];
+                for i in 0..layer.inputs {
+                    z += row[i] * a_in[i];
+                }
+                self.pre[l][j] = z;
+                a_out[j] = if l + 1 < n_layers {
+                    activate(net.activation, z)
+                } else {
+                    z
+                };
+            }
+        }
+        let n_out = net.n_outputs();
+        let y = &self.acts[n_layers];
+        let mut loss = 0.0;
+        for o in 0..n_out {
+            let e = y[o] - target[o];
+            loss += e * e;
+            self.delta[o] = 2.0 * e / n_out as f64 * scale;
+        }
+        loss /= n_out as f64;
+
+        for l in (0..n_layers).rev() {
+            let layer = &net.layers[l];
+            let g = &mut grad.layers[l];
+            let a_in = &self.acts[l];
+            for j in 0..layer.outputs {
+                let d = self.delta[j];
+                g.bias[j] += d;
+                let grow = &mut g.weight[j * layer.inputs..(j + 1) * layer.inputs];
+                for i in 0..layer.inputs {
+                    grow[i] += d * a_in[i];
+                }
+            }
+            if l > 0 {
+                for i in 0..layer.inputs {
+                    let mut s = 0.0;
+                    for j in 0..layer.outputs {
+                        s += layer.weight[j * layer.inputs + i] * self.delta[j];
+                    }
+                    self.delta_prev[i] =
+                        s * activate_prime(net.activation, self.pre[l - 1][i], a_in[i]);
+                }
+                std::mem::swap(&mut self.delta, &mut self.delta_prev);
+            }
+        }
+        loss
+    }
+}
