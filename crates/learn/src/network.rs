@@ -172,7 +172,22 @@ fn affine<T: Scalar>(layer: &Layer, input: &[T; MAX_WIDTH], out: &mut [T; MAX_WI
 #[inline]
 fn activate<T: Scalar>(activation: Activation, z: T) -> T {
     match activation {
-        Activation::Tanh => z.tanh(),
+        Activation::Tanh => {
+            // tanh z = expm1(2z) / (expm1(2z) + 2), written with operations
+            // whose real part num-dual computes exactly as f64 does, so the
+            // value on duals is bit-identical to the value on f64 (num-dual's
+            // own tanh is sinh/cosh, libm's is not). |z| > 20 is +-1 in f64.
+            let r = z.re();
+            if r > 20.0 {
+                c(1.0)
+            } else if r < -20.0 {
+                c(-1.0)
+            } else {
+                // num-dual divides as a * recip(b); do the same on f64.
+                let e = (z * 2.0).exp_m1();
+                e * (e + 2.0).recip()
+            }
+        }
         Activation::Relu => {
             if z.re() > 0.0 {
                 z

@@ -1,0 +1,98 @@
+//! The promises "inference allocates nothing" and "an RLS update allocates
+//! nothing after setup", checked with a counting allocator.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use nalgebra::SVector;
+use recede_learn::{Activation, MlpResidual, Rls, RlsConfig, SupportGuard};
+use recede_model::robots::CartPole;
+use recede_model::{Residual, Rk4, WithResidual};
+
+use common::{cartpole_spec, quadrotor_spec, random_model, unit_quaternion};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|a| a.set(a.get() + 1));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|a| a.set(a.get() + 1));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_in(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+#[test]
+fn inference_linearisation_and_rls_do_not_allocate() {
+    let residual: MlpResidual<4, 1> = random_model(
+        cartpole_spec(Activation::Tanh, SupportGuard::Fade { width_std: 1.0 }),
+        1,
+    );
+    let model = WithResidual {
+        nominal: CartPole::default(),
+        residual,
+    };
+    let rk4 = Rk4::new(0.02, 1);
+    let x = SVector::<f64, 4>::new(0.1, 0.2, 0.3, 0.4);
+    let u = SVector::<f64, 1>::new(1.0);
+    let n = allocations_in(|| {
+        for _ in 0..10 {
+            std::hint::black_box(rk4.linearize(&model, &x, &u));
+            std::hint::black_box(rk4.step(&model, &x, &u));
+        }
+    });
+    assert_eq!(
+        n, 0,
+        "cart-pole linearisation with the MLP residual allocated"
+    );
+
+    let quad: MlpResidual<13, 4> =
+        random_model(quadrotor_spec(Activation::Softplus, SupportGuard::Clip), 2);
+    let q = unit_quaternion([0.4, 0.2, 0.7]);
+    let xq = SVector::<f64, 13>::from_column_slice(&[
+        0.0, 0.0, 1.0, q[0], q[1], q[2], q[3], 4.0, 1.0, -1.0, 0.1, 0.2, 0.3,
+    ]);
+    let uq = SVector::<f64, 4>::new(2.0, 2.0, 3.0, 3.0);
+    let n = allocations_in(|| {
+        let mut xdot = SVector::<f64, 13>::zeros();
+        quad.add_to(&xq, &uq, &mut xdot);
+        std::hint::black_box(xdot);
+    });
+    assert_eq!(n, 0, "quadrotor residual allocated");
+
+    let mut adapted = model.residual.clone();
+    let mut rls = Rls::new(&adapted, RlsConfig::default()).unwrap();
+    let r = SVector::<f64, 4>::new(0.0, 0.0, 0.5, -0.5);
+    let bad = SVector::<f64, 4>::new(0.0, 0.0, f64::NAN, 1e12);
+    let n = allocations_in(|| {
+        for k in 0..50 {
+            let target = if k % 5 == 0 { &bad } else { &r };
+            std::hint::black_box(rls.update(&mut adapted, &x, &u, target));
+        }
+    });
+    assert_eq!(n, 0, "RLS update allocated");
+    assert!(rls.stats().updated > 0);
+}
