@@ -1,1 +1,31 @@
-//! recede-mpc (being built).
+//! Nonlinear model-predictive control by SQP real-time iteration over OSQP.
+//!
+//! The optimal-control problem is multiple shooting over `N` intervals with
+//! quadratic costs against time-varying references, box bounds on inputs,
+//! hard or soft (L1 + L2) bounds on states, and general constraints
+//! `lower <= h(x) <= upper` through [`StageConstraints`], linearised at every
+//! iteration. Each SQP iteration linearises the model along the plan
+//! (Gauss-Newton), condenses the states out, and solves the dense QP in the
+//! input corrections with OSQP, whose sparsity is fixed at setup: a step only
+//! updates values, bounds and the linear cost, and warm-starts.
+//!
+//! A step never fails loudly: a QP that OSQP cannot solve, data or results
+//! that are not finite, all become a [`StepReport`] whose outcome says which
+//! fallback produced the command (the shifted previous plan, then the safe
+//! input).
+
+mod condense;
+mod config;
+mod constraints;
+mod controller;
+mod error;
+mod layout;
+mod osqp_settings;
+mod report;
+
+pub use config::{FallbackConfig, MpcConfig, OcpSpec, SoftPenalty, StateBoundConfig};
+pub use constraints::{ConstraintRow, StageConstraints};
+pub use controller::Mpc;
+pub use error::MpcError;
+pub use osqp_settings::OsqpConfig;
+pub use report::{Failure, QpStatus, StepOutcome, StepReport};

@@ -1,0 +1,194 @@
+//! Linearisation along the plan and full condensing: the states are
+//! eliminated through the linearised dynamics, leaving a dense QP in the
+//! input corrections.
+//!
+//! With `dx_{k+1} = A_k dx_k + B_k du_k + d_k`, each `dx_k` is an affine
+//! function of `dx_0` and `du_0 .. du_{k-1}` with blocks
+//! `G_{k,j} = A_{k-1} .. A_{j+1} B_j`. The Hessian blocks
+//! `H_{i,j} = sum_{k>i} G_{k,i}' Q_k G_{k,j}` are built column by column
+//! with the backward recursion `L_{i-1} = Q_i G_{i,j} + A_i' L_i`,
+//! `H_{i,j} = B_i' L_i`: O(N^2 NX^2 NU) work, no O(N^3) term.
+
+use nalgebra::{SMatrix, SVector};
+use recede_model::DiscreteModel;
+
+use crate::constraints::ConstraintRow;
+use crate::layout::Layout;
+use crate::OcpSpec;
+
+#[derive(Debug)]
+pub(crate) struct Condensed<const NX: usize, const NU: usize> {
+    pub a: Vec<SMatrix<f64, NX, NX>>,
+    pub b: Vec<SMatrix<f64, NX, NU>>,
+    /// `F(x_k, u_k) - x_{k+1}`: the gaps of the multiple-shooting plan.
+    pub defect: Vec<SVector<f64, NX>>,
+    /// State corrections, `dx_0 ..= dx_N` (scratch for the feedback).
+    pub dx: Vec<SVector<f64, NX>>,
+    /// `G_{k,j}` for `1 <= k <= N`, `j < k`, at `(k - 1) k / 2 + j`.
+    g: Vec<SMatrix<f64, NX, NU>>,
+    pub p_values: Vec<f64>,
+    pub a_values: Vec<f64>,
+    previous_p: Vec<f64>,
+    previous_a: Vec<f64>,
+    pub p_changed: bool,
+    pub a_changed: bool,
+    linearized_once: bool,
+    lti: bool,
+    p_indptr: Vec<usize>,
+    p_indices: Vec<usize>,
+    a_indptr: Vec<usize>,
+    a_indices: Vec<usize>,
+}
+
+fn g_index(k: usize, j: usize) -> usize {
+    (k - 1) * k / 2 + j
+}
+
+impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
+    pub fn new(layout: &Layout) -> Self {
+        let n = layout.horizon;
+        let (p_indptr, p_indices) = layout.p_pattern();
+        let (a_indptr, a_indices) = layout.a_pattern();
+        Self {
+            a: vec![SMatrix::zeros(); n],
+            b: vec![SMatrix::zeros(); n],
+            defect: vec![SVector::zeros(); n],
+            dx: vec![SVector::zeros(); n + 1],
+            g: vec![SMatrix::zeros(); n * (n + 1) / 2],
+            p_values: vec![0.0; p_indices.len()],
+            a_values: vec![0.0; a_indices.len()],
+            previous_p: vec![f64::NAN; p_indices.len()],
+            previous_a: vec![f64::NAN; a_indices.len()],
+            p_changed: true,
+            a_changed: true,
+            linearized_once: false,
+            lti: false,
+            p_indptr,
+            p_indices,
+            a_indptr,
+            a_indices,
+        }
+    }
+
+    pub fn patterns(&self) -> (&[usize], &[usize], &[usize], &[usize]) {
+        (
+            &self.p_indptr,
+            &self.p_indices,
+            &self.a_indptr,
+            &self.a_indices,
+        )
+    }
+
+    pub fn linearize<M: DiscreteModel<NX, NU>>(
+        &mut self,
+        model: &M,
+        xs: &[SVector<f64, NX>],
+        us: &[SVector<f64, NU>],
+    ) {
+        self.lti = model.is_linear_time_invariant();
+        let reuse_jacobians = self.lti && self.linearized_once;
+        for k in 0..us.len() {
+            if reuse_jacobians {
+                self.defect[k] = model.step(&xs[k], &us[k]) - xs[k + 1];
+            } else {
+                let lin = model.linearize(&xs[k], &us[k]);
+                self.a[k] = lin.a;
+                self.b[k] = lin.b;
+                self.defect[k] = lin.x_next - xs[k + 1];
+            }
+        }
+        self.linearized_once = true;
+    }
+
+    /// `G` blocks and the Hessian `P = 2 H` (OSQP minimises 1/2 z'Pz + q'z,
+    /// the cost is z'Hz + ...). Skipped for a linear time-invariant model
+    /// once done, since nothing it depends on changes.
+    pub fn condense(&mut self, layout: &Layout, spec: &OcpSpec<NX, NU>) {
+        if self.lti && !self.previous_p[0].is_nan() {
+            self.p_changed = false;
+            return;
+        }
+        let n = layout.horizon;
+        for j in 0..n {
+            self.g[g_index(j + 1, j)] = self.b[j];
+            for k in j + 1..n {
+                self.g[g_index(k + 1, j)] = self.a[k] * self.g[g_index(k, j)];
+            }
+        }
+        for j in 0..n {
+            // L_{N-1} = Q_N G_{N,j}; walk i from N-1 down to j.
+            let mut l = spec.q_terminal * self.g[g_index(n, j)];
+            for i in (j..n).rev() {
+                let mut h = self.b[i].transpose() * l;
+                if i == j {
+                    h += spec.r;
+                }
+                for a in 0..NU {
+                    for bb in 0..NU {
+                        // Entry (i*NU + a, j*NU + bb) of H lies at or below the
+                        // diagonal; store its mirror (row j*NU+bb, col i*NU+a).
+                        let (r, c) = (j * NU + bb, i * NU + a);
+                        if r <= c {
+                            self.p_values[layout.p_index(r, c)] = 2.0 * h[(a, bb)];
+                        }
+                    }
+                }
+                if i > j {
+                    l = spec.q * self.g[g_index(i, j)] + self.a[i].transpose() * l;
+                }
+            }
+        }
+        let mut at = layout.n_inputs() * (layout.n_inputs() + 1) / 2;
+        for _k in 1..=n {
+            for soft in layout.soft.iter().flatten() {
+                self.p_values[at] = 2.0 * soft.l2;
+                at += 1;
+            }
+        }
+        self.p_changed = self.p_values != self.previous_p;
+        if self.p_changed {
+            self.previous_p.copy_from_slice(&self.p_values);
+        }
+    }
+
+    /// Values of `A`: identity on the inputs, `J_{k,r} G_{k,j}` on the
+    /// constraint rows, -1/+1/1 on the slack entries.
+    pub fn fill_constraint_matrix(&mut self, layout: &Layout, rows: &[ConstraintRow<NX>]) {
+        let n = layout.horizon;
+        let per = layout.rows_per_node;
+        for j in 0..n {
+            for i in 0..NU {
+                let mut at = layout.a_input_column(j, i);
+                self.a_values[at] = 1.0;
+                at += 1;
+                for k in j + 1..=n {
+                    let column = self.g[g_index(k, j)].column(i);
+                    for r in 0..per {
+                        let v = rows[(k - 1) * per + r].gradient.dot(&column);
+                        self.a_values[at] = v;
+                        at += 1;
+                        if layout.soft_index[r].is_some() {
+                            self.a_values[at] = v;
+                            at += 1;
+                        }
+                    }
+                }
+            }
+        }
+        let mut at = layout.a_input_column(n, 0);
+        for _k in 1..=n {
+            for soft in layout.soft_index.iter() {
+                if soft.is_some() {
+                    self.a_values[at] = -1.0;
+                    self.a_values[at + 1] = 1.0;
+                    self.a_values[at + 2] = 1.0;
+                    at += 3;
+                }
+            }
+        }
+        self.a_changed = self.a_values != self.previous_a;
+        if self.a_changed {
+            self.previous_a.copy_from_slice(&self.a_values);
+        }
+    }
+}

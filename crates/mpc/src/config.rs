@@ -1,0 +1,257 @@
+//! The controller section of a scenario file, and its check into a typed
+//! problem of fixed sizes.
+
+use nalgebra::{SMatrix, SVector};
+use serde::{Deserialize, Serialize};
+
+use crate::osqp_settings::OsqpConfig;
+use crate::MpcError;
+
+/// Penalty on a soft constraint's violation `s >= 0`: `l1 * s + l2 * s^2`.
+/// An L1 weight above the constraint's multiplier makes the softening exact.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoftPenalty {
+    pub l1: f64,
+    pub l2: f64,
+}
+
+/// Bounds on one state component over nodes 1..=N (node 0 is the measured
+/// state and cannot be constrained).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateBoundConfig {
+    pub index: usize,
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Absent: a hard bound.
+    #[serde(default)]
+    pub soft: Option<SoftPenalty>,
+}
+
+/// What the controller does when a step cannot be trusted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FallbackConfig {
+    /// After this many failed steps in a row the shifted plan is abandoned
+    /// for the safe input.
+    pub max_consecutive_failures: usize,
+    /// The input applied when no plan can be trusted; zero when absent.
+    pub safe_input: Option<Vec<f64>>,
+    /// Use a QP iterate that stopped on its iteration or time limit, or was
+    /// solved inaccurately, when it is finite. With a condensed QP every
+    /// iterate satisfies the dynamics exactly; only inequality residuals
+    /// remain, and inputs are clipped to their bounds before they are applied.
+    pub accept_inaccurate: bool,
+}
+
+impl Default for FallbackConfig {
+    fn default() -> Self {
+        Self {
+            max_consecutive_failures: 5,
+            safe_input: None,
+            accept_inaccurate: true,
+        }
+    }
+}
+
+/// The controller section of a scenario (robot-agnostic sizes; checked
+/// against the robot by [`MpcConfig::to_spec`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MpcConfig {
+    /// Number of shooting intervals N.
+    pub horizon_steps: usize,
+    /// Length of one interval, s.
+    pub dt_secs: f64,
+    /// RK4 steps per interval.
+    #[serde(default = "one")]
+    pub rk4_substeps: usize,
+    /// Diagonal of the stage state weight Q.
+    pub state_weights: Vec<f64>,
+    /// Diagonal of the terminal weight; Q when absent.
+    #[serde(default)]
+    pub terminal_weights: Option<Vec<f64>>,
+    /// Diagonal of the input weight R.
+    pub input_weights: Vec<f64>,
+    #[serde(default)]
+    pub input_min: Option<Vec<f64>>,
+    #[serde(default)]
+    pub input_max: Option<Vec<f64>>,
+    #[serde(default)]
+    pub state_bounds: Vec<StateBoundConfig>,
+    /// SQP iterations per control step: 1 is the real-time iteration.
+    #[serde(default = "one")]
+    pub sqp_iterations: usize,
+    #[serde(default)]
+    pub osqp: OsqpConfig,
+    #[serde(default)]
+    pub fallback: FallbackConfig,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// A checked optimal-control problem for a robot with `NX` states, `NU` inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OcpSpec<const NX: usize, const NU: usize> {
+    pub horizon_steps: usize,
+    pub dt_secs: f64,
+    pub rk4_substeps: usize,
+    pub q: SMatrix<f64, NX, NX>,
+    pub q_terminal: SMatrix<f64, NX, NX>,
+    pub r: SMatrix<f64, NU, NU>,
+    pub u_min: SVector<f64, NU>,
+    pub u_max: SVector<f64, NU>,
+    pub state_bounds: Vec<StateBoundConfig>,
+    pub sqp_iterations: usize,
+    pub osqp: OsqpConfig,
+    pub max_consecutive_failures: usize,
+    pub safe_input: SVector<f64, NU>,
+    pub accept_inaccurate: bool,
+}
+
+fn bad(key: impl Into<String>, expected: impl Into<String>, found: impl Into<String>) -> MpcError {
+    MpcError::Config {
+        key: key.into(),
+        expected: expected.into(),
+        found: found.into(),
+    }
+}
+
+fn vector<const N: usize>(key: &str, values: &[f64]) -> Result<SVector<f64, N>, MpcError> {
+    if values.len() != N {
+        return Err(bad(
+            key,
+            format!("a list of {N} numbers"),
+            format!("{} numbers", values.len()),
+        ));
+    }
+    if let Some(v) = values.iter().find(|v| v.is_nan()) {
+        return Err(bad(key, "numbers, not NaN", v.to_string()));
+    }
+    Ok(SVector::from_column_slice(values))
+}
+
+fn weights<const N: usize>(key: &str, values: &[f64]) -> Result<SMatrix<f64, N, N>, MpcError> {
+    let v = vector::<N>(key, values)?;
+    if let Some(w) = v.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+        return Err(bad(key, "finite weights >= 0", w.to_string()));
+    }
+    Ok(SMatrix::from_diagonal(&v))
+}
+
+impl MpcConfig {
+    /// Checks every value and the sizes against the robot's.
+    pub fn to_spec<const NX: usize, const NU: usize>(&self) -> Result<OcpSpec<NX, NU>, MpcError> {
+        if self.horizon_steps == 0 {
+            return Err(bad("horizon_steps", "an integer >= 1", "0"));
+        }
+        if !(self.dt_secs.is_finite() && self.dt_secs > 0.0) {
+            return Err(bad("dt_secs", "a duration > 0", self.dt_secs.to_string()));
+        }
+        if self.rk4_substeps == 0 {
+            return Err(bad("rk4_substeps", "an integer >= 1", "0"));
+        }
+        if self.sqp_iterations == 0 {
+            return Err(bad("sqp_iterations", "an integer >= 1", "0"));
+        }
+        let q = weights::<NX>("state_weights", &self.state_weights)?;
+        let q_terminal = match &self.terminal_weights {
+            Some(w) => weights::<NX>("terminal_weights", w)?,
+            None => q,
+        };
+        let r = weights::<NU>("input_weights", &self.input_weights)?;
+        if r.diagonal().iter().all(|w| *w == 0.0) && q.diagonal().iter().all(|w| *w == 0.0) {
+            return Err(bad(
+                "state_weights",
+                "at least one positive weight",
+                "all zero",
+            ));
+        }
+        let u_min = match &self.input_min {
+            Some(v) => vector::<NU>("input_min", v)?,
+            None => SVector::repeat(f64::NEG_INFINITY),
+        };
+        let u_max = match &self.input_max {
+            Some(v) => vector::<NU>("input_max", v)?,
+            None => SVector::repeat(f64::INFINITY),
+        };
+        for i in 0..NU {
+            if u_min[i] > u_max[i] {
+                return Err(bad(
+                    format!("input_min[{i}]"),
+                    format!("<= input_max[{i}] = {}", u_max[i]),
+                    u_min[i].to_string(),
+                ));
+            }
+        }
+        for (n, b) in self.state_bounds.iter().enumerate() {
+            let key = format!("state_bounds[{n}]");
+            if b.index >= NX {
+                return Err(bad(
+                    format!("{key}.index"),
+                    format!("a state index < {NX}"),
+                    b.index.to_string(),
+                ));
+            }
+            if b.min.is_none() && b.max.is_none() {
+                return Err(bad(key, "`min`, `max` or both", "neither"));
+            }
+            if let (Some(lo), Some(hi)) = (b.min, b.max) {
+                if lo > hi {
+                    return Err(bad(
+                        format!("{key}.min"),
+                        format!("<= max = {hi}"),
+                        lo.to_string(),
+                    ));
+                }
+            }
+            if let Some(p) = b.soft {
+                if !(p.l1.is_finite() && p.l1 >= 0.0 && p.l2.is_finite() && p.l2 >= 0.0)
+                    || p.l1 + p.l2 == 0.0
+                {
+                    return Err(bad(
+                        format!("{key}.soft"),
+                        "finite l1, l2 >= 0, not both zero",
+                        format!("l1 = {}, l2 = {}", p.l1, p.l2),
+                    ));
+                }
+            }
+        }
+        let safe_input = match &self.fallback.safe_input {
+            Some(v) => vector::<NU>("fallback.safe_input", v)?,
+            None => SVector::zeros(),
+        };
+        for i in 0..NU {
+            let clamped = safe_input[i].clamp(u_min[i], u_max[i]);
+            if clamped != safe_input[i] || !safe_input[i].is_finite() {
+                return Err(bad(
+                    format!("fallback.safe_input[{i}]"),
+                    format!("a finite input within [{}, {}]", u_min[i], u_max[i]),
+                    safe_input[i].to_string(),
+                ));
+            }
+        }
+        self.osqp.validate()?;
+        Ok(OcpSpec {
+            horizon_steps: self.horizon_steps,
+            dt_secs: self.dt_secs,
+            rk4_substeps: self.rk4_substeps,
+            q,
+            q_terminal,
+            r,
+            u_min,
+            u_max,
+            state_bounds: self.state_bounds.clone(),
+            sqp_iterations: self.sqp_iterations,
+            osqp: self.osqp.clone(),
+            max_consecutive_failures: self.fallback.max_consecutive_failures,
+            safe_input,
+            accept_inaccurate: self.fallback.accept_inaccurate,
+        })
+    }
+}

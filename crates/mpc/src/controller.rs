@@ -1,0 +1,519 @@
+//! The SQP real-time iteration controller.
+//!
+//! Each step is split as in acados' RTI: `feedback` takes the measured
+//! state and solves the QP prepared beforehand (only the gradient and the
+//! bounds depend on the state); `prepare` shifts the plan, linearises the
+//! model along it and condenses the QP for the next step. All memory is
+//! allocated in [`Mpc::new`]; both phases only write into it.
+
+use std::borrow::Cow;
+use std::time::Instant;
+
+use nalgebra::SVector;
+use osqp::{CscMatrix, Problem, Status};
+use recede_model::DiscreteModel;
+
+use crate::condense::Condensed;
+use crate::constraints::{ConstraintRow, StageConstraints};
+use crate::layout::{Layout, OSQP_INFINITY};
+use crate::report::{Failure, QpStatus, StepOutcome, StepReport};
+use crate::{MpcError, OcpSpec};
+
+/// A nonlinear MPC for a model with `NX` states and `NU` inputs, with
+/// general constraints `C` (`()` for none).
+pub struct Mpc<M, C, const NX: usize, const NU: usize> {
+    model: M,
+    constraints: C,
+    spec: OcpSpec<NX, NU>,
+    layout: Layout,
+    /// The plan: guess and solution, nodes 0..=N and 0..N.
+    xs: Vec<SVector<f64, NX>>,
+    us: Vec<SVector<f64, NU>>,
+    scratch_x: Vec<SVector<f64, NX>>,
+    scratch_u: Vec<SVector<f64, NU>>,
+    x_ref: Vec<SVector<f64, NX>>,
+    u_ref: Vec<SVector<f64, NU>>,
+    cond: Condensed<NX, NU>,
+    /// Constraint rows at nodes 1..=N, node k at `(k - 1) * rows_per_node`.
+    rows: Vec<ConstraintRow<NX>>,
+    q: Vec<f64>,
+    l: Vec<f64>,
+    u: Vec<f64>,
+    solution: Vec<f64>,
+    zeros: Vec<f64>,
+    solver: Problem,
+    prepared: bool,
+    consecutive_failures: usize,
+    report: StepReport,
+}
+
+impl<M, C, const NX: usize, const NU: usize> std::fmt::Debug for Mpc<M, C, NX, NU> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mpc")
+            .field("horizon", &self.layout.horizon)
+            .field("variables", &self.layout.n_variables())
+            .field("rows", &self.layout.n_rows())
+            .field("report", &self.report)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M, C, const NX: usize, const NU: usize> Mpc<M, C, NX, NU>
+where
+    M: DiscreteModel<NX, NU>,
+    C: StageConstraints<NX>,
+{
+    /// Builds the controller and the QP around the initial guess
+    /// (`x_init` at every node, `u_init` at every interval). This is the
+    /// only place that allocates.
+    pub fn new(
+        model: M,
+        constraints: C,
+        spec: OcpSpec<NX, NU>,
+        x_init: &SVector<f64, NX>,
+        u_init: &SVector<f64, NU>,
+    ) -> Result<Self, MpcError> {
+        if !x_init.iter().chain(u_init.iter()).all(|v| v.is_finite()) {
+            return Err(MpcError::NonFinite {
+                what: "the initial guess",
+            });
+        }
+        let n = spec.horizon_steps;
+        let mut soft: Vec<_> = spec.state_bounds.iter().map(|b| b.soft).collect();
+        soft.extend((0..constraints.rows()).map(|r| constraints.soft_penalty(r)));
+        let layout = Layout::new(n, NU, soft);
+        let cond = Condensed::new(&layout);
+        let (nv, nr) = (layout.n_variables(), layout.n_rows());
+        let mut mpc = Self {
+            model,
+            constraints,
+            xs: vec![*x_init; n + 1],
+            us: vec![*u_init; n],
+            scratch_x: vec![SVector::zeros(); n + 1],
+            scratch_u: vec![SVector::zeros(); n],
+            x_ref: vec![SVector::zeros(); n + 1],
+            u_ref: vec![SVector::zeros(); n],
+            rows: vec![ConstraintRow::INACTIVE; n * layout.rows_per_node],
+            q: vec![0.0; nv],
+            l: vec![0.0; nr],
+            u: vec![0.0; nr],
+            solution: vec![0.0; nv],
+            zeros: vec![0.0; nv],
+            cond,
+            layout,
+            spec,
+            solver: placeholder_problem()?,
+            prepared: false,
+            consecutive_failures: 0,
+            report: StepReport::default(),
+        };
+        mpc.linearize_and_condense();
+        mpc.fill_bounds_and_cost(x_init);
+        let settings = mpc.spec.osqp.to_settings();
+        let (p_indptr, p_indices) = mpc.layout.p_pattern();
+        let (a_indptr, a_indices) = mpc.layout.a_pattern();
+        let p = csc(nv, nv, &p_indptr, &p_indices, &mpc.cond.p_values);
+        let a = csc(nr, nv, &a_indptr, &a_indices, &mpc.cond.a_values);
+        if !mpc.qp_is_finite() {
+            return Err(MpcError::NonFinite {
+                what: "the QP built at the initial guess",
+            });
+        }
+        mpc.solver = Problem::new(p, &mpc.q, a, &mpc.l, &mpc.u, &settings)
+            .map_err(|e| MpcError::Setup(format!("{e:?}")))?;
+        mpc.prepared = true;
+        Ok(mpc)
+    }
+
+    pub fn spec(&self) -> &OcpSpec<NX, NU> {
+        &self.spec
+    }
+
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
+    /// The general constraints, to update (obstacles seen since the last
+    /// step); the change enters at the next preparation.
+    pub fn constraints_mut(&mut self) -> &mut C {
+        &mut self.constraints
+    }
+
+    /// The references for nodes 0..=N (states) and 0..N (inputs) of the
+    /// next step, to be written in place before `step`.
+    pub fn references_mut(&mut self) -> (&mut [SVector<f64, NX>], &mut [SVector<f64, NU>]) {
+        (&mut self.x_ref, &mut self.u_ref)
+    }
+
+    /// Sets the same reference at every node.
+    pub fn set_constant_reference(&mut self, x: &SVector<f64, NX>, u: &SVector<f64, NU>) {
+        self.x_ref.fill(*x);
+        self.u_ref.fill(*u);
+    }
+
+    /// The current plan: predicted states (N+1) and inputs (N).
+    pub fn plan(&self) -> (&[SVector<f64, NX>], &[SVector<f64, NU>]) {
+        (&self.xs, &self.us)
+    }
+
+    pub fn last_report(&self) -> &StepReport {
+        &self.report
+    }
+
+    /// Forgets the plan: `x` at every node and `u` at every interval.
+    pub fn reset(&mut self, x: &SVector<f64, NX>, u: &SVector<f64, NU>) {
+        self.xs.fill(*x);
+        self.us.fill(*u);
+        self.consecutive_failures = 0;
+        self.prepare(0.0);
+    }
+
+    /// One control step: feedback from `x0`, extra SQP iterations if
+    /// configured, then the preparation of the next step, `period_secs`
+    /// later. Writes the command to apply into `command`; never panics and
+    /// never writes a non-finite command.
+    pub fn step(
+        &mut self,
+        x0: &SVector<f64, NX>,
+        period_secs: f64,
+        command: &mut SVector<f64, NU>,
+    ) -> StepReport {
+        let started = Instant::now();
+        self.report = StepReport {
+            consecutive_failures: self.consecutive_failures,
+            ..StepReport::default()
+        };
+        let mut result = self.feedback(x0);
+        for _ in 1..self.spec.sqp_iterations {
+            if result.is_err() {
+                break;
+            }
+            self.linearize_and_condense();
+            result = self.feedback(x0);
+        }
+        self.finish(result, command);
+        self.report.feedback_secs = started.elapsed().as_secs_f64();
+        let prepare_started = Instant::now();
+        self.prepare(period_secs);
+        self.report.prepare_secs = prepare_started.elapsed().as_secs_f64();
+        self.report
+    }
+
+    /// Shifts the plan by `shift_secs` and prepares the QP around it.
+    pub fn prepare(&mut self, shift_secs: f64) {
+        self.shift(shift_secs);
+        if !self.plan_is_finite() {
+            // A corrupted plan cannot be linearised: restart from the last
+            // measured state holding the safe input.
+            let x = if self.xs[0].iter().all(|v| v.is_finite()) {
+                self.xs[0]
+            } else {
+                SVector::zeros()
+            };
+            self.xs.fill(x);
+            self.us.fill(self.spec.safe_input);
+        }
+        self.linearize_and_condense();
+        if self.cond.p_changed || self.cond.a_changed {
+            let (nv, nr) = (self.layout.n_variables(), self.layout.n_rows());
+            let (pp, pi, ap, ai) = self.cond.patterns();
+            let p = csc(nv, nv, pp, pi, &self.cond.p_values);
+            let a = csc(nr, nv, ap, ai, &self.cond.a_values);
+            if self
+                .cond
+                .p_values
+                .iter()
+                .chain(&self.cond.a_values)
+                .all(|v| v.is_finite())
+            {
+                self.solver.update_P_A(p, a);
+                self.prepared = true;
+            } else {
+                self.prepared = false;
+            }
+        }
+    }
+
+    fn linearize_and_condense(&mut self) {
+        self.cond.linearize(&self.model, &self.xs, &self.us);
+        self.cond.condense(&self.layout, &self.spec);
+        self.report.constraint_faults += self.evaluate_constraints();
+        self.cond.fill_constraint_matrix(&self.layout, &self.rows);
+    }
+
+    /// Evaluates all constraint rows at the plan; returns how many were
+    /// non-finite (those are made inactive).
+    fn evaluate_constraints(&mut self) -> usize {
+        let per = self.layout.rows_per_node;
+        let n_bounds = self.spec.state_bounds.len();
+        let mut faults = 0;
+        for k in 1..=self.layout.horizon {
+            let rows = &mut self.rows[(k - 1) * per..k * per];
+            let x = &self.xs[k];
+            for (row, b) in rows.iter_mut().zip(&self.spec.state_bounds) {
+                let mut gradient = SVector::zeros();
+                gradient[b.index] = 1.0;
+                *row = ConstraintRow {
+                    value: x[b.index],
+                    gradient,
+                    lower: b.min.unwrap_or(f64::NEG_INFINITY),
+                    upper: b.max.unwrap_or(f64::INFINITY),
+                };
+            }
+            let time = k as f64 * self.spec.dt_secs;
+            self.constraints.evaluate(k, time, x, &mut rows[n_bounds..]);
+            for row in rows.iter_mut() {
+                if !row.is_finite() {
+                    *row = ConstraintRow::INACTIVE;
+                    faults += 1;
+                }
+            }
+        }
+        faults
+    }
+
+    /// Gradient and bounds for measured state `x0`, then the solve.
+    fn feedback(&mut self, x0: &SVector<f64, NX>) -> Result<(), Failure> {
+        if !x0.iter().all(|v| v.is_finite()) {
+            return Err(Failure::NonFiniteState);
+        }
+        if !self.prepared {
+            return Err(Failure::NotPrepared);
+        }
+        self.fill_bounds_and_cost(x0);
+        if !self.qp_is_finite() {
+            return Err(Failure::NonFiniteQp);
+        }
+        self.solver.update_lin_cost(&self.q);
+        self.solver.update_bounds(&self.l, &self.u);
+        // The plan was shifted and re-linearised: zero correction is the
+        // natural primal start; the duals of the last solve are kept.
+        self.solver.warm_start_x(&self.zeros);
+        let status = self.solver.solve();
+        let (qp_status, solution) = classify(&status);
+        self.report.qp_status = qp_status;
+        self.report.qp_iterations += status.iter();
+        self.report.osqp_solve_secs += status.solve_time().as_secs_f64();
+        self.report.sqp_iterations += 1;
+        let accepted = match qp_status {
+            QpStatus::Solved => true,
+            QpStatus::SolvedInaccurate
+            | QpStatus::MaxIterationsReached
+            | QpStatus::TimeLimitReached => self.spec.accept_inaccurate,
+            _ => false,
+        };
+        let Some(z) = solution.filter(|_| accepted) else {
+            return Err(Failure::Qp(qp_status));
+        };
+        if !z.iter().all(|v| v.is_finite()) {
+            return Err(Failure::NonFiniteSolution);
+        }
+        self.solution.copy_from_slice(z);
+        self.apply_correction(x0);
+        Ok(())
+    }
+
+    /// Adds the QP's input corrections to the plan and rolls the linear
+    /// prediction of the states forward from the measured state.
+    fn apply_correction(&mut self, x0: &SVector<f64, NX>) {
+        let mut dx = x0 - self.xs[0];
+        self.xs[0] = *x0;
+        for k in 0..self.layout.horizon {
+            let du = SVector::<f64, NU>::from_column_slice(&self.solution[k * NU..(k + 1) * NU]);
+            self.us[k] += du;
+            dx = self.cond.a[k] * dx + self.cond.b[k] * du + self.cond.defect[k];
+            self.xs[k + 1] += dx;
+        }
+    }
+
+    fn finish(&mut self, result: Result<(), Failure>, command: &mut SVector<f64, NU>) {
+        let (lo, hi) = (&self.spec.u_min, &self.spec.u_max);
+        match result {
+            Ok(()) => {
+                self.consecutive_failures = 0;
+                self.report.failure = None;
+                self.report.outcome = if self.report.qp_status == QpStatus::Solved {
+                    StepOutcome::Solved
+                } else {
+                    StepOutcome::Inaccurate
+                };
+                *command = self.us[0].zip_zip_map(lo, hi, |v, lo, hi| v.clamp(lo, hi));
+            }
+            Err(failure) => {
+                self.consecutive_failures += 1;
+                self.report.failure = Some(failure);
+                let shifted = self.us[0];
+                let plan_usable = self.consecutive_failures <= self.spec.max_consecutive_failures
+                    && shifted.iter().all(|v| v.is_finite());
+                if plan_usable {
+                    self.report.outcome = StepOutcome::FallbackPlan;
+                    *command = shifted.zip_zip_map(lo, hi, |v, lo, hi| v.clamp(lo, hi));
+                } else {
+                    self.report.outcome = StepOutcome::FallbackSafe;
+                    *command = self.spec.safe_input;
+                }
+            }
+        }
+        self.report.consecutive_failures = self.consecutive_failures;
+    }
+
+    /// The linear cost and the bounds: everything that depends on the
+    /// measured state or the references.
+    fn fill_bounds_and_cost(&mut self, x0: &SVector<f64, NX>) {
+        let n = self.layout.horizon;
+        let c = &mut self.cond;
+        // Free response of the linearised dynamics: dx_0 = x0 - xs_0.
+        c.dx[0] = x0 - self.xs[0];
+        for k in 0..n {
+            c.dx[k + 1] = c.a[k] * c.dx[k] + c.defect[k];
+        }
+        // Gradient by the adjoint recursion: lambda_k = Q r_k + A_k' lambda_{k+1}.
+        let mut lambda = self.spec.q_terminal * (self.xs[n] + c.dx[n] - self.x_ref[n]);
+        for j in (0..n).rev() {
+            let g = c.b[j].transpose() * lambda + self.spec.r * (self.us[j] - self.u_ref[j]);
+            for i in 0..NU {
+                self.q[j * NU + i] = 2.0 * g[i];
+            }
+            if j > 0 {
+                lambda = self.spec.q * (self.xs[j] + c.dx[j] - self.x_ref[j])
+                    + c.a[j].transpose() * lambda;
+            }
+        }
+        for j in 0..n {
+            for i in 0..NU {
+                let r = j * NU + i;
+                self.l[r] = finite_bound(self.spec.u_min[i] - self.us[j][i]);
+                self.u[r] = finite_bound(self.spec.u_max[i] - self.us[j][i]);
+            }
+        }
+        let per = self.layout.rows_per_node;
+        for k in 1..=n {
+            let base = self.layout.node_row(k);
+            for r in 0..per {
+                let row = &self.rows[(k - 1) * per + r];
+                let at = row.value + row.gradient.dot(&c.dx[k]);
+                let a_row = base + self.layout.a_row_in_node[r];
+                let (lo, hi) = (finite_bound(row.lower - at), finite_bound(row.upper - at));
+                match self.layout.soft_index[r] {
+                    None => {
+                        self.l[a_row] = lo;
+                        self.u[a_row] = hi;
+                    }
+                    Some(s) => {
+                        self.l[a_row] = -OSQP_INFINITY;
+                        self.u[a_row] = hi;
+                        self.l[a_row + 1] = lo;
+                        self.u[a_row + 1] = OSQP_INFINITY;
+                        let (var, slack_row) = self.layout.slack(k, s);
+                        let penalty = self.layout.soft[r].map_or(0.0, |p| p.l1);
+                        self.q[var] = penalty;
+                        self.l[slack_row] = 0.0;
+                        self.u[slack_row] = OSQP_INFINITY;
+                    }
+                }
+            }
+        }
+    }
+
+    fn qp_is_finite(&self) -> bool {
+        self.q.iter().all(|v| v.is_finite())
+            && self
+                .l
+                .iter()
+                .zip(&self.u)
+                .all(|(l, u)| !l.is_nan() && !u.is_nan() && l <= u)
+    }
+
+    fn plan_is_finite(&self) -> bool {
+        self.xs.iter().all(|x| x.iter().all(|v| v.is_finite()))
+            && self.us.iter().all(|u| u.iter().all(|v| v.is_finite()))
+    }
+
+    /// Moves the plan `shift_secs` forward, interpolating linearly between
+    /// nodes and repeating the last node past the horizon.
+    fn shift(&mut self, shift_secs: f64) {
+        if shift_secs <= 0.0 || !shift_secs.is_finite() {
+            return;
+        }
+        let mut s = shift_secs / self.spec.dt_secs;
+        if (s - s.round()).abs() < 1e-9 {
+            s = s.round();
+        }
+        let n = self.layout.horizon;
+        for k in 0..=n {
+            self.scratch_x[k] = interpolate(&self.xs, k as f64 + s);
+        }
+        for k in 0..n {
+            self.scratch_u[k] = interpolate(&self.us, k as f64 + s);
+        }
+        std::mem::swap(&mut self.xs, &mut self.scratch_x);
+        std::mem::swap(&mut self.us, &mut self.scratch_u);
+    }
+}
+
+fn interpolate<const N: usize>(values: &[SVector<f64, N>], at: f64) -> SVector<f64, N> {
+    let last = values.len() - 1;
+    let i = at.floor();
+    if i >= last as f64 {
+        return values[last];
+    }
+    let i0 = i as usize;
+    let frac = at - i;
+    if frac == 0.0 {
+        values[i0]
+    } else {
+        values[i0] * (1.0 - frac) + values[i0 + 1] * frac
+    }
+}
+
+fn finite_bound(v: f64) -> f64 {
+    // `clamp` keeps NaN, so the finiteness check downstream still sees it.
+    v.clamp(-OSQP_INFINITY, OSQP_INFINITY)
+}
+
+fn classify<'a>(status: &Status<'a>) -> (QpStatus, Option<&'a [f64]>) {
+    match status {
+        Status::Solved(s) => (QpStatus::Solved, Some(s.x())),
+        Status::SolvedInaccurate(s) => (QpStatus::SolvedInaccurate, Some(s.x())),
+        Status::MaxIterationsReached(s) => (QpStatus::MaxIterationsReached, Some(s.x())),
+        Status::TimeLimitReached(s) => (QpStatus::TimeLimitReached, Some(s.x())),
+        Status::PrimalInfeasible(_) | Status::PrimalInfeasibleInaccurate(_) => {
+            (QpStatus::PrimalInfeasible, None)
+        }
+        Status::DualInfeasible(_) | Status::DualInfeasibleInaccurate(_) => {
+            (QpStatus::DualInfeasible, None)
+        }
+        _ => (QpStatus::NonConvex, None),
+    }
+}
+
+fn csc<'a>(
+    nrows: usize,
+    ncols: usize,
+    indptr: &'a [usize],
+    indices: &'a [usize],
+    data: &'a [f64],
+) -> CscMatrix<'a> {
+    CscMatrix {
+        nrows,
+        ncols,
+        indptr: Cow::Borrowed(indptr),
+        indices: Cow::Borrowed(indices),
+        data: Cow::Borrowed(data),
+    }
+}
+
+/// A 1-variable QP, so that `Mpc` can be assembled before its real QP.
+fn placeholder_problem() -> Result<Problem, MpcError> {
+    let settings = osqp::Settings::default().verbose(false);
+    let p = CscMatrix::from(&[[1.0]]).into_upper_tri();
+    Problem::new(
+        p,
+        &[0.0],
+        CscMatrix::from(&[[1.0]]),
+        &[0.0],
+        &[1.0],
+        &settings,
+    )
+    .map_err(|e| MpcError::Setup(format!("{e:?}")))
+}

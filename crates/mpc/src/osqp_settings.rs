@@ -1,0 +1,136 @@
+//! OSQP's settings as they appear in a scenario file.
+//!
+//! Defaults are chosen for the condensed QPs this crate builds (see
+//! ARCHITECTURE.md, "OSQP settings"): polishing stays off because it
+//! allocates on every solve; termination is checked every 5 iterations
+//! rather than OSQP's 25, since warm-started RTI QPs often converge in
+//! fewer than 25 iterations and every check past convergence is wasted work.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::MpcError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OsqpConfig {
+    pub rho: f64,
+    pub sigma: f64,
+    pub alpha: f64,
+    /// Ruiz equilibration iterations; 0 disables scaling.
+    pub scaling_iterations: u32,
+    pub adaptive_rho: bool,
+    /// Iterations between rho adaptations; 0 lets OSQP choose.
+    pub adaptive_rho_interval: u32,
+    pub max_iterations: u32,
+    pub eps_abs: f64,
+    pub eps_rel: f64,
+    /// Iterations between termination checks; 0 disables checking.
+    pub check_termination_every: u32,
+    pub scaled_termination: bool,
+    /// OSQP's own time limit per solve; none when absent.
+    pub time_limit_secs: Option<f64>,
+}
+
+impl Default for OsqpConfig {
+    fn default() -> Self {
+        Self {
+            rho: 0.1,
+            sigma: 1e-6,
+            alpha: 1.6,
+            scaling_iterations: 10,
+            adaptive_rho: true,
+            adaptive_rho_interval: 0,
+            max_iterations: 4000,
+            eps_abs: 1e-3,
+            eps_rel: 1e-3,
+            check_termination_every: 5,
+            scaled_termination: false,
+            time_limit_secs: None,
+        }
+    }
+}
+
+impl OsqpConfig {
+    /// OSQP's own defaults (as in its documentation), for reference problems
+    /// that prescribe them.
+    pub fn osqp_defaults() -> Self {
+        Self {
+            rho: 0.1,
+            sigma: 1e-6,
+            alpha: 1.6,
+            scaling_iterations: 10,
+            adaptive_rho: true,
+            adaptive_rho_interval: 0,
+            max_iterations: 4000,
+            eps_abs: 1e-3,
+            eps_rel: 1e-3,
+            check_termination_every: 25,
+            scaled_termination: false,
+            time_limit_secs: None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), MpcError> {
+        let positive = |key: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(MpcError::Config {
+                    key: format!("osqp.{key}"),
+                    expected: "a finite value > 0".into(),
+                    found: v.to_string(),
+                })
+            }
+        };
+        positive("rho", self.rho)?;
+        positive("sigma", self.sigma)?;
+        positive("eps_abs", self.eps_abs)?;
+        if !(self.eps_rel.is_finite() && self.eps_rel >= 0.0) {
+            return Err(MpcError::Config {
+                key: "osqp.eps_rel".into(),
+                expected: "a finite value >= 0".into(),
+                found: self.eps_rel.to_string(),
+            });
+        }
+        if !(self.alpha > 0.0 && self.alpha < 2.0) {
+            return Err(MpcError::Config {
+                key: "osqp.alpha".into(),
+                expected: "a value in (0, 2)".into(),
+                found: self.alpha.to_string(),
+            });
+        }
+        if self.max_iterations == 0 {
+            return Err(MpcError::Config {
+                key: "osqp.max_iterations".into(),
+                expected: "an integer >= 1".into(),
+                found: "0".into(),
+            });
+        }
+        if let Some(t) = self.time_limit_secs {
+            positive("time_limit_secs", t)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn to_settings(&self) -> osqp::Settings {
+        let opt = |v: u32| if v == 0 { None } else { Some(v) };
+        osqp::Settings::default()
+            .verbose(false)
+            .polish(false)
+            .warm_start(true)
+            .rho(self.rho)
+            .sigma(self.sigma)
+            .alpha(self.alpha)
+            .scaling(opt(self.scaling_iterations))
+            .adaptive_rho(self.adaptive_rho)
+            .adaptive_rho_interval(opt(self.adaptive_rho_interval))
+            .max_iter(self.max_iterations)
+            .eps_abs(self.eps_abs)
+            .eps_rel(self.eps_rel)
+            .check_termination(opt(self.check_termination_every))
+            .scaled_termination(self.scaled_termination)
+            .time_limit(self.time_limit_secs.map(Duration::from_secs_f64))
+    }
+}

@@ -1,0 +1,87 @@
+//! What a controller step did, as plain `Copy` values.
+
+/// OSQP's verdict on one QP, as a value (no borrow of the solver).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QpStatus {
+    Solved,
+    SolvedInaccurate,
+    MaxIterationsReached,
+    TimeLimitReached,
+    PrimalInfeasible,
+    DualInfeasible,
+    NonConvex,
+    /// The QP was not handed to OSQP (its data was not finite).
+    NotRun,
+}
+
+/// Where the applied command came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// A QP solved to tolerance.
+    Solved,
+    /// A finite QP iterate that stopped early or inaccurately, accepted by
+    /// policy (`fallback.accept_inaccurate`).
+    Inaccurate,
+    /// The step failed; the previous plan, shifted in time, was applied.
+    FallbackPlan,
+    /// Too many failures in a row (or no usable plan): the safe input.
+    FallbackSafe,
+}
+
+impl StepOutcome {
+    pub fn is_fallback(self) -> bool {
+        matches!(self, Self::FallbackPlan | Self::FallbackSafe)
+    }
+}
+
+/// Why a step fell back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The measured state had a non-finite entry.
+    NonFiniteState,
+    /// The QP's data (linearisation, costs, bounds) had a non-finite value.
+    NonFiniteQp,
+    /// OSQP returned a status the policy does not accept.
+    Qp(QpStatus),
+    /// OSQP returned a non-finite iterate.
+    NonFiniteSolution,
+    /// The controller was stepped before it was prepared.
+    NotPrepared,
+}
+
+/// Statistics of the last step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepReport {
+    pub outcome: StepOutcome,
+    pub failure: Option<Failure>,
+    pub qp_status: QpStatus,
+    /// ADMM iterations, summed over the step's SQP iterations.
+    pub qp_iterations: u32,
+    pub sqp_iterations: usize,
+    /// OSQP's own solve time (without matrix updates), summed.
+    pub osqp_solve_secs: f64,
+    /// Linearisation, condensing and matrix updates for the next step.
+    pub prepare_secs: f64,
+    /// From the measured state to the command (gradient, bounds, solve).
+    pub feedback_secs: f64,
+    pub consecutive_failures: usize,
+    /// Constraint rows that came back non-finite and were dropped this step.
+    pub constraint_faults: usize,
+}
+
+impl Default for StepReport {
+    fn default() -> Self {
+        Self {
+            outcome: StepOutcome::FallbackSafe,
+            failure: Some(Failure::NotPrepared),
+            qp_status: QpStatus::NotRun,
+            qp_iterations: 0,
+            sqp_iterations: 0,
+            osqp_solve_secs: 0.0,
+            prepare_secs: 0.0,
+            feedback_secs: 0.0,
+            consecutive_failures: 0,
+            constraint_faults: 0,
+        }
+    }
+}
