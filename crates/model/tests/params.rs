@@ -159,3 +159,15 @@ fn arm_params_from_toml() {
         .validate()
         .unwrap();
 }
+
+#[test]
+fn robot_config_is_tagged_by_kind_and_rejects_unknown_keys() {
+    use recede_model::robots::RobotConfig;
+    let ok: RobotConfig = toml::from_str("kind = \"cart_pole\"\npole_length_m = 0.5\n").unwrap();
+    assert_eq!(ok.kind(), "cart_pole");
+    assert_eq!(ok.dimensions(), (4, 1));
+    let unknown = toml::from_str::<RobotConfig>("kind = \"quadrotor\"\nmass = 2.0\n").unwrap_err();
+    assert!(unknown.to_string().contains("mass"), "{unknown}");
+    let bad_kind = toml::from_str::<RobotConfig>("kind = \"submarine\"\n").unwrap_err();
+    assert!(bad_kind.to_string().contains("submarine"), "{bad_kind}");
+}
