@@ -352,3 +352,29 @@ fn file_from_the_python_exporter_loads() {
     let again = MlpResidual::<13, 4>::from_bytes(&m.to_bytes()).unwrap();
     assert_eq!(eval(&again, 3), eval(&m, 3));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 300,
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Corrupting any bytes (header or data) gives an error or a valid model,
+    /// never a panic; a model that loads is fully checked, so it is finite.
+    #[test]
+    fn corrupted_files_never_panic(
+        edits in proptest::collection::vec((0.0..1.0f64, proptest::prelude::any::<u8>()), 1..6),
+    ) {
+        let mut bytes = model().to_bytes();
+        let len = bytes.len();
+        for (at, value) in edits {
+            bytes[((at * len as f64) as usize).min(len - 1)] = value;
+        }
+        if let Ok(m) = MlpResidual::<13, 4>::from_bytes(&bytes) {
+            for layer in &m.network().layers {
+                proptest::prop_assert!(layer.weight.iter().all(|w| w.is_finite()));
+            }
+        }
+    }
+}
