@@ -1,0 +1,66 @@
+//! True plants: each robot's nominal model plus the effects the controller's
+//! model lacks, behind actuators that saturate, slew and lag, integrated with
+//! RK4 at a fixed step (1 kHz by default), under scripted disturbances.
+
+mod actuator;
+mod arm;
+mod cartpole;
+mod diffdrive;
+mod disturbance;
+mod quadrotor;
+mod true_plant;
+
+pub use actuator::Actuator;
+pub use arm::ArmTruth;
+pub use cartpole::CartPoleTruth;
+pub use diffdrive::DiffDriveTruth;
+pub use disturbance::{Disturbance, Disturbances, Environment};
+pub use quadrotor::QuadrotorTruth;
+pub use true_plant::{TrueDynamics, TruePlant};
+
+use nalgebra::{Isometry3, Vector3};
+
+use crate::SimError;
+
+/// Which robot a plant is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RobotKind {
+    Quadrotor,
+    CartPole,
+    DiffDrive,
+    Arm,
+}
+
+/// The motion of the frame sensors are mounted on, at one instant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BodyState {
+    pub world_from_body: Isometry3<f64>,
+    /// Velocity of the body origin, world frame, m/s.
+    pub velocity_world_mps: Vector3<f64>,
+    /// Acceleration of the body origin, world frame, m/s^2 (gravity not included).
+    pub accel_world_mps2: Vector3<f64>,
+    /// Angular velocity, body frame, rad/s.
+    pub angular_velocity_body_radps: Vector3<f64>,
+    /// Angular acceleration, body frame, rad/s^2.
+    pub angular_accel_body_radps2: Vector3<f64>,
+}
+
+/// A simulated robot as the simulator drives it. Object safe, so a scenario
+/// can pick the robot at run time.
+pub trait Plant: std::fmt::Debug + Send {
+    fn robot(&self) -> RobotKind;
+    /// The true state, in the layout of the robot's nominal model.
+    fn state(&self) -> &[f64];
+    fn set_state(&mut self, x: &[f64]) -> Result<(), SimError>;
+    fn input_len(&self) -> usize;
+    /// The input the actuators apply now (after saturation, slew and lag).
+    fn applied_input(&self) -> &[f64];
+    /// The fixed integration step, s.
+    fn step_secs(&self) -> f64;
+    /// Integrates one step from `t_secs` under `command`.
+    fn step(&mut self, t_secs: f64, command: &[f64]) -> Result<(), SimError>;
+    /// The sensor-carrying body's motion now.
+    fn body(&self) -> BodyState;
+    /// Wheel or joint angles, rad, one per encoder channel.
+    fn encoder_angles_rad(&self) -> &[f64];
+}
