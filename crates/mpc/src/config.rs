@@ -69,6 +69,10 @@ pub struct MpcConfig {
     /// RK4 steps per interval.
     #[serde(default = "one")]
     pub rk4_substeps: usize,
+    /// Time between two control steps, s: how far the plan is shifted
+    /// after each step. `dt_secs` when absent.
+    #[serde(default)]
+    pub period_secs: Option<f64>,
     /// Diagonal of the stage state weight Q.
     pub state_weights: Vec<f64>,
     /// Diagonal of the terminal weight; Q when absent.
@@ -101,6 +105,7 @@ pub struct OcpSpec<const NX: usize, const NU: usize> {
     pub horizon_steps: usize,
     pub dt_secs: f64,
     pub rk4_substeps: usize,
+    pub period_secs: f64,
     pub q: SMatrix<f64, NX, NX>,
     pub q_terminal: SMatrix<f64, NX, NX>,
     pub r: SMatrix<f64, NU, NU>,
@@ -152,6 +157,14 @@ impl MpcConfig {
         }
         if !(self.dt_secs.is_finite() && self.dt_secs > 0.0) {
             return Err(bad("dt_secs", "a duration > 0", self.dt_secs.to_string()));
+        }
+        let period_secs = self.period_secs.unwrap_or(self.dt_secs);
+        if !(period_secs.is_finite() && period_secs > 0.0) {
+            return Err(bad(
+                "period_secs",
+                "a duration > 0",
+                period_secs.to_string(),
+            ));
         }
         if self.rk4_substeps == 0 {
             return Err(bad("rk4_substeps", "an integer >= 1", "0"));
@@ -241,6 +254,7 @@ impl MpcConfig {
             horizon_steps: self.horizon_steps,
             dt_secs: self.dt_secs,
             rk4_substeps: self.rk4_substeps,
+            period_secs,
             q,
             q_terminal,
             r,
