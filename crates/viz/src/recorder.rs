@@ -515,6 +515,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn full_channel_drops_and_counts_without_blocking() {
+        // A recorder thread that never drains: a channel with room for two.
+        let (tx, rx) = crossbeam_channel::bounded(2);
+        let handle = RecorderHandle {
+            tx,
+            counters: Arc::new(Counters::default()),
+        };
+        let t = Stamp::new(0, 0.0);
+        for _ in 0..5 {
+            handle.log_series(t, Series::SolveTimeMs, &[1.0]);
+        }
+        assert_eq!(handle.dropped(), 3);
+        assert_eq!(handle.stats().queued, 2);
+        // A recorder that has gone away: every call counts as dropped.
+        drop(rx);
+        handle.log_event(t, Level::Warn, "late");
+        assert_eq!(handle.dropped(), 4);
+    }
+
+    #[test]
     fn viewer_addresses() {
         assert_eq!(
             viewer_url("127.0.0.1:9876"),
