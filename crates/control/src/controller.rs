@@ -23,13 +23,14 @@ pub enum ControlError {
 
 type Shooting<D> = Discretized<D>;
 
-/// A running MPC for one of the built-in robots.
+/// A running MPC for one of the built-in robots (boxed: the controllers
+/// differ in size by kilobytes of fixed-size buffers).
 #[derive(Debug)]
 pub enum Controller {
-    CartPole(Mpc<Shooting<CartPole>, (), 4, 1>),
-    Quadrotor(Mpc<Shooting<Quadrotor>, (), 13, 4>),
-    DiffDrive(Mpc<Shooting<DiffDrive>, (), 5, 2>),
-    Arm(Mpc<Shooting<Arm>, (), 4, 2>),
+    CartPole(Box<Mpc<Shooting<CartPole>, (), 4, 1>>),
+    Quadrotor(Box<Mpc<Shooting<Quadrotor>, (), 13, 4>>),
+    DiffDrive(Box<Mpc<Shooting<DiffDrive>, (), 5, 2>>),
+    Arm(Box<Mpc<Shooting<Arm>, (), 4, 2>>),
 }
 
 /// Runs `$body` with `$mpc` bound to the inner controller, whatever the robot.
@@ -93,23 +94,23 @@ impl Controller {
         Ok(match robot {
             RobotConfig::CartPole(p) => {
                 let model = CartPole::new(*p)?;
-                Self::CartPole(build(model, config, x0, SVector::zeros())?)
+                Self::CartPole(Box::new(build(model, config, x0, SVector::zeros())?))
             }
             RobotConfig::Quadrotor(p) => {
                 let model = Quadrotor::new(*p)?;
                 let config = with_default_bounds(config, model.input_bounds());
                 let hover = model.hover_input();
-                Self::Quadrotor(build(model, &config, x0, hover)?)
+                Self::Quadrotor(Box::new(build(model, &config, x0, hover)?))
             }
             RobotConfig::DiffDrive(p) => {
                 let model = DiffDrive::new(*p)?;
                 let config = with_default_bounds(config, model.input_bounds());
-                Self::DiffDrive(build(model, &config, x0, SVector::zeros())?)
+                Self::DiffDrive(Box::new(build(model, &config, x0, SVector::zeros())?))
             }
             RobotConfig::Arm(p) => {
                 let model = Arm::new(*p)?;
                 let config = with_default_bounds(config, model.input_bounds());
-                Self::Arm(build(model, &config, x0, SVector::zeros())?)
+                Self::Arm(Box::new(build(model, &config, x0, SVector::zeros())?))
             }
         })
     }
