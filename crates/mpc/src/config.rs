@@ -194,6 +194,13 @@ impl MpcConfig {
             None => SVector::repeat(f64::INFINITY),
         };
         for i in 0..NU {
+            // A bound on the wrong side of infinity cannot be met.
+            if u_min[i] == f64::INFINITY {
+                return Err(bad(format!("input_min[{i}]"), "a number < inf", "inf"));
+            }
+            if u_max[i] == f64::NEG_INFINITY {
+                return Err(bad(format!("input_max[{i}]"), "a number > -inf", "-inf"));
+            }
             if u_min[i] > u_max[i] {
                 return Err(bad(
                     format!("input_min[{i}]"),
@@ -213,6 +220,23 @@ impl MpcConfig {
             }
             if b.min.is_none() && b.max.is_none() {
                 return Err(bad(key, "`min`, `max` or both", "neither"));
+            }
+            // NaN would pass `min > max` below and then silently disable
+            // the bound at run time (as a non-finite row); an infinite
+            // bound on the wrong side makes every QP infeasible.
+            if let Some(lo) = b.min.filter(|v| v.is_nan() || *v == f64::INFINITY) {
+                return Err(bad(
+                    format!("{key}.min"),
+                    "a number < inf, not NaN",
+                    lo.to_string(),
+                ));
+            }
+            if let Some(hi) = b.max.filter(|v| v.is_nan() || *v == f64::NEG_INFINITY) {
+                return Err(bad(
+                    format!("{key}.max"),
+                    "a number > -inf, not NaN",
+                    hi.to_string(),
+                ));
             }
             if let (Some(lo), Some(hi)) = (b.min, b.max) {
                 if lo > hi {
