@@ -1,0 +1,188 @@
+//! After setup, a controller step allocates nothing on the heap.
+//!
+//! A counting global allocator counts allocations made on this test's own
+//! thread while counting is switched on (the test harness allocates on
+//! other threads). OSQP's C code calls `malloc` directly and is invisible to
+//! Rust's allocator: this test covers the Rust side only (OSQP 0.6 itself
+//! allocates during a solve only when polishing, which the controller keeps
+//! off).
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use common::*;
+use nalgebra::{SVector, Vector1};
+use recede_model::robots::quadrotor::{self, Quadrotor};
+use recede_model::{Discretized, Rk4};
+use recede_mpc::{Mpc, MpcConfig};
+
+struct Counting;
+
+thread_local! {
+    // Per thread, flag and count alike: tests run in parallel, each
+    // counting its own thread only. Const-initialised, so reading them
+    // never allocates.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note_allocation() {
+    if COUNTING.try_with(Cell::get).unwrap_or(false) {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+    }
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        // SAFETY: as for `alloc`; `ptr` came from this allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from this allocator with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Heap allocations made on this thread by `f`.
+fn allocations_in(f: impl FnOnce()) -> usize {
+    ALLOCATIONS.with(|n| n.set(0));
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.with(Cell::get)
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    let n = allocations_in(|| {
+        let v: Vec<u64> = std::hint::black_box(vec![1, 2, 3]);
+        drop(v);
+    });
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn p1_steps_do_not_allocate() {
+    let mut mpc = p1_mpc(p1_spec());
+    let mut x = p1_x0();
+    let mut u = Vector1::zeros();
+    for _ in 0..10 {
+        mpc.step(&x, P1_DT_SECS, &mut u);
+        x = p1_plant_step(&x, &u);
+    }
+    let mut solved = 0;
+    let n = allocations_in(|| {
+        for _ in 0..100 {
+            let report = mpc.step(&x, P1_DT_SECS, &mut u);
+            solved += usize::from(!report.outcome.is_fallback());
+            x = p1_plant_step(&x, &u);
+        }
+    });
+    assert_eq!(solved, 100, "the measured steps must be real solves");
+    assert_eq!(n, 0, "heap allocations in 100 P1 steps");
+}
+
+#[test]
+fn fallback_steps_do_not_allocate() {
+    let mut mpc = p1_mpc(p1_spec());
+    let x = p1_x0();
+    let mut u = Vector1::zeros();
+    for _ in 0..5 {
+        mpc.step(&x, P1_DT_SECS, &mut u);
+    }
+    let bad = SVector::<f64, 4>::from_element(f64::NAN);
+    let mut fallbacks = 0;
+    let n = allocations_in(|| {
+        for i in 0..20 {
+            let state = if i % 3 == 0 { &x } else { &bad };
+            let report = mpc.step(state, P1_DT_SECS, &mut u);
+            fallbacks += usize::from(report.outcome.is_fallback());
+        }
+    });
+    assert!(fallbacks >= 10);
+    assert_eq!(n, 0, "heap allocations in fallback steps");
+}
+
+/// P2's weights around hover (N = 20, dt = 0.05 s, thrusts in [0, 8] N).
+fn quadrotor_config() -> MpcConfig {
+    let mut q = vec![0.0; quadrotor::NX];
+    q[quadrotor::POSITION..quadrotor::POSITION + 3].fill(100.0);
+    // q_w: 0, q_xyz: 10.
+    q[quadrotor::QUATERNION + 1..quadrotor::QUATERNION + 4].fill(10.0);
+    q[quadrotor::VELOCITY..quadrotor::VELOCITY + 3].fill(1.0);
+    q[quadrotor::BODY_RATE..quadrotor::BODY_RATE + 3].fill(0.1);
+    MpcConfig {
+        horizon_steps: 20,
+        dt_secs: 0.05,
+        rk4_substeps: 1,
+        period_secs: None,
+        state_weights: q,
+        terminal_weights: None,
+        input_weights: vec![0.1; quadrotor::NU],
+        input_min: Some(vec![0.0; quadrotor::NU]),
+        input_max: Some(vec![8.0; quadrotor::NU]),
+        state_bounds: Vec::new(),
+        sqp_iterations: 1,
+        osqp: Default::default(),
+        fallback: recede_mpc::FallbackConfig {
+            safe_input: Some(vec![Quadrotor::default().hover_thrust_n(); quadrotor::NU]),
+            ..Default::default()
+        },
+    }
+}
+
+#[test]
+fn quadrotor_steps_do_not_allocate() {
+    const NX: usize = quadrotor::NX;
+    const NU: usize = quadrotor::NU;
+    let robot = Quadrotor::default();
+    let spec = quadrotor_config().to_spec::<NX, NU>().unwrap();
+    let model = Discretized::new(robot, Rk4::new(0.05, 1));
+    let hover = Quadrotor::hover_state([0.0, 0.0, 2.0]);
+    let thrust = robot.hover_input();
+    // Start off the reference so that the QP has work to do.
+    let mut x = Quadrotor::hover_state([0.5, -0.3, 1.6]);
+    x[quadrotor::VELOCITY] = 0.4;
+    let mut mpc: Mpc<_, (), NX, NU> = Mpc::new(model, (), spec, &x, &thrust).unwrap();
+    mpc.set_constant_reference(&hover, &thrust);
+    // The plant: the same model, 10 ms per control period.
+    let plant = Rk4::new(0.01, 1);
+    let mut u = SVector::<f64, NU>::zeros();
+    for _ in 0..10 {
+        mpc.step(&x, 0.01, &mut u);
+        x = plant.step(&robot, &x, &u);
+    }
+    let mut solved = 0;
+    let n = allocations_in(|| {
+        for _ in 0..100 {
+            let report = mpc.step(&x, 0.01, &mut u);
+            solved += usize::from(!report.outcome.is_fallback());
+            x = plant.step(&robot, &x, &u);
+        }
+    });
+    assert_eq!(solved, 100, "the measured steps must be real solves");
+    assert_eq!(n, 0, "heap allocations in 100 quadrotor steps");
+    // The controller flew towards the hover point.
+    let distance = (x.fixed_rows::<3>(0) - hover.fixed_rows::<3>(0)).norm();
+    assert!(distance < 0.3, "ended {distance} m from the hover point");
+}

@@ -1,0 +1,50 @@
+//! P1 of benchmarks.md, exactly: the cart-pole swing-up closed loop.
+
+mod common;
+
+use common::*;
+use nalgebra::Vector1;
+
+/// Two independent implementations (acados, CasADi) of P1 with QPs solved
+/// to high accuracy.
+const REFERENCE_COST: f64 = 123971.2;
+
+#[test]
+fn p1_swings_up_within_bounds_at_the_reference_cost() {
+    let mut mpc = p1_mpc(p1_spec());
+    let mut x = p1_x0();
+    let mut u = Vector1::zeros();
+    let mut cost = 0.0;
+    let mut violations = 0;
+    let mut fallbacks = 0;
+    let mut saturated = 0;
+    for _ in 0..200 {
+        let report = mpc.step(&x, P1_DT_SECS, &mut u);
+        assert!(u.iter().all(|v| v.is_finite()), "non-finite command {u:?}");
+        if report.outcome.is_fallback() {
+            fallbacks += 1;
+        }
+        if u[0].abs() > P1_FORCE_LIMIT_N + 1e-6 {
+            violations += 1;
+        }
+        if u[0].abs() > P1_FORCE_LIMIT_N - 1e-3 {
+            saturated += 1;
+        }
+        cost += p1_stage_cost(&x, &u);
+        x = p1_plant_step(&x, &u);
+    }
+    assert_eq!(violations, 0, "forces beyond |F| <= 80 N");
+    assert_eq!(fallbacks, 0, "steps fell back");
+    assert!(x[1].abs() < 0.05, "pole not up at the end: {x:?}");
+    assert!(x[3].abs() < 0.1, "pole not still at the end: {x:?}");
+    assert!(x[0].abs() < 0.1, "cart not home at the end: {x:?}");
+    let relative = (cost - REFERENCE_COST).abs() / REFERENCE_COST;
+    assert!(
+        relative < 0.01,
+        "closed-loop cost {cost} is {:.3}% from the reference {REFERENCE_COST}",
+        100.0 * relative
+    );
+    // The swing-up needs the full force: the bound was active, so the
+    // violation count above measured something.
+    assert!(saturated > 0, "the force limit was never reached");
+}
