@@ -142,8 +142,12 @@ impl Simulator {
         while self.step_index < target {
             self.plant.step(self.time_secs(), command)?;
             self.step_index += 1;
-            self.world.set_time(self.time_secs());
             self.sample_due();
+        }
+        // Scripted objects move with the clock; placing them costs a
+        // hierarchy rebuild, so only where someone looks.
+        if self.world.time_secs() != self.time_secs() {
+            self.world.set_time(self.time_secs());
         }
         Ok(())
     }
@@ -154,6 +158,7 @@ impl Simulator {
         if !self.sensors.iter().any(|s| s.is_due(t, tol)) {
             return;
         }
+        self.world.set_time(t);
         let body = self.plant.body();
         let ctx = SampleContext {
             t_secs: t,

@@ -18,6 +18,7 @@ pub enum SensorKind {
     RgbCamera,
     DepthCamera,
     InfraredCamera,
+    #[serde(rename = "lidar_2d")]
     Lidar2d,
 }
 

@@ -113,6 +113,7 @@ pub enum SensorModelConfig {
     },
     /// Beams spread evenly over `fov_rad`, centred on the sensor's x axis,
     /// in its x-y plane.
+    #[serde(rename = "lidar_2d")]
     Lidar2d {
         beam_count: u32,
         fov_rad: f64,

@@ -49,34 +49,129 @@ impl CameraRays {
     }
 
     /// Casts every pixel's ray from `world_from_camera` into `out`.
-    pub fn cast(&self, world: &World, world_from_camera: &Isometry3<f64>, out: &mut Vec<PixelHit>) {
+    ///
+    /// Culling: each object's bounding box is projected into the image and
+    /// the object is listed in every tile of `TILE` x `TILE` pixels its
+    /// footprint touches; a pixel's ray is tested against the ground and
+    /// its tile's objects only.
+    pub fn cast(
+        &self,
+        world: &World,
+        world_from_camera: &Isometry3<f64>,
+        tiles: &mut Tiles,
+        out: &mut Vec<PixelHit>,
+    ) {
         out.clear();
         out.reserve(self.dirs.len());
+        let k = &self.intrinsics;
+        let (w, h) = (k.width_px as usize, k.height_px as usize);
+        tiles.fill(k, world, world_from_camera);
         let origin = Point3::from(world_from_camera.translation.vector);
         let rot = world_from_camera.rotation.to_rotation_matrix();
         let sun = Vector3::from(SUN);
-        for d in &self.dirs {
-            let dir = rot * d;
-            let ray = Ray {
-                origin,
-                dir,
-                inv_dir: dir.map(|c| 1.0 / c),
-            };
-            out.push(match world.cast(&ray, CAMERA_FAR_M) {
-                None => PixelHit {
-                    depth_m: f32::INFINITY,
-                    surface: SKY,
-                    sun_cos: 0.0,
-                },
-                Some(h) => PixelHit {
-                    depth_m: (h.hit.t * d.z) as f32,
-                    surface: match h.surface {
-                        Surface::Ground => GROUND,
-                        Surface::Object(i) => i as u32,
+        for v in 0..h {
+            for u in 0..w {
+                let d = &self.dirs[v * w + u];
+                let dir = rot * d;
+                let ray = Ray {
+                    origin,
+                    dir,
+                    inv_dir: dir.map(|c| 1.0 / c),
+                };
+                let hit = world.cast_among(&ray, CAMERA_FAR_M, tiles.at(u, v));
+                out.push(match hit {
+                    None => PixelHit {
+                        depth_m: f32::INFINITY,
+                        surface: SKY,
+                        sun_cos: 0.0,
                     },
-                    sun_cos: h.hit.normal.dot(&sun).max(0.0) as f32,
-                },
-            });
+                    Some(h) => PixelHit {
+                        depth_m: (h.hit.t * d.z) as f32,
+                        surface: match h.surface {
+                            Surface::Ground => GROUND,
+                            Surface::Object(i) => i as u32,
+                        },
+                        sun_cos: h.hit.normal.dot(&sun).max(0.0) as f32,
+                    },
+                });
+            }
+        }
+    }
+}
+
+/// Side of a culling tile, pixels.
+const TILE: usize = 8;
+
+/// Per image tile, the objects whose projected bounding box touches it.
+/// Reused across frames, so steady-state rendering does not allocate.
+#[derive(Debug, Clone, Default)]
+pub struct Tiles {
+    cols: usize,
+    lists: Vec<Vec<u32>>,
+}
+
+impl Tiles {
+    fn at(&self, u: usize, v: usize) -> &[u32] {
+        &self.lists[(v / TILE) * self.cols + u / TILE]
+    }
+
+    fn fill(&mut self, k: &CameraIntrinsics, world: &World, world_from_camera: &Isometry3<f64>) {
+        let (w, h) = (k.width_px as usize, k.height_px as usize);
+        self.cols = w.div_ceil(TILE);
+        let rows = h.div_ceil(TILE);
+        self.lists.resize_with(self.cols * rows, Vec::new);
+        self.lists.iter_mut().for_each(Vec::clear);
+        let camera_from_world = world_from_camera.inverse();
+        for (i, o) in world.objects().iter().enumerate() {
+            let b = o.shape.aabb();
+            let mut umin = f64::INFINITY;
+            let mut umax = f64::NEG_INFINITY;
+            let mut vmin = f64::INFINITY;
+            let mut vmax = f64::NEG_INFINITY;
+            let mut behind = 0;
+            let mut straddles = false;
+            for c in 0..8 {
+                let p = Point3::new(
+                    if c & 1 == 0 { b.min.x } else { b.max.x },
+                    if c & 2 == 0 { b.min.y } else { b.max.y },
+                    if c & 4 == 0 { b.min.z } else { b.max.z },
+                );
+                let q = camera_from_world * p;
+                if q.z <= 1e-6 {
+                    behind += 1;
+                    straddles = true;
+                    continue;
+                }
+                let x = k.fx_px * q.x / q.z + k.cx_px;
+                let y = k.fy_px * q.y / q.z + k.cy_px;
+                umin = umin.min(x);
+                umax = umax.max(x);
+                vmin = vmin.min(y);
+                vmax = vmax.max(y);
+            }
+            if behind == 8 {
+                continue;
+            }
+            let (u0, u1, v0, v1) = if straddles {
+                // Part of the box is behind the camera: its image is unbounded.
+                (0, w - 1, 0, h - 1)
+            } else {
+                if umax < -1.0 || vmax < -1.0 || umin > w as f64 + 1.0 || vmin > h as f64 + 1.0 {
+                    continue;
+                }
+                let clamp = |x: f64, n: usize| (x.max(0.0) as usize).min(n - 1);
+                (
+                    clamp(umin - 1.0, w),
+                    clamp(umax + 1.0, w),
+                    clamp(vmin - 1.0, h),
+                    clamp(vmax + 1.0, h),
+                )
+            };
+            for ty in v0 / TILE..=v1 / TILE {
+                for tx in u0 / TILE..=u1 / TILE {
+                    self.lists[ty * self.cols + tx].push(i as u32);
+                }
+            }
         }
     }
 }
@@ -204,6 +299,7 @@ pub fn infrared(
 #[derive(Debug, Clone, Default)]
 pub struct RenderCache {
     key: Option<Vec<u64>>,
+    tiles: Tiles,
     pub hits: Vec<PixelHit>,
 }
 
@@ -238,7 +334,7 @@ impl RenderCache {
         .map(|v| v.to_bits())
         .collect();
         if self.key.as_ref() != Some(&key) {
-            rays.cast(world, world_from_camera, &mut self.hits);
+            rays.cast(world, world_from_camera, &mut self.tiles, &mut self.hits);
             self.key = Some(key);
         }
         &self.hits

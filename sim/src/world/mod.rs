@@ -134,23 +134,8 @@ impl World {
     /// The nearest surface the ray meets before `t_max`.
     #[inline]
     pub fn cast(&self, ray: &Ray, t_max: f64) -> Option<SurfaceHit> {
-        let mut best: Option<SurfaceHit> = None;
-        let mut t_max = t_max;
-        if let Some(g) = &self.ground {
-            if ray.dir.z < 0.0 && ray.origin.z > g.height_m {
-                let t = (g.height_m - ray.origin.z) / ray.dir.z;
-                if t < t_max {
-                    t_max = t;
-                    best = Some(SurfaceHit {
-                        hit: Hit {
-                            t,
-                            normal: Vector3::z(),
-                        },
-                        surface: Surface::Ground,
-                    });
-                }
-            }
-        }
+        let mut best = self.cast_ground(ray, t_max);
+        let t_max = best.map_or(t_max, |b| b.hit.t);
         let objects = &self.objects;
         self.bvh.traverse(ray, t_max, |i, t_max| {
             match objects[i].shape.intersect(ray, t_max) {
@@ -164,6 +149,45 @@ impl World {
                 None => t_max,
             }
         });
+        best
+    }
+
+    /// Where the ray meets the ground before `t_max`, if it does.
+    #[inline]
+    pub fn cast_ground(&self, ray: &Ray, t_max: f64) -> Option<SurfaceHit> {
+        let g = self.ground.as_ref()?;
+        if ray.dir.z < 0.0 && ray.origin.z > g.height_m {
+            let t = (g.height_m - ray.origin.z) / ray.dir.z;
+            if t < t_max {
+                return Some(SurfaceHit {
+                    hit: Hit {
+                        t,
+                        normal: Vector3::z(),
+                    },
+                    surface: Surface::Ground,
+                });
+            }
+        }
+        None
+    }
+
+    /// As [`Self::cast`], testing only the objects listed in `candidates`
+    /// (a caller's cull, e.g. those whose image footprint covers a pixel).
+    #[inline]
+    pub fn cast_among(&self, ray: &Ray, t_max: f64, candidates: &[u32]) -> Option<SurfaceHit> {
+        let mut best = self.cast_ground(ray, t_max);
+        let mut t_max = best.map_or(t_max, |b| b.hit.t);
+        for &i in candidates {
+            if let Some(o) = self.objects.get(i as usize) {
+                if let Some(hit) = o.shape.intersect(ray, t_max) {
+                    t_max = hit.t;
+                    best = Some(SurfaceHit {
+                        hit,
+                        surface: Surface::Object(i as usize),
+                    });
+                }
+            }
+        }
         best
     }
 
