@@ -192,6 +192,17 @@ where
             result = self.feedback(x0);
         }
         self.finish(result, command);
+        if matches!(result, Err(Failure::NotPrepared | Failure::NonFiniteQp))
+            && x0.iter().all(|v| v.is_finite())
+        {
+            // The QP could not be built along the plan (the model gave
+            // non-finite values there), and a failed feedback never moves
+            // the plan to the measured state: left alone, every later step
+            // would fail the same way. Restart from the measured state,
+            // as `prepare` does for a corrupted plan.
+            self.xs.fill(*x0);
+            self.us.fill(self.spec.safe_input);
+        }
         self.report.feedback_secs = started.elapsed().as_secs_f64();
         let prepare_started = Instant::now();
         self.prepare(period_secs);
