@@ -2,11 +2,12 @@
 //! colour (simple Lambert shading), depth or surface temperature per pixel.
 
 use nalgebra::{Isometry3, Point3, Vector3};
-use rand::RngExt;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use recede_msg::{CameraIntrinsics, DepthImage, Image, InfraredImage, RgbImage};
 
+use super::gauss::FastGauss;
 use super::Faults;
 use crate::world::{Ray, Surface, World};
 
@@ -73,11 +74,7 @@ impl CameraRays {
             for u in 0..w {
                 let d = &self.dirs[v * w + u];
                 let dir = rot * d;
-                let ray = Ray {
-                    origin,
-                    dir,
-                    inv_dir: dir.map(|c| 1.0 / c),
-                };
+                let ray = Ray { origin, dir };
                 let hit = world.cast_among(&ray, CAMERA_FAR_M, tiles.at(u, v));
                 out.push(match hit {
                     None => PixelHit {
@@ -107,11 +104,13 @@ const TILE: usize = 8;
 #[derive(Debug, Clone, Default)]
 pub struct Tiles {
     cols: usize,
-    lists: Vec<Vec<u32>>,
+    /// Per tile: (lower bound on the distance from the camera, object),
+    /// nearest first.
+    lists: Vec<Vec<(f32, u32)>>,
 }
 
 impl Tiles {
-    fn at(&self, u: usize, v: usize) -> &[u32] {
+    fn at(&self, u: usize, v: usize) -> &[(f32, u32)] {
         &self.lists[(v / TILE) * self.cols + u / TILE]
     }
 
@@ -122,8 +121,13 @@ impl Tiles {
         self.lists.resize_with(self.cols * rows, Vec::new);
         self.lists.iter_mut().for_each(Vec::clear);
         let camera_from_world = world_from_camera.inverse();
+        let eye = Point3::from(world_from_camera.translation.vector);
         for (i, o) in world.objects().iter().enumerate() {
             let b = o.shape.aabb();
+            // Distance from the eye to the box: no hit on the object is nearer
+            // (rounded down to stay a lower bound in f32).
+            let gap = (eye.coords - eye.coords.sup(&b.min.coords).inf(&b.max.coords)).norm();
+            let near = (gap as f32) * (1.0 - 1e-6);
             let mut umin = f64::INFINITY;
             let mut umax = f64::NEG_INFINITY;
             let mut vmin = f64::INFINITY;
@@ -169,9 +173,12 @@ impl Tiles {
             };
             for ty in v0 / TILE..=v1 / TILE {
                 for tx in u0 / TILE..=u1 / TILE {
-                    self.lists[ty * self.cols + tx].push(i as u32);
+                    self.lists[ty * self.cols + tx].push((near, i as u32));
                 }
             }
+        }
+        for list in &mut self.lists {
+            list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         }
     }
 }
@@ -184,8 +191,15 @@ fn surface(id: u32) -> Option<Surface> {
     }
 }
 
-fn gauss(rng: &mut ChaCha8Rng) -> f32 {
-    rng.sample::<f32, _>(StandardNormal)
+/// Per-pixel noise comes from a fast generator seeded once per frame from
+/// the sensor's own stream, so it stays deterministic and per-sensor.
+fn pixel_rng(rng: &mut ChaCha8Rng) -> FastGauss {
+    FastGauss::new(Xoshiro256PlusPlus::seed_from_u64(rng.random()))
+}
+
+#[inline]
+fn gauss(rng: &mut FastGauss) -> f32 {
+    rng.next()
 }
 
 /// Colour with Lambert shading under a fixed sun plus ambient light.
@@ -197,6 +211,7 @@ pub fn rgb(
     rng: &mut ChaCha8Rng,
     faults: &mut Faults,
 ) -> RgbImage {
+    let rng = &mut pixel_rng(rng);
     let data = hits
         .iter()
         .map(|p| {
@@ -237,6 +252,7 @@ pub fn depth(
 ) -> DepthImage {
     let (min, max) = (range_m.0 as f32, range_m.1 as f32);
     let (a, b) = (noise.0 as f32, noise.1 as f32);
+    let rng = &mut pixel_rng(rng);
     let data = hits
         .iter()
         .map(|p| {
@@ -272,6 +288,7 @@ pub fn infrared(
     rng: &mut ChaCha8Rng,
     faults: &mut Faults,
 ) -> InfraredImage {
+    let rng = &mut pixel_rng(rng);
     let data = hits
         .iter()
         .map(|p| {

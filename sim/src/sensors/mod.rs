@@ -4,6 +4,7 @@
 
 mod camera;
 mod faults;
+mod gauss;
 mod imu;
 mod lidar;
 mod simple;

@@ -88,26 +88,27 @@ impl Bvh {
         if self.nodes.is_empty() {
             return t_max;
         }
+        let inv = ray.dir.map(|d| 1.0 / d);
         let mut stack = [0u32; MAX_DEPTH + 2];
         let mut top = 1;
         while top > 0 {
             top -= 1;
             let node = self.nodes[stack[top] as usize];
-            if node.aabb.hit(ray, t_max).is_none() {
+            if node.aabb.hit(ray, &inv, t_max).is_none() {
                 continue;
             }
             if node.count > 0 {
                 let first = node.first as usize;
                 for &obj in &self.order[first..first + node.count as usize] {
-                    if self.boxes[obj as usize].hit(ray, t_max).is_some() {
+                    if self.boxes[obj as usize].hit(ray, &inv, t_max).is_some() {
                         t_max = visit(obj as usize, t_max);
                     }
                 }
             } else {
                 // Visit the nearer child first.
                 let (a, b) = (node.first, node.first + 1);
-                let ta = self.nodes[a as usize].aabb.hit(ray, t_max);
-                let tb = self.nodes[b as usize].aabb.hit(ray, t_max);
+                let ta = self.nodes[a as usize].aabb.hit(ray, &inv, t_max);
+                let tb = self.nodes[b as usize].aabb.hit(ray, &inv, t_max);
                 let (near, far) = match (ta, tb) {
                     (Some(x), Some(y)) if y < x => (Some(b), Some(a)),
                     (Some(_), Some(_)) => (Some(a), Some(b)),

@@ -172,12 +172,22 @@ impl World {
     }
 
     /// As [`Self::cast`], testing only the objects listed in `candidates`
-    /// (a caller's cull, e.g. those whose image footprint covers a pixel).
+    /// (a caller's cull, e.g. those whose image footprint covers a pixel),
+    /// each with a lower bound on its distance from the ray's origin; sorted
+    /// by that bound, the search stops at the first that cannot be nearer.
     #[inline]
-    pub fn cast_among(&self, ray: &Ray, t_max: f64, candidates: &[u32]) -> Option<SurfaceHit> {
+    pub fn cast_among(
+        &self,
+        ray: &Ray,
+        t_max: f64,
+        candidates: &[(f32, u32)],
+    ) -> Option<SurfaceHit> {
         let mut best = self.cast_ground(ray, t_max);
         let mut t_max = best.map_or(t_max, |b| b.hit.t);
-        for &i in candidates {
+        for &(near, i) in candidates {
+            if near as f64 >= t_max {
+                break;
+            }
             if let Some(o) = self.objects.get(i as usize) {
                 if let Some(hit) = o.shape.intersect(ray, t_max) {
                     t_max = hit.t;

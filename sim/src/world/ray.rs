@@ -5,18 +5,14 @@ use nalgebra::{Point3, Vector3};
 pub struct Ray {
     pub origin: Point3<f64>,
     pub dir: Vector3<f64>,
-    /// `1 / dir`, per component (infinite where `dir` is zero).
-    pub inv_dir: Vector3<f64>,
 }
 
 impl Ray {
     /// A ray along `dir` (normalised here).
     pub fn new(origin: Point3<f64>, dir: Vector3<f64>) -> Self {
-        let dir = dir.normalize();
         Self {
             origin,
-            dir,
-            inv_dir: dir.map(|d| 1.0 / d),
+            dir: dir.normalize(),
         }
     }
 
@@ -52,13 +48,14 @@ impl Aabb {
     }
 
     /// Entry distance of the ray into the box if it enters before `t_max`
-    /// (slab test; 0 when the origin is inside).
+    /// (slab test; 0 when the origin is inside). `inv_dir` is `1 / ray.dir`
+    /// per component (infinite where it is zero).
     #[inline]
-    pub fn hit(&self, ray: &Ray, t_max: f64) -> Option<f64> {
+    pub fn hit(&self, ray: &Ray, inv_dir: &Vector3<f64>, t_max: f64) -> Option<f64> {
         let mut t0: f64 = 0.0;
         let mut t1 = t_max;
         for a in 0..3 {
-            let inv = ray.inv_dir[a];
+            let inv = inv_dir[a];
             let mut near = (self.min[a] - ray.origin[a]) * inv;
             let mut far = (self.max[a] - ray.origin[a]) * inv;
             if near > far {
@@ -98,10 +95,11 @@ mod tests {
             min: Point3::new(1.0, -1.0, -1.0),
             max: Point3::new(2.0, 1.0, 1.0),
         };
+        let inv = |r: &Ray| r.dir.map(|d| 1.0 / d);
         let r = Ray::new(Point3::origin(), Vector3::x());
-        assert_eq!(b.hit(&r, 10.0), Some(1.0));
-        assert_eq!(b.hit(&r, 0.5), None);
+        assert_eq!(b.hit(&r, &inv(&r), 10.0), Some(1.0));
+        assert_eq!(b.hit(&r, &inv(&r), 0.5), None);
         let up = Ray::new(Point3::origin(), Vector3::z());
-        assert_eq!(b.hit(&up, 10.0), None);
+        assert_eq!(b.hit(&up, &inv(&up), 10.0), None);
     }
 }

@@ -111,13 +111,27 @@ impl Shape {
     }
 }
 
-fn to_local(v: Vector3<f64>, yaw: f64) -> Vector3<f64> {
-    let (s, c) = yaw.sin_cos();
+/// `(sin, cos)` of a yaw, with the common unturned case exact and free.
+#[inline]
+fn sin_cos(yaw: f64) -> (f64, f64) {
+    if yaw == 0.0 {
+        (0.0, 1.0)
+    } else {
+        yaw.sin_cos()
+    }
+}
+
+#[inline]
+fn rotate_local((s, c): (f64, f64), v: Vector3<f64>) -> Vector3<f64> {
     Vector3::new(c * v.x + s * v.y, -s * v.x + c * v.y, v.z)
 }
 
+fn to_local(v: Vector3<f64>, yaw: f64) -> Vector3<f64> {
+    rotate_local(sin_cos(yaw), v)
+}
+
 fn to_world(v: Vector3<f64>, yaw: f64) -> Vector3<f64> {
-    let (s, c) = yaw.sin_cos();
+    let (s, c) = sin_cos(yaw);
     Vector3::new(c * v.x - s * v.y, s * v.x + c * v.y, v.z)
 }
 
@@ -150,8 +164,9 @@ fn oriented_box(
     yaw: f64,
     t_max: f64,
 ) -> Option<Hit> {
-    let o = to_local(ray.origin - center, yaw);
-    let d = to_local(ray.dir, yaw);
+    let sc = sin_cos(yaw);
+    let o = rotate_local(sc, ray.origin - center);
+    let d = rotate_local(sc, ray.dir);
     let mut t0 = f64::NEG_INFINITY;
     let mut t1 = f64::INFINITY;
     let mut axis = 0;
