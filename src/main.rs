@@ -1,1 +1,128 @@
-fn main() {}
+//! `recede`: run, check and benchmark MPC scenarios.
+#![allow(clippy::print_stdout)]
+
+mod bench;
+mod run;
+mod scenario;
+mod stats;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "recede",
+    version,
+    about = "Model-predictive control for embodied robots"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario's closed loop and print a summary.
+    Run {
+        scenario: PathBuf,
+        /// Simulated duration, s (the scenario's own by default).
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Print the summary as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a scenario file.
+    Check { scenario: PathBuf },
+    /// Run a reference problem of benchmarks.md; one JSON object per line.
+    Bench {
+        problem: Problem,
+        /// Accepted for symmetry with `run`; output is always JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Problem {
+    P1,
+    P3,
+}
+
+fn main() -> ExitCode {
+    match execute(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn execute(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Run {
+            scenario,
+            duration,
+            json,
+        } => {
+            let scenario = scenario::Scenario::load(&scenario)?;
+            let summary = run::run(&scenario, duration)?;
+            if json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                print_summary(&summary);
+            }
+            Ok(if summary.goal_reached {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Check { scenario } => {
+            let s = scenario::Scenario::load(&scenario)?;
+            println!(
+                "{}: ok ({}, {} s, controller every {} s)",
+                scenario.display(),
+                s.file.robot.kind(),
+                s.file.scenario.duration_secs,
+                s.period_secs()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { problem, json: _ } => {
+            let line = match problem {
+                Problem::P1 => serde_json::to_string(&bench::p1::run(None)?)?,
+                Problem::P3 => serde_json::to_string(&bench::p3::run()?)?,
+            };
+            println!("{line}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_summary(s: &run::RunSummary) {
+    println!("scenario      {} ({})", s.scenario, s.robot);
+    println!(
+        "simulated     {:.2} s in {:.2} s wall ({:.1}x real time), {} control steps",
+        s.sim_secs, s.wall_secs, s.realtime_factor, s.control_steps
+    );
+    println!(
+        "goal reached  {}",
+        if s.goal_reached { "yes" } else { "NO" }
+    );
+    if let Some(rmse) = s.tracking_rmse_m {
+        println!("tracking RMSE {rmse:.3} m");
+    }
+    println!(
+        "step time     median {:.0} us, p99 {:.0} us, max {:.0} us",
+        s.step_us.median, s.step_us.p99, s.step_us.max
+    );
+    println!(
+        "fallbacks     {}, constraint violations {}",
+        s.fallbacks, s.constraint_violations
+    );
+}

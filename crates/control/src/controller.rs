@@ -8,9 +8,9 @@ use thiserror::Error;
 pub enum ControlError {
     #[error("{origin}: {message}")]
     Parse { origin: String, message: String },
-    #[error("[robot] {0}")]
+    #[error(transparent)]
     Robot(#[from] ModelError),
-    #[error("[controller] {0}")]
+    #[error(transparent)]
     Mpc(#[from] MpcError),
     /// A slice handed to the controller has the wrong length.
     #[error("{what}: expected {expected} values, got {got}")]
@@ -191,6 +191,25 @@ impl Controller {
             }
             Ok(())
         })
+    }
+
+    /// Samples `reference` at the nodes' times from `t_secs` on into the
+    /// reference window; `scratch_x`/`scratch_u` (lengths nx, nu) avoid
+    /// allocating.
+    pub fn track(
+        &mut self,
+        reference: &crate::ReferenceConfig,
+        t_secs: f64,
+        scratch_x: &mut [f64],
+        scratch_u: &mut [f64],
+    ) -> Result<(), ControlError> {
+        let (_, _, n) = self.dimensions();
+        let dt = self.dt_secs();
+        for k in 0..=n {
+            reference.sample(t_secs + k as f64 * dt, scratch_x, scratch_u);
+            self.set_reference(k, scratch_x, Some(scratch_u))?;
+        }
+        Ok(())
     }
 
     pub fn last_report(&self) -> StepReport {

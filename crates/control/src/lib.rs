@@ -8,6 +8,8 @@
 
 mod controller;
 mod file;
+mod reference;
 
 pub use controller::{ControlError, Controller};
 pub use file::ControllerFile;
+pub use reference::ReferenceConfig;

@@ -70,6 +70,12 @@ impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
         }
     }
 
+    /// True once a linear time-invariant model's Jacobians (and everything
+    /// condensed from them) are in place and reused.
+    pub fn reuses_jacobians(&self) -> bool {
+        self.lti && !self.previous_a[0].is_nan()
+    }
+
     pub fn patterns(&self) -> (&[usize], &[usize], &[usize], &[usize]) {
         (
             &self.p_indptr,

@@ -249,7 +249,14 @@ where
         self.cond.linearize(&self.model, &self.xs, &self.us);
         self.cond.condense(&self.layout, &self.spec);
         self.report.constraint_faults += self.evaluate_constraints();
-        self.cond.fill_constraint_matrix(&self.layout, &self.rows);
+        // State bounds are linear with constant gradients: with a linear
+        // time-invariant model and no general constraints, `A` never changes.
+        let constant_a = self.constraints.rows() == 0 && self.cond.reuses_jacobians();
+        if constant_a {
+            self.cond.a_changed = false;
+        } else {
+            self.cond.fill_constraint_matrix(&self.layout, &self.rows);
+        }
     }
 
     /// Evaluates all constraint rows at the plan; returns how many were
