@@ -6,7 +6,7 @@ use recede_msg::{Measurement, SensorId};
 use recede_sim::config::SensorConfig;
 use recede_sim::plant::BodyState;
 use recede_sim::sensors::{RenderCache, SampleContext, Sensor};
-use recede_sim::world::{Ground, Object, Shape, World};
+use recede_sim::world::{Ground, Object, Shape, World, Yaw};
 
 const AMBIENT: f64 = 290.0;
 
@@ -58,7 +58,7 @@ fn wall_world() -> World {
         Shape::Box {
             center: Point3::new(6.5, 0.0, 5.0),
             half_extents: Vector3::new(0.5, 50.0, 5.0),
-            yaw_rad: 0.0,
+            yaw: Yaw::zero(),
         },
         [200, 20, 20],
         AMBIENT,
@@ -83,7 +83,7 @@ fn depth_of_a_fronto_parallel_plane_is_its_distance_at_every_pixel() {
         Shape::Box {
             center: Point3::new(6.5, 0.0, 0.0),
             half_extents: Vector3::new(0.5, 100.0, 100.0),
-            yaw_rad: 0.0,
+            yaw: Yaw::zero(),
         },
         [200, 20, 20],
         AMBIENT,

@@ -4,7 +4,7 @@ use nalgebra::{Point3, Vector3};
 use serde::{Deserialize, Serialize};
 
 use super::check::{fail, finite, finite_all, name, positive};
-use crate::world::{Ground, Object, Path, Shape, World};
+use crate::world::{Ground, Object, Path, Shape, World, Yaw};
 use crate::ConfigError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -220,7 +220,7 @@ impl ShapeConfig {
             } => Shape::Box {
                 center: Point3::from(center_m),
                 half_extents: Vector3::from(size_m) * 0.5,
-                yaw_rad,
+                yaw: Yaw::new(yaw_rad),
             },
             ShapeConfig::Cylinder {
                 center_m,

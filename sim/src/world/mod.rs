@@ -10,7 +10,7 @@ mod shape;
 pub use bvh::Bvh;
 pub use path::Path;
 pub use ray::{Aabb, Hit, Ray};
-pub use shape::Shape;
+pub use shape::{Shape, Yaw};
 
 use nalgebra::{Point3, Vector3};
 

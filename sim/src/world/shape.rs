@@ -2,14 +2,33 @@ use nalgebra::{Point3, Vector3};
 
 use super::ray::{Aabb, Hit, Ray};
 
+/// A turn about the vertical axis, with its sine and cosine kept.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Yaw {
+    pub rad: f64,
+    sin: f64,
+    cos: f64,
+}
+
+impl Yaw {
+    pub fn new(rad: f64) -> Self {
+        let (sin, cos) = rad.sin_cos();
+        Self { rad, sin, cos }
+    }
+
+    pub fn zero() -> Self {
+        Self::new(0.0)
+    }
+}
+
 /// A solid primitive, placed in the world frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Shape {
-    /// A box turned by `yaw_rad` about the vertical axis through its centre.
+    /// A box turned by `yaw` about the vertical axis through its centre.
     Box {
         center: Point3<f64>,
         half_extents: Vector3<f64>,
-        yaw_rad: f64,
+        yaw: Yaw,
     },
     /// An upright cylinder (axis along world z) centred at `center`.
     Cylinder {
@@ -45,9 +64,9 @@ impl Shape {
             Shape::Box {
                 center,
                 half_extents,
-                yaw_rad,
+                yaw,
             } => {
-                let (s, co) = yaw_rad.sin_cos();
+                let (s, co) = (yaw.sin, yaw.cos);
                 let hx = (co * half_extents.x).abs() + (s * half_extents.y).abs();
                 let hy = (s * half_extents.x).abs() + (co * half_extents.y).abs();
                 (center, Vector3::new(hx, hy, half_extents.z))
@@ -73,8 +92,8 @@ impl Shape {
             Shape::Box {
                 center,
                 half_extents,
-                yaw_rad,
-            } => oriented_box(ray, center, half_extents, yaw_rad, t_max),
+                yaw,
+            } => oriented_box(ray, center, half_extents, yaw, t_max),
             Shape::Cylinder {
                 center,
                 radius,
@@ -91,9 +110,9 @@ impl Shape {
             Shape::Box {
                 center,
                 half_extents,
-                yaw_rad,
+                yaw,
             } => {
-                let local = to_local(p - center, yaw_rad);
+                let local = rotate_local(yaw, p - center);
                 box_sdf(local, half_extents)
             }
             Shape::Cylinder {
@@ -111,28 +130,14 @@ impl Shape {
     }
 }
 
-/// `(sin, cos)` of a yaw, with the common unturned case exact and free.
 #[inline]
-fn sin_cos(yaw: f64) -> (f64, f64) {
-    if yaw == 0.0 {
-        (0.0, 1.0)
-    } else {
-        yaw.sin_cos()
-    }
+fn rotate_local(y: Yaw, v: Vector3<f64>) -> Vector3<f64> {
+    Vector3::new(y.cos * v.x + y.sin * v.y, -y.sin * v.x + y.cos * v.y, v.z)
 }
 
 #[inline]
-fn rotate_local((s, c): (f64, f64), v: Vector3<f64>) -> Vector3<f64> {
-    Vector3::new(c * v.x + s * v.y, -s * v.x + c * v.y, v.z)
-}
-
-fn to_local(v: Vector3<f64>, yaw: f64) -> Vector3<f64> {
-    rotate_local(sin_cos(yaw), v)
-}
-
-fn to_world(v: Vector3<f64>, yaw: f64) -> Vector3<f64> {
-    let (s, c) = sin_cos(yaw);
-    Vector3::new(c * v.x - s * v.y, s * v.x + c * v.y, v.z)
+fn rotate_world(y: Yaw, v: Vector3<f64>) -> Vector3<f64> {
+    Vector3::new(y.cos * v.x - y.sin * v.y, y.sin * v.x + y.cos * v.y, v.z)
 }
 
 fn box_sdf(local: Vector3<f64>, h: Vector3<f64>) -> f64 {
@@ -161,12 +166,11 @@ fn oriented_box(
     ray: &Ray,
     center: Point3<f64>,
     h: Vector3<f64>,
-    yaw: f64,
+    yaw: Yaw,
     t_max: f64,
 ) -> Option<Hit> {
-    let sc = sin_cos(yaw);
-    let o = rotate_local(sc, ray.origin - center);
-    let d = rotate_local(sc, ray.dir);
+    let o = rotate_local(yaw, ray.origin - center);
+    let d = rotate_local(yaw, ray.dir);
     let mut t0 = f64::NEG_INFINITY;
     let mut t1 = f64::INFINITY;
     let mut axis = 0;
@@ -200,7 +204,7 @@ fn oriented_box(
     n[axis] = sign;
     Some(Hit {
         t: t0,
-        normal: to_world(n, yaw),
+        normal: rotate_world(yaw, n),
     })
 }
 
@@ -268,7 +272,7 @@ mod tests {
         let b = Shape::Box {
             center: Point3::origin(),
             half_extents: Vector3::new(1.0, 2.0, 3.0),
-            yaw_rad: 0.0,
+            yaw: Yaw::zero(),
         };
         let c = Shape::Cylinder {
             center: Point3::origin(),
@@ -290,7 +294,7 @@ mod tests {
         let b = Shape::Box {
             center: Point3::origin(),
             half_extents: Vector3::new(1.0, 1.0, 1.0),
-            yaw_rad: std::f64::consts::FRAC_PI_4,
+            yaw: Yaw::new(std::f64::consts::FRAC_PI_4),
         };
         let hit = b.intersect(&ray_x(), 100.0).expect("hit");
         assert!((hit.t - (5.0 - 2f64.sqrt())).abs() < 1e-12);
