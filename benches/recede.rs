@@ -1,1 +1,91 @@
-fn main() {}
+//! One criterion harness for recede's hot functions: the controller step
+//! on the reference problems and each robot's discretised step with its
+//! exact Jacobians.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use nalgebra::{SVector, Vector1, Vector4};
+use recede::bench::p1;
+use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor};
+use recede_model::{Dynamics, Rk4};
+
+/// P1's closed loop, one controller step per iteration; the episode
+/// restarts every 200 steps so every phase of the swing-up is sampled.
+fn p1_step(c: &mut Criterion) {
+    let mut mpc = p1::controller(None).expect("P1 controller");
+    let plant = CartPole::default();
+    let rk4 = Rk4::new(0.002, 1);
+    let x_start = Vector4::new(0.0, std::f64::consts::PI, 0.0, 0.0);
+    let (mut x, mut u, mut k) = (x_start, Vector1::zeros(), 0);
+    c.bench_function("p1_controller_step", |b| {
+        b.iter(|| {
+            if k == p1::STEPS {
+                (x, k) = (x_start, 0);
+                mpc.reset(&x, &Vector1::zeros());
+            }
+            black_box(mpc.step(&x, 0.02, &mut u));
+            for _ in 0..10 {
+                x = rk4.step(&plant, &x, &u);
+            }
+            k += 1;
+        })
+    });
+}
+
+fn p3_loop(c: &mut Criterion) {
+    c.bench_function("p3_closed_loop_100_steps", |b| {
+        b.iter(|| black_box(recede::bench::p3::run().expect("P3")))
+    });
+}
+
+fn linearize<D: Dynamics<NX, NU>, const NX: usize, const NU: usize>(
+    c: &mut Criterion,
+    name: &str,
+    model: &D,
+    x: SVector<f64, NX>,
+    u: SVector<f64, NU>,
+    dt_secs: f64,
+) {
+    let rk4 = Rk4::new(dt_secs, 1);
+    c.bench_function(&format!("{name}_rk4_linearize"), |b| {
+        b.iter(|| black_box(rk4.linearize(model, black_box(&x), black_box(&u))))
+    });
+}
+
+fn models(c: &mut Criterion) {
+    let x = Vector4::new(0.1, 2.0, -0.3, 0.5);
+    linearize(
+        c,
+        "cartpole",
+        &CartPole::default(),
+        x,
+        Vector1::new(3.0),
+        0.02,
+    );
+    let quad = Quadrotor::default();
+    let mut xq = Quadrotor::hover_state([1.0, 2.0, 3.0]);
+    xq[7] = 2.0;
+    xq[11] = 0.3;
+    linearize(c, "quadrotor", &quad, xq, quad.hover_input(), 0.05);
+    let dd = SVector::<f64, 5>::new(1.0, 2.0, 0.3, 0.8, 0.1);
+    linearize(
+        c,
+        "diffdrive",
+        &DiffDrive::default(),
+        dd,
+        SVector::from([0.5, -0.2]),
+        0.1,
+    );
+    linearize(
+        c,
+        "arm",
+        &Arm::default(),
+        Vector4::new(0.3, -0.5, 0.1, 0.2),
+        SVector::from([1.0, 0.5]),
+        0.01,
+    );
+}
+
+criterion_group!(benches, p1_step, p3_loop, models);
+criterion_main!(benches);

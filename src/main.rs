@@ -1,16 +1,12 @@
 //! `recede`: run, check and benchmark MPC scenarios.
 #![allow(clippy::print_stdout)]
 
-mod bench;
-mod run;
-mod scenario;
-mod stats;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
+use recede::{bench, run, scenario};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -1,0 +1,8 @@
+//! The `recede` program's library half: scenario files, the run loop's
+//! summary, and the reference problems, shared by the binary, the
+//! end-to-end tests and the criterion benches.
+
+pub mod bench;
+pub mod run;
+pub mod scenario;
+pub mod stats;

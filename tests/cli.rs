@@ -1,0 +1,178 @@
+//! End-to-end: the `recede` binary on the shipped scenario files.
+
+use std::path::Path;
+use std::process::Command;
+
+fn recede(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_recede"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run recede")
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn cartpole_scenario_swings_up() {
+    let out = recede(&["run", "configs/cartpole.toml", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = json(&out);
+    for key in [
+        "scenario",
+        "control_steps",
+        "goal_reached",
+        "constraint_violations",
+        "fallbacks",
+        "step_us",
+    ] {
+        assert!(s.get(key).is_some(), "summary lacks `{key}`: {s}");
+    }
+    assert_eq!(s["goal_reached"], true);
+    assert_eq!(s["control_steps"], 200);
+    assert_eq!(s["fallbacks"], 0);
+    assert_eq!(s["constraint_violations"], 0);
+    for p in ["median", "p99", "max"] {
+        assert!(s["step_us"][p].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn every_shipped_scenario_checks() {
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("configs")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".toml") || name.starts_with("tune_") {
+            continue;
+        }
+        let out = recede(&["check", path.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// A bad file is an error naming the file, the key and what was expected;
+/// never a panic.
+#[test]
+fn bad_scenarios_are_named_errors() {
+    let dir = std::env::temp_dir().join(format!("recede-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/cartpole.toml"),
+    )
+    .unwrap();
+    let cases = [
+        (
+            "unknown_key",
+            good.replace("horizon_steps = 40", "horizon_steps = 40\nhorizon = 3"),
+            "horizon",
+        ),
+        (
+            "short_weights",
+            good.replace(
+                "state_weights = [1e3, 1e3, 1e-2, 1e-2]",
+                "state_weights = [1e3, 1e3]",
+            ),
+            "state_weights",
+        ),
+        (
+            "negative_weight",
+            good.replace("input_weights = [1e-2]", "input_weights = [-1.0]"),
+            "input_weights",
+        ),
+        (
+            "robot_kind",
+            good.replace("kind = \"cart_pole\"", "kind = \"submarine\""),
+            "submarine",
+        ),
+        (
+            "robot_param",
+            good.replace("pole_length_m = 0.8", "pole_length_m = -0.8"),
+            "pole_length_m",
+        ),
+        (
+            "initial_state",
+            good.replace(
+                "initial_state = [0.0, 3.141592653589793, 0.0, 0.0]",
+                "initial_state = [0.0]",
+            ),
+            "initial_state",
+        ),
+        (
+            "plant_rate",
+            good.replace("plant_rate_hz = 500.0", "plant_rate_hz = 333.0"),
+            "plant_rate_hz",
+        ),
+        (
+            "wrong_type",
+            good.replace("dt_secs = 0.02", "dt_secs = \"fast\""),
+            "dt_secs",
+        ),
+        (
+            "safe_input",
+            good.replace("safe_input = [0.0]", "safe_input = [100.0]"),
+            "safe_input",
+        ),
+    ];
+    for (name, text, key) in cases {
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let out = recede(&["check", path.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(
+            err.contains(&format!("{name}.toml")),
+            "{name}: file not named: {err}"
+        );
+        assert!(err.contains(key), "{name}: key `{key}` not named: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+    }
+    let missing = recede(&["check", "configs/does-not-exist.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("does-not-exist.toml"));
+}
+
+#[test]
+fn bench_p1_meets_its_reference() {
+    let out = recede(&["bench", "p1", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = json(&out);
+    assert_eq!(r["problem"], "p1");
+    assert_eq!(r["steps"], 200);
+    assert_eq!(r["success"], true);
+    assert_eq!(r["bound_violations"], 0);
+    let cost = r["closed_loop_cost"].as_f64().unwrap();
+    assert!((cost - 123_971.2).abs() / 123_971.2 < 0.01, "cost {cost}");
+    assert!(r["qp_iterations"]["median"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn bench_p3_reports_its_ratio() {
+    let out = recede(&["bench", "p3", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = json(&out);
+    assert_eq!(r["problem"], "p3");
+    assert_eq!(r["steps"], 100);
+    assert_eq!(r["fallbacks"], 0);
+    assert!(r["ratio_median"].as_f64().unwrap() >= 1.0);
+    // Both loops solve the same QP to OSQP's default tolerance.
+    assert!(r["max_input_difference"].as_f64().unwrap() < 0.05, "{r}");
+}
