@@ -287,3 +287,11 @@ fn osqp_settings_out_of_range_are_refused() {
         .to_spec::<4, 1>()
         .expect("valid OSQP settings");
 }
+
+#[test]
+fn default_osqp_settings_do_not_depend_on_wall_clock_time() {
+    // With adaptive rho on, an interval of 0 lets OSQP (built with
+    // profiling) pick it from measured times: runs would not repeat.
+    let osqp = base().osqp;
+    assert!(!osqp.adaptive_rho || osqp.adaptive_rho_interval > 0);
+}

@@ -9,6 +9,37 @@ use nalgebra::Vector1;
 /// to high accuracy.
 const REFERENCE_COST: f64 = 123971.2;
 
+/// The closed-loop cost and the applied forces of P1.
+fn run_p1() -> (f64, Vec<f64>) {
+    let mut mpc = p1_mpc(p1_spec());
+    let mut x = p1_x0();
+    let mut u = Vector1::zeros();
+    let mut cost = 0.0;
+    let mut forces = Vec::with_capacity(200);
+    for _ in 0..200 {
+        mpc.step(&x, P1_DT_SECS, &mut u);
+        forces.push(u[0]);
+        cost += p1_stage_cost(&x, &u);
+        x = p1_plant_step(&x, &u);
+    }
+    (cost, forces)
+}
+
+/// Lockstep runs repeat bit for bit: nothing in a step may depend on
+/// wall-clock time (OSQP's automatic rho interval did).
+#[test]
+fn p1_repeats_bit_for_bit() {
+    let (cost, forces) = run_p1();
+    for _ in 0..3 {
+        let (again, forces_again) = run_p1();
+        assert_eq!(again.to_bits(), cost.to_bits(), "{again} vs {cost}");
+        assert!(forces
+            .iter()
+            .zip(&forces_again)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+}
+
 #[test]
 fn p1_swings_up_within_bounds_at_the_reference_cost() {
     let mut mpc = p1_mpc(p1_spec());
