@@ -7,10 +7,10 @@
 //!   Hessian mixes Q and R into one block and scaling did not lower the
 //!   median iteration count (10 with or without);
 //! - termination checked every 5 iterations rather than OSQP's 25: warm
-//!   started RTI QPs converge in ~10, so checking every 25 doubles the
-//!   median iterations;
-//! - adaptive rho on (off, the iteration-count tail grows: max 1380 vs 300
-//!   on P1 at rho = 0.1);
+//!   started RTI QPs converge in ~10, so checking every 25 more than
+//!   doubles the median iterations;
+//! - adaptive rho on, at a fixed interval (off, the iteration-count tail
+//!   grows: max 1380 vs 300 on P1 at rho = 0.1);
 //! - polishing off: it allocates on every solve.
 
 use std::time::Duration;
@@ -49,7 +49,7 @@ impl Default for OsqpConfig {
             rho: 0.1,
             sigma: 1e-6,
             alpha: 1.6,
-            scaling_iterations: 10,
+            scaling_iterations: 0,
             adaptive_rho: true,
             // Fixed, so that runs repeat bit for bit (see the field).
             adaptive_rho_interval: 25,
