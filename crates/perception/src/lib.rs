@@ -1,1 +1,43 @@
-//! recede-perception (being built).
+//! Perception for recede: what the controller knows of the robot and the
+//! world, from its sensors only.
+//!
+//! - State estimation: an extended Kalman filter per robot. The
+//!   quadrotor's is error-state over its attitude quaternion, driven by the
+//!   IMU and corrected by position fixes; the ground robot's, the
+//!   cart-pole's and the arm's are driven by the robot's model and the
+//!   applied commands and corrected by position fixes, encoders and the
+//!   gyro. Jacobians are exact (forward-mode AD over the same code that
+//!   moves the state). Measurements may arrive late and out of order: the
+//!   filter keeps `history_secs` of events and re-propagates from a
+//!   measurement's stamp. Every update is gated by its Mahalanobis
+//!   distance; an update that is not finite is refused and counted.
+//! - Obstacles from depth images and planar lidar scans ([`ObstacleMapper`]).
+//! - Hot targets from infrared images, placed with the registered depth
+//!   ([`TargetFinder`]).
+//! - [`ObstacleConstraints`]: obstacles as soft distance constraints for
+//!   [`recede_mpc::Mpc`].
+//! - [`Perception`]: the facade the loop calls with every reading.
+//!
+//! Controller-side: depends on msg, model and mpc only, never on the
+//! simulator, the viewer or the loop.
+
+mod config;
+mod constraints;
+mod error;
+mod kalman;
+mod model_filter;
+mod obstacles;
+mod perception;
+mod quadrotor;
+mod reference;
+mod targets;
+mod timeline;
+
+pub use config::{EkfConfig, EstimatorConfig, ObstacleConfig, PerceptionConfig, TargetConfig};
+pub use constraints::{ObstacleConstraintConfig, ObstacleConstraints};
+pub use error::PerceptionError;
+pub use kalman::Outcome;
+pub use obstacles::{Detection, Obstacle, ObstacleMapper, ObstacleShape};
+pub use perception::{Estimate, Perception, SensorStats};
+pub use reference::approach_target;
+pub use targets::{Blob, Registration, Target, TargetFinder};

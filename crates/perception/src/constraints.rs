@@ -1,0 +1,191 @@
+//! Perceived obstacles as soft distance constraints for the MPC:
+//! `distance(position(x_k), obstacle) >= radius + margin` at every node,
+//! linearised at the current plan on every SQP iteration.
+
+use nalgebra::{SVector, Vector3};
+use recede_mpc::{ConstraintRow, SoftPenalty, StageConstraints};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{at_least, non_negative, positive};
+use crate::{Obstacle, ObstacleShape, PerceptionError};
+
+/// `[perception.constraints]`: how obstacles enter the MPC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObstacleConstraintConfig {
+    /// Constraint rows per node: the nearest this many obstacles.
+    pub max_obstacles: usize,
+    /// Clearance kept beyond each radius (the robot's own size plus a
+    /// safety distance), m.
+    pub margin_m: f64,
+    /// Also added: this many standard deviations of the obstacle's
+    /// position and radius.
+    pub uncertainty_sigmas: f64,
+    /// Slack penalty per metre of violation, and per metre squared.
+    pub penalty_l1: f64,
+    pub penalty_l2: f64,
+}
+
+impl Default for ObstacleConstraintConfig {
+    fn default() -> Self {
+        Self {
+            max_obstacles: 8,
+            margin_m: 0.4,
+            uncertainty_sigmas: 1.0,
+            penalty_l1: 200.0,
+            penalty_l2: 2000.0,
+        }
+    }
+}
+
+impl ObstacleConstraintConfig {
+    pub fn validate(&self) -> Result<(), PerceptionError> {
+        let k = |f: &str| format!("perception.constraints.{f}");
+        at_least(&k("max_obstacles"), self.max_obstacles, 1)?;
+        non_negative(&k("margin_m"), self.margin_m)?;
+        non_negative(&k("uncertainty_sigmas"), self.uncertainty_sigmas)?;
+        positive(&k("penalty_l1"), self.penalty_l1)?;
+        non_negative(&k("penalty_l2"), self.penalty_l2)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Slot {
+    centre: Vector3<f64>,
+    /// Keep-out distance from the centre (or axis), m.
+    clearance: f64,
+    /// Horizontal distance only (cylinders), or 3D.
+    planar: bool,
+}
+
+/// Soft keep-out constraints around up to `max_obstacles` obstacles on the
+/// robot's position (`position_index..+2` or `+3` of the state). Inactive
+/// slots have infinite bounds, so the QP's sparsity never changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObstacleConstraints<const NX: usize> {
+    config: ObstacleConstraintConfig,
+    /// Index of the state's x coordinate; y follows, then z when `dims == 3`.
+    position_index: usize,
+    dims: usize,
+    slots: Vec<Option<Slot>>,
+    order: Vec<(f64, usize)>,
+}
+
+impl<const NX: usize> ObstacleConstraints<NX> {
+    /// Positions are `dims` (2 or 3) consecutive states from `position_index`.
+    pub fn new(
+        config: &ObstacleConstraintConfig,
+        position_index: usize,
+        dims: usize,
+    ) -> Result<Self, PerceptionError> {
+        config.validate()?;
+        if !(dims == 2 || dims == 3) || position_index + dims > NX {
+            return Err(PerceptionError::Config {
+                key: "perception.constraints".into(),
+                expected: "a 2D or 3D position inside the state",
+                found: format!("{dims} coordinates from state {position_index} of {NX}"),
+            });
+        }
+        Ok(Self {
+            config: config.clone(),
+            position_index,
+            dims,
+            slots: vec![None; config.max_obstacles],
+            order: Vec::with_capacity(256),
+        })
+    }
+
+    pub fn config(&self) -> &ObstacleConstraintConfig {
+        &self.config
+    }
+
+    /// Replaces the obstacle set with the `max_obstacles` nearest to
+    /// `position` (nearest surface first); the rest is left out. Non-finite
+    /// obstacles are skipped. Allocates nothing for up to 256 obstacles.
+    pub fn set_obstacles(&mut self, obstacles: &[Obstacle], position: &Vector3<f64>) {
+        self.order.clear();
+        for (i, o) in obstacles.iter().enumerate() {
+            let finite = o.position_m.iter().all(|v| v.is_finite())
+                && o.radius_m.is_finite()
+                && o.position_std_m.is_finite()
+                && o.radius_std_m.is_finite();
+            if finite && self.order.len() < self.order.capacity() {
+                let mut p = *position;
+                if self.dims == 2 {
+                    p.z = o.position_m.z;
+                }
+                self.order.push((o.surface_distance(&p), i));
+            }
+        }
+        self.order.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let sigmas = self.config.uncertainty_sigmas;
+        for (k, slot) in self.slots.iter_mut().enumerate() {
+            *slot = self.order.get(k).map(|&(_, i)| {
+                let o = &obstacles[i];
+                Slot {
+                    centre: o.position_m,
+                    clearance: o.radius_m
+                        + self.config.margin_m
+                        + sigmas * (o.position_std_m + o.radius_std_m),
+                    planar: self.dims == 2 || matches!(o.shape, ObstacleShape::Cylinder { .. }),
+                }
+            });
+        }
+    }
+
+    /// Removes every obstacle.
+    pub fn clear(&mut self) {
+        self.slots.fill(None);
+    }
+
+    /// Number of slots holding an obstacle.
+    pub fn active(&self) -> usize {
+        self.slots.iter().flatten().count()
+    }
+}
+
+impl<const NX: usize> StageConstraints<NX> for ObstacleConstraints<NX> {
+    fn rows(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn soft_penalty(&self, _row: usize) -> Option<SoftPenalty> {
+        Some(SoftPenalty {
+            l1: self.config.penalty_l1,
+            l2: self.config.penalty_l2,
+        })
+    }
+
+    fn evaluate(
+        &self,
+        _node: usize,
+        _time_secs: f64,
+        x: &SVector<f64, NX>,
+        out: &mut [ConstraintRow<NX>],
+    ) {
+        for (row, slot) in out.iter_mut().zip(&self.slots) {
+            let Some(s) = slot else {
+                *row = ConstraintRow::INACTIVE;
+                continue;
+            };
+            let i = self.position_index;
+            let mut d = Vector3::new(x[i] - s.centre.x, x[i + 1] - s.centre.y, 0.0);
+            if self.dims == 3 && !s.planar {
+                d.z = x[i + 2] - s.centre.z;
+            }
+            let dist = d.norm();
+            let mut gradient = SVector::<f64, NX>::zeros();
+            // At the centre any direction is a descent direction: push along x.
+            let n = if dist > 1e-9 { d / dist } else { Vector3::x() };
+            for c in 0..self.dims {
+                gradient[i + c] = n[c];
+            }
+            *row = ConstraintRow {
+                value: dist,
+                gradient,
+                lower: s.clearance,
+                upper: f64::INFINITY,
+            };
+        }
+    }
+}

@@ -1,0 +1,567 @@
+//! Obstacles from depth images and planar scans: points in the world, the
+//! ground removed, clustered on a grid around the sensor, each cluster
+//! fitted with a circle (a vertical cylinder or a sphere for a flying
+//! robot), then tracked across frames.
+//!
+//! All buffers are sized at construction from the sensors' resolutions and
+//! the grid; a frame only writes into them.
+
+use nalgebra::{Isometry3, Point3, Vector3};
+use recede_msg::{CameraIntrinsics, DepthImage, LidarScan};
+use serde::Serialize;
+
+use crate::ObstacleConfig;
+
+/// How a perceived obstacle is shaped.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ObstacleShape {
+    /// A vertical cylinder from the ground up to `top_m` (a circle in the
+    /// plane for a ground robot): distance is measured horizontally.
+    Cylinder { top_m: f64 },
+    /// A ball: distance is measured in 3D.
+    Sphere,
+}
+
+/// A tracked obstacle.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Obstacle {
+    pub id: u32,
+    pub shape: ObstacleShape,
+    /// Centre (the axis at mid-height for a cylinder), world frame, m.
+    pub position_m: Vector3<f64>,
+    pub radius_m: f64,
+    /// Standard deviation of each horizontal coordinate of the centre, m.
+    pub position_std_m: f64,
+    pub radius_std_m: f64,
+    pub hits: u32,
+    /// Last time a detection was associated, s.
+    pub last_seen_secs: f64,
+}
+
+impl Obstacle {
+    /// Distance from `p` to the obstacle's surface (negative inside), m.
+    pub fn surface_distance(&self, p: &Vector3<f64>) -> f64 {
+        self.centre_distance(p) - self.radius_m
+    }
+
+    /// Distance from `p` to the centre (the axis for a cylinder), m.
+    pub fn centre_distance(&self, p: &Vector3<f64>) -> f64 {
+        match self.shape {
+            ObstacleShape::Cylinder { .. } => {
+                ((p.x - self.position_m.x).powi(2) + (p.y - self.position_m.y).powi(2)).sqrt()
+            }
+            ObstacleShape::Sphere => (p - self.position_m).norm(),
+        }
+    }
+}
+
+/// One fitted cluster in one frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Detection {
+    pub shape: ObstacleShape,
+    pub position_m: Vector3<f64>,
+    pub radius_m: f64,
+    /// Range from the sensor to the nearest surface, m.
+    pub range_m: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Cell {
+    count: u32,
+    label: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pt {
+    p: Vector3<f32>,
+    cell: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Track {
+    obstacle: Obstacle,
+    variance: f64,
+    radius_variance: f64,
+    first_seen_secs: f64,
+    misses: u32,
+    confirmed: bool,
+    /// Hit in the current frame (a track takes at most one detection).
+    matched: bool,
+}
+
+impl Default for Obstacle {
+    fn default() -> Self {
+        Self {
+            id: 0,
+            shape: ObstacleShape::Sphere,
+            position_m: Vector3::zeros(),
+            radius_m: 0.0,
+            position_std_m: 0.0,
+            radius_std_m: 0.0,
+            hits: 0,
+            last_seen_secs: 0.0,
+        }
+    }
+}
+
+/// Depth / scan frames to obstacle tracks.
+#[derive(Debug, Clone)]
+pub struct ObstacleMapper {
+    config: ObstacleConfig,
+    /// Fit vertical cylinders only (ground robot), or cylinders and spheres.
+    cylinders_only: bool,
+    side: usize,
+    cells: Vec<Cell>,
+    touched: Vec<u32>,
+    points: Vec<Pt>,
+    stack: Vec<u32>,
+    members: Vec<u32>,
+    detections: Vec<Detection>,
+    tracks: Vec<Track>,
+    confirmed: Vec<Obstacle>,
+    next_id: u32,
+    origin: (f64, f64),
+}
+
+impl ObstacleMapper {
+    /// `max_points` bounds the points of one frame (pixels used per depth
+    /// image, beams per scan).
+    pub fn new(config: &ObstacleConfig, cylinders_only: bool, max_points: usize) -> Self {
+        let side = (2.0 * config.grid_half_extent_m / config.cell_size_m).ceil() as usize;
+        let max_tracks = config.max_tracks as usize;
+        Self {
+            config: config.clone(),
+            cylinders_only,
+            side,
+            cells: vec![Cell::default(); side * side],
+            touched: Vec::with_capacity(max_points),
+            points: Vec::with_capacity(max_points),
+            stack: Vec::with_capacity(max_points),
+            members: Vec::with_capacity(max_points),
+            detections: Vec::with_capacity(max_points / 4 + 16),
+            tracks: Vec::with_capacity(max_tracks),
+            confirmed: Vec::with_capacity(max_tracks),
+            next_id: 1,
+            origin: (0.0, 0.0),
+        }
+    }
+
+    /// Points one depth image gives at most with this configuration.
+    pub fn points_per_image(config: &ObstacleConfig, k: &CameraIntrinsics) -> usize {
+        let s = config.pixel_stride as usize;
+        k.width_px.div_ceil(s as u32) as usize * k.height_px.div_ceil(s as u32) as usize
+    }
+
+    /// The confirmed obstacles.
+    pub fn obstacles(&self) -> &[Obstacle] {
+        &self.confirmed
+    }
+
+    /// The detections of the last frame (before tracking).
+    pub fn last_detections(&self) -> &[Detection] {
+        &self.detections
+    }
+
+    /// Tracks, confirmed or not.
+    pub fn track_count(&self) -> usize {
+        self.tracks.len()
+    }
+
+    fn begin(&mut self, world_from_sensor: &Isometry3<f64>) {
+        for &c in &self.touched {
+            self.cells[c as usize] = Cell::default();
+        }
+        self.touched.clear();
+        self.points.clear();
+        self.detections.clear();
+        let o = world_from_sensor.translation.vector;
+        let h = self.config.grid_half_extent_m;
+        self.origin = (o.x - h, o.y - h);
+    }
+
+    fn add_point(&mut self, p: &Vector3<f64>) {
+        let c = &self.config;
+        if p.z < c.ground_height_m + c.ground_tolerance_m || p.z > c.max_height_m {
+            return;
+        }
+        if self.points.len() == self.points.capacity() {
+            return;
+        }
+        let i = ((p.x - self.origin.0) / c.cell_size_m).floor();
+        let j = ((p.y - self.origin.1) / c.cell_size_m).floor();
+        if !(i >= 0.0 && j >= 0.0 && (i as usize) < self.side && (j as usize) < self.side) {
+            return;
+        }
+        let cell = j as usize * self.side + i as usize;
+        if self.cells[cell].count == 0 {
+            self.touched.push(cell as u32);
+        }
+        self.cells[cell].count += 1;
+        self.points.push(Pt {
+            p: p.map(|v| v as f32),
+            cell: cell as u32,
+        });
+    }
+
+    /// Labels 8-connected occupied cells; returns the number of clusters.
+    fn label(&mut self) -> u32 {
+        let side = self.side as i64;
+        let mut next = 0;
+        for t in 0..self.touched.len() {
+            let start = self.touched[t] as usize;
+            if self.cells[start].label != 0 {
+                continue;
+            }
+            next += 1;
+            self.cells[start].label = next;
+            self.stack.clear();
+            self.stack.push(start as u32);
+            while let Some(c) = self.stack.pop() {
+                let (ci, cj) = (c as i64 % side, c as i64 / side);
+                for dj in -1..=1 {
+                    for di in -1..=1 {
+                        let (ni, nj) = (ci + di, cj + dj);
+                        if ni < 0 || nj < 0 || ni >= side || nj >= side {
+                            continue;
+                        }
+                        let n = (nj * side + ni) as usize;
+                        if self.cells[n].count > 0 && self.cells[n].label == 0 {
+                            self.cells[n].label = next;
+                            if self.stack.len() < self.stack.capacity() {
+                                self.stack.push(n as u32);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        next
+    }
+
+    /// Clusters the frame's points and fits them, seen from `eye`;
+    /// `angular_resolution_rad` is the angle between neighbouring samples.
+    fn fit(&mut self, eye: &Vector3<f64>, angular_resolution_rad: f64) {
+        let clusters = self.label();
+        for label in 1..=clusters {
+            self.members.clear();
+            for (k, pt) in self.points.iter().enumerate() {
+                if self.cells[pt.cell as usize].label == label {
+                    self.members.push(k as u32);
+                }
+            }
+            if self.members.len() < self.config.min_points as usize {
+                continue;
+            }
+            self.fit_cluster(eye, angular_resolution_rad);
+        }
+    }
+
+    /// Fits the points in `members`: circles tangent to the visible
+    /// surface, split by bearing when one would be wider than
+    /// `max_radius_m`.
+    fn fit_cluster(&mut self, eye: &Vector3<f64>, res: f64) {
+        // Mean bearing, then bearings relative to it (no wrap-around).
+        let (mut sx, mut sy, mut zmin, mut zmax) = (0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY);
+        for &k in &self.members {
+            let p = self.points[k as usize].p.map(f64::from);
+            let d = (p.x - eye.x, p.y - eye.y);
+            let n = (d.0 * d.0 + d.1 * d.1).sqrt().max(1e-9);
+            sx += d.0 / n;
+            sy += d.1 / n;
+            zmin = zmin.min(p.z);
+            zmax = zmax.max(p.z);
+        }
+        let centre_bearing = sy.atan2(sx);
+        let (mut lo, mut hi, mut near) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY);
+        for &k in &self.members {
+            let p = self.points[k as usize].p.map(f64::from);
+            let b = relative_bearing(eye, &p, centre_bearing);
+            lo = lo.min(b);
+            hi = hi.max(b);
+            near = near.min(horizontal_range(eye, &p));
+        }
+        let max_r = self.config.max_radius_m;
+        // Angular half-width a circle of max_r at range `near` subtends.
+        let max_half = (max_r / (near + max_r)).asin();
+        let pieces = (((hi - lo) + res) / (2.0 * max_half)).ceil().max(1.0) as usize;
+        let width = (hi - lo) / pieces as f64;
+        for piece in 0..pieces {
+            let a = lo + piece as f64 * width;
+            let b = if piece + 1 == pieces { hi } else { a + width };
+            self.fit_piece(eye, centre_bearing, a, b, res, zmin, zmax);
+        }
+    }
+
+    fn fit_piece(
+        &mut self,
+        eye: &Vector3<f64>,
+        centre_bearing: f64,
+        lo: f64,
+        hi: f64,
+        res: f64,
+        zmin: f64,
+        zmax: f64,
+    ) {
+        let mid = 0.5 * (lo + hi);
+        let half = 0.5 * (hi - lo) + 0.5 * res;
+        // Range to the surface along the middle quarter of the piece.
+        let band = (0.25 * (hi - lo)).max(res);
+        let (mut sum, mut n, mut count) = (0.0, 0usize, 0usize);
+        let (mut pzmin, mut pzmax) = (f64::INFINITY, f64::NEG_INFINITY);
+        for &k in &self.members {
+            let p = self.points[k as usize].p.map(f64::from);
+            let b = relative_bearing(eye, &p, centre_bearing);
+            if b < lo - 1e-9 || b > hi + 1e-9 {
+                continue;
+            }
+            count += 1;
+            pzmin = pzmin.min(p.z);
+            pzmax = pzmax.max(p.z);
+            if (b - mid).abs() <= band {
+                sum += horizontal_range(eye, &p);
+                n += 1;
+            }
+        }
+        if n == 0 || count < (self.config.min_points as usize).div_ceil(2) {
+            return;
+        }
+        let near = sum / n as f64;
+        let s = half.sin().min(0.9);
+        let radius = near * s / (1.0 - s);
+        let bearing = centre_bearing + mid;
+        let dist = near + radius;
+        let (zmin, zmax) = if pzmin.is_finite() {
+            (pzmin, pzmax)
+        } else {
+            (zmin, zmax)
+        };
+        let from_ground = zmin < self.config.ground_height_m + self.config.ground_tolerance_m + 0.3;
+        let shape = if self.cylinders_only || from_ground || zmax - zmin > 3.0 * radius {
+            ObstacleShape::Cylinder { top_m: zmax }
+        } else {
+            ObstacleShape::Sphere
+        };
+        let z = match shape {
+            ObstacleShape::Cylinder { .. } => 0.5 * (self.config.ground_height_m + zmax),
+            ObstacleShape::Sphere => 0.5 * (zmin + zmax),
+        };
+        if self.detections.len() < self.detections.capacity() {
+            self.detections.push(Detection {
+                shape,
+                position_m: Vector3::new(
+                    eye.x + dist * bearing.cos(),
+                    eye.y + dist * bearing.sin(),
+                    z,
+                ),
+                radius_m: radius,
+                range_m: near,
+            });
+        }
+    }
+
+    /// Detects obstacles in one depth image taken from `world_from_camera`
+    /// (optical frame), then updates the tracks.
+    pub fn depth_frame(
+        &mut self,
+        t_secs: f64,
+        image: &DepthImage,
+        k: &CameraIntrinsics,
+        world_from_camera: &Isometry3<f64>,
+    ) {
+        self.begin(world_from_camera);
+        let stride = self.config.pixel_stride as usize;
+        let (w, h) = (image.width_px as usize, image.height_px as usize);
+        if w != k.width_px as usize || h != k.height_px as usize || image.data.len() != w * h {
+            return;
+        }
+        let max_range = self.config.max_range_m;
+        for v in (0..h).step_by(stride) {
+            for u in (0..w).step_by(stride) {
+                let z = image.data[v * w + u] as f64;
+                if !(z.is_finite() && z > 0.0 && z <= max_range) {
+                    continue;
+                }
+                let p = world_from_camera * Point3::from(k.ray(u as u32, v as u32) * z);
+                self.add_point(&p.coords);
+            }
+        }
+        let eye = world_from_camera.translation.vector;
+        self.fit(&eye, stride as f64 / k.fx_px);
+        self.associate(t_secs);
+        self.check_free_space(image, k, world_from_camera);
+        self.maintain(t_secs);
+    }
+
+    /// Detects obstacles in one planar scan taken from `world_from_sensor`.
+    pub fn scan_frame(
+        &mut self,
+        t_secs: f64,
+        scan: &LidarScan,
+        world_from_sensor: &Isometry3<f64>,
+    ) {
+        self.begin(world_from_sensor);
+        let max_range = self.config.max_range_m.min(scan.range_max_m);
+        for (i, &r) in scan.ranges_m.iter().enumerate() {
+            let r = r as f64;
+            if !(r.is_finite() && r > 0.0 && r <= max_range) {
+                continue;
+            }
+            let a = scan.angle_min_rad + i as f64 * scan.angle_increment_rad;
+            let p = world_from_sensor * Point3::new(r * a.cos(), r * a.sin(), 0.0);
+            self.add_point(&p.coords);
+        }
+        let eye = world_from_sensor.translation.vector;
+        self.fit(&eye, scan.angle_increment_rad.abs());
+        self.associate(t_secs);
+        self.maintain(t_secs);
+    }
+
+    fn associate(&mut self, t_secs: f64) {
+        for tr in &mut self.tracks {
+            tr.matched = false;
+        }
+        for d in 0..self.detections.len() {
+            let det = self.detections[d];
+            let mut best: Option<(usize, f64)> = None;
+            for (i, tr) in self.tracks.iter().enumerate() {
+                if tr.matched {
+                    continue;
+                }
+                let o = &tr.obstacle;
+                let gap = match (o.shape, det.shape) {
+                    (ObstacleShape::Sphere, ObstacleShape::Sphere) => {
+                        (o.position_m - det.position_m).norm()
+                    }
+                    _ => (o.position_m.xy() - det.position_m.xy()).norm(),
+                };
+                let gate = self.config.association_gate_m + 0.5 * o.radius_m.min(det.radius_m);
+                if gap < gate && best.is_none_or(|(_, g)| gap < g) {
+                    best = Some((i, gap));
+                }
+            }
+            // Measurement spread grows with range (depth noise, pose error).
+            let meas_var = (0.03 + 0.02 * det.range_m).powi(2);
+            match best {
+                Some((i, _)) => {
+                    let tr = &mut self.tracks[i];
+                    let gain = tr.variance / (tr.variance + meas_var);
+                    let o = &mut tr.obstacle;
+                    o.position_m += (det.position_m - o.position_m) * gain;
+                    let rgain = tr.radius_variance / (tr.radius_variance + meas_var);
+                    o.radius_m += (det.radius_m - o.radius_m) * rgain;
+                    tr.variance *= 1.0 - gain;
+                    tr.radius_variance *= 1.0 - rgain;
+                    o.shape = match (o.shape, det.shape) {
+                        (
+                            ObstacleShape::Cylinder { top_m: a },
+                            ObstacleShape::Cylinder { top_m: b },
+                        ) => ObstacleShape::Cylinder { top_m: a.max(b) },
+                        (_, s) if o.hits < 3 => s,
+                        (s, _) => s,
+                    };
+                    o.hits += 1;
+                    o.last_seen_secs = t_secs;
+                    tr.misses = 0;
+                    tr.matched = true;
+                    if o.hits >= self.config.confirm_hits {
+                        tr.confirmed = true;
+                    }
+                }
+                None => {
+                    if self.tracks.len() < self.tracks.capacity() {
+                        let id = self.next_id;
+                        self.next_id += 1;
+                        self.tracks.push(Track {
+                            obstacle: Obstacle {
+                                id,
+                                shape: det.shape,
+                                position_m: det.position_m,
+                                radius_m: det.radius_m,
+                                position_std_m: meas_var.sqrt(),
+                                radius_std_m: meas_var.sqrt(),
+                                hits: 1,
+                                last_seen_secs: t_secs,
+                            },
+                            variance: meas_var,
+                            radius_variance: meas_var,
+                            first_seen_secs: t_secs,
+                            misses: 0,
+                            confirmed: self.config.confirm_hits <= 1,
+                            matched: true,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// A confirmed track in view that the image sees through is a miss.
+    fn check_free_space(
+        &mut self,
+        image: &DepthImage,
+        k: &CameraIntrinsics,
+        world_from_camera: &Isometry3<f64>,
+    ) {
+        let camera_from_world = world_from_camera.inverse();
+        let eye_z = world_from_camera.translation.vector.z;
+        for tr in &mut self.tracks {
+            if tr.matched || !tr.confirmed {
+                continue;
+            }
+            let o = &tr.obstacle;
+            let z = match o.shape {
+                ObstacleShape::Cylinder { top_m } => {
+                    eye_z.clamp(self.config.ground_height_m, top_m)
+                }
+                ObstacleShape::Sphere => o.position_m.z,
+            };
+            let c = camera_from_world * Point3::new(o.position_m.x, o.position_m.y, z);
+            let expected = c.z - o.radius_m;
+            if expected <= 0.3 || expected > 0.8 * self.config.max_range_m {
+                continue;
+            }
+            let Some(px) = k.project(&c.coords) else {
+                continue;
+            };
+            if px.x < 0.0 || px.y < 0.0 {
+                continue;
+            }
+            let Some(seen) = image.get(px.x as u32, px.y as u32) else {
+                continue;
+            };
+            let seen = seen as f64;
+            if !seen.is_finite() || seen > expected + o.radius_m + 0.5 {
+                tr.misses += 1;
+            }
+        }
+    }
+
+    fn maintain(&mut self, t_secs: f64) {
+        let c = &self.config;
+        self.tracks.retain(|tr| {
+            if tr.confirmed {
+                tr.misses < c.expiry_misses
+            } else {
+                t_secs - tr.first_seen_secs <= c.tentative_timeout_secs
+            }
+        });
+        self.confirmed.clear();
+        for tr in &mut self.tracks {
+            tr.obstacle.position_std_m = tr.variance.sqrt();
+            tr.obstacle.radius_std_m = tr.radius_variance.sqrt();
+            if tr.confirmed {
+                self.confirmed.push(tr.obstacle);
+            }
+        }
+    }
+}
+
+fn horizontal_range(eye: &Vector3<f64>, p: &Vector3<f64>) -> f64 {
+    ((p.x - eye.x).powi(2) + (p.y - eye.y).powi(2)).sqrt()
+}
+
+fn relative_bearing(eye: &Vector3<f64>, p: &Vector3<f64>, centre: f64) -> f64 {
+    let b = (p.y - eye.y).atan2(p.x - eye.x) - centre;
+    crate::kalman::wrap_angle(b)
+}
