@@ -1,0 +1,117 @@
+//! ObstacleConstraints rows against finite differences, slots and bounds.
+
+use nalgebra::{SVector, Vector3};
+use recede_mpc::{ConstraintRow, StageConstraints};
+use recede_perception::{Obstacle, ObstacleConstraintConfig, ObstacleConstraints, ObstacleShape};
+
+fn obstacle(id: u32, shape: ObstacleShape, p: [f64; 3], r: f64) -> Obstacle {
+    Obstacle {
+        id,
+        shape,
+        position_m: Vector3::from(p),
+        radius_m: r,
+        position_std_m: 0.05,
+        radius_std_m: 0.02,
+        hits: 5,
+        last_seen_secs: 0.0,
+    }
+}
+
+#[test]
+fn rows_match_finite_differences_and_inactive_slots_are_unbounded() {
+    let config = ObstacleConstraintConfig {
+        max_obstacles: 4,
+        margin_m: 0.3,
+        ..ObstacleConstraintConfig::default()
+    };
+    let mut c = ObstacleConstraints::<13>::new(&config, 0, 3).unwrap();
+    let obstacles = [
+        obstacle(
+            1,
+            ObstacleShape::Cylinder { top_m: 4.0 },
+            [3.0, 1.0, 2.0],
+            0.3,
+        ),
+        obstacle(2, ObstacleShape::Sphere, [2.0, -1.0, 1.5], 0.5),
+        obstacle(3, ObstacleShape::Sphere, [f64::NAN, 0.0, 0.0], 0.5),
+    ];
+    c.set_obstacles(&obstacles, &Vector3::new(0.0, 0.0, 1.0));
+    assert_eq!(c.rows(), 4);
+    assert_eq!(c.active(), 2, "the non-finite obstacle is left out");
+    assert!((0..4).all(|r| c.soft_penalty(r).is_some()));
+    let mut x = SVector::<f64, 13>::zeros();
+    x[0] = 0.7;
+    x[1] = 0.2;
+    x[2] = 1.1;
+    x[3] = 1.0;
+    let mut rows = [ConstraintRow::<13>::INACTIVE; 4];
+    c.evaluate(3, 0.3, &x, &mut rows);
+    // Nearest surface first: the sphere (about 1.6 m) before the cylinder.
+    let sphere_d: f64 = (Vector3::new(0.7, 0.2, 1.1) - Vector3::new(2.0, -1.0, 1.5)).norm();
+    assert!((rows[0].value - sphere_d).abs() < 1e-12);
+    let cyl_d = ((0.7f64 - 3.0).powi(2) + (0.2f64 - 1.0).powi(2)).sqrt();
+    assert!((rows[1].value - cyl_d).abs() < 1e-12);
+    assert!((rows[0].lower - (0.5 + 0.3 + 0.05 + 0.02)).abs() < 1e-12);
+    assert_eq!(rows[0].upper, f64::INFINITY);
+    for r in &rows[2..] {
+        assert_eq!((r.lower, r.upper), (f64::NEG_INFINITY, f64::INFINITY));
+    }
+    let h = 1e-6;
+    for i in 0..13 {
+        let mut xp = x;
+        let mut xm = x;
+        xp[i] += h;
+        xm[i] -= h;
+        let (mut rp, mut rm) = (
+            [ConstraintRow::<13>::INACTIVE; 4],
+            [ConstraintRow::<13>::INACTIVE; 4],
+        );
+        c.evaluate(3, 0.3, &xp, &mut rp);
+        c.evaluate(3, 0.3, &xm, &mut rm);
+        for r in 0..2 {
+            let fd = (rp[r].value - rm[r].value) / (2.0 * h);
+            assert!(
+                (fd - rows[r].gradient[i]).abs() < 1e-6,
+                "row {r} state {i}: {fd} vs {}",
+                rows[r].gradient[i]
+            );
+        }
+    }
+    // The cylinder's row ignores height.
+    assert_eq!(rows[1].gradient[2], 0.0);
+    c.clear();
+    c.evaluate(1, 0.0, &x, &mut rows);
+    assert!(rows.iter().all(|r| r.lower == f64::NEG_INFINITY));
+}
+
+#[test]
+fn only_the_nearest_obstacles_fill_the_slots_for_a_ground_robot() {
+    let config = ObstacleConstraintConfig {
+        max_obstacles: 2,
+        ..ObstacleConstraintConfig::default()
+    };
+    let mut c = ObstacleConstraints::<5>::new(&config, 0, 2).unwrap();
+    let cyl = ObstacleShape::Cylinder { top_m: 1.0 };
+    let obstacles = [
+        obstacle(1, cyl, [10.0, 0.0, 0.5], 0.3),
+        obstacle(2, cyl, [2.0, 0.0, 0.5], 0.3),
+        obstacle(3, cyl, [0.0, 3.0, 0.5], 0.3),
+    ];
+    c.set_obstacles(&obstacles, &Vector3::zeros());
+    let mut rows = [ConstraintRow::<5>::INACTIVE; 2];
+    let x = SVector::<f64, 5>::zeros();
+    c.evaluate(1, 0.0, &x, &mut rows);
+    let mut values: Vec<f64> = rows.iter().map(|r| r.value).collect();
+    values.sort_by(f64::total_cmp);
+    assert_eq!(values, vec![2.0, 3.0]);
+    assert!(ObstacleConstraints::<5>::new(&config, 4, 2).is_err());
+    let bad = ObstacleConstraintConfig {
+        margin_m: -1.0,
+        ..config
+    };
+    let e = ObstacleConstraints::<5>::new(&bad, 0, 2).unwrap_err();
+    assert!(
+        e.to_string().contains("perception.constraints.margin_m"),
+        "{e}"
+    );
+}

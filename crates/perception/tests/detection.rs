@@ -1,0 +1,277 @@
+//! Obstacles from synthetic depth images and scans of known scenes; hot
+//! targets from synthetic infrared images with registered depth.
+
+mod common;
+
+use common::{render_depth, render_infrared, rng, world_from_camera, Thing, AMBIENT_K};
+use nalgebra::{Isometry3, Vector3};
+use recede_msg::{CameraIntrinsics, LidarScan};
+use recede_perception::{
+    ObstacleConfig, ObstacleMapper, ObstacleShape, Registration, TargetConfig, TargetFinder,
+};
+
+fn cyl(x: f64, y: f64, radius: f64) -> Thing {
+    Thing::Cylinder {
+        x,
+        y,
+        radius,
+        height: 1.5,
+        temperature_k: AMBIENT_K,
+    }
+}
+
+/// Runs `frames` depth frames from a camera moving along x and returns
+/// (recall, worst position error, worst radius error) against `scene`.
+fn detect(
+    scene: &[Thing],
+    cylinders_only: bool,
+    eye_z: f64,
+    frames: usize,
+) -> (ObstacleMapper, f64, f64, f64) {
+    let k = CameraIntrinsics::from_hfov(160, 120, 1.5);
+    let config = ObstacleConfig::default();
+    let mut mapper = ObstacleMapper::new(
+        &config,
+        cylinders_only,
+        ObstacleMapper::points_per_image(&config, &k),
+    );
+    let mut r = rng(8);
+    for f in 0..frames {
+        let pose = world_from_camera(Vector3::new(0.1 * f as f64, 0.0, eye_z), 0.0, 0.15);
+        let img = render_depth(scene, &k, &pose, 10.0, 0.01, &mut r);
+        mapper.depth_frame(f as f64 / 30.0, &img, &k, &pose);
+    }
+    let (mut found, mut pos_err, mut rad_err) = (0, 0.0f64, 0.0f64);
+    for thing in scene {
+        let (c, radius) = match *thing {
+            Thing::Cylinder { x, y, radius, .. } => (Vector3::new(x, y, 0.0), radius),
+            Thing::Sphere { centre, radius, .. } => (centre, radius),
+        };
+        let nearest = mapper.obstacles().iter().min_by(|a, b| {
+            let d = |o: &recede_perception::Obstacle| (o.position_m.xy() - c.xy()).norm();
+            d(a).total_cmp(&d(b))
+        });
+        if let Some(o) = nearest {
+            let e = (o.position_m.xy() - c.xy()).norm();
+            if e < 0.5 {
+                found += 1;
+                pos_err = pos_err.max(e);
+                rad_err = rad_err.max((o.radius_m - radius).abs());
+            }
+        }
+    }
+    let recall = found as f64 / scene.len() as f64;
+    (mapper, recall, pos_err, rad_err)
+}
+
+#[test]
+fn cylinders_in_front_of_a_ground_robot_are_found_with_their_size() {
+    let scene = [
+        cyl(3.0, 0.0, 0.3),
+        cyl(4.5, 1.5, 0.2),
+        cyl(5.0, -1.8, 0.4),
+        cyl(6.5, 1.2, 0.25),
+    ];
+    let (mapper, recall, pos_err, rad_err) = detect(&scene, true, 0.4, 6);
+    assert_eq!(recall, 1.0, "{:?}", mapper.obstacles());
+    assert!(pos_err < 0.12, "position error {pos_err}");
+    assert!(rad_err < 0.08, "radius error {rad_err}");
+    assert_eq!(
+        mapper.obstacles().len(),
+        scene.len(),
+        "{:?}",
+        mapper.obstacles()
+    );
+    assert!(mapper
+        .obstacles()
+        .iter()
+        .all(|o| matches!(o.shape, ObstacleShape::Cylinder { .. }) && o.position_std_m > 0.0));
+}
+
+#[test]
+fn a_flying_robot_tells_pillars_from_balls() {
+    let scene = [
+        Thing::Cylinder {
+            x: 4.0,
+            y: 0.8,
+            radius: 0.3,
+            height: 6.0,
+            temperature_k: AMBIENT_K,
+        },
+        Thing::Sphere {
+            centre: Vector3::new(4.5, -1.0, 2.0),
+            radius: 0.4,
+            temperature_k: AMBIENT_K,
+        },
+    ];
+    let (mapper, recall, pos_err, rad_err) = detect(&scene, false, 2.0, 5);
+    assert_eq!(recall, 1.0, "{:?}", mapper.obstacles());
+    assert!(pos_err < 0.12 && rad_err < 0.1, "{pos_err} {rad_err}");
+    let ball = mapper
+        .obstacles()
+        .iter()
+        .find(|o| o.position_m.y < 0.0)
+        .unwrap();
+    assert_eq!(ball.shape, ObstacleShape::Sphere);
+    assert!((ball.position_m.z - 2.0).abs() < 0.15, "{ball:?}");
+    let pillar = mapper
+        .obstacles()
+        .iter()
+        .find(|o| o.position_m.y > 0.0)
+        .unwrap();
+    assert!(matches!(pillar.shape, ObstacleShape::Cylinder { .. }));
+}
+
+#[test]
+fn ground_alone_makes_no_obstacle_and_a_track_seen_through_expires() {
+    let (mapper, ..) = detect(&[], true, 0.4, 5);
+    assert!(mapper.obstacles().is_empty());
+    // A cylinder that is confirmed, then gone (the scene changes): the
+    // free-space check drops it.
+    let k = CameraIntrinsics::from_hfov(160, 120, 1.5);
+    let config = ObstacleConfig::default();
+    let mut mapper = ObstacleMapper::new(&config, true, 20_000);
+    let pose = world_from_camera(Vector3::new(0.0, 0.0, 0.4), 0.0, 0.15);
+    let mut r = rng(2);
+    let scene = [cyl(3.0, 0.0, 0.3)];
+    for f in 0..4 {
+        let img = render_depth(&scene, &k, &pose, 10.0, 0.01, &mut r);
+        mapper.depth_frame(f as f64 * 0.03, &img, &k, &pose);
+    }
+    assert_eq!(mapper.obstacles().len(), 1);
+    for f in 4..4 + config.expiry_misses as usize {
+        let img = render_depth(&[], &k, &pose, 10.0, 0.01, &mut r);
+        mapper.depth_frame(f as f64 * 0.03, &img, &k, &pose);
+    }
+    assert!(mapper.obstacles().is_empty());
+}
+
+#[test]
+fn a_wall_becomes_a_row_of_bounded_circles() {
+    // A wide, flat obstacle: a row of touching cylinders 4 m long.
+    let scene: Vec<Thing> = (0..21)
+        .map(|i| cyl(4.0, -2.0 + 0.2 * i as f64, 0.1))
+        .collect();
+    let (mapper, ..) = detect(&scene, true, 0.4, 4);
+    let obstacles = mapper.obstacles();
+    assert!(obstacles.len() >= 2, "{obstacles:?}");
+    let config = ObstacleConfig::default();
+    assert!(obstacles
+        .iter()
+        .all(|o| o.radius_m <= config.max_radius_m + 0.1));
+    // Every wall point seen head-on is covered by some circle's near side.
+    for y in [-1.0, 0.0, 1.0] {
+        let p = Vector3::new(3.9, y, 0.5);
+        let covered = obstacles
+            .iter()
+            .any(|o| o.centre_distance(&p) <= o.radius_m + 0.25);
+        assert!(covered, "y = {y}: {obstacles:?}");
+    }
+}
+
+#[test]
+fn lidar_scans_give_circles() {
+    let config = ObstacleConfig::default();
+    let mut mapper = ObstacleMapper::new(&config, true, 4096);
+    let scene = [cyl(2.5, 1.0, 0.25), cyl(4.0, -1.5, 0.4)];
+    let pose = Isometry3::translation(0.0, 0.0, 0.3);
+    let mut r = rng(5);
+    for f in 0..4 {
+        let n = 720;
+        let inc = std::f64::consts::TAU / n as f64;
+        let ranges = (0..n)
+            .map(|i| {
+                let a = -std::f64::consts::PI + i as f64 * inc;
+                let d = Vector3::new(a.cos(), a.sin(), 0.0);
+                common::cast(&scene, &pose.translation.vector, &d).map_or(f32::NAN, |(t, _)| {
+                    (t + common::normal(&mut r) * 0.01) as f32
+                })
+            })
+            .collect();
+        let scan = LidarScan {
+            angle_min_rad: -std::f64::consts::PI,
+            angle_increment_rad: inc,
+            range_max_m: 10.0,
+            ranges_m: ranges,
+        };
+        mapper.scan_frame(f as f64 * 0.1, &scan, &pose);
+    }
+    assert_eq!(mapper.obstacles().len(), 2, "{:?}", mapper.obstacles());
+    for (x, y, rad) in [(2.5, 1.0, 0.25), (4.0, -1.5, 0.4)] {
+        let o = mapper
+            .obstacles()
+            .iter()
+            .min_by(|a, b| {
+                let d = |o: &recede_perception::Obstacle| {
+                    (o.position_m.x - x).abs() + (o.position_m.y - y).abs()
+                };
+                d(a).total_cmp(&d(b))
+            })
+            .unwrap();
+        assert!(
+            (o.position_m.xy() - nalgebra::Vector2::new(x, y)).norm() < 0.1
+                && (o.radius_m - rad).abs() < 0.08,
+            "{o:?}"
+        );
+    }
+}
+
+#[test]
+fn hot_objects_in_infrared_are_placed_with_registered_depth() {
+    let hot = Thing::Sphere {
+        centre: Vector3::new(4.0, -0.8, 0.6),
+        radius: 0.3,
+        temperature_k: 450.0,
+    };
+    let warm = Thing::Cylinder {
+        x: 5.0,
+        y: 1.2,
+        radius: 0.25,
+        height: 1.8,
+        temperature_k: 310.0,
+    };
+    let cold = cyl(3.0, 0.5, 0.3);
+    let scene = [hot, warm, cold];
+    // Depth and infrared cameras side by side on the same body.
+    let body = Isometry3::translation(0.0, 0.0, 0.5);
+    let depth_k = CameraIntrinsics::from_hfov(160, 120, 1.5);
+    let ir_k = CameraIntrinsics::from_hfov(160, 120, 1.0);
+    let body_from_depth = world_from_camera(Vector3::new(0.1, 0.02, 0.0), 0.0, 0.1);
+    let body_from_ir = world_from_camera(Vector3::new(0.1, -0.03, -0.02), 0.0, 0.1);
+    let mut registration =
+        Registration::new(ir_k, depth_k, body_from_ir.inverse() * body_from_depth);
+    let config = TargetConfig::default();
+    let mut finder = TargetFinder::new(&config, ir_k);
+    let mut r = rng(3);
+    for f in 0..3 {
+        let t = f as f64 / 30.0;
+        let depth = render_depth(
+            &scene,
+            &depth_k,
+            &(body * body_from_depth),
+            10.0,
+            0.01,
+            &mut r,
+        );
+        registration.update(t, &depth);
+        let ir = render_infrared(&scene, &ir_k, &(body * body_from_ir), 0.3, &mut r);
+        finder.frame(t, &ir, Some(&registration), &(body * body_from_ir));
+    }
+    let targets = finder.targets();
+    assert_eq!(targets.len(), 2, "{targets:?}");
+    let hottest = finder.hottest().unwrap();
+    assert!((hottest.temperature_k - 450.0).abs() < 5.0, "{hottest:?}");
+    // The hot surface faces the camera: within the radius of the centre.
+    let e = (hottest.position_m - Vector3::new(4.0, -0.8, 0.6)).norm();
+    assert!(e < 0.35, "{hottest:?}");
+    let warm_t = targets.iter().find(|t| t.id != hottest.id).unwrap();
+    assert!((warm_t.temperature_k - 310.0).abs() < 3.0, "{warm_t:?}");
+    assert!((warm_t.position_m.xy() - nalgebra::Vector2::new(5.0, 1.2)).norm() < 0.35);
+
+    // Without a depth image close in time the blobs are not placed.
+    let mut blind = TargetFinder::new(&config, ir_k);
+    let ir = render_infrared(&scene, &ir_k, &(body * body_from_ir), 0.3, &mut r);
+    blind.frame(5.0, &ir, Some(&registration), &(body * body_from_ir));
+    assert!(blind.targets().is_empty());
+    assert_eq!(blind.unplaced_blobs, 2);
+}
