@@ -3,6 +3,8 @@
 //! end-to-end tests and the criterion benches.
 
 pub mod bench;
+pub mod datalog;
 pub mod run;
 pub mod scenario;
 pub mod stats;
+pub mod train;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
-use recede::{bench, run, scenario};
+use recede::{bench, datalog, run, scenario, train};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,6 +30,22 @@ enum Command {
         /// Print the summary as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Write every control step's transition to FILE (Arrow IPC; see
+        /// crates/learn/README.md for the columns).
+        #[arg(long, value_name = "FILE")]
+        log_data: Option<PathBuf>,
+    },
+    /// Fit a learned residual to transition logs and write the model file.
+    Train {
+        /// Transition logs written by `recede run --log-data`.
+        #[arg(long, required = true, num_args = 1..)]
+        data: Vec<PathBuf>,
+        /// The residual's architecture and training options (TOML).
+        #[arg(long)]
+        model: PathBuf,
+        /// The model file to write (safetensors).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Validate a scenario file.
     Check { scenario: PathBuf },
@@ -45,6 +61,7 @@ enum Command {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Problem {
     P1,
+    P2,
     P3,
 }
 
@@ -64,9 +81,19 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             scenario,
             duration,
             json,
+            log_data,
         } => {
             let scenario = scenario::Scenario::load(&scenario)?;
-            let summary = run::run(&scenario, duration)?;
+            let mut log = log_data
+                .as_deref()
+                .map(|p| datalog::DataLog::create(p, &scenario.file.robot, false))
+                .transpose()?;
+            let summary = run::run_with_log(&scenario, duration, log.as_mut())?;
+            if let Some(log) = log {
+                let path = log.path().display().to_string();
+                let rows = log.finish()?;
+                eprintln!("wrote {rows} transitions to {path}");
+            }
             if json {
                 println!("{}", serde_json::to_string(&summary)?);
             } else {
@@ -77,6 +104,11 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Train { data, model, out } => {
+            let summary = train::run(&data, &model, &out)?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Check { scenario } => {
             let s = scenario::Scenario::load(&scenario)?;
@@ -90,8 +122,15 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { problem, json: _ } => {
+            if let Problem::P2 = problem {
+                for line in bench::p2::run(&bench::p2::P2Options::default())? {
+                    println!("{}", serde_json::to_string(&line)?);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let line = match problem {
                 Problem::P1 => serde_json::to_string(&bench::p1::run(None)?)?,
+                Problem::P2 => unreachable!("handled above"),
                 Problem::P3 => serde_json::to_string(&bench::p3::run()?)?,
             };
             println!("{line}");

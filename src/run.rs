@@ -5,11 +5,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use nalgebra::SVector;
-use recede_control::Controller;
+use recede_control::{Controller, ResidualStats};
 use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, RobotConfig};
 use recede_model::{Dynamics, Rk4};
 use serde::Serialize;
 
+use crate::datalog::DataLog;
 use crate::scenario::Scenario;
 use crate::stats::Percentiles;
 
@@ -32,6 +33,9 @@ pub struct RunSummary {
     pub fallbacks: usize,
     pub step_us: Percentiles,
     pub qp_iterations_max: u32,
+    /// The learned residual's guard and adaptation counters, when the
+    /// controller has one.
+    pub residual: Option<ResidualStats>,
     pub final_state: Vec<f64>,
 }
 
@@ -87,10 +91,20 @@ fn integrate<D: Dynamics<NX, NU>, const NX: usize, const NU: usize>(
 }
 
 pub fn run(scenario: &Scenario, duration_override: Option<f64>) -> Result<RunSummary> {
+    run_with_log(scenario, duration_override, None)
+}
+
+/// [`run`], writing each control step's transition to `log` (see
+/// [`crate::datalog`]).
+pub fn run_with_log(
+    scenario: &Scenario,
+    duration_override: Option<f64>,
+    mut log: Option<&mut DataLog>,
+) -> Result<RunSummary> {
     let f = &scenario.file;
     let s = &f.scenario;
     let (nx, nu) = f.robot.dimensions();
-    let mut controller = Controller::new(&f.robot, &f.controller, &s.initial_state)
+    let mut controller = Controller::from_config(&f.robot, &f.controller, &s.initial_state)
         .context("building the controller")?;
     let plant = Plant::new(&f.robot)?;
     let period = scenario.period_secs();
@@ -100,13 +114,14 @@ pub fn run(scenario: &Scenario, duration_override: Option<f64>) -> Result<RunSum
     let steps = (duration / period).round() as usize;
 
     let mut x = s.initial_state.clone();
+    let mut x_prev = x.clone();
     let mut u = vec![0.0; nu];
     let (mut x_ref, mut u_ref) = (vec![0.0; nx], vec![0.0; nu]);
     let mut step_us = Vec::with_capacity(steps);
     let (mut fallbacks, mut violations, mut qp_max) = (0, 0, 0);
     let (mut sq_err, mut samples) = (0.0, 0usize);
     let pos = plant.position_dims();
-    let bounds = &f.controller.state_bounds;
+    let bounds = &f.controller.mpc.state_bounds;
     let wall = Instant::now();
     for k in 0..steps {
         let t = k as f64 * period;
@@ -128,8 +143,12 @@ pub fn run(scenario: &Scenario, duration_override: Option<f64>) -> Result<RunSum
         step_us.push(started.elapsed().as_secs_f64() * 1e6);
         fallbacks += usize::from(report.outcome.is_fallback());
         qp_max = qp_max.max(report.qp_iterations);
+        x_prev.copy_from_slice(&x);
         for _ in 0..substeps {
             plant.advance(&rk4, &mut x, &u);
+        }
+        if let Some(log) = log.as_deref_mut() {
+            log.record(t, period, &x_prev, &u, &x, None)?;
         }
     }
     let wall_secs = wall.elapsed().as_secs_f64();
@@ -155,6 +174,7 @@ pub fn run(scenario: &Scenario, duration_override: Option<f64>) -> Result<RunSum
         fallbacks,
         step_us: Percentiles::of(&step_us),
         qp_iterations_max: qp_max,
+        residual: controller.residual_stats(),
         final_state: x,
     })
 }

@@ -7,9 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use recede_control::ReferenceConfig;
+use recede_control::{ControllerConfig, ReferenceConfig};
 use recede_model::robots::RobotConfig;
-use recede_mpc::MpcConfig;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,7 +44,7 @@ pub struct GoalConfig {
 pub struct ScenarioFile {
     pub scenario: ScenarioSection,
     pub robot: RobotConfig,
-    pub controller: MpcConfig,
+    pub controller: ControllerConfig,
     pub reference: ReferenceConfig,
     pub goal: GoalConfig,
 }
@@ -65,8 +64,13 @@ impl Scenario {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
-        let file: ScenarioFile = toml::from_str(text)
+        let mut file: ScenarioFile = toml::from_str(text)
             .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        // A residual model file is named relative to the scenario file.
+        let dir = path.parent().unwrap_or(Path::new(""));
+        if let Some(r) = &mut file.controller.residual {
+            *r = r.resolved(dir);
+        }
         let scenario = Self {
             path: path.to_path_buf(),
             file,
@@ -106,7 +110,8 @@ impl Scenario {
             bail!("[goal] `state_tolerance`: expected {nx} tolerances >= 0 (inf to ignore one), found {tol:?}");
         }
         f.reference.validate(nx, nu).context("[reference]")?;
-        let period = f.controller.period_secs.unwrap_or(f.controller.dt_secs);
+        let mpc = &f.controller.mpc;
+        let period = mpc.period_secs.unwrap_or(mpc.dt_secs);
         let substeps = period * s.plant_rate_hz;
         if (substeps - substeps.round()).abs() > 1e-6 || substeps.round() < 1.0 {
             bail!(
@@ -115,13 +120,13 @@ impl Scenario {
             );
         }
         // Building the controller checks the [controller] table against the robot.
-        recede_control::Controller::new(&f.robot, &f.controller, &s.initial_state)
+        recede_control::Controller::from_config(&f.robot, &f.controller, &s.initial_state)
             .context("[controller]")?;
         Ok(())
     }
 
     pub fn period_secs(&self) -> f64 {
-        let c = &self.file.controller;
+        let c = &self.file.controller.mpc;
         c.period_secs.unwrap_or(c.dt_secs)
     }
 }

@@ -1,8 +1,11 @@
 use nalgebra::SVector;
 use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, RobotConfig};
-use recede_model::{Bounds, Discretized, ModelError, Rk4};
+use recede_model::{Bounds, Discretized, ModelError, Rk4, WithResidual};
 use recede_mpc::{Mpc, MpcConfig, MpcError, StepReport};
 use thiserror::Error;
+
+use crate::residual::{Adaptation, ResidualConfig, ResidualModel, ResidualStats};
+use crate::ControllerConfig;
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ControlError {
@@ -12,6 +15,10 @@ pub enum ControlError {
     Robot(#[from] ModelError),
     #[error(transparent)]
     Mpc(#[from] MpcError),
+    /// A residual model file that cannot be used (missing, corrupt, made
+    /// for another robot), or adaptation settings that are invalid.
+    #[error("residual model `{path}`: {message}")]
+    Residual { path: String, message: String },
     /// A slice handed to the controller has the wrong length.
     #[error("{what}: expected {expected} values, got {got}")]
     Length {
@@ -21,16 +28,27 @@ pub enum ControlError {
     },
 }
 
-type Shooting<D> = Discretized<D>;
+/// The prediction model of every robot: its physics plus a residual (none
+/// unless the scenario names a model file), RK4-discretised.
+pub type Shooting<D, const NX: usize, const NU: usize> =
+    Discretized<WithResidual<D, ResidualModel<NX, NU>>>;
+
+/// One robot's MPC and, when configured, the online adaptation of its
+/// learned residual.
+#[derive(Debug)]
+pub struct RobotController<D, const NX: usize, const NU: usize> {
+    pub mpc: Mpc<Shooting<D, NX, NU>, (), NX, NU>,
+    pub adaptation: Option<Adaptation<NX, NU>>,
+}
 
 /// A running MPC for one of the built-in robots (boxed: the controllers
 /// differ in size by kilobytes of fixed-size buffers).
 #[derive(Debug)]
 pub enum Controller {
-    CartPole(Box<Mpc<Shooting<CartPole>, (), 4, 1>>),
-    Quadrotor(Box<Mpc<Shooting<Quadrotor>, (), 13, 4>>),
-    DiffDrive(Box<Mpc<Shooting<DiffDrive>, (), 5, 2>>),
-    Arm(Box<Mpc<Shooting<Arm>, (), 4, 2>>),
+    CartPole(Box<RobotController<CartPole, 4, 1>>),
+    Quadrotor(Box<RobotController<Quadrotor, 13, 4>>),
+    DiffDrive(Box<RobotController<DiffDrive, 5, 2>>),
+    Arm(Box<RobotController<Arm, 4, 2>>),
 }
 
 /// Runs `$body` with `$mpc` bound to the inner controller, whatever the robot.
@@ -59,16 +77,44 @@ fn with_default_bounds<const N: usize>(config: &MpcConfig, bounds: Bounds<N>) ->
 fn build<D, const NX: usize, const NU: usize>(
     dynamics: D,
     config: &MpcConfig,
+    residual: Option<&ResidualConfig>,
     x0: &[f64],
     u0: SVector<f64, NU>,
-) -> Result<Mpc<Shooting<D>, (), NX, NU>, ControlError>
+) -> Result<Box<RobotController<D, NX, NU>>, ControlError>
 where
     D: recede_model::Dynamics<NX, NU>,
 {
     let spec = config.to_spec::<NX, NU>()?;
     let x0 = vector::<NX>("initial state", x0)?;
-    let model = Discretized::new(dynamics, Rk4::new(spec.dt_secs, spec.rk4_substeps));
-    Ok(Mpc::new(model, (), spec, &x0, &u0)?)
+    let (model, adaptation) = match residual {
+        None => (ResidualModel::None, None),
+        Some(r) => {
+            let model = ResidualModel::<NX, NU>::load(&r.model)?;
+            let adaptation = match (&model, r.adaptation) {
+                (ResidualModel::Mlp(mlp), Some(rls)) => {
+                    Some(Adaptation::new(mlp, rls, spec.period_secs).map_err(|e| {
+                        ControlError::Residual {
+                            path: r.model.display().to_string(),
+                            message: format!("adaptation: {e}"),
+                        }
+                    })?)
+                }
+                _ => None,
+            };
+            (model, adaptation)
+        }
+    };
+    let model = Discretized::new(
+        WithResidual {
+            nominal: dynamics,
+            residual: model,
+        },
+        Rk4::new(spec.dt_secs, spec.rk4_substeps),
+    );
+    Ok(Box::new(RobotController {
+        mpc: Mpc::new(model, (), spec, &x0, &u0)?,
+        adaptation,
+    }))
 }
 
 fn vector<const N: usize>(
@@ -89,47 +135,95 @@ impl Controller {
     /// Builds the controller for `robot` around the initial state `x0`
     /// (every node of the first plan); input bounds the `[controller]`
     /// table leaves out are the robot's own limits.
+    /// The nominal model, no residual.
     pub fn new(robot: &RobotConfig, config: &MpcConfig, x0: &[f64]) -> Result<Self, ControlError> {
+        Self::with_residual(robot, config, None, x0)
+    }
+
+    /// The whole `[controller]` table, residual included (its model path
+    /// as given: resolve relative paths first, see
+    /// [`ResidualConfig::resolved`]).
+    pub fn from_config(
+        robot: &RobotConfig,
+        config: &ControllerConfig,
+        x0: &[f64],
+    ) -> Result<Self, ControlError> {
+        Self::with_residual(robot, &config.mpc, config.residual.as_ref(), x0)
+    }
+
+    /// Physics plus the learned residual of `residual` (loaded from its
+    /// model file, checked against the robot's sizes), or the nominal model
+    /// when `None`.
+    pub fn with_residual(
+        robot: &RobotConfig,
+        config: &MpcConfig,
+        residual: Option<&ResidualConfig>,
+        x0: &[f64],
+    ) -> Result<Self, ControlError> {
         robot.validate()?;
         Ok(match robot {
             RobotConfig::CartPole(p) => {
                 let model = CartPole::new(*p)?;
-                Self::CartPole(Box::new(build(model, config, x0, SVector::zeros())?))
+                Self::CartPole(build(model, config, residual, x0, SVector::zeros())?)
             }
             RobotConfig::Quadrotor(p) => {
                 let model = Quadrotor::new(*p)?;
                 let config = with_default_bounds(config, model.input_bounds());
                 let hover = model.hover_input();
-                Self::Quadrotor(Box::new(build(model, &config, x0, hover)?))
+                Self::Quadrotor(build(model, &config, residual, x0, hover)?)
             }
             RobotConfig::DiffDrive(p) => {
                 let model = DiffDrive::new(*p)?;
                 let config = with_default_bounds(config, model.input_bounds());
-                Self::DiffDrive(Box::new(build(model, &config, x0, SVector::zeros())?))
+                Self::DiffDrive(build(model, &config, residual, x0, SVector::zeros())?)
             }
             RobotConfig::Arm(p) => {
                 let model = Arm::new(*p)?;
                 let config = with_default_bounds(config, model.input_bounds());
-                Self::Arm(Box::new(build(model, &config, x0, SVector::zeros())?))
+                Self::Arm(build(model, &config, residual, x0, SVector::zeros())?)
             }
+        })
+    }
+
+    /// The residual's guard counters and adaptation counts; `None` without
+    /// a learned residual.
+    pub fn residual_stats(&self) -> Option<ResidualStats> {
+        each!(self, m => match &m.mpc.model().dynamics.residual {
+            ResidualModel::None => None,
+            ResidualModel::Mlp(mlp) => Some(ResidualStats::new(
+                mlp.guard_stats(),
+                m.adaptation.as_ref().map(|a| (a.enabled(), a.stats())),
+            )),
+        })
+    }
+
+    /// Switches online adaptation on or off; false when there is none to
+    /// switch (no residual, or no `adaptation` table).
+    pub fn set_adaptation_enabled(&mut self, enabled: bool) -> bool {
+        each!(self, m => match &mut m.adaptation {
+            Some(a) => {
+                a.set_enabled(enabled);
+                true
+            }
+            None => false,
         })
     }
 
     /// (states, inputs, horizon).
     pub fn dimensions(&self) -> (usize, usize, usize) {
         each!(self, m => {
-            let (xs, us) = m.plan();
+            let (xs, us) = m.mpc.plan();
             (xs[0].len(), us[0].len(), us.len())
         })
     }
 
     /// The control period the plan is shifted by after each step, s.
     pub fn period_secs(&self) -> f64 {
-        each!(self, m => m.spec().period_secs)
+        each!(self, m => m.mpc.spec().period_secs)
     }
 
     pub fn dt_secs(&self) -> f64 {
-        each!(self, m => m.spec().dt_secs)
+        each!(self, m => m.mpc.spec().dt_secs)
     }
 
     /// Sets the reference of node `k` (0..=N for states, 0..N for inputs).
@@ -141,7 +235,7 @@ impl Controller {
         u: Option<&[f64]>,
     ) -> Result<(), ControlError> {
         each!(self, m => {
-            let (xr, ur) = m.references_mut();
+            let (xr, ur) = m.mpc.references_mut();
             let n = ur.len();
             if node > n {
                 return Err(ControlError::Length { what: "reference node", expected: n + 1, got: node + 1 });
@@ -166,12 +260,23 @@ impl Controller {
     }
 
     /// One control step from the estimated state `x`; the command goes to
-    /// `command`. Never allocates, never panics.
+    /// `command`. With adaptation on, the transition from the previous
+    /// step's state and command to `x` (one control period later) first
+    /// updates the residual. Never allocates, never panics.
     pub fn step(&mut self, x: &[f64], command: &mut [f64]) -> Result<StepReport, ControlError> {
         each!(self, m => {
-            let period = m.spec().period_secs;
-            let (x0, mut u) = checked_io(m, x, command)?;
-            let report = m.step(&x0, period, &mut u);
+            let period = m.mpc.spec().period_secs;
+            let (x0, mut u) = checked_io(&m.mpc, x, command)?;
+            if let Some(adaptation) = &mut m.adaptation {
+                let WithResidual { nominal, residual } = &mut m.mpc.model_mut().dynamics;
+                if let ResidualModel::Mlp(mlp) = residual {
+                    adaptation.observe(nominal, mlp, &x0);
+                }
+            }
+            let report = m.mpc.step(&x0, period, &mut u);
+            if let Some(adaptation) = &mut m.adaptation {
+                adaptation.record(&x0, &u);
+            }
             command.copy_from_slice(u.as_slice());
             Ok(report)
         })
@@ -181,7 +286,7 @@ impl Controller {
     /// into `out` (length (N+1) * NX).
     pub fn predicted_states(&self, out: &mut [f64]) -> Result<(), ControlError> {
         each!(self, m => {
-            let (xs, _) = m.plan();
+            let (xs, _) = m.mpc.plan();
             let nx = xs[0].len();
             if out.len() != xs.len() * nx {
                 return Err(ControlError::Length { what: "predicted states", expected: xs.len() * nx, got: out.len() });
@@ -191,6 +296,32 @@ impl Controller {
             }
             Ok(())
         })
+    }
+
+    /// The current plan's input `after_secs` after its first node
+    /// (linear between nodes, the last one held): what the shifted plan
+    /// applies when the next step is late. Never allocates.
+    pub fn planned_input(&self, after_secs: f64, out: &mut [f64]) -> Result<(), ControlError> {
+        each!(self, m => {
+            let (_, us) = m.mpc.plan();
+            let nu = us[0].len();
+            if out.len() != nu {
+                return Err(ControlError::Length { what: "planned input", expected: nu, got: out.len() });
+            }
+            let a = (after_secs / m.mpc.spec().dt_secs).max(0.0);
+            let i = (a.floor() as usize).min(us.len() - 1);
+            let j = (i + 1).min(us.len() - 1);
+            let f = (a - i as f64).clamp(0.0, 1.0);
+            for (c, o) in out.iter_mut().enumerate() {
+                *o = us[i][c] * (1.0 - f) + us[j][c] * f;
+            }
+            Ok(())
+        })
+    }
+
+    /// The `[controller.fallback]` safe input.
+    pub fn safe_input(&self, out: &mut [f64]) -> Result<(), ControlError> {
+        each!(self, m => copy_checked("safe input", m.mpc.spec().safe_input.as_slice(), out))
     }
 
     /// Samples `reference` at the nodes' times from `t_secs` on into the
@@ -213,15 +344,18 @@ impl Controller {
     }
 
     pub fn last_report(&self) -> StepReport {
-        each!(self, m => *m.last_report())
+        each!(self, m => *m.mpc.last_report())
     }
 
     /// Forgets the plan and restarts from `x` holding the safe input.
     pub fn reset(&mut self, x: &[f64]) -> Result<(), ControlError> {
         each!(self, m => {
             let x = vector("state", x)?;
-            let safe = m.spec().safe_input;
-            m.reset(&x, &safe);
+            let safe = m.mpc.spec().safe_input;
+            m.mpc.reset(&x, &safe);
+            if let Some(adaptation) = &mut m.adaptation {
+                adaptation.forget();
+            }
             Ok(())
         })
     }

@@ -5,11 +5,19 @@
 //! on plain slices, which is what the loop, the CLI and the C interface
 //! need. Building it reads only the `[robot]` and `[controller]` tables, so
 //! it never pulls in the simulator.
+//!
+//! Every robot's prediction model is its physics plus a residual
+//! ([`ResidualModel`]): none by default, or a learned model file named in
+//! `[controller.residual]`, optionally adapted online ([`Adaptation`]).
 
+mod config;
 mod controller;
 mod file;
 mod reference;
+mod residual;
 
-pub use controller::{ControlError, Controller};
+pub use config::ControllerConfig;
+pub use controller::{ControlError, Controller, RobotController};
 pub use file::ControllerFile;
 pub use reference::ReferenceConfig;
+pub use residual::{Adaptation, AdaptationStats, ResidualConfig, ResidualModel, ResidualStats};

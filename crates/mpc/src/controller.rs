@@ -133,6 +133,12 @@ where
         &self.model
     }
 
+    /// The model, to change between steps (e.g. online adaptation of a
+    /// learned residual); the change enters at the next preparation.
+    pub fn model_mut(&mut self) -> &mut M {
+        &mut self.model
+    }
+
     /// The general constraints, to update (obstacles seen since the last
     /// step); the change enters at the next preparation.
     pub fn constraints_mut(&mut self) -> &mut C {

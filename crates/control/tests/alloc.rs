@@ -1,0 +1,95 @@
+//! A control step with a learned residual and online adaptation allocates
+//! nothing on the heap after setup.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use recede_control::{Controller, ControllerConfig, ResidualConfig};
+use recede_learn::{Feature, MlpResidual, Output, ResidualSpec, RlsConfig, SupportGuard};
+use recede_model::robots::{QuadrotorParams, RobotConfig};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|a| a.set(a.get() + 1));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|a| a.set(a.get() + 1));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn step_with_residual_and_adaptation_does_not_allocate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.safetensors");
+    MlpResidual::<13, 4>::zero(ResidualSpec {
+        features: vec![
+            Feature::BodyVelocity {
+                quat_start: 3,
+                vel_start: 7,
+            },
+            Feature::InputSum,
+        ],
+        outputs: vec![Output::WorldFromBody {
+            quat_start: 3,
+            start: 7,
+        }],
+        hidden: vec![8],
+        activation: Default::default(),
+        guard: SupportGuard::Clip,
+    })
+    .unwrap()
+    .save(&path)
+    .unwrap();
+    let mut config: ControllerConfig = toml::from_str(
+        "horizon_steps = 10\ndt_secs = 0.05\nperiod_secs = 0.01\n\
+         state_weights = [100, 100, 100, 0, 10, 10, 10, 1, 1, 1, 0.1, 0.1, 0.1]\n\
+         input_weights = [0.1, 0.1, 0.1, 0.1]\n",
+    )
+    .unwrap();
+    config.residual = Some(ResidualConfig {
+        model: path,
+        adaptation: Some(RlsConfig::default()),
+    });
+    let robot = RobotConfig::Quadrotor(QuadrotorParams::default());
+    let mut x = [0.0; 13];
+    x[2] = 2.0;
+    x[3] = 1.0;
+    x[7] = 1.0;
+    let mut c = Controller::from_config(&robot, &config, &x).unwrap();
+    c.set_constant_reference(&x, &[2.4525; 4]).unwrap();
+    let mut u = [0.0; 4];
+    c.step(&x, &mut u).unwrap();
+    for k in 0..5 {
+        x[0] += 0.01;
+        x[7] += 0.001 * k as f64;
+        let before = ALLOCATIONS.with(Cell::get);
+        c.step(&x, &mut u).unwrap();
+        assert_eq!(ALLOCATIONS.with(Cell::get) - before, 0, "step {k}");
+    }
+    assert_eq!(
+        c.residual_stats().unwrap().adaptation.unwrap().updated
+            + c.residual_stats()
+                .unwrap()
+                .adaptation
+                .unwrap()
+                .rejected_innovation,
+        5
+    );
+}

@@ -1,0 +1,609 @@
+//! P2: quadrotor figure-eight tracking with unmodelled drag, exactly as
+//! benchmarks.md, with three prediction models: `nominal`, `residual` (an
+//! MLP trained here on flights that are not the figure-eight) and `oracle`
+//! (the true drag model, the limit a residual can reach).
+//!
+//! Self-contained and repeatable: training data come from circles at random
+//! speeds, radii, directions and heights (a fixed seed), flown by the
+//! nominal MPC on the true plant, always at least 2 m above the
+//! figure-eight's plane, so the evaluated trajectory is never sampled.
+
+use std::time::Instant;
+
+use anyhow::{ensure, Result};
+use nalgebra::{SVector, Vector3};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use recede_control::ReferenceConfig;
+use recede_learn::{
+    Activation, Dataset, Feature, MlpResidual, Output, ResidualSpec, SupportGuard, TrainOptions,
+    TrainReport,
+};
+use recede_model::robots::quadrotor::{rotation_from_quaternion, state_quaternion, NU, NX};
+use recede_model::robots::Quadrotor;
+use recede_model::{c, Discretized, Residual, Rk4, Scalar, WithResidual, ZeroResidual};
+use recede_mpc::{Mpc, MpcConfig};
+use recede_sim::plant::{Actuator, Disturbances, Plant, QuadrotorTruth, TruePlant};
+use serde::Serialize;
+
+use super::micros_since;
+use crate::datalog::Nominal;
+use crate::stats::Percentiles;
+
+/// Control period, s (100 Hz).
+pub const PERIOD_SECS: f64 = 0.01;
+/// Plant integration step, s (RK4, quaternion renormalised after each).
+pub const PLANT_STEP_SECS: f64 = 0.001;
+const PLANT_STEPS: usize = 10;
+pub const AMPLITUDE_M: f64 = 10.0;
+pub const HEIGHT_M: f64 = 2.0;
+/// Training flights stay at least this far above the figure-eight's plane.
+pub const MIN_CLEARANCE_M: f64 = 2.0;
+const MAX_THRUST_N: f64 = 8.0;
+
+/// Everything a P2 run depends on; [`Default`] is the benchmark.
+#[derive(Debug, Clone)]
+pub struct P2Options {
+    pub speeds_m_s: Vec<f64>,
+    /// Laps flown, and the lap from which the RMSE is taken (P2: 3 and 1,
+    /// i.e. laps 2 and 3).
+    pub laps: f64,
+    pub evaluated_from_lap: f64,
+    pub data: DataOptions,
+    pub spec: ResidualSpec,
+    pub training: TrainOptions,
+}
+
+/// The training flights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataOptions {
+    pub seed: u64,
+    pub flights: usize,
+    pub flight_secs: f64,
+    pub min_speed_m_s: f64,
+    pub max_speed_m_s: f64,
+}
+
+impl Default for DataOptions {
+    fn default() -> Self {
+        Self {
+            seed: 2,
+            flights: 16,
+            flight_secs: 10.0,
+            min_speed_m_s: 0.5,
+            max_speed_m_s: 14.0,
+        }
+    }
+}
+
+/// The residual the benchmark trains (also configs/residual_quadrotor.toml):
+/// body velocity, its quadratic-drag shape, attitude and collective thrust
+/// in; a body-frame acceleration on v' out.
+pub fn residual_spec() -> ResidualSpec {
+    ResidualSpec {
+        features: vec![
+            Feature::BodyVelocity {
+                quat_start: 3,
+                vel_start: 7,
+            },
+            Feature::BodyVelocityAbsProduct {
+                quat_start: 3,
+                vel_start: 7,
+            },
+            Feature::GravityInBody { quat_start: 3 },
+            Feature::InputSum,
+        ],
+        outputs: vec![Output::WorldFromBody {
+            quat_start: 3,
+            start: 7,
+        }],
+        hidden: vec![16, 16],
+        activation: Activation::Tanh,
+        guard: SupportGuard::Clip,
+    }
+}
+
+pub fn training_options() -> TrainOptions {
+    TrainOptions {
+        seed: 0,
+        max_epochs: 150,
+        batch_size: 64,
+        learning_rate: 3e-3,
+        patience: 15,
+        validation_fraction: 0.2,
+        ..TrainOptions::default()
+    }
+}
+
+impl Default for P2Options {
+    fn default() -> Self {
+        Self {
+            speeds_m_s: vec![3.0, 6.0, 9.0, 12.0],
+            laps: 3.0,
+            evaluated_from_lap: 1.0,
+            data: DataOptions::default(),
+            spec: residual_spec(),
+            training: training_options(),
+        }
+    }
+}
+
+/// P2's controller: N = 20 x 0.05 s, one RTI iteration per 0.01 s step,
+/// the weights of benchmarks.md (q_w unweighted: the attitude error is the
+/// quaternion's vector part), thrusts in [0, 8] N.
+pub fn mpc_config() -> MpcConfig {
+    MpcConfig {
+        horizon_steps: 20,
+        dt_secs: 0.05,
+        rk4_substeps: 1,
+        period_secs: Some(PERIOD_SECS),
+        state_weights: vec![
+            100.0, 100.0, 100.0, 0.0, 10.0, 10.0, 10.0, 1.0, 1.0, 1.0, 0.1, 0.1, 0.1,
+        ],
+        terminal_weights: None,
+        input_weights: vec![0.1; NU],
+        input_min: Some(vec![0.0; NU]),
+        input_max: Some(vec![MAX_THRUST_N; NU]),
+        state_bounds: vec![],
+        sqp_iterations: 1,
+        osqp: Default::default(),
+        fallback: recede_mpc::FallbackConfig {
+            safe_input: Some(vec![Quadrotor::default().hover_thrust_n(); NU]),
+            ..Default::default()
+        },
+    }
+}
+
+/// P2's body-frame drag, written generic over the scalar so the MPC can
+/// differentiate it: the oracle's residual. Same constants as the plant.
+#[derive(Debug, Clone, Copy)]
+pub struct TrueDrag {
+    pub linear: [f64; 3],
+    pub quadratic: [f64; 3],
+    pub mass_kg: f64,
+}
+
+impl TrueDrag {
+    pub fn of(truth: &QuadrotorTruth) -> Self {
+        Self {
+            linear: truth.drag_linear.into(),
+            quadratic: truth.drag_quadratic.into(),
+            mass_kg: truth.nominal.params.mass_kg,
+        }
+    }
+}
+
+impl Residual<NX, NU> for TrueDrag {
+    fn add_to<T: Scalar>(&self, x: &SVector<T, NX>, _: &SVector<T, NU>, xdot: &mut SVector<T, NX>) {
+        let r = rotation_from_quaternion(&state_quaternion(x));
+        let v: Vector3<T> = x.fixed_rows::<3>(7).into_owned();
+        let vb = r.transpose() * v;
+        let fb = Vector3::from_fn(|i, _| {
+            -(vb[i] * self.linear[i] + vb[i] * vb[i].abs() * self.quadratic[i])
+        });
+        let a = r * fb * c::<T>(1.0 / self.mass_kg);
+        for i in 0..3 {
+            xdot[7 + i] += a[i];
+        }
+    }
+}
+
+/// What the MPC and the plant do on one closed loop.
+#[derive(Debug, Clone, Serialize)]
+pub struct P2Line {
+    pub problem: &'static str,
+    pub v_max: f64,
+    pub model: &'static str,
+    /// Position RMSE at the control instants of the evaluated laps, m.
+    pub rmse_m: f64,
+    pub step_us: Percentiles,
+    /// Applied thrusts at 0 or 8 N (within 1e-9), over all control steps.
+    pub saturated_fraction: f64,
+    pub control_steps: usize,
+    pub evaluated_steps: usize,
+    pub fallbacks: usize,
+    /// Residual evaluations outside the training support (residual model only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outside_support_fraction: Option<f64>,
+}
+
+fn plant(x0: &SVector<f64, NX>) -> Result<TruePlant<QuadrotorTruth, NX, NU>> {
+    let quad = Quadrotor::default();
+    let hover = [quad.hover_thrust_n(); NU];
+    Ok(TruePlant::new(
+        QuadrotorTruth::p2(quad),
+        Actuator::new([0.0; NU], [MAX_THRUST_N; NU], hover),
+        Disturbances::none(),
+        PLANT_STEP_SECS,
+        *x0,
+    )?)
+}
+
+type P2Mpc<R> = Mpc<Discretized<WithResidual<Quadrotor, R>>, (), NX, NU>;
+
+fn controller<R: Residual<NX, NU>>(residual: R, x0: &SVector<f64, NX>) -> Result<P2Mpc<R>> {
+    let spec = mpc_config().to_spec::<NX, NU>()?;
+    let model = Discretized::new(
+        WithResidual {
+            nominal: Quadrotor::default(),
+            residual,
+        },
+        Rk4::new(spec.dt_secs, spec.rk4_substeps),
+    );
+    Ok(Mpc::new(
+        model,
+        (),
+        spec,
+        x0,
+        &Quadrotor::default().hover_input(),
+    )?)
+}
+
+/// Writes the references of the nodes `t, t + dt, ...` from `sample`.
+fn set_references<R>(mpc: &mut P2Mpc<R>, t: f64, sample: &impl Fn(f64, &mut [f64], &mut [f64]))
+where
+    R: Residual<NX, NU>,
+{
+    let dt = mpc.spec().dt_secs;
+    let (xs, us) = mpc.references_mut();
+    let n = us.len();
+    let mut u = [0.0; NU];
+    for (k, x) in xs.iter_mut().enumerate() {
+        sample(t + k as f64 * dt, x.as_mut_slice(), &mut u);
+        if k < n {
+            us[k].copy_from_slice(&u);
+        }
+    }
+}
+
+pub fn figure_eight(v_max: f64) -> ReferenceConfig {
+    ReferenceConfig::FigureEight {
+        amplitude_m: AMPLITUDE_M,
+        height_m: HEIGHT_M,
+        peak_speed_m_s: v_max,
+        hover_input: vec![Quadrotor::default().hover_thrust_n(); NU],
+    }
+}
+
+/// One lap of the figure-eight at peak speed `v_max`, s.
+pub fn lap_secs(v_max: f64) -> f64 {
+    let w = v_max / (AMPLITUDE_M * std::f64::consts::SQRT_2);
+    2.0 * std::f64::consts::PI / w
+}
+
+/// The P2 closed loop at `v_max` with the MPC's model `nominal + residual`.
+pub fn closed_loop<R: Residual<NX, NU>>(
+    name: &'static str,
+    residual: R,
+    v_max: f64,
+    laps: f64,
+    evaluated_from_lap: f64,
+) -> Result<(P2Line, P2Mpc<R>)> {
+    let reference = figure_eight(v_max);
+    let sample = |t: f64, x: &mut [f64], u: &mut [f64]| reference.sample(t, x, u);
+    let mut x0 = SVector::<f64, NX>::zeros();
+    let mut u_ref = [0.0; NU];
+    sample(0.0, x0.as_mut_slice(), &mut u_ref);
+    let mut mpc = controller(residual, &x0)?;
+    let mut plant = plant(&x0)?;
+    let lap = lap_secs(v_max);
+    let steps = (laps * lap / PERIOD_SECS).round() as usize;
+    let from = evaluated_from_lap * lap;
+    let (mut sq, mut evaluated, mut saturated, mut fallbacks) = (0.0, 0usize, 0usize, 0usize);
+    let mut step_us = Vec::with_capacity(steps);
+    let mut x_ref = [0.0; NX];
+    let mut u = SVector::<f64, NU>::zeros();
+    for k in 0..steps {
+        let t = k as f64 * PERIOD_SECS;
+        let x = SVector::<f64, NX>::from_column_slice(plant.state());
+        if t >= from - 1e-9 {
+            sample(t, &mut x_ref, &mut u_ref);
+            sq += (0..3).map(|i| (x[i] - x_ref[i]).powi(2)).sum::<f64>();
+            evaluated += 1;
+        }
+        set_references(&mut mpc, t, &sample);
+        let started = Instant::now();
+        let report = mpc.step(&x, PERIOD_SECS, &mut u);
+        step_us.push(micros_since(started));
+        fallbacks += usize::from(report.outcome.is_fallback());
+        saturated += u
+            .iter()
+            .filter(|&&f| f <= 1e-9 || f >= MAX_THRUST_N - 1e-9)
+            .count();
+        for j in 0..PLANT_STEPS {
+            plant.step(t + j as f64 * PLANT_STEP_SECS, u.as_slice())?;
+        }
+    }
+    ensure!(evaluated > 0, "no control instant in the evaluated laps");
+    Ok((
+        P2Line {
+            problem: "p2",
+            v_max,
+            model: name,
+            rmse_m: (sq / evaluated as f64).sqrt(),
+            step_us: Percentiles::of(&step_us),
+            saturated_fraction: saturated as f64 / (steps * NU) as f64,
+            control_steps: steps,
+            evaluated_steps: evaluated,
+            fallbacks,
+            outside_support_fraction: None,
+        },
+        mpc,
+    ))
+}
+
+/// One training flight: a circle (with a slow vertical oscillation) at a
+/// constant speed, well above the figure-eight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Circle {
+    pub center_m: [f64; 3],
+    pub radius_m: f64,
+    pub speed_m_s: f64,
+    /// +1 counter-clockwise, -1 clockwise (seen from above).
+    pub direction: f64,
+    pub phase_rad: f64,
+    pub bob_amplitude_m: f64,
+    pub bob_rate_rad_s: f64,
+}
+
+impl Circle {
+    /// Random circles: speed uniform in the given range, radius such that
+    /// the centripetal acceleration stays below 14 m/s^2, height 6-8 m.
+    pub fn random(rng: &mut ChaCha8Rng, min_speed: f64, max_speed: f64) -> Self {
+        let speed_m_s = rng.random_range(min_speed..max_speed);
+        let min_radius = (speed_m_s * speed_m_s / 14.0).max(3.0);
+        Self {
+            center_m: [
+                rng.random_range(-20.0..20.0),
+                rng.random_range(-20.0..20.0),
+                rng.random_range(6.0..8.0),
+            ],
+            radius_m: rng.random_range(min_radius..min_radius.max(15.0) + 1.0),
+            speed_m_s,
+            direction: if rng.random_bool(0.5) { 1.0 } else { -1.0 },
+            phase_rad: rng.random_range(0.0..std::f64::consts::TAU),
+            bob_amplitude_m: rng.random_range(0.0..1.0),
+            bob_rate_rad_s: rng.random_range(0.3..1.5),
+        }
+    }
+
+    /// Reference state (level, hover thrust) at `t_secs`.
+    pub fn sample(&self, t_secs: f64, x: &mut [f64], u: &mut [f64]) {
+        let w = self.direction * self.speed_m_s / self.radius_m;
+        let a = self.phase_rad + w * t_secs;
+        let (s, co) = a.sin_cos();
+        let (bs, bc) = (self.bob_rate_rad_s * t_secs).sin_cos();
+        x.fill(0.0);
+        x[0] = self.center_m[0] + self.radius_m * co;
+        x[1] = self.center_m[1] + self.radius_m * s;
+        x[2] = self.center_m[2] + self.bob_amplitude_m * bs;
+        x[3] = 1.0;
+        x[7] = -self.radius_m * w * s;
+        x[8] = self.radius_m * w * co;
+        x[9] = self.bob_amplitude_m * self.bob_rate_rad_s * bc;
+        u.fill(Quadrotor::default().hover_thrust_n());
+    }
+}
+
+/// The training data: transitions `(x, u, (x_next - nominal_next) / dt)`
+/// of the nominal MPC flying random circles on the true plant, one per
+/// control step, and the lowest height the flights reached.
+pub fn generate_data(options: &DataOptions) -> Result<(Dataset<NX, NU>, Vec<Circle>, f64)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let nominal = Nominal::Quadrotor(Quadrotor::default());
+    let mut data = Dataset::new();
+    let mut circles = Vec::with_capacity(options.flights);
+    let mut lowest = f64::INFINITY;
+    let steps = (options.flight_secs / PERIOD_SECS).round() as usize;
+    let mut predicted = [0.0; NX];
+    for _ in 0..options.flights {
+        let circle = Circle::random(&mut rng, options.min_speed_m_s, options.max_speed_m_s);
+        circles.push(circle);
+        let sample = |t: f64, x: &mut [f64], u: &mut [f64]| circle.sample(t, x, u);
+        let mut x0 = SVector::<f64, NX>::zeros();
+        sample(0.0, x0.as_mut_slice(), &mut [0.0; NU]);
+        let mut mpc = controller(ZeroResidual, &x0)?;
+        let mut plant = plant(&x0)?;
+        let mut u = SVector::<f64, NU>::zeros();
+        for k in 0..steps {
+            let t = k as f64 * PERIOD_SECS;
+            let x = SVector::<f64, NX>::from_column_slice(plant.state());
+            set_references(&mut mpc, t, &sample);
+            mpc.step(&x, PERIOD_SECS, &mut u);
+            for j in 0..PLANT_STEPS {
+                plant.step(t + j as f64 * PLANT_STEP_SECS, u.as_slice())?;
+            }
+            let x_next = SVector::<f64, NX>::from_column_slice(plant.state());
+            let applied = SVector::<f64, NU>::from_column_slice(plant.applied_input());
+            nominal.predict(
+                x.as_slice(),
+                applied.as_slice(),
+                PERIOD_SECS,
+                &mut predicted,
+            );
+            let target =
+                SVector::<f64, NX>::from_fn(|i, _| (x_next[i] - predicted[i]) / PERIOD_SECS);
+            lowest = lowest.min(x[2]).min(x_next[2]);
+            data.push(x, applied, target);
+        }
+    }
+    Ok((data, circles, lowest))
+}
+
+/// Trains the benchmark's residual on `data`.
+pub fn train_residual(
+    data: &Dataset<NX, NU>,
+    options: &P2Options,
+) -> Result<(MlpResidual<NX, NU>, TrainReport)> {
+    Ok(recede_learn::train(
+        data,
+        &options.spec,
+        &options.training,
+        |_| {},
+    )?)
+}
+
+/// The whole benchmark: data, training, then every speed with the three
+/// models. Progress goes to stderr.
+pub fn run(options: &P2Options) -> Result<Vec<P2Line>> {
+    let started = Instant::now();
+    let (data, _, lowest) = generate_data(&options.data)?;
+    ensure!(
+        lowest > HEIGHT_M + MIN_CLEARANCE_M,
+        "a training flight came within {MIN_CLEARANCE_M} m of the figure-eight's plane"
+    );
+    eprintln!(
+        "p2: {} training transitions from {} circles in {:.1} s",
+        data.len(),
+        options.data.flights,
+        started.elapsed().as_secs_f64()
+    );
+    let trained = Instant::now();
+    let (residual, report) = train_residual(&data, options)?;
+    eprintln!(
+        "p2: trained in {:.1} s, {} epochs (best {}), validation RMSE {:?} m/s^2",
+        trained.elapsed().as_secs_f64(),
+        report.epochs.len(),
+        report.best_epoch,
+        report.validation_rmse
+    );
+    let oracle = TrueDrag::of(&QuadrotorTruth::p2(Quadrotor::default()));
+    let mut lines = Vec::new();
+    for &v in &options.speeds_m_s {
+        let (laps, from) = (options.laps, options.evaluated_from_lap);
+        lines.push(closed_loop("nominal", ZeroResidual, v, laps, from)?.0);
+        let (mut line, mpc) = closed_loop("residual", residual.clone(), v, laps, from)?;
+        let stats = mpc.model().dynamics.residual.guard_stats();
+        line.outside_support_fraction =
+            Some(stats.outside_support as f64 / stats.evaluations.max(1) as f64);
+        lines.push(line);
+        lines.push(closed_loop("oracle", oracle, v, laps, from)?.0);
+    }
+    eprintln!("p2: done in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use recede_model::Dynamics;
+    use recede_sim::plant::{Environment, TrueDynamics};
+
+    fn short_data() -> DataOptions {
+        DataOptions {
+            flights: 3,
+            flight_secs: 0.6,
+            ..DataOptions::default()
+        }
+    }
+
+    /// Distance from `p` to the figure-eight curve (sampled finely).
+    fn distance_to_figure_eight(p: &[f64]) -> f64 {
+        (0..2000)
+            .map(|k| {
+                let s = k as f64 / 2000.0 * std::f64::consts::TAU;
+                let q = [
+                    AMPLITUDE_M * s.sin(),
+                    0.5 * AMPLITUDE_M * (2.0 * s).sin(),
+                    HEIGHT_M,
+                ];
+                (0..3).map(|i| (p[i] - q[i]).powi(2)).sum::<f64>().sqrt()
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    #[test]
+    fn training_flights_never_sample_the_figure_eight() {
+        let (data, circles, lowest) = generate_data(&short_data()).unwrap();
+        assert_eq!(data.len(), 3 * 60);
+        assert!(lowest > HEIGHT_M + MIN_CLEARANCE_M, "lowest {lowest}");
+        for s in &data.samples {
+            assert!(distance_to_figure_eight(s.x.as_slice()) > MIN_CLEARANCE_M);
+        }
+        // Circles, not the eight: constant reference speed, and distinct flights.
+        let (mut x, mut u) = ([0.0; NX], [0.0; NU]);
+        for c in &circles {
+            for t in [0.0, 0.37, 1.9] {
+                c.sample(t, &mut x, &mut u);
+                let speed = (x[7] * x[7] + x[8] * x[8]).sqrt();
+                assert!((speed - c.speed_m_s).abs() < 1e-9);
+            }
+        }
+        assert_ne!(circles[0], circles[1]);
+        // Same seed, same data; another seed, other data.
+        assert_eq!(generate_data(&short_data()).unwrap().0, data);
+        let other = DataOptions {
+            seed: 99,
+            ..short_data()
+        };
+        assert_ne!(generate_data(&other).unwrap().1, circles);
+    }
+
+    #[test]
+    fn targets_are_the_drag_the_nominal_model_misses() {
+        let (data, _, _) = generate_data(&short_data()).unwrap();
+        let truth = QuadrotorTruth::p2(Quadrotor::default());
+        let env = Environment::default();
+        let mut worst: f64 = 0.0;
+        for s in data.samples.iter().skip(5) {
+            let drag =
+                truth.derivative(&s.x, &s.u, &env) - Quadrotor::default().derivative(&s.x, &s.u);
+            for i in 7..10 {
+                worst = worst.max((s.residual[i] - drag[i]).abs());
+            }
+        }
+        // Period averages against point values (drag here is up to several
+        // m/s^2): close, not equal.
+        assert!(
+            worst < 0.1,
+            "target differs from the true drag by {worst} m/s^2"
+        );
+    }
+
+    #[test]
+    fn the_oracle_residual_is_the_true_plant() {
+        let truth = QuadrotorTruth::p2(Quadrotor::default());
+        let oracle = WithResidual {
+            nominal: Quadrotor::default(),
+            residual: TrueDrag::of(&truth),
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..50 {
+            let mut x = SVector::<f64, NX>::from_fn(|_, _| rng.random_range(-8.0..8.0));
+            let q = x.fixed_rows::<4>(3).normalize();
+            x.fixed_rows_mut::<4>(3).copy_from(&q);
+            let u = SVector::<f64, NU>::from_fn(|_, _| rng.random_range(0.0..8.0));
+            let d = oracle.derivative(&x, &u) - truth.derivative(&x, &u, &Environment::default());
+            assert!(d.amax() < 1e-12, "{d}");
+        }
+    }
+
+    #[test]
+    fn a_short_closed_loop_tracks_and_reports() {
+        let (line, _) = closed_loop(
+            "oracle",
+            TrueDrag::of(&QuadrotorTruth::p2(Quadrotor::default())),
+            6.0,
+            0.02,
+            0.0,
+        )
+        .unwrap();
+        assert_eq!(line.control_steps, 30);
+        assert_eq!(line.evaluated_steps, 30);
+        assert_eq!(line.fallbacks, 0);
+        assert!(line.rmse_m < 0.05, "{line:?}");
+        assert!((0.0..=1.0).contains(&line.saturated_fraction));
+        let value = serde_json::to_value(&line).unwrap();
+        for key in [
+            "problem",
+            "v_max",
+            "model",
+            "rmse_m",
+            "step_us",
+            "saturated_fraction",
+        ] {
+            assert!(value.get(key).is_some(), "{key}");
+        }
+        assert!(value["step_us"].get("p99").is_some());
+    }
+}

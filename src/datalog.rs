@@ -1,0 +1,363 @@
+//! Transition logs: what `recede run --log-data FILE` writes and
+//! `recede train` reads.
+//!
+//! One row per control step: the state the controller acted on, the command
+//! applied over the period, the state one period later, the nominal model's
+//! prediction of it, and the residual target the learned model is fitted
+//! to. The file is Arrow IPC (the Feather v2 file format), columnar,
+//! float64, read by `polars.read_ipc(FILE)` and `pandas.read_feather(FILE)`.
+//! Columns and their availability on a robot are in crates/learn/README.md.
+//!
+//! The loop owns a [`DataLog`] and calls [`DataLog::record`] once per control
+//! step; rows are buffered column-wise and written in record batches.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch};
+use arrow_ipc::reader::FileReader;
+use arrow_ipc::writer::FileWriter;
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use nalgebra::SVector;
+use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, RobotConfig};
+use recede_model::{Dynamics, Rk4};
+
+/// `format` entry of the file's schema metadata.
+pub const FORMAT_NAME: &str = "recede.transitions";
+/// `format_version` entry of the file's schema metadata.
+pub const FORMAT_VERSION: u32 = 1;
+/// Rows buffered before a record batch is written.
+const BATCH_ROWS: usize = 4096;
+/// Step of the RK4 that predicts one period with the nominal model, s (at
+/// most; the period is split evenly).
+const PREDICTION_STEP_SECS: f64 = 0.001;
+
+/// The robot's nominal model, picked at run time.
+#[derive(Debug, Clone, Copy)]
+pub enum Nominal {
+    CartPole(CartPole),
+    Quadrotor(Quadrotor),
+    DiffDrive(DiffDrive),
+    Arm(Arm),
+}
+
+impl Nominal {
+    pub fn new(robot: &RobotConfig) -> Result<Self> {
+        Ok(match robot {
+            RobotConfig::CartPole(p) => Self::CartPole(CartPole::new(*p)?),
+            RobotConfig::Quadrotor(p) => Self::Quadrotor(Quadrotor::new(*p)?),
+            RobotConfig::DiffDrive(p) => Self::DiffDrive(DiffDrive::new(*p)?),
+            RobotConfig::Arm(p) => Self::Arm(Arm::new(*p)?),
+        })
+    }
+
+    /// `f_nominal(x, u)` into `xdot`.
+    pub fn derivative(&self, x: &[f64], u: &[f64], xdot: &mut [f64]) {
+        match self {
+            Self::CartPole(m) => derivative(m, x, u, xdot),
+            Self::Quadrotor(m) => derivative(m, x, u, xdot),
+            Self::DiffDrive(m) => derivative(m, x, u, xdot),
+            Self::Arm(m) => derivative(m, x, u, xdot),
+        }
+    }
+
+    /// The nominal model's state `dt_secs` after `x` under `u` (RK4 in
+    /// steps of at most 1 ms) into `next`.
+    pub fn predict(&self, x: &[f64], u: &[f64], dt_secs: f64, next: &mut [f64]) {
+        let rk4 = Rk4::new(
+            dt_secs,
+            (dt_secs / PREDICTION_STEP_SECS).ceil().max(1.0) as usize,
+        );
+        match self {
+            Self::CartPole(m) => predict(m, &rk4, x, u, next),
+            Self::Quadrotor(m) => predict(m, &rk4, x, u, next),
+            Self::DiffDrive(m) => predict(m, &rk4, x, u, next),
+            Self::Arm(m) => predict(m, &rk4, x, u, next),
+        }
+    }
+}
+
+fn derivative<D: Dynamics<NX, NU>, const NX: usize, const NU: usize>(
+    m: &D,
+    x: &[f64],
+    u: &[f64],
+    out: &mut [f64],
+) {
+    let d = m.derivative(
+        &SVector::<f64, NX>::from_column_slice(x),
+        &SVector::<f64, NU>::from_column_slice(u),
+    );
+    out.copy_from_slice(d.as_slice());
+}
+
+fn predict<D: Dynamics<NX, NU>, const NX: usize, const NU: usize>(
+    m: &D,
+    rk4: &Rk4,
+    x: &[f64],
+    u: &[f64],
+    out: &mut [f64],
+) {
+    let next = rk4.step(
+        m,
+        &SVector::<f64, NX>::from_column_slice(x),
+        &SVector::<f64, NU>::from_column_slice(u),
+    );
+    out.copy_from_slice(next.as_slice());
+}
+
+/// Column names, in file order, for `nx` states and `nu` inputs; the truth
+/// columns only when the logger is given the true derivative.
+pub fn column_names(nx: usize, nu: usize, with_truth: bool) -> Vec<String> {
+    let mut names = vec!["t_secs".to_string(), "dt_secs".to_string()];
+    let mut group = |prefix: &str, n: usize| names.extend((0..n).map(|i| format!("{prefix}_{i}")));
+    group("x", nx);
+    group("u", nu);
+    group("x_next", nx);
+    group("nominal_next", nx);
+    group("target", nx);
+    if with_truth {
+        group("xdot_true", nx);
+        group("true_residual", nx);
+    }
+    names
+}
+
+/// A transition log being written.
+pub struct DataLog {
+    path: PathBuf,
+    writer: Option<FileWriter<BufWriter<File>>>,
+    schema: SchemaRef,
+    nominal: Nominal,
+    nx: usize,
+    nu: usize,
+    with_truth: bool,
+    columns: Vec<Vec<f64>>,
+    rows: usize,
+    // Scratch, sized at creation.
+    prediction: Vec<f64>,
+    xdot_nominal: Vec<f64>,
+}
+
+impl std::fmt::Debug for DataLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataLog")
+            .field("path", &self.path)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DataLog {
+    /// Creates `path` for transitions of `robot`. `with_truth`: the loop
+    /// knows the true state derivative (simulation) and will pass it.
+    pub fn create(path: &Path, robot: &RobotConfig, with_truth: bool) -> Result<Self> {
+        let (nx, nu) = robot.dimensions();
+        let names = column_names(nx, nu, with_truth);
+        let metadata = HashMap::from([
+            ("format".to_string(), FORMAT_NAME.to_string()),
+            ("format_version".to_string(), FORMAT_VERSION.to_string()),
+            ("robot".to_string(), robot.kind().to_string()),
+            ("nx".to_string(), nx.to_string()),
+            ("nu".to_string(), nu.to_string()),
+        ]);
+        let schema = Arc::new(Schema::new_with_metadata(
+            names
+                .iter()
+                .map(|n| Field::new(n, DataType::Float64, false))
+                .collect::<Vec<_>>(),
+            metadata,
+        ));
+        let file = File::create(path)
+            .with_context(|| format!("cannot create data log {}", path.display()))?;
+        let writer = FileWriter::try_new(BufWriter::new(file), &schema)
+            .with_context(|| format!("cannot write data log {}", path.display()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer: Some(writer),
+            columns: vec![Vec::with_capacity(BATCH_ROWS); names.len()],
+            schema,
+            nominal: Nominal::new(robot)?,
+            nx,
+            nu,
+            with_truth,
+            rows: 0,
+            prediction: vec![0.0; nx],
+            xdot_nominal: vec![0.0; nx],
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// One transition: at `t_secs` the state was `x` and `u` was applied
+    /// until `t_secs + dt_secs`, when the state was `x_next`. `xdot_true`:
+    /// the true derivative at `(x, u)`, when the log was created with truth.
+    pub fn record(
+        &mut self,
+        t_secs: f64,
+        dt_secs: f64,
+        x: &[f64],
+        u: &[f64],
+        x_next: &[f64],
+        xdot_true: Option<&[f64]>,
+    ) -> Result<()> {
+        let (nx, nu) = (self.nx, self.nu);
+        if x.len() != nx || x_next.len() != nx || u.len() != nu {
+            bail!("data log: a transition of a robot with {nx} states and {nu} inputs expected");
+        }
+        if xdot_true.is_some() != self.with_truth || xdot_true.is_some_and(|d| d.len() != nx) {
+            bail!(
+                "data log: the true derivative (length {nx}) must be given exactly when the log has truth columns"
+            );
+        }
+        self.nominal.predict(x, u, dt_secs, &mut self.prediction);
+        let mut col = 0;
+        let mut push = |v: f64| {
+            self.columns[col].push(v);
+            col += 1;
+        };
+        push(t_secs);
+        push(dt_secs);
+        x.iter().for_each(|&v| push(v));
+        u.iter().for_each(|&v| push(v));
+        x_next.iter().for_each(|&v| push(v));
+        self.prediction.iter().for_each(|&v| push(v));
+        for i in 0..nx {
+            push((x_next[i] - self.prediction[i]) / dt_secs);
+        }
+        if let Some(xdot) = xdot_true {
+            self.nominal.derivative(x, u, &mut self.xdot_nominal);
+            xdot.iter().for_each(|&v| push(v));
+            for i in 0..nx {
+                push(xdot[i] - self.xdot_nominal[i]);
+            }
+        }
+        self.rows += 1;
+        if self.columns[0].len() >= BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.columns[0].is_empty() {
+            return Ok(());
+        }
+        let arrays: Vec<ArrayRef> = self
+            .columns
+            .iter_mut()
+            .map(|c| Arc::new(Float64Array::from(std::mem::take(c))) as ArrayRef)
+            .collect();
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
+        if let Some(w) = &mut self.writer {
+            w.write(&batch)
+                .with_context(|| format!("writing data log {}", self.path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered and the file's footer; returns the rows.
+    pub fn finish(mut self) -> Result<usize> {
+        self.flush()?;
+        if let Some(mut w) = self.writer.take() {
+            w.finish()
+                .with_context(|| format!("finishing data log {}", self.path.display()))?;
+            w.into_inner()?.flush()?;
+        }
+        Ok(self.rows)
+    }
+}
+
+/// A transition log read back: its robot and its columns by name.
+#[derive(Debug, Clone)]
+pub struct Transitions {
+    pub robot: String,
+    pub nx: usize,
+    pub nu: usize,
+    pub columns: HashMap<String, Vec<f64>>,
+    pub rows: usize,
+}
+
+impl Transitions {
+    /// Reads a file written by [`DataLog`] (or any Arrow IPC file with the
+    /// same metadata and float64 columns); errors name the file.
+    pub fn read(path: &Path) -> Result<Self> {
+        let name = path.display();
+        let file = File::open(path).with_context(|| format!("cannot open data log {name}"))?;
+        let reader = FileReader::try_new(file, None)
+            .with_context(|| format!("{name}: not an Arrow IPC file"))?;
+        let schema = reader.schema();
+        let meta = schema.metadata();
+        let get = |key: &str| {
+            meta.get(key)
+                .cloned()
+                .with_context(|| format!("{name}: schema metadata has no `{key}`"))
+        };
+        if get("format")? != FORMAT_NAME {
+            bail!(
+                "{name}: not a recede transition log (format `{}`)",
+                get("format")?
+            );
+        }
+        if get("format_version")?.parse::<u32>().ok() != Some(FORMAT_VERSION) {
+            bail!(
+                "{name}: transition log version {} (this build reads {FORMAT_VERSION})",
+                get("format_version")?
+            );
+        }
+        let nx: usize = get("nx")?.parse().with_context(|| format!("{name}: nx"))?;
+        let nu: usize = get("nu")?.parse().with_context(|| format!("{name}: nu"))?;
+        let mut columns: HashMap<String, Vec<f64>> = schema
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), Vec::new()))
+            .collect();
+        let mut rows = 0;
+        for batch in reader {
+            let batch = batch.with_context(|| format!("{name}: corrupt record batch"))?;
+            rows += batch.num_rows();
+            for (field, array) in schema.fields().iter().zip(batch.columns()) {
+                let values = array
+                    .as_any()
+                    .downcast_ref::<Float64Array>()
+                    .with_context(|| format!("{name}: column `{}` is not float64", field.name()))?;
+                if values.null_count() > 0 {
+                    bail!("{name}: column `{}` has nulls", field.name());
+                }
+                columns
+                    .get_mut(field.name())
+                    .expect("every field has a column")
+                    .extend_from_slice(values.values());
+            }
+        }
+        Ok(Self {
+            robot: get("robot")?,
+            nx,
+            nu,
+            columns,
+            rows,
+        })
+    }
+
+    /// The `n` columns `{prefix}_0 .. {prefix}_{n-1}`.
+    pub fn group(&self, prefix: &str, n: usize) -> Result<Vec<&[f64]>> {
+        (0..n)
+            .map(|i| {
+                let key = format!("{prefix}_{i}");
+                self.columns
+                    .get(&key)
+                    .map(Vec::as_slice)
+                    .with_context(|| format!("the data log has no column `{key}`"))
+            })
+            .collect()
+    }
+}
