@@ -1,7 +1,8 @@
-use nalgebra::SVector;
+use nalgebra::{SVector, Vector3};
 use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, RobotConfig};
 use recede_model::{Bounds, Discretized, ModelError, Rk4, WithResidual};
-use recede_mpc::{Mpc, MpcConfig, MpcError, StepReport};
+use recede_mpc::{Mpc, MpcConfig, MpcError, StageConstraints, StepReport};
+use recede_perception::{Obstacle, ObstacleConstraintConfig, ObstacleConstraints};
 use thiserror::Error;
 
 use crate::residual::{Adaptation, ResidualConfig, ResidualModel, ResidualStats};
@@ -33,11 +34,12 @@ pub enum ControlError {
 pub type Shooting<D, const NX: usize, const NU: usize> =
     Discretized<WithResidual<D, ResidualModel<NX, NU>>>;
 
-/// One robot's MPC and, when configured, the online adaptation of its
-/// learned residual.
+/// One robot's MPC (with general constraints `C`: perceived obstacles for
+/// the robots that move among them) and, when configured, the online
+/// adaptation of its learned residual.
 #[derive(Debug)]
-pub struct RobotController<D, const NX: usize, const NU: usize> {
-    pub mpc: Mpc<Shooting<D, NX, NU>, (), NX, NU>,
+pub struct RobotController<D, const NX: usize, const NU: usize, C = ()> {
+    pub mpc: Mpc<Shooting<D, NX, NU>, C, NX, NU>,
     pub adaptation: Option<Adaptation<NX, NU>>,
 }
 
@@ -46,8 +48,8 @@ pub struct RobotController<D, const NX: usize, const NU: usize> {
 #[derive(Debug)]
 pub enum Controller {
     CartPole(Box<RobotController<CartPole, 4, 1>>),
-    Quadrotor(Box<RobotController<Quadrotor, 13, 4>>),
-    DiffDrive(Box<RobotController<DiffDrive, 5, 2>>),
+    Quadrotor(Box<RobotController<Quadrotor, 13, 4, ObstacleConstraints<13>>>),
+    DiffDrive(Box<RobotController<DiffDrive, 5, 2, ObstacleConstraints<5>>>),
     Arm(Box<RobotController<Arm, 4, 2>>),
 }
 
@@ -74,15 +76,17 @@ fn with_default_bounds<const N: usize>(config: &MpcConfig, bounds: Bounds<N>) ->
     config
 }
 
-fn build<D, const NX: usize, const NU: usize>(
+fn build<D, C, const NX: usize, const NU: usize>(
     dynamics: D,
     config: &MpcConfig,
     residual: Option<&ResidualConfig>,
     x0: &[f64],
     u0: SVector<f64, NU>,
-) -> Result<Box<RobotController<D, NX, NU>>, ControlError>
+    constraints: C,
+) -> Result<Box<RobotController<D, NX, NU, C>>, ControlError>
 where
     D: recede_model::Dynamics<NX, NU>,
+    C: StageConstraints<NX>,
 {
     let spec = config.to_spec::<NX, NU>()?;
     let x0 = vector::<NX>("initial state", x0)?;
@@ -112,9 +116,23 @@ where
         Rk4::new(spec.dt_secs, spec.rk4_substeps),
     );
     Ok(Box::new(RobotController {
-        mpc: Mpc::new(model, (), spec, &x0, &u0)?,
+        mpc: Mpc::new(model, constraints, spec, &x0, &u0)?,
         adaptation,
     }))
+}
+
+/// Keep-out rows on the position (the first `dims` states), or none.
+fn keep_out<const NX: usize>(
+    obstacles: Option<&ObstacleConstraintConfig>,
+    dims: usize,
+) -> Result<ObstacleConstraints<NX>, ControlError> {
+    match obstacles {
+        Some(c) => ObstacleConstraints::new(c, 0, dims).map_err(|e| ControlError::Parse {
+            origin: "perception.constraints".into(),
+            message: e.to_string(),
+        }),
+        None => Ok(ObstacleConstraints::disabled(0, dims)),
+    }
 }
 
 fn vector<const N: usize>(
@@ -160,29 +178,72 @@ impl Controller {
         residual: Option<&ResidualConfig>,
         x0: &[f64],
     ) -> Result<Self, ControlError> {
+        Self::with_obstacles(robot, config, residual, None, x0)
+    }
+
+    /// As [`Self::with_residual`], and for the robots that move among
+    /// obstacles (quadrotor, ground robot) `obstacles` soft keep-out rows
+    /// per node ([`Self::set_obstacles`] fills them between steps); none
+    /// when `None`.
+    pub fn with_obstacles(
+        robot: &RobotConfig,
+        config: &MpcConfig,
+        residual: Option<&ResidualConfig>,
+        obstacles: Option<&ObstacleConstraintConfig>,
+        x0: &[f64],
+    ) -> Result<Self, ControlError> {
         robot.validate()?;
+
         Ok(match robot {
             RobotConfig::CartPole(p) => {
                 let model = CartPole::new(*p)?;
-                Self::CartPole(build(model, config, residual, x0, SVector::zeros())?)
+                Self::CartPole(build(model, config, residual, x0, SVector::zeros(), ())?)
             }
             RobotConfig::Quadrotor(p) => {
                 let model = Quadrotor::new(*p)?;
                 let config = with_default_bounds(config, model.input_bounds());
                 let hover = model.hover_input();
-                Self::Quadrotor(build(model, &config, residual, x0, hover)?)
+                Self::Quadrotor(build(
+                    model,
+                    &config,
+                    residual,
+                    x0,
+                    hover,
+                    keep_out::<13>(obstacles, 3)?,
+                )?)
             }
             RobotConfig::DiffDrive(p) => {
                 let model = DiffDrive::new(*p)?;
                 let config = with_default_bounds(config, model.input_bounds());
-                Self::DiffDrive(build(model, &config, residual, x0, SVector::zeros())?)
+                Self::DiffDrive(build(
+                    model,
+                    &config,
+                    residual,
+                    x0,
+                    SVector::zeros(),
+                    keep_out::<5>(obstacles, 2)?,
+                )?)
             }
             RobotConfig::Arm(p) => {
                 let model = Arm::new(*p)?;
                 let config = with_default_bounds(config, model.input_bounds());
-                Self::Arm(build(model, &config, residual, x0, SVector::zeros())?)
+                Self::Arm(build(model, &config, residual, x0, SVector::zeros(), ())?)
             }
         })
+    }
+
+    /// Replaces the obstacles the plan keeps clear of with the nearest of
+    /// `obstacles` to `position` (as many as the controller has rows for;
+    /// see [`Self::with_obstacles`]); they enter at the next preparation.
+    /// False for robots without obstacle rows (cart-pole, arm). Allocates
+    /// nothing for up to 256 obstacles.
+    pub fn set_obstacles(&mut self, obstacles: &[Obstacle], position: &Vector3<f64>) -> bool {
+        match self {
+            Self::Quadrotor(m) => m.mpc.constraints_mut().set_obstacles(obstacles, position),
+            Self::DiffDrive(m) => m.mpc.constraints_mut().set_obstacles(obstacles, position),
+            Self::CartPole(_) | Self::Arm(_) => return false,
+        }
+        true
     }
 
     /// The residual's guard counters and adaptation counts; `None` without
