@@ -95,6 +95,21 @@ impl<const NX: usize> ObstacleConstraints<NX> {
         })
     }
 
+    /// No rows at all: for a controller built without obstacle avoidance
+    /// (its QP keeps its size; [`Self::set_obstacles`] has no effect).
+    pub fn disabled(position_index: usize, dims: usize) -> Self {
+        Self {
+            config: ObstacleConstraintConfig {
+                max_obstacles: 0,
+                ..ObstacleConstraintConfig::default()
+            },
+            position_index,
+            dims,
+            slots: Vec::new(),
+            order: Vec::new(),
+        }
+    }
+
     pub fn config(&self) -> &ObstacleConstraintConfig {
         &self.config
     }
