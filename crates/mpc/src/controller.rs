@@ -84,6 +84,23 @@ where
         let layout = Layout::new(n, NU, soft);
         let cond = Condensed::new(&layout);
         let (nv, nr) = (layout.n_variables(), layout.n_rows());
+        // OSQP is set up once with the final sparsity pattern (values zero,
+        // no bounds); the first preparation below fills in the values.
+        let zeros = vec![0.0; nv];
+        let solver = {
+            let (pp, pi, ap, ai) = cond.patterns();
+            let p_zero = vec![0.0; pi.len()];
+            let a_zero = vec![0.0; ai.len()];
+            Problem::new(
+                csc(nv, nv, pp, pi, &p_zero),
+                &zeros,
+                csc(nr, nv, ap, ai, &a_zero),
+                &vec![-OSQP_INFINITY; nr],
+                &vec![OSQP_INFINITY; nr],
+                &spec.osqp.to_settings(),
+            )
+            .map_err(|e| MpcError::Setup(format!("{e:?}")))?
+        };
         let mut mpc = Self {
             model,
             constraints,
@@ -98,30 +115,22 @@ where
             l: vec![0.0; nr],
             u: vec![0.0; nr],
             solution: vec![0.0; nv],
-            zeros: vec![0.0; nv],
+            zeros,
             cond,
             layout,
             spec,
-            solver: placeholder_problem()?,
+            solver,
             prepared: false,
             consecutive_failures: 0,
             report: StepReport::default(),
         };
-        mpc.linearize_and_condense();
+        mpc.prepare(0.0);
         mpc.fill_bounds_and_cost(x_init);
-        let settings = mpc.spec.osqp.to_settings();
-        let (p_indptr, p_indices) = mpc.layout.p_pattern();
-        let (a_indptr, a_indices) = mpc.layout.a_pattern();
-        let p = csc(nv, nv, &p_indptr, &p_indices, &mpc.cond.p_values);
-        let a = csc(nr, nv, &a_indptr, &a_indices, &mpc.cond.a_values);
-        if !mpc.qp_is_finite() {
+        if !mpc.prepared || !mpc.qp_is_finite() {
             return Err(MpcError::NonFinite {
                 what: "the QP built at the initial guess",
             });
         }
-        mpc.solver = Problem::new(p, &mpc.q, a, &mpc.l, &mpc.u, &settings)
-            .map_err(|e| MpcError::Setup(format!("{e:?}")))?;
-        mpc.prepared = true;
         Ok(mpc)
     }
 
@@ -525,19 +534,4 @@ fn csc<'a>(
         indices: Cow::Borrowed(indices),
         data: Cow::Borrowed(data),
     }
-}
-
-/// A 1-variable QP, so that `Mpc` can be assembled before its real QP.
-fn placeholder_problem() -> Result<Problem, MpcError> {
-    let settings = osqp::Settings::default().verbose(false);
-    let p = CscMatrix::from(&[[1.0]]).into_upper_tri();
-    Problem::new(
-        p,
-        &[0.0],
-        CscMatrix::from(&[[1.0]]),
-        &[0.0],
-        &[1.0],
-        &settings,
-    )
-    .map_err(|e| MpcError::Setup(format!("{e:?}")))
 }
