@@ -163,13 +163,32 @@ pub struct PerceptionConfig {
     pub obstacles: ObstacleConfig,
     pub targets: TargetConfig,
     pub constraints: ObstacleConstraintConfig,
+    /// When present, the hottest confirmed target sets the reference.
+    pub approach: Option<ApproachConfig>,
+}
+
+/// `[perception.approach]`: go to within `standoff_m` of the hottest
+/// target and face it (the scenario's reference until one is seen).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproachConfig {
+    /// Distance short of the target's hot surface to stop at, m.
+    pub standoff_m: f64,
+    /// Only a target at least this hot is approached, K.
+    #[serde(default)]
+    pub min_temperature_k: f64,
 }
 
 impl PerceptionConfig {
     pub fn validate(&self) -> Result<(), PerceptionError> {
         self.obstacles.validate()?;
         self.targets.validate()?;
-        self.constraints.validate()
+        self.constraints.validate()?;
+        if let Some(a) = &self.approach {
+            non_negative("perception.approach.standoff_m", a.standoff_m)?;
+            non_negative("perception.approach.min_temperature_k", a.min_temperature_k)?;
+        }
+        Ok(())
     }
 }
 

@@ -33,7 +33,9 @@ mod reference;
 mod targets;
 mod timeline;
 
-pub use config::{EkfConfig, EstimatorConfig, ObstacleConfig, PerceptionConfig, TargetConfig};
+pub use config::{
+    ApproachConfig, EkfConfig, EstimatorConfig, ObstacleConfig, PerceptionConfig, TargetConfig,
+};
 pub use constraints::{ObstacleConstraintConfig, ObstacleConstraints};
 pub use error::PerceptionError;
 pub use kalman::Outcome;

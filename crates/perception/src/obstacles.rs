@@ -425,16 +425,8 @@ impl ObstacleMapper {
             let det = self.detections[d];
             let mut best: Option<(usize, f64)> = None;
             for (i, tr) in self.tracks.iter().enumerate() {
-                if tr.matched {
-                    continue;
-                }
                 let o = &tr.obstacle;
-                let gap = match (o.shape, det.shape) {
-                    (ObstacleShape::Sphere, ObstacleShape::Sphere) => {
-                        (o.position_m - det.position_m).norm()
-                    }
-                    _ => (o.position_m.xy() - det.position_m.xy()).norm(),
-                };
+                let gap = gap(o, &det.position_m, det.shape);
                 let gate = self.config.association_gate_m + 0.5 * o.radius_m.min(det.radius_m);
                 if gap < gate && best.is_none_or(|(_, g)| gap < g) {
                     best = Some((i, gap));
@@ -460,7 +452,10 @@ impl ObstacleMapper {
                         (_, s) if o.hits < 3 => s,
                         (s, _) => s,
                     };
-                    o.hits += 1;
+                    // Several pieces of one object in a frame count once.
+                    if !tr.matched {
+                        o.hits += 1;
+                    }
                     o.last_seen_secs = t_secs;
                     tr.misses = 0;
                     tr.matched = true;
@@ -537,7 +532,47 @@ impl ObstacleMapper {
         }
     }
 
+    /// Merges tracks that describe one object (seen in pieces, or by two
+    /// sensors before their estimates met).
+    fn merge(&mut self) {
+        let mut i = 0;
+        while i < self.tracks.len() {
+            let mut j = i + 1;
+            while j < self.tracks.len() {
+                let (a, b) = (&self.tracks[i], &self.tracks[j]);
+                let g = gap(&a.obstacle, &b.obstacle.position_m, b.obstacle.shape);
+                let limit = 0.5 * self.config.association_gate_m
+                    + 0.5 * a.obstacle.radius_m.min(b.obstacle.radius_m);
+                if g < limit {
+                    let b = self.tracks.swap_remove(j);
+                    let a = &mut self.tracks[i];
+                    let w = b.variance / (a.variance + b.variance);
+                    let o = &mut a.obstacle;
+                    o.position_m += (b.obstacle.position_m - o.position_m) * (1.0 - w);
+                    o.radius_m = o.radius_m.max(b.obstacle.radius_m);
+                    o.hits = o.hits.max(b.obstacle.hits);
+                    o.id = o.id.min(b.obstacle.id);
+                    o.last_seen_secs = o.last_seen_secs.max(b.obstacle.last_seen_secs);
+                    if let (
+                        ObstacleShape::Cylinder { top_m: ta },
+                        ObstacleShape::Cylinder { top_m: tb },
+                    ) = (o.shape, b.obstacle.shape)
+                    {
+                        o.shape = ObstacleShape::Cylinder { top_m: ta.max(tb) };
+                    }
+                    a.variance = a.variance * w;
+                    a.confirmed |= b.confirmed;
+                    a.misses = a.misses.min(b.misses);
+                } else {
+                    j += 1;
+                }
+            }
+            i += 1;
+        }
+    }
+
     fn maintain(&mut self, t_secs: f64) {
+        self.merge();
         let c = &self.config;
         self.tracks.retain(|tr| {
             if tr.confirmed {
@@ -554,6 +589,15 @@ impl ObstacleMapper {
                 self.confirmed.push(tr.obstacle);
             }
         }
+    }
+}
+
+/// Distance between an obstacle's centre and a point, horizontal unless
+/// both are spheres.
+fn gap(o: &Obstacle, p: &Vector3<f64>, shape: ObstacleShape) -> f64 {
+    match (o.shape, shape) {
+        (ObstacleShape::Sphere, ObstacleShape::Sphere) => (o.position_m - p).norm(),
+        _ => (o.position_m.xy() - p.xy()).norm(),
     }
 }
 
