@@ -560,7 +560,7 @@ impl ObstacleMapper {
                     {
                         o.shape = ObstacleShape::Cylinder { top_m: ta.max(tb) };
                     }
-                    a.variance = a.variance * w;
+                    a.variance *= w;
                     a.confirmed |= b.confirmed;
                     a.misses = a.misses.min(b.misses);
                 } else {
