@@ -122,21 +122,24 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { problem, json: _ } => {
-            if let Problem::P2 = problem {
-                for line in bench::p2::run(&bench::p2::P2Options::default())? {
-                    println!("{}", serde_json::to_string(&line)?);
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            let line = match problem {
-                Problem::P1 => serde_json::to_string(&bench::p1::run(None)?)?,
-                Problem::P2 => unreachable!("handled above"),
-                Problem::P3 => serde_json::to_string(&bench::p3::run()?)?,
+            let lines = match problem {
+                Problem::P1 => json_lines(&bench::p1::run_variants()?)?,
+                Problem::P2 => json_lines(&bench::p2::run(&bench::p2::P2Options::default())?)?,
+                Problem::P3 => json_lines(&[bench::p3::run()?])?,
             };
-            println!("{line}");
+            for line in lines {
+                println!("{line}");
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn json_lines<T: serde::Serialize>(items: &[T]) -> Result<Vec<String>> {
+    items
+        .iter()
+        .map(|item| serde_json::to_string(item).map_err(Into::into))
+        .collect()
 }
 
 fn print_summary(s: &run::RunSummary) {

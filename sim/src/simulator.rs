@@ -10,7 +10,7 @@ use recede_msg::{Reading, SensorId, SensorInfo};
 
 use crate::config::{validate_sensors, PlantConfig, SensorConfig, WorldConfig};
 use crate::plant::{BodyState, Plant};
-use crate::sensors::{RenderCache, SampleContext, Sensor};
+use crate::sensors::{RenderCache, SampleContext, Sensor, SensorCounts};
 use crate::world::World;
 use crate::SimError;
 
@@ -206,6 +206,11 @@ impl Simulator {
 
     pub fn sensors(&self) -> impl Iterator<Item = &SensorInfo> {
         self.sensors.iter().map(|s| &s.info)
+    }
+
+    /// Per sensor (in id order): samples taken and samples lost to dropout.
+    pub fn sensor_counts(&self) -> impl Iterator<Item = (&SensorInfo, SensorCounts)> {
+        self.sensors.iter().map(|s| (&s.info, s.counts()))
     }
 
     pub fn sensor_by_name(&self, name: &str) -> Option<&SensorInfo> {

@@ -19,6 +19,9 @@ const FORCE_LIMIT_N: f64 = 80.0;
 #[derive(Debug, Clone, Serialize)]
 pub struct P1Result {
     pub problem: &'static str,
+    /// `default` (the crate's OSQP settings) or `max_iter_50` (OSQP capped
+    /// at 50 iterations, capped iterates accepted).
+    pub variant: &'static str,
     pub steps: usize,
     pub step_us: Percentiles,
     pub feedback_us: Percentiles,
@@ -64,7 +67,23 @@ pub fn controller(osqp: Option<OsqpConfig>) -> Result<P1Controller> {
     Ok(mpc)
 }
 
+/// The two variants `recede bench p1` reports.
+pub fn run_variants() -> Result<Vec<P1Result>> {
+    let capped = OsqpConfig {
+        max_iterations: 50,
+        ..OsqpConfig::default()
+    };
+    Ok(vec![
+        run_variant("default", None)?,
+        run_variant("max_iter_50", Some(capped))?,
+    ])
+}
+
 pub fn run(osqp: Option<OsqpConfig>) -> Result<P1Result> {
+    run_variant("custom", osqp)
+}
+
+fn run_variant(variant: &'static str, osqp: Option<OsqpConfig>) -> Result<P1Result> {
     let mut mpc = controller(osqp)?;
     let plant = CartPole::default();
     let plant_rk4 = Rk4::new(0.002, 1);
@@ -93,6 +112,7 @@ pub fn run(osqp: Option<OsqpConfig>) -> Result<P1Result> {
     let reference_cost = 123_971.2;
     Ok(P1Result {
         problem: "p1",
+        variant,
         steps: STEPS,
         step_us: Percentiles::of(&step),
         feedback_us: Percentiles::of(&feedback),

@@ -1,1 +1,53 @@
-//! recede-rt (being built).
+//! recede-rt: the loop that runs a robot scenario.
+//!
+//! Four tasks, each on its own thread, connected by bounded crossbeam
+//! channels:
+//!
+//! ```text
+//!  world (sim: physics 1 kHz, sensors at their rates)
+//!    │ readings (Arc), truth ──▶ estimator (on each measurement) ──▶ latest-estimate slot
+//!    ▲                                                                   │ (read, never waited on
+//!    │ commands (+ shifted-plan fallback)                                ▼  in real time)
+//!    └──────────────────────────────────────────────────────────── controller (its period)
+//!  every task ── try_send ──▶ recorder task ──▶ Sink (drops and counts when full)
+//! ```
+//!
+//! Two clocks drive it ([`Mode`]):
+//! - **lockstep**: simulated time. The world stops at each control instant,
+//!   hands the estimator what became available, and waits for the command;
+//!   the estimator answers a tick once it has processed everything before
+//!   it. Every task sees the same sequence of inputs whatever the thread
+//!   timing, so a seed gives the same run bit for bit (camera rendering may
+//!   run on extra worker threads, each sensor on its own random stream).
+//! - **real time**: a [`Clock`] (the wall clock unless injected). Physics is
+//!   paced to it; the controller wakes at each period, reads the latest
+//!   estimate without waiting and has a deadline: a command that is not in
+//!   by then is replaced by the previous plan shifted in time (then the safe
+//!   input), and the miss is counted.
+//!
+//! The estimator is a seam ([`Estimator`]): [`TruthEstimator`] hands the
+//! true state through (a debugging mode, labelled as such in summaries); the
+//! perception pipeline is another implementation. The recorder is a seam too
+//! ([`Sink`], with the null [`NullSink`]): this crate does not depend on the
+//! viewer, the program passes a rerun-backed sink. A per-control-step
+//! [`StepHook`] sees every step on the world task (scoring, data logs).
+//!
+//! Ctrl-C: the program sets a [`StopFlag`]; every task ends at its next
+//! iteration, the recorder task drains its queue, and [`run`] returns the
+//! report of the part that ran.
+
+mod clock;
+mod engine;
+mod error;
+mod estimator;
+mod policy;
+mod sink;
+
+pub use clock::{Clock, StopFlag, WallClock};
+pub use engine::{
+    run, CommandSource, LoopConfig, LoopReport, Mode, SensorReport, StepHook, StepRecord,
+};
+pub use error::RtError;
+pub use estimator::{Estimator, TruthEstimator, Verdict};
+pub use policy::{MpcPolicy, Policy};
+pub use sink::{Level, NullSink, Sink, StepLog};

@@ -66,6 +66,16 @@ pub struct Sensor {
     faults: Faults,
     /// Index of the next sample; sample `k` is due at `k / rate_hz`.
     next_index: u64,
+    counts: SensorCounts,
+}
+
+/// What happened to one sensor's scheduled samples so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SensorCounts {
+    /// Samples taken and queued for delivery.
+    pub taken: u64,
+    /// Samples lost to dropout (random or scripted outages).
+    pub dropped: u64,
 }
 
 impl Sensor {
@@ -166,12 +176,18 @@ impl Sensor {
                 rng: crate::rng::stream(seed, &config.name, 1),
             },
             next_index: 0,
+            counts: SensorCounts::default(),
         }
     }
 
     /// Time of the next scheduled sample, s.
     pub fn next_due_secs(&self) -> f64 {
         self.next_index as f64 / self.info.rate_hz
+    }
+
+    /// Samples taken and lost so far.
+    pub fn counts(&self) -> SensorCounts {
+        self.counts
     }
 
     /// Whether a sample is due at `t_secs` (within `tol_secs`).
@@ -188,6 +204,11 @@ impl Sensor {
         let rate = self.info.rate_hz;
         self.next_index = (self.next_index + 1).max((t * rate + 1e-9).floor() as u64 + 1);
         let dropped = self.faults.dropped(t);
+        if dropped {
+            self.counts.dropped += 1;
+        } else {
+            self.counts.taken += 1;
+        }
         let body_from_sensor = self.info.body_from_sensor;
         let world_from_sensor = ctx.body.world_from_body * body_from_sensor;
         let rng = &mut self.noise_rng;

@@ -1,0 +1,76 @@
+//! Time as the tasks see it in real time, and the stop flag.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A source of time for the real-time loop, injected so that tests and
+/// other hosts can drive it. Seconds from the start of the run.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now_secs(&self) -> f64;
+    /// Returns at `t_secs` or later. `precise` asks for the least lateness
+    /// the clock can give (it may spin for the last fraction of a
+    /// millisecond); otherwise a plain sleep is enough.
+    fn sleep_until(&self, t_secs: f64, precise: bool);
+}
+
+/// The wall clock (monotonic), zero at construction. Precise waits sleep
+/// until `spin_secs` before the instant, then spin.
+#[derive(Debug, Clone, Copy)]
+pub struct WallClock {
+    start: Instant,
+    pub spin_secs: f64,
+}
+
+impl WallClock {
+    pub fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            spin_secs: 300e-6,
+        }
+    }
+}
+
+impl Default for WallClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for WallClock {
+    fn now_secs(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    fn sleep_until(&self, t_secs: f64, precise: bool) {
+        let margin = if precise { self.spin_secs } else { 0.0 };
+        let ahead = t_secs - self.now_secs() - margin;
+        if ahead > 0.0 {
+            std::thread::sleep(Duration::from_secs_f64(ahead));
+        }
+        if precise {
+            while self.now_secs() < t_secs {
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
+/// Asks a running loop to stop (Ctrl-C). Cheap to clone; every task checks
+/// it once per iteration.
+#[derive(Debug, Clone, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
