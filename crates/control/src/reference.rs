@@ -19,6 +19,13 @@ pub enum ReferenceConfig {
         peak_speed_m_s: f64,
         hover_input: Vec<f64>,
     },
+    /// A sequence of set points: `states[i]` from `times_secs[i]` on (the
+    /// first time is 0, times increase), one input held throughout.
+    Waypoints {
+        states: Vec<Vec<f64>>,
+        times_secs: Vec<f64>,
+        input: Vec<f64>,
+    },
 }
 
 impl ReferenceConfig {
@@ -71,6 +78,37 @@ impl ReferenceConfig {
                 }
                 len("reference.hover_input", hover_input, nu)
             }
+            Self::Waypoints {
+                states,
+                times_secs,
+                input,
+            } => {
+                if states.is_empty() || states.len() != times_secs.len() {
+                    return Err(ControlError::Parse {
+                        origin: "reference.times_secs".into(),
+                        message: format!(
+                            "expected one time per waypoint ({} states), found {}",
+                            states.len(),
+                            times_secs.len()
+                        ),
+                    });
+                }
+                if times_secs[0] != 0.0
+                    || times_secs.windows(2).any(|w| w[1] <= w[0])
+                    || times_secs.iter().any(|t| !t.is_finite())
+                {
+                    return Err(ControlError::Parse {
+                        origin: "reference.times_secs".into(),
+                        message: format!(
+                            "expected finite increasing times starting at 0, found {times_secs:?}"
+                        ),
+                    });
+                }
+                for s in states {
+                    len("reference.states", s, nx)?;
+                }
+                len("reference.input", input, nu)
+            }
         }
     }
 
@@ -100,6 +138,15 @@ impl ReferenceConfig {
                 state[8] = a * w * c2;
                 input.copy_from_slice(hover_input);
             }
+            Self::Waypoints {
+                states,
+                times_secs,
+                input: u,
+            } => {
+                let i = times_secs.partition_point(|t| *t <= t_secs).max(1) - 1;
+                state.copy_from_slice(&states[i]);
+                input.copy_from_slice(u);
+            }
         }
     }
 
@@ -110,5 +157,49 @@ impl ReferenceConfig {
         let mut u = vec![0.0; nu];
         self.sample(t_secs, &mut x, &mut u);
         x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waypoints_hold_each_state_from_its_time() {
+        let r = ReferenceConfig::Waypoints {
+            states: vec![vec![1.0, 0.0], vec![2.0, 0.0], vec![3.0, 0.0]],
+            times_secs: vec![0.0, 1.0, 2.5],
+            input: vec![0.5],
+        };
+        r.validate(2, 1).unwrap();
+        let (mut x, mut u) = (vec![0.0; 2], vec![0.0; 1]);
+        for (t, want) in [
+            (0.0, 1.0),
+            (0.99, 1.0),
+            (1.0, 2.0),
+            (2.4, 2.0),
+            (2.5, 3.0),
+            (9.0, 3.0),
+        ] {
+            r.sample(t, &mut x, &mut u);
+            assert_eq!(x[0], want, "t = {t}");
+            assert_eq!(u[0], 0.5);
+        }
+        let bad = ReferenceConfig::Waypoints {
+            states: vec![vec![1.0, 0.0], vec![2.0, 0.0]],
+            times_secs: vec![0.0, 0.0],
+            input: vec![0.0],
+        };
+        assert!(bad
+            .validate(2, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("times_secs"));
+        let short = ReferenceConfig::Waypoints {
+            states: vec![vec![1.0]],
+            times_secs: vec![0.0],
+            input: vec![0.0],
+        };
+        assert!(short.validate(2, 1).is_err());
     }
 }
