@@ -150,14 +150,25 @@ fn bench_p1_meets_its_reference() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let r = json(&out);
-    assert_eq!(r["problem"], "p1");
-    assert_eq!(r["steps"], 200);
-    assert_eq!(r["success"], true);
-    assert_eq!(r["bound_violations"], 0);
-    let cost = r["closed_loop_cost"].as_f64().unwrap();
-    assert!((cost - 123_971.2).abs() / 123_971.2 < 0.01, "cost {cost}");
-    assert!(r["qp_iterations"]["median"].as_u64().unwrap() > 0);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let variants: Vec<_> = lines
+        .iter()
+        .map(|r| r["variant"].as_str().unwrap())
+        .collect();
+    assert_eq!(variants, ["default", "max_iter_50"]);
+    for r in &lines {
+        assert_eq!(r["problem"], "p1");
+        assert_eq!(r["steps"], 200);
+        assert_eq!(r["success"], true, "{r}");
+        assert_eq!(r["bound_violations"], 0);
+        let cost = r["closed_loop_cost"].as_f64().unwrap();
+        assert!((cost - 123_971.2).abs() / 123_971.2 < 0.01, "cost {cost}");
+        assert!(r["qp_iterations"]["median"].as_u64().unwrap() > 0);
+    }
+    assert!(lines[1]["qp_iterations"]["max"].as_u64().unwrap() <= 50);
 }
 
 #[test]
