@@ -3,10 +3,12 @@
 //! available and come out in order of availability.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
-use nalgebra::Point3;
-use recede_msg::{Reading, SensorId, SensorInfo};
+use nalgebra::{Isometry3, Point3};
+use recede_msg::{CameraIntrinsics, Reading, SensorId, SensorInfo};
 
 use crate::config::{validate_sensors, PlantConfig, SensorConfig, WorldConfig};
 use crate::plant::{BodyState, Plant};
@@ -19,7 +21,27 @@ use crate::SimError;
 #[derive(Debug)]
 struct Pending {
     seq: u64,
-    reading: Reading,
+    available_secs: f64,
+    /// `None`: rendered by a job; its result lands in `Simulator::ready`.
+    reading: Option<Reading>,
+}
+
+/// A camera sensor lent to a render job: (sensor index, sequence number, sensor).
+type Lent = (usize, u64, Sensor);
+
+/// Camera sensors lent to a worker thread for one sampling instant.
+#[derive(Debug)]
+struct RenderJob {
+    group: usize,
+    handle: JoinHandle<RenderOut>,
+}
+
+#[derive(Debug)]
+struct RenderOut {
+    group: usize,
+    cache: RenderCache,
+    /// (sensor index, sequence number, reading or dropout).
+    sampled: Vec<(usize, u64, Sensor, Option<Reading>)>,
 }
 
 impl PartialEq for Pending {
@@ -37,19 +59,37 @@ impl Ord for Pending {
     fn cmp(&self, other: &Self) -> Ordering {
         // Reversed: BinaryHeap is a max-heap.
         other
-            .reading
-            .stamp
             .available_secs
-            .total_cmp(&self.reading.stamp.available_secs)
+            .total_cmp(&self.available_secs)
             .then(other.seq.cmp(&self.seq))
     }
 }
 
+/// The simulator. Camera images can be rendered on worker threads
+/// ([`Simulator::set_render_workers`]): a camera's sample is taken on a
+/// snapshot of the world at its instant, by the sensor's own random
+/// streams, so the readings are the same bit for bit whatever the number
+/// of workers; the simulator waits for a job only when one of its readings
+/// becomes available or its sensor falls due again.
 #[derive(Debug)]
 pub struct Simulator {
     plant: Box<dyn Plant>,
     world: World,
-    sensors: Vec<Sensor>,
+    /// `None` while lent to a render job.
+    sensors: Vec<Option<Sensor>>,
+    infos: Vec<SensorInfo>,
+    counts: Vec<SensorCounts>,
+    /// Next due time of each sensor (kept here while it is lent).
+    next_due: Vec<f64>,
+    /// Camera group per sensor (cameras with the same intrinsics and mount
+    /// share one cast); `None` for other sensors.
+    group: Vec<Option<usize>>,
+    /// One cache per camera group, `None` while lent; index 0 also serves
+    /// inline sampling.
+    caches: Vec<Option<RenderCache>>,
+    render_workers: usize,
+    jobs: VecDeque<RenderJob>,
+    ready: HashMap<u64, Option<Reading>>,
     pending: BinaryHeap<Pending>,
     seq: u64,
     step_index: u64,
@@ -68,16 +108,42 @@ impl Simulator {
         seed: u64,
     ) -> Result<Self, SimError> {
         validate_sensors(sensors)?;
-        let sensors = sensors
+        let sensors: Vec<Sensor> = sensors
             .iter()
             .enumerate()
             .map(|(i, c)| Sensor::new(SensorId(i as u32), c, seed))
+            .collect();
+        let infos: Vec<SensorInfo> = sensors.iter().map(|s| s.info.clone()).collect();
+        let mut keys: Vec<(CameraIntrinsics, Isometry3<f64>)> = Vec::new();
+        let group = sensors
+            .iter()
+            .map(|s| {
+                let k = s.info.intrinsics.filter(|_| s.is_camera())?;
+                let key = (k, s.info.body_from_sensor);
+                Some(match keys.iter().position(|g| *g == key) {
+                    Some(g) => g,
+                    None => {
+                        keys.push(key);
+                        keys.len() - 1
+                    }
+                })
+            })
             .collect();
         let command = plant.applied_input().to_vec();
         let mut sim = Self {
             plant,
             world,
-            sensors,
+            infos,
+            counts: vec![SensorCounts::default(); sensors.len()],
+            next_due: sensors.iter().map(Sensor::next_due_secs).collect(),
+            group,
+            caches: (0..keys.len())
+                .map(|_| Some(RenderCache::default()))
+                .collect(),
+            sensors: sensors.into_iter().map(Some).collect(),
+            render_workers: 0,
+            jobs: VecDeque::new(),
+            ready: HashMap::new(),
             pending: BinaryHeap::new(),
             seq: 0,
             step_index: 0,
@@ -152,30 +218,141 @@ impl Simulator {
         Ok(())
     }
 
+    /// Renders camera images on up to `workers` threads besides the
+    /// caller's (0: on the caller's thread, as it samples). Readings do not
+    /// depend on it.
+    pub fn set_render_workers(&mut self, workers: usize) {
+        if workers == 0 {
+            self.finish_renders();
+        }
+        self.render_workers = workers;
+    }
+
+    /// Waits for every outstanding render job.
+    pub fn finish_renders(&mut self) {
+        while !self.jobs.is_empty() {
+            self.join_oldest();
+        }
+    }
+
+    fn join_oldest(&mut self) {
+        let Some(job) = self.jobs.pop_front() else {
+            return;
+        };
+        let out = match job.handle.join() {
+            Ok(out) => out,
+            // A render job cannot fail short of a bug; carry the panic on.
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        debug_assert_eq!(out.group, job.group);
+        self.caches[out.group] = Some(out.cache);
+        for (i, seq, sensor, reading) in out.sampled {
+            self.counts[i] = sensor.counts();
+            self.sensors[i] = Some(sensor);
+            self.ready.insert(seq, reading);
+        }
+    }
+
+    /// Joins the jobs up to the one holding sensor `i`.
+    fn reclaim(&mut self, i: usize) {
+        while self.sensors[i].is_none() && !self.jobs.is_empty() {
+            self.join_oldest();
+        }
+    }
+
     fn sample_due(&mut self) {
         let t = self.time_secs();
         let tol = 0.5 * self.plant.step_secs();
-        if !self.sensors.iter().any(|s| s.is_due(t, tol)) {
+        if !self.next_due.iter().any(|d| *d <= t + tol) {
             return;
         }
         self.world.set_time(t);
         let body = self.plant.body();
-        let ctx = SampleContext {
-            t_secs: t,
-            body: &body,
-            encoder_angles_rad: self.plant.encoder_angles_rad(),
-            world: &self.world,
-        };
-        for s in &mut self.sensors {
-            if s.is_due(t, tol) {
-                if let Some(reading) = s.sample(&ctx, &mut self.cache) {
+        let due: Vec<usize> = (0..self.next_due.len())
+            .filter(|&i| self.next_due[i] <= t + tol)
+            .collect();
+        for &i in &due {
+            self.reclaim(i);
+        }
+        // Cameras go to render jobs, one per group, in order of first sensor.
+        let mut lent: Vec<(usize, Vec<Lent>)> = Vec::new();
+        for &i in &due {
+            let seq = self.seq;
+            self.seq += 1;
+            let Some(sensor) = self.sensors[i].as_ref() else {
+                continue;
+            };
+            self.next_due[i] = sensor.next_due_after(t);
+            let available_secs = t + sensor.info.latency_secs;
+            match self.group[i].filter(|_| self.render_workers > 0) {
+                Some(g) => {
+                    let Some(sensor) = self.sensors[i].take() else {
+                        continue;
+                    };
                     self.pending.push(Pending {
-                        seq: self.seq,
-                        reading,
+                        seq,
+                        available_secs,
+                        reading: None,
                     });
-                    self.seq += 1;
+                    match lent.iter_mut().find(|(group, _)| *group == g) {
+                        Some((_, v)) => v.push((i, seq, sensor)),
+                        None => lent.push((g, vec![(i, seq, sensor)])),
+                    }
+                }
+                None => {
+                    let ctx = SampleContext {
+                        t_secs: t,
+                        body: &body,
+                        encoder_angles_rad: self.plant.encoder_angles_rad(),
+                        world: &self.world,
+                    };
+                    let Some(sensor) = self.sensors[i].as_mut() else {
+                        continue;
+                    };
+                    let reading = sensor.sample(&ctx, &mut self.cache);
+                    self.counts[i] = sensor.counts();
+                    if let Some(reading) = reading {
+                        self.pending.push(Pending {
+                            seq,
+                            available_secs: reading.stamp.available_secs,
+                            reading: Some(reading),
+                        });
+                    }
                 }
             }
+        }
+        if lent.is_empty() {
+            return;
+        }
+        let world = Arc::new(self.world.clone());
+        for (g, sensors) in lent {
+            while self.jobs.len() >= self.render_workers {
+                self.join_oldest();
+            }
+            // The group's cache is home: its job (if any) was joined above.
+            let mut cache = self.caches[g].take().unwrap_or_default();
+            let world = Arc::clone(&world);
+            let handle = std::thread::spawn(move || {
+                let ctx = SampleContext {
+                    t_secs: t,
+                    body: &body,
+                    encoder_angles_rad: &[],
+                    world: &world,
+                };
+                let sampled = sensors
+                    .into_iter()
+                    .map(|(i, seq, mut sensor)| {
+                        let reading = sensor.sample(&ctx, &mut cache);
+                        (i, seq, sensor, reading)
+                    })
+                    .collect();
+                RenderOut {
+                    group: g,
+                    cache,
+                    sampled,
+                }
+            });
+            self.jobs.push_back(RenderJob { group: g, handle });
         }
     }
 
@@ -190,11 +367,21 @@ impl Simulator {
     /// As [`Self::poll`], appending to `out`.
     pub fn poll_into(&mut self, now_secs: f64, out: &mut Vec<Reading>) {
         while let Some(p) = self.pending.peek() {
-            if p.reading.stamp.available_secs > now_secs {
+            if p.available_secs > now_secs {
                 break;
             }
-            if let Some(p) = self.pending.pop() {
-                out.push(p.reading);
+            let Some(p) = self.pending.pop() else { break };
+            match p.reading {
+                Some(reading) => out.push(reading),
+                None => {
+                    while !self.ready.contains_key(&p.seq) && !self.jobs.is_empty() {
+                        self.join_oldest();
+                    }
+                    // `None` inside: lost to dropout.
+                    if let Some(Some(reading)) = self.ready.remove(&p.seq) {
+                        out.push(reading);
+                    }
+                }
             }
         }
     }
@@ -205,12 +392,13 @@ impl Simulator {
     }
 
     pub fn sensors(&self) -> impl Iterator<Item = &SensorInfo> {
-        self.sensors.iter().map(|s| &s.info)
+        self.infos.iter()
     }
 
-    /// Per sensor (in id order): samples taken and samples lost to dropout.
+    /// Per sensor (in id order): samples taken and samples lost to dropout,
+    /// as of the last finished render (see [`Self::finish_renders`]).
     pub fn sensor_counts(&self) -> impl Iterator<Item = (&SensorInfo, SensorCounts)> {
-        self.sensors.iter().map(|s| (&s.info, s.counts()))
+        self.infos.iter().zip(self.counts.iter().copied())
     }
 
     pub fn sensor_by_name(&self, name: &str) -> Option<&SensorInfo> {

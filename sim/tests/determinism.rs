@@ -65,3 +65,37 @@ fn adding_a_sensor_does_not_change_another_sensors_stream() {
         assert_eq!(stream, &other.1, "sensor {name} changed");
     }
 }
+
+/// Every reading, in delivery order, as exact bits.
+fn delivered(s: &common::Scenario, workers: usize) -> Vec<String> {
+    let mut sim = common::build(s);
+    sim.set_render_workers(workers);
+    let hover = common::hover(&sim);
+    let mut out: Vec<Reading> = Vec::new();
+    for _ in 0..25 {
+        sim.advance(0.01, &hover).expect("steps");
+        sim.poll_into(sim.time_secs(), &mut out);
+    }
+    sim.finish_renders();
+    let counts: Vec<String> = sim
+        .sensor_counts()
+        .map(|(i, c)| format!("{} {} {}", i.name, c.taken, c.dropped))
+        .collect();
+    out.iter()
+        .map(|r| format!("{:?}", (r.sensor, r.stamp, &r.measurement)))
+        .chain(counts)
+        .collect()
+}
+
+#[test]
+fn render_workers_do_not_change_the_readings() {
+    let s = common::quadrotor();
+    let inline = delivered(&s, 0);
+    assert!(
+        inline.iter().any(|r| r.contains("RgbImage")),
+        "cameras sampled"
+    );
+    for workers in [1, 3] {
+        assert!(delivered(&s, workers) == inline, "{workers} render workers");
+    }
+}

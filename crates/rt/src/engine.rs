@@ -49,6 +49,10 @@ pub struct LoopConfig {
     pub estimator_queue: usize,
     /// Messages queued for the recorder task before they are dropped.
     pub recorder_queue: usize,
+    /// Threads rendering camera images besides the world task's (0: the
+    /// world task renders them). The readings, and so a lockstep run, do
+    /// not depend on it.
+    pub render_workers: usize,
 }
 
 impl LoopConfig {
@@ -63,6 +67,7 @@ impl LoopConfig {
             stop: StopFlag::new(),
             estimator_queue: 1024,
             recorder_queue: 4096,
+            render_workers: 2,
         }
     }
 
@@ -297,6 +302,7 @@ pub fn run(
             ),
         });
     }
+    sim.set_render_workers(config.render_workers);
     let mut safe = vec![0.0; nu];
     policy.safe_command(&mut safe);
     let sensor_names: Vec<String> = sim.sensors().map(|s| s.name.clone()).collect();
@@ -443,6 +449,7 @@ pub fn run(
         ))
     });
     let (ctrl, est, fallbacks, misses, steps, min_clearance, queue_drops, stopped) = outcome?;
+    sim.finish_renders();
     let wall_secs = wall.elapsed().as_secs_f64();
     let sensors = sim
         .sensor_counts()

@@ -57,6 +57,13 @@ enum Model {
     Lidar(Lidar),
 }
 
+/// Index of the next sample once the sample at `t_secs` is taken: strictly
+/// after `t_secs`, even if several were due (a sensor faster than the
+/// integration step samples once per step).
+fn next_index_after(next_index: u64, t_secs: f64, rate_hz: f64) -> u64 {
+    (next_index + 1).max((t_secs * rate_hz + 1e-9).floor() as u64 + 1)
+}
+
 /// One configured sensor and its schedule.
 #[derive(Debug, Clone)]
 pub struct Sensor {
@@ -190,6 +197,20 @@ impl Sensor {
         self.counts
     }
 
+    /// Whether sampling renders a camera image (worth doing off the
+    /// simulator's thread).
+    pub fn is_camera(&self) -> bool {
+        matches!(
+            self.model,
+            Model::Rgb { .. } | Model::Depth { .. } | Model::Infrared { .. }
+        )
+    }
+
+    /// When the next sample falls due once the sample at `t_secs` is taken.
+    pub fn next_due_after(&self, t_secs: f64) -> f64 {
+        next_index_after(self.next_index, t_secs, self.info.rate_hz) as f64 / self.info.rate_hz
+    }
+
     /// Whether a sample is due at `t_secs` (within `tol_secs`).
     pub fn is_due(&self, t_secs: f64, tol_secs: f64) -> bool {
         self.next_due_secs() <= t_secs + tol_secs
@@ -201,8 +222,7 @@ impl Sensor {
         let t = ctx.t_secs;
         // Next sample strictly after t, even if several were due (a sensor
         // faster than the integration step samples once per step).
-        let rate = self.info.rate_hz;
-        self.next_index = (self.next_index + 1).max((t * rate + 1e-9).floor() as u64 + 1);
+        self.next_index = next_index_after(self.next_index, t, self.info.rate_hz);
         let dropped = self.faults.dropped(t);
         if dropped {
             self.counts.dropped += 1;
