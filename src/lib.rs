@@ -8,3 +8,4 @@ pub mod run;
 pub mod scenario;
 pub mod stats;
 pub mod train;
+pub mod tune;

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use recede::{bench, datalog, run, scenario, train};
+use recede::{bench, datalog, run, scenario, train, tune};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,12 +49,67 @@ enum Command {
     },
     /// Validate a scenario file.
     Check { scenario: PathBuf },
+    /// Tune a scenario's parameters with CMA-ES (docs/tuning.md).
+    Tune(TuneArgs),
     /// Run a reference problem of benchmarks.md; one JSON object per line.
     Bench {
         problem: Problem,
         /// Accepted for symmetry with `run`; output is always JSON lines.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `recede tune FILE ...` or `recede tune merge OUT IN...`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct TuneArgs {
+    #[command(subcommand)]
+    action: Option<TuneAction>,
+    /// The tuning file (see docs/tuning.md).
+    #[arg(required = true)]
+    file: Option<PathBuf>,
+    /// Search candidates to evaluate in all.
+    #[arg(long, default_value_t = 200)]
+    evaluations: usize,
+    /// Threads evaluating candidates (all cores by default).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Seed of the search: same seed, same candidates, same result.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Continue the tune recorded in the results file.
+    #[arg(long)]
+    resume: bool,
+    /// Evaluate only share K of N (from 0) of the next generation, then stop.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<tune::search::Shard>,
+    /// Results of earlier generations (a merged file) that a shard continues.
+    #[arg(long, value_name = "RESULTS")]
+    from: Vec<PathBuf>,
+    /// Output directory (results, tuned scenario, plot); tune-out/<file stem> by default.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Results file; <out>/results.jsonl by default.
+    #[arg(long)]
+    results: Option<PathBuf>,
+    /// End with one JSON object on stdout (the table goes to stderr).
+    #[arg(long)]
+    json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum TuneAction {
+    /// Combine results files (shards) into one.
+    Merge {
+        /// The merged file to write (may also be one of the inputs).
+        out: PathBuf,
+        /// Results files to read.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
     },
 }
 
@@ -121,6 +176,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Tune(args) => run_tune(args),
         Command::Bench { problem, json: _ } => {
             let lines = match problem {
                 Problem::P1 => json_lines(&bench::p1::run_variants()?)?,
@@ -140,6 +196,58 @@ fn json_lines<T: serde::Serialize>(items: &[T]) -> Result<Vec<String>> {
         .iter()
         .map(|item| serde_json::to_string(item).map_err(Into::into))
         .collect()
+}
+
+fn run_tune(args: TuneArgs) -> Result<ExitCode> {
+    if let Some(TuneAction::Merge { out, inputs }) = args.action {
+        let n = tune::merge(&out, &inputs)?;
+        eprintln!("{}: {n} evaluations", out.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let file = args.file.context("a tuning file is required")?;
+    let report = tune::tune(&tune::TuneOptions {
+        file,
+        evaluations: args.evaluations,
+        jobs: args.jobs,
+        seed: args.seed,
+        resume: args.resume,
+        shard: args.shard,
+        out_dir: args.out,
+        results: args.results,
+        from: args.from,
+        progress: !args.quiet,
+    })?;
+    if args.json {
+        eprint!("{}", report.table);
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.table);
+        let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.5}"));
+        println!(
+            "objective: start {} -> best {} (train); held-out {} -> {}; compare {} / held-out {}",
+            show(report.default_objective),
+            show(report.best_objective),
+            show(report.heldout_default),
+            show(report.heldout_best),
+            show(report.compare_objective),
+            show(report.heldout_compare)
+        );
+        println!(
+            "{} evaluations ({} now, {:.2} evals/s, {} jobs); results {}",
+            report.evaluations,
+            report.evaluated_now,
+            report.evals_per_sec,
+            report.jobs,
+            report.results_file
+        );
+        if let Some(f) = &report.best_file {
+            println!("best scenario {f}");
+        }
+        if let Some(f) = &report.plot_file {
+            println!("plot {f}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_summary(s: &run::RunSummary) {

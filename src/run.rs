@@ -28,6 +28,12 @@ pub struct RunSummary {
     /// Position error against the reference at the control instants, when
     /// the robot's state starts with a position (quadrotor, diff-drive).
     pub tracking_rmse_m: Option<f64>,
+    /// Root mean square of each state component's error against the
+    /// reference at the control instants (units of the state).
+    pub state_rmse: Vec<f64>,
+    /// Mean over control steps of the squared distance of the applied input
+    /// from the reference input, sum over inputs (input units squared).
+    pub control_effort: f64,
     /// Control instants at which the true state broke a hard state bound.
     pub constraint_violations: usize,
     pub fallbacks: usize,
@@ -120,6 +126,7 @@ pub fn run_with_log(
     let mut step_us = Vec::with_capacity(steps);
     let (mut fallbacks, mut violations, mut qp_max) = (0, 0, 0);
     let (mut sq_err, mut samples) = (0.0, 0usize);
+    let (mut state_sq, mut effort) = (vec![0.0; nx], 0.0);
     let pos = plant.position_dims();
     let bounds = &f.controller.mpc.state_bounds;
     let wall = Instant::now();
@@ -130,6 +137,9 @@ pub fn run_with_log(
         if pos > 0 {
             sq_err += (0..pos).map(|i| (x[i] - x_ref[i]).powi(2)).sum::<f64>();
             samples += 1;
+        }
+        for (acc, (x, r)) in state_sq.iter_mut().zip(x.iter().zip(&x_ref)) {
+            *acc += (x - r).powi(2);
         }
         if bounds.iter().any(|b| {
             b.soft.is_none()
@@ -142,6 +152,11 @@ pub fn run_with_log(
         let report = controller.step(&x, &mut u)?;
         step_us.push(started.elapsed().as_secs_f64() * 1e6);
         fallbacks += usize::from(report.outcome.is_fallback());
+        effort += u
+            .iter()
+            .zip(&u_ref)
+            .map(|(u, r)| (u - r).powi(2))
+            .sum::<f64>();
         qp_max = qp_max.max(report.qp_iterations);
         x_prev.copy_from_slice(&x);
         for _ in 0..substeps {
@@ -170,6 +185,11 @@ pub fn run_with_log(
         control_steps: steps,
         goal_reached,
         tracking_rmse_m: (samples > 0).then(|| (sq_err / samples as f64).sqrt()),
+        state_rmse: state_sq
+            .iter()
+            .map(|s| (s / steps.max(1) as f64).sqrt())
+            .collect(),
+        control_effort: effort / steps.max(1) as f64,
         constraint_violations: violations,
         fallbacks,
         step_us: Percentiles::of(&step_us),
