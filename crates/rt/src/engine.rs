@@ -578,6 +578,13 @@ fn controller_task(
     let (mut x, mut std) = (vec![0.0; nx], vec![0.0; nx]);
     let (mut u, mut late) = (vec![0.0; nu], vec![0.0; nu]);
     let mut predicted = Vec::new();
+    if config.mode == Mode::RealTime {
+        // The estimator publishes its first estimate as it starts.
+        let waiting = Instant::now();
+        while !slot.read(&mut x, &mut std) && waiting.elapsed().as_secs_f64() < period {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+    }
     // One step; false when the world is gone.
     let mut step =
         |k: u64, t: f64, blocking: bool, out: &mut ControllerOut| -> Result<bool, RtError> {
@@ -945,6 +952,42 @@ impl World<'_> {
             debug_assert_eq!(x.len(), self.nx);
             // The truth estimator's input; a full queue only delays it.
             let _ = est_tx.try_send(EstIn::Truth(now, x.to_vec()));
+        }
+        // Instants still open at the end: their deadlines have passed unless
+        // the run was stopped; settle what came in, count the rest.
+        if !self.stopped {
+            while let Ok(c) = cmd_rx.try_recv() {
+                received.push_back(c);
+            }
+            let t = self.sim.time_secs();
+            for (k, tk, x, clearance) in instants.drain(..) {
+                while received.front().is_some_and(|c| c.step < k) {
+                    received.pop_front();
+                }
+                if received.front().is_some_and(|c| c.step == k) {
+                    let cmd = received.pop_front().expect("front exists");
+                    self.settle(
+                        k,
+                        tk,
+                        &x,
+                        &cmd.command,
+                        CommandSource::Controller,
+                        Some(&cmd),
+                        clearance,
+                    );
+                } else {
+                    let (command, source) = match (&last_late, misses_in_row) {
+                        (Some(late), 0) => (late.clone(), CommandSource::ShiftedPlan),
+                        _ => (self.safe.to_vec(), CommandSource::Safe),
+                    };
+                    misses_in_row += 1;
+                    self.misses += 1;
+                    self.log.event(k, t, Level::Warn, || {
+                        format!("deadline missed at step {k}: applying the {source:?} command")
+                    });
+                    self.settle(k, tk, &x, &command, source, None, clearance);
+                }
+            }
         }
         Ok(())
     }
