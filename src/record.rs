@@ -1,0 +1,320 @@
+//! The rerun-backed recorder sink of `recede run`: turns the loop's
+//! readings, true states and controller steps into `recede-viz` calls.
+//! `recede-rt` knows only its `Sink` trait; this is where the viewer's
+//! vocabulary (robot bodies, camera frames, plots) meets the scenario.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use nalgebra::{Point3, Quaternion, UnitQuaternion, Vector3};
+use recede_control::ReferenceConfig;
+use recede_model::robots::RobotConfig;
+use recede_msg::{Measurement, Reading, SensorInfo, SensorKind};
+use recede_rt::{Level, Sink, StepLog};
+use recede_sim::config::{ShapeConfig, WorldConfig};
+use recede_viz::{
+    CameraSpec, Obstacle, ObstacleSource, Recorder, RecorderConfig, RecorderHandle, RobotKind,
+    RobotPose, Series, Stamp, When,
+};
+
+/// Where `recede run` sends its recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recording {
+    /// No recording.
+    Off,
+    /// An `.rrd` file.
+    File(PathBuf),
+    /// A viewer spawned for the run.
+    Spawn,
+    /// A running viewer at `host:port` (or a full rerun URL).
+    Connect(String),
+}
+
+impl Recording {
+    /// Opens the recorder now, so that a sink that cannot be written is an
+    /// error before the run starts.
+    pub fn open(&self, name: &str) -> Result<Option<Recorder>> {
+        let mut config = match self {
+            Recording::Off => return Ok(None),
+            Recording::File(path) => RecorderConfig::file(path),
+            Recording::Spawn => RecorderConfig::spawn(),
+            Recording::Connect(addr) => RecorderConfig::connect(addr.clone()),
+        };
+        config.recording_name = Some(name.to_owned());
+        let recorder = Recorder::new(config)
+            .with_context(|| format!("cannot open the recording ({self:?})"))?;
+        Ok(Some(recorder))
+    }
+}
+
+/// Names of each robot's state and input components.
+fn component_names(robot: &RobotConfig) -> (&'static [&'static str], &'static [&'static str]) {
+    match robot {
+        RobotConfig::CartPole(_) => (&["p", "theta", "v", "omega"], &["F"]),
+        RobotConfig::Quadrotor(_) => (
+            &[
+                "px", "py", "pz", "qw", "qx", "qy", "qz", "vx", "vy", "vz", "wx", "wy", "wz",
+            ],
+            &["f0", "f1", "f2", "f3"],
+        ),
+        RobotConfig::DiffDrive(_) => (&["x", "y", "yaw", "v", "yaw_rate"], &["a", "alpha"]),
+        RobotConfig::Arm(_) => (&["q1", "q2", "dq1", "dq2"], &["tau1", "tau2"]),
+    }
+}
+
+/// The point of a state the viewer draws paths of: the quadrotor's and the
+/// ground robot's position, the pole's tip, the arm's tip.
+pub fn state_point(robot: &RobotConfig, x: &[f64]) -> Point3<f64> {
+    match robot {
+        RobotConfig::Quadrotor(_) => Point3::new(x[0], x[1], x[2]),
+        RobotConfig::DiffDrive(_) => Point3::new(x[0], x[1], 0.0),
+        RobotConfig::CartPole(p) => {
+            let l = p.pole_length_m;
+            Point3::new(x[0] - l * x[1].sin(), 0.0, l * x[1].cos())
+        }
+        RobotConfig::Arm(p) => {
+            let (l1, l2) = (p.link1_length_m, p.link2_length_m);
+            let (a, b) = (x[0], x[0] + x[1]);
+            Point3::new(
+                l1 * a.cos() + l2 * b.cos(),
+                0.0,
+                l1 * a.sin() + l2 * b.sin(),
+            )
+        }
+    }
+}
+
+fn pose(robot: &RobotConfig, x: &[f64]) -> RobotPose {
+    match robot {
+        RobotConfig::Quadrotor(_) => RobotPose::rigid(
+            Point3::new(x[0], x[1], x[2]),
+            UnitQuaternion::from_quaternion(Quaternion::new(x[3], x[4], x[5], x[6])),
+        ),
+        RobotConfig::DiffDrive(_) => RobotPose::planar(x[0], x[1], x[2]),
+        RobotConfig::CartPole(_) => RobotPose::CartPole {
+            cart_position_m: x[0],
+            pole_angle_rad: x[1],
+        },
+        RobotConfig::Arm(_) => RobotPose::TwoLinkArm {
+            q1_rad: x[0],
+            q2_rad: x[1],
+        },
+    }
+}
+
+fn robot_kind(robot: &RobotConfig) -> RobotKind {
+    match robot {
+        RobotConfig::Quadrotor(p) => RobotKind::Quadrotor {
+            arm_length_m: p.arm_length_m,
+            rotor_radius_m: 0.4 * p.arm_length_m,
+        },
+        RobotConfig::CartPole(p) => RobotKind::CartPole {
+            pole_length_m: p.pole_length_m,
+            cart_width_m: 0.4,
+            cart_height_m: 0.2,
+        },
+        RobotConfig::DiffDrive(p) => RobotKind::DiffDrive {
+            length_m: 1.2 * p.track_width_m,
+            width_m: p.track_width_m,
+            height_m: 0.3,
+        },
+        RobotConfig::Arm(p) => RobotKind::TwoLinkArm {
+            link1_length_m: p.link1_length_m,
+            link2_length_m: p.link2_length_m,
+        },
+    }
+}
+
+/// The world's objects as the viewer draws them (cylinders as their
+/// bounding boxes; moving objects where they start).
+fn world_obstacles(world: &WorldConfig) -> Vec<Obstacle> {
+    world
+        .objects
+        .iter()
+        .map(|o| match o.shape {
+            ShapeConfig::Sphere { center_m, radius_m } => Obstacle::Sphere {
+                center: Point3::from(center_m),
+                radius_m,
+            },
+            ShapeConfig::Box {
+                center_m,
+                size_m,
+                yaw_rad,
+            } => Obstacle::Box {
+                center: Point3::from(center_m),
+                half_sizes_m: Vector3::from(size_m) * 0.5,
+                rotation: UnitQuaternion::from_axis_angle(&Vector3::z_axis(), yaw_rad),
+            },
+            ShapeConfig::Cylinder {
+                center_m,
+                radius_m,
+                height_m,
+            } => Obstacle::Box {
+                center: Point3::from(center_m),
+                half_sizes_m: Vector3::new(radius_m, radius_m, 0.5 * height_m),
+                rotation: UnitQuaternion::identity(),
+            },
+        })
+        .collect()
+}
+
+/// What the sink needs to know about the run.
+#[derive(Debug, Clone)]
+pub struct SinkSetup<'a> {
+    pub robot: &'a RobotConfig,
+    pub reference: &'a ReferenceConfig,
+    pub world: &'a WorldConfig,
+    pub sensors: &'a [SensorInfo],
+    pub duration_secs: f64,
+    /// Log images and scans.
+    pub sensor_data: bool,
+}
+
+/// `recede_rt::Sink` over a rerun recorder handle.
+#[derive(Debug)]
+pub struct VizSink {
+    handle: RecorderHandle,
+    robot: RobotConfig,
+    sensors: Vec<SensorInfo>,
+    sensor_data: bool,
+    points: Vec<Point3<f64>>,
+}
+
+impl VizSink {
+    /// Logs the static parts (body, cameras, reference, obstacles, series
+    /// names) and returns the sink for the loop.
+    pub fn new(handle: RecorderHandle, setup: &SinkSetup<'_>) -> Self {
+        let robot = setup.robot;
+        handle.declare_robot(robot_kind(robot));
+        let (states, inputs) = component_names(robot);
+        handle.declare_series(Series::State, states);
+        handle.declare_series(Series::EstimatorStd, states);
+        handle.declare_series(Series::Command, inputs);
+        handle.declare_series(Series::SolveTimeMs, &["solve"]);
+        handle.declare_series(Series::QpIterations, &["qp_iterations"]);
+        for s in setup.sensors {
+            if let Some(k) = &s.intrinsics {
+                handle.declare_camera(&CameraSpec {
+                    name: s.name.clone(),
+                    resolution_px: [k.width_px, k.height_px],
+                    focal_length_px: [k.fx_px, k.fy_px],
+                    principal_point_px: [k.cx_px, k.cy_px],
+                    body_from_camera: s.body_from_sensor,
+                });
+            }
+        }
+        let (nx, nu) = robot.dimensions();
+        let (mut x, mut u) = (vec![0.0; nx], vec![0.0; nu]);
+        match setup.reference {
+            ReferenceConfig::Waypoints { states, .. } => {
+                let targets: Vec<Point3<f64>> =
+                    states.iter().map(|s| state_point(robot, s)).collect();
+                handle.log_targets(When::Static, &targets);
+            }
+            reference => {
+                let n = 400;
+                let path: Vec<Point3<f64>> = (0..=n)
+                    .map(|i| {
+                        reference.sample(setup.duration_secs * i as f64 / n as f64, &mut x, &mut u);
+                        state_point(robot, &x)
+                    })
+                    .collect();
+                handle.log_reference(When::Static, &path);
+            }
+        }
+        let obstacles = world_obstacles(setup.world);
+        if !obstacles.is_empty() {
+            handle.log_obstacles(When::Static, ObstacleSource::True, &obstacles);
+        }
+        Self {
+            handle,
+            robot: robot.clone(),
+            sensors: setup.sensors.to_vec(),
+            sensor_data: setup.sensor_data,
+            points: Vec::new(),
+        }
+    }
+}
+
+impl Sink for VizSink {
+    fn reading(&mut self, step: u64, reading: &Reading) {
+        if !self.sensor_data {
+            return;
+        }
+        let Some(info) = self.sensors.get(reading.sensor.0 as usize) else {
+            return;
+        };
+        let stamp = Stamp::new(step, reading.stamp.stamp_secs);
+        let name = &info.name;
+        match &reading.measurement {
+            Measurement::RgbImage(img) => {
+                let size = [img.width_px, img.height_px];
+                self.handle
+                    .log_rgb(stamp, name, size, img.data.as_flattened());
+            }
+            Measurement::DepthImage(img) => {
+                self.handle
+                    .log_depth(stamp, name, [img.width_px, img.height_px], &img.data);
+            }
+            Measurement::InfraredImage(img) => {
+                self.handle
+                    .log_infrared(stamp, name, [img.width_px, img.height_px], &img.data);
+            }
+            Measurement::LidarScan(scan) if info.kind == SensorKind::Lidar2d => {
+                self.points.clear();
+                for (i, r) in scan.ranges_m.iter().enumerate() {
+                    if r.is_finite() {
+                        let a = scan.angle_min_rad + i as f64 * scan.angle_increment_rad;
+                        let p = Point3::new(f64::from(*r) * a.cos(), f64::from(*r) * a.sin(), 0.0);
+                        self.points.push(info.body_from_sensor * p);
+                    }
+                }
+                self.handle.log_lidar(stamp, &self.points);
+            }
+            _ => {}
+        }
+    }
+
+    fn truth(&mut self, step: u64, t_secs: f64, state: &[f64]) {
+        let stamp = Stamp::new(step, t_secs);
+        self.handle.log_pose(stamp, pose(&self.robot, state));
+        self.handle.log_series(stamp, Series::State, state);
+    }
+
+    fn step(&mut self, log: &StepLog) {
+        let stamp = Stamp::new(log.step, log.t_secs);
+        self.handle.log_series(stamp, Series::Command, &log.command);
+        self.handle
+            .log_series(stamp, Series::SolveTimeMs, &[log.compute_secs * 1e3]);
+        self.handle.log_series(
+            stamp,
+            Series::QpIterations,
+            &[f64::from(log.report.qp_iterations)],
+        );
+        self.handle
+            .log_series(stamp, Series::EstimatorStd, &log.estimate_std);
+        let nx = log.estimate.len();
+        if nx > 0 && !log.predicted_states.is_empty() {
+            self.points.clear();
+            self.points.extend(
+                log.predicted_states
+                    .chunks_exact(nx)
+                    .map(|x| state_point(&self.robot, x)),
+            );
+            self.handle.log_prediction(stamp, &self.points);
+        }
+    }
+
+    fn event(&mut self, step: u64, t_secs: f64, level: Level, text: &str) {
+        let level = match level {
+            Level::Info => recede_viz::Level::Info,
+            Level::Warn => recede_viz::Level::Warn,
+            Level::Error => recede_viz::Level::Error,
+        };
+        self.handle.log_event(Stamp::new(step, t_secs), level, text);
+    }
+
+    fn dropped(&self) -> u64 {
+        self.handle.dropped()
+    }
+}
