@@ -1,10 +1,9 @@
 use std::path::Path;
 
 use recede_model::robots::RobotConfig;
-use recede_mpc::MpcConfig;
 use serde::Deserialize;
 
-use crate::ControlError;
+use crate::{ControlError, ControllerConfig};
 
 /// The controller's view of a scenario file: its `[robot]` and
 /// `[controller]` tables. Other tables (world, sensors, ...) belong to
@@ -12,7 +11,7 @@ use crate::ControlError;
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ControllerFile {
     pub robot: RobotConfig,
-    pub controller: MpcConfig,
+    pub controller: ControllerConfig,
 }
 
 impl ControllerFile {

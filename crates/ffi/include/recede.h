@@ -49,10 +49,6 @@ enum RecedeStatus
   // The TOML text is not valid UTF-8, does not parse, or names a key or
   // value the robot or the controller rejects (the message names it).
   RECEDE_STATUS_CONFIG = -4,
-  // Something the interface declares but the controller core does not
-  // support yet: a residual model file (the controller has no residual
-  // seam yet; pass NULL).
-  RECEDE_STATUS_UNSUPPORTED = -5,
   // A panic was caught (a bug). The handle is poisoned: destroy it.
   RECEDE_STATUS_PANICKED = -6,
 };
@@ -196,9 +192,12 @@ extern "C" {
 // used at every node of the first plan). This is the only call that
 // allocates.
 //
-// `residual_path` must be NULL: residual model files are not yet supported
-// by the controller core, and a non-NULL path returns
-// `RECEDE_STATUS_UNSUPPORTED` rather than silently running without it.
+// `residual_path` is NULL or a learned residual model file (safetensors,
+// format in crates/learn/README.md) added to the robot's physics; it
+// overrides a `[controller.residual] model` given in the TOML. Relative
+// paths are taken from the process's working directory. A file that is
+// missing, corrupt or made for another robot is `RECEDE_STATUS_CONFIG`
+// with the path in the message.
 //
 // On success `*out` receives the handle; on failure `*out` is set to NULL
 // and, when `error` is not NULL, up to `error_len - 1` bytes of the message

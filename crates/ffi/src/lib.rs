@@ -39,7 +39,7 @@ use std::ffi::{c_char, CStr};
 use std::fmt::{self, Write as _};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use recede_control::{ControlError, Controller, ControllerFile};
+use recede_control::{ControlError, Controller, ControllerFile, ResidualConfig};
 use recede_mpc::{Failure, MpcError, QpStatus, StepOutcome, StepReport};
 
 /// Bytes of message text a handle keeps (the terminating NUL included).
@@ -73,10 +73,7 @@ pub enum RecedeStatus {
     /// The TOML text is not valid UTF-8, does not parse, or names a key or
     /// value the robot or the controller rejects (the message names it).
     Config = -4,
-    /// Something the interface declares but the controller core does not
-    /// support yet: a residual model file (the controller has no residual
-    /// seam yet; pass NULL).
-    Unsupported = -5,
+    // -5 is retired (it meant "residual model files not supported yet").
     /// A panic was caught (a bug). The handle is poisoned: destroy it.
     Panicked = -6,
 }
@@ -383,9 +380,12 @@ unsafe fn with_handle(
 /// used at every node of the first plan). This is the only call that
 /// allocates.
 ///
-/// `residual_path` must be NULL: residual model files are not yet supported
-/// by the controller core, and a non-NULL path returns
-/// `RECEDE_STATUS_UNSUPPORTED` rather than silently running without it.
+/// `residual_path` is NULL or a learned residual model file (safetensors,
+/// format in crates/learn/README.md) added to the robot's physics; it
+/// overrides a `[controller.residual] model` given in the TOML. Relative
+/// paths are taken from the process's working directory. A file that is
+/// missing, corrupt or made for another robot is `RECEDE_STATUS_CONFIG`
+/// with the path in the message.
 ///
 /// On success `*out` receives the handle; on failure `*out` is set to NULL
 /// and, when `error` is not NULL, up to `error_len - 1` bytes of the message
@@ -455,15 +455,19 @@ unsafe fn create(
     if !x0.is_aligned() {
         return fail(message, Fault::Misaligned("x0"));
     }
-    if !residual_path.is_null() {
+    let residual_override = if residual_path.is_null() {
+        None
+    } else {
         // SAFETY: non-NULL and NUL-terminated per the contract.
-        let path = unsafe { CStr::from_ptr(residual_path) }.to_string_lossy();
-        message.set(format_args!(
-            "residual model file `{path}`: not yet supported (the controller core has no \
-             residual seam yet); pass NULL to run the nominal model"
-        ));
-        return RecedeStatus::Unsupported;
-    }
+        let path = unsafe { CStr::from_ptr(residual_path) };
+        match path.to_str() {
+            Ok(path) => Some(std::path::PathBuf::from(path)),
+            Err(e) => {
+                message.set(format_args!("residual_path: not valid UTF-8: {e}"));
+                return RecedeStatus::Config;
+            }
+        }
+    };
     // SAFETY: non-NULL; `toml_len` readable bytes per the contract.
     let bytes = unsafe { std::slice::from_raw_parts(toml, toml_len) };
     let text = match std::str::from_utf8(bytes) {
@@ -478,10 +482,14 @@ unsafe fn create(
     if let Some(index) = x0.iter().position(|v| !v.is_finite()) {
         return fail(message, Fault::NonFinite { what: "x0", index });
     }
-    let file = match ControllerFile::from_toml_str(text, "toml buffer") {
+    let mut file = match ControllerFile::from_toml_str(text, "toml buffer") {
         Ok(file) => file,
         Err(e) => return fail(message, Fault::Control(e)),
     };
+    if let Some(model) = residual_override {
+        let adaptation = file.controller.residual.take().and_then(|r| r.adaptation);
+        file.controller.residual = Some(ResidualConfig { model, adaptation });
+    }
     let (nx, nu) = file.robot.dimensions();
     if nx > RECEDE_MAX_DIMENSION || nu > RECEDE_MAX_DIMENSION {
         message.set(format_args!(
@@ -500,7 +508,7 @@ unsafe fn create(
             },
         );
     }
-    let controller = match Controller::new(&file.robot, &file.controller, x0) {
+    let controller = match Controller::from_config(&file.robot, &file.controller, x0) {
         Ok(c) => c,
         Err(e) => return fail(message, Fault::Control(e)),
     };

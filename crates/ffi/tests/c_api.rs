@@ -333,33 +333,97 @@ fn bad_create_arguments_are_refused() {
     assert!(out.is_null());
 }
 
-#[test]
-fn a_residual_model_file_is_reported_as_not_yet_supported() {
+/// Creates a cart-pole controller, optionally with a residual model file.
+fn create_cart_pole(
+    residual: Option<&std::ffi::CStr>,
+) -> (RecedeStatus, *mut RecedeController, String) {
     let toml = CART_POLE.toml;
     let x0 = CART_POLE.x0;
-    let path = c"models/drag.safetensors";
     let mut out = null_mut();
     let mut error = [0 as c_char; RECEDE_MESSAGE_CAPACITY];
-    // SAFETY: all pointers valid for their lengths; `path` NUL-terminated.
+    // SAFETY: all pointers valid for their lengths; the path NUL-terminated.
     let status = unsafe {
         recede_create(
             toml.as_ptr(),
             toml.len(),
             x0.as_ptr(),
             4,
-            path.as_ptr(),
+            residual.map_or(std::ptr::null(), |p| p.as_ptr()),
             &mut out,
             error.as_mut_ptr(),
             error.len(),
         )
     };
-    assert_eq!(status, RecedeStatus::Unsupported);
+    (status, out, common::c_text(&error))
+}
+
+#[test]
+fn a_missing_residual_model_file_is_a_config_error_naming_it() {
+    let (status, out, message) = create_cart_pole(Some(c"models/drag.safetensors"));
+    assert_eq!(status, RecedeStatus::Config);
     assert!(out.is_null());
-    let message = common::c_text(&error);
-    assert!(
-        message.contains("models/drag.safetensors") && message.contains("not yet supported"),
-        "{message}"
-    );
+    assert!(message.contains("models/drag.safetensors"), "{message}");
+}
+
+/// A zero residual loaded through the C interface gives exactly the
+/// nominal controller's commands.
+#[test]
+fn a_zero_residual_model_file_changes_nothing() {
+    use recede_learn::{Feature, MlpResidual, Output, ResidualSpec, SupportGuard};
+    let dir = std::env::temp_dir().join(format!("recede-ffi-residual-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("zero.safetensors");
+    MlpResidual::<4, 1>::zero(ResidualSpec {
+        features: vec![Feature::State { index: 1 }, Feature::State { index: 3 }],
+        outputs: vec![Output::State { index: 2 }, Output::State { index: 3 }],
+        hidden: vec![8],
+        activation: Default::default(),
+        guard: SupportGuard::Clip,
+    })
+    .unwrap()
+    .save(&path)
+    .unwrap();
+    let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    let (status, with, message) = create_cart_pole(Some(&c_path));
+    assert_eq!(status, RecedeStatus::Ok, "{message}");
+    let (status, without, message) = create_cart_pole(None);
+    assert_eq!(status, RecedeStatus::Ok, "{message}");
+    let (with, without) = (common::Handle(with), common::Handle(without));
+    let mut state = CART_POLE.x0.to_vec();
+    for _ in 0..20 {
+        let (mut a, mut b) = ([0.0], [0.0]);
+        // SAFETY: handles from recede_create; buffers of the right lengths.
+        let (sa, sb) = unsafe {
+            (
+                recede_step(
+                    with.0,
+                    0.0,
+                    state.as_ptr(),
+                    4,
+                    std::ptr::null(),
+                    0,
+                    a.as_mut_ptr(),
+                    1,
+                ),
+                recede_step(
+                    without.0,
+                    0.0,
+                    state.as_ptr(),
+                    4,
+                    std::ptr::null(),
+                    0,
+                    b.as_mut_ptr(),
+                    1,
+                ),
+            )
+        };
+        assert_eq!((sa, sb), (RecedeStatus::Ok, RecedeStatus::Ok));
+        assert_eq!(a[0].to_bits(), b[0].to_bits());
+        // Move the state a little so the steps differ.
+        state[0] += 0.01;
+        state[1] -= 0.02;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -101,7 +101,6 @@ fn header_declares_the_whole_interface() {
         "recede_last_error",
         "recede_dimensions",
         "RECEDE_STATUS_FALLBACK_PLAN",
-        "RECEDE_STATUS_UNSUPPORTED",
         "typedef struct RecedeController RecedeController",
     ] {
         assert!(generated.contains(name), "`{name}` missing from the header");
