@@ -60,17 +60,32 @@ fn the_ground_robot_goes_round_an_obstacle_on_its_line() {
     };
     let x0 = [0.0; 5];
     let mut c = Controller::with_obstacles(&robot, &config, None, Some(&keep_out), &x0).unwrap();
-    c.set_constant_reference(&[6.0, 0.0, 0.0, 0.0, 0.0], &[0.0, 0.0]).unwrap();
+    c.set_constant_reference(&[6.0, 0.0, 0.0, 0.0, 0.0], &[0.0, 0.0])
+        .unwrap();
     // Slightly off the straight line, so the way round is decided.
     let obstacle = cylinder(3.0, 0.1, 0.4);
-    let (x, gap) = closed_loop(&DiffDrive::default(), &mut c, SVector::from(x0), 300, &obstacle);
+    let (x, gap) = closed_loop(
+        &DiffDrive::default(),
+        &mut c,
+        SVector::from(x0),
+        300,
+        &obstacle,
+    );
     assert!(gap > 0.15, "came within {gap} m of the surface");
     assert!((x[0] - 6.0).abs() < 0.3 && x[1].abs() < 0.3, "ended at {x}");
 
     // Without the rows the same controller drives through it.
     let mut blind = Controller::with_residual(&robot, &config, None, &x0).unwrap();
-    blind.set_constant_reference(&[6.0, 0.0, 0.0, 0.0, 0.0], &[0.0, 0.0]).unwrap();
-    let (_, gap) = closed_loop(&DiffDrive::default(), &mut blind, SVector::from(x0), 300, &obstacle);
+    blind
+        .set_constant_reference(&[6.0, 0.0, 0.0, 0.0, 0.0], &[0.0, 0.0])
+        .unwrap();
+    let (_, gap) = closed_loop(
+        &DiffDrive::default(),
+        &mut blind,
+        SVector::from(x0),
+        300,
+        &obstacle,
+    );
     assert!(gap < 0.0, "{gap}");
 }
 
@@ -94,7 +109,8 @@ fn the_quadrotor_flies_round_a_pillar() {
         Controller::with_obstacles(&robot, &config, None, Some(&keep_out), x0.as_slice()).unwrap();
     let mut goal = Quadrotor::hover_state([5.0, 0.0, 1.5]);
     goal[3] = 1.0;
-    c.set_constant_reference(goal.as_slice(), &[2.4525; 4]).unwrap();
+    c.set_constant_reference(goal.as_slice(), &[2.4525; 4])
+        .unwrap();
     let obstacle = cylinder(2.5, -0.1, 0.3);
     let (x, gap) = closed_loop(&Quadrotor::default(), &mut c, x0, 300, &obstacle);
     assert!(gap > 0.2, "came within {gap} m of the surface");

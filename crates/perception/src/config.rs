@@ -72,7 +72,7 @@ impl Default for EkfConfig {
             imu_gyro_noise_std_radps: 0.005,
             imu_accel_bias_walk_mps2_per_sqrt_s: 0.001,
             imu_gyro_bias_walk_radps_per_sqrt_s: 0.0001,
-            imu_gate_std_mps2: 2.0,
+            imu_gate_std_mps2: 4.0,
             accel_process_std_mps2_per_sqrt_s: 0.5,
             position_fix_std_m: 0.02,
             position_fix_yaw_std_rad: 0.02,

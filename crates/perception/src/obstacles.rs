@@ -76,6 +76,9 @@ struct Cell {
 struct Pt {
     p: Vector3<f32>,
     cell: u32,
+    /// Taken at the left or right border of the image: the object may go
+    /// on beyond it.
+    border: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -180,7 +183,7 @@ impl ObstacleMapper {
         self.origin = (o.x - h, o.y - h);
     }
 
-    fn add_point(&mut self, p: &Vector3<f64>) {
+    fn add_point(&mut self, p: &Vector3<f64>, border: bool) {
         let c = &self.config;
         if p.z < c.ground_height_m + c.ground_tolerance_m || p.z > c.max_height_m {
             return;
@@ -201,6 +204,7 @@ impl ObstacleMapper {
         self.points.push(Pt {
             p: p.map(|v| v as f32),
             cell: cell as u32,
+            border,
         });
     }
 
@@ -250,7 +254,11 @@ impl ObstacleMapper {
                     self.members.push(k as u32);
                 }
             }
-            if self.members.len() < self.config.min_points as usize {
+            // Too small, or cut by the image's side (its width, and so its
+            // radius and centre, unknown): wait for a better view.
+            if self.members.len() < self.config.min_points as usize
+                || self.members.iter().any(|&k| self.points[k as usize].border)
+            {
                 continue;
             }
             self.fit_cluster(eye, angular_resolution_rad);
@@ -376,6 +384,7 @@ impl ObstacleMapper {
             return;
         }
         let max_range = self.config.max_range_m;
+        let last_u = (w - 1) / stride * stride;
         for v in (0..h).step_by(stride) {
             for u in (0..w).step_by(stride) {
                 let z = image.data[v * w + u] as f64;
@@ -383,7 +392,7 @@ impl ObstacleMapper {
                     continue;
                 }
                 let p = world_from_camera * Point3::from(k.ray(u as u32, v as u32) * z);
-                self.add_point(&p.coords);
+                self.add_point(&p.coords, u == 0 || u == last_u);
             }
         }
         let eye = world_from_camera.translation.vector;
@@ -409,7 +418,7 @@ impl ObstacleMapper {
             }
             let a = scan.angle_min_rad + i as f64 * scan.angle_increment_rad;
             let p = world_from_sensor * Point3::new(r * a.cos(), r * a.sin(), 0.0);
-            self.add_point(&p.coords);
+            self.add_point(&p.coords, false);
         }
         let eye = world_from_sensor.translation.vector;
         self.fit(&eye, scan.angle_increment_rad.abs());
@@ -549,7 +558,9 @@ impl ObstacleMapper {
                     let w = b.variance / (a.variance + b.variance);
                     let o = &mut a.obstacle;
                     o.position_m += (b.obstacle.position_m - o.position_m) * (1.0 - w);
-                    o.radius_m = o.radius_m.max(b.obstacle.radius_m);
+                    let rw = b.radius_variance / (a.radius_variance + b.radius_variance);
+                    o.radius_m += (b.obstacle.radius_m - o.radius_m) * (1.0 - rw);
+                    a.radius_variance *= rw;
                     o.hits = o.hits.max(b.obstacle.hits);
                     o.id = o.id.min(b.obstacle.id);
                     o.last_seen_secs = o.last_seen_secs.max(b.obstacle.last_seen_secs);

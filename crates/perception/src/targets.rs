@@ -8,6 +8,10 @@ use serde::Serialize;
 
 use crate::TargetConfig;
 
+/// Neighbouring depths further apart than this fraction of the depth
+/// make a depth edge.
+const EDGE_FRACTION: f64 = 0.05;
+
 /// A tracked hot object.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Target {
@@ -67,8 +71,10 @@ impl Registration {
         }
     }
 
-    /// Reprojects a depth image (each pixel splatted on a 2x2 footprint so
-    /// that a coarser depth camera leaves no holes).
+    /// Reprojects a depth image: each depth pixel off a depth edge fills
+    /// the infrared pixels whose centres fall inside its own footprint (its
+    /// square projected at its depth), nearest surface first, so that a
+    /// coarser depth camera leaves no holes and an edge does not bleed.
     pub fn update(&mut self, stamp_secs: f64, depth: &DepthImage) {
         self.z.fill(f32::NAN);
         self.stamp_secs = stamp_secs;
@@ -86,19 +92,42 @@ impl Registration {
                 if !(d.is_finite() && d > 0.0) {
                     continue;
                 }
+                // A pixel on a depth edge mixes two surfaces (and a gap
+                // narrower than a depth pixel looks like its border): leave
+                // it out rather than lend its depth to the wrong one.
+                let differs = |uu: usize, vv: usize| {
+                    let n = depth.data[vv * w + uu] as f64;
+                    !(n.is_finite() && (n - d).abs() <= EDGE_FRACTION * d)
+                };
+                if (u > 0 && differs(u - 1, v))
+                    || (u + 1 < w && differs(u + 1, v))
+                    || (v > 0 && differs(u, v - 1))
+                    || (v + 1 < h && differs(u, v + 1))
+                {
+                    continue;
+                }
                 let p = self.ir_from_depth * Point3::from(self.depth_k.ray(u as u32, v as u32) * d);
                 let Some(px) = self.ir.project(&p.coords) else {
                     continue;
                 };
-                let (cu, cv) = (px.x.floor() as i64, px.y.floor() as i64);
-                for (du, dv) in [(0, 0), (-1, 0), (0, -1), (-1, -1)] {
-                    let (x, y) = (cu + du, cv + dv);
-                    if x < 0 || y < 0 || x >= iw || y >= ih {
-                        continue;
-                    }
-                    let cell = &mut self.z[(y * iw + x) as usize];
-                    if !(cell.is_finite() && (*cell as f64) <= p.z) {
-                        *cell = p.z as f32;
+                // Half the footprint, in infrared pixels.
+                let scale = d / p.z;
+                let hu = 0.5 * scale * self.ir.fx_px / self.depth_k.fx_px;
+                let hv = 0.5 * scale * self.ir.fy_px / self.depth_k.fy_px;
+                let (u0, u1) = (
+                    (px.x - hu - 0.5).ceil() as i64,
+                    (px.x + hu - 0.5).floor() as i64,
+                );
+                let (v0, v1) = (
+                    (px.y - hv - 0.5).ceil() as i64,
+                    (px.y + hv - 0.5).floor() as i64,
+                );
+                for y in v0.max(0)..=v1.min(ih - 1) {
+                    for x in u0.max(0)..=u1.min(iw - 1) {
+                        let cell = &mut self.z[(y * iw + x) as usize];
+                        if !(cell.is_finite() && (*cell as f64) <= p.z) {
+                            *cell = p.z as f32;
+                        }
                     }
                 }
             }
@@ -241,11 +270,14 @@ impl TargetFinder {
                     nt += 1;
                 }
             }
+            // A hot pixel sees the hot surface, so no depth behind it can be
+            // right, while the registration's footprint lets a nearer
+            // occluder bleed in at the blob's edge: take the upper quartile.
             let depth_m = if self.depths.is_empty() {
                 None
             } else {
-                let mid = self.depths.len() / 2;
-                let (_, m, _) = self.depths.select_nth_unstable_by(mid, f32::total_cmp);
+                let q = (3 * self.depths.len()) / 4;
+                let (_, m, _) = self.depths.select_nth_unstable_by(q, f32::total_cmp);
                 Some(*m as f64)
             };
             self.blobs.push(Blob {

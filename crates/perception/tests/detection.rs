@@ -225,7 +225,7 @@ fn hot_objects_in_infrared_are_placed_with_registered_depth() {
     };
     let warm = Thing::Cylinder {
         x: 5.0,
-        y: 1.2,
+        y: 2.0,
         radius: 0.25,
         height: 1.8,
         temperature_k: 310.0,
@@ -258,7 +258,7 @@ fn hot_objects_in_infrared_are_placed_with_registered_depth() {
         finder.frame(t, &ir, Some(&registration), &(body * body_from_ir));
     }
     let targets = finder.targets();
-    assert_eq!(targets.len(), 2, "{targets:?}");
+    assert_eq!(targets.len(), 2, "{targets:?} {:?}", finder.last_blobs());
     let hottest = finder.hottest().unwrap();
     assert!((hottest.temperature_k - 450.0).abs() < 5.0, "{hottest:?}");
     // The hot surface faces the camera: within the radius of the centre.
@@ -266,7 +266,37 @@ fn hot_objects_in_infrared_are_placed_with_registered_depth() {
     assert!(e < 0.35, "{hottest:?}");
     let warm_t = targets.iter().find(|t| t.id != hottest.id).unwrap();
     assert!((warm_t.temperature_k - 310.0).abs() < 3.0, "{warm_t:?}");
-    assert!((warm_t.position_m.xy() - nalgebra::Vector2::new(5.0, 1.2)).norm() < 0.35);
+    assert!((warm_t.position_m.xy() - nalgebra::Vector2::new(5.0, 2.0)).norm() < 0.35);
+
+    // A warm object seen only through a sliver narrower than two depth
+    // pixels (just past the cold cylinder's edge) cannot be placed: its
+    // blob is left out rather than put on the occluder.
+    let sliver = Thing::Cylinder {
+        x: 5.0,
+        y: 1.2,
+        radius: 0.25,
+        height: 1.8,
+        temperature_k: 310.0,
+    };
+    let hidden = [hot, sliver, cold];
+    let mut finder2 = TargetFinder::new(&config, ir_k);
+    for f in 0..3 {
+        let t = f as f64 / 30.0;
+        let depth = render_depth(
+            &hidden,
+            &depth_k,
+            &(body * body_from_depth),
+            10.0,
+            0.01,
+            &mut r,
+        );
+        registration.update(t, &depth);
+        let ir = render_infrared(&hidden, &ir_k, &(body * body_from_ir), 0.3, &mut r);
+        finder2.frame(t, &ir, Some(&registration), &(body * body_from_ir));
+    }
+    assert_eq!(finder2.last_blobs().len(), 2, "{:?}", finder2.last_blobs());
+    assert_eq!(finder2.targets().len(), 1, "{:?}", finder2.targets());
+    assert!(finder2.unplaced_blobs >= 3);
 
     // Without a depth image close in time the blobs are not placed.
     let mut blind = TargetFinder::new(&config, ir_k);
