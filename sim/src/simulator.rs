@@ -332,26 +332,33 @@ impl Simulator {
             // The group's cache is home: its job (if any) was joined above.
             let mut cache = self.caches[g].take().unwrap_or_default();
             let world = Arc::clone(&world);
-            let handle = std::thread::spawn(move || {
-                let ctx = SampleContext {
-                    t_secs: t,
-                    body: &body,
-                    encoder_angles_rad: &[],
-                    world: &world,
-                };
-                let sampled = sensors
-                    .into_iter()
-                    .map(|(i, seq, mut sensor)| {
-                        let reading = sensor.sample(&ctx, &mut cache);
-                        (i, seq, sensor, reading)
-                    })
-                    .collect();
-                RenderOut {
-                    group: g,
-                    cache,
-                    sampled,
-                }
-            });
+            let spawned = std::thread::Builder::new()
+                .name("recede-render".into())
+                .spawn(move || {
+                    let ctx = SampleContext {
+                        t_secs: t,
+                        body: &body,
+                        encoder_angles_rad: &[],
+                        world: &world,
+                    };
+                    let sampled = sensors
+                        .into_iter()
+                        .map(|(i, seq, mut sensor)| {
+                            let reading = sensor.sample(&ctx, &mut cache);
+                            (i, seq, sensor, reading)
+                        })
+                        .collect();
+                    RenderOut {
+                        group: g,
+                        cache,
+                        sampled,
+                    }
+                });
+            // Out of threads: std's spawn would panic; this is no better.
+            let handle = match spawned {
+                Ok(handle) => handle,
+                Err(e) => panic!("cannot start a render thread: {e}"),
+            };
             self.jobs.push_back(RenderJob { group: g, handle });
         }
     }
