@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use recede::{bench, datalog, run, scenario, train, tune};
+use recede::{bench, datalog, record, run, scenario, train, tune};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,6 +34,28 @@ enum Command {
         /// crates/learn/README.md for the columns).
         #[arg(long, value_name = "FILE")]
         log_data: Option<PathBuf>,
+        /// Pace the loop by the wall clock (deadlines, jitter) instead of lockstep.
+        #[arg(long)]
+        realtime: bool,
+        /// Seed of the simulated world (the scenario's by default).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write the rerun recording here (out/<scenario>.rrd by default).
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["no_rrd", "spawn", "connect"])]
+        rrd: Option<PathBuf>,
+        /// Do not record.
+        #[arg(long, conflicts_with_all = ["spawn", "connect"])]
+        no_rrd: bool,
+        /// Stream the recording to a newly spawned viewer instead of a file.
+        #[arg(long, conflicts_with = "connect")]
+        spawn: bool,
+        /// Stream the recording to a running viewer (host:port).
+        #[arg(long, value_name = "ADDR")]
+        connect: Option<String>,
+        /// Threads rendering camera images besides the world's (lockstep
+        /// results do not depend on it).
+        #[arg(long, value_name = "N")]
+        render_workers: Option<usize>,
     },
     /// Fit a learned residual to transition logs and write the model file.
     Train {
@@ -137,13 +159,53 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             duration,
             json,
             log_data,
+            realtime,
+            seed,
+            rrd,
+            no_rrd,
+            spawn,
+            connect,
+            render_workers,
         } => {
             let scenario = scenario::Scenario::load(&scenario)?;
+            let recording = if no_rrd {
+                record::Recording::Off
+            } else if spawn {
+                record::Recording::Spawn
+            } else if let Some(addr) = connect {
+                record::Recording::Connect(addr)
+            } else {
+                let path = rrd
+                    .or_else(|| scenario.file.recording.path.clone())
+                    .unwrap_or_else(|| {
+                        PathBuf::from("out").join(format!("{}.rrd", scenario.file.scenario.name))
+                    });
+                if let Some(dir) = path.parent().filter(|d| *d == std::path::Path::new("out")) {
+                    // The default directory is ours to create; any other must exist.
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                }
+                record::Recording::File(path)
+            };
+            let stop = recede_rt::StopFlag::new();
+            {
+                let stop = stop.clone();
+                ctrlc::set_handler(move || stop.stop()).context("installing the Ctrl-C handler")?;
+            }
+            let options = run::RunOptions {
+                duration_secs: duration,
+                seed,
+                realtime,
+                recording,
+                progress: !json,
+                stop,
+                render_workers,
+            };
             let mut log = log_data
                 .as_deref()
                 .map(|p| datalog::DataLog::create(p, &scenario.file.robot, false))
                 .transpose()?;
-            let summary = run::run_with_log(&scenario, duration, log.as_mut())?;
+            let summary = run::run_with_options_and_log(&scenario, &options, log.as_mut())?;
             if let Some(log) = log {
                 let path = log.path().display().to_string();
                 let rows = log.finish()?;
@@ -189,13 +251,6 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-fn json_lines<T: serde::Serialize>(items: &[T]) -> Result<Vec<String>> {
-    items
-        .iter()
-        .map(|item| serde_json::to_string(item).map_err(Into::into))
-        .collect()
 }
 
 fn run_tune(args: TuneArgs) -> Result<ExitCode> {
@@ -250,12 +305,29 @@ fn run_tune(args: TuneArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn json_lines<T: serde::Serialize>(items: &[T]) -> Result<Vec<String>> {
+    items
+        .iter()
+        .map(|item| serde_json::to_string(item).map_err(Into::into))
+        .collect()
+}
+
 fn print_summary(s: &run::RunSummary) {
     println!("scenario      {} ({})", s.scenario, s.robot);
     println!(
-        "simulated     {:.2} s in {:.2} s wall ({:.1}x real time), {} control steps",
-        s.sim_secs, s.wall_secs, s.realtime_factor, s.control_steps
+        "simulated     {:.2} s in {:.2} s wall ({:.1}x real time, {}), {} control steps{}",
+        s.sim_secs,
+        s.wall_secs,
+        s.realtime_factor,
+        s.mode,
+        s.control_steps,
+        if s.stopped { ", stopped by Ctrl-C" } else { "" }
     );
+    if s.estimator == "truth" {
+        println!("estimator     truth (the true state: a debugging mode, no estimation error)");
+    } else {
+        println!("estimator     {}", s.estimator);
+    }
     println!(
         "goal reached  {}",
         if s.goal_reached { "yes" } else { "NO" }
@@ -268,7 +340,29 @@ fn print_summary(s: &run::RunSummary) {
         s.step_us.median, s.step_us.p99, s.step_us.max
     );
     println!(
-        "fallbacks     {}, constraint violations {}",
-        s.fallbacks, s.constraint_violations
+        "fallbacks     {}, constraint violations {}, deadline misses {}",
+        s.fallbacks, s.constraint_violations, s.deadline_misses
     );
+    if let Some(j) = &s.loop_jitter_us {
+        println!(
+            "loop jitter   p50 {:.0} us, p99 {:.0} us, max {:.0} us",
+            j.p50, j.p99, j.max
+        );
+    }
+    if let Some(c) = s.min_clearance_m {
+        println!("clearance     min {c:.2} m");
+    }
+    for (name, c) in &s.sensors {
+        println!(
+            "sensor        {name}: {} delivered, {} dropped, {} rejected",
+            c.delivered, c.dropped, c.rejected
+        );
+    }
+    match &s.recording {
+        Some(r) => println!(
+            "recording     {r} ({} messages dropped)",
+            s.recorder_dropped
+        ),
+        None => println!("recording     off"),
+    }
 }

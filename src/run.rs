@@ -1,18 +1,44 @@
-//! `recede run`: the closed loop of a scenario in lockstep, the plant being
-//! the robot's model integrated at `plant_rate_hz`, then a summary.
+//! `recede run`: a scenario through the loop of `recede-rt` (the simulated
+//! world with its sensors, the estimator, the controller, the recorder),
+//! lockstep or real time, then a summary.
+//!
+//! [`run`] is the library entry point `recede tune` calls in-process (no
+//! recording, lockstep); [`run_with`] takes the full [`RunOptions`] and an
+//! optional per-control-step hook (`--log-data`).
 
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use nalgebra::SVector;
 use recede_control::{Controller, ResidualStats};
-use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, RobotConfig};
-use recede_model::{Dynamics, Rk4};
+use recede_rt::{
+    LoopConfig, LoopReport, Mode, MpcPolicy, NullSink, Sink, StepHook, StepRecord, StopFlag,
+    TruthEstimator,
+};
+use recede_sim::Simulator;
 use serde::Serialize;
 
-use crate::datalog::DataLog;
-use crate::scenario::Scenario;
-use crate::stats::Percentiles;
+use crate::record::{Recording, SinkSetup, VizSink};
+use crate::scenario::{EstimatorConfig, Scenario};
+use crate::stats::{percentile, Percentiles};
+
+/// Per sensor: readings handed to the estimator, samples lost, readings
+/// the estimator refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SensorSummary {
+    pub delivered: u64,
+    pub dropped: u64,
+    pub rejected: u64,
+}
+
+/// Wake-up lateness of the real-time controller, us.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Jitter {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
@@ -20,6 +46,11 @@ pub struct RunSummary {
     pub file: String,
     pub robot: String,
     pub seed: u64,
+    /// `lockstep` or `realtime`.
+    pub mode: String,
+    /// What the controller acted on: `truth` is the true state (a debugging
+    /// mode, no estimation error).
+    pub estimator: String,
     pub sim_secs: f64,
     pub wall_secs: f64,
     pub realtime_factor: f64,
@@ -34,167 +65,418 @@ pub struct RunSummary {
     /// Mean over control steps of the squared distance of the applied input
     /// from the reference input, sum over inputs (input units squared).
     pub control_effort: f64,
+    /// Smallest distance from the robot's body origin to an obstacle at
+    /// the control instants, m (none without obstacles).
+    pub min_clearance_m: Option<f64>,
     /// Control instants at which the true state broke a hard state bound.
     pub constraint_violations: usize,
+    /// Steps that applied a fallback command (failed solve or missed deadline).
     pub fallbacks: usize,
+    /// Real time: steps whose command missed its deadline.
+    pub deadline_misses: usize,
     pub step_us: Percentiles,
+    /// Real time only.
+    pub loop_jitter_us: Option<Jitter>,
     pub qp_iterations_max: u32,
+    /// Recorder messages dropped because the recorder fell behind.
+    pub recorder_dropped: u64,
+    pub sensors: BTreeMap<String, SensorSummary>,
+    /// Where the recording went, if anywhere.
+    pub recording: Option<String>,
+    /// Ended early by Ctrl-C.
+    pub stopped: bool,
     /// The learned residual's guard and adaptation counters, when the
     /// controller has one.
     pub residual: Option<ResidualStats>,
     pub final_state: Vec<f64>,
 }
 
-/// The plant: the robot's own model, integrated finely.
-enum Plant {
-    CartPole(CartPole),
-    Quadrotor(Quadrotor),
-    DiffDrive(DiffDrive),
-    Arm(Arm),
+/// How to run a scenario.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub duration_secs: Option<f64>,
+    pub seed: Option<u64>,
+    pub realtime: bool,
+    pub recording: Recording,
+    /// A progress line on stderr (only when stderr is a terminal).
+    pub progress: bool,
+    pub stop: StopFlag,
+    /// Threads rendering camera images (the loop's default when `None`);
+    /// lockstep results do not depend on it.
+    pub render_workers: Option<usize>,
 }
 
-impl Plant {
-    fn new(robot: &RobotConfig) -> Result<Self> {
-        Ok(match robot {
-            RobotConfig::CartPole(p) => Self::CartPole(CartPole::new(*p)?),
-            RobotConfig::Quadrotor(p) => Self::Quadrotor(Quadrotor::new(*p)?),
-            RobotConfig::DiffDrive(p) => Self::DiffDrive(DiffDrive::new(*p)?),
-            RobotConfig::Arm(p) => Self::Arm(Arm::new(*p)?),
-        })
-    }
-
-    fn advance(&self, rk4: &Rk4, x: &mut [f64], u: &[f64]) {
-        match self {
-            Self::CartPole(m) => integrate(m, rk4, x, u),
-            Self::Quadrotor(m) => integrate(m, rk4, x, u),
-            Self::DiffDrive(m) => integrate(m, rk4, x, u),
-            Self::Arm(m) => integrate(m, rk4, x, u),
-        }
-    }
-
-    /// How many leading state components are a position, m.
-    fn position_dims(&self) -> usize {
-        match self {
-            Self::Quadrotor(_) => 3,
-            Self::DiffDrive(_) => 2,
-            Self::CartPole(_) | Self::Arm(_) => 0,
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            duration_secs: None,
+            seed: None,
+            realtime: false,
+            recording: Recording::Off,
+            progress: false,
+            stop: StopFlag::new(),
+            render_workers: None,
         }
     }
 }
 
-fn integrate<D: Dynamics<NX, NU>, const NX: usize, const NU: usize>(
-    model: &D,
-    rk4: &Rk4,
-    x: &mut [f64],
-    u: &[f64],
-) {
-    let next = rk4.step(
-        model,
-        &SVector::<f64, NX>::from_column_slice(x),
-        &SVector::<f64, NU>::from_column_slice(u),
-    );
-    x.copy_from_slice(next.as_slice());
-}
-
+/// Lockstep, no recording: what `recede tune` runs, many in parallel.
 pub fn run(scenario: &Scenario, duration_override: Option<f64>) -> Result<RunSummary> {
-    run_with_log(scenario, duration_override, None)
+    let options = RunOptions {
+        duration_secs: duration_override,
+        ..RunOptions::default()
+    };
+    run_with(scenario, &options, None)
 }
 
-/// [`run`], writing each control step's transition to `log` (see
-/// [`crate::datalog`]).
-pub fn run_with_log(
-    scenario: &Scenario,
-    duration_override: Option<f64>,
-    mut log: Option<&mut DataLog>,
-) -> Result<RunSummary> {
-    let f = &scenario.file;
-    let s = &f.scenario;
-    let (nx, nu) = f.robot.dimensions();
-    let mut controller = Controller::from_config(&f.robot, &f.controller, &s.initial_state)
-        .context("building the controller")?;
-    let plant = Plant::new(&f.robot)?;
-    let period = scenario.period_secs();
-    let substeps = (period * s.plant_rate_hz).round() as usize;
-    let rk4 = Rk4::new(period / substeps as f64, 1);
-    let duration = duration_override.unwrap_or(s.duration_secs);
-    let steps = (duration / period).round() as usize;
+/// Scores the run at the control instants, then passes each step on.
+struct Scoring<'a, 'h> {
+    scenario: &'a Scenario,
+    x_ref: Vec<f64>,
+    u_ref: Vec<f64>,
+    pos: usize,
+    sq_err: f64,
+    samples: usize,
+    state_sq: Vec<f64>,
+    effort: f64,
+    steps: usize,
+    violations: usize,
+    inner: Option<&'h mut dyn StepHook>,
+    progress: Option<Progress>,
+}
 
-    let mut x = s.initial_state.clone();
-    let mut x_prev = x.clone();
-    let mut u = vec![0.0; nu];
-    let (mut x_ref, mut u_ref) = (vec![0.0; nx], vec![0.0; nu]);
-    let mut step_us = Vec::with_capacity(steps);
-    let (mut fallbacks, mut violations, mut qp_max) = (0, 0, 0);
-    let (mut sq_err, mut samples) = (0.0, 0usize);
-    let (mut state_sq, mut effort) = (vec![0.0; nx], 0.0);
-    let pos = plant.position_dims();
-    let bounds = &f.controller.mpc.state_bounds;
-    let wall = Instant::now();
-    for k in 0..steps {
-        let t = k as f64 * period;
-        controller.track(&f.reference, t, &mut x_ref, &mut u_ref)?;
-        f.reference.sample(t, &mut x_ref, &mut u_ref);
-        if pos > 0 {
-            sq_err += (0..pos).map(|i| (x[i] - x_ref[i]).powi(2)).sum::<f64>();
-            samples += 1;
+#[derive(Debug)]
+struct Progress {
+    wall: Instant,
+    last: f64,
+    duration: f64,
+}
+
+impl StepHook for Scoring<'_, '_> {
+    fn on_step(&mut self, r: &StepRecord<'_>) {
+        let f = &self.scenario.file;
+        let x = r.true_state;
+        f.reference
+            .sample(r.t_secs, &mut self.x_ref, &mut self.u_ref);
+        if self.pos > 0 {
+            self.sq_err += (0..self.pos)
+                .map(|i| (x[i] - self.x_ref[i]).powi(2))
+                .sum::<f64>();
+            self.samples += 1;
         }
-        for (acc, (x, r)) in state_sq.iter_mut().zip(x.iter().zip(&x_ref)) {
+        for (acc, (x, r)) in self.state_sq.iter_mut().zip(x.iter().zip(&self.x_ref)) {
             *acc += (x - r).powi(2);
         }
-        if bounds.iter().any(|b| {
+        self.effort += r
+            .command
+            .iter()
+            .zip(&self.u_ref)
+            .map(|(u, r)| (u - r).powi(2))
+            .sum::<f64>();
+        self.steps += 1;
+        if f.controller.mpc.state_bounds.iter().any(|b| {
             b.soft.is_none()
                 && (b.min.is_some_and(|lo| x[b.index] < lo - 1e-6)
                     || b.max.is_some_and(|hi| x[b.index] > hi + 1e-6))
         }) {
-            violations += 1;
+            self.violations += 1;
         }
-        let started = Instant::now();
-        let report = controller.step(&x, &mut u)?;
-        step_us.push(started.elapsed().as_secs_f64() * 1e6);
-        fallbacks += usize::from(report.outcome.is_fallback());
-        effort += u
-            .iter()
-            .zip(&u_ref)
-            .map(|(u, r)| (u - r).powi(2))
-            .sum::<f64>();
-        qp_max = qp_max.max(report.qp_iterations);
-        x_prev.copy_from_slice(&x);
-        for _ in 0..substeps {
-            plant.advance(&rk4, &mut x, &u);
+        if let Some(p) = &mut self.progress {
+            let wall = p.wall.elapsed().as_secs_f64();
+            if wall - p.last >= 0.25 {
+                p.last = wall;
+                eprint!(
+                    "\r  t = {:7.2} / {:.2} s   {:5.1}x real time   step {}   ",
+                    r.t_secs,
+                    p.duration,
+                    r.t_secs / wall.max(1e-9),
+                    r.step
+                );
+                let _ = std::io::stderr().flush();
+            }
         }
-        if let Some(log) = log.as_deref_mut() {
-            log.record(t, period, &x_prev, &u, &x, None)?;
+        if let Some(inner) = &mut self.inner {
+            inner.on_step(r);
         }
     }
-    let wall_secs = wall.elapsed().as_secs_f64();
-    let sim_secs = steps as f64 * period;
-    f.reference.sample(sim_secs, &mut x_ref, &mut u_ref);
-    let goal_reached = x
-        .iter()
-        .zip(&x_ref)
-        .zip(&f.goal.state_tolerance)
-        .all(|((x, r), tol)| (x - r).abs() <= *tol);
-    Ok(RunSummary {
-        scenario: s.name.clone(),
+}
+
+/// Runs `scenario` as `options` say; `hook` sees every control step.
+pub fn run_with(
+    scenario: &Scenario,
+    options: &RunOptions,
+    hook: Option<&mut dyn StepHook>,
+) -> Result<RunSummary> {
+    let f = &scenario.file;
+    let s = &f.scenario;
+    let seed = options.seed.unwrap_or(s.seed);
+    let duration = options.duration_secs.unwrap_or(s.duration_secs);
+    if !(duration.is_finite() && duration >= 0.0) {
+        anyhow::bail!("--duration: expected seconds >= 0, found {duration}");
+    }
+    let (nx, nu) = f.robot.dimensions();
+    // The recording first: a sink that cannot be written stops us here.
+    let recorder = options.recording.open(&s.name)?;
+    let controller = Controller::from_config(&f.robot, &f.controller, &s.initial_state)
+        .context("building the controller")?;
+    let mut sim = Simulator::from_config(&scenario.plant_config(), &f.world, &f.sensors, seed)
+        .with_context(|| format!("{}: building the simulated world", scenario.path.display()))?;
+    let sensor_infos: Vec<_> = sim.sensors().cloned().collect();
+    let mut policy = MpcPolicy::new(controller, f.reference.clone());
+    let mut estimator = match f.estimator {
+        EstimatorConfig::Truth => TruthEstimator::new(nx),
+    };
+    let mut sink: Box<dyn Sink> = match &recorder {
+        Some(r) => Box::new(VizSink::new(
+            r.handle(),
+            &SinkSetup {
+                robot: &f.robot,
+                reference: &f.reference,
+                world: &f.world,
+                sensors: &sensor_infos,
+                duration_secs: duration,
+                sensor_data: f.recording.sensor_data,
+            },
+        )),
+        None => Box::new(NullSink),
+    };
+    let mut config = LoopConfig::new(
+        if options.realtime {
+            Mode::RealTime
+        } else {
+            Mode::Lockstep
+        },
+        scenario.period_secs(),
+        duration,
+    );
+    config.actuation_delay_secs = f.timing.actuation_delay_secs;
+    config.deadline_secs = f.timing.deadline_secs;
+    config.stop = options.stop.clone();
+    if let Some(n) = options.render_workers {
+        config.render_workers = n;
+    }
+    let progress = (options.progress && std::io::stderr().is_terminal()).then(|| Progress {
+        wall: Instant::now(),
+        last: 0.0,
+        duration,
+    });
+    let show_progress = progress.is_some();
+    let mut scoring = Scoring {
+        scenario,
+        x_ref: vec![0.0; nx],
+        u_ref: vec![0.0; nu],
+        pos: match f.robot.kind() {
+            "quadrotor" => 3,
+            "diff_drive" => 2,
+            _ => 0,
+        },
+        sq_err: 0.0,
+        samples: 0,
+        state_sq: vec![0.0; nx],
+        effort: 0.0,
+        steps: 0,
+        violations: 0,
+        inner: hook,
+        progress,
+    };
+    let report = recede_rt::run(
+        &mut sim,
+        &mut policy,
+        &mut estimator,
+        sink.as_mut(),
+        &mut scoring,
+        &config,
+    );
+    if show_progress {
+        eprintln!();
+    }
+    let report = report.with_context(|| format!("running {}", scenario.path.display()))?;
+    drop(sink);
+    let recording = match recorder {
+        Some(r) => {
+            let sink_name = r.sink().to_string();
+            let streaming = !matches!(r.sink(), recede_viz::Sink::File(_));
+            match r.finish() {
+                Ok(_) => Some(sink_name),
+                // A viewer that went away costs the rest of its stream, not the run.
+                Err(e) if streaming => {
+                    eprintln!("warning: the viewer stream ended early: {e}");
+                    Some(format!("{sink_name} (stream ended early: {e})"))
+                }
+                Err(e) => return Err(anyhow::Error::new(e).context("closing the recording")),
+            }
+        }
+        None => None,
+    };
+    let residual = policy.controller.residual_stats();
+    Ok(summarize(
+        scenario, seed, &report, &scoring, recording, residual,
+    ))
+}
+
+fn summarize(
+    scenario: &Scenario,
+    seed: u64,
+    report: &LoopReport,
+    scoring: &Scoring<'_, '_>,
+    recording: Option<String>,
+    residual: Option<ResidualStats>,
+) -> RunSummary {
+    let f = &scenario.file;
+    let (nx, nu) = f.robot.dimensions();
+    let (mut x_ref, mut u_ref) = (vec![0.0; nx], vec![0.0; nu]);
+    f.reference.sample(report.sim_secs, &mut x_ref, &mut u_ref);
+    let goal_reached = !report.stopped
+        && report
+            .final_state
+            .iter()
+            .zip(&x_ref)
+            .zip(&f.goal.state_tolerance)
+            .all(|((x, r), tol)| (x - r).abs() <= *tol);
+    let steps = scoring.steps.max(1) as f64;
+    let us: Vec<f64> = report.step_secs.iter().map(|s| s * 1e6).collect();
+    let loop_jitter_us = (report.mode == Mode::RealTime).then(|| {
+        let mut j: Vec<f64> = report.jitter_secs.iter().map(|s| s * 1e6).collect();
+        j.sort_by(f64::total_cmp);
+        Jitter {
+            p50: percentile(&j, 50.0),
+            p99: percentile(&j, 99.0),
+            max: j.last().copied().unwrap_or(0.0),
+        }
+    });
+    RunSummary {
+        scenario: f.scenario.name.clone(),
         file: scenario.path.display().to_string(),
         robot: f.robot.kind().to_string(),
-        seed: s.seed,
-        sim_secs,
-        wall_secs,
-        realtime_factor: sim_secs / wall_secs.max(1e-9),
-        control_steps: steps,
+        seed,
+        mode: match report.mode {
+            Mode::Lockstep => "lockstep",
+            Mode::RealTime => "realtime",
+        }
+        .into(),
+        estimator: report.estimator.into(),
+        sim_secs: report.sim_secs,
+        wall_secs: report.wall_secs,
+        realtime_factor: report.sim_secs / report.wall_secs.max(1e-9),
+        control_steps: report.control_steps,
         goal_reached,
-        tracking_rmse_m: (samples > 0).then(|| (sq_err / samples as f64).sqrt()),
-        state_rmse: state_sq
+        tracking_rmse_m: (scoring.samples > 0)
+            .then(|| (scoring.sq_err / scoring.samples as f64).sqrt()),
+        state_rmse: scoring
+            .state_sq
             .iter()
-            .map(|s| (s / steps.max(1) as f64).sqrt())
+            .map(|s| (s / steps).sqrt())
             .collect(),
-        control_effort: effort / steps.max(1) as f64,
-        constraint_violations: violations,
-        fallbacks,
-        step_us: Percentiles::of(&step_us),
-        qp_iterations_max: qp_max,
-        residual: controller.residual_stats(),
-        final_state: x,
-    })
+        control_effort: scoring.effort / steps,
+        min_clearance_m: report.min_clearance_m,
+        constraint_violations: scoring.violations,
+        fallbacks: report.fallbacks,
+        deadline_misses: report.deadline_misses,
+        step_us: Percentiles::of(&us),
+        loop_jitter_us,
+        qp_iterations_max: report.qp_iterations_max,
+        recorder_dropped: report.recorder_dropped,
+        sensors: report
+            .sensors
+            .iter()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    SensorSummary {
+                        delivered: s.delivered,
+                        dropped: s.dropped,
+                        rejected: s.rejected,
+                    },
+                )
+            })
+            .collect(),
+        recording,
+        stopped: report.stopped,
+        residual,
+        final_state: report.final_state.clone(),
+    }
+}
+
+/// `--log-data`: each control step's transition (true state, the command
+/// applied over the period, true state one period later) into a data log.
+pub struct TransitionHook<'a> {
+    log: &'a mut crate::datalog::DataLog,
+    period_secs: f64,
+    last: Option<(f64, Vec<f64>, Vec<f64>)>,
+    /// The first write error, if any (later rows are skipped).
+    pub error: Option<anyhow::Error>,
+}
+
+impl std::fmt::Debug for TransitionHook<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransitionHook")
+            .field("period_secs", &self.period_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> TransitionHook<'a> {
+    pub fn new(log: &'a mut crate::datalog::DataLog, period_secs: f64) -> Self {
+        Self {
+            log,
+            period_secs,
+            last: None,
+            error: None,
+        }
+    }
+}
+
+impl StepHook for TransitionHook<'_> {
+    fn on_step(&mut self, r: &StepRecord<'_>) {
+        if let Some((t, x, u)) = self.last.take() {
+            if self.error.is_none() {
+                if let Err(e) = self
+                    .log
+                    .record(t, self.period_secs, &x, &u, r.true_state, None)
+                {
+                    self.error = Some(e);
+                }
+            }
+        }
+        self.last = Some((r.t_secs, r.true_state.to_vec(), r.command.to_vec()));
+    }
+}
+
+/// [`run`] with every transition written to `log` when given.
+pub fn run_with_log(
+    scenario: &Scenario,
+    duration_override: Option<f64>,
+    log: Option<&mut crate::datalog::DataLog>,
+) -> Result<RunSummary> {
+    let options = RunOptions {
+        duration_secs: duration_override,
+        ..RunOptions::default()
+    };
+    run_with_options_and_log(scenario, &options, log)
+}
+
+/// [`run_with`] with every transition written to `log` when given.
+pub fn run_with_options_and_log(
+    scenario: &Scenario,
+    options: &RunOptions,
+    log: Option<&mut crate::datalog::DataLog>,
+) -> Result<RunSummary> {
+    match log {
+        None => run_with(scenario, options, None),
+        Some(log) => {
+            let mut hook = TransitionHook::new(log, scenario.period_secs());
+            let summary = run_with(scenario, options, Some(&mut hook))?;
+            // The last step's transition ends where the run ends.
+            if let (Some((t, x, u)), None) = (hook.last.take(), &hook.error) {
+                let dt = summary.sim_secs - t;
+                if dt > 0.5 * hook.period_secs {
+                    hook.log.record(t, dt, &x, &u, &summary.final_state, None)?;
+                }
+            }
+            if let Some(e) = hook.error {
+                return Err(e.context("writing the data log"));
+            }
+            Ok(summary)
+        }
+    }
 }

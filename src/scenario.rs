@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use recede_control::{ControllerConfig, ReferenceConfig};
 use recede_model::robots::RobotConfig;
+use recede_sim::config::{PlantConfig, RobotConfig as TrueRobot, SensorConfig, WorldConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +48,72 @@ pub struct ScenarioFile {
     pub controller: ControllerConfig,
     pub reference: ReferenceConfig,
     pub goal: GoalConfig,
+    /// The true plant (sim's `[plant]`): the robot with what its controller
+    /// does not know. Absent: the controller's own model, integrated at
+    /// `plant_rate_hz`, with no unmodelled effects.
+    #[serde(default)]
+    pub plant: Option<PlantConfig>,
+    /// The simulated world (sim's `[world]`): obstacles, heat sources.
+    #[serde(default)]
+    pub world: WorldConfig,
+    /// The simulated sensors (sim's `[[sensors]]`).
+    #[serde(default)]
+    pub sensors: Vec<SensorConfig>,
+    #[serde(default)]
+    pub estimator: EstimatorConfig,
+    #[serde(default)]
+    pub timing: TimingConfig,
+    #[serde(default)]
+    pub recording: RecordingConfig,
+}
+
+/// `[estimator]`: what turns readings into the controller's state.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EstimatorConfig {
+    /// The true state handed through: a debugging mode without estimation
+    /// error, labelled `truth` in every summary.
+    #[default]
+    Truth,
+}
+
+impl EstimatorConfig {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Truth => "truth",
+        }
+    }
+}
+
+/// `[timing]`: how commands reach the plant.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimingConfig {
+    /// From a control instant to when its command acts on the plant, s.
+    pub actuation_delay_secs: f64,
+    /// Real time: the controller's deadline after its instant, s (the
+    /// control period when absent).
+    pub deadline_secs: Option<f64>,
+}
+
+/// `[recording]`: the rerun recording of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingConfig {
+    /// The `.rrd` file, relative to the working directory
+    /// (`out/<scenario name>.rrd` when absent).
+    pub path: Option<PathBuf>,
+    /// Log camera images and lidar scans (the bulk of a recording).
+    pub sensor_data: bool,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            sensor_data: true,
+        }
+    }
 }
 
 /// A scenario read and checked.
@@ -110,8 +177,11 @@ impl Scenario {
             bail!("[goal] `state_tolerance`: expected {nx} tolerances >= 0 (inf to ignore one), found {tol:?}");
         }
         f.reference.validate(nx, nu).context("[reference]")?;
-        let mpc = &f.controller.mpc;
-        let period = mpc.period_secs.unwrap_or(mpc.dt_secs);
+        let period = f
+            .controller
+            .mpc
+            .period_secs
+            .unwrap_or(f.controller.mpc.dt_secs);
         let substeps = period * s.plant_rate_hz;
         if (substeps - substeps.round()).abs() > 1e-6 || substeps.round() < 1.0 {
             bail!(
@@ -119,9 +189,100 @@ impl Scenario {
                 s.plant_rate_hz
             );
         }
+        self.check_world().context("[plant]/[world]/[[sensors]]")?;
+        if let Some(d) = f.timing.deadline_secs {
+            if !(d.is_finite() && d > 0.0) {
+                bail!("[timing] `deadline_secs`: expected a duration > 0, found {d}");
+            }
+        }
+        let delay = f.timing.actuation_delay_secs;
+        if !(delay.is_finite() && delay >= 0.0) {
+            bail!("[timing] `actuation_delay_secs`: expected a duration >= 0, found {delay}");
+        }
         // Building the controller checks the [controller] table against the robot.
         recede_control::Controller::from_config(&f.robot, &f.controller, &s.initial_state)
             .context("[controller]")?;
+        Ok(())
+    }
+
+    /// The sim's `[plant]`: the file's, or the controller's model with no
+    /// unmodelled effects. Either way it starts at `[scenario]
+    /// initial_state` and integrates at `plant_rate_hz`.
+    pub fn plant_config(&self) -> PlantConfig {
+        let f = &self.file;
+        let mut plant = f.plant.clone().unwrap_or_else(|| PlantConfig {
+            robot: match &f.robot {
+                RobotConfig::Quadrotor(p) => TrueRobot::Quadrotor {
+                    params: *p,
+                    drag_linear_n_s_per_m: [0.0; 3],
+                    drag_quadratic_n_s2_per_m2: [0.0; 3],
+                },
+                RobotConfig::CartPole(p) => TrueRobot::CartPole {
+                    params: *p,
+                    cart_viscous_friction_n_s_per_m: 0.0,
+                    cart_coulomb_friction_n: 0.0,
+                    coulomb_smoothing_mps: 0.01,
+                    pole_damping_n_m_s_per_rad: 0.0,
+                },
+                RobotConfig::DiffDrive(p) => TrueRobot::DiffDrive {
+                    params: *p,
+                    rolling_resistance_coeff: 0.0,
+                    coulomb_smoothing_mps: 0.01,
+                    speed_drag_per_sec: 0.0,
+                    yaw_drag_per_sec: 0.0,
+                    wheel_slip_ratio: 0.0,
+                    mass_kg: 10.0,
+                },
+                RobotConfig::Arm(p) => TrueRobot::Arm {
+                    params: *p,
+                    extra_payload_kg: 0.0,
+                    joint_viscous_friction_n_m_s_per_rad: [0.0; 2],
+                    joint_coulomb_friction_n_m: [0.0; 2],
+                    coulomb_smoothing_radps: 0.01,
+                    base_m: [0.0; 3],
+                },
+            },
+            integration_rate_hz: f.scenario.plant_rate_hz,
+            actuator: Default::default(),
+            disturbances: Vec::new(),
+            initial_state: None,
+        });
+        plant.initial_state = Some(f.scenario.initial_state.clone());
+        plant
+    }
+
+    fn check_world(&self) -> Result<()> {
+        let f = &self.file;
+        if let Some(p) = &f.plant {
+            let kind = match p.robot {
+                TrueRobot::Quadrotor { .. } => "quadrotor",
+                TrueRobot::CartPole { .. } => "cart_pole",
+                TrueRobot::DiffDrive { .. } => "diff_drive",
+                TrueRobot::Arm { .. } => "arm",
+            };
+            if kind != f.robot.kind() {
+                bail!(
+                    "[plant.robot] `kind`: expected the [robot]'s kind `{}`, found `{kind}`",
+                    f.robot.kind()
+                );
+            }
+            if p.initial_state.is_some() {
+                bail!("[plant] `initial_state`: not allowed here; the true initial state is [scenario] `initial_state`");
+            }
+            if p.integration_rate_hz != f.scenario.plant_rate_hz {
+                bail!(
+                    "[plant] `integration_rate_hz`: expected [scenario] `plant_rate_hz` = {} Hz, found {} Hz",
+                    f.scenario.plant_rate_hz,
+                    p.integration_rate_hz
+                );
+            }
+        }
+        let plant = self.plant_config();
+        plant.validate()?;
+        f.world.validate()?;
+        recede_sim::config::validate_sensors(&f.sensors)?;
+        // Building the plant checks what validation cannot (state length).
+        plant.build(f.scenario.seed)?;
         Ok(())
     }
 
