@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod datalog;
+pub mod perception_loop;
 pub mod record;
 pub mod run;
 pub mod scenario;

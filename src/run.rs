@@ -12,13 +12,18 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use recede_control::{Controller, ResidualStats};
+use recede_perception::{Perception, SensorStats};
 use recede_rt::{
-    LoopConfig, LoopReport, Mode, MpcPolicy, NullSink, Sink, StepHook, StepRecord, StopFlag,
-    TruthEstimator,
+    Estimator, LoopConfig, LoopReport, Mode, MpcPolicy, NullSink, Sink, StepHook, StepRecord,
+    StopFlag, TruthEstimator,
 };
 use recede_sim::Simulator;
 use serde::Serialize;
 
+use crate::perception_loop::{
+    detection_summary, target_summary, DetectionSummary, PerceptionEstimator, PerceptionLink,
+    PerceptionPolicy, PerceptionScore, TargetSummary,
+};
 use crate::record::{Recording, SinkSetup, VizSink};
 use crate::scenario::{EstimatorConfig, Scenario};
 use crate::stats::{percentile, Percentiles};
@@ -68,6 +73,19 @@ pub struct RunSummary {
     /// Smallest distance from the robot's body origin to an obstacle at
     /// the control instants, m (none without obstacles).
     pub min_clearance_m: Option<f64>,
+    /// Estimated against true position at the control instants, m (with
+    /// `[estimator] kind = "ekf"`).
+    pub estimate_rmse_m: Option<f64>,
+    /// Perceived obstacles against the world's objects (ekf only).
+    pub detection: Option<DetectionSummary>,
+    /// The final pose against the hottest object (ekf, ground robot).
+    pub target: Option<TargetSummary>,
+    /// Estimates withheld because the filter went non-finite (ekf only).
+    pub estimate_faults: Option<u64>,
+    /// The perception pipeline's own counters per sensor (ekf only):
+    /// gated, non-finite, too late.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub perception_sensors: Vec<SensorStats>,
     /// Control instants at which the true state broke a hard state bound.
     pub constraint_violations: usize,
     /// Steps that applied a fallback command (failed solve or missed deadline).
@@ -217,15 +235,43 @@ pub fn run_with(
     let (nx, nu) = f.robot.dimensions();
     // The recording first: a sink that cannot be written stops us here.
     let recorder = options.recording.open(&s.name)?;
-    let controller = Controller::from_config(&f.robot, &f.controller, &s.initial_state)
-        .context("building the controller")?;
+    let perceiving = matches!(f.estimator, EstimatorConfig::Ekf(_));
+    let controller = Controller::with_obstacles(
+        &f.robot,
+        &f.controller.mpc,
+        f.controller.residual.as_ref(),
+        perceiving.then_some(&f.perception.constraints),
+        &s.initial_state,
+    )
+    .context("building the controller")?;
     let mut sim = Simulator::from_config(&scenario.plant_config(), &f.world, &f.sensors, seed)
         .with_context(|| format!("{}: building the simulated world", scenario.path.display()))?;
     let sensor_infos: Vec<_> = sim.sensors().cloned().collect();
     let mut policy = MpcPolicy::new(controller, f.reference.clone());
-    let mut estimator = match f.estimator {
-        EstimatorConfig::Truth => TruthEstimator::new(nx),
+    // With perception, the policy sees the obstacles and targets the
+    // estimator finds through `link`.
+    let link = PerceptionLink::default();
+    let mut estimator: Box<dyn Estimator> = match &f.estimator {
+        EstimatorConfig::Truth => Box::new(TruthEstimator::new(nx)),
+        EstimatorConfig::Ekf(ekf) => Box::new(PerceptionEstimator::new(
+            Perception::new(
+                ekf,
+                &f.perception,
+                &f.robot,
+                &sensor_infos,
+                &s.initial_state,
+            )
+            .context("[estimator]/[perception]")?,
+            link.clone(),
+        )),
     };
+    let mut perceiving_policy = PerceptionPolicy::new(
+        &mut policy,
+        perceiving.then(|| link.clone()),
+        f.robot.clone(),
+        f.perception.approach.clone(),
+        f.timing.actuation_delay_secs,
+    );
     let mut sink: Box<dyn Sink> = match &recorder {
         Some(r) => Box::new(VizSink::new(
             r.handle(),
@@ -276,13 +322,16 @@ pub fn run_with(
         effort: 0.0,
         steps: 0,
         violations: 0,
-        inner: hook,
+        inner: None,
         progress,
     };
+    let position_dims = scoring.pos;
+    let mut perception_score = PerceptionScore::new(position_dims, hook);
+    scoring.inner = Some(&mut perception_score);
     let report = recede_rt::run(
         &mut sim,
-        &mut policy,
-        &mut estimator,
+        &mut perceiving_policy,
+        estimator.as_mut(),
         sink.as_mut(),
         &mut scoring,
         &config,
@@ -308,10 +357,38 @@ pub fn run_with(
         }
         None => None,
     };
+    drop(perceiving_policy);
     let residual = policy.controller.residual_stats();
-    Ok(summarize(
-        scenario, seed, &report, &scoring, recording, residual,
-    ))
+    let mut summary = summarize(scenario, seed, &report, &scoring, recording, residual);
+    drop(scoring);
+    if perceiving {
+        summary.estimate_rmse_m = perception_score.estimate_rmse_m();
+        let obstacles = link.obstacles();
+        summary.detection = Some(detection_summary(
+            &f.world,
+            perception_score.path(),
+            &obstacles,
+            f.perception.obstacles.max_range_m.min(4.0),
+        ));
+        let target = target_summary(
+            &f.world,
+            &report.final_state,
+            link.hottest_target().as_ref(),
+        );
+        if f.perception.approach.is_some() {
+            // The goal is the hottest object: stopped within 1 m, facing it.
+            summary.goal_reached = !report.stopped
+                && target.as_ref().is_some_and(|t| {
+                    t.distance_m <= 1.0
+                        && t.heading_error_rad.abs() <= 0.35
+                        && t.final_speed_m_s <= 0.15
+                });
+        }
+        summary.target = target;
+        summary.estimate_faults = Some(link.estimate_faults());
+        summary.perception_sensors = link.sensor_stats();
+    }
+    Ok(summary)
 }
 
 fn summarize(
@@ -369,6 +446,11 @@ fn summarize(
             .collect(),
         control_effort: scoring.effort / steps,
         min_clearance_m: report.min_clearance_m,
+        estimate_rmse_m: None,
+        detection: None,
+        target: None,
+        estimate_faults: None,
+        perception_sensors: Vec::new(),
         constraint_violations: scoring.violations,
         fallbacks: report.fallbacks,
         deadline_misses: report.deadline_misses,

@@ -65,6 +65,10 @@ pub struct ScenarioFile {
     pub timing: TimingConfig,
     #[serde(default)]
     pub recording: RecordingConfig,
+    /// Obstacles, targets and how they reach the controller (used with
+    /// `[estimator] kind = "ekf"`).
+    #[serde(default)]
+    pub perception: recede_perception::PerceptionConfig,
 }
 
 /// `[estimator]`: what turns readings into the controller's state.
@@ -75,12 +79,16 @@ pub enum EstimatorConfig {
     /// error, labelled `truth` in every summary.
     #[default]
     Truth,
+    /// `recede-perception`'s EKF over the scenario's sensors, with obstacles
+    /// and targets from its cameras and lidar (`[perception]`).
+    Ekf(recede_perception::EkfConfig),
 }
 
 impl EstimatorConfig {
     pub fn label(&self) -> &'static str {
         match self {
             Self::Truth => "truth",
+            Self::Ekf(_) => "ekf",
         }
     }
 }
@@ -190,6 +198,10 @@ impl Scenario {
             );
         }
         self.check_world().context("[plant]/[world]/[[sensors]]")?;
+        if let EstimatorConfig::Ekf(ekf) = &f.estimator {
+            ekf.validate()?;
+            f.perception.validate()?;
+        }
         if let Some(d) = f.timing.deadline_secs {
             if !(d.is_finite() && d > 0.0) {
                 bail!("[timing] `deadline_secs`: expected a duration > 0, found {d}");
