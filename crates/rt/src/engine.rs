@@ -12,7 +12,7 @@ use recede_mpc::StepReport;
 use recede_msg::Reading;
 use recede_sim::Simulator;
 
-use crate::clock::{Clock, StopFlag, WallClock};
+use crate::clock::{lower_thread_priority, raise_thread_priority, Clock, StopFlag, WallClock};
 use crate::estimator::{Estimator, Verdict};
 use crate::policy::Policy;
 use crate::sink::{Level, Sink, StepLog};
@@ -49,6 +49,11 @@ pub struct LoopConfig {
     pub estimator_queue: usize,
     /// Messages queued for the recorder task before they are dropped.
     pub recorder_queue: usize,
+    /// Real time: run the controller (and, one step lower, the world and
+    /// the estimator) under the OS's real-time FIFO policy at this priority
+    /// when permitted, so that other processes do not delay them. `None`:
+    /// ordinary scheduling.
+    pub realtime_priority: Option<i32>,
     /// Threads rendering camera images besides the world task's (0: the
     /// world task renders them). The readings, and so a lockstep run, do
     /// not depend on it.
@@ -68,6 +73,7 @@ impl LoopConfig {
             estimator_queue: 1024,
             recorder_queue: 4096,
             render_workers: 2,
+            realtime_priority: Some(50),
         }
     }
 
@@ -354,6 +360,9 @@ pub fn run(
             std::thread::Builder::new()
                 .name("recede-rt-estimator".into())
                 .spawn_scoped(scope, move || {
+                    if let (Mode::RealTime, Some(p)) = (config.mode, config.realtime_priority) {
+                        raise_thread_priority(p - 1);
+                    }
                     estimator_task(estimator, est_rx, slot, tick_tx, &log, n, nx)
                 })
         };
@@ -366,6 +375,9 @@ pub fn run(
             std::thread::Builder::new()
                 .name("recede-rt-controller".into())
                 .spawn_scoped(scope, move || {
+                    if let (Mode::RealTime, Some(p)) = (config.mode, config.realtime_priority) {
+                        raise_thread_priority(p);
+                    }
                     controller_task(
                         policy,
                         config,
@@ -401,7 +413,15 @@ pub fn run(
             sensor_names: &sensor_names,
         };
         let world_result = if realtime {
-            world.run_realtime(&est_tx, &cmd_rx, clock.as_ref())
+            // The world task is the caller's thread: raised for the run only.
+            let raised = config
+                .realtime_priority
+                .is_some_and(|p| raise_thread_priority(p - 1));
+            let result = world.run_realtime(&est_tx, &cmd_rx, clock.as_ref());
+            if raised {
+                lower_thread_priority();
+            }
+            result
         } else {
             world.run_lockstep(&est_tx, &cmd_rx)
         };

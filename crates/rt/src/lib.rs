@@ -43,7 +43,7 @@ mod estimator;
 mod policy;
 mod sink;
 
-pub use clock::{Clock, StopFlag, WallClock};
+pub use clock::{raise_thread_priority, Clock, StopFlag, WallClock};
 pub use engine::{
     run, CommandSource, LoopConfig, LoopReport, Mode, SensorReport, StepHook, StepRecord,
 };
