@@ -242,7 +242,12 @@ fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Bench { problem, json: _ } => {
             let lines = match problem {
                 Problem::P1 => json_lines(&bench::p1::run_variants()?)?,
-                Problem::P2 => json_lines(&bench::p2::run(&bench::p2::P2Options::default())?)?,
+                Problem::P2 => {
+                    let mut lines = json_lines(&bench::p2::run(&bench::p2::P2Options::default())?)?;
+                    // Issue 6's second robot: the arm with an unknown payload.
+                    lines.extend(json_lines(&bench::arm::run(&Default::default())?)?);
+                    lines
+                }
                 Problem::P3 => json_lines(&[bench::p3::run()?])?,
             };
             for line in lines {

@@ -1,6 +1,7 @@
 //! `recede bench`: the reference problems of benchmarks.md, one JSON object
 //! per line.
 
+pub mod arm;
 pub mod p1;
 pub mod p2;
 pub mod p3;

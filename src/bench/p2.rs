@@ -3,10 +3,14 @@
 //! MLP trained here on flights that are not the figure-eight) and `oracle`
 //! (the true drag model, the limit a residual can reach).
 //!
-//! Self-contained and repeatable: training data come from circles at random
-//! speeds, radii, directions and heights (a fixed seed), flown by the
-//! nominal MPC on the true plant, always at least 2 m above the
-//! figure-eight's plane, so the evaluated trajectory is never sampled.
+//! Self-contained and repeatable: training data come from flights that are
+//! not the figure-eight (a fixed seed), flown by the nominal MPC on the true
+//! plant, always at least 2 m above the figure-eight's plane, so the
+//! evaluated trajectory is never sampled: circles at random speeds, radii,
+//! directions and heights, and "wander" flights (random sums of sinusoids in
+//! x, y and z, up to 15 m/s, with strong accelerations along the path and
+//! fast climbs and descents) that reach the body-frame velocities (notably
+//! along body z) of fast tilted turns, which circles alone do not.
 
 use std::time::Instant;
 
@@ -58,10 +62,28 @@ pub struct P2Options {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataOptions {
     pub seed: u64,
+    /// Circles, then wander flights (each flight its own random draw).
     pub flights: usize,
+    pub wander_flights: usize,
     pub flight_secs: f64,
     pub min_speed_m_s: f64,
     pub max_speed_m_s: f64,
+    pub target: TargetKind,
+}
+
+/// What a training sample's target is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// `(x_next - nominal_next) / 0.01 s` over a control period, paired with
+    /// the state at its start: what a robot logging at the control rate
+    /// has. Its error is the drag's change over half a period (up to about
+    /// 0.05 m/s^2 on fast flights).
+    ControlPeriod,
+    /// The same over one 1 ms plant step (one per control period, cycling
+    /// through the period's steps), paired with the step's midpoint state
+    /// (quaternion renormalised): second order in 1 ms, what a robot with
+    /// a 1 kHz state estimate has.
+    PlantStep,
 }
 
 impl Default for DataOptions {
@@ -69,9 +91,11 @@ impl Default for DataOptions {
         Self {
             seed: 2,
             flights: 16,
+            wander_flights: 24,
             flight_secs: 10.0,
             min_speed_m_s: 0.5,
-            max_speed_m_s: 14.0,
+            max_speed_m_s: 15.0,
+            target: TargetKind::PlantStep,
         }
     }
 }
@@ -399,49 +423,185 @@ impl Circle {
     }
 }
 
-/// The training data: transitions `(x, u, (x_next - nominal_next) / dt)`
-/// of the nominal MPC flying random circles on the true plant, one per
-/// control step, and the lowest height the flights reached.
-pub fn generate_data(options: &DataOptions) -> Result<(Dataset<NX, NU>, Vec<Circle>, f64)> {
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let nominal = Nominal::Quadrotor(Quadrotor::default());
-    let mut data = Dataset::new();
-    let mut circles = Vec::with_capacity(options.flights);
-    let mut lowest = f64::INFINITY;
-    let steps = (options.flight_secs / PERIOD_SECS).round() as usize;
-    let mut predicted = [0.0; NX];
-    for _ in 0..options.flights {
-        let circle = Circle::random(&mut rng, options.min_speed_m_s, options.max_speed_m_s);
-        circles.push(circle);
-        let sample = |t: f64, x: &mut [f64], u: &mut [f64]| circle.sample(t, x, u);
-        let mut x0 = SVector::<f64, NX>::zeros();
-        sample(0.0, x0.as_mut_slice(), &mut [0.0; NU]);
-        let mut mpc = controller(ZeroResidual, &x0)?;
-        let mut plant = plant(&x0)?;
-        let mut u = SVector::<f64, NU>::zeros();
-        for k in 0..steps {
-            let t = k as f64 * PERIOD_SECS;
-            let x = SVector::<f64, NX>::from_column_slice(plant.state());
-            set_references(&mut mpc, t, &sample);
-            mpc.step(&x, PERIOD_SECS, &mut u);
-            for j in 0..PLANT_STEPS {
-                plant.step(t + j as f64 * PLANT_STEP_SECS, u.as_slice())?;
+/// A training flight with a random, smooth 3-D path: per axis a sum of
+/// three sinusoids, `p_i(t) = centre_i + sum_k a_ik sin(w_ik t + phase_ik)`.
+/// Unlike a circle, the speed along the path changes fast (strong
+/// accelerations along the velocity, so the vehicle pitches into and out of
+/// its motion as on the eight's fast turns) and it climbs and descends at
+/// up to several m/s, which is velocity along the body z axis.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Wander {
+    pub center_m: [f64; 3],
+    pub amplitude_m: [[f64; 3]; 3],
+    pub rate_rad_s: [[f64; 3]; 3],
+    pub phase_rad: [[f64; 3]; 3],
+}
+
+impl Wander {
+    /// Horizontal acceleration bound per axis, m/s^2 (so at most about 14
+    /// m/s^2 in all, the circles' bound).
+    pub const MAX_HORIZONTAL_ACCEL: f64 = 10.0;
+    pub const MAX_VERTICAL_ACCEL: f64 = 6.0;
+    pub const MAX_VERTICAL_SPEED: f64 = 8.0;
+
+    /// Peak speed at most `max_speed` (horizontal at most `max_speed`,
+    /// vertical at most 8 m/s), drawn from `[min_speed, max_speed)`; the
+    /// lowest point of the path is 7 m up.
+    pub fn random(rng: &mut ChaCha8Rng, min_speed: f64, max_speed: f64) -> Self {
+        let peak = rng.random_range(min_speed..max_speed);
+        let vertical: f64 = rng.random_range(0.0..Self::MAX_VERTICAL_SPEED.min(peak));
+        // Horizontal speed budget per axis, so that |v_h| <= peak.
+        let horizontal = peak / std::f64::consts::SQRT_2;
+        let mut amplitude_m = [[0.0; 3]; 3];
+        let mut rate_rad_s = [[0.0; 3]; 3];
+        let mut phase_rad = [[0.0; 3]; 3];
+        for axis in 0..3 {
+            let (budget, max_accel) = if axis < 2 {
+                (horizontal, Self::MAX_HORIZONTAL_ACCEL)
+            } else {
+                (vertical, Self::MAX_VERTICAL_ACCEL)
+            };
+            let weights: [f64; 3] = std::array::from_fn(|_| rng.random_range(0.1..1.0));
+            let total: f64 = weights.iter().sum();
+            // sum_k a w <= budget (speed), sum_k a w^2 <= max_accel.
+            let max_rate = (max_accel / budget.max(1e-9)).clamp(0.2, 1.5);
+            for k in 0..3 {
+                let w = rng.random_range(0.15..1.0) * max_rate;
+                rate_rad_s[axis][k] = w;
+                amplitude_m[axis][k] = budget * weights[k] / total / w;
+                phase_rad[axis][k] = rng.random_range(0.0..std::f64::consts::TAU);
             }
-            let x_next = SVector::<f64, NX>::from_column_slice(plant.state());
-            let applied = SVector::<f64, NU>::from_column_slice(plant.applied_input());
-            nominal.predict(
-                x.as_slice(),
-                applied.as_slice(),
-                PERIOD_SECS,
-                &mut predicted,
-            );
-            let target =
-                SVector::<f64, NX>::from_fn(|i, _| (x_next[i] - predicted[i]) / PERIOD_SECS);
-            lowest = lowest.min(x[2]).min(x_next[2]);
-            data.push(x, applied, target);
+        }
+        let reach_z: f64 = amplitude_m[2].iter().sum();
+        Self {
+            center_m: [
+                rng.random_range(-20.0..20.0),
+                rng.random_range(-20.0..20.0),
+                7.0 + reach_z,
+            ],
+            amplitude_m,
+            rate_rad_s,
+            phase_rad,
         }
     }
-    Ok((data, circles, lowest))
+
+    /// Reference state (level, hover thrust) at `t_secs`.
+    pub fn sample(&self, t_secs: f64, x: &mut [f64], u: &mut [f64]) {
+        x.fill(0.0);
+        for axis in 0..3 {
+            x[axis] = self.center_m[axis];
+            for k in 0..3 {
+                let (a, w) = (self.amplitude_m[axis][k], self.rate_rad_s[axis][k]);
+                let (s, c) = (w * t_secs + self.phase_rad[axis][k]).sin_cos();
+                x[axis] += a * s;
+                x[7 + axis] += a * w * c;
+            }
+        }
+        x[3] = 1.0;
+        u.fill(Quadrotor::default().hover_thrust_n());
+    }
+}
+
+/// One training flight's path.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Flight {
+    Circle(Circle),
+    Wander(Wander),
+}
+
+impl Flight {
+    pub fn sample(&self, t_secs: f64, x: &mut [f64], u: &mut [f64]) {
+        match self {
+            Flight::Circle(c) => c.sample(t_secs, x, u),
+            Flight::Wander(w) => w.sample(t_secs, x, u),
+        }
+    }
+}
+
+/// The training data: transitions `(x, u, measured residual of x')` of the
+/// nominal MPC flying the random flights on the true plant, one per control
+/// step (see [`TargetKind`]), the flights, and the lowest height reached.
+/// Flights run in parallel (each is its own deterministic closed loop, drawn
+/// up front from the seed), so the data do not depend on the thread count.
+pub fn generate_data(options: &DataOptions) -> Result<(Dataset<NX, NU>, Vec<Flight>, f64)> {
+    use rayon::prelude::*;
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let (lo, hi) = (options.min_speed_m_s, options.max_speed_m_s);
+    let mut flights: Vec<Flight> = (0..options.flights)
+        .map(|_| Flight::Circle(Circle::random(&mut rng, lo, hi)))
+        .collect();
+    flights.extend(
+        (0..options.wander_flights).map(|_| Flight::Wander(Wander::random(&mut rng, lo, hi))),
+    );
+    let runs = flights
+        .par_iter()
+        .map(|flight| fly(flight, options))
+        .collect::<Result<Vec<_>>>()?;
+    let mut data = Dataset::new();
+    let mut lowest = f64::INFINITY;
+    for (samples, low) in runs {
+        data.samples.extend(samples.samples);
+        lowest = lowest.min(low);
+    }
+    Ok((data, flights, lowest))
+}
+
+/// One training flight: its samples and the lowest height it reached.
+fn fly(flight: &Flight, options: &DataOptions) -> Result<(Dataset<NX, NU>, f64)> {
+    let nominal = Nominal::Quadrotor(Quadrotor::default());
+    let steps = (options.flight_secs / PERIOD_SECS).round() as usize;
+    let mut data = Dataset::new();
+    let mut lowest = f64::INFINITY;
+    let mut predicted = [0.0; NX];
+    let sample = |t: f64, x: &mut [f64], u: &mut [f64]| flight.sample(t, x, u);
+    let mut x0 = SVector::<f64, NX>::zeros();
+    sample(0.0, x0.as_mut_slice(), &mut [0.0; NU]);
+    let mut mpc = controller(ZeroResidual, &x0)?;
+    let mut plant = plant(&x0)?;
+    let mut u = SVector::<f64, NU>::zeros();
+    for k in 0..steps {
+        let t = k as f64 * PERIOD_SECS;
+        let x = SVector::<f64, NX>::from_column_slice(plant.state());
+        set_references(&mut mpc, t, &sample);
+        mpc.step(&x, PERIOD_SECS, &mut u);
+        // The plant step whose transition is kept (PlantStep targets).
+        let kept = k % PLANT_STEPS;
+        let mut transition = None;
+        for j in 0..PLANT_STEPS {
+            let before = SVector::<f64, NX>::from_column_slice(plant.state());
+            plant.step(t + j as f64 * PLANT_STEP_SECS, u.as_slice())?;
+            if j == kept {
+                let after = SVector::<f64, NX>::from_column_slice(plant.state());
+                let applied = SVector::<f64, NU>::from_column_slice(plant.applied_input());
+                transition = Some((before, after, applied));
+            }
+        }
+        let x_next = SVector::<f64, NX>::from_column_slice(plant.state());
+        lowest = lowest.min(x[2]).min(x_next[2]);
+        let (x_from, x_to, applied, h) = match options.target {
+            TargetKind::ControlPeriod => {
+                let applied = SVector::<f64, NU>::from_column_slice(plant.applied_input());
+                (x, x_next, applied, PERIOD_SECS)
+            }
+            TargetKind::PlantStep => {
+                let (before, after, applied) = transition.expect("kept < PLANT_STEPS");
+                (before, after, applied, PLANT_STEP_SECS)
+            }
+        };
+        nominal.predict(x_from.as_slice(), applied.as_slice(), h, &mut predicted);
+        let target = SVector::<f64, NX>::from_fn(|i, _| (x_to[i] - predicted[i]) / h);
+        let at = match options.target {
+            TargetKind::ControlPeriod => x_from,
+            TargetKind::PlantStep => {
+                let mut mid = (x_from + x_to) * 0.5;
+                let q = mid.fixed_rows::<4>(3).normalize();
+                mid.fixed_rows_mut::<4>(3).copy_from(&q);
+                mid
+            }
+        };
+        data.push(at, applied, target);
+    }
+    Ok((data, lowest))
 }
 
 /// Trains the benchmark's residual on `data`.
@@ -467,9 +627,10 @@ pub fn run(options: &P2Options) -> Result<Vec<P2Line>> {
         "a training flight came within {MIN_CLEARANCE_M} m of the figure-eight's plane"
     );
     eprintln!(
-        "p2: {} training transitions from {} circles in {:.1} s",
+        "p2: {} training transitions from {} circles and {} wander flights in {:.1} s",
         data.len(),
         options.data.flights,
+        options.data.wander_flights,
         started.elapsed().as_secs_f64()
     );
     let trained = Instant::now();
@@ -506,6 +667,7 @@ mod tests {
     fn short_data() -> DataOptions {
         DataOptions {
             flights: 3,
+            wander_flights: 2,
             flight_secs: 0.6,
             ..DataOptions::default()
         }
@@ -528,55 +690,100 @@ mod tests {
 
     #[test]
     fn training_flights_never_sample_the_figure_eight() {
-        let (data, circles, lowest) = generate_data(&short_data()).unwrap();
-        assert_eq!(data.len(), 3 * 60);
+        let (data, flights, lowest) = generate_data(&short_data()).unwrap();
+        assert_eq!(data.len(), 5 * 60);
         assert!(lowest > HEIGHT_M + MIN_CLEARANCE_M, "lowest {lowest}");
         for s in &data.samples {
             assert!(distance_to_figure_eight(s.x.as_slice()) > MIN_CLEARANCE_M);
         }
-        // Circles, not the eight: constant radius about the centre, the
-        // velocity the derivative of the position, and distinct flights.
+        // Circles and wander flights, not the eight: circles keep their
+        // radius, every path's velocity is the derivative of its position,
+        // and the flights are distinct.
+        assert!(matches!(flights[0], Flight::Circle(_)));
+        assert!(matches!(flights[4], Flight::Wander(_)));
         let (mut x, mut u, mut x2) = ([0.0; NX], [0.0; NU], [0.0; NX]);
-        for c in &circles {
-            for t in [0.0, 0.37, 1.9] {
-                c.sample(t, &mut x, &mut u);
-                let r = ((x[0] - c.center_m[0]).powi(2) + (x[1] - c.center_m[1]).powi(2)).sqrt();
-                assert!((r - c.radius_m).abs() < 1e-9);
-                c.sample(t + 1e-6, &mut x2, &mut u);
+        for f in &flights {
+            for t in [0.0, 0.37, 1.9, 7.3] {
+                f.sample(t, &mut x, &mut u);
+                if let Flight::Circle(c) = f {
+                    let r =
+                        ((x[0] - c.center_m[0]).powi(2) + (x[1] - c.center_m[1]).powi(2)).sqrt();
+                    assert!((r - c.radius_m).abs() < 1e-9);
+                }
+                f.sample(t + 1e-6, &mut x2, &mut u);
                 for i in 0..3 {
                     assert!(((x2[i] - x[i]) / 1e-6 - x[7 + i]).abs() < 1e-4);
                 }
             }
         }
-        assert_ne!(circles[0], circles[1]);
+        assert_ne!(flights[0], flights[1]);
+        assert_ne!(flights[3], flights[4]);
         // Same seed, same data; another seed, other data.
         assert_eq!(generate_data(&short_data()).unwrap().0, data);
         let other = DataOptions {
             seed: 99,
             ..short_data()
         };
-        assert_ne!(generate_data(&other).unwrap().1, circles);
+        assert_ne!(generate_data(&other).unwrap().1, flights);
+    }
+
+    /// Wander references stay within their speed and acceleration bounds,
+    /// at least 7 m up, and, unlike circles, climb and descend.
+    #[test]
+    fn wander_paths_respect_their_bounds() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let (mut x, mut u, mut x2) = ([0.0; NX], [0.0; NU], [0.0; NX]);
+        let mut fastest_climb: f64 = 0.0;
+        for _ in 0..20 {
+            let w = Wander::random(&mut rng, 0.5, 15.0);
+            for k in 0..600 {
+                let t = k as f64 * 0.05;
+                w.sample(t, &mut x, &mut u);
+                w.sample(t + 1e-5, &mut x2, &mut u);
+                assert!(x[2] >= 7.0 - 1e-9, "z {}", x[2]);
+                let speed = (x[7].powi(2) + x[8].powi(2) + x[9].powi(2)).sqrt();
+                assert!(speed <= 15.0 * 1.5, "speed {speed}");
+                assert!(x[9].abs() <= Wander::MAX_VERTICAL_SPEED + 1e-9);
+                for i in 0..2 {
+                    let a = (x2[7 + i] - x[7 + i]) / 1e-5;
+                    assert!(a.abs() <= Wander::MAX_HORIZONTAL_ACCEL + 1e-3, "a {a}");
+                }
+                fastest_climb = fastest_climb.max(x[9].abs());
+            }
+        }
+        assert!(fastest_climb > 3.0, "{fastest_climb}");
     }
 
     #[test]
     fn targets_are_the_drag_the_nominal_model_misses() {
-        let (data, _, _) = generate_data(&short_data()).unwrap();
         let truth = QuadrotorTruth::p2(Quadrotor::default());
         let env = Environment::default();
-        let mut worst: f64 = 0.0;
-        for s in data.samples.iter().skip(5) {
-            let drag =
-                truth.derivative(&s.x, &s.u, &env) - Quadrotor::default().derivative(&s.x, &s.u);
-            for i in 7..10 {
-                worst = worst.max((s.residual[i] - drag[i]).abs());
+        let worst = |target: TargetKind| {
+            let (data, _, _) = generate_data(&DataOptions {
+                target,
+                ..short_data()
+            })
+            .unwrap();
+            let mut worst: f64 = 0.0;
+            for s in data.samples.iter().skip(5) {
+                let drag = truth.derivative(&s.x, &s.u, &env)
+                    - Quadrotor::default().derivative(&s.x, &s.u);
+                for i in 7..10 {
+                    worst = worst.max((s.residual[i] - drag[i]).abs());
+                }
             }
-        }
+            worst
+        };
         // Period averages against point values (drag here is up to several
-        // m/s^2): close, not equal.
-        assert!(
-            worst < 0.1,
-            "target differs from the true drag by {worst} m/s^2"
+        // m/s^2): close, not equal. One plant step about its midpoint:
+        // equal to the point value to second order in 1 ms.
+        let (period, step) = (
+            worst(TargetKind::ControlPeriod),
+            worst(TargetKind::PlantStep),
         );
+        assert!(period < 0.1, "period target differs by {period} m/s^2");
+        assert!(step < 1e-3, "plant-step target differs by {step} m/s^2");
+        assert!(step < period / 10.0, "{step} vs {period}");
     }
 
     #[test]

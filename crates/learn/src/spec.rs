@@ -53,12 +53,18 @@ pub enum Feature {
         #[serde(default = "quat_default")]
         quat_start: usize,
     },
+    /// `[sin x[index], cos x[index]]` of an angle, e.g. a joint angle: smooth
+    /// and periodic, the shape of gravity torques (2 features).
+    SinCos { index: usize },
+    /// `[sin(x[first] + x[second]), cos(x[first] + x[second])]`, e.g. the
+    /// absolute angle of an arm's second link (2 features).
+    SinCosSum { first: usize, second: usize },
 }
 
 /// Kind names accepted in files and configs, for error messages.
-pub const FEATURE_KINDS: &str =
-    "state, input, inputs, input_sum, body_velocity, body_velocity_abs_product, gravity_in_body";
-pub(crate) const FEATURE_KIND_LIST: [&str; 7] = [
+pub const FEATURE_KINDS: &str = "state, input, inputs, input_sum, body_velocity, \
+    body_velocity_abs_product, gravity_in_body, sin_cos, sin_cos_sum";
+pub(crate) const FEATURE_KIND_LIST: [&str; 9] = [
     "state",
     "input",
     "inputs",
@@ -66,6 +72,8 @@ pub(crate) const FEATURE_KIND_LIST: [&str; 7] = [
     "body_velocity",
     "body_velocity_abs_product",
     "gravity_in_body",
+    "sin_cos",
+    "sin_cos_sum",
 ];
 
 /// Where the network's outputs go: each entry consumes a fixed number of
@@ -147,6 +155,7 @@ impl Feature {
         match self {
             Feature::State { .. } | Feature::Input { .. } | Feature::InputSum => 1,
             Feature::Inputs => nu,
+            Feature::SinCos { .. } | Feature::SinCosSum { .. } => 2,
             Feature::BodyVelocity { .. }
             | Feature::BodyVelocityAbsProduct { .. }
             | Feature::GravityInBody { .. } => 3,
@@ -181,6 +190,11 @@ impl Feature {
                 in_range(vel_start, 3, nx, "velocity")
             }
             Feature::GravityInBody { quat_start } => in_range(quat_start, 4, nx, "quaternion"),
+            Feature::SinCos { index } => in_range(index, 1, nx, "state index"),
+            Feature::SinCosSum { first, second } => {
+                in_range(first, 1, nx, "state index")?;
+                in_range(second, 1, nx, "state index")
+            }
         }
     }
 
@@ -231,6 +245,15 @@ impl Feature {
                 let up = Vector3::new(c::<T>(0.0), c(0.0), c(1.0));
                 let gb = body_from_world(x, quat_start, &up);
                 out[at..at + 3].copy_from_slice(gb.as_slice());
+            }
+            Feature::SinCos { index } => {
+                out[at] = x[index].sin();
+                out[at + 1] = x[index].cos();
+            }
+            Feature::SinCosSum { first, second } => {
+                let a = x[first] + x[second];
+                out[at] = a.sin();
+                out[at + 1] = a.cos();
             }
         }
     }

@@ -174,3 +174,99 @@ fn guarded_residual_derivatives_match_finite_differences() {
         assert!(stats.outside_support > 0 && stats.outside_support == stats.evaluations);
     }
 }
+
+/// The angle features (`sin_cos`, `sin_cos_sum`) of an arm-like layout
+/// (4 states `[q1, q2, dq1, dq2]`, 2 torques): raw values, dual derivative
+/// against central differences, and a bit-exact file round trip.
+#[test]
+fn angle_features_values_and_derivatives() {
+    use recede_learn::{Feature, Output, ResidualSpec};
+    let spec = ResidualSpec {
+        features: vec![
+            Feature::SinCos { index: 0 },
+            Feature::SinCos { index: 1 },
+            Feature::SinCosSum {
+                first: 0,
+                second: 1,
+            },
+            Feature::State { index: 2 },
+            Feature::Inputs,
+        ],
+        outputs: vec![Output::State { index: 2 }, Output::State { index: 3 }],
+        hidden: vec![7],
+        activation: Activation::Tanh,
+        guard: SupportGuard::Off,
+    };
+    let model: MlpResidual<4, 2> = random_model(spec, 11);
+    assert_eq!(model.n_features(), 9);
+    let g = |x: &SVector<f64, 4>, u: &SVector<f64, 2>| {
+        let mut xdot = SVector::<f64, 4>::zeros();
+        model.add_to(x, u, &mut xdot);
+        xdot
+    };
+    for (x, u) in [
+        ([0.3, -1.2, 0.7, -2.0], [3.0, -1.5]),
+        ([-2.9, 2.4, -0.1, 1.3], [-8.0, 4.0]),
+        ([1.5707, 0.0, 0.0, 0.0], [0.0, 0.0]),
+    ] {
+        let x = SVector::<f64, 4>::from(x);
+        let u = SVector::<f64, 2>::from(u);
+        let f = model.raw_features(&x, &u);
+        let expected = [
+            x[0].sin(),
+            x[0].cos(),
+            x[1].sin(),
+            x[1].cos(),
+            (x[0] + x[1]).sin(),
+            (x[0] + x[1]).cos(),
+            x[2],
+            u[0],
+            u[1],
+        ];
+        assert_eq!(&f[..9], &expected);
+        let xd: SVector<DualSVec64<6>, 4> =
+            SVector::from_fn(|i, _| DualSVec64::from_re(x[i]).derivative(i));
+        let ud: SVector<DualSVec64<6>, 2> =
+            SVector::from_fn(|i, _| DualSVec64::from_re(u[i]).derivative(4 + i));
+        let mut out = SVector::<DualSVec64<6>, 4>::from_element(DualSVec64::from_re(0.0));
+        model.add_to(&xd, &ud, &mut out);
+        let value = g(&x, &u);
+        let h = 1e-6;
+        let mut moved = 0.0f64;
+        for j in 0..6 {
+            let (mut xp, mut xm, mut up, mut um) = (x, x, u, u);
+            if j < 4 {
+                xp[j] += h;
+                xm[j] -= h;
+            } else {
+                up[j - 4] += h;
+                um[j - 4] -= h;
+            }
+            let fd = (g(&xp, &up) - g(&xm, &um)) / (2.0 * h);
+            for i in 0..4 {
+                assert_eq!(out[i].re, value[i]);
+                let ad = out[i].eps.0.map_or(0.0, |e| e[j]);
+                assert!(
+                    (ad - fd[i]).abs() < 1e-6 * (1.0 + fd[i].abs()),
+                    "d g[{i}] / d var[{j}]: dual {ad}, finite difference {}",
+                    fd[i]
+                );
+                moved = moved.max(ad.abs());
+            }
+        }
+        // The angles really enter: some derivative is far from zero.
+        assert!(moved > 1e-3);
+        // Outputs land in xdot[2..4] only.
+        assert_eq!((value[0], value[1]), (0.0, 0.0));
+    }
+    let back = MlpResidual::<4, 2>::from_bytes(&model.to_bytes()).unwrap();
+    assert_eq!(back.spec(), model.spec());
+    assert_eq!(back.network(), model.network());
+    // An index past the state is refused.
+    let mut bad = model.spec().clone();
+    bad.features[2] = Feature::SinCosSum {
+        first: 0,
+        second: 4,
+    };
+    assert!(MlpResidual::<4, 2>::zero(bad).is_err());
+}

@@ -139,25 +139,30 @@ impl Quadrotor {
     /// `a_i = pi/4 + i pi/2`.
     pub fn rotor_positions_m(&self) -> [[f64; 3]; NU] {
         let l = self.params.arm_length_m;
-        std::array::from_fn(|i| {
-            let a = std::f64::consts::FRAC_PI_4 + i as f64 * std::f64::consts::FRAC_PI_2;
-            [l * a.cos(), l * a.sin(), 0.0]
-        })
+        ROTOR_DIRECTIONS.map(|[x, y]| [l * x, l * y, 0.0])
     }
 
     /// Body-frame torque of the rotor thrusts `f`, N m.
     pub fn body_torque<T: Scalar>(&self, f: &SVector<T, NU>) -> Vector3<T> {
+        let l = self.params.arm_length_m;
         let yaw = self.params.yaw_torque_coefficient_m;
         let mut tau = Vector3::zeros();
-        for (i, r) in self.rotor_positions_m().iter().enumerate() {
+        for (i, [dx, dy]) in ROTOR_DIRECTIONS.iter().enumerate() {
             // r x [0, 0, f] = [r_y f, -r_x f, 0]
-            tau[0] += f[i] * r[1];
-            tau[1] -= f[i] * r[0];
+            tau[0] += f[i] * (l * dy);
+            tau[1] -= f[i] * (l * dx);
             tau[2] += f[i] * (YAW_TORQUE_SIGN[i] * yaw);
         }
         tau
     }
 }
+
+/// `(cos a_i, sin a_i)` of rotor `i` at `a_i = pi/4 + i pi/2`, as constants:
+/// the model is evaluated hundreds of times per control step.
+const ROTOR_DIRECTIONS: [[f64; 2]; NU] = {
+    use std::f64::consts::FRAC_1_SQRT_2 as H;
+    [[H, H], [-H, H], [-H, -H], [H, -H]]
+};
 
 /// The quaternion `[w, x, y, z]` stored in a state vector.
 pub fn state_quaternion<T: Scalar>(x: &SVector<T, NX>) -> Vector4<T> {
@@ -213,18 +218,23 @@ impl Dynamics<NX, NU> for Quadrotor {
 
         let q_dot = quaternion_product(&q, &Vector4::new(c(0.0), w[0], w[1], w[2])) * c::<T>(0.5);
 
-        let thrust = u[0] + u[1] + u[2] + u[3];
-        let body_z = rotation_from_quaternion(&q).column(2).into_owned();
-        let mut v_dot = body_z * (thrust / p.mass_kg);
-        v_dot[2] -= GRAVITY;
+        // Thrust along the body z axis: third column of world_from_body,
+        // written out so the other six entries are not computed on duals.
+        let thrust_accel = (u[0] + u[1] + u[2] + u[3]) * p.mass_kg.recip();
+        let (qw, qx, qy, qz) = (q[0], q[1], q[2], q[3]);
+        let v_dot = Vector3::new(
+            (qx * qz + qw * qy) * thrust_accel * 2.0,
+            (qy * qz - qw * qx) * thrust_accel * 2.0,
+            (c::<T>(1.0) - (qx * qx + qy * qy) * 2.0) * thrust_accel - GRAVITY,
+        );
 
         // w x J w with J = diag(jx, jy, jz).
         let (jx, jy, jz) = (p.inertia_xx_kg_m2, p.inertia_yy_kg_m2, p.inertia_zz_kg_m2);
         let tau = self.body_torque(u);
         let w_dot = Vector3::new(
-            (tau[0] - w[1] * w[2] * (jz - jy)) / jx,
-            (tau[1] - w[2] * w[0] * (jx - jz)) / jy,
-            (tau[2] - w[0] * w[1] * (jy - jx)) / jz,
+            (tau[0] - w[1] * w[2] * (jz - jy)) * jx.recip(),
+            (tau[1] - w[2] * w[0] * (jx - jz)) * jy.recip(),
+            (tau[2] - w[0] * w[1] * (jy - jx)) * jz.recip(),
         );
 
         let mut xdot = SVector::<T, NX>::zeros();
