@@ -193,24 +193,49 @@ pub struct LoopReport {
     pub final_state: Vec<f64>,
 }
 
+/// Most values the loop passes between tasks: inline, so that the tasks
+/// neither allocate nor free per message in steady state (a free of another
+/// thread's allocation takes that thread's allocator lock: a priority
+/// inversion waiting to happen in real time).
+const MAX_VALUES: usize = 16;
+
+#[derive(Debug, Clone, Copy)]
+struct Vals {
+    len: usize,
+    v: [f64; MAX_VALUES],
+}
+
+impl Vals {
+    fn of(values: &[f64]) -> Self {
+        let mut v = [0.0; MAX_VALUES];
+        let len = values.len().min(MAX_VALUES);
+        v[..len].copy_from_slice(&values[..len]);
+        Self { len, v }
+    }
+
+    fn as_slice(&self) -> &[f64] {
+        &self.v[..self.len]
+    }
+}
+
 enum EstIn {
     Reading(Arc<Reading>),
-    Truth(f64, Vec<f64>),
+    Truth(f64, Vals),
     Tick(u64, f64),
 }
 
 struct Cmd {
     step: u64,
-    command: Vec<f64>,
-    late: Vec<f64>,
-    estimate: Vec<f64>,
+    command: Vals,
+    late: Vals,
+    estimate: Vals,
     report: StepReport,
     compute_secs: f64,
 }
 
 enum LogMsg {
     Reading(u64, Arc<Reading>),
-    Truth(u64, f64, Vec<f64>),
+    Truth(u64, f64, Vals),
     Step(Box<StepLog>),
     Event(u64, f64, Level, String),
 }
@@ -309,6 +334,14 @@ pub fn run(
         });
     }
     sim.set_render_workers(config.render_workers);
+    if nx > MAX_VALUES || nu > MAX_VALUES {
+        return Err(RtError::Config {
+            key: "robot",
+            message: format!(
+                "the loop passes at most {MAX_VALUES} states and inputs, found {nx} and {nu}"
+            ),
+        });
+    }
     let mut safe = vec![0.0; nu];
     policy.safe_command(&mut safe);
     let sensor_names: Vec<String> = sim.sensors().map(|s| s.name.clone()).collect();
@@ -328,6 +361,7 @@ pub fn run(
     let (tick_tx, tick_rx) = bounded::<(u64, f64)>(1);
     let recording = sink.enabled();
     let (log_tx, log_rx) = bounded::<LogMsg>(config.recorder_queue);
+    let (pool_tx, pool_rx) = bounded::<Box<StepLog>>(64);
     let log = LogTx {
         tx: recording.then_some(log_tx),
         dropped: Arc::new(AtomicU64::new(0)),
@@ -340,7 +374,7 @@ pub fn run(
     };
     // The first estimate exists before any task starts.
     est_tx
-        .send(EstIn::Truth(0.0, sim.true_state().to_vec()))
+        .send(EstIn::Truth(0.0, Vals::of(sim.true_state())))
         .map_err(|_| RtError::TaskPanicked("estimator"))?;
 
     let wall = Instant::now();
@@ -350,7 +384,7 @@ pub fn run(
             let sink = &mut *sink;
             std::thread::Builder::new()
                 .name("recede-rt-recorder".into())
-                .spawn_scoped(scope, move || recorder_task(sink, rx))
+                .spawn_scoped(scope, move || recorder_task(sink, rx, pool_tx))
         });
         let est = {
             let log = log.clone();
@@ -385,6 +419,7 @@ pub fn run(
                         tick_rx,
                         cmd_tx,
                         &log,
+                        pool_rx,
                         clock.as_ref(),
                         done,
                         nx,
@@ -500,14 +535,18 @@ pub fn run(
     })
 }
 
-fn recorder_task(sink: &mut dyn Sink, rx: Receiver<LogMsg>) {
+fn recorder_task(sink: &mut dyn Sink, rx: Receiver<LogMsg>, pool: Sender<Box<StepLog>>) {
     // Until every sender is gone: on a stop the queue is drained, so the
     // recording holds everything that was queued.
     for msg in rx.iter() {
         match msg {
             LogMsg::Reading(step, r) => sink.reading(step, &r),
-            LogMsg::Truth(step, t, x) => sink.truth(step, t, &x),
-            LogMsg::Step(log) => sink.step(&log),
+            LogMsg::Truth(step, t, x) => sink.truth(step, t, x.as_slice()),
+            LogMsg::Step(log) => {
+                sink.step(&log);
+                // Back to the controller for reuse (freed here if it has enough).
+                let _ = pool.try_send(log);
+            }
             LogMsg::Event(step, t, level, text) => sink.event(step, t, level, &text),
         }
     }
@@ -556,7 +595,7 @@ fn estimator_task(
                 }
             }
             EstIn::Truth(t, x) => {
-                estimator.on_truth(t, &x);
+                estimator.on_truth(t, x.as_slice());
                 if tick_tx.is_none() {
                     publish(estimator, t);
                 }
@@ -583,6 +622,7 @@ fn controller_task(
     tick_rx: Receiver<(u64, f64)>,
     cmd_tx: Sender<Cmd>,
     log: &LogTx,
+    pool: Receiver<Box<StepLog>>,
     clock: &dyn Clock,
     done: &AtomicBool,
     nx: usize,
@@ -622,9 +662,9 @@ fn controller_task(
             out.qp_max = out.qp_max.max(report.qp_iterations);
             let cmd = Cmd {
                 step: k,
-                command: u.clone(),
-                late: late.clone(),
-                estimate: x.clone(),
+                command: Vals::of(&u),
+                late: Vals::of(&late),
+                estimate: Vals::of(&x),
                 report,
                 compute_secs,
             };
@@ -641,16 +681,33 @@ fn controller_task(
                 }
                 policy.predicted_states(&mut predicted);
                 log.send(|| {
-                    LogMsg::Step(Box::new(StepLog {
-                        step: k,
-                        t_secs: t,
-                        estimate: x.clone(),
-                        estimate_std: std.clone(),
-                        command: u.clone(),
-                        report,
-                        compute_secs,
-                        predicted_states: predicted.clone(),
-                    }))
+                    // A log the recorder has finished with, refilled in place.
+                    let mut l = pool.try_recv().unwrap_or_else(|_| {
+                        Box::new(StepLog {
+                            step: 0,
+                            t_secs: 0.0,
+                            estimate: Vec::new(),
+                            estimate_std: Vec::new(),
+                            command: Vec::new(),
+                            report,
+                            compute_secs: 0.0,
+                            predicted_states: Vec::new(),
+                        })
+                    });
+                    l.step = k;
+                    l.t_secs = t;
+                    l.report = report;
+                    l.compute_secs = compute_secs;
+                    for (to, from) in [
+                        (&mut l.estimate, &x),
+                        (&mut l.estimate_std, &std),
+                        (&mut l.command, &u),
+                        (&mut l.predicted_states, &predicted),
+                    ] {
+                        to.clear();
+                        to.extend_from_slice(from);
+                    }
+                    LogMsg::Step(l)
                 });
             }
             Ok(sent)
@@ -807,7 +864,7 @@ impl World<'_> {
             self.deliver(t, k, est_tx, &mut buf, true)?;
             let x = self.sim.true_state().to_vec();
             est_tx
-                .send(EstIn::Truth(t, x.clone()))
+                .send(EstIn::Truth(t, Vals::of(&x)))
                 .map_err(|_| gone())?;
             est_tx.send(EstIn::Tick(k, t)).map_err(|_| gone())?;
             let clearance = self.clearance();
@@ -817,21 +874,20 @@ impl World<'_> {
                 return Ok(());
             };
             if self.log.on() {
-                let x = x.clone();
-                self.log.send(|| LogMsg::Truth(k, t, x));
+                self.log.send(|| LogMsg::Truth(k, t, Vals::of(&x)));
             }
             self.settle(
                 k,
                 t,
                 &x,
-                &cmd.command,
+                cmd.command.as_slice(),
                 CommandSource::Controller,
                 Some(&cmd),
                 clearance,
             );
             queue.push_back(Pending {
                 at_secs: t + delay,
-                command: cmd.command,
+                command: cmd.command.as_slice().to_vec(),
             });
         }
         if !self.stopped {
@@ -859,7 +915,7 @@ impl World<'_> {
             step: k,
             t_secs: t,
             true_state: x,
-            estimate: cmd.map_or(&[][..], |c| &c.estimate),
+            estimate: cmd.map_or(&[][..], |c| c.estimate.as_slice()),
             command,
             source,
             report: cmd.map(|c| c.report),
@@ -905,8 +961,7 @@ impl World<'_> {
                 let clearance = self.clearance();
                 self.min_clearance = self.min_clearance.min(clearance);
                 if self.log.on() {
-                    let x = x.clone();
-                    self.log.send(|| LogMsg::Truth(k, t, x));
+                    self.log.send(|| LogMsg::Truth(k, t, Vals::of(&x)));
                 }
                 instants.push_back((k, t, x, clearance));
                 next_instant += 1;
@@ -927,19 +982,19 @@ impl World<'_> {
                 if received.front().is_some_and(|c| c.step == k) {
                     let cmd = received.pop_front().expect("front exists");
                     misses_in_row = 0;
-                    last_late = Some(cmd.late.clone());
+                    last_late = Some(cmd.late.as_slice().to_vec());
                     self.settle(
                         k,
                         tk,
                         &x,
-                        &cmd.command,
+                        cmd.command.as_slice(),
                         CommandSource::Controller,
                         Some(&cmd),
                         clearance,
                     );
                     queue.push_back(Pending {
                         at_secs: (tk + delay).max(t),
-                        command: cmd.command,
+                        command: cmd.command.as_slice().to_vec(),
                     });
                 } else if t >= tk + deadline - 0.5 * h {
                     let (command, source) = match (&last_late, misses_in_row) {
@@ -971,7 +1026,7 @@ impl World<'_> {
             let x = self.sim.true_state();
             debug_assert_eq!(x.len(), self.nx);
             // The truth estimator's input; a full queue only delays it.
-            let _ = est_tx.try_send(EstIn::Truth(now, x.to_vec()));
+            let _ = est_tx.try_send(EstIn::Truth(now, Vals::of(x)));
         }
         // Instants still open at the end: their deadlines have passed unless
         // the run was stopped; settle what came in, count the rest.
@@ -990,7 +1045,7 @@ impl World<'_> {
                         k,
                         tk,
                         &x,
-                        &cmd.command,
+                        cmd.command.as_slice(),
                         CommandSource::Controller,
                         Some(&cmd),
                         clearance,
