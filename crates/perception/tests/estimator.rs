@@ -6,7 +6,9 @@ mod common;
 use common::{normal, normal3, rng, sensor};
 use nalgebra::{Isometry3, Vector3};
 use rand::RngExt;
-use recede_model::robots::{CartPoleParams, DiffDriveParams, QuadrotorParams, RobotConfig};
+use recede_model::robots::{
+    ArmParams, CartPoleParams, DiffDriveParams, QuadrotorParams, RobotConfig,
+};
 use recede_model::GRAVITY;
 use recede_msg::{Measurement, Reading, SensorId, SensorInfo, SensorKind, Stamp};
 use recede_perception::{EkfConfig, Outcome, Perception, PerceptionConfig};
@@ -127,6 +129,7 @@ fn nees_of_a_static_run_is_inside_its_95_percent_band() {
     let k = 3.0 * n;
     let q = |z: f64| k * (1.0 - 2.0 / (9.0 * k) + z * (2.0 / (9.0 * k)).sqrt()).powi(3) / n;
     let (lo, hi) = (q(-1.96), q(1.96));
+    eprintln!("mean NEES {mean:.3}, 95% band [{lo:.3}, {hi:.3}]");
     assert!(
         lo < mean && mean < hi,
         "mean NEES {mean:.3} outside [{lo:.3}, {hi:.3}]"
@@ -466,4 +469,52 @@ fn cart_pole_from_its_pole_encoder_and_cart_position() {
             e.state
         );
     }
+}
+
+#[test]
+fn arm_from_its_joint_encoders() {
+    let sensors = vec![sensor(
+        0,
+        "joints",
+        SensorKind::Encoders,
+        200.0,
+        Isometry3::identity(),
+        None,
+    )];
+    let config = EkfConfig {
+        encoder_ticks_per_rev: 4096,
+        ..EkfConfig::default()
+    };
+    let robot = RobotConfig::Arm(ArmParams::default());
+    let x0 = [0.3, -0.2, 0.0, 0.0];
+    let mut p =
+        Perception::new(&config, &PerceptionConfig::default(), &robot, &sensors, &x0).unwrap();
+    // Truth: the arm swings down under gravity with no torque.
+    let model = recede_model::robots::Arm::new(ArmParams::default()).unwrap();
+    let rk4 = recede_model::Rk4::new(0.001, 1);
+    let mut x = nalgebra::SVector::<f64, 4>::from(x0);
+    p.on_command(0.0, &[0.0, 0.0]);
+    for k in 1..=600 {
+        x = rk4.step(&model, &x, &nalgebra::SVector::<f64, 2>::zeros());
+        if k % 5 == 0 {
+            let per = 4096.0 / std::f64::consts::TAU;
+            p.on_reading(&Reading {
+                sensor: SensorId(0),
+                stamp: Stamp::new(k as f64 * 0.001, 0.0),
+                measurement: Measurement::Encoders {
+                    ticks: vec![(x[0] * per).floor() as i64, (x[1] * per).floor() as i64],
+                },
+            });
+        }
+    }
+    let e = p.estimate(0.6);
+    let tol = [0.01, 0.01, 0.1, 0.1];
+    for i in 0..4 {
+        assert!(
+            (e.state[i] - x[i]).abs() < tol[i],
+            "{i}: {:?} vs {x}",
+            e.state
+        );
+    }
+    assert_eq!(p.sensor_stats()[0].rejected, 0);
 }
