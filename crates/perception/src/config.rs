@@ -7,16 +7,6 @@ use serde::{Deserialize, Serialize};
 use crate::error::{at_least, non_negative, positive};
 use crate::{ObstacleConstraintConfig, PerceptionError};
 
-/// `[estimator]`: where the controller's state comes from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum EstimatorConfig {
-    /// The simulator's true state (a stand-in for tests; no real robot has it).
-    Truth,
-    /// The extended Kalman filter of this crate over the robot's sensors.
-    Ekf(EkfConfig),
-}
-
 /// The EKF's settings. Noise figures are per sample unless the name says
 /// `per_sqrt_s`; chi-square thresholds apply to the measurement's own
 /// number of degrees of freedom (3 for a position, 1 for a yaw, the number

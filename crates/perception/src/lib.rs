@@ -33,9 +33,7 @@ mod reference;
 mod targets;
 mod timeline;
 
-pub use config::{
-    ApproachConfig, EkfConfig, EstimatorConfig, ObstacleConfig, PerceptionConfig, TargetConfig,
-};
+pub use config::{ApproachConfig, EkfConfig, ObstacleConfig, PerceptionConfig, TargetConfig};
 pub use constraints::{ObstacleConstraintConfig, ObstacleConstraints};
 pub use error::PerceptionError;
 pub use kalman::Outcome;

@@ -1,8 +1,17 @@
 //! The `[estimator]` and `[perception]` tables: defaults, unknown keys,
 //! errors naming the key.
 
-use recede_perception::{EkfConfig, EstimatorConfig, PerceptionConfig};
+use recede_perception::{EkfConfig, PerceptionConfig};
 use serde::Deserialize;
+
+/// `[estimator]` as a scenario file wraps it (the program's own enum adds
+/// `truth`).
+#[derive(Debug, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum EstimatorConfig {
+    Truth,
+    Ekf(EkfConfig),
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
