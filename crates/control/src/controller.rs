@@ -197,7 +197,8 @@ impl Controller {
         Ok(match robot {
             RobotConfig::CartPole(p) => {
                 let model = CartPole::new(*p)?;
-                Self::CartPole(build(model, config, residual, x0, SVector::zeros(), ())?)
+                let config = with_default_bounds(config, model.input_bounds());
+                Self::CartPole(build(model, &config, residual, x0, SVector::zeros(), ())?)
             }
             RobotConfig::Quadrotor(p) => {
                 let model = Quadrotor::new(*p)?;

@@ -171,3 +171,18 @@ fn robot_config_is_tagged_by_kind_and_rejects_unknown_keys() {
     let bad_kind = toml::from_str::<RobotConfig>("kind = \"submarine\"\n").unwrap_err();
     assert!(bad_kind.to_string().contains("submarine"), "{bad_kind}");
 }
+
+#[test]
+fn cartpole_force_limit_is_a_parameter() {
+    use recede_model::robots::CartPole;
+    let cp = CartPole::new(CartPoleParams::default()).unwrap();
+    let b = cp.input_bounds();
+    assert_eq!((b.lower, b.upper), ([-80.0], [80.0]));
+    let p: CartPoleParams = load("max_force_n = 40.0\n").unwrap();
+    assert_eq!(CartPole::new(p).unwrap().input_bounds().upper, [40.0]);
+    let e = load::<CartPoleParams>("max_force_n = -1.0")
+        .unwrap()
+        .validate()
+        .unwrap_err();
+    assert!(e.to_string().contains("max_force_n"), "{e}");
+}

@@ -241,14 +241,16 @@ impl PlantConfig {
                 coulomb_smoothing_mps,
                 pole_damping_n_m_s_per_rad,
             } => {
+                let nominal = CartPole::new(*params).map_err(model_err)?;
+                let b = nominal.input_bounds();
                 let truth = CartPoleTruth {
-                    nominal: CartPole::new(*params).map_err(model_err)?,
+                    nominal,
                     cart_viscous_friction: *cart_viscous_friction_n_s_per_m,
                     cart_coulomb_friction: *cart_coulomb_friction_n,
                     coulomb_smoothing_mps: *coulomb_smoothing_mps,
                     pole_damping: *pole_damping_n_m_s_per_rad,
                 };
-                self.assemble(truth, ([-80.0], [80.0]), [0.0], dist, h, SVector::zeros())
+                self.assemble(truth, (b.lower, b.upper), [0.0], dist, h, SVector::zeros())
             }
             RobotConfig::DiffDrive {
                 params,

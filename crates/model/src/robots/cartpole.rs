@@ -6,7 +6,7 @@ use nalgebra::SVector;
 use serde::{Deserialize, Serialize};
 
 use crate::error::check_positive;
-use crate::{Dynamics, ModelError, Scalar, GRAVITY};
+use crate::{Bounds, Dynamics, ModelError, Scalar, GRAVITY};
 
 pub const NX: usize = 4;
 pub const NU: usize = 1;
@@ -17,6 +17,8 @@ pub struct CartPoleParams {
     pub cart_mass_kg: f64,
     pub pole_mass_kg: f64,
     pub pole_length_m: f64,
+    /// Actuator limit on the cart force, |F| <= this (P1: 80 N).
+    pub max_force_n: f64,
 }
 
 impl Default for CartPoleParams {
@@ -25,6 +27,7 @@ impl Default for CartPoleParams {
             cart_mass_kg: 1.0,
             pole_mass_kg: 0.1,
             pole_length_m: 0.8,
+            max_force_n: 80.0,
         }
     }
 }
@@ -33,7 +36,8 @@ impl CartPoleParams {
     pub fn validate(&self) -> Result<(), ModelError> {
         check_positive("cart_mass_kg", self.cart_mass_kg)?;
         check_positive("pole_mass_kg", self.pole_mass_kg)?;
-        check_positive("pole_length_m", self.pole_length_m)
+        check_positive("pole_length_m", self.pole_length_m)?;
+        check_positive("max_force_n", self.max_force_n)
     }
 }
 
@@ -46,6 +50,10 @@ impl CartPole {
     pub fn new(params: CartPoleParams) -> Result<Self, ModelError> {
         params.validate()?;
         Ok(Self { params })
+    }
+
+    pub fn input_bounds(&self) -> Bounds<NU> {
+        Bounds::symmetric([self.params.max_force_n])
     }
 }
 
