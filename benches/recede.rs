@@ -6,9 +6,11 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use nalgebra::{SVector, Vector1, Vector4};
-use recede::bench::p1;
+use recede::bench::{p1, p2};
+use recede_model::robots::quadrotor::{NU, NX};
 use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor};
-use recede_model::{Dynamics, Rk4};
+use recede_model::{Dynamics, Residual, Rk4, ZeroResidual};
+use recede_sim::plant::Plant;
 
 /// P1's closed loop, one controller step per iteration; the episode
 /// restarts every 200 steps so every phase of the swing-up is sampled.
@@ -27,6 +29,55 @@ fn p1_step(c: &mut Criterion) {
             black_box(mpc.step(&x, 0.02, &mut u));
             for _ in 0..10 {
                 x = rk4.step(&plant, &x, &u);
+            }
+            k += 1;
+        })
+    });
+}
+
+/// P2's closed loop at 9 m/s, one controller step per iteration, with the
+/// nominal model and with the benchmark's residual architecture (weights
+/// from a fixed seed: inference time does not depend on their values).
+fn p2_step(c: &mut Criterion) {
+    let mut group = c.benchmark_group("p2_controller_step");
+    p2_closed_loop(&mut group, "nominal", ZeroResidual);
+    p2_closed_loop(
+        &mut group,
+        "residual",
+        p2::untrained_residual(7).expect("residual"),
+    );
+    group.finish();
+}
+
+fn p2_closed_loop<R: Residual<NX, NU>>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    residual: R,
+) {
+    let reference = p2::figure_eight(9.0);
+    let sample = |t: f64, x: &mut [f64], u: &mut [f64]| reference.sample(t, x, u);
+    let mut x0 = SVector::<f64, NX>::zeros();
+    sample(0.0, x0.as_mut_slice(), &mut [0.0; NU]);
+    let mut mpc = p2::controller(residual, &x0).expect("P2 controller");
+    let mut plant = p2::plant(&x0).expect("P2 plant");
+    let lap_steps = (p2::lap_secs(9.0) / p2::PERIOD_SECS).round() as usize;
+    let mut u = SVector::<f64, NU>::zeros();
+    let mut k = 0;
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            if k == lap_steps {
+                k = 0;
+                plant = p2::plant(&x0).expect("P2 plant");
+                mpc.reset(&x0, &Quadrotor::default().hover_input());
+            }
+            let t = k as f64 * p2::PERIOD_SECS;
+            let x = SVector::from_column_slice(plant.state());
+            p2::set_references(&mut mpc, t, &sample);
+            black_box(mpc.step(&x, p2::PERIOD_SECS, &mut u));
+            for j in 0..10 {
+                plant
+                    .step(t + j as f64 * p2::PLANT_STEP_SECS, u.as_slice())
+                    .expect("plant steps");
             }
             k += 1;
         })
@@ -87,5 +138,5 @@ fn models(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, p1_step, p3_loop, models);
+criterion_group!(benches, p1_step, p2_step, p3_loop, models);
 criterion_main!(benches);

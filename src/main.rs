@@ -79,6 +79,14 @@ enum Command {
         /// Accepted for symmetry with `run`; output is always JSON lines.
         #[arg(long)]
         json: bool,
+        /// P2 only: the peak speeds to fly, m/s (default 3,6,9,12). Giving
+        /// this or `--models` runs only those figure-eight lines (no arm).
+        #[arg(long, value_delimiter = ',')]
+        speeds: Vec<f64>,
+        /// P2 only: the prediction models to compare (default all three);
+        /// without `residual` nothing is trained.
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<bench::p2::P2Model>,
     },
 }
 
@@ -239,13 +247,28 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tune(args) => run_tune(args),
-        Command::Bench { problem, json: _ } => {
+        Command::Bench {
+            problem,
+            json: _,
+            speeds,
+            models,
+        } => {
             let lines = match problem {
                 Problem::P1 => json_lines(&bench::p1::run_variants()?)?,
                 Problem::P2 => {
-                    let mut lines = json_lines(&bench::p2::run(&bench::p2::P2Options::default())?)?;
-                    // Issue 6's second robot: the arm with an unknown payload.
-                    lines.extend(json_lines(&bench::arm::run(&Default::default())?)?);
+                    let selected = !speeds.is_empty() || !models.is_empty();
+                    let mut options = bench::p2::P2Options::default();
+                    if !speeds.is_empty() {
+                        options.speeds_m_s = speeds;
+                    }
+                    if !models.is_empty() {
+                        options.models = models;
+                    }
+                    let mut lines = json_lines(&bench::p2::run(&options)?)?;
+                    if !selected {
+                        // Issue 6's second robot: the arm with an unknown payload.
+                        lines.extend(json_lines(&bench::arm::run(&Default::default())?)?);
+                    }
                     lines
                 }
                 Problem::P3 => json_lines(&[bench::p3::run()?])?,

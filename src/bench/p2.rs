@@ -20,8 +20,8 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use recede_control::ReferenceConfig;
 use recede_learn::{
-    Activation, Dataset, Feature, MlpResidual, Output, ResidualSpec, SupportGuard, TrainOptions,
-    TrainReport,
+    Activation, Dataset, Feature, MlpResidual, Network, Normalization, Output, ResidualSpec,
+    Support, SupportGuard, TrainOptions, TrainReport,
 };
 use recede_model::robots::quadrotor::{rotation_from_quaternion, state_quaternion, NU, NX};
 use recede_model::robots::Quadrotor;
@@ -56,6 +56,19 @@ pub struct P2Options {
     pub data: DataOptions,
     pub spec: ResidualSpec,
     pub training: TrainOptions,
+    /// The models flown at each speed, in this order.
+    pub models: Vec<P2Model>,
+}
+
+/// The MPC's prediction model in a P2 line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum P2Model {
+    /// The nominal quadrotor, no drag.
+    Nominal,
+    /// Nominal plus the residual trained here.
+    Residual,
+    /// Nominal plus the true drag.
+    Oracle,
 }
 
 /// The training flights.
@@ -149,6 +162,7 @@ impl Default for P2Options {
             data: DataOptions::default(),
             spec: residual_spec(),
             training: training_options(),
+            models: vec![P2Model::Nominal, P2Model::Residual, P2Model::Oracle],
         }
     }
 }
@@ -222,6 +236,13 @@ pub struct P2Line {
     /// Position RMSE at the control instants of the evaluated laps, m.
     pub rmse_m: f64,
     pub step_us: Percentiles,
+    /// Where a step's time goes: from the state to the command (OSQP's
+    /// solve included), and the preparation for the next step (linearising,
+    /// condensing, matrix updates).
+    pub feedback_us: Percentiles,
+    pub prepare_us: Percentiles,
+    /// OSQP's ADMM iterations per step.
+    pub qp_iterations: Percentiles,
     /// Applied thrusts at 0 or 8 N (within 1e-9), over all control steps.
     pub saturated_fraction: f64,
     pub control_steps: usize,
@@ -232,7 +253,8 @@ pub struct P2Line {
     pub outside_support_fraction: Option<f64>,
 }
 
-fn plant(x0: &SVector<f64, NX>) -> Result<TruePlant<QuadrotorTruth, NX, NU>> {
+/// P2's true plant (drag, RK4 at 1 ms) starting at `x0`.
+pub fn plant(x0: &SVector<f64, NX>) -> Result<TruePlant<QuadrotorTruth, NX, NU>> {
     let quad = Quadrotor::default();
     let hover = [quad.hover_thrust_n(); NU];
     Ok(TruePlant::new(
@@ -244,9 +266,10 @@ fn plant(x0: &SVector<f64, NX>) -> Result<TruePlant<QuadrotorTruth, NX, NU>> {
     )?)
 }
 
-type P2Mpc<R> = Mpc<Discretized<WithResidual<Quadrotor, R>>, (), NX, NU>;
+pub type P2Mpc<R> = Mpc<Discretized<WithResidual<Quadrotor, R>>, (), NX, NU>;
 
-fn controller<R: Residual<NX, NU>>(residual: R, x0: &SVector<f64, NX>) -> Result<P2Mpc<R>> {
+/// P2's MPC with the model `nominal + residual`, its plan starting at `x0`.
+pub fn controller<R: Residual<NX, NU>>(residual: R, x0: &SVector<f64, NX>) -> Result<P2Mpc<R>> {
     let spec = mpc_config().to_spec::<NX, NU>()?;
     let model = Discretized::new(
         WithResidual {
@@ -265,7 +288,7 @@ fn controller<R: Residual<NX, NU>>(residual: R, x0: &SVector<f64, NX>) -> Result
 }
 
 /// Writes the references of the nodes `t, t + dt, ...` from `sample`.
-fn set_references<R>(mpc: &mut P2Mpc<R>, t: f64, sample: &impl Fn(f64, &mut [f64], &mut [f64]))
+pub fn set_references<R>(mpc: &mut P2Mpc<R>, t: f64, sample: &impl Fn(f64, &mut [f64], &mut [f64]))
 where
     R: Residual<NX, NU>,
 {
@@ -316,6 +339,11 @@ pub fn closed_loop<R: Residual<NX, NU>>(
     let from = evaluated_from_lap * lap;
     let (mut sq, mut evaluated, mut saturated, mut fallbacks) = (0.0, 0usize, 0usize, 0usize);
     let mut step_us = Vec::with_capacity(steps);
+    let (mut feedback_us, mut prepare_us, mut qp_iterations) = (
+        Vec::with_capacity(steps),
+        Vec::with_capacity(steps),
+        Vec::with_capacity(steps),
+    );
     let mut x_ref = [0.0; NX];
     let mut u = SVector::<f64, NU>::zeros();
     for k in 0..steps {
@@ -330,6 +358,9 @@ pub fn closed_loop<R: Residual<NX, NU>>(
         let started = Instant::now();
         let report = mpc.step(&x, PERIOD_SECS, &mut u);
         step_us.push(micros_since(started));
+        feedback_us.push(report.feedback_secs * 1e6);
+        prepare_us.push(report.prepare_secs * 1e6);
+        qp_iterations.push(f64::from(report.qp_iterations));
         fallbacks += usize::from(report.outcome.is_fallback());
         saturated += u
             .iter()
@@ -347,6 +378,9 @@ pub fn closed_loop<R: Residual<NX, NU>>(
             model: name,
             rmse_m: (sq / evaluated as f64).sqrt(),
             step_us: Percentiles::of(&step_us),
+            feedback_us: Percentiles::of(&feedback_us),
+            prepare_us: Percentiles::of(&prepare_us),
+            qp_iterations: Percentiles::of(&qp_iterations),
             saturated_fraction: saturated as f64 / (steps * NU) as f64,
             control_steps: steps,
             evaluated_steps: evaluated,
@@ -621,6 +655,63 @@ pub fn train_residual(
 /// models. Progress goes to stderr.
 pub fn run(options: &P2Options) -> Result<Vec<P2Line>> {
     let started = Instant::now();
+    let residual = if options.models.contains(&P2Model::Residual) {
+        Some(generate_and_train(options)?)
+    } else {
+        None
+    };
+    let oracle = TrueDrag::of(&QuadrotorTruth::p2(Quadrotor::default()));
+    let mut lines = Vec::new();
+    for &v in &options.speeds_m_s {
+        let (laps, from) = (options.laps, options.evaluated_from_lap);
+        for model in &options.models {
+            match (model, &residual) {
+                (P2Model::Nominal, _) => {
+                    lines.push(closed_loop("nominal", ZeroResidual, v, laps, from)?.0);
+                }
+                (P2Model::Residual, Some(residual)) => {
+                    let (mut line, mpc) = closed_loop("residual", residual.clone(), v, laps, from)?;
+                    let stats = mpc.model().dynamics.residual.guard_stats();
+                    line.outside_support_fraction =
+                        Some(stats.outside_support as f64 / stats.evaluations.max(1) as f64);
+                    lines.push(line);
+                }
+                (P2Model::Residual, None) => {}
+                (P2Model::Oracle, _) => lines.push(closed_loop("oracle", oracle, v, laps, from)?.0),
+            }
+        }
+    }
+    eprintln!("p2: done in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(lines)
+}
+
+/// The benchmark's residual architecture with weights from a fixed
+/// xorshift stream in [-0.5, 0.5): for timing and profiling, since
+/// inference time does not depend on the weights' values.
+pub fn untrained_residual(seed: u64) -> Result<MlpResidual<NX, NU>> {
+    let spec = residual_spec();
+    let mut network = Network::zeros(&spec.layer_sizes(NU), spec.activation);
+    let mut state = seed.max(1);
+    for layer in &mut network.layers {
+        for w in layer.weight.iter_mut().chain(layer.bias.iter_mut()) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *w = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+        }
+    }
+    let (nf, no) = (spec.n_features(NU), spec.n_outputs());
+    Ok(MlpResidual::new(
+        spec,
+        network,
+        Normalization::identity(nf, no),
+        Support::unbounded(nf),
+    )?)
+}
+
+/// The training flights and the residual trained on them.
+fn generate_and_train(options: &P2Options) -> Result<MlpResidual<NX, NU>> {
+    let started = Instant::now();
     let (data, _, lowest) = generate_data(&options.data)?;
     ensure!(
         lowest > HEIGHT_M + MIN_CLEARANCE_M,
@@ -642,20 +733,7 @@ pub fn run(options: &P2Options) -> Result<Vec<P2Line>> {
         report.best_epoch,
         report.validation_rmse
     );
-    let oracle = TrueDrag::of(&QuadrotorTruth::p2(Quadrotor::default()));
-    let mut lines = Vec::new();
-    for &v in &options.speeds_m_s {
-        let (laps, from) = (options.laps, options.evaluated_from_lap);
-        lines.push(closed_loop("nominal", ZeroResidual, v, laps, from)?.0);
-        let (mut line, mpc) = closed_loop("residual", residual.clone(), v, laps, from)?;
-        let stats = mpc.model().dynamics.residual.guard_stats();
-        line.outside_support_fraction =
-            Some(stats.outside_support as f64 / stats.evaluations.max(1) as f64);
-        lines.push(line);
-        lines.push(closed_loop("oracle", oracle, v, laps, from)?.0);
-    }
-    eprintln!("p2: done in {:.1} s", started.elapsed().as_secs_f64());
-    Ok(lines)
+    Ok(residual)
 }
 
 #[cfg(test)]

@@ -465,10 +465,11 @@ fn messages_are_truncated_into_small_buffers() {
 
 #[test]
 fn a_failing_qp_falls_back_with_a_non_fatal_status() {
-    // One ADMM iteration never converges; without accepting inaccurate
-    // iterates every step fails: the shifted plan first, then the safe input.
+    // One ADMM iteration never meets a 1e-12 tolerance (not even OSQP's
+    // tenfold "inaccurate" one); without accepting inaccurate iterates every
+    // step fails: the shifted plan first, then the safe input.
     let text = format!(
-        "{}sqp_iterations = 1\n[controller.osqp]\nmax_iterations = 1\n[controller.fallback]\n\
+        "{}sqp_iterations = 1\n[controller.osqp]\nmax_iterations = 1\neps_abs = 1e-12\neps_rel = 1e-12\n[controller.fallback]\n\
          accept_inaccurate = false\nmax_consecutive_failures = 2\nsafe_input = [0.5]\n",
         CART_POLE.toml
     );

@@ -41,3 +41,8 @@ pub use train::{train, Dataset, EpochReport, Sample, TrainOptions, TrainReport};
 /// Widest layer (including the input and output) the fixed-size inference
 /// buffers hold; checked when a model is built or loaded.
 pub const MAX_WIDTH: usize = 64;
+
+/// Most hidden layers a model may have (the inference's backward pass keeps
+/// one slope buffer per hidden layer on the stack); checked like
+/// [`MAX_WIDTH`].
+pub const MAX_HIDDEN_LAYERS: usize = 8;

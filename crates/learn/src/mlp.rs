@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{check_finite, LearnError};
 use crate::network::Network;
-use crate::spec::{ResidualSpec, SupportGuard};
+use crate::spec::{Features, ResidualSpec, Rotations, SupportGuard};
 use crate::MAX_WIDTH;
 
 /// Affine maps between raw and network units: the network sees
@@ -292,26 +292,40 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         x: &SVector<T, NX>,
         u: &SVector<T, NU>,
     ) -> [T; MAX_WIDTH] {
-        let mut f = [c::<T>(0.0); MAX_WIDTH];
-        let mut at = 0;
-        for feat in &self.spec.features {
-            feat.eval(x, u, &mut f, at);
-            at += feat.width(NU);
-        }
-        f
+        let mut f = Features::new();
+        self.raw_features_into(x, u, &mut f, &mut Rotations::new());
+        let mut out = [c::<T>(0.0); MAX_WIDTH];
+        out[..f.len()].copy_from_slice(&f);
+        out
     }
 
-    /// The network's input at `(x, u)`: raw features, guarded (clipped if the
-    /// guard says so), normalised. Returns the buffer and the fade factor
-    /// (1 unless fading), or `None` if a feature is not finite.
+    fn raw_features_into<T: Scalar>(
+        &self,
+        x: &SVector<T, NX>,
+        u: &SVector<T, NU>,
+        f: &mut Features<T>,
+        rotations: &mut Rotations<T>,
+    ) {
+        f.clear();
+        for feat in &self.spec.features {
+            feat.eval(x, u, f, rotations);
+        }
+    }
+
+    /// The network's input at `(x, u)` into `f`: raw features, guarded
+    /// (clipped if the guard says so), normalised. Returns the fade factor
+    /// (1 unless fading) and whether a feature was outside the support, or
+    /// `None` if a feature is not finite.
     #[inline]
     pub(crate) fn network_input<T: Scalar>(
         &self,
         x: &SVector<T, NX>,
         u: &SVector<T, NU>,
+        f: &mut Features<T>,
+        rotations: &mut Rotations<T>,
         count: bool,
-    ) -> Option<([T; MAX_WIDTH], T, bool)> {
-        let mut f = self.raw_features(x, u);
+    ) -> Option<(T, bool)> {
+        self.raw_features_into(x, u, f, rotations);
         let n = self.n_features();
         let (lo, hi) = (&self.support.feature_min, &self.support.feature_max);
         let (mean, std) = (
@@ -366,7 +380,7 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         for i in 0..n {
             f[i] = (f[i] - mean[i]) * (1.0 / std[i]);
         }
-        Some((f, fade, outside))
+        Some((fade, outside))
     }
 
     /// The residual's outputs in their own frame (before the output map),
@@ -377,28 +391,66 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         x: &SVector<T, NX>,
         u: &SVector<T, NU>,
     ) -> Option<[T; MAX_WIDTH]> {
+        let mut values = Features::new();
+        if !self.evaluate(x, u, &mut values, &mut Rotations::new()) {
+            return None;
+        }
+        let mut out = [c::<T>(0.0); MAX_WIDTH];
+        out[..values.len()].copy_from_slice(&values);
+        Some(out)
+    }
+
+    /// Features on `T`, the network on `f64` with its input gradients, then
+    /// the chain rule back onto `T`: `y + sum_i dy/df_i (f_i - re f_i)` has
+    /// the network's value as its real part (the same `f64` operations as
+    /// before) and carries exactly the derivative of `y(f(x, u))`. On `f64`
+    /// the correction terms are zeros and `y` comes out unchanged.
+    #[inline]
+    fn evaluate<T: Scalar>(
+        &self,
+        x: &SVector<T, NX>,
+        u: &SVector<T, NU>,
+        values: &mut Features<T>,
+        rotations: &mut Rotations<T>,
+    ) -> bool {
         self.counters.evaluations.fetch_add(1, Ordering::Relaxed);
-        let (mut buf, fade, _) = self.network_input(x, u, true)?;
-        self.network.forward(&mut buf);
+        let mut f = Features::new();
+        let Some((fade, _)) = self.network_input(x, u, &mut f, rotations, true) else {
+            return false;
+        };
+        let mut re = [0.0; MAX_WIDTH];
+        for (r, fi) in re.iter_mut().zip(f.iter_mut()) {
+            *r = fi.re();
+            *fi -= c::<T>(*r);
+        }
         let (om, os) = (
             &self.normalization.output_mean,
             &self.normalization.output_std,
         );
-        for o in 0..self.n_outputs() {
-            buf[o] = (buf[o] * os[o] + om[o]) * fade;
-        }
-        Some(buf)
+        values.clear();
+        self.network
+            .value_and_gradients(&re[..f.len()], |o, y, gradient| {
+                let mut v = c::<T>(y);
+                for (fi, &g) in f.iter().zip(gradient) {
+                    v += *fi * g;
+                }
+                let pushed = values.try_push((v * os[o] + om[o]) * fade);
+                debug_assert!(pushed.is_ok(), "output buffer overflow");
+            });
+        true
     }
 }
 
 impl<const NX: usize, const NU: usize> Residual<NX, NU> for MlpResidual<NX, NU> {
     fn add_to<T: Scalar>(&self, x: &SVector<T, NX>, u: &SVector<T, NU>, xdot: &mut SVector<T, NX>) {
-        let Some(values) = self.outputs(x, u) else {
+        let mut values = Features::new();
+        let mut rotations = Rotations::new();
+        if !self.evaluate(x, u, &mut values, &mut rotations) {
             return;
-        };
+        }
         let mut at = 0;
         for out in &self.spec.outputs {
-            out.add(x, &values, at, xdot);
+            out.add(x, &values, at, xdot, &mut rotations);
             at += out.width();
         }
     }

@@ -2,11 +2,12 @@
 //! forward pass generic over the scalar into fixed-size stack buffers, and a
 //! hand-written backward pass over f64 for training.
 
+use arrayvec::ArrayVec;
 use recede_model::{c, Scalar};
 
 use crate::error::{check_finite, LearnError};
 use crate::spec::Activation;
-use crate::MAX_WIDTH;
+use crate::{MAX_HIDDEN_LAYERS, MAX_WIDTH};
 
 /// One affine layer `y = W a + b`; `weight` is row-major `[outputs][inputs]`
 /// (PyTorch's `nn.Linear` layout).
@@ -51,6 +52,15 @@ impl Network {
     pub fn validate(&self) -> Result<(), LearnError> {
         if self.layers.is_empty() {
             return Err(LearnError::invalid("network", "it has no layers"));
+        }
+        if self.layers.len() > MAX_HIDDEN_LAYERS + 1 {
+            return Err(LearnError::invalid(
+                "network",
+                format!(
+                    "it has {} hidden layers, more than the maximum {MAX_HIDDEN_LAYERS}",
+                    self.layers.len() - 1
+                ),
+            ));
         }
         for (l, layer) in self.layers.iter().enumerate() {
             for (what, w) in [("inputs", layer.inputs), ("outputs", layer.outputs)] {
@@ -137,6 +147,63 @@ impl Network {
         let mut out = [c::<T>(0.0); MAX_WIDTH];
         self.forward_last(buf, &mut out);
         *buf = out;
+    }
+
+    /// The whole network on `f64` with, for each output `o`, its gradient
+    /// with respect to the input (reverse mode): `gradient(o, y_o, dy_o/dinput)`
+    /// is called once per output, in order. Inference on dual numbers uses
+    /// this instead of pushing duals through every layer: the network's
+    /// derivative is then one `n_out x n_in` chain-rule product, not a dual
+    /// operation per weight. No heap allocation.
+    #[inline]
+    pub fn value_and_gradients(&self, input: &[f64], mut gradient: impl FnMut(usize, f64, &[f64])) {
+        let n_layers = self.layers.len();
+        // Activation derivatives of the hidden layers, back to back.
+        let mut slopes = ArrayVec::<f64, { MAX_WIDTH * MAX_HIDDEN_LAYERS }>::new();
+        let mut a = [0.0; MAX_WIDTH];
+        a[..input.len()].copy_from_slice(input);
+        let mut z = [0.0; MAX_WIDTH];
+        for layer in &self.layers[..n_layers - 1] {
+            affine(layer, &a, &mut z);
+            for j in 0..layer.outputs {
+                a[j] = activate(self.activation, z[j]);
+                let pushed = slopes.try_push(activate_prime(self.activation, z[j], a[j]));
+                debug_assert!(
+                    pushed.is_ok(),
+                    "validated: at most MAX_HIDDEN_LAYERS layers"
+                );
+            }
+        }
+        let last = &self.layers[n_layers - 1];
+        affine(last, &a, &mut z);
+        let (mut delta, mut delta_prev) = ([0.0; MAX_WIDTH], [0.0; MAX_WIDTH]);
+        for o in 0..last.outputs {
+            // d y_o / d (input of the last layer) is row o of its weight.
+            let mut width = last.inputs;
+            delta[..width].copy_from_slice(&last.weight[o * width..(o + 1) * width]);
+            let mut slopes_end = slopes.len();
+            for l in (0..n_layers - 1).rev() {
+                let layer = &self.layers[l];
+                let (n_in, n_out) = (layer.inputs, layer.outputs);
+                let layer_slopes = &slopes[slopes_end - n_out..slopes_end];
+                slopes_end -= n_out;
+                for (d, s) in delta[..n_out].iter_mut().zip(layer_slopes) {
+                    *d *= s;
+                }
+                // Column i of the row-major weight, summed in a register
+                // (accumulating rows into memory serialises on the stores).
+                for (i, out) in delta_prev[..n_in].iter_mut().enumerate() {
+                    let mut sum = 0.0;
+                    for (j, d) in delta[..n_out].iter().enumerate() {
+                        sum += layer.weight[j * n_in + i] * d;
+                    }
+                    *out = sum;
+                }
+                width = n_in;
+                std::mem::swap(&mut delta, &mut delta_prev);
+            }
+            gradient(o, z[o], &delta[..width]);
+        }
     }
 
     /// Squared-error loss `mean_o (y_o - target_o)^2` of one sample and its

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::LearnError;
 use crate::mlp::MlpResidual;
-use crate::spec::SupportGuard;
+use crate::spec::{Features, Rotations, SupportGuard};
 use crate::MAX_WIDTH;
 
 /// Adaptation settings (config; unknown keys rejected, all defaulted).
@@ -182,12 +182,15 @@ impl Rls {
             return RlsOutcome::Disabled;
         }
         let finite = x.iter().chain(u.iter()).all(|v| v.is_finite());
+        let mut features = Features::new();
         let inputs = if finite {
-            model.network_input(x, u, false)
+            model.network_input(x, u, &mut features, &mut Rotations::new(), false)
         } else {
             None
         };
-        let Some((mut phi, _, outside)) = inputs else {
+        let mut phi = [0.0; MAX_WIDTH];
+        phi[..features.len()].copy_from_slice(&features);
+        let Some((_, outside)) = inputs else {
             self.stats.rejected_non_finite += 1;
             return RlsOutcome::RejectedNonFinite;
         };

@@ -7,7 +7,9 @@ use recede_model::{c, Scalar};
 use serde::{Deserialize, Serialize};
 
 use crate::error::LearnError;
-use crate::MAX_WIDTH;
+use arrayvec::ArrayVec;
+
+use crate::{MAX_HIDDEN_LAYERS, MAX_WIDTH};
 
 const fn quat_default() -> usize {
     3
@@ -204,15 +206,15 @@ impl Feature {
         &self,
         x: &SVector<T, NX>,
         u: &SVector<T, NU>,
-        out: &mut [T; MAX_WIDTH],
-        at: usize,
+        out: &mut Features<T>,
+        rotations: &mut Rotations<T>,
     ) {
         match *self {
-            Feature::State { index } => out[at] = x[index],
-            Feature::Input { index } => out[at] = u[index],
+            Feature::State { index } => push(out, x[index]),
+            Feature::Input { index } => push(out, u[index]),
             Feature::Inputs => {
                 for j in 0..NU {
-                    out[at + j] = u[j];
+                    push(out, u[j]);
                 }
             }
             Feature::InputSum => {
@@ -220,43 +222,60 @@ impl Feature {
                 for j in 0..NU {
                     s += u[j];
                 }
-                out[at] = s;
+                push(out, s);
             }
             Feature::BodyVelocity {
                 quat_start,
                 vel_start,
             } => {
-                let vb = body_from_world(x, quat_start, &vec3_at(x, vel_start));
-                out[at..at + 3].copy_from_slice(vb.as_slice());
+                let vb = rotations.of(x, quat_start).tr_mul(&vec3_at(x, vel_start));
+                for k in 0..3 {
+                    push(out, vb[k]);
+                }
             }
             Feature::BodyVelocityAbsProduct {
                 quat_start,
                 vel_start,
             } => {
-                let vb = body_from_world(x, quat_start, &vec3_at(x, vel_start));
+                let vb = rotations.of(x, quat_start).tr_mul(&vec3_at(x, vel_start));
                 for k in 0..3 {
                     // |v| v, written with a branch so it stays exact on duals
                     // (its derivative 2|v| is continuous through 0).
                     let sq = vb[k] * vb[k];
-                    out[at + k] = if vb[k].re() >= 0.0 { sq } else { -sq };
+                    push(out, if vb[k].re() >= 0.0 { sq } else { -sq });
                 }
             }
             Feature::GravityInBody { quat_start } => {
                 let up = Vector3::new(c::<T>(0.0), c(0.0), c(1.0));
-                let gb = body_from_world(x, quat_start, &up);
-                out[at..at + 3].copy_from_slice(gb.as_slice());
+                let gb = rotations.of(x, quat_start).tr_mul(&up);
+                for k in 0..3 {
+                    push(out, gb[k]);
+                }
             }
             Feature::SinCos { index } => {
-                out[at] = x[index].sin();
-                out[at + 1] = x[index].cos();
+                push(out, x[index].sin());
+                push(out, x[index].cos());
             }
             Feature::SinCosSum { first, second } => {
                 let a = x[first] + x[second];
-                out[at] = a.sin();
-                out[at + 1] = a.cos();
+                push(out, a.sin());
+                push(out, a.cos());
             }
         }
     }
+}
+
+/// Values on any scalar, at most [`MAX_WIDTH`] of them, on the stack and
+/// never zero-filled (a `[T; MAX_WIDTH]` of 13-direction duals is 7.7 KB to
+/// clear on every evaluation).
+pub(crate) type Features<T> = ArrayVec<T, MAX_WIDTH>;
+
+/// Appends to a buffer whose capacity validation has already checked
+/// ([`ResidualSpec::validate`] bounds every width by [`MAX_WIDTH`]).
+#[inline(always)]
+fn push<T>(out: &mut Features<T>, value: T) {
+    let pushed = out.try_push(value);
+    debug_assert!(pushed.is_ok(), "feature buffer overflow");
 }
 
 impl Output {
@@ -303,15 +322,16 @@ impl Output {
     pub(crate) fn add<T: Scalar, const NX: usize>(
         &self,
         x: &SVector<T, NX>,
-        values: &[T; MAX_WIDTH],
+        values: &[T],
         at: usize,
         xdot: &mut SVector<T, NX>,
+        rotations: &mut Rotations<T>,
     ) {
         match *self {
             Output::State { index } => xdot[index] += values[at],
             Output::WorldFromBody { quat_start, start } => {
                 let ab = Vector3::new(values[at], values[at + 1], values[at + 2]);
-                let aw = rotation(x, quat_start) * ab;
+                let aw = rotations.of(x, quat_start) * ab;
                 for k in 0..3 {
                     xdot[start + k] += aw[k];
                 }
@@ -392,6 +412,15 @@ impl ResidualSpec {
                 written[t] = true;
             }
         }
+        if self.hidden.len() > MAX_HIDDEN_LAYERS {
+            return Err(LearnError::invalid(
+                "hidden",
+                format!(
+                    "{} hidden layers, more than the maximum {MAX_HIDDEN_LAYERS}",
+                    self.hidden.len()
+                ),
+            ));
+        }
         for (l, &w) in self.layer_sizes(nu).iter().enumerate() {
             if w == 0 || w > MAX_WIDTH {
                 return Err(LearnError::TooWide {
@@ -410,6 +439,37 @@ impl ResidualSpec {
             }
         }
         Ok(())
+    }
+}
+
+/// The rotation of the state's quaternion, computed once per evaluation and
+/// shared by every feature and output that needs it (the quadrotor's
+/// body-velocity features and body-to-world output would otherwise build it
+/// three times on dual numbers). Valid for one state only.
+pub(crate) struct Rotations<T: Scalar> {
+    quat_start: usize,
+    matrix: Matrix3<T>,
+}
+
+impl<T: Scalar> Rotations<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            quat_start: usize::MAX,
+            matrix: Matrix3::from_element(c(0.0)),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn of<const NX: usize>(
+        &mut self,
+        x: &SVector<T, NX>,
+        quat_start: usize,
+    ) -> &Matrix3<T> {
+        if self.quat_start != quat_start {
+            self.matrix = rotation(x, quat_start);
+            self.quat_start = quat_start;
+        }
+        &self.matrix
     }
 }
 
