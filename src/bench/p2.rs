@@ -185,7 +185,14 @@ pub fn mpc_config() -> MpcConfig {
         input_max: Some(vec![MAX_THRUST_N; NU]),
         state_bounds: vec![],
         sqp_iterations: 1,
-        osqp: Default::default(),
+        // The thrust bounds are rarely active on the eight: plain ADMM from
+        // the warm start converges in ~3 iterations where OSQP's default
+        // over-relaxation takes 15 (ARCHITECTURE.md, "OSQP settings").
+        osqp: recede_mpc::OsqpConfig {
+            alpha: 1.0,
+            check_termination_every: 3,
+            ..Default::default()
+        },
         fallback: recede_mpc::FallbackConfig {
             safe_input: Some(vec![Quadrotor::default().hover_thrust_n(); NU]),
             ..Default::default()

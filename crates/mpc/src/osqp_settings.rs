@@ -6,20 +6,19 @@
 //!   which cost P1 ~40 us a step (half the step), while the condensed
 //!   Hessian mixes Q and R into one block and scaling did not lower the
 //!   median iteration count (10 with or without);
-//! - termination checked often rather than OSQP's every 25: warm started
-//!   RTI QPs converge in a few iterations, so checking every 25 more than
+//! - termination checked every 5 iterations rather than OSQP's 25: warm
+//!   started RTI QPs converge in ~10, so checking every 25 more than
 //!   doubles the median iterations;
 //! - adaptive rho on, at a fixed interval (off, the iteration-count tail
 //!   grows: max 1380 vs 300 on P1 at rho = 0.1);
-//! - no over-relaxation (alpha = 1 rather than OSQP's 1.6): from a warm
-//!   start, RTI QPs whose bounds are mostly inactive are solved in one or
-//!   two ADMM iterations, which relaxation overshoots and then needs ~15 to
-//!   settle (P2: 15 -> 3 iterations at the same closed-loop RMSE; P1: median
-//!   10 -> 3, closed-loop cost +0.006% instead of +0.010%, though its worst
-//!   step took 357 iterations instead of 230);
-//! - termination checked every 3 iterations (with alpha = 1 the first check
-//!   usually passes; every 2 moved P2's RMSE in the fifth digit);
-//! - polishing off: it allocates on every solve.
+//! - polishing off: it allocates on every solve;
+//! - OSQP's over-relaxation (alpha = 1.6) kept as the default. Problems
+//!   whose bounds are mostly inactive at the solution, like P2's
+//!   figure-eight, do better with alpha = 1 and a check every 3 iterations
+//!   (a warm-started RTI QP is then solved in one or two plain ADMM steps;
+//!   relaxation overshoots and needs ~15 to settle), and their configs say
+//!   so; with active constraints plain ADMM can be far slower (a soft
+//!   constraint test at 1e-10 needed over 200k iterations).
 
 use std::time::Duration;
 
@@ -56,7 +55,7 @@ impl Default for OsqpConfig {
         Self {
             rho: 0.1,
             sigma: 1e-6,
-            alpha: 1.0,
+            alpha: 1.6,
             scaling_iterations: 0,
             adaptive_rho: true,
             // Fixed, so that runs repeat bit for bit (see the field).
@@ -64,7 +63,7 @@ impl Default for OsqpConfig {
             max_iterations: 4000,
             eps_abs: 1e-3,
             eps_rel: 1e-3,
-            check_termination_every: 3,
+            check_termination_every: 5,
             scaled_termination: false,
             time_limit_secs: None,
         }

@@ -98,7 +98,7 @@ fn a_large_l1_penalty_is_exact_when_the_hard_bound_is_feasible() {
     let x0 = Vector2::new(0.0, 0.0);
     let (lo, hi) = (Some(-0.5), Some(0.5));
     let hard = solve(&config(lo, hi, None), x0);
-    assert_eq!(hard.outcome, StepOutcome::Solved);
+    assert_eq!(hard.outcome, StepOutcome::Solved, "{:?}", hard.failure);
     // The bound is active: the test compares something.
     let top = hard.velocities.iter().fold(f64::MIN, |m, v| m.max(*v));
     assert!((top - 0.5).abs() < 1e-6, "hard bound not active: {top}");
