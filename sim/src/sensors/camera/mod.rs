@@ -104,19 +104,17 @@ impl CameraRays {
                     farthest = nearest.farthest();
                 }
             }
+            nearest.sky_at_infinity();
             let (u0, v0) = ((i % cols) * TILE, (i / cols) * TILE);
             for (r, v) in (v0..(v0 + TILE).min(h)).enumerate() {
                 let row = &mut out[v * w + u0..v * w + (u0 + TILE).min(w)];
                 for (j, px) in row.iter_mut().enumerate() {
                     let m = r * TILE + j;
-                    *px = if nearest.id[m] == SKY {
-                        sky
-                    } else {
-                        PixelHit {
-                            depth_m: nearest.t[m] * dirs[2][m],
-                            surface: nearest.id[m],
-                            sun_cos: nearest.sun_cos[m],
-                        }
+                    *px = PixelHit {
+                        // Along the optical axis; stays infinite for the sky.
+                        depth_m: nearest.t[m] * dirs[2][m],
+                        surface: nearest.id[m],
+                        sun_cos: nearest.sun_cos[m],
                     };
                 }
             }

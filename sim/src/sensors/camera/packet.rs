@@ -39,7 +39,22 @@ impl Nearest {
     /// change the packet.
     #[inline]
     pub fn farthest(&self) -> f32 {
-        self.t.iter().copied().fold(0.0, f32::max)
+        // Eight running maxima, so the loop vectorises (`t` is never NaN).
+        let mut m = [0.0f32; 8];
+        for chunk in self.t.chunks_exact(8) {
+            for (m, &t) in m.iter_mut().zip(chunk) {
+                *m = max(*m, t);
+            }
+        }
+        m.into_iter().fold(0.0, max)
+    }
+
+    /// Infinite distance for the lanes that met nothing.
+    pub fn sky_at_infinity(&mut self) {
+        for l in 0..LANES {
+            let m = 0u32.wrapping_sub((self.id[l] == SKY) as u32);
+            self.t[l] = f32::from_bits((f32::INFINITY.to_bits() & m) | (self.t[l].to_bits() & !m));
+        }
     }
 
     /// Takes `(t, sun_cos)` for lane `l` where it is a hit in front of the

@@ -1,12 +1,12 @@
 //! Screen-space culling: which objects each image tile can see.
 
-use nalgebra::{Isometry3, Point3};
+use nalgebra::{Isometry3, Point3, Vector3};
 use recede_msg::CameraIntrinsics;
 
 use super::packet::TILE;
-use crate::world::World;
+use crate::world::{Shape, World};
 
-/// Per image tile, the objects whose projected bounding box touches it.
+/// Per image tile, the objects its rays may meet.
 /// Reused across frames, so steady-state rendering does not allocate.
 #[derive(Debug, Clone, Default)]
 pub struct Tiles {
@@ -14,6 +14,8 @@ pub struct Tiles {
     /// Per tile: (lower bound on the distance from the camera, object),
     /// nearest first.
     lists: Vec<Vec<(f32, u32)>>,
+    /// Scratch: whether the current object reaches each tile column.
+    in_cols: Vec<bool>,
 }
 
 impl Tiles {
@@ -22,8 +24,9 @@ impl Tiles {
         &self.lists[i]
     }
 
-    /// Lists, for every tile, the objects whose projected bounding box
-    /// touches it (with a one-pixel margin).
+    /// Lists, for every tile, the objects that reach into the pyramid of
+    /// its rays: between the planes through the eye and its first and last
+    /// pixel columns, and between those through its first and last rows.
     pub fn fill(
         &mut self,
         k: &CameraIntrinsics,
@@ -35,6 +38,21 @@ impl Tiles {
         let rows = h.div_ceil(TILE);
         self.lists.resize_with(self.cols * rows, Vec::new);
         self.lists.iter_mut().for_each(Vec::clear);
+        // Inward unit normals of each tile column's and row's two planes.
+        let planes = |n: usize, size: usize, f: f64, c: f64, axis: usize| {
+            (0..n)
+                .map(|i| {
+                    let slope = |p: usize| (p.min(size - 1) as f64 + 0.5 - c) / f;
+                    let mut first = Vector3::new(0.0, 0.0, -slope(i * TILE));
+                    let mut last = Vector3::new(0.0, 0.0, slope(i * TILE + TILE - 1));
+                    first[axis] = 1.0;
+                    last[axis] = -1.0;
+                    [first.normalize(), last.normalize()]
+                })
+                .collect::<Vec<_>>()
+        };
+        let col_planes = planes(self.cols, w, k.fx_px, k.cx_px, 0);
+        let row_planes = planes(rows, h, k.fy_px, k.cy_px, 1);
         let camera_from_world = world_from_camera.inverse();
         let eye = Point3::from(world_from_camera.translation.vector);
         for (i, o) in world.objects().iter().enumerate() {
@@ -43,51 +61,15 @@ impl Tiles {
             // (rounded down to stay a lower bound in f32).
             let gap = (eye.coords - eye.coords.sup(&b.min.coords).inf(&b.max.coords)).norm();
             let near = (gap as f32) * (1.0 - 1e-6);
-            let mut umin = f64::INFINITY;
-            let mut umax = f64::NEG_INFINITY;
-            let mut vmin = f64::INFINITY;
-            let mut vmax = f64::NEG_INFINITY;
-            let mut behind = 0;
-            let mut straddles = false;
-            for c in 0..8 {
-                let p = Point3::new(
-                    if c & 1 == 0 { b.min.x } else { b.max.x },
-                    if c & 2 == 0 { b.min.y } else { b.max.y },
-                    if c & 4 == 0 { b.min.z } else { b.max.z },
-                );
-                let q = camera_from_world * p;
-                if q.z <= 1e-6 {
-                    behind += 1;
-                    straddles = true;
+            let bound = Bound::new(&o.shape, &camera_from_world);
+            let reaches = |p: &[Vector3<f64>; 2]| bound.reaches(&p[0]) && bound.reaches(&p[1]);
+            self.in_cols.clear();
+            self.in_cols.extend(col_planes.iter().map(reaches));
+            for (ty, row) in row_planes.iter().enumerate() {
+                if !reaches(row) {
                     continue;
                 }
-                let x = k.fx_px * q.x / q.z + k.cx_px;
-                let y = k.fy_px * q.y / q.z + k.cy_px;
-                umin = umin.min(x);
-                umax = umax.max(x);
-                vmin = vmin.min(y);
-                vmax = vmax.max(y);
-            }
-            if behind == 8 {
-                continue;
-            }
-            let (u0, u1, v0, v1) = if straddles {
-                // Part of the box is behind the camera: its image is unbounded.
-                (0, w - 1, 0, h - 1)
-            } else {
-                if umax < -1.0 || vmax < -1.0 || umin > w as f64 + 1.0 || vmin > h as f64 + 1.0 {
-                    continue;
-                }
-                let clamp = |x: f64, n: usize| (x.max(0.0) as usize).min(n - 1);
-                (
-                    clamp(umin - 1.0, w),
-                    clamp(umax + 1.0, w),
-                    clamp(vmin - 1.0, h),
-                    clamp(vmax + 1.0, h),
-                )
-            };
-            for ty in v0 / TILE..=v1 / TILE {
-                for tx in u0 / TILE..=u1 / TILE {
+                for (tx, _) in self.in_cols.iter().enumerate().filter(|(_, &c)| c) {
                     self.lists[ty * self.cols + tx].push((near, i as u32));
                 }
             }
@@ -95,5 +77,82 @@ impl Tiles {
         for list in &mut self.lists {
             list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         }
+    }
+}
+
+/// A solid's extent in the camera frame, for plane tests.
+enum Bound {
+    Sphere {
+        c: Vector3<f64>,
+        r: f64,
+    },
+    /// Centre and the three half-axes.
+    Box {
+        c: Vector3<f64>,
+        axes: [Vector3<f64>; 3],
+    },
+    /// Centre, unit axis, radius and half height.
+    Cylinder {
+        c: Vector3<f64>,
+        axis: Vector3<f64>,
+        r: f64,
+        half_height: f64,
+    },
+}
+
+impl Bound {
+    fn new(shape: &Shape, camera_from_world: &Isometry3<f64>) -> Self {
+        let c = (camera_from_world * shape.center()).coords;
+        let rot = |v: Vector3<f64>| camera_from_world.rotation * v;
+        match *shape {
+            Shape::Sphere { radius, .. } => Bound::Sphere { c, r: radius },
+            Shape::Box {
+                half_extents: h,
+                yaw,
+                ..
+            } => {
+                let (s, co) = yaw.rad.sin_cos();
+                Bound::Box {
+                    c,
+                    axes: [
+                        rot(Vector3::new(co, s, 0.0) * h.x),
+                        rot(Vector3::new(-s, co, 0.0) * h.y),
+                        rot(Vector3::z() * h.z),
+                    ],
+                }
+            }
+            Shape::Cylinder {
+                radius,
+                half_height,
+                ..
+            } => Bound::Cylinder {
+                c,
+                axis: rot(Vector3::z()),
+                r: radius,
+                half_height,
+            },
+        }
+    }
+
+    /// Whether some of the solid is on the positive side of the plane
+    /// through the eye with unit normal `n` (with a margin for rounding).
+    fn reaches(&self, n: &Vector3<f64>) -> bool {
+        let (c, extent) = match self {
+            Bound::Sphere { c, r } => (c, *r),
+            Bound::Box { c, axes } => (c, axes.iter().map(|a| n.dot(a).abs()).sum()),
+            Bound::Cylinder {
+                c,
+                axis,
+                r,
+                half_height,
+            } => {
+                let along = n.dot(axis);
+                (
+                    c,
+                    half_height * along.abs() + r * (1.0 - along * along).max(0.0).sqrt(),
+                )
+            }
+        };
+        n.dot(c) + extent >= -1e-6 * (1.0 + c.norm())
     }
 }
