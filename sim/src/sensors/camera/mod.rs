@@ -24,15 +24,26 @@ pub const CAMERA_FAR_M: f64 = 1000.0;
 /// Direction towards the sun, world frame (unit), for shading.
 const SUN: [f64; 3] = [0.3651483716701107, 0.18257418583505536, 0.912870929175277];
 
-/// What one pixel's ray met.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PixelHit {
+/// What each pixel's ray met, row-major, one array per field (so the cast
+/// writes them and the shading reads them with SIMD).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Hits {
     /// Distance along the optical axis, m (infinite for no hit).
-    pub depth_m: f32,
+    pub depth_m: Vec<f32>,
     /// `u32::MAX` for sky, `u32::MAX - 1` for the ground, else the object.
-    pub surface: u32,
+    pub surface: Vec<u32>,
     /// Cosine between the surface normal and the sun direction (>= 0).
-    pub sun_cos: f32,
+    pub sun_cos: Vec<f32>,
+}
+
+impl Hits {
+    pub fn len(&self) -> usize {
+        self.depth_m.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.depth_m.is_empty()
+    }
 }
 
 /// The rays of a pinhole camera, precomputed in the optical frame.
@@ -71,17 +82,13 @@ impl CameraRays {
         world: &World,
         world_from_camera: &Isometry3<f64>,
         scratch: &mut CastScratch,
-        out: &mut Vec<PixelHit>,
+        out: &mut Hits,
     ) {
         let k = &self.intrinsics;
         let (w, h) = (k.width_px as usize, k.height_px as usize);
-        let sky = PixelHit {
-            depth_m: f32::INFINITY,
-            surface: SKY,
-            sun_cos: 0.0,
-        };
-        out.clear();
-        out.resize(w * h, sky);
+        out.depth_m.resize(w * h, 0.0);
+        out.surface.resize(w * h, 0);
+        out.sun_cos.resize(w * h, 0.0);
         let CastScratch {
             tiles,
             frame,
@@ -106,17 +113,16 @@ impl CameraRays {
             }
             nearest.sky_at_infinity();
             let (u0, v0) = ((i % cols) * TILE, (i / cols) * TILE);
+            let n = TILE.min(w - u0);
             for (r, v) in (v0..(v0 + TILE).min(h)).enumerate() {
-                let row = &mut out[v * w + u0..v * w + (u0 + TILE).min(w)];
-                for (j, px) in row.iter_mut().enumerate() {
-                    let m = r * TILE + j;
-                    *px = PixelHit {
-                        // Along the optical axis; stays infinite for the sky.
-                        depth_m: nearest.t[m] * dirs[2][m],
-                        surface: nearest.id[m],
-                        sun_cos: nearest.sun_cos[m],
-                    };
+                let (px, lanes) = (v * w + u0..v * w + u0 + n, r * TILE..r * TILE + n);
+                let (t, z) = (&nearest.t[lanes.clone()], &dirs[2][lanes.clone()]);
+                // Along the optical axis; stays infinite for the sky.
+                for ((d, &t), &z) in out.depth_m[px.clone()].iter_mut().zip(t).zip(z) {
+                    *d = t * z;
                 }
+                out.surface[px.clone()].copy_from_slice(&nearest.id[lanes.clone()]);
+                out.sun_cos[px].copy_from_slice(&nearest.sun_cos[lanes]);
             }
         }
     }
@@ -157,7 +163,7 @@ impl Default for CastScratch {
 pub struct RenderCache {
     key: Option<Vec<u64>>,
     scratch: CastScratch,
-    pub hits: Vec<PixelHit>,
+    pub hits: Hits,
 }
 
 impl RenderCache {
@@ -167,7 +173,7 @@ impl RenderCache {
         rays: &CameraRays,
         world: &World,
         world_from_camera: &Isometry3<f64>,
-    ) -> &[PixelHit] {
+    ) -> &Hits {
         let k = &rays.intrinsics;
         let t = &world_from_camera.translation.vector;
         let q = world_from_camera.rotation.coords;
@@ -256,7 +262,7 @@ mod tests {
         let optical = UnitQuaternion::from_euler_angles(-std::f64::consts::FRAC_PI_2, 0.0, 0.0)
             * UnitQuaternion::from_euler_angles(0.0, std::f64::consts::FRAC_PI_2, 0.0);
         let sun = Vector3::from(SUN);
-        let (mut scratch, mut hits) = (CastScratch::default(), Vec::new());
+        let (mut scratch, mut hits) = (CastScratch::default(), Hits::default());
         let (mut compared, mut differ) = (0, 0);
         for (eye, yaw, pitch) in [
             ([0.0, 0.0, 0.3], 0.0, 0.0),
@@ -273,7 +279,8 @@ mod tests {
             let k = &rays.intrinsics;
             for v in 0..k.height_px {
                 for u in 0..k.width_px {
-                    let got = hits[(v * k.width_px + u) as usize];
+                    let i = (v * k.width_px + u) as usize;
+                    let got = (hits.depth_m[i], hits.surface[i], hits.sun_cos[i]);
                     let d = k.ray(u, v).normalize();
                     let ray = Ray::new(pose.translation.vector.into(), pose.rotation * d);
                     let want = world.cast(&ray, CAMERA_FAR_M);
@@ -283,26 +290,26 @@ mod tests {
                         Some(Surface::Object(i)) => i as u32,
                     };
                     compared += 1;
-                    if surface != got.surface {
+                    if surface != got.1 {
                         // Only where a ray grazes an edge.
                         differ += 1;
                         continue;
                     }
                     let Some(h) = want else {
-                        assert_eq!(got.depth_m, f32::INFINITY);
+                        assert_eq!(got.0, f32::INFINITY);
                         continue;
                     };
                     let depth = h.hit.t * d.z;
                     assert!(
-                        (got.depth_m as f64 - depth).abs() < 1e-4 * depth.max(1.0),
+                        (got.0 as f64 - depth).abs() < 1e-4 * depth.max(1.0),
                         "{eye:?} ({u}, {v}): {} vs {depth}",
-                        got.depth_m
+                        got.0
                     );
                     let sun_cos = h.hit.normal.dot(&sun).max(0.0);
                     assert!(
-                        (got.sun_cos as f64 - sun_cos).abs() < 1e-3,
+                        (got.2 as f64 - sun_cos).abs() < 1e-3,
                         "{eye:?} ({u}, {v}): sun {} vs {sun_cos}",
-                        got.sun_cos
+                        got.2
                     );
                 }
             }

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use recede_msg::{CameraIntrinsics, DepthImage, Image, InfraredImage, RgbImage};
 
 use super::packet::{GROUND, SKY};
-use super::PixelHit;
+use super::Hits;
 use crate::sensors::gauss::FastGauss;
 use crate::sensors::Faults;
 use crate::world::{Surface, World};
@@ -26,7 +26,7 @@ fn pixel_rng(rng: &mut ChaCha8Rng) -> FastGauss {
 const BATCH: usize = 160;
 
 /// A per-frame table of one property of every surface, indexed by
-/// [`PixelHit::surface`] plus two (wrapping): the ground, the sky, then the
+/// [`Hits::surface`] plus two (wrapping): the ground, the sky, then the
 /// objects in order; so no match per pixel.
 struct Palette<T>(Vec<T>);
 
@@ -105,7 +105,7 @@ fn level(v: f32) -> u8 {
 /// Colour with Lambert shading under a fixed sun plus ambient light.
 pub fn rgb(
     k: &CameraIntrinsics,
-    hits: &[PixelHit],
+    hits: &Hits,
     world: &World,
     noise_std_levels: f32,
     rng: &mut ChaCha8Rng,
@@ -125,13 +125,17 @@ pub fn rgb(
     let palette = Palette::new(world, |s| lit(world.color_rgb(s)), sky);
     let mut data = vec![[0u8; 3]; hits.len()];
     let mut batch = Batch::new();
-    for (out, hits) in data.chunks_mut(BATCH).zip(hits.chunks(BATCH)) {
-        batch.draw(hits.len(), 3, noise_std_levels, g, faults);
+    for (i, out) in data.chunks_mut(BATCH).enumerate() {
+        let px = i * BATCH..i * BATCH + out.len();
+        batch.draw(out.len(), 3, noise_std_levels, g, faults);
         let noise = batch.noise.chunks_exact(3);
-        for (((px, p), n), &o) in out.iter_mut().zip(hits).zip(noise).zip(&batch.outliers) {
-            let (ambient, sun) = palette.get(p.surface);
+        let surface = hits.surface[px.clone()].iter().zip(&hits.sun_cos[px]);
+        for (((rgb, (&id, &sun_cos)), n), &o) in
+            out.iter_mut().zip(surface).zip(noise).zip(&batch.outliers)
+        {
+            let (ambient, sun) = palette.get(id);
             for c in 0..3 {
-                px[c] = level(ambient[c] + sun[c] * p.sun_cos + n[c] + o);
+                rgb[c] = level(ambient[c] + sun[c] * sun_cos + n[c] + o);
             }
         }
     }
@@ -142,7 +146,7 @@ pub fn rgb(
 /// `[min_range_m, max_range_m]` or where nothing was hit.
 pub fn depth(
     k: &CameraIntrinsics,
-    hits: &[PixelHit],
+    hits: &Hits,
     range_m: (f64, f64),
     noise: (f64, f64),
     rng: &mut ChaCha8Rng,
@@ -154,15 +158,10 @@ pub fn depth(
     let g = &mut pixel_rng(rng);
     let mut data = vec![0.0f32; hits.len()];
     let mut batch = Batch::new();
-    for (out, hits) in data.chunks_mut(BATCH).zip(hits.chunks(BATCH)) {
-        batch.draw(hits.len(), 1, scale, g, faults);
-        for (((d, p), &n), &o) in out
-            .iter_mut()
-            .zip(hits)
-            .zip(&batch.noise)
-            .zip(&batch.outliers)
-        {
-            let z = p.depth_m;
+    for (i, out) in data.chunks_mut(BATCH).enumerate() {
+        let z = &hits.depth_m[i * BATCH..i * BATCH + out.len()];
+        batch.draw(out.len(), 1, scale, g, faults);
+        for (((d, &z), &n), &o) in out.iter_mut().zip(z).zip(&batch.noise).zip(&batch.outliers) {
             let noisy = z + n * (a + b * z * z) + o;
             *d = if z >= min && z <= max && noisy > 0.0 {
                 noisy
@@ -178,7 +177,7 @@ pub fn depth(
 /// temperature.
 pub fn infrared(
     k: &CameraIntrinsics,
-    hits: &[PixelHit],
+    hits: &Hits,
     world: &World,
     noise_std_k: f32,
     rng: &mut ChaCha8Rng,
@@ -192,15 +191,16 @@ pub fn infrared(
     );
     let mut data = vec![0.0f32; hits.len()];
     let mut batch = Batch::new();
-    for (out, hits) in data.chunks_mut(BATCH).zip(hits.chunks(BATCH)) {
-        batch.draw(hits.len(), 1, noise_std_k, g, faults);
-        for (((t, p), &n), &o) in out
+    for (i, out) in data.chunks_mut(BATCH).enumerate() {
+        let surface = &hits.surface[i * BATCH..i * BATCH + out.len()];
+        batch.draw(out.len(), 1, noise_std_k, g, faults);
+        for (((t, &id), &n), &o) in out
             .iter_mut()
-            .zip(hits)
+            .zip(surface)
             .zip(&batch.noise)
             .zip(&batch.outliers)
         {
-            *t = palette.get(p.surface) + n + o;
+            *t = palette.get(id) + n + o;
         }
     }
     image(k, data)
