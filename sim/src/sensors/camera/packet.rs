@@ -52,23 +52,33 @@ impl Nearest {
     /// Infinite distance for the lanes that met nothing.
     pub fn sky_at_infinity(&mut self) {
         for l in 0..LANES {
-            let m = 0u32.wrapping_sub((self.id[l] == SKY) as u32);
-            self.t[l] = f32::from_bits((f32::INFINITY.to_bits() & m) | (self.t[l].to_bits() & !m));
+            let m = mask(self.id[l] == SKY);
+            self.t[l] = f32::from_bits(blend(m, f32::INFINITY.to_bits(), self.t[l].to_bits()));
         }
     }
 
     /// Takes `(t, sun_cos)` for lane `l` where it is a hit in front of the
-    /// eye nearer than the current one (NaN never is). Blends with bit
-    /// masks: with `if`, the compiler makes conditional stores and gives up
-    /// on SIMD.
+    /// eye nearer than the current one (NaN never is).
     #[inline(always)]
     fn keep(&mut self, l: usize, id: u32, t: f32, sun_cos: f32) {
-        let m = 0u32.wrapping_sub(((t > 0.0) & (t < self.t[l])) as u32);
-        let blend = |new: u32, old: u32| (new & m) | (old & !m);
-        self.t[l] = f32::from_bits(blend(t.to_bits(), self.t[l].to_bits()));
-        self.id[l] = blend(id, self.id[l]);
-        self.sun_cos[l] = f32::from_bits(blend(sun_cos.to_bits(), self.sun_cos[l].to_bits()));
+        let m = mask((t > 0.0) & (t < self.t[l]));
+        self.t[l] = f32::from_bits(blend(m, t.to_bits(), self.t[l].to_bits()));
+        self.id[l] = blend(m, id, self.id[l]);
+        self.sun_cos[l] = f32::from_bits(blend(m, sun_cos.to_bits(), self.sun_cos[l].to_bits()));
     }
+}
+
+/// All ones where `c` holds, else zero. Lanes are updated by blending with
+/// such masks: written as `if`, the update becomes a conditional store and
+/// the compiler gives up on SIMD for the whole loop.
+#[inline(always)]
+fn mask(c: bool) -> u32 {
+    0u32.wrapping_sub(c as u32)
+}
+
+#[inline(always)]
+fn blend(mask: u32, new: u32, old: u32) -> u32 {
+    (new & mask) | (old & !mask)
 }
 
 /// `a.max(b)` without NaN handling (one instruction).
@@ -126,7 +136,7 @@ pub enum Prim {
     },
 }
 
-/// The eye-relative sun cosine of a world-frame normal.
+/// The cosine between a world-frame normal and the sun, clamped at 0.
 fn sun_cos(normal: Vector3<f64>, sun: &Vector3<f64>) -> f32 {
     normal.dot(sun).max(0.0) as f32
 }
