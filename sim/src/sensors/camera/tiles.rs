@@ -14,6 +14,10 @@ pub struct Tiles {
     /// Per tile: (lower bound on the distance from the camera, object),
     /// nearest first.
     lists: Vec<Vec<(f32, u32)>>,
+    /// Inward unit normals of the two planes bounding each tile column
+    /// (and row) of rays.
+    col_planes: Vec<[Vector3<f64>; 2]>,
+    row_planes: Vec<[Vector3<f64>; 2]>,
     /// Scratch: whether the current object reaches each tile column.
     in_cols: Vec<bool>,
 }
@@ -38,21 +42,8 @@ impl Tiles {
         let rows = h.div_ceil(TILE);
         self.lists.resize_with(self.cols * rows, Vec::new);
         self.lists.iter_mut().for_each(Vec::clear);
-        // Inward unit normals of each tile column's and row's two planes.
-        let planes = |n: usize, size: usize, f: f64, c: f64, axis: usize| {
-            (0..n)
-                .map(|i| {
-                    let slope = |p: usize| (p.min(size - 1) as f64 + 0.5 - c) / f;
-                    let mut first = Vector3::new(0.0, 0.0, -slope(i * TILE));
-                    let mut last = Vector3::new(0.0, 0.0, slope(i * TILE + TILE - 1));
-                    first[axis] = 1.0;
-                    last[axis] = -1.0;
-                    [first.normalize(), last.normalize()]
-                })
-                .collect::<Vec<_>>()
-        };
-        let col_planes = planes(self.cols, w, k.fx_px, k.cx_px, 0);
-        let row_planes = planes(rows, h, k.fy_px, k.cy_px, 1);
+        fill_planes(&mut self.col_planes, self.cols, w, k.fx_px, k.cx_px, 0);
+        fill_planes(&mut self.row_planes, rows, h, k.fy_px, k.cy_px, 1);
         let camera_from_world = world_from_camera.inverse();
         let eye = Point3::from(world_from_camera.translation.vector);
         for (i, o) in world.objects().iter().enumerate() {
@@ -64,8 +55,8 @@ impl Tiles {
             let bound = Bound::new(&o.shape, &camera_from_world);
             let reaches = |p: &[Vector3<f64>; 2]| bound.reaches(&p[0]) && bound.reaches(&p[1]);
             self.in_cols.clear();
-            self.in_cols.extend(col_planes.iter().map(reaches));
-            for (ty, row) in row_planes.iter().enumerate() {
+            self.in_cols.extend(self.col_planes.iter().map(reaches));
+            for (ty, row) in self.row_planes.iter().enumerate() {
                 if !reaches(row) {
                     continue;
                 }
@@ -78,6 +69,28 @@ impl Tiles {
             list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         }
     }
+}
+
+/// The planes through the eye and the first and last pixel centres of each
+/// of the `n` tiles along image `axis` (0: columns, 1: rows), whose pixel
+/// centres are at `(p + 0.5 - c) / f` in the optical frame.
+fn fill_planes(
+    planes: &mut Vec<[Vector3<f64>; 2]>,
+    n: usize,
+    size: usize,
+    f: f64,
+    c: f64,
+    axis: usize,
+) {
+    let slope = |p: usize| (p.min(size - 1) as f64 + 0.5 - c) / f;
+    planes.clear();
+    planes.extend((0..n).map(|i| {
+        let mut first = Vector3::new(0.0, 0.0, -slope(i * TILE));
+        let mut last = Vector3::new(0.0, 0.0, slope(i * TILE + TILE - 1));
+        first[axis] = 1.0;
+        last[axis] = -1.0;
+        [first.normalize(), last.normalize()]
+    }));
 }
 
 /// A solid's extent in the camera frame, for plane tests.
