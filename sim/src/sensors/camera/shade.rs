@@ -125,18 +125,23 @@ pub fn rgb(
     let palette = Palette::new(world, |s| lit(world.color_rgb(s)), sky);
     let mut data = vec![[0u8; 3]; hits.len()];
     let mut batch = Batch::new();
+    let mut lit = [0.0f32; 3 * BATCH];
     for (i, out) in data.chunks_mut(BATCH).enumerate() {
         let px = i * BATCH..i * BATCH + out.len();
         batch.draw(out.len(), 3, noise_std_levels, g, faults);
-        let noise = batch.noise.chunks_exact(3);
+        // Per pixel the noise-free colour (a palette look-up each, so not
+        // SIMD), then per channel the noise and rounding (SIMD).
         let surface = hits.surface[px.clone()].iter().zip(&hits.sun_cos[px]);
-        for (((rgb, (&id, &sun_cos)), n), &o) in
-            out.iter_mut().zip(surface).zip(noise).zip(&batch.outliers)
+        for ((v, (&id, &sun_cos)), &o) in lit.chunks_exact_mut(3).zip(surface).zip(&batch.outliers)
         {
             let (ambient, sun) = palette.get(id);
             for c in 0..3 {
-                rgb[c] = level(ambient[c] + sun[c] * sun_cos + n[c] + o);
+                v[c] = ambient[c] + sun[c] * sun_cos + o;
             }
+        }
+        let out = out.as_flattened_mut();
+        for ((level_out, &v), &n) in out.iter_mut().zip(&lit).zip(&batch.noise) {
+            *level_out = level(v + n);
         }
     }
     image(k, data)
