@@ -161,7 +161,7 @@ impl Default for CastScratch {
 /// one RGB-D sensor). Keyed on exact bits, so it never changes a result.
 #[derive(Debug, Clone, Default)]
 pub struct RenderCache {
-    key: Option<Vec<u64>>,
+    key: Option<[u64; 14]>,
     scratch: CastScratch,
     pub hits: Hits,
 }
@@ -177,7 +177,7 @@ impl RenderCache {
         let k = &rays.intrinsics;
         let t = &world_from_camera.translation.vector;
         let q = world_from_camera.rotation.coords;
-        let key: Vec<u64> = [
+        let key = [
             world.time_secs(),
             k.width_px as f64,
             k.height_px as f64,
@@ -193,10 +193,8 @@ impl RenderCache {
             q.z,
             q.w,
         ]
-        .iter()
-        .map(|v| v.to_bits())
-        .collect();
-        if self.key.as_ref() != Some(&key) {
+        .map(f64::to_bits);
+        if self.key != Some(key) {
             rays.cast(world, world_from_camera, &mut self.scratch, &mut self.hits);
             self.key = Some(key);
         }
