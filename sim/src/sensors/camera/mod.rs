@@ -99,7 +99,8 @@ impl CameraRays {
         frame.prepare(world, world_from_camera, &Vector3::from(SUN));
         let cols = w.div_ceil(TILE);
         for (i, dirs) in self.tiles.iter().enumerate() {
-            frame.packet(dirs, packet);
+            // Without objects, only the ground is left, which needs only z.
+            frame.packet(dirs, !tiles.list(i).is_empty(), packet);
             frame.ground(packet, CAMERA_FAR_M as f32, nearest);
             let mut farthest = nearest.farthest();
             for &(near, object) in tiles.list(i) {

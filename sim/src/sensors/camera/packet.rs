@@ -330,16 +330,21 @@ impl Frame {
         );
     }
 
-    /// The packet of optical-frame directions `dirs` in world orientation.
-    pub fn packet(&self, dirs: &[Lanes; 3], p: &mut Packet) {
+    /// The packet of optical-frame directions `dirs` in world orientation
+    /// (only its z lanes unless `full`).
+    pub fn packet(&self, dirs: &[Lanes; 3], full: bool, p: &mut Packet) {
         let (r, s) = (&self.rot, &self.sun);
+        let [x, y, z] = dirs;
+        let row = |i: usize, l: usize| r[i][0] * x[l] + r[i][1] * y[l] + r[i][2] * z[l];
         for l in 0..LANES {
-            let (x, y, z) = (dirs[0][l], dirs[1][l], dirs[2][l]);
-            let d: [f32; 3] = std::array::from_fn(|i| r[i][0] * x + r[i][1] * y + r[i][2] * z);
-            p.d[0][l] = d[0];
-            p.d[1][l] = d[1];
-            p.d[2][l] = d[2];
-            p.d_sun[l] = d[0] * s[0] + d[1] * s[1] + d[2] * s[2];
+            p.d[2][l] = row(2, l);
+        }
+        if full {
+            for l in 0..LANES {
+                p.d[0][l] = row(0, l);
+                p.d[1][l] = row(1, l);
+                p.d_sun[l] = p.d[0][l] * s[0] + p.d[1][l] * s[1] + p.d[2][l] * s[2];
+            }
         }
     }
 
