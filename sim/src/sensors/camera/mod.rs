@@ -2,10 +2,10 @@
 //! colour (simple Lambert shading), depth or surface temperature per pixel.
 //!
 //! Casting works on packets of `TILE` x `TILE` pixels: objects are culled
-//! per tile in screen space ([`Tiles`]), prepared once per frame relative
-//! to the eye in `f32` ([`packet::Prim`]), and each packet is tested
-//! against its tile's objects nearest first, stopping once no object left
-//! can be nearer than every ray's hit.
+//! per tile against the pyramid of its rays ([`Tiles`]), prepared once per
+//! frame relative to the eye in `f32` ([`packet::Prim`]), and each packet
+//! is tested against its tile's objects nearest first, stopping once no
+//! object left can be nearer than every ray's hit.
 
 mod packet;
 mod shade;

@@ -1,4 +1,4 @@
-//! Screen-space culling: which objects each image tile can see.
+//! Culling: which objects the rays of each image tile may meet.
 
 use nalgebra::{Isometry3, Point3, Vector3};
 use recede_msg::CameraIntrinsics;
