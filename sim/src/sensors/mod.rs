@@ -9,7 +9,7 @@ mod imu;
 mod lidar;
 mod simple;
 
-pub use camera::{CameraRays, PixelHit, RenderCache, Tiles, CAMERA_FAR_M};
+pub use camera::{CameraRays, CastScratch, Hits, RenderCache, Tiles, CAMERA_FAR_M};
 pub use faults::Faults;
 pub use imu::Imu;
 pub use lidar::Lidar;

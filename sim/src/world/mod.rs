@@ -171,36 +171,6 @@ impl World {
         None
     }
 
-    /// As [`Self::cast`], testing only the objects listed in `candidates`
-    /// (a caller's cull, e.g. those whose image footprint covers a pixel),
-    /// each with a lower bound on its distance from the ray's origin; sorted
-    /// by that bound, the search stops at the first that cannot be nearer.
-    #[inline]
-    pub fn cast_among(
-        &self,
-        ray: &Ray,
-        t_max: f64,
-        candidates: &[(f32, u32)],
-    ) -> Option<SurfaceHit> {
-        let mut best = self.cast_ground(ray, t_max);
-        let mut t_max = best.map_or(t_max, |b| b.hit.t);
-        for &(near, i) in candidates {
-            if near as f64 >= t_max {
-                break;
-            }
-            if let Some(o) = self.objects.get(i as usize) {
-                if let Some(hit) = o.shape.intersect(ray, t_max) {
-                    t_max = hit.t;
-                    best = Some(SurfaceHit {
-                        hit,
-                        surface: Surface::Object(i as usize),
-                    });
-                }
-            }
-        }
-        best
-    }
-
     pub fn color_rgb(&self, surface: Surface) -> [u8; 3] {
         match surface {
             Surface::Ground => self.ground.map_or(self.sky_color_rgb, |g| g.color_rgb),
