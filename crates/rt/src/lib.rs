@@ -37,17 +37,22 @@
 //! report of the part that ran.
 
 mod clock;
+mod config;
 mod engine;
 mod error;
 mod estimator;
+mod msg;
 mod policy;
+mod report;
 mod sink;
+mod slot;
+mod tasks;
 
 pub use clock::{raise_thread_priority, Clock, StopFlag, WallClock};
-pub use engine::{
-    run, CommandSource, LoopConfig, LoopReport, Mode, SensorReport, StepHook, StepRecord,
-};
+pub use config::{LoopConfig, Mode};
+pub use engine::run;
 pub use error::RtError;
 pub use estimator::{Estimator, TruthEstimator, Verdict};
 pub use policy::{MpcPolicy, Policy};
+pub use report::{CommandSource, LoopReport, SensorReport, StepHook, StepRecord};
 pub use sink::{Level, NullSink, Sink, StepLog};
