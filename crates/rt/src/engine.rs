@@ -3,7 +3,8 @@
 //! and gathers the report.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::thread::ScopedJoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::bounded;
@@ -12,15 +13,15 @@ use recede_sim::Simulator;
 use crate::clock::{lower_thread_priority, raise_thread_priority, Clock, WallClock};
 use crate::config::{LoopConfig, Mode};
 use crate::estimator::Estimator;
-use crate::msg::{Cmd, EstIn, LogMsg, LogTx, Vals, MAX_VALUES};
+use crate::msg::{Cmd, EstIn, LogMsg, LogTx, MAX_VALUES};
 use crate::policy::Policy;
 use crate::report::{LoopReport, SensorReport, StepHook};
 use crate::sink::{Sink, StepLog};
-use crate::slot::{Slot, SlotData};
-use crate::tasks::controller::controller_task;
+use crate::slot::slot;
+use crate::tasks::controller::{Controller, ControllerOut, LOG_POOL};
 use crate::tasks::estimator::estimator_task;
 use crate::tasks::recorder::recorder_task;
-use crate::tasks::world::World;
+use crate::tasks::world::{Tally, World};
 use crate::RtError;
 
 /// Runs the loop on `sim` until the duration is over or `config.stop` is
@@ -60,90 +61,84 @@ pub fn run(
     let sensor_names: Vec<String> = sim.sensors().map(|s| s.name.clone()).collect();
     let dropouts_before: Vec<u64> = sim.sensor_counts().map(|(_, c)| c.dropped).collect();
     let estimator_label = estimator.label();
+    let realtime = config.mode == Mode::RealTime;
 
-    let slot = Slot {
-        data: Mutex::new(SlotData {
-            valid: false,
-            state: vec![0.0; nx],
-            std: vec![0.0; nx],
-        }),
-    };
+    // The first estimate exists before any task starts.
+    let (mut slot_tx, slot_rx) = slot(nx);
+    estimator.on_truth(0.0, sim.true_state());
+    if realtime {
+        let (mut x, mut std) = (vec![0.0; nx], vec![0.0; nx]);
+        if estimator.estimate(0.0, &mut x, &mut std) {
+            slot_tx.publish(&x, &std);
+        }
+    }
     let done = AtomicBool::new(false);
     let (est_tx, est_rx) = bounded::<EstIn>(config.estimator_queue);
     let (cmd_tx, cmd_rx) = bounded::<Cmd>(64);
     let (tick_tx, tick_rx) = bounded::<(u64, f64)>(1);
     let recording = sink.enabled();
     let (log_tx, log_rx) = bounded::<LogMsg>(config.recorder_queue);
-    let (pool_tx, pool_rx) = bounded::<Box<StepLog>>(64);
+    let (pool_tx, pool_rx) = bounded::<Box<StepLog>>(LOG_POOL);
     let log = LogTx {
         tx: recording.then_some(log_tx),
         dropped: Arc::new(AtomicU64::new(0)),
     };
     let log_dropped = Arc::clone(&log.dropped);
-    let realtime = config.mode == Mode::RealTime;
-    let clock: Arc<dyn Clock> = match (&config.clock, realtime) {
-        (Some(c), _) => Arc::clone(c),
-        (None, _) => Arc::new(WallClock::new()),
-    };
-    // The first estimate exists before any task starts.
-    est_tx
-        .send(EstIn::Truth(0.0, Vals::of(sim.true_state())))
-        .map_err(|_| RtError::TaskPanicked("estimator"))?;
+    // Real time: the tasks report when they run at their priorities, and
+    // the clock starts only then (a thread that has not run yet is not
+    // late for its first periods).
+    let (ready_tx, ready_rx) = bounded::<()>(2);
+    let (start_tx, start_rx) = bounded::<Arc<dyn Clock>>(1);
+    let priority = config.realtime_priority.filter(|_| realtime);
 
     let wall = Instant::now();
     let outcome = std::thread::scope(|scope| {
+        let (est_tx, cmd_rx) = (est_tx, cmd_rx);
         let recorder = recording.then(|| {
-            let rx = log_rx;
-            let sink = &mut *sink;
+            let (rx, pool_tx, sink) = (log_rx, pool_tx.clone(), &mut *sink);
             std::thread::Builder::new()
                 .name("recede-rt-recorder".into())
                 .spawn_scoped(scope, move || recorder_task(sink, rx, pool_tx))
         });
         let est = {
-            let log = log.clone();
-            let slot = &slot;
+            let (log, ready_tx) = (log.clone(), ready_tx.clone());
             let n = sensor_names.len();
             let tick_tx = (!realtime).then_some(tick_tx);
             std::thread::Builder::new()
                 .name("recede-rt-estimator".into())
                 .spawn_scoped(scope, move || {
-                    if let (Mode::RealTime, Some(p)) = (config.mode, config.realtime_priority) {
+                    if let Some(p) = priority {
                         raise_thread_priority(p - 1);
+                        let _ = ready_tx.send(());
                     }
-                    estimator_task(estimator, est_rx, slot, tick_tx, &log, n, nx)
+                    drop(ready_tx);
+                    estimator_task(estimator, est_rx, slot_tx, tick_tx, &log, n, nx)
                 })
         };
         let ctrl = {
-            let log = log.clone();
-            let slot = &slot;
-            let done = &done;
-            let clock = Arc::clone(&clock);
+            let (log, ready_tx, done) = (log.clone(), ready_tx.clone(), &done);
             let policy = &mut *policy;
             std::thread::Builder::new()
                 .name("recede-rt-controller".into())
                 .spawn_scoped(scope, move || {
-                    if let (Mode::RealTime, Some(p)) = (config.mode, config.realtime_priority) {
+                    let controller =
+                        Controller::new(policy, config, slot_rx, cmd_tx, log, (pool_tx, pool_rx));
+                    if !realtime {
+                        return controller.run_lockstep(tick_rx);
+                    }
+                    if let Some(p) = priority {
                         raise_thread_priority(p);
                     }
-                    controller_task(
-                        policy,
-                        config,
-                        slot,
-                        tick_rx,
-                        cmd_tx,
-                        &log,
-                        pool_rx,
-                        clock.as_ref(),
-                        done,
-                        nx,
-                        nu,
-                    )
+                    let _ = ready_tx.send(());
+                    drop(ready_tx);
+                    match start_rx.recv() {
+                        Ok(clock) => controller.run_realtime(config, clock, done),
+                        // The world did not start.
+                        Err(_) => Ok(ControllerOut::default()),
+                    }
                 })
         };
-        let (est, ctrl) = match (est, ctrl) {
-            (Ok(e), Ok(c)) => (e, c),
-            _ => return Err(RtError::TaskPanicked("spawn")),
-        };
+        drop(ready_tx);
         let mut world = World {
             sim,
             config,
@@ -151,72 +146,60 @@ pub fn run(
             hook,
             safe: &safe,
             nx,
-            fallbacks: 0,
-            misses: 0,
-            steps: 0,
-            min_clearance: f64::INFINITY,
-            queue_drops: vec![0; sensor_names.len()],
             dropouts_seen: dropouts_before.clone(),
-            stopped: false,
             sensor_names: &sensor_names,
+            tally: Tally {
+                min_clearance: f64::INFINITY,
+                queue_drops: vec![0; sensor_names.len()],
+                ..Tally::default()
+            },
         };
-        let world_result = if realtime {
-            // The world task is the caller's thread: raised for the run only.
-            let raised = config
-                .realtime_priority
-                .is_some_and(|p| raise_thread_priority(p - 1));
-            let result = world.run_realtime(&est_tx, &cmd_rx, clock.as_ref());
-            if raised {
-                lower_thread_priority();
+        let world_result = match (&est, &ctrl) {
+            (Err(_), _) | (_, Err(_)) => Err(RtError::TaskPanicked("spawn")),
+            _ if realtime => {
+                // The world task is the caller's thread: raised for the run only.
+                let raised = priority.is_some_and(|p| raise_thread_priority(p - 1));
+                let waited = (0..2).all(|_| priority.is_none() || ready_rx.recv().is_ok());
+                let result = if waited {
+                    let clock: Arc<dyn Clock> = match &config.clock {
+                        Some(c) => Arc::clone(c),
+                        None => Arc::new(WallClock::new()),
+                    };
+                    let _ = start_tx.send(Arc::clone(&clock));
+                    world.run_realtime(&est_tx, &cmd_rx, clock.as_ref())
+                } else {
+                    Err(RtError::TaskPanicked("controller"))
+                };
+                if raised {
+                    lower_thread_priority();
+                }
+                result
             }
-            result
-        } else {
-            world.run_lockstep(&est_tx, &cmd_rx)
+            _ => world.run_lockstep(&est_tx, &cmd_rx),
         };
         done.store(true, Ordering::SeqCst);
-        let World {
-            fallbacks,
-            misses,
-            steps,
-            min_clearance,
-            queue_drops,
-            stopped,
-            log: world_log,
-            ..
-        } = world;
         // Every sender gone: the estimator, then the controller, then the
         // recorder (once its queue is drained) end.
-        drop(world_log);
+        let tally = world.tally;
+        drop(world.log);
+        drop(start_tx);
         drop(est_tx);
         drop(cmd_rx);
         drop(log);
-        let ctrl = ctrl.join().map_err(|_| RtError::TaskPanicked("controller"));
-        let est = est.join().map_err(|_| RtError::TaskPanicked("estimator"));
-        let rec_ok = match recorder {
-            Some(Ok(handle)) => handle.join().is_ok(),
-            Some(Err(_)) => false,
-            None => true,
-        };
+        let ctrl = join("controller", ctrl);
+        let est = join("estimator", est);
+        let rec = recorder.map(|r| join("recorder", r));
         // The world's error first: a controller that stopped because the
         // world did is not the cause.
         world_result?;
         let ctrl = ctrl??;
         let est = est?;
-        if !rec_ok {
-            return Err(RtError::TaskPanicked("recorder"));
+        if let Some(rec) = rec {
+            rec?;
         }
-        Ok((
-            ctrl,
-            est,
-            fallbacks,
-            misses,
-            steps,
-            min_clearance,
-            queue_drops,
-            stopped,
-        ))
+        Ok::<_, RtError>((ctrl, est, tally))
     });
-    let (ctrl, est, fallbacks, misses, steps, min_clearance, queue_drops, stopped) = outcome?;
+    let (ctrl, est, tally) = outcome?;
     sim.finish_renders();
     let wall_secs = wall.elapsed().as_secs_f64();
     let sensors = sim
@@ -225,7 +208,7 @@ pub fn run(
         .map(|(i, (info, counts))| SensorReport {
             name: info.name.clone(),
             delivered: est.delivered[i],
-            dropped: counts.dropped - dropouts_before[i] + queue_drops[i],
+            dropped: counts.dropped - dropouts_before[i] + tally.queue_drops[i],
             rejected: est.rejected[i],
         })
         .collect();
@@ -234,16 +217,30 @@ pub fn run(
         estimator: estimator_label,
         sim_secs: sim.time_secs(),
         wall_secs,
-        control_steps: steps,
-        fallbacks,
-        deadline_misses: misses,
+        control_steps: tally.steps,
+        fallbacks: tally.fallbacks,
+        deadline_misses: tally.misses,
         step_secs: ctrl.step_secs,
         jitter_secs: ctrl.jitter_secs,
         qp_iterations_max: ctrl.qp_max,
         recorder_dropped: log_dropped.load(Ordering::Relaxed) + sink.dropped(),
         sensors,
-        min_clearance_m: min_clearance.is_finite().then_some(min_clearance),
-        stopped,
+        min_clearance_m: tally
+            .min_clearance
+            .is_finite()
+            .then_some(tally.min_clearance),
+        stopped: tally.stopped,
         final_state: sim.true_state().to_vec(),
     })
+}
+
+/// A task's result, or which task panicked (or could not be started).
+fn join<T>(
+    name: &'static str,
+    handle: std::io::Result<ScopedJoinHandle<'_, T>>,
+) -> Result<T, RtError> {
+    handle
+        .ok()
+        .and_then(|h| h.join().ok())
+        .ok_or(RtError::TaskPanicked(name))
 }

@@ -55,6 +55,9 @@ pub(crate) enum LogMsg {
     Reading(u64, Arc<Reading>),
     Truth(u64, f64, Vals),
     Step(Box<StepLog>),
+    /// A controller step that fell back (formatted on the recorder task, so
+    /// that the controller does not allocate).
+    Fallback(u64, f64, StepReport),
     Event(u64, f64, Level, String),
 }
 
@@ -73,12 +76,26 @@ impl LogTx {
     pub(crate) fn send(&self, make: impl FnOnce() -> LogMsg) {
         let Some(tx) = &self.tx else { return };
         if tx.is_full() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.count_drop();
             return;
         }
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(make()) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        let _ = self.try_send(make());
+    }
+
+    /// Queues `msg`, or counts it dropped and hands it back.
+    pub(crate) fn try_send(&self, msg: LogMsg) -> Option<LogMsg> {
+        let Some(tx) = &self.tx else { return Some(msg) };
+        match tx.try_send(msg) {
+            Ok(()) => None,
+            Err(TrySendError::Full(m) | TrySendError::Disconnected(m)) => {
+                self.count_drop();
+                Some(m)
+            }
         }
+    }
+
+    pub(crate) fn count_drop(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn event(&self, step: u64, t: f64, level: Level, text: impl FnOnce() -> String) {

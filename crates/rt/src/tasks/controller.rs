@@ -1,151 +1,215 @@
 //! The controller task: one policy step per control instant, on the
 //! world's tick (lockstep) or on its own clock with a deadline (real time).
+//!
+//! A step neither allocates nor takes a lock another task can hold: the
+//! estimate comes from the lock-free slot, the command goes out with
+//! `try_send` (real time), and step logs for the recorder come from a pool
+//! filled before the run (when it is empty the log is dropped and counted).
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use recede_mpc::StepReport;
 
 use crate::clock::Clock;
-use crate::config::{LoopConfig, Mode};
+use crate::config::LoopConfig;
 use crate::msg::{Cmd, LogMsg, LogTx, Vals};
 use crate::policy::Policy;
-use crate::sink::{Level, StepLog};
-use crate::slot::Slot;
+use crate::sink::StepLog;
+use crate::slot::SlotReader;
 use crate::RtError;
 
+/// Step logs the controller can have in flight to the recorder.
+pub(crate) const LOG_POOL: usize = 64;
+
+#[derive(Default)]
 pub(crate) struct ControllerOut {
     pub step_secs: Vec<f64>,
     pub jitter_secs: Vec<f64>,
     pub qp_max: u32,
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn controller_task(
-    policy: &mut dyn Policy,
-    config: &LoopConfig,
-    slot: &Slot,
-    tick_rx: Receiver<(u64, f64)>,
+/// The controller's state between steps: its policy, its ends of the
+/// channels and buffers sized once.
+pub(crate) struct Controller<'a> {
+    policy: &'a mut dyn Policy,
+    slot: SlotReader,
     cmd_tx: Sender<Cmd>,
-    log: &LogTx,
+    log: LogTx,
     pool: Receiver<Box<StepLog>>,
-    clock: &dyn Clock,
-    done: &AtomicBool,
-    nx: usize,
-    nu: usize,
-) -> Result<ControllerOut, RtError> {
-    let period = config.period_secs;
-    let steps = (config.duration_secs / period).round() as u64;
-    let mut out = ControllerOut {
-        step_secs: Vec::with_capacity(steps as usize),
-        jitter_secs: Vec::new(),
-        qp_max: 0,
-    };
-    let (mut x, mut std) = (vec![0.0; nx], vec![0.0; nx]);
-    let (mut u, mut late) = (vec![0.0; nu], vec![0.0; nu]);
-    let mut predicted = Vec::new();
-    if config.mode == Mode::RealTime {
-        // The estimator publishes its first estimate as it starts.
-        let waiting = Instant::now();
-        while !slot.read(&mut x, &mut std) && waiting.elapsed().as_secs_f64() < period {
-            std::thread::sleep(std::time::Duration::from_micros(50));
+    /// Back into the pool, for a log the queue had no room for.
+    pool_tx: Sender<Box<StepLog>>,
+    period: f64,
+    x: Vec<f64>,
+    std: Vec<f64>,
+    u: Vec<f64>,
+    late: Vec<f64>,
+    predicted: Vec<f64>,
+    out: ControllerOut,
+}
+
+impl<'a> Controller<'a> {
+    /// Sizes every buffer and, when recording, fills the step-log pool
+    /// (`pool_tx` is the recorder's way back into it).
+    pub(crate) fn new(
+        policy: &'a mut dyn Policy,
+        config: &LoopConfig,
+        slot: SlotReader,
+        cmd_tx: Sender<Cmd>,
+        log: LogTx,
+        (pool_tx, pool): (Sender<Box<StepLog>>, Receiver<Box<StepLog>>),
+    ) -> Self {
+        let (nx, nu) = policy.dimensions();
+        let steps = (config.duration_secs / config.period_secs).round() as usize;
+        let mut predicted = Vec::new();
+        policy.predicted_states(&mut predicted);
+        if log.on() {
+            let capacity = predicted.capacity().max(nx);
+            for _ in 0..LOG_POOL {
+                let _ = pool_tx.try_send(Box::new(StepLog {
+                    step: 0,
+                    t_secs: 0.0,
+                    estimate: Vec::with_capacity(nx),
+                    estimate_std: Vec::with_capacity(nx),
+                    command: Vec::with_capacity(nu),
+                    report: StepReport::default(),
+                    compute_secs: 0.0,
+                    predicted_states: Vec::with_capacity(capacity),
+                }));
+            }
+        }
+        Self {
+            policy,
+            slot,
+            cmd_tx,
+            log,
+            pool,
+            pool_tx,
+            period: config.period_secs,
+            x: vec![0.0; nx],
+            std: vec![0.0; nx],
+            u: vec![0.0; nu],
+            late: vec![0.0; nu],
+            predicted,
+            out: ControllerOut {
+                step_secs: Vec::with_capacity(steps),
+                jitter_secs: Vec::with_capacity(steps),
+                qp_max: 0,
+            },
         }
     }
-    // One step; false when the world is gone.
-    let mut step =
-        |k: u64, t: f64, blocking: bool, out: &mut ControllerOut| -> Result<bool, RtError> {
-            if !slot.read(&mut x, &mut std) {
-                if blocking {
-                    return Err(RtError::Estimator(format!("no estimate at t = {t} s")));
-                }
-                return Ok(true);
+
+    /// Lockstep: a step per tick of the estimator, each command waited for
+    /// by the world.
+    pub(crate) fn run_lockstep(
+        mut self,
+        ticks: Receiver<(u64, f64)>,
+    ) -> Result<ControllerOut, RtError> {
+        for (k, t) in ticks.iter() {
+            if !self.step(k, t, true)? {
+                break;
             }
-            let started = Instant::now();
-            let report = policy.step(t, &x, &mut u)?;
-            let compute_secs = started.elapsed().as_secs_f64();
-            policy.late_command(period, &mut late);
-            out.step_secs.push(compute_secs);
-            out.qp_max = out.qp_max.max(report.qp_iterations);
-            let cmd = Cmd {
-                step: k,
-                command: Vals::of(&u),
-                late: Vals::of(&late),
-                estimate: Vals::of(&x),
-                report,
-                compute_secs,
-            };
-            let sent = if blocking {
-                cmd_tx.send(cmd).is_ok()
-            } else {
-                !matches!(cmd_tx.try_send(cmd), Err(TrySendError::Disconnected(_)))
-            };
-            if log.on() {
-                if report.outcome.is_fallback() {
-                    log.event(k, t, Level::Warn, || {
-                        format!("fallback {:?} ({:?})", report.outcome, report.failure)
-                    });
-                }
-                policy.predicted_states(&mut predicted);
-                log.send(|| {
-                    // A log the recorder has finished with, refilled in place.
-                    let mut l = pool.try_recv().unwrap_or_else(|_| {
-                        Box::new(StepLog {
-                            step: 0,
-                            t_secs: 0.0,
-                            estimate: Vec::new(),
-                            estimate_std: Vec::new(),
-                            command: Vec::new(),
-                            report,
-                            compute_secs: 0.0,
-                            predicted_states: Vec::new(),
-                        })
-                    });
-                    l.step = k;
-                    l.t_secs = t;
-                    l.report = report;
-                    l.compute_secs = compute_secs;
-                    for (to, from) in [
-                        (&mut l.estimate, &x),
-                        (&mut l.estimate_std, &std),
-                        (&mut l.command, &u),
-                        (&mut l.predicted_states, &predicted),
-                    ] {
-                        to.clear();
-                        to.extend_from_slice(from);
-                    }
-                    LogMsg::Step(l)
-                });
+        }
+        Ok(self.out)
+    }
+
+    /// Real time: wakes at each period on `clock` and steps on the latest
+    /// estimate. A wake-up past an instant's deadline (the world applies
+    /// the fallback there) moves on to the latest instant that has begun,
+    /// which may still make its own.
+    pub(crate) fn run_realtime(
+        mut self,
+        config: &LoopConfig,
+        clock: Arc<dyn Clock>,
+        done: &AtomicBool,
+    ) -> Result<ControllerOut, RtError> {
+        let period = self.period;
+        let steps = (config.duration_secs / period).round() as u64;
+        let deadline = config.deadline_secs.unwrap_or(period);
+        let mut k = 0u64;
+        while k < steps && !done.load(Ordering::Relaxed) && !config.stop.is_stopped() {
+            let t = k as f64 * period;
+            clock.sleep_until(t, true);
+            let woke = clock.now_secs();
+            if woke > t + deadline {
+                k = ((woke / period).floor() as u64).max(k + 1);
+                continue;
             }
-            Ok(sent)
+            self.out.jitter_secs.push(woke - t);
+            if !self.step(k, t, false)? {
+                break;
+            }
+            k += 1;
+        }
+        Ok(self.out)
+    }
+
+    /// One step at instant `k`; false when the world is gone. Without an
+    /// estimate a lockstep run fails and a real-time one sends nothing (the
+    /// world's deadline settles the instant).
+    fn step(&mut self, k: u64, t: f64, blocking: bool) -> Result<bool, RtError> {
+        if !self.slot.read(&mut self.x, &mut self.std) {
+            if blocking {
+                return Err(RtError::Estimator(format!("no estimate at t = {t} s")));
+            }
+            return Ok(true);
+        }
+        let started = Instant::now();
+        let report = self.policy.step(t, &self.x, &mut self.u)?;
+        let compute_secs = started.elapsed().as_secs_f64();
+        self.policy.late_command(self.period, &mut self.late);
+        self.out.step_secs.push(compute_secs);
+        self.out.qp_max = self.out.qp_max.max(report.qp_iterations);
+        let cmd = Cmd {
+            step: k,
+            command: Vals::of(&self.u),
+            late: Vals::of(&self.late),
+            estimate: Vals::of(&self.x),
+            report,
+            compute_secs,
         };
-    match config.mode {
-        Mode::Lockstep => {
-            for (k, t) in tick_rx.iter() {
-                if !step(k, t, true, &mut out)? {
-                    break;
-                }
-            }
+        let sent = if blocking {
+            self.cmd_tx.send(cmd).is_ok()
+        } else {
+            !matches!(
+                self.cmd_tx.try_send(cmd),
+                Err(TrySendError::Disconnected(_))
+            )
+        };
+        if self.log.on() {
+            self.record(k, t, report, compute_secs);
         }
-        Mode::RealTime => {
-            let deadline = config.deadline_secs.unwrap_or(period);
-            let mut k = 0u64;
-            while k < steps && !done.load(Ordering::SeqCst) && !config.stop.is_stopped() {
-                let t = k as f64 * period;
-                clock.sleep_until(t, true);
-                let woke = clock.now_secs();
-                if woke > t + deadline {
-                    // Overran into this period's deadline: skip to the
-                    // current period (the world applies the fallback).
-                    k = ((woke / period).floor() as u64 + 1).max(k + 1);
-                    continue;
-                }
-                out.jitter_secs.push(woke - t);
-                if !step(k, t, false, &mut out)? {
-                    break;
-                }
-                k += 1;
-            }
+        Ok(sent)
+    }
+
+    /// Queues the step for the recorder in a pooled log (dropped and
+    /// counted when the pool or the queue is exhausted).
+    fn record(&mut self, k: u64, t: f64, report: StepReport, compute_secs: f64) {
+        if report.outcome.is_fallback() {
+            self.log.send(|| LogMsg::Fallback(k, t, report));
+        }
+        let Ok(mut l) = self.pool.try_recv() else {
+            self.log.count_drop();
+            return;
+        };
+        self.policy.predicted_states(&mut self.predicted);
+        l.step = k;
+        l.t_secs = t;
+        l.report = report;
+        l.compute_secs = compute_secs;
+        for (to, from) in [
+            (&mut l.estimate, &self.x),
+            (&mut l.estimate_std, &self.std),
+            (&mut l.command, &self.u),
+            (&mut l.predicted_states, &self.predicted),
+        ] {
+            to.clear();
+            to.extend_from_slice(from);
+        }
+        if let Some(LogMsg::Step(l)) = self.log.try_send(LogMsg::Step(l)) {
+            let _ = self.pool_tx.try_send(l);
         }
     }
-    Ok(out)
 }

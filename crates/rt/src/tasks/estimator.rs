@@ -7,7 +7,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::estimator::{Estimator, Verdict};
 use crate::msg::{EstIn, LogTx};
 use crate::sink::Level;
-use crate::slot::Slot;
+use crate::slot::SlotWriter;
 
 pub(crate) struct EstimatorOut {
     pub delivered: Vec<u64>,
@@ -17,7 +17,7 @@ pub(crate) struct EstimatorOut {
 pub(crate) fn estimator_task(
     estimator: &mut dyn Estimator,
     rx: Receiver<EstIn>,
-    slot: &Slot,
+    mut slot: SlotWriter,
     tick_tx: Option<Sender<(u64, f64)>>,
     log: &LogTx,
     sensors: usize,

@@ -25,7 +25,7 @@ impl World<'_> {
         let gone = || RtError::TaskPanicked("estimator");
         for k in 0..steps {
             if self.config.stop.is_stopped() {
-                self.stopped = true;
+                self.tally.stopped = true;
                 break;
             }
             let t = k as f64 * period;
@@ -37,7 +37,7 @@ impl World<'_> {
                 .map_err(|_| gone())?;
             est_tx.send(EstIn::Tick(k, t)).map_err(|_| gone())?;
             let clearance = self.clearance();
-            self.min_clearance = self.min_clearance.min(clearance);
+            self.tally.min_clearance = self.tally.min_clearance.min(clearance);
             let Ok(cmd) = cmd_rx.recv() else {
                 // The controller ended (its error is reported by the join).
                 return Ok(());
@@ -59,7 +59,7 @@ impl World<'_> {
                 command: cmd.command.as_slice().to_vec(),
             });
         }
-        if !self.stopped {
+        if !self.tally.stopped {
             self.advance_to(steps as f64 * period, &mut queue, &mut current)?;
         }
         Ok(())

@@ -13,6 +13,46 @@ use crate::report::CommandSource;
 use crate::sink::Level;
 use crate::RtError;
 
+/// A control instant whose command is not settled yet.
+#[derive(Clone, Copy)]
+struct OpenInstant {
+    k: u64,
+    t: f64,
+    x: Vals,
+    clearance: f64,
+}
+
+/// The instants waiting for their commands, in order, and what came in.
+#[derive(Default)]
+struct Open {
+    instants: VecDeque<OpenInstant>,
+    received: VecDeque<Cmd>,
+    /// The last command's plan shifted by a period: the first fallback.
+    last_late: Option<Vals>,
+    misses_in_row: usize,
+}
+
+impl Open {
+    fn receive(&mut self, cmd_rx: &Receiver<Cmd>) {
+        while let Ok(c) = cmd_rx.try_recv() {
+            self.received.push_back(c);
+        }
+    }
+
+    /// The controller's command for instant `k`, if it came in (commands
+    /// for earlier instants are stale and dropped).
+    fn take_command(&mut self, k: u64) -> Option<Cmd> {
+        while self.received.front().is_some_and(|c| c.step < k) {
+            self.received.pop_front();
+        }
+        if self.received.front().is_some_and(|c| c.step == k) {
+            self.received.pop_front()
+        } else {
+            None
+        }
+    }
+}
+
 impl World<'_> {
     pub(crate) fn run_realtime(
         &mut self,
@@ -21,19 +61,14 @@ impl World<'_> {
         clock: &dyn Clock,
     ) -> Result<(), RtError> {
         let period = self.config.period_secs;
-        let delay = self.config.actuation_delay_secs;
         let deadline = self.config.deadline_secs.unwrap_or(period);
         let h = self.sim.plant().step_secs();
         let steps = (self.config.duration_secs / period).round() as u64;
         let end = steps as f64 * period;
         let mut current = self.sim.command().to_vec();
         let mut queue: VecDeque<Pending> = VecDeque::new();
-        let mut received: VecDeque<Cmd> = VecDeque::new();
-        // Truth at control instants whose command is not settled yet.
-        let mut instants: VecDeque<(u64, f64, Vec<f64>, f64)> = VecDeque::new();
+        let mut open = Open::default();
         let mut next_instant = 0u64;
-        let mut last_late: Option<Vec<f64>> = None;
-        let mut misses_in_row = 0usize;
         let mut buf = Vec::new();
         loop {
             let t = self.sim.time_secs();
@@ -41,70 +76,28 @@ impl World<'_> {
                 break;
             }
             if self.config.stop.is_stopped() {
-                self.stopped = true;
+                self.tally.stopped = true;
                 break;
             }
             clock.sleep_until(t, false);
             if next_instant < steps && t >= next_instant as f64 * period - 0.5 * h {
                 let k = next_instant;
-                let x = self.sim.true_state().to_vec();
+                let x = Vals::of(self.sim.true_state());
                 let clearance = self.clearance();
-                self.min_clearance = self.min_clearance.min(clearance);
+                self.tally.min_clearance = self.tally.min_clearance.min(clearance);
                 if self.log.on() {
-                    self.log.send(|| LogMsg::Truth(k, t, Vals::of(&x)));
+                    self.log.send(|| LogMsg::Truth(k, t, x));
                 }
-                instants.push_back((k, t, x, clearance));
+                open.instants.push_back(OpenInstant { k, t, x, clearance });
                 next_instant += 1;
             }
-            while let Ok(c) = cmd_rx.try_recv() {
-                received.push_back(c);
-            }
+            open.receive(cmd_rx);
             // Settle the oldest open instants, in order.
-            while let Some((k, tk, _, _)) = instants.front() {
-                let (k, tk) = (*k, *tk);
-                while received.front().is_some_and(|c| c.step < k) {
-                    received.pop_front();
-                }
-                let (x, clearance) = match instants.front() {
-                    Some((_, _, x, c)) => (x.clone(), *c),
-                    None => break,
-                };
-                if received.front().is_some_and(|c| c.step == k) {
-                    let cmd = received.pop_front().expect("front exists");
-                    misses_in_row = 0;
-                    last_late = Some(cmd.late.as_slice().to_vec());
-                    self.settle(
-                        k,
-                        tk,
-                        &x,
-                        cmd.command.as_slice(),
-                        CommandSource::Controller,
-                        Some(&cmd),
-                        clearance,
-                    );
-                    queue.push_back(Pending {
-                        at_secs: (tk + delay).max(t),
-                        command: cmd.command.as_slice().to_vec(),
-                    });
-                } else if t >= tk + deadline - 0.5 * h {
-                    let (command, source) = match (&last_late, misses_in_row) {
-                        (Some(late), 0) => (late.clone(), CommandSource::ShiftedPlan),
-                        _ => (self.safe.to_vec(), CommandSource::Safe),
-                    };
-                    misses_in_row += 1;
-                    self.misses += 1;
-                    self.log.event(k, t, Level::Warn, || {
-                        format!("deadline missed at step {k}: applying the {source:?} command")
-                    });
-                    self.settle(k, tk, &x, &command, source, None, clearance);
-                    queue.push_back(Pending {
-                        at_secs: (tk + delay).max(t),
-                        command,
-                    });
-                } else {
-                    break;
-                }
-                instants.pop_front();
+            while let Some((tk, command)) = self.settle_front(&mut open, t, deadline - 0.5 * h) {
+                queue.push_back(Pending {
+                    at_secs: (tk + self.config.actuation_delay_secs).max(t),
+                    command,
+                });
             }
             while queue.front().is_some_and(|p| p.at_secs <= t + 0.5 * h) {
                 current = queue.pop_front().expect("front exists").command;
@@ -118,42 +111,68 @@ impl World<'_> {
             // The truth estimator's input; a full queue only delays it.
             let _ = est_tx.try_send(EstIn::Truth(now, Vals::of(x)));
         }
-        // Instants still open at the end: their deadlines have passed unless
-        // the run was stopped; settle what came in, count the rest.
-        if !self.stopped {
-            while let Ok(c) = cmd_rx.try_recv() {
-                received.push_back(c);
+        // The last instants' deadlines fall at or after the end: wait for
+        // each (its command may still come), unless the run was stopped.
+        while !self.tally.stopped {
+            let Some(due) = open.instants.front().map(|i| i.t + deadline - 0.5 * h) else {
+                break;
+            };
+            open.receive(cmd_rx);
+            let now = clock.now_secs();
+            if self
+                .settle_front(&mut open, now, deadline - 0.5 * h)
+                .is_none()
+            {
+                clock.sleep_until(due.min(now + h), false);
             }
-            let t = self.sim.time_secs();
-            for (k, tk, x, clearance) in instants.drain(..) {
-                while received.front().is_some_and(|c| c.step < k) {
-                    received.pop_front();
-                }
-                if received.front().is_some_and(|c| c.step == k) {
-                    let cmd = received.pop_front().expect("front exists");
-                    self.settle(
-                        k,
-                        tk,
-                        &x,
-                        cmd.command.as_slice(),
-                        CommandSource::Controller,
-                        Some(&cmd),
-                        clearance,
-                    );
-                } else {
-                    let (command, source) = match (&last_late, misses_in_row) {
-                        (Some(late), 0) => (late.clone(), CommandSource::ShiftedPlan),
-                        _ => (self.safe.to_vec(), CommandSource::Safe),
-                    };
-                    misses_in_row += 1;
-                    self.misses += 1;
-                    self.log.event(k, t, Level::Warn, || {
-                        format!("deadline missed at step {k}: applying the {source:?} command")
-                    });
-                    self.settle(k, tk, &x, &command, source, None, clearance);
-                }
+            if self.config.stop.is_stopped() {
+                self.tally.stopped = true;
             }
         }
         Ok(())
+    }
+
+    /// Settles the oldest open instant at time `t` with the controller's
+    /// command if it came in, or with the fallback once `t` is `due_after`
+    /// past the instant. Returns (instant time, command) when settled; None
+    /// while the instant must wait.
+    fn settle_front(&mut self, open: &mut Open, t: f64, due_after: f64) -> Option<(f64, Vec<f64>)> {
+        let OpenInstant {
+            k,
+            t: tk,
+            x,
+            clearance,
+        } = *open.instants.front()?;
+        let settled = if let Some(cmd) = open.take_command(k) {
+            open.misses_in_row = 0;
+            open.last_late = Some(cmd.late);
+            let command = cmd.command.as_slice();
+            self.settle(
+                k,
+                tk,
+                x.as_slice(),
+                command,
+                CommandSource::Controller,
+                Some(&cmd),
+                clearance,
+            );
+            command.to_vec()
+        } else if t >= tk + due_after {
+            let (command, source) = match (&open.last_late, open.misses_in_row) {
+                (Some(late), 0) => (late.as_slice().to_vec(), CommandSource::ShiftedPlan),
+                _ => (self.safe.to_vec(), CommandSource::Safe),
+            };
+            open.misses_in_row += 1;
+            self.tally.misses += 1;
+            self.log.event(k, t, Level::Warn, || {
+                format!("deadline missed at step {k}: applying the {source:?} command")
+            });
+            self.settle(k, tk, x.as_slice(), &command, source, None, clearance);
+            command
+        } else {
+            return None;
+        };
+        open.instants.pop_front();
+        Some((tk, settled))
     }
 }

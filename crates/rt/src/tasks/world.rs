@@ -23,14 +23,23 @@ pub(crate) struct World<'a> {
     pub hook: &'a mut dyn StepHook,
     pub safe: &'a [f64],
     pub nx: usize,
+    pub dropouts_seen: Vec<u64>,
+    pub sensor_names: &'a [String],
+    pub tally: Tally,
+}
+
+/// What the world counts over a run.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tally {
+    /// Settled control steps.
+    pub steps: usize,
     pub fallbacks: usize,
     pub misses: usize,
-    pub steps: usize,
     pub min_clearance: f64,
+    /// Per sensor: readings the estimator's full queue did not take.
     pub queue_drops: Vec<u64>,
-    pub dropouts_seen: Vec<u64>,
+    /// Ended by the stop flag.
     pub stopped: bool,
-    pub sensor_names: &'a [String],
 }
 
 /// A command waiting for its time to act.
@@ -92,7 +101,7 @@ impl World<'_> {
                     .send(EstIn::Reading(r))
                     .map_err(|_| RtError::TaskPanicked("estimator"))?;
             } else if est_tx.try_send(EstIn::Reading(r)).is_err() {
-                if let Some(n) = self.queue_drops.get_mut(i) {
+                if let Some(n) = self.tally.queue_drops.get_mut(i) {
                     *n += 1;
                 }
             }
@@ -124,10 +133,10 @@ impl World<'_> {
         cmd: Option<&Cmd>,
         clearance: f64,
     ) {
-        self.steps += 1;
+        self.tally.steps += 1;
         let fell_back = source != CommandSource::Controller
             || cmd.is_some_and(|c| c.report.outcome.is_fallback());
-        self.fallbacks += usize::from(fell_back);
+        self.tally.fallbacks += usize::from(fell_back);
         self.hook.on_step(&StepRecord {
             step: k,
             t_secs: t,
