@@ -1,6 +1,6 @@
 //! The loop itself: wires the tasks, runs the world on the calling thread
-//! and the estimator, the controller and the recorder on scoped threads,
-//! and gathers the report.
+//! and the recorder on a scoped thread (in real time the estimator and the
+//! controller too), and gathers the report.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,14 +19,15 @@ use crate::report::{LoopReport, SensorReport, StepHook};
 use crate::sink::{Sink, StepLog};
 use crate::slot::slot;
 use crate::tasks::controller::{Controller, ControllerOut, LOG_POOL};
-use crate::tasks::estimator::estimator_task;
+use crate::tasks::estimator::{EstimatorOut, EstimatorTask};
 use crate::tasks::recorder::recorder_task;
 use crate::tasks::world::{Tally, World};
 use crate::RtError;
 
 /// Runs the loop on `sim` until the duration is over or `config.stop` is
-/// set. The world runs on the calling thread; estimator, controller and
-/// recorder on scoped threads (they end before this returns).
+/// set. The world runs on the calling thread, the recorder (and in real
+/// time the estimator and the controller) on scoped threads that end
+/// before this returns.
 pub fn run(
     sim: &mut Simulator,
     policy: &mut dyn Policy,
@@ -61,21 +62,9 @@ pub fn run(
     let sensor_names: Vec<String> = sim.sensors().map(|s| s.name.clone()).collect();
     let dropouts_before: Vec<u64> = sim.sensor_counts().map(|(_, c)| c.dropped).collect();
     let estimator_label = estimator.label();
-    let realtime = config.mode == Mode::RealTime;
 
     // The first estimate exists before any task starts.
-    let (mut slot_tx, slot_rx) = slot(nx);
     estimator.on_truth(0.0, sim.true_state());
-    if realtime {
-        let (mut x, mut std) = (vec![0.0; nx], vec![0.0; nx]);
-        if estimator.estimate(0.0, &mut x, &mut std) {
-            slot_tx.publish(&x, &std);
-        }
-    }
-    let done = AtomicBool::new(false);
-    let (est_tx, est_rx) = bounded::<EstIn>(config.estimator_queue);
-    let (cmd_tx, cmd_rx) = bounded::<Cmd>(64);
-    let (tick_tx, tick_rx) = bounded::<(u64, f64)>(1);
     let recording = sink.enabled();
     let (log_tx, log_rx) = bounded::<LogMsg>(config.recorder_queue);
     let (pool_tx, pool_rx) = bounded::<Box<StepLog>>(LOG_POOL);
@@ -84,61 +73,15 @@ pub fn run(
         dropped: Arc::new(AtomicU64::new(0)),
     };
     let log_dropped = Arc::clone(&log.dropped);
-    // Real time: the tasks report when they run at their priorities, and
-    // the clock starts only then (a thread that has not run yet is not
-    // late for its first periods).
-    let (ready_tx, ready_rx) = bounded::<()>(2);
-    let (start_tx, start_rx) = bounded::<Arc<dyn Clock>>(1);
-    let priority = config.realtime_priority.filter(|_| realtime);
 
     let wall = Instant::now();
     let outcome = std::thread::scope(|scope| {
-        let (est_tx, cmd_rx) = (est_tx, cmd_rx);
         let recorder = recording.then(|| {
             let (rx, pool_tx, sink) = (log_rx, pool_tx.clone(), &mut *sink);
             std::thread::Builder::new()
                 .name("recede-rt-recorder".into())
                 .spawn_scoped(scope, move || recorder_task(sink, rx, pool_tx))
         });
-        let est = {
-            let (log, ready_tx) = (log.clone(), ready_tx.clone());
-            let n = sensor_names.len();
-            let tick_tx = (!realtime).then_some(tick_tx);
-            std::thread::Builder::new()
-                .name("recede-rt-estimator".into())
-                .spawn_scoped(scope, move || {
-                    if let Some(p) = priority {
-                        raise_thread_priority(p - 1);
-                        let _ = ready_tx.send(());
-                    }
-                    drop(ready_tx);
-                    estimator_task(estimator, est_rx, slot_tx, tick_tx, &log, n, nx)
-                })
-        };
-        let ctrl = {
-            let (log, ready_tx, done) = (log.clone(), ready_tx.clone(), &done);
-            let policy = &mut *policy;
-            std::thread::Builder::new()
-                .name("recede-rt-controller".into())
-                .spawn_scoped(scope, move || {
-                    let controller =
-                        Controller::new(policy, config, slot_rx, cmd_tx, log, (pool_tx, pool_rx));
-                    if !realtime {
-                        return controller.run_lockstep(tick_rx);
-                    }
-                    if let Some(p) = priority {
-                        raise_thread_priority(p);
-                    }
-                    let _ = ready_tx.send(());
-                    drop(ready_tx);
-                    match start_rx.recv() {
-                        Ok(clock) => controller.run_realtime(config, clock, done),
-                        // The world did not start.
-                        Err(_) => Ok(ControllerOut::default()),
-                    }
-                })
-        };
-        drop(ready_tx);
         let mut world = World {
             sim,
             config,
@@ -154,46 +97,18 @@ pub fn run(
                 ..Tally::default()
             },
         };
-        let world_result = match (&est, &ctrl) {
-            (Err(_), _) | (_, Err(_)) => Err(RtError::TaskPanicked("spawn")),
-            _ if realtime => {
-                // The world task is the caller's thread: raised for the run only.
-                let raised = priority.is_some_and(|p| raise_thread_priority(p - 1));
-                let waited = (0..2).all(|_| priority.is_none() || ready_rx.recv().is_ok());
-                let result = if waited {
-                    let clock: Arc<dyn Clock> = match &config.clock {
-                        Some(c) => Arc::clone(c),
-                        None => Arc::new(WallClock::new()),
-                    };
-                    let _ = start_tx.send(Arc::clone(&clock));
-                    world.run_realtime(&est_tx, &cmd_rx, clock.as_ref())
-                } else {
-                    Err(RtError::TaskPanicked("controller"))
-                };
-                if raised {
-                    lower_thread_priority();
-                }
-                result
-            }
-            _ => world.run_lockstep(&est_tx, &cmd_rx),
-        };
-        done.store(true, Ordering::SeqCst);
-        // Every sender gone: the estimator, then the controller, then the
-        // recorder (once its queue is drained) end.
-        let tally = world.tally;
-        drop(world.log);
-        drop(start_tx);
-        drop(est_tx);
-        drop(cmd_rx);
+        let estimator = EstimatorTask::new(estimator, log.clone(), sensor_names.len());
+        let controller = Controller::new(policy, config, log.clone(), (pool_tx, pool_rx));
         drop(log);
-        let ctrl = join("controller", ctrl);
-        let est = join("estimator", est);
+        let tasks = match config.mode {
+            Mode::Lockstep => run_lockstep(&mut world, estimator, controller),
+            Mode::RealTime => run_realtime(scope, &mut world, config, estimator, controller, nx),
+        };
+        let tally = world.tally;
+        // The recorder ends once every sender is gone and its queue drained.
+        drop(world.log);
         let rec = recorder.map(|r| join("recorder", r));
-        // The world's error first: a controller that stopped because the
-        // world did is not the cause.
-        world_result?;
-        let ctrl = ctrl??;
-        let est = est?;
+        let (ctrl, est) = tasks?;
         if let Some(rec) = rec {
             rec?;
         }
@@ -243,4 +158,102 @@ fn join<T>(
         .ok()
         .and_then(|h| h.join().ok())
         .ok_or(RtError::TaskPanicked(name))
+}
+
+/// Lockstep: the estimator and the controller run in turn on the world's
+/// thread (see `tasks::lockstep`).
+fn run_lockstep(
+    world: &mut World<'_>,
+    mut estimator: EstimatorTask<'_>,
+    mut controller: Controller<'_>,
+) -> Result<(ControllerOut, EstimatorOut), RtError> {
+    world.run_lockstep(&mut estimator, &mut controller)?;
+    Ok((controller.finish(), estimator.finish()))
+}
+
+/// Real time: the estimator and the controller on their own threads,
+/// under the real-time policy when permitted (the world, on the caller's
+/// thread, for the run only). The tasks report when they run at their
+/// priorities, and the clock starts only then: a thread spawned under load
+/// can wait milliseconds for its first slice, which is not the controller
+/// being late.
+fn run_realtime<'scope, 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    world: &mut World<'_>,
+    config: &'env LoopConfig,
+    estimator: EstimatorTask<'env>,
+    controller: Controller<'env>,
+    nx: usize,
+) -> Result<(ControllerOut, EstimatorOut), RtError> {
+    let priority = config.realtime_priority;
+    let (mut slot_tx, slot_rx) = slot(nx);
+    let mut estimator = estimator;
+    {
+        let (mut x, mut std) = (vec![0.0; nx], vec![0.0; nx]);
+        if estimator.estimate(0.0, &mut x, &mut std) {
+            slot_tx.publish(&x, &std);
+        }
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let (est_tx, est_rx) = bounded::<EstIn>(config.estimator_queue);
+    let (cmd_tx, cmd_rx) = bounded::<Cmd>(64);
+    let (ready_tx, ready_rx) = bounded::<()>(2);
+    let (start_tx, start_rx) = bounded::<Arc<dyn Clock>>(1);
+    let ready = move |ready_tx: crossbeam_channel::Sender<()>, p: Option<i32>| {
+        if let Some(p) = p {
+            raise_thread_priority(p);
+        }
+        let _ = ready_tx.send(());
+    };
+    let est = {
+        let ready_tx = ready_tx.clone();
+        std::thread::Builder::new()
+            .name("recede-rt-estimator".into())
+            .spawn_scoped(scope, move || {
+                ready(ready_tx, priority.map(|p| p - 1));
+                estimator.run_realtime(est_rx, slot_tx, nx)
+            })
+    };
+    let ctrl = {
+        let done = Arc::clone(&done);
+        std::thread::Builder::new()
+            .name("recede-rt-controller".into())
+            .spawn_scoped(scope, move || {
+                ready(ready_tx, priority);
+                match start_rx.recv() {
+                    Ok(clock) => controller.run_realtime(config, clock, slot_rx, cmd_tx, &done),
+                    // The world did not start.
+                    Err(_) => Ok(ControllerOut::default()),
+                }
+            })
+    };
+    let world_result = if est.is_ok() && ctrl.is_ok() {
+        // The world task is the caller's thread: raised for the run only.
+        let raised = priority.is_some_and(|p| raise_thread_priority(p - 1));
+        let result = if ready_rx.recv().is_ok() && ready_rx.recv().is_ok() {
+            let clock: Arc<dyn Clock> = match &config.clock {
+                Some(c) => Arc::clone(c),
+                None => Arc::new(WallClock::new()),
+            };
+            let _ = start_tx.send(Arc::clone(&clock));
+            world.run_realtime(&est_tx, &cmd_rx, clock.as_ref())
+        } else {
+            Err(RtError::TaskPanicked("controller"))
+        };
+        if raised {
+            lower_thread_priority();
+        }
+        result
+    } else {
+        Err(RtError::TaskPanicked("spawn"))
+    };
+    done.store(true, Ordering::SeqCst);
+    // Every sender gone: the estimator and the controller end.
+    drop((start_tx, est_tx, cmd_rx));
+    let ctrl = join("controller", ctrl);
+    let est = join("estimator", est);
+    // The world's error first: a controller that stopped because the
+    // world did is not the cause.
+    world_result?;
+    Ok((ctrl??, est?))
 }

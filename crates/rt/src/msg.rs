@@ -36,10 +36,12 @@ impl Vals {
     }
 }
 
+/// What the world hands the estimator in real time (in lockstep it calls
+/// the estimator directly).
 pub(crate) enum EstIn {
-    Reading(Arc<Reading>),
+    /// A reading delivered during a control step.
+    Reading(u64, Arc<Reading>),
     Truth(f64, Vals),
-    Tick(u64, f64),
 }
 
 pub(crate) struct Cmd {

@@ -1,5 +1,6 @@
-//! The controller task: one policy step per control instant, on the
-//! world's tick (lockstep) or on its own clock with a deadline (real time).
+//! The controller task: one policy step per control instant, on its own
+//! clock with a deadline (real time, its own thread) or when the world
+//! calls it (lockstep).
 //!
 //! A step neither allocates nor takes a lock another task can hold: the
 //! estimate comes from the lock-free slot, the command goes out with
@@ -31,12 +32,10 @@ pub(crate) struct ControllerOut {
     pub qp_max: u32,
 }
 
-/// The controller's state between steps: its policy, its ends of the
-/// channels and buffers sized once.
+/// The controller's state between steps: its policy, the step-log pool
+/// and buffers sized once.
 pub(crate) struct Controller<'a> {
     policy: &'a mut dyn Policy,
-    slot: SlotReader,
-    cmd_tx: Sender<Cmd>,
     log: LogTx,
     pool: Receiver<Box<StepLog>>,
     /// Back into the pool, for a log the queue had no room for.
@@ -56,8 +55,6 @@ impl<'a> Controller<'a> {
     pub(crate) fn new(
         policy: &'a mut dyn Policy,
         config: &LoopConfig,
-        slot: SlotReader,
-        cmd_tx: Sender<Cmd>,
         log: LogTx,
         (pool_tx, pool): (Sender<Box<StepLog>>, Receiver<Box<StepLog>>),
     ) -> Self {
@@ -82,8 +79,6 @@ impl<'a> Controller<'a> {
         }
         Self {
             policy,
-            slot,
-            cmd_tx,
             log,
             pool,
             pool_tx,
@@ -101,28 +96,23 @@ impl<'a> Controller<'a> {
         }
     }
 
-    /// Lockstep: a step per tick of the estimator, each command waited for
-    /// by the world.
-    pub(crate) fn run_lockstep(
-        mut self,
-        ticks: Receiver<(u64, f64)>,
-    ) -> Result<ControllerOut, RtError> {
-        for (k, t) in ticks.iter() {
-            if !self.step(k, t, true)? {
-                break;
-            }
-        }
-        Ok(self.out)
+    /// Where the world puts the estimate for [`Self::step`] (lockstep).
+    pub(crate) fn estimate_mut(&mut self) -> (&mut [f64], &mut [f64]) {
+        (&mut self.x, &mut self.std)
     }
 
-    /// Real time: wakes at each period on `clock` and steps on the latest
-    /// estimate. A wake-up past an instant's deadline (the world applies
-    /// the fallback there) moves on to the latest instant that has begun,
-    /// which may still make its own.
+    /// Real time: wakes at each period on `clock`, steps on the latest
+    /// estimate in `slot` and sends the command without waiting. A wake-up
+    /// past an instant's deadline (the world applies the fallback there)
+    /// moves on to the latest instant that has begun, which may still make
+    /// its own. Without an estimate nothing is sent (the world's deadline
+    /// settles the instant).
     pub(crate) fn run_realtime(
         mut self,
         config: &LoopConfig,
         clock: Arc<dyn Clock>,
+        mut slot: SlotReader,
+        cmd_tx: Sender<Cmd>,
         done: &AtomicBool,
     ) -> Result<ControllerOut, RtError> {
         let period = self.period;
@@ -138,55 +128,48 @@ impl<'a> Controller<'a> {
                 continue;
             }
             self.out.jitter_secs.push(woke - t);
-            if !self.step(k, t, false)? {
-                break;
+            if slot.read(&mut self.x, &mut self.std) {
+                let cmd = self.step(k, t)?;
+                let (report, compute_secs) = (cmd.report, cmd.compute_secs);
+                if let Err(TrySendError::Disconnected(_)) = cmd_tx.try_send(cmd) {
+                    break;
+                }
+                self.record(k, t, report, compute_secs);
             }
             k += 1;
         }
         Ok(self.out)
     }
 
-    /// One step at instant `k`; false when the world is gone. Without an
-    /// estimate a lockstep run fails and a real-time one sends nothing (the
-    /// world's deadline settles the instant).
-    fn step(&mut self, k: u64, t: f64, blocking: bool) -> Result<bool, RtError> {
-        if !self.slot.read(&mut self.x, &mut self.std) {
-            if blocking {
-                return Err(RtError::Estimator(format!("no estimate at t = {t} s")));
-            }
-            return Ok(true);
-        }
+    /// One step at instant `k` on the estimate in place (then
+    /// [`Self::record`] it, once the command is on its way).
+    pub(crate) fn step(&mut self, k: u64, t: f64) -> Result<Cmd, RtError> {
         let started = Instant::now();
         let report = self.policy.step(t, &self.x, &mut self.u)?;
         let compute_secs = started.elapsed().as_secs_f64();
         self.policy.late_command(self.period, &mut self.late);
         self.out.step_secs.push(compute_secs);
         self.out.qp_max = self.out.qp_max.max(report.qp_iterations);
-        let cmd = Cmd {
+        Ok(Cmd {
             step: k,
             command: Vals::of(&self.u),
             late: Vals::of(&self.late),
             estimate: Vals::of(&self.x),
             report,
             compute_secs,
-        };
-        let sent = if blocking {
-            self.cmd_tx.send(cmd).is_ok()
-        } else {
-            !matches!(
-                self.cmd_tx.try_send(cmd),
-                Err(TrySendError::Disconnected(_))
-            )
-        };
-        if self.log.on() {
-            self.record(k, t, report, compute_secs);
-        }
-        Ok(sent)
+        })
     }
 
-    /// Queues the step for the recorder in a pooled log (dropped and
+    pub(crate) fn finish(self) -> ControllerOut {
+        self.out
+    }
+
+    /// Queues the last step for the recorder in a pooled log (dropped and
     /// counted when the pool or the queue is exhausted).
-    fn record(&mut self, k: u64, t: f64, report: StepReport, compute_secs: f64) {
+    pub(crate) fn record(&mut self, k: u64, t: f64, report: StepReport, compute_secs: f64) {
+        if !self.log.on() {
+            return;
+        }
         if report.outcome.is_fallback() {
             self.log.send(|| LogMsg::Fallback(k, t, report));
         }

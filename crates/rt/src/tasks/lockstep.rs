@@ -1,20 +1,27 @@
 //! The world in lockstep: simulated time, stopping at each control instant
 //! for the command.
+//!
+//! The estimator and the controller run in turn on the world's thread:
+//! each waits for the one before it anyway (readings before the estimate,
+//! the estimate before the step, the command before physics goes on), and
+//! handing over between threads cost three wake-ups per control step. The
+//! recorder and the camera renders stay on their threads and overlap the
+//! chain.
 
 use std::collections::VecDeque;
 
-use crossbeam_channel::{Receiver, Sender};
-
+use super::controller::Controller;
+use super::estimator::EstimatorTask;
 use super::world::{Pending, World};
-use crate::msg::{Cmd, EstIn, LogMsg, Vals};
+use crate::msg::{LogMsg, Vals};
 use crate::report::CommandSource;
 use crate::RtError;
 
 impl World<'_> {
     pub(crate) fn run_lockstep(
         &mut self,
-        est_tx: &Sender<EstIn>,
-        cmd_rx: &Receiver<Cmd>,
+        estimator: &mut EstimatorTask<'_>,
+        controller: &mut Controller<'_>,
     ) -> Result<(), RtError> {
         let period = self.config.period_secs;
         let delay = self.config.actuation_delay_secs;
@@ -22,7 +29,6 @@ impl World<'_> {
         let mut current = self.sim.command().to_vec();
         let mut queue = VecDeque::new();
         let mut buf = Vec::new();
-        let gone = || RtError::TaskPanicked("estimator");
         for k in 0..steps {
             if self.config.stop.is_stopped() {
                 self.tally.stopped = true;
@@ -30,25 +36,27 @@ impl World<'_> {
             }
             let t = k as f64 * period;
             self.advance_to(t, &mut queue, &mut current)?;
-            self.deliver(t, k, est_tx, &mut buf, true)?;
-            let x = self.sim.true_state().to_vec();
-            est_tx
-                .send(EstIn::Truth(t, Vals::of(&x)))
-                .map_err(|_| gone())?;
-            est_tx.send(EstIn::Tick(k, t)).map_err(|_| gone())?;
+            self.deliver(t, k, &mut buf, |step, r| {
+                estimator.reading(step, &r);
+                true
+            });
+            let x = Vals::of(self.sim.true_state());
+            estimator.truth(t, x.as_slice());
+            let (state, std) = controller.estimate_mut();
+            if !estimator.estimate(t, state, std) {
+                return Err(RtError::Estimator(format!("no estimate at t = {t} s")));
+            }
+            let cmd = controller.step(k, t)?;
+            controller.record(k, t, cmd.report, cmd.compute_secs);
             let clearance = self.clearance();
             self.tally.min_clearance = self.tally.min_clearance.min(clearance);
-            let Ok(cmd) = cmd_rx.recv() else {
-                // The controller ended (its error is reported by the join).
-                return Ok(());
-            };
             if self.log.on() {
-                self.log.send(|| LogMsg::Truth(k, t, Vals::of(&x)));
+                self.log.send(|| LogMsg::Truth(k, t, x));
             }
             self.settle(
                 k,
                 t,
-                &x,
+                x.as_slice(),
                 cmd.command.as_slice(),
                 CommandSource::Controller,
                 Some(&cmd),

@@ -105,7 +105,9 @@ impl World<'_> {
             self.sim.step_to(t + h, &current)?;
             let now = self.sim.time_secs();
             let k = next_instant.saturating_sub(1);
-            self.deliver(now, k, est_tx, &mut buf, false)?;
+            self.deliver(now, k, &mut buf, |step, r| {
+                est_tx.try_send(EstIn::Reading(step, r)).is_ok()
+            });
             let x = self.sim.true_state();
             debug_assert_eq!(x.len(), self.nx);
             // The truth estimator's input; a full queue only delays it.

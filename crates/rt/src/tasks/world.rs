@@ -4,13 +4,12 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crossbeam_channel::Sender;
 use nalgebra::Point3;
 use recede_msg::Reading;
 use recede_sim::Simulator;
 
 use crate::config::LoopConfig;
-use crate::msg::{Cmd, EstIn, LogMsg, LogTx};
+use crate::msg::{Cmd, LogMsg, LogTx};
 use crate::report::{CommandSource, StepHook, StepRecord};
 use crate::sink::Level;
 use crate::RtError;
@@ -79,15 +78,16 @@ impl World<'_> {
         Ok(())
     }
 
-    /// Hands readings available by `t` to the estimator (and the recorder).
+    /// Hands readings available by `t` to the estimator through `hand`
+    /// (false: it had no room, the reading is counted dropped) and to the
+    /// recorder.
     pub(crate) fn deliver(
         &mut self,
         t: f64,
         step: u64,
-        est_tx: &Sender<EstIn>,
         buf: &mut Vec<Reading>,
-        blocking: bool,
-    ) -> Result<(), RtError> {
+        mut hand: impl FnMut(u64, Arc<Reading>) -> bool,
+    ) {
         buf.clear();
         self.sim.poll_into(t, buf);
         for r in buf.drain(..) {
@@ -96,11 +96,7 @@ impl World<'_> {
             if self.log.on() {
                 self.log.send(|| LogMsg::Reading(step, Arc::clone(&r)));
             }
-            if blocking {
-                est_tx
-                    .send(EstIn::Reading(r))
-                    .map_err(|_| RtError::TaskPanicked("estimator"))?;
-            } else if est_tx.try_send(EstIn::Reading(r)).is_err() {
+            if !hand(step, r) {
                 if let Some(n) = self.tally.queue_drops.get_mut(i) {
                     *n += 1;
                 }
@@ -119,7 +115,6 @@ impl World<'_> {
                 }
             }
         }
-        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
