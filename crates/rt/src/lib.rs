@@ -1,24 +1,26 @@
 //! recede-rt: the loop that runs a robot scenario.
 //!
-//! Four tasks, each on its own thread, connected by bounded crossbeam
-//! channels:
+//! Four tasks: world, estimator, controller and recorder. In real time each
+//! has its own thread and they are connected by bounded crossbeam channels:
 //!
 //! ```text
 //!  world (sim: physics 1 kHz, sensors at their rates)
 //!    │ readings (Arc), truth ──▶ estimator (on each measurement) ──▶ latest-estimate slot
-//!    ▲                                                                   │ (read, never waited on
-//!    │ commands (+ shifted-plan fallback)                                ▼  in real time)
+//!    ▲                                                                   │ (lock-free, never
+//!    │ commands (+ shifted-plan fallback)                                ▼  waited on)
 //!    └──────────────────────────────────────────────────────────── controller (its period)
 //!  every task ── try_send ──▶ recorder task ──▶ Sink (drops and counts when full)
 //! ```
 //!
 //! Two clocks drive it ([`Mode`]):
-//! - **lockstep**: simulated time. The world stops at each control instant,
-//!   hands the estimator what became available, and waits for the command;
-//!   the estimator answers a tick once it has processed everything before
-//!   it. Every task sees the same sequence of inputs whatever the thread
-//!   timing, so a seed gives the same run bit for bit (camera rendering may
-//!   run on extra worker threads, each sensor on its own random stream).
+//! - **lockstep**: simulated time. At each control instant the world hands
+//!   the estimator what became available, takes its estimate to the
+//!   controller and applies the command; these three run in turn on the
+//!   world's thread, since each would only wait for the one before it (the
+//!   recorder keeps its thread). Every task sees the same sequence of
+//!   inputs whatever the thread timing, so a seed gives the same run bit
+//!   for bit (camera rendering may run on extra worker threads, each sensor
+//!   on its own random stream).
 //! - **real time**: a [`Clock`] (the wall clock unless injected). Physics is
 //!   paced to it; the controller wakes at each period, reads the latest
 //!   estimate without waiting and has a deadline: a command that is not in
@@ -37,17 +39,22 @@
 //! report of the part that ran.
 
 mod clock;
+mod config;
 mod engine;
 mod error;
 mod estimator;
+mod msg;
 mod policy;
+mod report;
 mod sink;
+mod slot;
+mod tasks;
 
 pub use clock::{raise_thread_priority, Clock, StopFlag, WallClock};
-pub use engine::{
-    run, CommandSource, LoopConfig, LoopReport, Mode, SensorReport, StepHook, StepRecord,
-};
+pub use config::{LoopConfig, Mode};
+pub use engine::run;
 pub use error::RtError;
 pub use estimator::{Estimator, TruthEstimator, Verdict};
 pub use policy::{MpcPolicy, Policy};
+pub use report::{CommandSource, LoopReport, SensorReport, StepHook, StepRecord};
 pub use sink::{Level, NullSink, Sink, StepLog};
