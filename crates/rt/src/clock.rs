@@ -136,36 +136,3 @@ impl StopFlag {
         self.0.load(Ordering::SeqCst)
     }
 }
-
-/// Asks the OS to run the calling thread under the real-time FIFO policy at
-/// `priority` (1..=99), so that other processes cannot delay its wake-ups.
-/// Returns false when that is not permitted (an unprivileged user, another
-/// OS); the thread then keeps its ordinary policy.
-pub fn raise_thread_priority(priority: i32) -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        let param = libc::sched_param {
-            sched_priority: priority,
-        };
-        // SAFETY: `pthread_self` is always valid for the calling thread and
-        // `param` outlives the call; the call only reads it.
-        unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) == 0 }
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = priority;
-        false
-    }
-}
-
-/// Puts the calling thread back under the ordinary (time-sharing) policy.
-pub(crate) fn lower_thread_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: as in `raise_thread_priority`.
-        unsafe {
-            libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_OTHER, &param);
-        }
-    }
-}

@@ -27,7 +27,8 @@ pub struct LoopConfig {
     /// Real time: a command not in by this long after its control instant
     /// is replaced by the fallback (the period when `None`).
     pub deadline_secs: Option<f64>,
-    /// Real time: the clock (a fresh [`WallClock`] when `None`).
+    /// Real time: the clock (when `None`, a fresh [`WallClock`] started once
+    /// the tasks are ready; an injected clock's zero is the run's start).
     pub clock: Option<Arc<dyn Clock>>,
     /// Ctrl-C and the like: the loop ends at the next iteration.
     pub stop: StopFlag,
@@ -41,6 +42,11 @@ pub struct LoopConfig {
     /// when permitted, so that other processes do not delay them. `None`:
     /// ordinary scheduling.
     pub realtime_priority: Option<i32>,
+    /// Lockstep: how much to lower the nice value of the world's thread
+    /// (which steps the estimator and the controller too) when permitted,
+    /// with the renders it starts left at the default: the serial chain
+    /// goes first, the work that overlaps it fills the rest. 0: unchanged.
+    pub lockstep_favour: i32,
     /// Threads rendering camera images besides the world task's (0: the
     /// world task renders them). The readings, and so a lockstep run, do
     /// not depend on it.
@@ -61,6 +67,7 @@ impl LoopConfig {
             recorder_queue: 4096,
             render_workers: 2,
             realtime_priority: Some(50),
+            lockstep_favour: 5,
         }
     }
 
@@ -88,6 +95,12 @@ impl LoopConfig {
             if !(d.is_finite() && d > 0.0) {
                 return bad("deadline_secs", format!("expected > 0, found {d}"));
             }
+        }
+        if !(0..=20).contains(&self.lockstep_favour) {
+            return bad(
+                "lockstep_favour",
+                format!("expected 0..=20, found {}", self.lockstep_favour),
+            );
         }
         if self.estimator_queue == 0 || self.recorder_queue == 0 {
             return bad("queue", "queues need room for at least one message".into());

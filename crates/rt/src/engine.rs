@@ -10,12 +10,13 @@ use std::time::Instant;
 use crossbeam_channel::bounded;
 use recede_sim::Simulator;
 
-use crate::clock::{lower_thread_priority, raise_thread_priority, Clock, WallClock};
+use crate::clock::{Clock, WallClock};
 use crate::config::{LoopConfig, Mode};
 use crate::estimator::Estimator;
 use crate::msg::{Cmd, EstIn, LogMsg, LogTx, MAX_VALUES};
 use crate::policy::Policy;
 use crate::report::{LoopReport, SensorReport, StepHook};
+use crate::sched::{favour_thread, lower_thread_priority, raise_thread_priority};
 use crate::sink::{Sink, StepLog};
 use crate::slot::slot;
 use crate::tasks::controller::{Controller, ControllerOut, LOG_POOL};
@@ -161,13 +162,19 @@ fn join<T>(
 }
 
 /// Lockstep: the estimator and the controller run in turn on the world's
-/// thread (see `tasks::lockstep`).
+/// thread (see `tasks::lockstep`), favoured when permitted over the
+/// renders and the recorder: they overlap the chain, and on a machine
+/// with few cores, sharing a core with them evenly slowed the chain (and
+/// so the run) more than it sped them up.
 fn run_lockstep(
     world: &mut World<'_>,
     mut estimator: EstimatorTask<'_>,
     mut controller: Controller<'_>,
 ) -> Result<(ControllerOut, EstimatorOut), RtError> {
-    world.run_lockstep(&mut estimator, &mut controller)?;
+    let favoured = favour_thread(world.config.lockstep_favour);
+    let result = world.run_lockstep(&mut estimator, &mut controller);
+    drop(favoured);
+    result?;
     Ok((controller.finish(), estimator.finish()))
 }
 

@@ -46,15 +46,17 @@ mod estimator;
 mod msg;
 mod policy;
 mod report;
+mod sched;
 mod sink;
 mod slot;
 mod tasks;
 
-pub use clock::{raise_thread_priority, Clock, StopFlag, WallClock};
+pub use clock::{Clock, StopFlag, WallClock};
 pub use config::{LoopConfig, Mode};
 pub use engine::run;
 pub use error::RtError;
 pub use estimator::{Estimator, TruthEstimator, Verdict};
 pub use policy::{MpcPolicy, Policy};
 pub use report::{CommandSource, LoopReport, SensorReport, StepHook, StepRecord};
+pub use sched::raise_thread_priority;
 pub use sink::{Level, NullSink, Sink, StepLog};
