@@ -4,10 +4,12 @@
 //! ([`recede_model::WithResidual`]). This crate provides `g`:
 //!
 //! - [`MlpResidual`]: a small multilayer perceptron behind the
-//!   [`recede_model::Residual`] seam. Its forward pass is generic over the
-//!   scalar, so `Rk4::linearize` differentiates the sum exactly, and it
-//!   allocates nothing: weights are `f64` in `Vec`s set up at load time,
-//!   activations live in `[T; MAX_WIDTH]` stack buffers. Features
+//!   [`recede_model::Residual`] seam. Inference is generic over the scalar:
+//!   features and the output map run on it, the network runs on `f64` with
+//!   its input gradients and the chain rule carries them back, so
+//!   `Rk4::linearize` differentiates the sum exactly. It allocates nothing:
+//!   weights are `f64` in `Vec`s set up at load time, buffers live on the
+//!   stack. Features
 //!   ([`Feature`]) and where the outputs go ([`Output`]) are config; a
 //!   [`SupportGuard`] clips or fades the residual outside the training data's
 //!   support and counts how often it did ([`GuardStats`]).

@@ -144,7 +144,7 @@ struct Counters {
 ///
 /// Inference ([`Residual::add_to`]) is generic over the scalar, so the MPC's
 /// linearisation differentiates it exactly, takes `&self`, and allocates
-/// nothing: activations live in `[T; MAX_WIDTH]` stack buffers. The guard
+/// nothing: its buffers live on the stack. The guard
 /// counters are atomics, so the model stays `Sync`.
 #[derive(Debug)]
 pub struct MlpResidual<const NX: usize, const NU: usize> {
@@ -294,9 +294,7 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
     ) -> [T; MAX_WIDTH] {
         let mut f = Features::new();
         self.raw_features_into(x, u, &mut f, &mut Rotations::new());
-        let mut out = [c::<T>(0.0); MAX_WIDTH];
-        out[..f.len()].copy_from_slice(&f);
-        out
+        padded(&f)
     }
 
     fn raw_features_into<T: Scalar>(
@@ -392,12 +390,8 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         u: &SVector<T, NU>,
     ) -> Option<[T; MAX_WIDTH]> {
         let mut values = Features::new();
-        if !self.evaluate(x, u, &mut values, &mut Rotations::new()) {
-            return None;
-        }
-        let mut out = [c::<T>(0.0); MAX_WIDTH];
-        out[..values.len()].copy_from_slice(&values);
-        Some(out)
+        self.evaluate(x, u, &mut values, &mut Rotations::new())
+            .then(|| padded(&values))
     }
 
     /// Features on `T`, the network on `f64` with its input gradients, then
@@ -439,6 +433,13 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
             });
         true
     }
+}
+
+/// The values followed by zeros, for the public fixed-width views.
+fn padded<T: Scalar>(values: &Features<T>) -> [T; MAX_WIDTH] {
+    let mut out = [c::<T>(0.0); MAX_WIDTH];
+    out[..values.len()].copy_from_slice(values);
+    out
 }
 
 impl<const NX: usize, const NU: usize> Residual<NX, NU> for MlpResidual<NX, NU> {

@@ -1,5 +1,6 @@
 //! The multilayer perceptron itself: f64 weights in `Vec`s set up once, a
-//! forward pass generic over the scalar into fixed-size stack buffers, and a
+//! forward pass into fixed-size stack buffers, the value with its input
+//! gradients for inference ([`Network::value_and_gradients`]), and a
 //! hand-written backward pass over f64 for training.
 
 use arrayvec::ArrayVec;
