@@ -58,7 +58,7 @@ fn p2_closed_loop<R: Residual<NX, NU>>(
     let sample = |t: f64, x: &mut [f64], u: &mut [f64]| reference.sample(t, x, u);
     let mut x0 = SVector::<f64, NX>::zeros();
     sample(0.0, x0.as_mut_slice(), &mut [0.0; NU]);
-    let mut mpc = p2::controller(residual, &x0).expect("P2 controller");
+    let mut mpc = p2::controller(residual, p2::RESIDUAL, &x0).expect("P2 controller");
     let mut plant = p2::plant(&x0).expect("P2 plant");
     let lap_steps = (p2::lap_secs(9.0) / p2::PERIOD_SECS).round() as usize;
     let mut u = SVector::<f64, NU>::zeros();

@@ -14,10 +14,10 @@ fn main() -> Result<()> {
     let v_max: f64 = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(9.0);
     let laps: f64 = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(3.0);
     let line = match model {
-        "nominal" => p2::closed_loop("nominal", ZeroResidual, v_max, laps, 0.0)?.0,
+        "nominal" => p2::closed_loop("nominal", ZeroResidual, p2::RESIDUAL, v_max, laps, 0.0)?.0,
         "residual" => {
             let residual = p2::untrained_residual(7)?;
-            p2::closed_loop("residual", residual, v_max, laps, 0.0)?.0
+            p2::closed_loop("residual", residual, p2::RESIDUAL, v_max, laps, 0.0)?.0
         }
         other => bail!("unknown model `{other}`: nominal or residual"),
     };

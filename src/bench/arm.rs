@@ -26,7 +26,9 @@ use recede_learn::{
 };
 use recede_model::robots::arm::{ArmParams, NU, NX};
 use recede_model::robots::Arm;
-use recede_model::{Discretized, Dynamics, Residual, Rk4, Scalar, WithResidual, ZeroResidual};
+use recede_model::{
+    Discretized, Dynamics, Residual, ResidualEvaluation, Rk4, Scalar, WithResidual, ZeroResidual,
+};
 use recede_mpc::{Mpc, MpcConfig};
 use recede_sim::plant::{Actuator, ArmTruth, Disturbances, Plant, TruePlant};
 use serde::Serialize;
@@ -293,19 +295,20 @@ pub fn mpc_config() -> MpcConfig {
     }
 }
 
+/// The residual held over each interval, as on the quadrotor ([`super::p2::RESIDUAL`]).
+const RESIDUAL: ResidualEvaluation = ResidualEvaluation::OncePerStep;
+
 type ArmMpc<R> = Mpc<Discretized<WithResidual<Arm, R>>, (), NX, NU>;
 
 fn controller<R: Residual<NX, NU>>(
     residual: R,
+    evaluation: ResidualEvaluation,
     x0: &SVector<f64, NX>,
     u0: &SVector<f64, NU>,
 ) -> Result<ArmMpc<R>> {
     let spec = mpc_config().to_spec::<NX, NU>()?;
     let model = Discretized::new(
-        WithResidual {
-            nominal: Arm::default(),
-            residual,
-        },
+        WithResidual::new(Arm::default(), residual).with_evaluation(evaluation),
         Rk4::new(spec.dt_secs, spec.rk4_substeps),
     );
     Ok(Mpc::new(model, (), spec, x0, u0)?)
@@ -367,6 +370,7 @@ impl<R: Residual<NX, NU>> std::fmt::Debug for Flown<R> {
 pub fn closed_loop<R: Residual<NX, NU>>(
     name: &'static str,
     residual: R,
+    evaluation: ResidualEvaluation,
     reference: &Sines,
     secs: f64,
     evaluated_from_secs: f64,
@@ -376,7 +380,7 @@ pub fn closed_loop<R: Residual<NX, NU>>(
     let sample = |t: f64, x: &mut [f64], u: &mut [f64]| reference.sample(t, x, u);
     let (mut x0, mut u0) = (SVector::<f64, NX>::zeros(), SVector::<f64, NU>::zeros());
     sample(0.0, x0.as_mut_slice(), u0.as_mut_slice());
-    let mut mpc = controller(residual, &x0, &u0)?;
+    let mut mpc = controller(residual, evaluation, &x0, &u0)?;
     let mut plant = plant(&x0)?;
     let steps = (secs / PERIOD_SECS).round() as usize;
     let limits = arm.input_bounds().upper;
@@ -470,6 +474,7 @@ pub fn generate_data(options: &ArmOptions) -> Result<Dataset<NX, NU>> {
             Ok(closed_loop(
                 "nominal",
                 ZeroResidual,
+                ResidualEvaluation::default(),
                 &reference,
                 options.training_secs,
                 0.0,
@@ -514,14 +519,15 @@ pub fn run(options: &ArmOptions) -> Result<Vec<ArmLine>> {
     let mut lines = Vec::new();
     for &seed in &options.evaluated_seeds {
         let reference = Sines::random(seed)?;
-        lines.push(closed_loop("nominal", ZeroResidual, &reference, secs, from)?.line);
-        let flown = closed_loop("residual", residual.clone(), &reference, secs, from)?;
+        let (held, exact) = (RESIDUAL, ResidualEvaluation::EveryStage);
+        lines.push(closed_loop("nominal", ZeroResidual, held, &reference, secs, from)?.line);
+        let flown = closed_loop("residual", residual.clone(), held, &reference, secs, from)?;
         let stats = flown.mpc.model().dynamics.residual.guard_stats();
         let mut line = flown.line;
         line.outside_support_fraction =
             Some(stats.outside_support as f64 / stats.evaluations.max(1) as f64);
         lines.push(line);
-        lines.push(closed_loop("oracle", oracle, &reference, secs, from)?.line);
+        lines.push(closed_loop("oracle", oracle, exact, &reference, secs, from)?.line);
     }
     eprintln!("p2_arm: done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(lines)
@@ -535,10 +541,8 @@ mod tests {
     #[test]
     fn the_oracle_residual_is_the_true_arm() {
         let truth = truth();
-        let oracle = WithResidual {
-            nominal: Arm::default(),
-            residual: TrueArmResidual::new().unwrap(),
-        };
+        let oracle = WithResidual::new(Arm::default(), TrueArmResidual::new().unwrap())
+            .with_evaluation(ResidualEvaluation::EveryStage);
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for _ in 0..50 {
             let x = SVector::<f64, NX>::from_fn(|_, _| rng.random_range(-3.0..3.0));
@@ -577,7 +581,7 @@ mod tests {
     #[test]
     fn logged_targets_are_what_the_nominal_arm_misses() {
         let reference = Sines::random(5).unwrap();
-        let flown = closed_loop("nominal", ZeroResidual, &reference, 0.3, 0.0).unwrap();
+        let flown = closed_loop("nominal", ZeroResidual, RESIDUAL, &reference, 0.3, 0.0).unwrap();
         assert_eq!(flown.data.len(), 30);
         let truth = truth();
         let env = Environment::default();
@@ -618,7 +622,8 @@ mod tests {
         assert_eq!(data.len(), 4 * 150);
         let (residual, _) = train_residual(&data, &options).unwrap();
         let reference = Sines::random(1001).unwrap();
-        let held_out = closed_loop("nominal", ZeroResidual, &reference, 1.0, 0.0).unwrap();
+        let held_out =
+            closed_loop("nominal", ZeroResidual, RESIDUAL, &reference, 1.0, 0.0).unwrap();
         let (mut err_zero, mut err_mlp) = (0.0, 0.0);
         for s in &held_out.data.samples {
             let mut g = SVector::<f64, NX>::zeros();
@@ -633,7 +638,7 @@ mod tests {
             "residual error {err_mlp} vs nominal {err_zero}"
         );
         // A line of the bench output.
-        let flown = closed_loop("residual", residual, &reference, 0.2, 0.1).unwrap();
+        let flown = closed_loop("residual", residual, RESIDUAL, &reference, 0.2, 0.1).unwrap();
         assert_eq!(
             (flown.line.control_steps, flown.line.evaluated_steps),
             (20, 10)

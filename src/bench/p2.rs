@@ -25,7 +25,9 @@ use recede_learn::{
 };
 use recede_model::robots::quadrotor::{rotation_from_quaternion, state_quaternion, NU, NX};
 use recede_model::robots::Quadrotor;
-use recede_model::{c, Discretized, Residual, Rk4, Scalar, WithResidual, ZeroResidual};
+use recede_model::{
+    c, Discretized, Residual, ResidualEvaluation, Rk4, Scalar, WithResidual, ZeroResidual,
+};
 use recede_mpc::{Mpc, MpcConfig};
 use recede_sim::plant::{Actuator, Disturbances, Plant, QuadrotorTruth, TruePlant};
 use serde::Serialize;
@@ -167,6 +169,12 @@ impl Default for P2Options {
     }
 }
 
+/// How the residual model's MPC integrates the residual: held over each
+/// 0.05 s interval, which tracks as well as evaluating it at every RK4
+/// stage at a quarter of the evaluations (ARCHITECTURE.md, "The residual
+/// inside the integrator"). The oracle integrates the true drag exactly.
+pub const RESIDUAL: ResidualEvaluation = ResidualEvaluation::OncePerStep;
+
 /// P2's controller: N = 20 x 0.05 s, one RTI iteration per 0.01 s step,
 /// the weights of benchmarks.md (q_w unweighted: the attitude error is the
 /// quaternion's vector part), thrusts in [0, 8] N.
@@ -276,13 +284,14 @@ pub fn plant(x0: &SVector<f64, NX>) -> Result<TruePlant<QuadrotorTruth, NX, NU>>
 pub type P2Mpc<R> = Mpc<Discretized<WithResidual<Quadrotor, R>>, (), NX, NU>;
 
 /// P2's MPC with the model `nominal + residual`, its plan starting at `x0`.
-pub fn controller<R: Residual<NX, NU>>(residual: R, x0: &SVector<f64, NX>) -> Result<P2Mpc<R>> {
+pub fn controller<R: Residual<NX, NU>>(
+    residual: R,
+    evaluation: ResidualEvaluation,
+    x0: &SVector<f64, NX>,
+) -> Result<P2Mpc<R>> {
     let spec = mpc_config().to_spec::<NX, NU>()?;
     let model = Discretized::new(
-        WithResidual {
-            nominal: Quadrotor::default(),
-            residual,
-        },
+        WithResidual::new(Quadrotor::default(), residual).with_evaluation(evaluation),
         Rk4::new(spec.dt_secs, spec.rk4_substeps),
     );
     Ok(Mpc::new(
@@ -330,6 +339,7 @@ pub fn lap_secs(v_max: f64) -> f64 {
 pub fn closed_loop<R: Residual<NX, NU>>(
     name: &'static str,
     residual: R,
+    evaluation: ResidualEvaluation,
     v_max: f64,
     laps: f64,
     evaluated_from_lap: f64,
@@ -339,7 +349,7 @@ pub fn closed_loop<R: Residual<NX, NU>>(
     let mut x0 = SVector::<f64, NX>::zeros();
     let mut u_ref = [0.0; NU];
     sample(0.0, x0.as_mut_slice(), &mut u_ref);
-    let mut mpc = controller(residual, &x0)?;
+    let mut mpc = controller(residual, evaluation, &x0)?;
     let mut plant = plant(&x0)?;
     let lap = lap_secs(v_max);
     let steps = (laps * lap / PERIOD_SECS).round() as usize;
@@ -597,7 +607,7 @@ fn fly(flight: &Flight, options: &DataOptions) -> Result<(Dataset<NX, NU>, f64)>
     let sample = |t: f64, x: &mut [f64], u: &mut [f64]| flight.sample(t, x, u);
     let mut x0 = SVector::<f64, NX>::zeros();
     sample(0.0, x0.as_mut_slice(), &mut [0.0; NU]);
-    let mut mpc = controller(ZeroResidual, &x0)?;
+    let mut mpc = controller(ZeroResidual, ResidualEvaluation::default(), &x0)?;
     let mut plant = plant(&x0)?;
     let mut u = SVector::<f64, NU>::zeros();
     for k in 0..steps {
@@ -674,17 +684,22 @@ pub fn run(options: &P2Options) -> Result<Vec<P2Line>> {
         for model in &options.models {
             match (model, &residual) {
                 (P2Model::Nominal, _) => {
-                    lines.push(closed_loop("nominal", ZeroResidual, v, laps, from)?.0);
+                    let held = ResidualEvaluation::default();
+                    lines.push(closed_loop("nominal", ZeroResidual, held, v, laps, from)?.0);
                 }
                 (P2Model::Residual, Some(residual)) => {
-                    let (mut line, mpc) = closed_loop("residual", residual.clone(), v, laps, from)?;
+                    let (mut line, mpc) =
+                        closed_loop("residual", residual.clone(), RESIDUAL, v, laps, from)?;
                     let stats = mpc.model().dynamics.residual.guard_stats();
                     line.outside_support_fraction =
                         Some(stats.outside_support as f64 / stats.evaluations.max(1) as f64);
                     lines.push(line);
                 }
                 (P2Model::Residual, None) => {}
-                (P2Model::Oracle, _) => lines.push(closed_loop("oracle", oracle, v, laps, from)?.0),
+                (P2Model::Oracle, _) => {
+                    let exact = ResidualEvaluation::EveryStage;
+                    lines.push(closed_loop("oracle", oracle, exact, v, laps, from)?.0);
+                }
             }
         }
     }
@@ -874,10 +889,8 @@ mod tests {
     #[test]
     fn the_oracle_residual_is_the_true_plant() {
         let truth = QuadrotorTruth::p2(Quadrotor::default());
-        let oracle = WithResidual {
-            nominal: Quadrotor::default(),
-            residual: TrueDrag::of(&truth),
-        };
+        let oracle = WithResidual::new(Quadrotor::default(), TrueDrag::of(&truth))
+            .with_evaluation(ResidualEvaluation::EveryStage);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         for _ in 0..50 {
             let mut x = SVector::<f64, NX>::from_fn(|_, _| rng.random_range(-8.0..8.0));
@@ -894,6 +907,7 @@ mod tests {
         let (line, _) = closed_loop(
             "oracle",
             TrueDrag::of(&QuadrotorTruth::p2(Quadrotor::default())),
+            ResidualEvaluation::EveryStage,
             6.0,
             0.02,
             0.0,

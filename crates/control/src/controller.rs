@@ -90,6 +90,7 @@ where
 {
     let spec = config.to_spec::<NX, NU>()?;
     let x0 = vector::<NX>("initial state", x0)?;
+    let evaluation = residual.map(|r| r.evaluation).unwrap_or_default();
     let (model, adaptation) = match residual {
         None => (ResidualModel::None, None),
         Some(r) => {
@@ -109,10 +110,7 @@ where
         }
     };
     let model = Discretized::new(
-        WithResidual {
-            nominal: dynamics,
-            residual: model,
-        },
+        WithResidual::new(dynamics, model).with_evaluation(evaluation),
         Rk4::new(spec.dt_secs, spec.rk4_substeps),
     );
     Ok(Box::new(RobotController {
@@ -330,7 +328,9 @@ impl Controller {
             let period = m.mpc.spec().period_secs;
             let (x0, mut u) = checked_io(&m.mpc, x, command)?;
             if let Some(adaptation) = &mut m.adaptation {
-                let WithResidual { nominal, residual } = &mut m.mpc.model_mut().dynamics;
+                let WithResidual {
+                    nominal, residual, ..
+                } = &mut m.mpc.model_mut().dynamics;
                 if let ResidualModel::Mlp(mlp) = residual {
                     adaptation.observe(nominal, mlp, &x0);
                 }

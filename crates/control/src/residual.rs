@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use nalgebra::SVector;
 use recede_learn::{GuardStats, LearnError, MlpResidual, Rls, RlsConfig, RlsOutcome, RlsStats};
-use recede_model::{Dynamics, Residual, Rk4, Scalar};
+use recede_model::{Dynamics, Residual, ResidualEvaluation, Rk4, Scalar};
 use serde::{Deserialize, Serialize};
 
 use crate::ControlError;
@@ -23,6 +23,7 @@ use crate::ControlError;
 /// ```toml
 /// [controller.residual]
 /// model = "quadrotor_drag.safetensors"
+/// evaluation = "once_per_step"     # optional; or "every_stage"
 ///
 /// [controller.residual.adaptation]   # optional; absent = no adaptation
 /// enabled = true
@@ -35,6 +36,11 @@ pub struct ResidualConfig {
     /// relative path is taken relative to the scenario file's folder by the
     /// program that reads the scenario.
     pub model: PathBuf,
+    /// Where the integrator evaluates the residual: `"once_per_step"` (the
+    /// default: held over each RK4 step, a quarter of the evaluations) or
+    /// `"every_stage"` (the exact sum `f + g` at every RK4 stage).
+    #[serde(default)]
+    pub evaluation: ResidualEvaluation,
     /// Bounded recursive least squares on the last layer, from the
     /// transitions measured between control steps.
     #[serde(default)]
@@ -71,6 +77,10 @@ impl<const NX: usize, const NU: usize> Residual<NX, NU> for ResidualModel<NX, NU
             Self::None => {}
             Self::Mlp(m) => m.add_to(x, u, xdot),
         }
+    }
+
+    fn is_zero(&self) -> bool {
+        matches!(self, Self::None)
     }
 }
 

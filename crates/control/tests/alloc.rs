@@ -65,6 +65,7 @@ fn step_with_residual_and_adaptation_does_not_allocate() {
     .unwrap();
     config.residual = Some(ResidualConfig {
         model: path,
+        evaluation: Default::default(),
         adaptation: Some(RlsConfig::default()),
     });
     let robot = RobotConfig::Quadrotor(QuadrotorParams::default());

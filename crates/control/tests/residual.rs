@@ -7,7 +7,7 @@ use recede_control::{Controller, ControllerConfig, ReferenceConfig, ResidualConf
 use recede_learn::{Feature, MlpResidual, Output, ResidualSpec, RlsConfig, SupportGuard};
 use recede_model::robots::quadrotor::{rotation_from_quaternion, state_quaternion};
 use recede_model::robots::{Quadrotor, QuadrotorParams, RobotConfig};
-use recede_model::{c, Discretized, Residual, Rk4, Scalar, WithResidual};
+use recede_model::{c, Discretized, Residual, ResidualEvaluation, Rk4, Scalar, WithResidual};
 use recede_mpc::Mpc;
 
 const CONTROLLER: &str = r#"
@@ -85,10 +85,8 @@ impl Residual<13, 4> for Drag {
 /// Closed loop against the drag plant (RK4, 10 x 1 ms per period);
 /// returns the commands applied.
 fn fly(controller: &mut Controller, reference: &ReferenceConfig, steps: usize) -> Vec<[f64; 4]> {
-    let plant = WithResidual {
-        nominal: Quadrotor::default(),
-        residual: Drag,
-    };
+    let plant = WithResidual::new(Quadrotor::default(), Drag)
+        .with_evaluation(ResidualEvaluation::EveryStage);
     let rk4 = Rk4::new(0.001, 1);
     let mut x = SVector::<f64, 13>::from_column_slice(&start(reference));
     let (mut xr, mut ur) = (vec![0.0; 13], vec![0.0; 4]);
@@ -127,10 +125,8 @@ fn a_zero_residual_gives_the_nominal_commands_exactly() {
     let bare = Discretized::new(Quadrotor::default(), Rk4::new(spec.dt_secs, 1));
     let x0v = SVector::<f64, 13>::from_column_slice(&x0);
     let mut nominal = Mpc::new(bare, (), spec, &x0v, &Quadrotor::default().hover_input()).unwrap();
-    let plant = WithResidual {
-        nominal: Quadrotor::default(),
-        residual: Drag,
-    };
+    let plant = WithResidual::new(Quadrotor::default(), Drag)
+        .with_evaluation(ResidualEvaluation::EveryStage);
     let rk4 = Rk4::new(0.001, 1);
     let (mut xr, mut ur) = (vec![0.0; 13], vec![0.0; 4]);
     let mut x = x0v;
@@ -162,6 +158,7 @@ fn a_zero_residual_gives_the_nominal_commands_exactly() {
     let mut cfg = config();
     cfg.residual = Some(ResidualConfig {
         model: residual_file(&dir, &zero),
+        evaluation: Default::default(),
         adaptation: None,
     });
     let mut with_zero = Controller::from_config(&robot(), &cfg, &x0).unwrap();
@@ -180,6 +177,7 @@ fn missing_corrupt_and_mismatched_model_files_are_errors_naming_the_file() {
         let mut cfg = config();
         cfg.residual = Some(ResidualConfig {
             model: path,
+            evaluation: Default::default(),
             adaptation: None,
         });
         Controller::from_config(&robot(), &cfg, &x0).unwrap_err()
@@ -215,6 +213,7 @@ fn missing_corrupt_and_mismatched_model_files_are_errors_naming_the_file() {
     let mut cfg = config();
     cfg.residual = Some(ResidualConfig {
         model: residual_file(&dir, &zero),
+        evaluation: Default::default(),
         adaptation: Some(RlsConfig {
             forgetting_factor: 1.5,
             ..RlsConfig::default()
@@ -251,6 +250,7 @@ fn adaptation_learns_the_drag_from_transitions_and_can_be_switched_off() {
     let mut cfg = config();
     cfg.residual = Some(ResidualConfig {
         model: residual_file(&dir, &zero),
+        evaluation: Default::default(),
         adaptation: Some(RlsConfig {
             initial_covariance: 10.0,
             max_step: 1.0,

@@ -487,8 +487,12 @@ unsafe fn create(
         Err(e) => return fail(message, Fault::Control(e)),
     };
     if let Some(model) = residual_override {
-        let adaptation = file.controller.residual.take().and_then(|r| r.adaptation);
-        file.controller.residual = Some(ResidualConfig { model, adaptation });
+        let table = file.controller.residual.take();
+        file.controller.residual = Some(ResidualConfig {
+            model,
+            evaluation: table.as_ref().map(|r| r.evaluation).unwrap_or_default(),
+            adaptation: table.and_then(|r| r.adaptation),
+        });
     }
     let (nx, nu) = file.robot.dimensions();
     if nx > RECEDE_MAX_DIMENSION || nu > RECEDE_MAX_DIMENSION {

@@ -23,8 +23,10 @@
 
 mod error;
 mod file;
+mod inference;
 mod mlp;
 mod network;
+mod pullback;
 mod rls;
 mod spec;
 mod train;

@@ -1,14 +1,15 @@
-//! [`MlpResidual`]: the network behind the [`Residual`] seam, with feature
+//! [`MlpResidual`]: the network behind the [`recede_model::Residual`] seam, with feature
 //! extraction, normalisation, the support guard and its counters.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use nalgebra::SVector;
-use recede_model::{c, Residual, Scalar};
+use recede_model::{c, Scalar};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{check_finite, LearnError};
 use crate::network::Network;
+use crate::pullback::Reads;
 use crate::spec::{Features, ResidualSpec, Rotations, SupportGuard};
 use crate::MAX_WIDTH;
 
@@ -133,26 +134,28 @@ pub struct GuardStats {
 }
 
 #[derive(Debug, Default)]
-struct Counters {
-    evaluations: AtomicU64,
-    outside_support: AtomicU64,
-    non_finite: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) evaluations: AtomicU64,
+    pub(crate) outside_support: AtomicU64,
+    pub(crate) non_finite: AtomicU64,
 }
 
 /// A learned residual `g(x, u)` for a model with `NX` states and `NU` inputs:
 /// features -> normalise -> MLP -> de-normalise -> output map.
 ///
-/// Inference ([`Residual::add_to`]) is generic over the scalar, so the MPC's
+/// Inference ([`recede_model::Residual::add_to`]) is generic over the scalar, so the MPC's
 /// linearisation differentiates it exactly, takes `&self`, and allocates
 /// nothing: its buffers live on the stack. The guard
 /// counters are atomics, so the model stays `Sync`.
 #[derive(Debug)]
 pub struct MlpResidual<const NX: usize, const NU: usize> {
-    spec: ResidualSpec,
-    network: Network,
-    normalization: Normalization,
-    support: Support,
-    counters: Counters,
+    pub(crate) spec: ResidualSpec,
+    pub(crate) network: Network,
+    pub(crate) normalization: Normalization,
+    pub(crate) support: Support,
+    pub(crate) counters: Counters,
+    /// What the spec reads, for inference to skip the rest.
+    pub(crate) reads: Reads<NX, NU>,
 }
 
 impl<const NX: usize, const NU: usize> Clone for MlpResidual<NX, NU> {
@@ -164,6 +167,7 @@ impl<const NX: usize, const NU: usize> Clone for MlpResidual<NX, NU> {
             normalization: self.normalization.clone(),
             support: self.support.clone(),
             counters: Counters::default(),
+            reads: self.reads,
         }
     }
 }
@@ -216,6 +220,7 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         normalization.validate(nf, no)?;
         support.validate(nf)?;
         Ok(Self {
+            reads: Reads::of(&spec.features, &spec.outputs),
             spec,
             network,
             normalization,
@@ -297,7 +302,7 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         padded(&f)
     }
 
-    fn raw_features_into<T: Scalar>(
+    pub(crate) fn raw_features_into<T: Scalar>(
         &self,
         x: &SVector<T, NX>,
         u: &SVector<T, NU>,
@@ -442,8 +447,18 @@ fn padded<T: Scalar>(values: &Features<T>) -> [T; MAX_WIDTH] {
     out
 }
 
-impl<const NX: usize, const NU: usize> Residual<NX, NU> for MlpResidual<NX, NU> {
-    fn add_to<T: Scalar>(&self, x: &SVector<T, NX>, u: &SVector<T, NU>, xdot: &mut SVector<T, NX>) {
+impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
+    /// The residual with every operation on `T`: features and the output
+    /// map on dual numbers, the network on `f64` with the chain rule. This
+    /// was the inference path; it stays as the reference the faster
+    /// [`recede_model::Residual::add_to`] is tested against, and serves scalars with
+    /// second derivatives (the network's part is exact to first order).
+    pub fn add_to_on_scalar<T: Scalar>(
+        &self,
+        x: &SVector<T, NX>,
+        u: &SVector<T, NU>,
+        xdot: &mut SVector<T, NX>,
+    ) {
         let mut values = Features::new();
         let mut rotations = Rotations::new();
         if !self.evaluate(x, u, &mut values, &mut rotations) {

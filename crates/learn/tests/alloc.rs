@@ -51,10 +51,7 @@ fn inference_linearisation_and_rls_do_not_allocate() {
         cartpole_spec(Activation::Tanh, SupportGuard::Fade { width_std: 1.0 }),
         1,
     );
-    let model = WithResidual {
-        nominal: CartPole::default(),
-        residual,
-    };
+    let model = WithResidual::new(CartPole::default(), residual);
     let rk4 = Rk4::new(0.02, 1);
     let x = SVector::<f64, 4>::new(0.1, 0.2, 0.3, 0.4);
     let u = SVector::<f64, 1>::new(1.0);

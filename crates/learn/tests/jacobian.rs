@@ -9,7 +9,7 @@ use num_dual::DualSVec64;
 use proptest::prelude::*;
 use recede_learn::{Activation, MlpResidual, Support, SupportGuard};
 use recede_model::robots::CartPole;
-use recede_model::{Residual, Rk4, WithResidual};
+use recede_model::{Residual, ResidualEvaluation, Rk4, WithResidual};
 
 use common::{cartpole_spec, quadrotor_spec, random_model, unit_quaternion};
 
@@ -37,17 +37,16 @@ fn fd_step_jacobians<D: recede_model::Dynamics<4, 1>>(
 
 #[test]
 fn linearize_with_mlp_residual_matches_finite_differences() {
-    for (seed, activation) in [
-        (1, Activation::Tanh),
-        (2, Activation::Softplus),
-        (3, Activation::Relu),
+    for (seed, activation, evaluation) in [
+        (1, Activation::Tanh, ResidualEvaluation::EveryStage),
+        (2, Activation::Softplus, ResidualEvaluation::EveryStage),
+        (3, Activation::Relu, ResidualEvaluation::EveryStage),
+        (1, Activation::Tanh, ResidualEvaluation::OncePerStep),
+        (2, Activation::Softplus, ResidualEvaluation::OncePerStep),
     ] {
         let residual: MlpResidual<4, 1> =
             random_model(cartpole_spec(activation, SupportGuard::Clip), seed);
-        let model = WithResidual {
-            nominal: CartPole::default(),
-            residual,
-        };
+        let model = WithResidual::new(CartPole::default(), residual).with_evaluation(evaluation);
         let rk4 = Rk4::new(0.02, 2);
         let x = SVector::<f64, 4>::new(0.3, 2.5, -0.7, 1.1);
         let u = SVector::<f64, 1>::new(4.0);
@@ -55,10 +54,13 @@ fn linearize_with_mlp_residual_matches_finite_differences() {
         let (a, b) = fd_step_jacobians(&rk4, &model, &x, &u);
         assert!(
             (lin.a - a).abs().max() < 1e-6,
-            "{activation:?}: A differs by {}",
+            "{activation:?} {evaluation:?}: A differs by {}",
             (lin.a - a).abs().max()
         );
-        assert!((lin.b - b).abs().max() < 1e-6, "{activation:?}: B");
+        assert!(
+            (lin.b - b).abs().max() < 1e-6,
+            "{activation:?} {evaluation:?}: B"
+        );
         assert_eq!(lin.x_next, rk4.step(&model, &x, &u));
         // The residual really is in there: A differs from the nominal's.
         let nominal = rk4.linearize(&CartPole::default(), &x, &u);
@@ -86,6 +88,27 @@ fn check_quadrotor(
     let mut out = SVector::<DualSVec64<17>, 13>::from_element(DualSVec64::from_re(0.0));
     model.add_to(&xd, &ud, &mut out);
     let value = g(x, u);
+    // The reference path (every operation on duals) agrees to rounding.
+    let mut reference = SVector::<DualSVec64<17>, 13>::from_element(DualSVec64::from_re(0.0));
+    model.add_to_on_scalar(&xd, &ud, &mut reference);
+    for i in 0..13 {
+        assert!((out[i].re - reference[i].re).abs() < 1e-12 * (1.0 + value[i].abs()));
+        let (fast, slow) = (out[i].eps.0, reference[i].eps.0);
+        let gap = fast.unwrap_or_default() - slow.unwrap_or_default();
+        assert!(
+            gap.amax() < 1e-10,
+            "row {i}: fast and reference differ by {gap}"
+        );
+    }
+    // The tangent (value and Jacobians in one evaluation) agrees with both.
+    let t = model.tangent(x, u);
+    assert_eq!(t.value, value);
+    for i in 0..13 {
+        let e = out[i].eps.0.unwrap_or_default();
+        let gap = (t.d_x.row(i).transpose() - e.fixed_rows::<13>(0)).amax()
+            + (t.d_u.row(i).transpose() - e.fixed_rows::<4>(13)).amax();
+        assert!(gap < 1e-12, "tangent row {i} differs by {gap}");
+    }
     let h = 1e-6;
     for j in 0..17 {
         let (mut xp, mut xm, mut up, mut um) = (*x, *x, *u, *u);

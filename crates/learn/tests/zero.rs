@@ -6,23 +6,22 @@ mod common;
 use nalgebra::SVector;
 use recede_learn::{Activation, MlpResidual, SupportGuard};
 use recede_model::robots::CartPole;
-use recede_model::{Dynamics, Residual, Rk4, WithResidual, ZeroResidual};
+use recede_model::{Dynamics, Residual, ResidualEvaluation, Rk4, WithResidual, ZeroResidual};
 
 use common::{cartpole_spec, quadrotor_spec, unit_quaternion};
 
 #[test]
 fn zero_mlp_gives_the_nominal_step_and_jacobians_exactly() {
     let rk4 = Rk4::new(0.02, 1);
-    for guard in [SupportGuard::Clip, SupportGuard::Fade { width_std: 1.0 }] {
+    let guards = [SupportGuard::Clip, SupportGuard::Fade { width_std: 1.0 }];
+    let evaluations = [
+        ResidualEvaluation::EveryStage,
+        ResidualEvaluation::OncePerStep,
+    ];
+    for (guard, evaluation) in guards.into_iter().flat_map(|g| evaluations.map(|e| (g, e))) {
         let zero = MlpResidual::<4, 1>::zero(cartpole_spec(Activation::Tanh, guard)).unwrap();
-        let with = WithResidual {
-            nominal: CartPole::default(),
-            residual: zero,
-        };
-        let null = WithResidual {
-            nominal: CartPole::default(),
-            residual: ZeroResidual,
-        };
+        let with = WithResidual::new(CartPole::default(), zero).with_evaluation(evaluation);
+        let null = WithResidual::new(CartPole::default(), ZeroResidual).with_evaluation(evaluation);
         for (k, theta) in [-3.0, -0.4, 0.0, 0.7, 3.1].into_iter().enumerate() {
             let x = SVector::<f64, 4>::new(0.1 * k as f64, theta, -0.5 + 0.3 * k as f64, 1.5);
             let u = SVector::<f64, 1>::new(-20.0 + 10.0 * k as f64);

@@ -1,5 +1,5 @@
 use nalgebra::{SMatrix, SVector};
-use num_dual::DualSVec64;
+use num_dual::{Derivative, DualSVec64};
 
 use crate::{c, Dynamics, Scalar};
 
@@ -43,6 +43,22 @@ impl Rk4 {
         D: Dynamics<NX, NU>,
         T: Scalar,
     {
+        self.integrate(model, x, u, None)
+    }
+
+    /// [`Self::step`], with the held term of the first substep given (see
+    /// [`Dynamics::held_tangent`]) instead of evaluated on `T`.
+    fn integrate<D, T, const NX: usize, const NU: usize>(
+        &self,
+        model: &D,
+        x: &SVector<T, NX>,
+        u: &SVector<T, NU>,
+        mut first_held: Option<SVector<T, NX>>,
+    ) -> SVector<T, NX>
+    where
+        D: Dynamics<NX, NU>,
+        T: Scalar,
+    {
         let h = self.dt_secs / self.substeps as f64;
         let half: T = c(0.5 * h);
         let full: T = c(h);
@@ -50,10 +66,18 @@ impl Rk4 {
         let two: T = c(2.0);
         let mut x = *x;
         for _ in 0..self.substeps {
-            let k1 = model.derivative(&x, u);
-            let k2 = model.derivative(&(x + k1 * half), u);
-            let k3 = model.derivative(&(x + k2 * half), u);
-            let k4 = model.derivative(&(x + k3 * full), u);
+            let held = first_held.take().or_else(|| model.held(&x, u));
+            let derivative = |x: &SVector<T, NX>| {
+                let mut k = model.derivative(x, u);
+                if let Some(held) = &held {
+                    k += held;
+                }
+                k
+            };
+            let k1 = derivative(&x);
+            let k2 = derivative(&(x + k1 * half));
+            let k3 = derivative(&(x + k2 * half));
+            let k4 = derivative(&(x + k3 * full));
             x += (k1 + (k2 + k3) * two + k4) * sixth;
             model.project(&mut x);
         }
@@ -61,7 +85,9 @@ impl Rk4 {
     }
 
     /// The step and its exact Jacobians, by forward-mode AD: one pass seeded
-    /// on the state, one on the input. No heap allocation.
+    /// on the state, one on the input. A term the model holds over the step
+    /// is evaluated once, with its Jacobians, and seeds both passes. No heap
+    /// allocation.
     pub fn linearize<D, const NX: usize, const NU: usize>(
         &self,
         model: &D,
@@ -71,13 +97,17 @@ impl Rk4 {
     where
         D: Dynamics<NX, NU>,
     {
+        let held = model.held_tangent(x, u);
+
         let xd: SVector<DualSVec64<NX>, NX> = seeded(x);
         let ud: SVector<DualSVec64<NX>, NU> = u.map(DualSVec64::from_re);
-        let out_x = self.step(model, &xd, &ud);
+        let held_x = held.as_ref().map(|t| lifted(&t.value, &t.d_x));
+        let out_x = self.integrate(model, &xd, &ud, held_x);
 
         let xc: SVector<DualSVec64<NU>, NX> = x.map(DualSVec64::from_re);
         let uc: SVector<DualSVec64<NU>, NU> = seeded(u);
-        let out_u = self.step(model, &xc, &uc);
+        let held_u = held.as_ref().map(|t| lifted(&t.value, &t.d_u));
+        let out_u = self.integrate(model, &xc, &uc, held_u);
 
         let mut lin = Linearization {
             x_next: out_x.map(|v| v.re),
@@ -94,6 +124,40 @@ impl Rk4 {
         }
         lin
     }
+}
+
+/// A function's value and Jacobians at one point, `(g, dg/dx, dg/du)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tangent<const NX: usize, const NU: usize> {
+    pub value: SVector<f64, NX>,
+    pub d_x: SMatrix<f64, NX, NX>,
+    pub d_u: SMatrix<f64, NX, NU>,
+}
+
+impl<const NX: usize, const NU: usize> Tangent<NX, NU> {
+    pub fn zeros() -> Self {
+        Self {
+            value: SVector::zeros(),
+            d_x: SMatrix::zeros(),
+            d_u: SMatrix::zeros(),
+        }
+    }
+}
+
+/// Duals with the given values and derivative rows (rows of zeros stay
+/// constants, which keeps their arithmetic cheap).
+fn lifted<const NX: usize, const M: usize>(
+    value: &SVector<f64, NX>,
+    jacobian: &SMatrix<f64, NX, M>,
+) -> SVector<DualSVec64<M>, NX> {
+    SVector::from_fn(|i, _| {
+        let row = jacobian.row(i);
+        if row.iter().all(|&d| d == 0.0) {
+            DualSVec64::from_re(value[i])
+        } else {
+            DualSVec64::new(value[i], Derivative::some(row.transpose()))
+        }
+    })
 }
 
 /// Variables seeded with unit derivatives: entry `i` carries d/dv_i.

@@ -18,9 +18,9 @@ pub mod robots;
 
 pub use bounds::Bounds;
 pub use discrete::{DiscreteModel, Discretized, LinearModel};
-pub use discretize::{Linearization, Rk4};
+pub use discretize::{Linearization, Rk4, Tangent};
 pub use error::ModelError;
-pub use residual::{Residual, WithResidual, ZeroResidual};
+pub use residual::{Residual, ResidualEvaluation, WithResidual, ZeroResidual};
 
 use nalgebra::SVector;
 use num_dual::DualNum;
@@ -49,6 +49,26 @@ pub trait Dynamics<const NX: usize, const NU: usize> {
     /// Brings a state back onto its manifold after an integration step (for
     /// example renormalises a quaternion). The identity by default.
     fn project<T: Scalar>(&self, _x: &mut SVector<T, NX>) {}
+
+    /// A term of the derivative that the integrator evaluates once per
+    /// step, at the step's start, and holds over the step's stages (a
+    /// zero-order hold). [`Self::derivative`] must then leave it out. None by
+    /// default; a model with a costly learned residual may hold it
+    /// ([`ResidualEvaluation::OncePerStep`]).
+    fn held<T: Scalar>(&self, _x: &SVector<T, NX>, _u: &SVector<T, NU>) -> Option<SVector<T, NX>> {
+        None
+    }
+
+    /// [`Self::held`] at a real point with its Jacobians, so that
+    /// [`Rk4::linearize`] evaluates it once for both of its passes. `None`
+    /// (the default) makes the passes evaluate [`Self::held`] on duals.
+    fn held_tangent(
+        &self,
+        _x: &SVector<f64, NX>,
+        _u: &SVector<f64, NU>,
+    ) -> Option<Tangent<NX, NU>> {
+        None
+    }
 }
 
 /// Lifts a plain value into any scalar type (a constant, zero derivative).

@@ -1,6 +1,9 @@
 use nalgebra::SVector;
+use serde::{Deserialize, Serialize};
 
-use crate::{Dynamics, Scalar};
+use num_dual::DualSVec64;
+
+use crate::{c, Dynamics, Scalar, Tangent};
 
 /// What physics alone gets wrong: an additive correction to the state
 /// derivative, `x' = f(x, u) + g(x, u)`.
@@ -11,6 +14,37 @@ use crate::{Dynamics, Scalar};
 pub trait Residual<const NX: usize, const NU: usize> {
     /// Adds `g(x, u)` to `xdot`.
     fn add_to<T: Scalar>(&self, x: &SVector<T, NX>, u: &SVector<T, NU>, xdot: &mut SVector<T, NX>);
+
+    /// True when `g` is zero everywhere by construction, so a model with it
+    /// can skip it and compute exactly what the nominal model computes.
+    fn is_zero(&self) -> bool {
+        false
+    }
+
+    /// `g(x, u)` at a real point with its Jacobians. The default
+    /// differentiates [`Self::add_to`] with duals, one pass on `x` and one
+    /// on `u`; a residual with a cheaper way overrides it.
+    fn tangent(&self, x: &SVector<f64, NX>, u: &SVector<f64, NU>) -> Tangent<NX, NU> {
+        let xd =
+            SVector::<DualSVec64<NX>, NX>::from_fn(|i, _| DualSVec64::from_re(x[i]).derivative(i));
+        let mut gx = SVector::<DualSVec64<NX>, NX>::from_element(DualSVec64::from_re(0.0));
+        self.add_to(&xd, &u.map(DualSVec64::from_re), &mut gx);
+        let ud =
+            SVector::<DualSVec64<NU>, NU>::from_fn(|i, _| DualSVec64::from_re(u[i]).derivative(i));
+        let mut gu = SVector::<DualSVec64<NU>, NX>::from_element(DualSVec64::from_re(0.0));
+        self.add_to(&x.map(DualSVec64::from_re), &ud, &mut gu);
+        let mut t = Tangent::<NX, NU>::zeros();
+        for i in 0..NX {
+            t.value[i] = gx[i].re;
+            if let Some(row) = gx[i].eps.0 {
+                t.d_x.set_row(i, &row.transpose());
+            }
+            if let Some(row) = gu[i].eps.0 {
+                t.d_u.set_row(i, &row.transpose());
+            }
+        }
+        t
+    }
 }
 
 /// The residual that is always zero: a model with it is the nominal model.
@@ -26,6 +60,27 @@ impl<const NX: usize, const NU: usize> Residual<NX, NU> for ZeroResidual {
         _xdot: &mut SVector<T, NX>,
     ) {
     }
+
+    fn is_zero(&self) -> bool {
+        true
+    }
+}
+
+/// Where the integrator evaluates the residual.
+///
+/// `EveryStage` integrates `f + g` as written: RK4 evaluates `g` at its
+/// four stages, and a linearisation differentiates all of them.
+/// `OncePerStep` evaluates `g` at the start of each integration step and
+/// holds it over the step: `x' = f(x, u) + g(x_k, u_k)`. That is a different
+/// (coarser) model, still differentiated exactly, at a quarter of the
+/// residual evaluations; on P2 it tracks as well (ARCHITECTURE.md, "The
+/// residual inside the integrator").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResidualEvaluation {
+    EveryStage,
+    #[default]
+    OncePerStep,
 }
 
 /// A nominal model plus a residual, itself a model.
@@ -33,6 +88,23 @@ impl<const NX: usize, const NU: usize> Residual<NX, NU> for ZeroResidual {
 pub struct WithResidual<D, R> {
     pub nominal: D,
     pub residual: R,
+    pub evaluation: ResidualEvaluation,
+}
+
+impl<D, R> WithResidual<D, R> {
+    /// The sum with the default evaluation ([`ResidualEvaluation::OncePerStep`]).
+    pub fn new(nominal: D, residual: R) -> Self {
+        Self {
+            nominal,
+            residual,
+            evaluation: ResidualEvaluation::default(),
+        }
+    }
+
+    pub fn with_evaluation(mut self, evaluation: ResidualEvaluation) -> Self {
+        self.evaluation = evaluation;
+        self
+    }
 }
 
 impl<D, R, const NX: usize, const NU: usize> Dynamics<NX, NU> for WithResidual<D, R>
@@ -42,8 +114,24 @@ where
 {
     fn derivative<T: Scalar>(&self, x: &SVector<T, NX>, u: &SVector<T, NU>) -> SVector<T, NX> {
         let mut xdot = self.nominal.derivative(x, u);
-        self.residual.add_to(x, u, &mut xdot);
+        if self.evaluation == ResidualEvaluation::EveryStage {
+            self.residual.add_to(x, u, &mut xdot);
+        }
         xdot
+    }
+
+    fn held<T: Scalar>(&self, x: &SVector<T, NX>, u: &SVector<T, NU>) -> Option<SVector<T, NX>> {
+        if self.evaluation != ResidualEvaluation::OncePerStep || self.residual.is_zero() {
+            return None;
+        }
+        let mut g = SVector::from_element(c(0.0));
+        self.residual.add_to(x, u, &mut g);
+        Some(g)
+    }
+
+    fn held_tangent(&self, x: &SVector<f64, NX>, u: &SVector<f64, NU>) -> Option<Tangent<NX, NU>> {
+        (self.evaluation == ResidualEvaluation::OncePerStep && !self.residual.is_zero())
+            .then(|| self.residual.tangent(x, u))
     }
 
     fn project<T: Scalar>(&self, x: &mut SVector<T, NX>) {
