@@ -85,6 +85,7 @@ impl Serialize for ControllerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use recede_model::ResidualEvaluation;
 
     #[derive(Debug, Deserialize)]
     struct File {
@@ -108,6 +109,23 @@ mod tests {
         let r = with.controller.residual.unwrap();
         assert_eq!(r.model, std::path::PathBuf::from("m.safetensors"));
         assert_eq!(r.adaptation.unwrap().forgetting_factor, 0.99);
+        assert_eq!(r.evaluation, ResidualEvaluation::OncePerStep);
+
+        let every: File = toml::from_str(&format!(
+            "[controller]\n{BASE}[controller.residual]\nmodel = \"m\"\nevaluation = \"every_stage\"\n"
+        ))
+        .unwrap();
+        let r = every.controller.residual.unwrap();
+        assert_eq!(r.evaluation, ResidualEvaluation::EveryStage);
+        let e = toml::from_str::<File>(&format!(
+            "[controller]\n{BASE}[controller.residual]\nmodel = \"m\"\nevaluation = \"midpoint\"\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("`residual.evaluation`")
+                && e.to_string().contains("every_stage"),
+            "{e}"
+        );
 
         let e = toml::from_str::<File>(&format!("[controller]\n{BASE}bogus = 1\n")).unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
