@@ -4,10 +4,11 @@
 //! ([`recede_model::WithResidual`]). This crate provides `g`:
 //!
 //! - [`MlpResidual`]: a small multilayer perceptron behind the
-//!   [`recede_model::Residual`] seam. Inference is generic over the scalar:
-//!   features and the output map run on it, the network runs on `f64` with
-//!   its input gradients and the chain rule carries them back, so
-//!   `Rk4::linearize` differentiates the sum exactly. It allocates nothing:
+//!   [`recede_model::Residual`] seam. Inference runs on `f64` (features,
+//!   network, output map) with each output row's gradient by reverse mode,
+//!   lifted onto the caller's dual numbers by the chain rule, so
+//!   `Rk4::linearize` differentiates the sum exactly; held over an RK4 step
+//!   it is one evaluation per linearisation. It allocates nothing:
 //!   weights are `f64` in `Vec`s set up at load time, buffers live on the
 //!   stack. Features
 //!   ([`Feature`]) and where the outputs go ([`Output`]) are config; a

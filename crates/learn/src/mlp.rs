@@ -1,5 +1,6 @@
-//! [`MlpResidual`]: the network behind the [`recede_model::Residual`] seam, with feature
-//! extraction, normalisation, the support guard and its counters.
+//! [`MlpResidual`]: the network behind the [`recede_model::Residual`] seam,
+//! with feature extraction, normalisation, the support guard and its
+//! counters. Its fast inference is in `inference.rs`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -123,8 +124,9 @@ impl Support {
 /// How often the guard acted, read after a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GuardStats {
-    /// Evaluations of the residual (on any scalar: an RK4 linearisation
-    /// evaluates it 8 times per step).
+    /// Evaluations of the residual, on any scalar: an RK4 linearisation
+    /// evaluates it once per step when it is held over the step, 8 times
+    /// (4 stages, 2 passes) when it is evaluated at every stage.
     pub evaluations: u64,
     /// Evaluations where at least one raw feature was outside the training
     /// support (clipped or faded, or only counted with the guard off).
@@ -143,10 +145,10 @@ pub(crate) struct Counters {
 /// A learned residual `g(x, u)` for a model with `NX` states and `NU` inputs:
 /// features -> normalise -> MLP -> de-normalise -> output map.
 ///
-/// Inference ([`recede_model::Residual::add_to`]) is generic over the scalar, so the MPC's
-/// linearisation differentiates it exactly, takes `&self`, and allocates
-/// nothing: its buffers live on the stack. The guard
-/// counters are atomics, so the model stays `Sync`.
+/// Inference ([`recede_model::Residual`], in `inference.rs`) runs on `f64`
+/// with reverse-mode gradients, so the MPC's linearisation differentiates
+/// it exactly; it takes `&self` and allocates nothing (buffers on the
+/// stack). The guard counters are atomics, so the model stays `Sync`.
 #[derive(Debug)]
 pub struct MlpResidual<const NX: usize, const NU: usize> {
     pub(crate) spec: ResidualSpec,
