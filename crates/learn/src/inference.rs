@@ -6,8 +6,8 @@
 //! each output row's gradient by reverse mode ([`crate::pullback`]). The
 //! rows are then lifted onto the scalar by the chain rule,
 //! `g + sum_j dg/dz_j (z_j - re z_j)`, which has `g` as its real part and
-//! exactly `g`'s first derivatives. Only the states and inputs the residual
-//! reads take part in the lift (7 of 17 for P2's drag model), which is what
+//! exactly `g`'s first derivatives. Only the variables with a non-zero
+//! gradient take part in the lift (7 of 17 for P2's drag model), which is what
 //! makes this about three times cheaper than pushing duals through the
 //! features and rotations ([`MlpResidual::add_to_on_scalar`], the reference
 //! the tests compare it with).

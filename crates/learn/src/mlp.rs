@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{check_finite, LearnError};
 use crate::network::Network;
-use crate::pullback::Reads;
 use crate::spec::{Features, ResidualSpec, Rotations, SupportGuard};
 use crate::MAX_WIDTH;
 
@@ -156,8 +155,6 @@ pub struct MlpResidual<const NX: usize, const NU: usize> {
     pub(crate) normalization: Normalization,
     pub(crate) support: Support,
     pub(crate) counters: Counters,
-    /// What the spec reads, for inference to skip the rest.
-    pub(crate) reads: Reads<NX, NU>,
 }
 
 impl<const NX: usize, const NU: usize> Clone for MlpResidual<NX, NU> {
@@ -169,7 +166,6 @@ impl<const NX: usize, const NU: usize> Clone for MlpResidual<NX, NU> {
             normalization: self.normalization.clone(),
             support: self.support.clone(),
             counters: Counters::default(),
-            reads: self.reads,
         }
     }
 }
@@ -222,7 +218,6 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         normalization.validate(nf, no)?;
         support.validate(nf)?;
         Ok(Self {
-            reads: Reads::of(&spec.features, &spec.outputs),
             spec,
             network,
             normalization,

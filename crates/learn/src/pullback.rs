@@ -11,7 +11,7 @@
 
 use nalgebra::{Matrix3, SVector, Vector3};
 
-use crate::spec::{Feature, Output, Rotations};
+use crate::spec::{vec3_at, Feature, Output, Rotations};
 
 /// `d/dq of sum_ij cot_ij R_ij(q)` for the rotation of [`crate::rotation`]
 /// (quadratic in `q = [w, x, y, z]`), added to `gx[quat_start..+4]`.
@@ -150,54 +150,6 @@ impl Output {
     }
 }
 
-/// The states and inputs a residual reads: the only variables its gradient
-/// can be non-zero in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Reads<const NX: usize, const NU: usize> {
-    pub x: [bool; NX],
-    pub u: [bool; NU],
-}
-
-impl<const NX: usize, const NU: usize> Reads<NX, NU> {
-    /// From a validated spec (indices in range).
-    pub(crate) fn of(features: &[Feature], outputs: &[Output]) -> Self {
-        let mut r = Self {
-            x: [false; NX],
-            u: [false; NU],
-        };
-        let quaternion = |r: &mut Self, start: usize| r.x[start..start + 4].fill(true);
-        for feature in features {
-            match *feature {
-                Feature::State { index } | Feature::SinCos { index } => r.x[index] = true,
-                Feature::Input { index } => r.u[index] = true,
-                Feature::Inputs | Feature::InputSum => r.u.fill(true),
-                Feature::BodyVelocity {
-                    quat_start,
-                    vel_start,
-                }
-                | Feature::BodyVelocityAbsProduct {
-                    quat_start,
-                    vel_start,
-                } => {
-                    quaternion(&mut r, quat_start);
-                    r.x[vel_start..vel_start + 3].fill(true);
-                }
-                Feature::GravityInBody { quat_start } => quaternion(&mut r, quat_start),
-                Feature::SinCosSum { first, second } => {
-                    r.x[first] = true;
-                    r.x[second] = true;
-                }
-            }
-        }
-        for output in outputs {
-            if let Output::WorldFromBody { quat_start, .. } = *output {
-                quaternion(&mut r, quat_start);
-            }
-        }
-        r
-    }
-}
-
 /// The gradient of one scalar with respect to the state and the input.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Gradient<const NX: usize, const NU: usize> {
@@ -230,10 +182,6 @@ fn body_velocity_pullback<const NX: usize>(
         gx[vel_start + k] += dv[k];
     }
     rotation_pullback(x, quat_start, &(v * cot.transpose()), gx);
-}
-
-fn vec3_at<const N: usize>(v: &SVector<f64, N>, start: usize) -> Vector3<f64> {
-    Vector3::new(v[start], v[start + 1], v[start + 2])
 }
 
 #[cfg(test)]
@@ -323,11 +271,6 @@ mod tests {
                 (got - expected).amax() < 1e-12,
                 "{feature:?}: {got} vs {expected}"
             );
-            let reads = Reads::<13, 4>::of(&[feature], &[]);
-            let read = reads.x.iter().chain(reads.u.iter());
-            for (j, (&d, &r)) in got.iter().zip(read).enumerate() {
-                assert!(r || d == 0.0, "{feature:?} reads variable {j} but says not");
-            }
         }
     }
 }

@@ -474,7 +474,7 @@ impl<T: Scalar> Rotations<T> {
 }
 
 #[inline]
-fn vec3_at<T: Scalar, const N: usize>(v: &SVector<T, N>, start: usize) -> Vector3<T> {
+pub(crate) fn vec3_at<T: Scalar, const N: usize>(v: &SVector<T, N>, start: usize) -> Vector3<T> {
     Vector3::new(v[start], v[start + 1], v[start + 2])
 }
 
