@@ -109,20 +109,11 @@ impl Rk4 {
         let held_u = held.as_ref().map(|t| lifted(&t.value, &t.d_u));
         let out_u = self.integrate(model, &xc, &uc, held_u);
 
-        let mut lin = Linearization {
+        Linearization {
             x_next: out_x.map(|v| v.re),
-            a: SMatrix::zeros(),
-            b: SMatrix::zeros(),
-        };
-        for i in 0..NX {
-            if let Some(row) = out_x[i].eps.0 {
-                lin.a.set_row(i, &row.transpose());
-            }
-            if let Some(row) = out_u[i].eps.0 {
-                lin.b.set_row(i, &row.transpose());
-            }
+            a: derivatives(&out_x),
+            b: derivatives(&out_u),
         }
-        lin
     }
 }
 
@@ -160,7 +151,22 @@ fn lifted<const NX: usize, const M: usize>(
     })
 }
 
+/// Row `i` is the derivative part of `v[i]` (zeros for a constant).
+pub(crate) fn derivatives<const N: usize, const M: usize>(
+    v: &SVector<DualSVec64<M>, N>,
+) -> SMatrix<f64, N, M> {
+    let mut d = SMatrix::<f64, N, M>::zeros();
+    for i in 0..N {
+        if let Some(row) = v[i].eps.0 {
+            d.set_row(i, &row.transpose());
+        }
+    }
+    d
+}
+
 /// Variables seeded with unit derivatives: entry `i` carries d/dv_i.
-fn seeded<const N: usize, const M: usize>(v: &SVector<f64, N>) -> SVector<DualSVec64<M>, N> {
+pub(crate) fn seeded<const N: usize, const M: usize>(
+    v: &SVector<f64, N>,
+) -> SVector<DualSVec64<M>, N> {
     SVector::from_fn(|i, _| DualSVec64::from_re(v[i]).derivative(i))
 }

@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 
 use num_dual::DualSVec64;
 
+use crate::discretize::{derivatives, seeded};
 use crate::{c, Dynamics, Scalar, Tangent};
 
 /// What physics alone gets wrong: an additive correction to the state
@@ -25,25 +26,15 @@ pub trait Residual<const NX: usize, const NU: usize> {
     /// differentiates [`Self::add_to`] with duals, one pass on `x` and one
     /// on `u`; a residual with a cheaper way overrides it.
     fn tangent(&self, x: &SVector<f64, NX>, u: &SVector<f64, NU>) -> Tangent<NX, NU> {
-        let xd =
-            SVector::<DualSVec64<NX>, NX>::from_fn(|i, _| DualSVec64::from_re(x[i]).derivative(i));
         let mut gx = SVector::<DualSVec64<NX>, NX>::from_element(DualSVec64::from_re(0.0));
-        self.add_to(&xd, &u.map(DualSVec64::from_re), &mut gx);
-        let ud =
-            SVector::<DualSVec64<NU>, NU>::from_fn(|i, _| DualSVec64::from_re(u[i]).derivative(i));
+        self.add_to(&seeded(x), &u.map(DualSVec64::from_re), &mut gx);
         let mut gu = SVector::<DualSVec64<NU>, NX>::from_element(DualSVec64::from_re(0.0));
-        self.add_to(&x.map(DualSVec64::from_re), &ud, &mut gu);
-        let mut t = Tangent::<NX, NU>::zeros();
-        for i in 0..NX {
-            t.value[i] = gx[i].re;
-            if let Some(row) = gx[i].eps.0 {
-                t.d_x.set_row(i, &row.transpose());
-            }
-            if let Some(row) = gu[i].eps.0 {
-                t.d_u.set_row(i, &row.transpose());
-            }
+        self.add_to(&x.map(DualSVec64::from_re), &seeded(u), &mut gu);
+        Tangent {
+            value: gx.map(|g| g.re),
+            d_x: derivatives(&gx),
+            d_u: derivatives(&gu),
         }
-        t
     }
 }
 
@@ -107,6 +98,16 @@ impl<D, R> WithResidual<D, R> {
     }
 }
 
+impl<D, R> WithResidual<D, R> {
+    /// True when the integrator holds the residual over its steps.
+    fn holds<const NX: usize, const NU: usize>(&self) -> bool
+    where
+        R: Residual<NX, NU>,
+    {
+        self.evaluation == ResidualEvaluation::OncePerStep && !self.residual.is_zero()
+    }
+}
+
 impl<D, R, const NX: usize, const NU: usize> Dynamics<NX, NU> for WithResidual<D, R>
 where
     D: Dynamics<NX, NU>,
@@ -121,7 +122,7 @@ where
     }
 
     fn held<T: Scalar>(&self, x: &SVector<T, NX>, u: &SVector<T, NU>) -> Option<SVector<T, NX>> {
-        if self.evaluation != ResidualEvaluation::OncePerStep || self.residual.is_zero() {
+        if !self.holds() {
             return None;
         }
         let mut g = SVector::from_element(c(0.0));
@@ -130,8 +131,7 @@ where
     }
 
     fn held_tangent(&self, x: &SVector<f64, NX>, u: &SVector<f64, NU>) -> Option<Tangent<NX, NU>> {
-        (self.evaluation == ResidualEvaluation::OncePerStep && !self.residual.is_zero())
-            .then(|| self.residual.tangent(x, u))
+        self.holds().then(|| self.residual.tangent(x, u))
     }
 
     fn project<T: Scalar>(&self, x: &mut SVector<T, NX>) {
