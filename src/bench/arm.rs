@@ -16,6 +16,7 @@
 
 use std::time::Instant;
 
+use super::p2::RESIDUAL;
 use anyhow::{ensure, Result};
 use nalgebra::{SVector, Vector2};
 use rand::{RngExt, SeedableRng};
@@ -295,9 +296,6 @@ pub fn mpc_config() -> MpcConfig {
     }
 }
 
-/// The residual held over each interval, as on the quadrotor ([`super::p2::RESIDUAL`]).
-const RESIDUAL: ResidualEvaluation = ResidualEvaluation::OncePerStep;
-
 type ArmMpc<R> = Mpc<Discretized<WithResidual<Arm, R>>, (), NX, NU>;
 
 fn controller<R: Residual<NX, NU>>(
@@ -474,7 +472,7 @@ pub fn generate_data(options: &ArmOptions) -> Result<Dataset<NX, NU>> {
             Ok(closed_loop(
                 "nominal",
                 ZeroResidual,
-                ResidualEvaluation::default(),
+                RESIDUAL,
                 &reference,
                 options.training_secs,
                 0.0,

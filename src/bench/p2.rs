@@ -607,7 +607,7 @@ fn fly(flight: &Flight, options: &DataOptions) -> Result<(Dataset<NX, NU>, f64)>
     let sample = |t: f64, x: &mut [f64], u: &mut [f64]| flight.sample(t, x, u);
     let mut x0 = SVector::<f64, NX>::zeros();
     sample(0.0, x0.as_mut_slice(), &mut [0.0; NU]);
-    let mut mpc = controller(ZeroResidual, ResidualEvaluation::default(), &x0)?;
+    let mut mpc = controller(ZeroResidual, RESIDUAL, &x0)?;
     let mut plant = plant(&x0)?;
     let mut u = SVector::<f64, NU>::zeros();
     for k in 0..steps {
@@ -684,8 +684,7 @@ pub fn run(options: &P2Options) -> Result<Vec<P2Line>> {
         for model in &options.models {
             match (model, &residual) {
                 (P2Model::Nominal, _) => {
-                    let held = ResidualEvaluation::default();
-                    lines.push(closed_loop("nominal", ZeroResidual, held, v, laps, from)?.0);
+                    lines.push(closed_loop("nominal", ZeroResidual, RESIDUAL, v, laps, from)?.0);
                 }
                 (P2Model::Residual, Some(residual)) => {
                     let (mut line, mpc) =
