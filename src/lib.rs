@@ -2,6 +2,7 @@
 //! summary, and the reference problems, shared by the binary, the
 //! end-to-end tests and the criterion benches.
 
+pub mod adapters;
 pub mod bench;
 pub mod datalog;
 pub mod perception_loop;

@@ -1,261 +1,15 @@
-//! Perception in the loop: `recede-perception` as the loop's estimator
-//! ([`PerceptionEstimator`]), and what it sees handed to the controller
-//! ([`PerceptionPolicy`]): perceived obstacles become the MPC's soft
-//! distance constraints before every step, and with
-//! `[perception.approach]` the hottest target sets the reference.
-//!
-//! The two tasks share a [`PerceptionLink`]: the estimator publishes the
-//! confirmed obstacles and the hottest target after each camera or lidar
-//! frame; the controller publishes each command it applies, which the
-//! model-driven filters predict with. In lockstep the estimator is idle
-//! while the controller steps, so the exchange is deterministic.
-
-use std::sync::{Arc, Mutex, MutexGuard};
+//! Scoring perception against the simulated world's truth: the estimate's
+//! position error at every control step, obstacle detection against the
+//! world's objects, the final pose against the hottest object. (The
+//! pipeline itself runs as the loop's estimator, `adapters::PerceptionEstimator`;
+//! what it sees reaches the controller inside the estimate.)
 
 use nalgebra::Vector3;
-use recede_control::ReferenceConfig;
 use recede_model::robots::RobotConfig;
-use recede_mpc::StepReport;
-use recede_msg::{Measurement, Reading};
-use recede_perception::{
-    approach_target, ApproachConfig, Obstacle, Outcome, Perception, SensorStats, Target,
-};
-use recede_rt::{Estimator, MpcPolicy, Policy, RtError, Verdict};
+use recede_msg::{Obstacle, Target};
 use recede_rt::{StepHook, StepRecord};
 use recede_sim::config::{ShapeConfig, WorldConfig};
 use serde::Serialize;
-
-/// Commands in flight from the controller to the estimator, at most.
-const MAX_PENDING_COMMANDS: usize = 64;
-
-#[derive(Debug, Default)]
-struct Shared {
-    obstacles: Vec<Obstacle>,
-    hottest: Option<Target>,
-    /// (time the command acts from, command, length).
-    commands: Vec<(f64, [f64; 8], usize)>,
-    stats: Vec<SensorStats>,
-    estimate_faults: u64,
-}
-
-/// What the estimator and the controller tasks exchange.
-#[derive(Debug, Clone, Default)]
-pub struct PerceptionLink(Arc<Mutex<Shared>>);
-
-impl PerceptionLink {
-    fn lock(&self) -> MutexGuard<'_, Shared> {
-        // A panicked task cannot leave this state half-written in a way
-        // that matters (plain copies): take it back.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Per-sensor counters of the perception pipeline (gated, non-finite,
-    /// too late), as of the last reading.
-    pub fn sensor_stats(&self) -> Vec<SensorStats> {
-        self.lock().stats.clone()
-    }
-
-    /// The confirmed obstacles at the end of the run.
-    pub fn obstacles(&self) -> Vec<Obstacle> {
-        self.lock().obstacles.clone()
-    }
-
-    pub fn hottest_target(&self) -> Option<Target> {
-        self.lock().hottest
-    }
-
-    pub fn estimate_faults(&self) -> u64 {
-        self.lock().estimate_faults
-    }
-}
-
-/// [`Perception`] as the loop's estimator.
-#[derive(Debug)]
-pub struct PerceptionEstimator {
-    perception: Perception,
-    link: PerceptionLink,
-    commands: Vec<(f64, [f64; 8], usize)>,
-}
-
-impl PerceptionEstimator {
-    pub fn new(perception: Perception, link: PerceptionLink) -> Self {
-        link.lock().stats = perception.sensor_stats().to_vec();
-        Self {
-            perception,
-            link,
-            commands: Vec::with_capacity(MAX_PENDING_COMMANDS),
-        }
-    }
-
-    fn take_commands(&mut self) {
-        self.commands.clear();
-        std::mem::swap(&mut self.commands, &mut self.link.lock().commands);
-        for (t, u, n) in &self.commands {
-            self.perception.on_command(*t, &u[..*n]);
-        }
-    }
-}
-
-impl Estimator for PerceptionEstimator {
-    fn label(&self) -> &'static str {
-        "ekf"
-    }
-
-    fn on_reading(&mut self, reading: &Reading) -> Verdict {
-        self.take_commands();
-        let outcome = self.perception.on_reading(reading);
-        let frame = matches!(
-            reading.measurement,
-            Measurement::DepthImage(_) | Measurement::LidarScan(_) | Measurement::InfraredImage(_)
-        );
-        let mut shared = self.link.lock();
-        if frame {
-            shared.obstacles.clear();
-            shared
-                .obstacles
-                .extend_from_slice(self.perception.obstacles());
-            shared.hottest = self.perception.hottest_target().copied();
-        }
-        let i = reading.sensor.0 as usize;
-        if let (Some(to), Some(from)) = (
-            shared.stats.get_mut(i),
-            self.perception.sensor_stats().get(i),
-        ) {
-            to.clone_from(from);
-        }
-        match outcome {
-            Outcome::Rejected { .. } | Outcome::NonFinite | Outcome::TooLate => Verdict::Rejected,
-            Outcome::Used | Outcome::Ignored => Verdict::Accepted,
-        }
-    }
-
-    fn estimate(&mut self, t_secs: f64, state: &mut [f64], std: &mut [f64]) -> bool {
-        self.take_commands();
-        let e = self.perception.estimate(t_secs);
-        if e.state.len() != state.len() || e.std.len() != std.len() {
-            return false;
-        }
-        state.copy_from_slice(&e.state);
-        std.copy_from_slice(&e.std);
-        self.link.lock().estimate_faults = self.perception.estimate_faults();
-        true
-    }
-}
-
-/// The scenario's MPC, avoiding the perceived obstacles and, with an
-/// approach distance, heading for the hottest target. Without a link it
-/// only passes the steps through (the truth estimator's runs).
-#[derive(Debug)]
-pub struct PerceptionPolicy<'a> {
-    inner: &'a mut MpcPolicy,
-    link: Option<PerceptionLink>,
-    robot: RobotConfig,
-    /// Head for the hottest target, when one is hot enough.
-    approach: Option<ApproachConfig>,
-    /// When a command acts after its control instant, s.
-    actuation_delay_secs: f64,
-    obstacles: Vec<Obstacle>,
-    x_ref: Vec<f64>,
-    approaching: bool,
-}
-
-impl<'a> PerceptionPolicy<'a> {
-    pub fn new(
-        inner: &'a mut MpcPolicy,
-        link: Option<PerceptionLink>,
-        robot: RobotConfig,
-        approach: Option<ApproachConfig>,
-        actuation_delay_secs: f64,
-    ) -> Self {
-        let (nx, _) = inner.dimensions();
-        Self {
-            inner,
-            link,
-            robot,
-            approach,
-            actuation_delay_secs,
-            obstacles: Vec::with_capacity(256),
-            x_ref: vec![0.0; nx],
-            approaching: false,
-        }
-    }
-
-    /// Whether the reference is the approach to a target.
-    pub fn approaching(&self) -> bool {
-        self.approaching
-    }
-}
-
-impl Policy for PerceptionPolicy<'_> {
-    fn dimensions(&self) -> (usize, usize) {
-        self.inner.dimensions()
-    }
-
-    fn step(&mut self, t_secs: f64, x: &[f64], command: &mut [f64]) -> Result<StepReport, RtError> {
-        let Some(link) = &self.link else {
-            return self.inner.step(t_secs, x, command);
-        };
-        let target = {
-            let shared = link.lock();
-            self.obstacles.clear();
-            let room = self.obstacles.capacity();
-            self.obstacles
-                .extend(shared.obstacles.iter().take(room).copied());
-            shared.hottest
-        };
-        let position = match x.len() {
-            13 => Vector3::new(x[0], x[1], x[2]),
-            5 => Vector3::new(x[0], x[1], 0.0),
-            _ => Vector3::zeros(),
-        };
-        self.inner
-            .controller
-            .set_obstacles(&self.obstacles, &position);
-        let target = target.filter(|t| {
-            self.approach
-                .as_ref()
-                .is_some_and(|a| t.temperature_k >= a.min_temperature_k)
-        });
-        if let (Some(a), Some(target)) = (&self.approach, target) {
-            if approach_target(
-                &self.robot,
-                x,
-                &target.position_m,
-                a.standoff_m,
-                &mut self.x_ref,
-            ) {
-                if let ReferenceConfig::Setpoint { state, .. } = &mut self.inner.reference {
-                    if state.len() == self.x_ref.len() {
-                        state.copy_from_slice(&self.x_ref);
-                        self.approaching = true;
-                    }
-                }
-            }
-        }
-        let report = self.inner.step(t_secs, x, command)?;
-        let mut shared = link.lock();
-        if command.len() <= 8 && shared.commands.len() < MAX_PENDING_COMMANDS {
-            let mut u = [0.0; 8];
-            u[..command.len()].copy_from_slice(command);
-            shared
-                .commands
-                .push((t_secs + self.actuation_delay_secs, u, command.len()));
-        }
-        Ok(report)
-    }
-
-    fn late_command(&self, after_secs: f64, out: &mut [f64]) {
-        self.inner.late_command(after_secs, out);
-    }
-
-    fn safe_command(&self, out: &mut [f64]) {
-        self.inner.safe_command(out);
-    }
-
-    fn predicted_states(&self, out: &mut Vec<f64>) {
-        self.inner.predicted_states(out);
-    }
-}
 
 /// Scores perception against the simulator's truth at every control step
 /// (the true path, the estimate's position error), then passes the step on.
@@ -429,11 +183,12 @@ pub struct TargetSummary {
 /// The ground robot's final pose against the hottest object in `world`
 /// (none for other robots or a world without objects).
 pub fn target_summary(
+    robot: &RobotConfig,
     world: &WorldConfig,
     final_state: &[f64],
     perceived: Option<&Target>,
 ) -> Option<TargetSummary> {
-    if final_state.len() != 5 {
+    if !matches!(robot, RobotConfig::DiffDrive(_)) || final_state.len() < 4 {
         return None;
     }
     let hottest = world

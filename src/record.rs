@@ -289,7 +289,7 @@ impl Sink for VizSink {
         self.handle.log_series(
             stamp,
             Series::QpIterations,
-            &[f64::from(log.report.qp_iterations)],
+            &[f64::from(log.status.iterations)],
         );
         self.handle
             .log_series(stamp, Series::EstimatorStd, &log.estimate_std);

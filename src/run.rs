@@ -11,18 +11,19 @@ use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use recede_control::guidance::Guidance;
 use recede_control::{Controller, ResidualStats};
 use recede_perception::{Perception, SensorStats};
 use recede_rt::{
-    Estimator, LoopConfig, LoopReport, Mode, MpcPolicy, NullSink, Sink, StepHook, StepRecord,
-    StopFlag, TruthEstimator,
+    Estimator, LoopConfig, LoopReport, Mode, NullSink, Sink, StepHook, StepRecord, StopFlag,
+    TruthEstimator,
 };
 use recede_sim::Simulator;
 use serde::Serialize;
 
+use crate::adapters::{ControlPolicy, PerceptionEstimator, SimWorld, DEFAULT_RENDER_WORKERS};
 use crate::perception_loop::{
-    detection_summary, target_summary, DetectionSummary, PerceptionEstimator, PerceptionLink,
-    PerceptionPolicy, PerceptionScore, TargetSummary,
+    detection_summary, target_summary, DetectionSummary, PerceptionScore, TargetSummary,
 };
 use crate::record::{Recording, SinkSetup, VizSink};
 use crate::scenario::{EstimatorConfig, Scenario};
@@ -247,31 +248,28 @@ pub fn run_with(
     let mut sim = Simulator::from_config(&scenario.plant_config(), &f.world, &f.sensors, seed)
         .with_context(|| format!("{}: building the simulated world", scenario.path.display()))?;
     let sensor_infos: Vec<_> = sim.sensors().cloned().collect();
-    let mut policy = MpcPolicy::new(controller, f.reference.clone());
-    // With perception, the policy sees the obstacles and targets the
-    // estimator finds through `link`.
-    let link = PerceptionLink::default();
-    let mut estimator: Box<dyn Estimator> = match &f.estimator {
-        EstimatorConfig::Truth => Box::new(TruthEstimator::new(nx)),
-        EstimatorConfig::Ekf(ekf) => Box::new(PerceptionEstimator::new(
+    // What perception sees reaches the controller inside the estimate;
+    // guidance turns it into keep-out rows and the approach to a target.
+    let guidance = Guidance::new(&f.robot, f.perception.approach.as_ref());
+    let mut policy = ControlPolicy::new(controller, f.reference.clone(), guidance);
+    let mut truth = TruthEstimator::new(nx);
+    let mut perception = match &f.estimator {
+        EstimatorConfig::Truth => None,
+        EstimatorConfig::Ekf(ekf) => Some(PerceptionEstimator::new(
             Perception::new(
                 ekf,
-                &f.perception,
+                &f.perception.extraction(),
                 &f.robot,
                 &sensor_infos,
                 &s.initial_state,
             )
             .context("[estimator]/[perception]")?,
-            link.clone(),
         )),
     };
-    let mut perceiving_policy = PerceptionPolicy::new(
-        &mut policy,
-        perceiving.then(|| link.clone()),
-        f.robot.clone(),
-        f.perception.approach.clone(),
-        f.timing.actuation_delay_secs,
-    );
+    let estimator: &mut dyn Estimator = match &mut perception {
+        Some(p) => p,
+        None => &mut truth,
+    };
     let mut sink: Box<dyn Sink> = match &recorder {
         Some(r) => Box::new(VizSink::new(
             r.handle(),
@@ -298,9 +296,6 @@ pub fn run_with(
     config.actuation_delay_secs = f.timing.actuation_delay_secs;
     config.deadline_secs = f.timing.deadline_secs;
     config.stop = options.stop.clone();
-    if let Some(n) = options.render_workers {
-        config.render_workers = n;
-    }
     let progress = (options.progress && std::io::stderr().is_terminal()).then(|| Progress {
         wall: Instant::now(),
         last: 0.0,
@@ -328,10 +323,14 @@ pub fn run_with(
     let position_dims = scoring.pos;
     let mut perception_score = PerceptionScore::new(position_dims, hook);
     scoring.inner = Some(&mut perception_score);
-    let report = recede_rt::run(
+    let mut world = SimWorld::new(
         &mut sim,
-        &mut perceiving_policy,
-        estimator.as_mut(),
+        options.render_workers.unwrap_or(DEFAULT_RENDER_WORKERS),
+    );
+    let report = recede_rt::run(
+        &mut world,
+        &mut policy,
+        estimator,
         sink.as_mut(),
         &mut scoring,
         &config,
@@ -357,24 +356,19 @@ pub fn run_with(
         }
         None => None,
     };
-    drop(perceiving_policy);
     let residual = policy.controller.residual_stats();
     let mut summary = summarize(scenario, seed, &report, &scoring, recording, residual);
     drop(scoring);
-    if perceiving {
+    if let Some(p) = &perception {
+        let p = p.perception();
         summary.estimate_rmse_m = perception_score.estimate_rmse_m();
-        let obstacles = link.obstacles();
         summary.detection = Some(detection_summary(
             &f.world,
             perception_score.path(),
-            &obstacles,
+            p.obstacles(),
             f.perception.obstacles.max_range_m.min(4.0),
         ));
-        let target = target_summary(
-            &f.world,
-            &report.final_state,
-            link.hottest_target().as_ref(),
-        );
+        let target = target_summary(&f.robot, &f.world, &report.final_state, p.hottest_target());
         if f.perception.approach.is_some() {
             // The goal is the hottest object: stopped within 1 m, facing it.
             summary.goal_reached = !report.stopped
@@ -385,8 +379,8 @@ pub fn run_with(
                 });
         }
         summary.target = target;
-        summary.estimate_faults = Some(link.estimate_faults());
-        summary.perception_sensors = link.sensor_stats();
+        summary.estimate_faults = Some(p.estimate_faults());
+        summary.perception_sensors = p.sensor_stats().to_vec();
     }
     Ok(summary)
 }

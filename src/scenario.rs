@@ -7,8 +7,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use recede_control::guidance::{ApproachConfig, ObstacleConstraintConfig};
 use recede_control::{ControllerConfig, ReferenceConfig};
 use recede_model::robots::RobotConfig;
+use recede_perception::{ObstacleConfig, PerceptionConfig, TargetConfig};
 use recede_sim::config::{PlantConfig, RobotConfig as TrueRobot, SensorConfig, WorldConfig};
 use serde::{Deserialize, Serialize};
 
@@ -68,7 +70,40 @@ pub struct ScenarioFile {
     /// Obstacles, targets and how they reach the controller (used with
     /// `[estimator] kind = "ekf"`).
     #[serde(default)]
-    pub perception: recede_perception::PerceptionConfig,
+    pub perception: PerceptionSection,
+}
+
+/// `[perception]`: what perception extracts (`obstacles`, `targets`:
+/// `recede-perception`'s) and how that guides the controller
+/// (`constraints`, `approach`: `recede-control`'s guidance). One table in
+/// the file, two owners in the code.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PerceptionSection {
+    pub obstacles: ObstacleConfig,
+    pub targets: TargetConfig,
+    pub constraints: ObstacleConstraintConfig,
+    /// When present, the hottest confirmed target sets the reference.
+    pub approach: Option<ApproachConfig>,
+}
+
+impl PerceptionSection {
+    /// The part the perception pipeline reads.
+    pub fn extraction(&self) -> PerceptionConfig {
+        PerceptionConfig {
+            obstacles: self.obstacles.clone(),
+            targets: self.targets.clone(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.extraction().validate()?;
+        self.constraints.validate()?;
+        if let Some(a) = &self.approach {
+            a.validate()?;
+        }
+        Ok(())
+    }
 }
 
 /// `[estimator]`: what turns readings into the controller's state.

@@ -5,13 +5,14 @@
 
 use std::path::PathBuf;
 
-use recede::perception_loop::{PerceptionEstimator, PerceptionLink, PerceptionPolicy};
+use recede::adapters::{ControlPolicy, PerceptionEstimator, SimWorld};
 use recede::run::{run_with, RunOptions, RunSummary};
 use recede::scenario::{EstimatorConfig, Scenario};
+use recede_control::guidance::Guidance;
 use recede_control::Controller;
 use recede_msg::{Measurement, Reading};
 use recede_perception::Perception;
-use recede_rt::{Estimator, LoopConfig, Mode, MpcPolicy, NullSink, Verdict};
+use recede_rt::{Estimate, Estimator, LoopConfig, Mode, NullSink, Verdict};
 use recede_sim::Simulator;
 
 fn load(file: &str) -> Scenario {
@@ -204,8 +205,12 @@ impl<E: Estimator> Estimator for NanFix<E> {
         self.inner.on_reading(reading)
     }
 
-    fn estimate(&mut self, t_secs: f64, state: &mut [f64], std: &mut [f64]) -> bool {
-        self.inner.estimate(t_secs, state, std)
+    fn on_command(&mut self, acts_from_secs: f64, command: &[f64]) {
+        self.inner.on_command(acts_from_secs, command);
+    }
+
+    fn estimate(&mut self, t_secs: f64, out: &mut Estimate) -> bool {
+        self.inner.estimate(t_secs, out)
     }
 }
 
@@ -228,16 +233,18 @@ fn a_nan_position_fix_is_refused_and_counted() {
     let mut sim =
         Simulator::from_config(&scenario.plant_config(), &f.world, &f.sensors, 0).unwrap();
     let infos: Vec<_> = sim.sensors().cloned().collect();
-    let link = PerceptionLink::default();
-    let perception = Perception::new(ekf, &f.perception, &f.robot, &infos, x0).unwrap();
+    let perception =
+        Perception::new(ekf, &f.perception.extraction(), &f.robot, &infos, x0).unwrap();
     let mut estimator = NanFix {
-        inner: PerceptionEstimator::new(perception, link.clone()),
+        inner: PerceptionEstimator::new(perception),
         at_secs: 2.0,
         done: false,
     };
-    let mut mpc = MpcPolicy::new(controller, f.reference.clone());
-    let mut policy =
-        PerceptionPolicy::new(&mut mpc, Some(link.clone()), f.robot.clone(), None, 0.0);
+    let mut policy = ControlPolicy::new(
+        controller,
+        f.reference.clone(),
+        Guidance::new(&f.robot, None),
+    );
     let config = LoopConfig::new(
         Mode::Lockstep,
         scenario.period_secs(),
@@ -245,7 +252,7 @@ fn a_nan_position_fix_is_refused_and_counted() {
     );
     let mut no_hook = |_: &recede_rt::StepRecord<'_>| {};
     let report = recede_rt::run(
-        &mut sim,
+        &mut SimWorld::new(&mut sim, 2),
         &mut policy,
         &mut estimator,
         &mut NullSink,
@@ -256,7 +263,8 @@ fn a_nan_position_fix_is_refused_and_counted() {
     assert!(estimator.done);
     let mocap = report.sensors.iter().find(|s| s.name == "mocap").unwrap();
     assert!(mocap.rejected >= 1, "{mocap:?}");
-    let stats = link.sensor_stats();
+    let perception = estimator.inner.perception();
+    let stats = perception.sensor_stats();
     let mocap_stats = stats.iter().find(|s| s.name == "mocap").unwrap();
     assert_eq!(mocap_stats.non_finite, 1, "{mocap_stats:?}");
     assert!(report.min_clearance_m.unwrap() > 0.0);
@@ -264,5 +272,5 @@ fn a_nan_position_fix_is_refused_and_counted() {
     let goal = [14.0, 0.0, 1.5];
     let miss = (0..3).map(|i| (x[i] - goal[i]).powi(2)).sum::<f64>().sqrt();
     assert!(miss < 0.5, "final position {:?}", &x[..3]);
-    assert_eq!(link.estimate_faults(), 0);
+    assert_eq!(perception.estimate_faults(), 0);
 }

@@ -2,9 +2,10 @@ use nalgebra::{SVector, Vector3};
 use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, RobotConfig};
 use recede_model::{Bounds, Discretized, ModelError, Rk4, WithResidual};
 use recede_mpc::{Mpc, MpcConfig, MpcError, StageConstraints, StepReport};
-use recede_perception::{Obstacle, ObstacleConstraintConfig, ObstacleConstraints};
+use recede_msg::Obstacle;
 use thiserror::Error;
 
+use crate::guidance::{ObstacleConstraintConfig, ObstacleConstraints};
 use crate::residual::{Adaptation, ResidualConfig, ResidualModel, ResidualStats};
 use crate::ControllerConfig;
 
@@ -125,10 +126,7 @@ fn keep_out<const NX: usize>(
     dims: usize,
 ) -> Result<ObstacleConstraints<NX>, ControlError> {
     match obstacles {
-        Some(c) => ObstacleConstraints::new(c, 0, dims).map_err(|e| ControlError::Parse {
-            origin: "perception.constraints".into(),
-            message: e.to_string(),
-        }),
+        Some(c) => ObstacleConstraints::new(c, 0, dims),
         None => Ok(ObstacleConstraints::disabled(0, dims)),
     }
 }
@@ -235,7 +233,7 @@ impl Controller {
     /// `obstacles` to `position` (as many as the controller has rows for;
     /// see [`Self::with_obstacles`]); they enter at the next preparation.
     /// False for robots without obstacle rows (cart-pole, arm). Allocates
-    /// nothing for up to 256 obstacles.
+    /// nothing.
     pub fn set_obstacles(&mut self, obstacles: &[Obstacle], position: &Vector3<f64>) -> bool {
         match self {
             Self::Quadrotor(m) => m.mpc.constraints_mut().set_obstacles(obstacles, position),

@@ -9,10 +9,15 @@
 //! Every robot's prediction model is its physics plus a residual
 //! ([`ResidualModel`]): none by default, or a learned model file named in
 //! `[controller.residual]`, optionally adapted online ([`Adaptation`]).
+//!
+//! [`guidance`] turns what perception sees (`recede-msg`'s world model:
+//! obstacles, targets) into keep-out rows and set points; it reads the
+//! percepts, never the perception pipeline.
 
 mod config;
 mod controller;
 mod file;
+pub mod guidance;
 mod reference;
 mod residual;
 

@@ -2,11 +2,12 @@
 //! the quadrotor go round an obstacle on their way to a set point.
 
 use nalgebra::{SVector, Vector3};
+use recede_control::guidance::ObstacleConstraintConfig;
 use recede_control::Controller;
 use recede_model::robots::{DiffDrive, Quadrotor, RobotConfig};
 use recede_model::{Dynamics, Rk4};
 use recede_mpc::MpcConfig;
-use recede_perception::{Obstacle, ObstacleConstraintConfig, ObstacleShape};
+use recede_msg::{Obstacle, ObstacleShape};
 
 fn cylinder(x: f64, y: f64, r: f64) -> Obstacle {
     Obstacle {

@@ -1,11 +1,14 @@
-//! A firmware build is the controller-side crates alone: `cargo tree` of
-//! recede-ffi (normal and build dependencies, all features) must not contain
-//! the simulator, the viewer, the runtime or rerun.
+//! A firmware build is the controller alone: `cargo tree` of recede-ffi
+//! (normal and build dependencies, all of its features) must not contain
+//! the simulator, the viewer, the runtime, rerun, the perception pipeline
+//! (EKF, obstacle mapper, target finder) or learn's training code (its
+//! `training` feature pulls the random generators, which nothing else in
+//! the controller needs).
 
 use std::process::Command;
 
 #[test]
-fn the_dependency_tree_holds_no_simulator_viewer_runtime_or_rerun() {
+fn the_dependency_tree_holds_only_the_controller() {
     let output = Command::new(env!("CARGO"))
         .args([
             "tree",
@@ -35,6 +38,8 @@ fn the_dependency_tree_holds_no_simulator_viewer_runtime_or_rerun() {
         "recede-control",
         "recede-mpc",
         "recede-model",
+        "recede-learn",
+        "recede-msg",
         "osqp",
     ] {
         assert!(
@@ -48,6 +53,10 @@ fn the_dependency_tree_holds_no_simulator_viewer_runtime_or_rerun() {
         "recede-rt",
         "rerun",
         "crossbeam-channel",
+        "recede-perception",
+        // learn's `training` feature: off in firmware.
+        "rand",
+        "rand_chacha",
     ] {
         assert!(
             !crates.contains(&banned),
@@ -57,5 +66,28 @@ fn the_dependency_tree_holds_no_simulator_viewer_runtime_or_rerun() {
     assert!(
         !crates.iter().any(|c| c.starts_with("re_")),
         "a rerun crate in the tree:\n{tree}"
+    );
+    let features = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "-p",
+            "recede-ffi",
+            "--edges",
+            "normal,build,features",
+            "--all-features",
+            "--prefix",
+            "none",
+            "--format",
+            "{p} {f}",
+            "--offline",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo runs");
+    assert!(features.status.success(), "cargo tree -e features failed");
+    let features = String::from_utf8(features.stdout).expect("UTF-8");
+    assert!(
+        !features.contains("recede-learn feature \"training\""),
+        "recede-ffi builds learn's training code:\n{features}"
     );
 }

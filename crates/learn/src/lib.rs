@@ -14,8 +14,9 @@
 //!   ([`Feature`]) and where the outputs go ([`Output`]) are config; a
 //!   [`SupportGuard`] clips or fades the residual outside the training data's
 //!   support and counts how often it did ([`GuardStats`]).
-//! - [`train`]: Adam, minibatches, a validation split, early stopping;
-//!   seeded and repeatable bit for bit.
+//! - `train` (cargo feature `training`, off in firmware builds): Adam,
+//!   minibatches, a validation split, early stopping; seeded and
+//!   repeatable bit for bit.
 //! - Model files: safetensors with a metadata header
 //!   ([`MlpResidual::save`], [`MlpResidual::load`]); the format is in the
 //!   crate's README so that other tools can write it.
@@ -30,6 +31,7 @@ mod network;
 mod pullback;
 mod rls;
 mod spec;
+#[cfg(feature = "training")]
 mod train;
 
 pub use error::LearnError;
@@ -41,6 +43,7 @@ pub use spec::{
     body_from_world, rotation, Activation, Feature, Output, ResidualSpec, SupportGuard,
     FEATURE_KINDS, OUTPUT_KINDS,
 };
+#[cfg(feature = "training")]
 pub use train::{train, Dataset, EpochReport, Sample, TrainOptions, TrainReport};
 
 /// Widest layer (including the input and output) the fixed-size inference

@@ -1,7 +1,9 @@
-//! Measurement and image types shared by whatever produces sensor data (the
-//! simulator, a real driver) and whatever consumes it (perception, the loop,
-//! the viewer). Plain data, no simulator: firmware can depend on this crate
-//! without pulling in `recede-sim`.
+//! Measurement, image and percept types shared by whatever produces sensor
+//! data (the simulator, a real driver) and whatever consumes it (perception,
+//! the loop, the viewer), and what perception hands the controller
+//! (obstacles, targets, the fixed-capacity [`WorldModel`]). Plain data, no
+//! simulator: firmware can depend on this crate without pulling in
+//! `recede-sim`.
 //!
 //! Conventions: SI units, z up in the world and body frames, times in seconds
 //! on the run's clock. Frame names read right to left: `body_from_sensor`
@@ -15,11 +17,13 @@
 mod camera;
 mod image;
 mod measurement;
+mod percept;
 mod sensor;
 mod time;
 
 pub use camera::CameraIntrinsics;
 pub use image::{DepthImage, Image, InfraredImage, RgbImage};
 pub use measurement::{LidarScan, Measurement, Reading};
+pub use percept::{Obstacle, ObstacleShape, Target, WorldModel, MAX_OBSTACLES, MAX_TARGETS};
 pub use sensor::{SensorId, SensorInfo, SensorKind};
 pub use time::Stamp;

@@ -4,8 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{at_least, non_negative, positive};
-use crate::{ObstacleConstraintConfig, PerceptionError};
+use recede_msg::{MAX_OBSTACLES, MAX_TARGETS};
+
+use crate::error::{at_least, at_most, non_negative, positive};
+use crate::PerceptionError;
 
 /// The EKF's settings. Noise figures are per sample unless the name says
 /// `per_sqrt_s`; chi-square thresholds apply to the measurement's own
@@ -146,39 +148,20 @@ impl EkfConfig {
     }
 }
 
-/// `[perception]`: obstacles from depth and lidar, targets from infrared.
+/// What perception extracts from the `[perception]` table: obstacles from
+/// depth and lidar, targets from infrared. (The table's `constraints` and
+/// `approach`, how these steer the controller, are `recede-control`'s.)
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PerceptionConfig {
     pub obstacles: ObstacleConfig,
     pub targets: TargetConfig,
-    pub constraints: ObstacleConstraintConfig,
-    /// When present, the hottest confirmed target sets the reference.
-    pub approach: Option<ApproachConfig>,
-}
-
-/// `[perception.approach]`: go to within `standoff_m` of the hottest
-/// target and face it (the scenario's reference until one is seen).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApproachConfig {
-    /// Distance short of the target's hot surface to stop at, m.
-    pub standoff_m: f64,
-    /// Only a target at least this hot is approached, K.
-    #[serde(default)]
-    pub min_temperature_k: f64,
 }
 
 impl PerceptionConfig {
     pub fn validate(&self) -> Result<(), PerceptionError> {
         self.obstacles.validate()?;
-        self.targets.validate()?;
-        self.constraints.validate()?;
-        if let Some(a) = &self.approach {
-            non_negative("perception.approach.standoff_m", a.standoff_m)?;
-            non_negative("perception.approach.min_temperature_k", a.min_temperature_k)?;
-        }
-        Ok(())
+        self.targets.validate()
     }
 }
 
@@ -255,6 +238,7 @@ impl ObstacleConfig {
         at_least(&k("confirm_hits"), self.confirm_hits as usize, 1)?;
         at_least(&k("expiry_misses"), self.expiry_misses as usize, 1)?;
         at_least(&k("max_tracks"), self.max_tracks as usize, 1)?;
+        at_most(&k("max_tracks"), self.max_tracks as usize, MAX_OBSTACLES)?;
         if !self.ground_height_m.is_finite() {
             return Err(PerceptionError::Config {
                 key: k("ground_height_m"),
@@ -337,6 +321,7 @@ impl TargetConfig {
         at_least(&k("confirm_hits"), self.confirm_hits as usize, 1)?;
         positive(&k("expiry_secs"), self.expiry_secs)?;
         non_negative(&k("max_depth_offset_secs"), self.max_depth_offset_secs)?;
-        at_least(&k("max_targets"), self.max_targets as usize, 1)
+        at_least(&k("max_targets"), self.max_targets as usize, 1)?;
+        at_most(&k("max_targets"), self.max_targets as usize, MAX_TARGETS)
     }
 }

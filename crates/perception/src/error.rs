@@ -58,3 +58,16 @@ pub(crate) fn at_least(key: &str, v: usize, min: usize) -> Result<(), Perception
         })
     }
 }
+
+/// At most `max`: what the loop's fixed-capacity world model can carry.
+pub(crate) fn at_most(key: &str, v: usize, max: usize) -> Result<(), PerceptionError> {
+    if v <= max {
+        Ok(())
+    } else {
+        Err(PerceptionError::Config {
+            key: key.to_string(),
+            expected: "a smaller count",
+            found: format!("{v} (maximum {max})"),
+        })
+    }
+}

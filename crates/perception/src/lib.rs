@@ -14,30 +14,29 @@
 //! - Obstacles from depth images and planar lidar scans ([`ObstacleMapper`]).
 //! - Hot targets from infrared images, placed with the registered depth
 //!   ([`TargetFinder`]).
-//! - [`ObstacleConstraints`]: obstacles as soft distance constraints for
-//!   [`recede_mpc::Mpc`].
-//! - [`Perception`]: the facade the loop calls with every reading.
+//! - [`Perception`]: the facade the loop calls with every reading; what it
+//!   sees comes out as `recede_msg`'s [`WorldModel`](recede_msg::WorldModel).
 //!
-//! Controller-side: depends on msg, model and mpc only, never on the
-//! simulator, the viewer or the loop.
+//! How obstacles and targets steer the MPC (constraint rows, the approach
+//! to a target) is the controller's business: `recede-control`'s guidance.
+//! Depends on msg and model only, never on the MPC, the simulator, the
+//! viewer or the loop.
 
 mod config;
-mod constraints;
 mod error;
 mod kalman;
 mod model_filter;
 mod obstacles;
 mod perception;
 mod quadrotor;
-mod reference;
 mod targets;
 mod timeline;
 
-pub use config::{ApproachConfig, EkfConfig, ObstacleConfig, PerceptionConfig, TargetConfig};
-pub use constraints::{ObstacleConstraintConfig, ObstacleConstraints};
+pub use config::{EkfConfig, ObstacleConfig, PerceptionConfig, TargetConfig};
 pub use error::PerceptionError;
 pub use kalman::Outcome;
-pub use obstacles::{Detection, Obstacle, ObstacleMapper, ObstacleShape};
+pub use obstacles::{Detection, ObstacleMapper};
 pub use perception::{Estimate, Perception, SensorStats};
-pub use reference::approach_target;
-pub use targets::{Blob, Registration, Target, TargetFinder};
+/// The percept types, re-exported from `recede-msg` where they live.
+pub use recede_msg::{Obstacle, ObstacleShape, Target, WorldModel};
+pub use targets::{Blob, Registration, TargetFinder};

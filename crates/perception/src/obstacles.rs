@@ -7,54 +7,9 @@
 //! the grid; a frame only writes into them.
 
 use nalgebra::{Isometry3, Point3, Vector3};
-use recede_msg::{CameraIntrinsics, DepthImage, LidarScan};
-use serde::Serialize;
+use recede_msg::{CameraIntrinsics, DepthImage, LidarScan, Obstacle, ObstacleShape};
 
 use crate::ObstacleConfig;
-
-/// How a perceived obstacle is shaped.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ObstacleShape {
-    /// A vertical cylinder from the ground up to `top_m` (a circle in the
-    /// plane for a ground robot): distance is measured horizontally.
-    Cylinder { top_m: f64 },
-    /// A ball: distance is measured in 3D.
-    Sphere,
-}
-
-/// A tracked obstacle.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Obstacle {
-    pub id: u32,
-    pub shape: ObstacleShape,
-    /// Centre (the axis at mid-height for a cylinder), world frame, m.
-    pub position_m: Vector3<f64>,
-    pub radius_m: f64,
-    /// Standard deviation of each horizontal coordinate of the centre, m.
-    pub position_std_m: f64,
-    pub radius_std_m: f64,
-    pub hits: u32,
-    /// Last time a detection was associated, s.
-    pub last_seen_secs: f64,
-}
-
-impl Obstacle {
-    /// Distance from `p` to the obstacle's surface (negative inside), m.
-    pub fn surface_distance(&self, p: &Vector3<f64>) -> f64 {
-        self.centre_distance(p) - self.radius_m
-    }
-
-    /// Distance from `p` to the centre (the axis for a cylinder), m.
-    pub fn centre_distance(&self, p: &Vector3<f64>) -> f64 {
-        match self.shape {
-            ObstacleShape::Cylinder { .. } => {
-                ((p.x - self.position_m.x).powi(2) + (p.y - self.position_m.y).powi(2)).sqrt()
-            }
-            ObstacleShape::Sphere => (p - self.position_m).norm(),
-        }
-    }
-}
 
 /// One fitted cluster in one frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -91,21 +46,6 @@ struct Track {
     confirmed: bool,
     /// Hit in the current frame (a track takes at most one detection).
     matched: bool,
-}
-
-impl Default for Obstacle {
-    fn default() -> Self {
-        Self {
-            id: 0,
-            shape: ObstacleShape::Sphere,
-            position_m: Vector3::zeros(),
-            radius_m: 0.0,
-            position_std_m: 0.0,
-            radius_std_m: 0.0,
-            hits: 0,
-            last_seen_secs: 0.0,
-        }
-    }
 }
 
 /// Depth / scan frames to obstacle tracks.

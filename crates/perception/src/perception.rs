@@ -4,7 +4,7 @@
 
 use nalgebra::{Isometry3, Vector3};
 use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, RobotConfig};
-use recede_msg::{Measurement, Reading, SensorId, SensorInfo, SensorKind};
+use recede_msg::{Measurement, Reading, SensorId, SensorInfo, SensorKind, WorldModel};
 use serde::Serialize;
 
 use crate::kalman::Outcome;
@@ -473,6 +473,14 @@ impl Perception {
     /// The hottest confirmed target.
     pub fn hottest_target(&self) -> Option<&Target> {
         self.finder.as_ref().and_then(|(_, f)| f.hottest())
+    }
+
+    /// The confirmed obstacles and targets into `out`, which holds them
+    /// all: [`PerceptionConfig::validate`] keeps `max_tracks` and
+    /// `max_targets` within its capacity. Allocates nothing.
+    pub fn world_model(&self, out: &mut WorldModel) {
+        out.set_obstacles(self.obstacles());
+        out.set_targets(self.targets());
     }
 
     /// Per-sensor counters, in the order of the sensors given to [`Self::new`].

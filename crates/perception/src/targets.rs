@@ -3,27 +3,13 @@
 //! registered into the infrared camera, then tracked.
 
 use nalgebra::{Isometry3, Point3, Vector3};
-use recede_msg::{CameraIntrinsics, DepthImage, InfraredImage};
-use serde::Serialize;
+use recede_msg::{CameraIntrinsics, DepthImage, InfraredImage, Target};
 
 use crate::TargetConfig;
 
 /// Neighbouring depths further apart than this fraction of the depth
 /// make a depth edge.
 const EDGE_FRACTION: f64 = 0.05;
-
-/// A tracked hot object.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Target {
-    pub id: u32,
-    /// The hot surface's centre, world frame, m.
-    pub position_m: Vector3<f64>,
-    pub position_std_m: f64,
-    /// Temperature of the hot surface, K.
-    pub temperature_k: f64,
-    pub hits: u32,
-    pub last_seen_secs: f64,
-}
 
 /// One blob of one infrared image, before tracking.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -25,7 +25,7 @@ struct File {
 fn tables_parse_with_defaults_and_reject_unknown_keys() {
     let f: File = toml::from_str(
         "[estimator]\nkind = \"ekf\"\nhistory_secs = 0.3\n\
-         [perception.obstacles]\ncell_size_m = 0.2\n[perception.constraints]\nmax_obstacles = 6\n",
+         [perception.obstacles]\ncell_size_m = 0.2\n",
     )
     .unwrap();
     let EstimatorConfig::Ekf(ekf) = &f.estimator else {
@@ -34,7 +34,6 @@ fn tables_parse_with_defaults_and_reject_unknown_keys() {
     assert_eq!(ekf.history_secs, 0.3);
     assert_eq!(ekf.gate_chi2_imu, EkfConfig::default().gate_chi2_imu);
     assert_eq!(f.perception.obstacles.cell_size_m, 0.2);
-    assert_eq!(f.perception.constraints.max_obstacles, 6);
     ekf.validate().unwrap();
     f.perception.validate().unwrap();
 
@@ -66,4 +65,9 @@ fn invalid_values_name_their_key() {
     p.targets.min_pixels = 0;
     let e = p.validate().unwrap_err().to_string();
     assert!(e.contains("perception.targets.min_pixels"), "{e}");
+    // The loop's world model carries at most MAX_OBSTACLES obstacles.
+    let mut p = PerceptionConfig::default();
+    p.obstacles.max_tracks = recede_msg::MAX_OBSTACLES as u32 + 1;
+    let e = p.validate().unwrap_err().to_string();
+    assert!(e.contains("perception.obstacles.max_tracks"), "{e}");
 }

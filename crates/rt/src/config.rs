@@ -44,13 +44,10 @@ pub struct LoopConfig {
     pub realtime_priority: Option<i32>,
     /// Lockstep: how much to lower the nice value of the world's thread
     /// (which steps the estimator and the controller too) when permitted,
-    /// with the renders it starts left at the default: the serial chain
-    /// goes first, the work that overlaps it fills the rest. 0: unchanged.
+    /// with the threads it starts (a simulator's renders) left at the
+    /// default: the serial chain goes first, the work that overlaps it
+    /// fills the rest. 0: unchanged.
     pub lockstep_favour: i32,
-    /// Threads rendering camera images besides the world task's (0: the
-    /// world task renders them). The readings, and so a lockstep run, do
-    /// not depend on it.
-    pub render_workers: usize,
 }
 
 impl LoopConfig {
@@ -65,7 +62,6 @@ impl LoopConfig {
             stop: StopFlag::new(),
             estimator_queue: 1024,
             recorder_queue: 4096,
-            render_workers: 2,
             realtime_priority: Some(50),
             lockstep_favour: 5,
         }

@@ -8,11 +8,10 @@ use std::thread::ScopedJoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::bounded;
-use recede_sim::Simulator;
 
 use crate::clock::{Clock, WallClock};
 use crate::config::{LoopConfig, Mode};
-use crate::estimator::Estimator;
+use crate::estimator::{Estimate, Estimator};
 use crate::msg::{Cmd, EstIn, LogMsg, LogTx, MAX_VALUES};
 use crate::policy::Policy;
 use crate::report::{LoopReport, SensorReport, StepHook};
@@ -22,15 +21,16 @@ use crate::slot::slot;
 use crate::tasks::controller::{Controller, ControllerOut, LOG_POOL};
 use crate::tasks::estimator::{EstimatorOut, EstimatorTask};
 use crate::tasks::recorder::recorder_task;
-use crate::tasks::world::{Tally, World};
+use crate::tasks::world::{Tally, WorldTask};
+use crate::world::World;
 use crate::RtError;
 
-/// Runs the loop on `sim` until the duration is over or `config.stop` is
-/// set. The world runs on the calling thread, the recorder (and in real
+/// Runs the loop on `world` until the duration is over or `config.stop`
+/// is set. The world runs on the calling thread, the recorder (and in real
 /// time the estimator and the controller) on scoped threads that end
 /// before this returns.
 pub fn run(
-    sim: &mut Simulator,
+    world: &mut dyn World,
     policy: &mut dyn Policy,
     estimator: &mut dyn Estimator,
     sink: &mut dyn Sink,
@@ -39,17 +39,16 @@ pub fn run(
 ) -> Result<LoopReport, RtError> {
     config.check()?;
     let (nx, nu) = policy.dimensions();
-    if sim.true_state().len() != nx || sim.command().len() != nu {
+    let true_nx = world.true_state().map_or(nx, <[f64]>::len);
+    if true_nx != nx || world.input_len() != nu || world.command().len() != nu {
         return Err(RtError::Config {
             key: "robot",
             message: format!(
-                "the controller's sizes ({nx} states, {nu} inputs) differ from the plant's ({}, {})",
-                sim.true_state().len(),
-                sim.command().len()
+                "the controller's sizes ({nx} states, {nu} inputs) differ from the world's ({true_nx}, {})",
+                world.input_len(),
             ),
         });
     }
-    sim.set_render_workers(config.render_workers);
     if nx > MAX_VALUES || nu > MAX_VALUES {
         return Err(RtError::Config {
             key: "robot",
@@ -60,12 +59,14 @@ pub fn run(
     }
     let mut safe = vec![0.0; nu];
     policy.safe_command(&mut safe);
-    let sensor_names: Vec<String> = sim.sensors().map(|s| s.name.clone()).collect();
-    let dropouts_before: Vec<u64> = sim.sensor_counts().map(|(_, c)| c.dropped).collect();
+    let sensor_names: Vec<String> = world.sensors().iter().map(|s| s.name.clone()).collect();
+    let dropouts_before: Vec<u64> = (0..sensor_names.len()).map(|i| world.lost(i)).collect();
     let estimator_label = estimator.label();
 
     // The first estimate exists before any task starts.
-    estimator.on_truth(0.0, sim.true_state());
+    if let Some(x) = world.true_state() {
+        estimator.on_truth(world.time_secs(), x);
+    }
     let recording = sink.enabled();
     let (log_tx, log_rx) = bounded::<LogMsg>(config.recorder_queue);
     let (pool_tx, pool_rx) = bounded::<Box<StepLog>>(LOG_POOL);
@@ -83,8 +84,8 @@ pub fn run(
                 .name("recede-rt-recorder".into())
                 .spawn_scoped(scope, move || recorder_task(sink, rx, pool_tx))
         });
-        let mut world = World {
-            sim,
+        let mut world = WorldTask {
+            world: &mut *world,
             config,
             log: log.clone(),
             hook,
@@ -116,22 +117,22 @@ pub fn run(
         Ok::<_, RtError>((ctrl, est, tally))
     });
     let (ctrl, est, tally) = outcome?;
-    sim.finish_renders();
+    world.finish();
     let wall_secs = wall.elapsed().as_secs_f64();
-    let sensors = sim
-        .sensor_counts()
+    let sensors = sensor_names
+        .into_iter()
         .enumerate()
-        .map(|(i, (info, counts))| SensorReport {
-            name: info.name.clone(),
+        .map(|(i, name)| SensorReport {
+            name,
             delivered: est.delivered[i],
-            dropped: counts.dropped - dropouts_before[i] + tally.queue_drops[i],
+            dropped: world.lost(i).saturating_sub(dropouts_before[i]) + tally.queue_drops[i],
             rejected: est.rejected[i],
         })
         .collect();
     Ok(LoopReport {
         mode: config.mode,
         estimator: estimator_label,
-        sim_secs: sim.time_secs(),
+        sim_secs: world.time_secs(),
         wall_secs,
         control_steps: tally.steps,
         fallbacks: tally.fallbacks,
@@ -146,7 +147,7 @@ pub fn run(
             .is_finite()
             .then_some(tally.min_clearance),
         stopped: tally.stopped,
-        final_state: sim.true_state().to_vec(),
+        final_state: world.true_state().unwrap_or(&[]).to_vec(),
     })
 }
 
@@ -167,7 +168,7 @@ fn join<T>(
 /// with few cores, sharing a core with them evenly slowed the chain (and
 /// so the run) more than it sped them up.
 fn run_lockstep(
-    world: &mut World<'_>,
+    world: &mut WorldTask<'_>,
     mut estimator: EstimatorTask<'_>,
     mut controller: Controller<'_>,
 ) -> Result<(ControllerOut, EstimatorOut), RtError> {
@@ -186,21 +187,16 @@ fn run_lockstep(
 /// being late.
 fn run_realtime<'scope, 'env>(
     scope: &'scope std::thread::Scope<'scope, 'env>,
-    world: &mut World<'_>,
+    world: &mut WorldTask<'_>,
     config: &'env LoopConfig,
     estimator: EstimatorTask<'env>,
     controller: Controller<'env>,
     nx: usize,
 ) -> Result<(ControllerOut, EstimatorOut), RtError> {
     let priority = config.realtime_priority;
-    let (mut slot_tx, slot_rx) = slot(nx);
+    let (mut slot_tx, slot_rx) = slot(Estimate::new(nx));
     let mut estimator = estimator;
-    {
-        let (mut x, mut std) = (vec![0.0; nx], vec![0.0; nx]);
-        if estimator.estimate(0.0, &mut x, &mut std) {
-            slot_tx.publish(&x, &std);
-        }
-    }
+    slot_tx.publish_with(|out| estimator.estimate(0.0, out));
     let done = Arc::new(AtomicBool::new(false));
     let (est_tx, est_rx) = bounded::<EstIn>(config.estimator_queue);
     let (cmd_tx, cmd_rx) = bounded::<Cmd>(64);
@@ -218,7 +214,7 @@ fn run_realtime<'scope, 'env>(
             .name("recede-rt-estimator".into())
             .spawn_scoped(scope, move || {
                 ready(ready_tx, priority.map(|p| p - 1));
-                estimator.run_realtime(est_rx, slot_tx, nx)
+                estimator.run_realtime(est_rx, slot_tx)
             })
     };
     let ctrl = {

@@ -1,15 +1,16 @@
-use recede_control::ControlError;
-use recede_sim::SimError;
 use thiserror::Error;
+
+use crate::policy::PolicyError;
+use crate::world::WorldError;
 
 #[derive(Debug, Error)]
 pub enum RtError {
     #[error("loop configuration: `{key}`: {message}")]
     Config { key: &'static str, message: String },
-    #[error("simulator: {0}")]
-    Sim(#[from] SimError),
+    #[error("world: {0}")]
+    World(#[source] WorldError),
     #[error("controller: {0}")]
-    Control(#[from] ControlError),
+    Policy(#[source] PolicyError),
     #[error("estimator: {0}")]
     Estimator(String),
     #[error("the {0} task panicked")]

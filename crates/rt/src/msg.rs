@@ -6,16 +6,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{Sender, TrySendError};
-use recede_mpc::StepReport;
 use recede_msg::Reading;
 
+use crate::policy::StepStatus;
 use crate::sink::{Level, StepLog};
 
 /// Most values the loop passes between tasks: inline, so that the tasks
 /// neither allocate nor free per message in steady state (a free of another
 /// thread's allocation takes that thread's allocator lock: a priority
 /// inversion waiting to happen in real time).
-pub(crate) const MAX_VALUES: usize = 16;
+pub const MAX_VALUES: usize = 16;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Vals {
@@ -42,6 +42,8 @@ pub(crate) enum EstIn {
     /// A reading delivered during a control step.
     Reading(u64, Arc<Reading>),
     Truth(f64, Vals),
+    /// A settled command and the time it acts from.
+    Command(f64, Vals),
 }
 
 pub(crate) struct Cmd {
@@ -49,7 +51,7 @@ pub(crate) struct Cmd {
     pub command: Vals,
     pub late: Vals,
     pub estimate: Vals,
-    pub report: StepReport,
+    pub status: StepStatus,
     pub compute_secs: f64,
 }
 
@@ -59,7 +61,7 @@ pub(crate) enum LogMsg {
     Step(Box<StepLog>),
     /// A controller step that fell back (formatted on the recorder task, so
     /// that the controller does not allocate).
-    Fallback(u64, f64, StepReport),
+    Fallback(u64, f64, StepStatus),
     Event(u64, f64, Level, String),
 }
 

@@ -1,18 +1,28 @@
-//! The controller seam: what the controller task steps each period.
+//! The controller seam: what the controller task steps each period, and
+//! the small status it reports back. The program adapts its MPC to it;
+//! tests inject slow or failing policies.
 
-use recede_control::{Controller, ReferenceConfig};
-use recede_mpc::StepReport;
+use std::fmt;
 
-use crate::RtError;
+use crate::estimator::Estimate;
 
-/// What the controller task runs each period. [`MpcPolicy`] is the MPC of
-/// a scenario; tests inject slow or failing ones.
+/// Why a policy step could not produce a command at all (boxed: it ends
+/// the run, and each policy has its own error type).
+pub type PolicyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What the controller task runs each period.
 pub trait Policy: Send {
     /// (states, inputs).
     fn dimensions(&self) -> (usize, usize);
-    /// One control step at `t_secs` from the estimate `x`; the command goes
-    /// to `command` (length nu).
-    fn step(&mut self, t_secs: f64, x: &[f64], command: &mut [f64]) -> Result<StepReport, RtError>;
+    /// One control step at `t_secs` on `estimate` (state, σ and world
+    /// model); the command goes to `command` (length nu). Must not
+    /// allocate or take a lock: it runs on the real-time thread.
+    fn step(
+        &mut self,
+        t_secs: f64,
+        estimate: &Estimate,
+        command: &mut [f64],
+    ) -> Result<StepStatus, PolicyError>;
     /// The command to apply `after_secs` after the last step if the next
     /// step is late: the last plan shifted in time.
     fn late_command(&self, after_secs: f64, out: &mut [f64]);
@@ -23,59 +33,82 @@ pub trait Policy: Send {
     fn predicted_states(&self, _out: &mut Vec<f64>) {}
 }
 
-/// The scenario's MPC tracking its reference.
-#[derive(Debug)]
-pub struct MpcPolicy {
-    pub controller: Controller,
-    pub reference: ReferenceConfig,
-    x_ref: Vec<f64>,
-    u_ref: Vec<f64>,
-    nx: usize,
-    nu: usize,
+/// What a step did, as far as the loop cares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepStatus {
+    /// The command is the policy's own fallback (a failed solve), counted
+    /// with the run's fallbacks.
+    pub fell_back: bool,
+    /// Solver iterations of the step (the report keeps the maximum).
+    pub iterations: u32,
+    /// What happened, for the event log of a fallback.
+    pub note: Note,
 }
 
-impl MpcPolicy {
-    pub fn new(controller: Controller, reference: ReferenceConfig) -> Self {
-        let (nx, nu, _) = controller.dimensions();
+/// A short text kept inline (64 bytes, longer text is cut at a character
+/// boundary), so that a policy can describe a step on the real-time thread
+/// without allocating: write it with `write!`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Note {
+    len: u8,
+    bytes: [u8; 64],
+}
+
+impl Default for Note {
+    fn default() -> Self {
         Self {
-            controller,
-            reference,
-            x_ref: vec![0.0; nx],
-            u_ref: vec![0.0; nu],
-            nx,
-            nu,
+            len: 0,
+            bytes: [0; 64],
         }
     }
 }
 
-impl Policy for MpcPolicy {
-    fn dimensions(&self) -> (usize, usize) {
-        (self.nx, self.nu)
+impl Note {
+    pub fn as_str(&self) -> &str {
+        // Only whole characters are ever copied in.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
     }
+}
 
-    fn step(&mut self, t_secs: f64, x: &[f64], command: &mut [f64]) -> Result<StepReport, RtError> {
-        self.controller
-            .track(&self.reference, t_secs, &mut self.x_ref, &mut self.u_ref)?;
-        Ok(self.controller.step(x, command)?)
-    }
-
-    fn late_command(&self, after_secs: f64, out: &mut [f64]) {
-        if self.controller.planned_input(after_secs, out).is_err() {
-            self.safe_command(out);
+impl fmt::Write for Note {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let start = usize::from(self.len);
+        let room = self.bytes.len() - start;
+        let mut n = s.len().min(room);
+        while !s.is_char_boundary(n) {
+            n -= 1;
         }
+        self.bytes[start..start + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n as u8;
+        Ok(())
     }
+}
 
-    fn safe_command(&self, out: &mut [f64]) {
-        if self.controller.safe_input(out).is_err() {
-            out.fill(0.0);
-        }
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
+}
 
-    fn predicted_states(&self, out: &mut Vec<f64>) {
-        let (nx, _, n) = self.controller.dimensions();
-        out.resize((n + 1) * nx, 0.0);
-        if self.controller.predicted_states(out).is_err() {
-            out.clear();
-        }
+impl fmt::Debug for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write;
+
+    use super::*;
+
+    #[test]
+    fn a_note_keeps_what_fits_and_cuts_between_characters() {
+        let mut n = Note::default();
+        write!(n, "fallback {:?}", Some(3)).unwrap();
+        assert_eq!(n.as_str(), "fallback Some(3)");
+        let mut n = Note::default();
+        write!(n, "{}", "é".repeat(40)).unwrap();
+        assert_eq!(n.as_str(), "é".repeat(32));
     }
 }

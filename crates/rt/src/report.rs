@@ -1,9 +1,8 @@
 //! What the loop tells its caller: every settled step (through the
 //! [`StepHook`]) and, at the end, the [`LoopReport`].
 
-use recede_mpc::StepReport;
-
 use crate::config::Mode;
+use crate::policy::StepStatus;
 
 /// Where the command of a control step came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,19 +21,20 @@ pub enum CommandSource {
 pub struct StepRecord<'a> {
     pub step: u64,
     pub t_secs: f64,
-    /// The true state at the control instant.
+    /// The true state at the control instant (empty when the world does
+    /// not know it).
     pub true_state: &'a [f64],
     /// The estimate the controller acted on (empty when the deadline passed).
     pub estimate: &'a [f64],
     /// The command that acts from `t_secs + actuation_delay_secs`.
     pub command: &'a [f64],
     pub source: CommandSource,
-    /// The controller's report (none when the deadline passed).
-    pub report: Option<StepReport>,
+    /// The controller's status (none when the deadline passed).
+    pub status: Option<StepStatus>,
     /// Wall time of the controller's step, s (0 when it missed).
     pub compute_secs: f64,
     /// Distance from the robot's body origin to the nearest obstacle, m
-    /// (infinite without obstacles).
+    /// (infinite without obstacles or when the world does not know it).
     pub clearance_m: f64,
 }
 
@@ -86,5 +86,6 @@ pub struct LoopReport {
     pub min_clearance_m: Option<f64>,
     /// Ended early by the stop flag.
     pub stopped: bool,
+    /// The true state at the end (empty when the world does not know it).
     pub final_state: Vec<f64>,
 }

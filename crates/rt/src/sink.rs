@@ -4,8 +4,9 @@
 //! [`Sink`]. The program's sink writes rerun; [`NullSink`] records nothing
 //! and makes the loop skip the queue altogether.
 
-use recede_mpc::StepReport;
 use recede_msg::Reading;
+
+use crate::policy::StepStatus;
 
 /// Severity of an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -24,7 +25,7 @@ pub struct StepLog {
     pub estimate: Vec<f64>,
     pub estimate_std: Vec<f64>,
     pub command: Vec<f64>,
-    pub report: StepReport,
+    pub status: StepStatus,
     /// Wall time of the step, s.
     pub compute_secs: f64,
     /// The plan's predicted states, flattened node by node (may be empty).

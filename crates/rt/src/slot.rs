@@ -1,51 +1,60 @@
 //! The latest estimate, passed from the estimator (the one writer) to the
-//! controller (the one reader) through a triple buffer of atomics.
+//! controller (the one reader) through a triple buffer.
 //!
 //! Neither side ever waits for the other: a mutex here let the controller
 //! block behind an estimator that was preempted while holding it (a
 //! priority inversion in real time). Each side owns one buffer; the third,
-//! "middle" one is exchanged atomically: the writer fills its own buffer and
-//! swaps it into the middle, marked fresh; the reader swaps a fresh middle
-//! for its own buffer and reads that. Values are stored as atomics, so no
-//! `unsafe` is needed; the exchange's acquire/release orders them.
+//! "middle" one is exchanged atomically: the writer fills its own buffer in
+//! place and swaps it into the middle, marked fresh; the reader swaps a
+//! fresh middle for its own buffer and reads that. The buffers are
+//! allocated once; a publish or a read copies nothing beyond what the
+//! writer writes.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::msg::MAX_VALUES;
-
-/// Set in `middle` when the buffer there holds an estimate the reader has
-/// not taken yet.
+/// Set in `middle` when the buffer there holds a value the reader has not
+/// taken yet.
 const FRESH: usize = 4;
 const INDEX: usize = 3;
 
-struct Shared {
-    /// Per buffer: the state, then the standard deviations.
-    bufs: [[AtomicU64; 2 * MAX_VALUES]; 3],
+struct Shared<T> {
+    bufs: [UnsafeCell<T>; 3],
+    /// The index of the buffer neither side owns, and [`FRESH`].
     middle: AtomicUsize,
-    nx: usize,
 }
 
+// SAFETY: the three buffers are always owned one each by the writer, the
+// reader and `middle` (the indices form a permutation of 0..3, changed
+// only by atomic swaps of `middle`), and each side touches only the buffer
+// it owns. The swaps are AcqRel, so what the writer wrote before handing a
+// buffer over happens-before the reader's access after taking it.
+unsafe impl<T: Send> Sync for Shared<T> {}
+
 /// The estimator's end.
-pub(crate) struct SlotWriter {
-    shared: Arc<Shared>,
+pub(crate) struct SlotWriter<T> {
+    shared: Arc<Shared<T>>,
     own: usize,
 }
 
 /// The controller's end.
-pub(crate) struct SlotReader {
-    shared: Arc<Shared>,
+pub(crate) struct SlotReader<T> {
+    shared: Arc<Shared<T>>,
     own: usize,
-    /// An estimate has been taken at least once.
+    /// A value has been taken at least once.
     valid: bool,
 }
 
-/// A slot for estimates of `nx` (at most [`MAX_VALUES`]) components, empty.
-pub(crate) fn slot(nx: usize) -> (SlotWriter, SlotReader) {
+/// An empty slot whose three buffers start as copies of `init`.
+pub(crate) fn slot<T: Clone + Send>(init: T) -> (SlotWriter<T>, SlotReader<T>) {
     let shared = Arc::new(Shared {
-        bufs: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+        bufs: [
+            UnsafeCell::new(init.clone()),
+            UnsafeCell::new(init.clone()),
+            UnsafeCell::new(init),
+        ],
         middle: AtomicUsize::new(1),
-        nx: nx.min(MAX_VALUES),
     });
     let writer = SlotWriter {
         shared: Arc::clone(&shared),
@@ -59,41 +68,38 @@ pub(crate) fn slot(nx: usize) -> (SlotWriter, SlotReader) {
     (writer, reader)
 }
 
-impl SlotWriter {
-    /// Makes (`state`, `std`) the latest estimate.
-    pub(crate) fn publish(&mut self, state: &[f64], std: &[f64]) {
+impl<T> SlotWriter<T> {
+    /// Lets `fill` write the writer's own buffer in place (it holds
+    /// whatever was there before) and, when it returns true, makes that the
+    /// latest value. Returns what `fill` returned.
+    pub(crate) fn publish_with(&mut self, fill: impl FnOnce(&mut T) -> bool) -> bool {
         let s = &*self.shared;
-        let buf = &s.bufs[self.own];
-        for (i, v) in state.iter().take(s.nx).enumerate() {
-            buf[i].store(v.to_bits(), Ordering::Relaxed);
-        }
-        for (i, v) in std.iter().take(s.nx).enumerate() {
-            buf[MAX_VALUES + i].store(v.to_bits(), Ordering::Relaxed);
+        // SAFETY: buffer `own` belongs to the writer alone until the swap
+        // below hands it over (see `Shared`); `&mut self` makes this the
+        // only access on the writer's side.
+        let buf = unsafe { &mut *s.bufs[self.own].get() };
+        if !fill(buf) {
+            return false;
         }
         self.own = s.middle.swap(self.own | FRESH, Ordering::AcqRel) & INDEX;
+        true
     }
 }
 
-impl SlotReader {
-    /// Copies the latest estimate into `state` and `std`; false (and
-    /// nothing copied) while none has been published.
-    pub(crate) fn read(&mut self, state: &mut [f64], std: &mut [f64]) -> bool {
+impl<T> SlotReader<T> {
+    /// The latest value; `None` while none has been published.
+    pub(crate) fn read(&mut self) -> Option<&T> {
         let s = &*self.shared;
         if s.middle.load(Ordering::Relaxed) & FRESH != 0 {
             self.own = s.middle.swap(self.own, Ordering::AcqRel) & INDEX;
             self.valid = true;
         }
         if !self.valid {
-            return false;
+            return None;
         }
-        let buf = &s.bufs[self.own];
-        for (i, v) in state.iter_mut().take(s.nx).enumerate() {
-            *v = f64::from_bits(buf[i].load(Ordering::Relaxed));
-        }
-        for (i, v) in std.iter_mut().take(s.nx).enumerate() {
-            *v = f64::from_bits(buf[MAX_VALUES + i].load(Ordering::Relaxed));
-        }
-        true
+        // SAFETY: buffer `own` belongs to the reader alone (see `Shared`);
+        // the borrow of `self` keeps it from being swapped away meanwhile.
+        Some(unsafe { &*s.bufs[self.own].get() })
     }
 }
 
@@ -103,41 +109,52 @@ mod tests {
 
     #[test]
     fn empty_until_published_then_the_latest() {
-        let (mut w, mut r) = slot(2);
-        let (mut x, mut s) = ([9.0; 2], [9.0; 2]);
-        assert!(!r.read(&mut x, &mut s));
-        assert_eq!(x, [9.0; 2]);
-        w.publish(&[1.0, 2.0], &[0.1, 0.2]);
-        w.publish(&[3.0, 4.0], &[0.3, 0.4]);
-        assert!(r.read(&mut x, &mut s));
-        assert_eq!((x, s), ([3.0, 4.0], [0.3, 0.4]));
-        // Nothing new: the same estimate again.
-        assert!(r.read(&mut x, &mut s));
-        assert_eq!(x, [3.0, 4.0]);
-        w.publish(&[5.0, 6.0], &[0.5, 0.6]);
-        assert!(r.read(&mut x, &mut s));
-        assert_eq!((x, s), ([5.0, 6.0], [0.5, 0.6]));
+        let (mut w, mut r) = slot([0.0; 2]);
+        assert!(r.read().is_none());
+        assert!(
+            !w.publish_with(|_| false),
+            "a refused value is not published"
+        );
+        assert!(r.read().is_none());
+        w.publish_with(|v| {
+            *v = [1.0, 2.0];
+            true
+        });
+        w.publish_with(|v| {
+            *v = [3.0, 4.0];
+            true
+        });
+        assert_eq!(r.read(), Some(&[3.0, 4.0]));
+        // Nothing new: the same value again.
+        assert_eq!(r.read(), Some(&[3.0, 4.0]));
+        w.publish_with(|v| {
+            *v = [5.0, 6.0];
+            true
+        });
+        assert_eq!(r.read(), Some(&[5.0, 6.0]));
     }
 
     #[test]
-    fn a_reader_never_sees_a_torn_estimate() {
-        // Every published estimate is [n, n, ...]; a mix would be torn.
-        let (mut w, mut r) = slot(MAX_VALUES);
-        let n = 100_000u32;
+    fn a_reader_never_sees_a_torn_value() {
+        // Every published value is [n, n, ...]; a mix would be torn.
+        const N: usize = 512;
+        let (mut w, mut r) = slot([0u64; N]);
+        let n = 100_000u64;
         std::thread::scope(|scope| {
             scope.spawn(move || {
                 for i in 1..=n {
-                    let v = [f64::from(i); MAX_VALUES];
-                    w.publish(&v, &v);
+                    w.publish_with(|v| {
+                        v.fill(i);
+                        true
+                    });
                 }
             });
-            let (mut x, mut s) = ([0.0; MAX_VALUES], [0.0; MAX_VALUES]);
-            let mut last = 0.0;
-            while last < f64::from(n) {
-                if r.read(&mut x, &mut s) {
-                    assert!(x.iter().chain(&s).all(|v| *v == x[0]), "torn: {x:?} {s:?}");
-                    assert!(x[0] >= last, "went back from {last} to {}", x[0]);
-                    last = x[0];
+            let mut last = 0;
+            while last < n {
+                if let Some(v) = r.read() {
+                    assert!(v.iter().all(|x| *x == v[0]), "torn: {v:?}");
+                    assert!(v[0] >= last, "went back from {last} to {}", v[0]);
+                    last = v[0];
                 }
             }
         });

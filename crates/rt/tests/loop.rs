@@ -1,113 +1,275 @@
-//! The loop on small worlds: repeatability, deadlines and fallbacks in
-//! real time, a recorder that cannot keep up, the stop flag.
+//! The loop driving a world written here, not the simulator (the shape a
+//! hardware bridge or a log replay takes): repeatability, what travels
+//! from the estimator to the controller (state, σ, world model) and back
+//! (settled commands), deadlines and fallbacks in real time, a recorder
+//! that cannot keep up, the stop flag.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use recede_control::{Controller, ReferenceConfig};
-use recede_model::robots::{CartPoleParams, RobotConfig};
-use recede_mpc::{MpcConfig, StepReport};
-use recede_msg::Reading;
+use nalgebra::{Isometry3, Vector3};
+use recede_msg::{Measurement, Obstacle, Reading, SensorId, SensorInfo, SensorKind, Stamp};
 use recede_rt::{
-    run, CommandSource, Level, LoopConfig, Mode, MpcPolicy, NullSink, Policy, RtError, Sink,
-    StepLog, StepRecord, TruthEstimator,
+    run, CommandSource, Estimate, Estimator, Level, LoopConfig, Mode, NullSink, Policy,
+    PolicyError, Sink, StepLog, StepRecord, StepStatus, TruthEstimator, Verdict, World, WorldError,
 };
-use recede_sim::config::{PlantConfig, SensorConfig, WorldConfig};
-use recede_sim::Simulator;
 
-const PLANT: &str = r#"
-integration_rate_hz = 1000.0
-initial_state = [0.0, 3.0, 0.0, 0.0]
-[robot]
-kind = "cart_pole"
-cart_viscous_friction_n_s_per_m = 0.3
-"#;
+/// A cart on a rail, `p'' = u - 0.5 p'`, integrated at 1 kHz, with a
+/// position sensor at 100 Hz (5 ms latency, seeded noise, every tenth
+/// sample lost).
+struct Cart {
+    step: u64,
+    x: [f64; 2],
+    u: [f64; 1],
+    sensors: Vec<SensorInfo>,
+    in_flight: VecDeque<Reading>,
+    rng: u64,
+    lost: u64,
+    /// Whether it tells the loop its true state (a simulator would; a
+    /// hardware bridge cannot).
+    truth: bool,
+}
 
-/// A small camera, an IMU with dropout and a lidar, all on the cart.
-const SENSORS: &str = r#"
-[[sensors]]
-name = "imu"
-rate_hz = 200.0
-latency_secs = 0.002
-dropout = { probability = 0.1 }
-model = { kind = "imu", noise_std_accel_mps2 = 0.05, noise_std_gyro_radps = 0.005, bias_walk_std_accel_mps2_per_sqrt_s = 0.001, bias_walk_std_gyro_radps_per_sqrt_s = 0.0001 }
-[[sensors]]
-name = "rgb"
-rate_hz = 30.0
-latency_secs = 0.03
-mount = { translation_m = [0.0, 0.0, 0.5] }
-model = { kind = "rgb_camera", width_px = 24, height_px = 16, hfov_rad = 1.5, noise_std_levels = 2.0 }
-[[sensors]]
-name = "depth"
-rate_hz = 30.0
-latency_secs = 0.03
-mount = { translation_m = [0.0, 0.0, 0.5] }
-model = { kind = "depth_camera", width_px = 24, height_px = 16, hfov_rad = 1.5, min_range_m = 0.2, max_range_m = 20.0, noise_std_m = 0.005, noise_std_quadratic_per_m = 0.002 }
-[[sensors]]
-name = "ir"
-rate_hz = 15.0
-latency_secs = 0.05
-model = { kind = "infrared_camera", width_px = 20, height_px = 12, hfov_rad = 1.0, noise_std_k = 0.3 }
-"#;
+const H: f64 = 0.001;
 
-const WORLD: &str = r#"
-objects = [
-  { name = "wall", shape = { kind = "box", center_m = [4.0, 0.0, 1.0], size_m = [0.3, 6.0, 2.0] }, color_rgb = [170, 160, 150] },
-  { name = "warm", shape = { kind = "sphere", center_m = [3.0, 1.0, 0.5], radius_m = 0.4 }, temperature_k = 340.0 },
-]
-"#;
-
-fn world_sim(seed: u64, with_sensors: bool) -> Simulator {
-    #[derive(serde::Deserialize)]
-    struct S {
-        #[serde(default)]
-        sensors: Vec<SensorConfig>,
+impl Cart {
+    fn new(seed: u64, truth: bool) -> Self {
+        Self {
+            step: 0,
+            x: [0.0, 0.0],
+            u: [0.0],
+            sensors: vec![SensorInfo {
+                id: SensorId(0),
+                name: "fix".into(),
+                kind: SensorKind::PositionFix,
+                body_from_sensor: Isometry3::identity(),
+                rate_hz: 100.0,
+                latency_secs: 0.005,
+                intrinsics: None,
+            }],
+            in_flight: VecDeque::new(),
+            rng: seed.wrapping_mul(6364136223846793005).wrapping_add(1),
+            lost: 0,
+            truth,
+        }
     }
-    let plant: PlantConfig = toml::from_str(PLANT).unwrap();
-    let world: WorldConfig = toml::from_str(WORLD).unwrap();
-    let sensors = if with_sensors {
-        toml::from_str::<S>(SENSORS).unwrap().sensors
-    } else {
-        Vec::new()
-    };
-    Simulator::from_config(&plant, &world, &sensors, seed).unwrap()
+
+    /// Uniform in [-1, 1), from a linear congruential generator.
+    fn noise(&mut self) -> f64 {
+        self.rng = self
+            .rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.rng >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
 }
 
-fn mpc_policy() -> MpcPolicy {
-    let mpc: MpcConfig = toml::from_str(
-        "horizon_steps = 20\ndt_secs = 0.04\nperiod_secs = 0.02\n\
-         state_weights = [1e3, 1e3, 1e-2, 1e-2]\ninput_weights = [1e-2]\n\
-         input_min = [-80.0]\ninput_max = [80.0]\n",
-    )
-    .unwrap();
-    let robot = RobotConfig::CartPole(CartPoleParams::default());
-    let controller = Controller::new(&robot, &mpc, &[0.0, 3.0, 0.0, 0.0]).unwrap();
-    MpcPolicy::new(
-        controller,
-        ReferenceConfig::Setpoint {
-            state: vec![0.0; 4],
-            input: vec![0.0],
-        },
-    )
+impl World for Cart {
+    fn sensors(&self) -> &[SensorInfo] {
+        &self.sensors
+    }
+    fn input_len(&self) -> usize {
+        1
+    }
+    fn time_secs(&self) -> f64 {
+        self.step as f64 * H
+    }
+    fn step_secs(&self) -> f64 {
+        H
+    }
+    fn command(&self) -> &[f64] {
+        &self.u
+    }
+    fn advance_to(&mut self, t_secs: f64, command: &[f64]) -> Result<(), WorldError> {
+        if !command.iter().all(|u| u.is_finite()) {
+            return Err("non-finite command".into());
+        }
+        self.u[0] = command[0];
+        while (self.step as f64 + 0.5) * H < t_secs {
+            let [p, v] = self.x;
+            self.x = [p + H * v, v + H * (self.u[0] - 0.5 * v)];
+            self.step += 1;
+            if self.step % 10 == 0 {
+                if (self.step / 10) % 10 == 0 {
+                    self.lost += 1;
+                    continue;
+                }
+                let position = self.x[0] + 0.002 * self.noise();
+                self.in_flight.push_back(Reading {
+                    sensor: SensorId(0),
+                    stamp: Stamp::new(self.time_secs(), 0.005),
+                    measurement: Measurement::PositionFix {
+                        position_m: Vector3::new(position, 0.0, 0.0),
+                        yaw_rad: 0.0,
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+    fn poll_readings(&mut self, t_secs: f64, out: &mut Vec<Reading>) {
+        while self
+            .in_flight
+            .front()
+            .is_some_and(|r| r.stamp.available_secs <= t_secs + 0.5 * H)
+        {
+            out.extend(self.in_flight.pop_front());
+        }
+    }
+    fn lost(&self, _index: usize) -> u64 {
+        self.lost
+    }
+    fn true_state(&self) -> Option<&[f64]> {
+        self.truth.then_some(&self.x[..])
+    }
 }
 
-/// Everything a lockstep run produces that must repeat: per step the true
-/// state, estimate and command bits, then the report's counters.
-fn lockstep_run(seed: u64, render_workers: usize) -> (Vec<u64>, String) {
-    let mut sim = world_sim(seed, true);
-    let mut policy = mpc_policy();
-    let mut estimator = TruthEstimator::new(4);
+/// Position from the fixes, velocity from their differences; reports one
+/// obstacle 5 m ahead of the cart (so the test can see a world model
+/// cross the loop), and keeps the commands it is told.
+#[derive(Default)]
+struct FixEstimator {
+    x: [f64; 2],
+    last: Option<(f64, f64)>,
+    heard: Arc<Mutex<Vec<(f64, f64)>>>,
+}
+
+impl Estimator for FixEstimator {
+    fn label(&self) -> &'static str {
+        "fix"
+    }
+    fn on_reading(&mut self, r: &Reading) -> Verdict {
+        let Measurement::PositionFix { position_m, .. } = &r.measurement else {
+            return Verdict::Rejected;
+        };
+        let (t, p) = (r.stamp.stamp_secs, position_m.x);
+        if let Some((t0, p0)) = self.last {
+            self.x[1] = (p - p0) / (t - t0);
+        }
+        self.x[0] = p;
+        self.last = Some((t, p));
+        Verdict::Accepted
+    }
+    fn on_command(&mut self, acts_from_secs: f64, command: &[f64]) {
+        self.heard
+            .lock()
+            .unwrap()
+            .push((acts_from_secs, command[0]));
+    }
+    fn estimate(&mut self, _t: f64, out: &mut Estimate) -> bool {
+        let (state, std) = out.state_mut();
+        state.copy_from_slice(&self.x);
+        std.copy_from_slice(&[0.002, 0.3]);
+        let ahead = Obstacle {
+            id: 7,
+            position_m: Vector3::new(self.x[0] + 5.0, 0.0, 0.0),
+            ..Obstacle::default()
+        };
+        out.world.set_obstacles(&[ahead]);
+        true
+    }
+}
+
+/// Drives the cart to 1 m; counts the steps whose estimate carried the
+/// estimator's obstacle where the estimator put it.
+#[derive(Default)]
+struct Pd {
+    saw_obstacle: usize,
+    steps: usize,
+}
+
+impl Policy for Pd {
+    fn dimensions(&self) -> (usize, usize) {
+        (2, 1)
+    }
+    fn step(&mut self, _t: f64, e: &Estimate, u: &mut [f64]) -> Result<StepStatus, PolicyError> {
+        let x = e.state();
+        u[0] = (4.0 * (1.0 - x[0]) - 3.0 * x[1]).clamp(-5.0, 5.0);
+        self.steps += 1;
+        let o = e.world.obstacles();
+        if o.len() == 1 && o[0].id == 7 && o[0].position_m.x == x[0] + 5.0 {
+            self.saw_obstacle += 1;
+        }
+        Ok(StepStatus {
+            iterations: 1,
+            ..StepStatus::default()
+        })
+    }
+    fn late_command(&self, _after_secs: f64, out: &mut [f64]) {
+        out[0] = 0.0;
+    }
+    fn safe_command(&self, out: &mut [f64]) {
+        out[0] = 0.0;
+    }
+}
+
+/// Per step the true state, estimate and command bits; then the report.
+fn lockstep_run(seed: u64) -> (Vec<u64>, String, Vec<(f64, f64)>) {
+    let mut world = Cart::new(seed, true);
+    let mut policy = Pd::default();
+    let mut estimator = FixEstimator::default();
+    let heard = Arc::clone(&estimator.heard);
     let mut bits = Vec::new();
+    let mut commands = Vec::new();
     let mut hook = |r: &StepRecord<'_>| {
         bits.extend(r.true_state.iter().map(|v| v.to_bits()));
         bits.extend(r.estimate.iter().map(|v| v.to_bits()));
         bits.extend(r.command.iter().map(|v| v.to_bits()));
+        commands.push((r.t_secs, r.command[0]));
     };
-    let mut config = LoopConfig::new(Mode::Lockstep, 0.02, 0.6);
-    config.render_workers = render_workers;
+    let mut config = LoopConfig::new(Mode::Lockstep, 0.02, 6.0);
     config.actuation_delay_secs = 0.005;
     let report = run(
-        &mut sim,
+        &mut world,
+        &mut policy,
+        &mut estimator,
+        &mut NullSink,
+        &mut hook,
+        &config,
+    )
+    .unwrap();
+    assert_eq!(report.control_steps, 300);
+    assert_eq!(
+        policy.saw_obstacle, 300,
+        "the world model reached every step"
+    );
+    let sensor = &report.sensors[0];
+    assert_eq!((sensor.dropped, sensor.rejected), (60, 0), "{sensor:?}");
+    assert!((report.final_state[0] - 1.0).abs() < 0.1, "{report:?}");
+    // The estimator heard every command, at its control instant plus the delay.
+    let heard = heard.lock().unwrap().clone();
+    let expected: Vec<_> = commands.iter().map(|(t, u)| (t + 0.005, *u)).collect();
+    assert_eq!(heard, expected);
+    let summary = format!("{:?} {:?}", report.sensors, report.final_state);
+    (bits, summary, heard)
+}
+
+#[test]
+fn a_world_written_here_runs_in_lockstep_and_repeats_bit_for_bit() {
+    let (a, sa, _) = lockstep_run(7);
+    let (b, sb, _) = lockstep_run(7);
+    assert!(a == b && sa == sb, "same seed, same run");
+    let (c, _, _) = lockstep_run(8);
+    assert!(a != c, "the seed reaches the sensor noise");
+}
+
+#[test]
+fn in_real_time_the_estimate_and_its_world_model_cross_the_slot_and_commands_come_back() {
+    // No ground truth: the loop runs on readings alone, as on hardware.
+    let mut world = Cart::new(1, false);
+    let mut policy = Pd::default();
+    let mut estimator = FixEstimator::default();
+    let heard = Arc::clone(&estimator.heard);
+    let mut settled = 0;
+    let mut hook = |r: &StepRecord<'_>| {
+        assert!(r.true_state.is_empty());
+        settled += 1;
+    };
+    let mut config = LoopConfig::new(Mode::RealTime, 0.02, 0.6);
+    config.actuation_delay_secs = 0.004;
+    let report = run(
+        &mut world,
         &mut policy,
         &mut estimator,
         &mut NullSink,
@@ -116,37 +278,21 @@ fn lockstep_run(seed: u64, render_workers: usize) -> (Vec<u64>, String) {
     )
     .unwrap();
     assert_eq!(report.control_steps, 30);
-    assert!(report.sensors.iter().all(|s| s.delivered > 0));
-    let summary = format!(
-        "{:?} {:?} {} {} {}",
-        report.sensors,
-        report
-            .final_state
-            .iter()
-            .map(|v| v.to_bits())
-            .collect::<Vec<_>>(),
-        report.fallbacks,
-        report.qp_iterations_max,
-        report.sim_secs
+    assert_eq!(settled, 30);
+    assert!(report.final_state.is_empty() && report.min_clearance_m.is_none());
+    assert!(policy.steps > 0);
+    assert_eq!(
+        policy.saw_obstacle, policy.steps,
+        "every step saw the estimator's world model"
     );
-    (bits, summary)
-}
-
-#[test]
-fn lockstep_repeats_bit_for_bit_whatever_the_render_workers() {
-    let (a, sa) = lockstep_run(7, 0);
-    let (b, sb) = lockstep_run(7, 0);
-    let (c, sc) = lockstep_run(7, 3);
-    assert!(a == b && sa == sb, "same seed, same run");
-    assert!(a == c && sa == sc, "render workers change nothing");
-    let (d, _) = lockstep_run(8, 0);
-    assert!(
-        a == d,
-        "the truth estimator and the plant do not depend on the seed here"
-    );
-    // The seed reaches the sensors: the IMU dropout differs.
-    let (_, sd) = lockstep_run(8, 2);
-    assert_ne!(sa, sd, "another seed, other sensor streams");
+    let heard = heard.lock().unwrap();
+    // Every command settled before the world's end, each told once (those
+    // of the last instant, settled after the end, act on nothing).
+    assert!(heard.len() >= 28 && heard.len() <= 30, "{}", heard.len());
+    assert!(heard.windows(2).all(|w| w[1].0 >= w[0].0));
+    assert!(heard
+        .iter()
+        .all(|(at, _)| at.is_finite() && *at >= 0.004 - 1e-9));
 }
 
 /// A policy that holds a command, and sleeps through some periods.
@@ -158,19 +304,20 @@ struct Slow {
 
 impl Policy for Slow {
     fn dimensions(&self) -> (usize, usize) {
-        (4, 1)
+        (2, 1)
     }
-    fn step(&mut self, _t: f64, _x: &[f64], command: &mut [f64]) -> Result<StepReport, RtError> {
+    fn step(
+        &mut self,
+        _t: f64,
+        _e: &Estimate,
+        command: &mut [f64],
+    ) -> Result<StepStatus, PolicyError> {
         self.steps += 1;
         if self.steps.is_multiple_of(self.slow_every) {
             std::thread::sleep(self.sleep);
         }
         command[0] = 1.0;
-        Ok(StepReport {
-            outcome: recede_mpc::StepOutcome::Solved,
-            failure: None,
-            ..StepReport::default()
-        })
+        Ok(StepStatus::default())
     }
     fn late_command(&self, _after_secs: f64, out: &mut [f64]) {
         out[0] = 7.0;
@@ -182,19 +329,19 @@ impl Policy for Slow {
 
 #[test]
 fn realtime_overruns_apply_the_fallback_and_are_counted() {
-    let mut sim = world_sim(1, false);
+    let mut world = Cart::new(1, true);
     let mut policy = Slow {
         slow_every: 5,
         sleep: Duration::from_millis(45),
         steps: 0,
     };
-    let mut estimator = TruthEstimator::new(4);
+    let mut estimator = TruthEstimator::new(2);
     let mut records: Vec<(u64, CommandSource, f64)> = Vec::new();
     let mut hook = |r: &StepRecord<'_>| records.push((r.step, r.source, r.command[0]));
     let config = LoopConfig::new(Mode::RealTime, 0.02, 1.0);
     let started = Instant::now();
     let report = run(
-        &mut sim,
+        &mut world,
         &mut policy,
         &mut estimator,
         &mut NullSink,
@@ -250,13 +397,13 @@ impl Sink for SlowSink {
 
 #[test]
 fn a_slow_recorder_drops_and_counts_and_never_slows_the_loop() {
-    let mut sim = world_sim(3, true);
+    let mut world = Cart::new(3, true);
     let mut policy = Slow {
         slow_every: u64::MAX,
         sleep: Duration::ZERO,
         steps: 0,
     };
-    let mut estimator = TruthEstimator::new(4);
+    let mut estimator = TruthEstimator::new(2);
     let steps = Arc::new(Mutex::new(0));
     let mut sink = SlowSink {
         steps: Arc::clone(&steps),
@@ -265,7 +412,7 @@ fn a_slow_recorder_drops_and_counts_and_never_slows_the_loop() {
     config.recorder_queue = 8;
     let started = Instant::now();
     let report = run(
-        &mut sim,
+        &mut world,
         &mut policy,
         &mut estimator,
         &mut sink,
@@ -291,13 +438,13 @@ fn a_slow_recorder_drops_and_counts_and_never_slows_the_loop() {
 
 #[test]
 fn the_stop_flag_ends_the_run_and_the_recorder_drains() {
-    let mut sim = world_sim(4, false);
+    let mut world = Cart::new(4, true);
     let mut policy = Slow {
         slow_every: u64::MAX,
         sleep: Duration::ZERO,
         steps: 0,
     };
-    let mut estimator = TruthEstimator::new(4);
+    let mut estimator = TruthEstimator::new(2);
     let steps = Arc::new(Mutex::new(0));
     let mut sink = SlowSink {
         steps: Arc::clone(&steps),
@@ -310,7 +457,7 @@ fn the_stop_flag_ends_the_run_and_the_recorder_drains() {
         }
     };
     let report = run(
-        &mut sim,
+        &mut world,
         &mut policy,
         &mut estimator,
         &mut sink,
@@ -323,4 +470,34 @@ fn the_stop_flag_ends_the_run_and_the_recorder_drains() {
     assert_eq!(report.recorder_dropped, 0);
     // Every queued step reached the sink before `run` returned.
     assert_eq!(*steps.lock().unwrap(), 10);
+}
+
+#[test]
+fn a_world_that_fails_ends_the_run_with_its_error() {
+    struct Nan;
+    impl Policy for Nan {
+        fn dimensions(&self) -> (usize, usize) {
+            (2, 1)
+        }
+        fn step(&mut self, _: f64, _: &Estimate, u: &mut [f64]) -> Result<StepStatus, PolicyError> {
+            u[0] = f64::NAN;
+            Ok(StepStatus::default())
+        }
+        fn late_command(&self, _: f64, out: &mut [f64]) {
+            out[0] = 0.0;
+        }
+        fn safe_command(&self, out: &mut [f64]) {
+            out[0] = 0.0;
+        }
+    }
+    let e = run(
+        &mut Cart::new(0, true),
+        &mut Nan,
+        &mut TruthEstimator::new(2),
+        &mut NullSink,
+        &mut |_: &StepRecord<'_>| {},
+        &LoopConfig::new(Mode::Lockstep, 0.02, 1.0),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("non-finite command"), "{e}");
 }

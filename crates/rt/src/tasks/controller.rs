@@ -2,8 +2,8 @@
 //! clock with a deadline (real time, its own thread) or when the world
 //! calls it (lockstep).
 //!
-//! A step neither allocates nor takes a lock another task can hold: the
-//! estimate comes from the lock-free slot, the command goes out with
+//! A step neither allocates nor takes a lock: the estimate (state, σ and
+//! world model) comes from the lock-free slot, the command goes out with
 //! `try_send` (real time), and step logs for the recorder come from a pool
 //! filled before the run (when it is empty the log is dropped and counted).
 
@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use recede_mpc::StepReport;
 
 use crate::clock::Clock;
 use crate::config::LoopConfig;
+use crate::estimator::Estimate;
 use crate::msg::{Cmd, LogMsg, LogTx, Vals};
-use crate::policy::Policy;
+use crate::policy::{Policy, StepStatus};
 use crate::sink::StepLog;
 use crate::slot::SlotReader;
 use crate::RtError;
@@ -41,8 +41,6 @@ pub(crate) struct Controller<'a> {
     /// Back into the pool, for a log the queue had no room for.
     pool_tx: Sender<Box<StepLog>>,
     period: f64,
-    x: Vec<f64>,
-    std: Vec<f64>,
     u: Vec<f64>,
     late: Vec<f64>,
     predicted: Vec<f64>,
@@ -71,7 +69,7 @@ impl<'a> Controller<'a> {
                     estimate: Vec::with_capacity(nx),
                     estimate_std: Vec::with_capacity(nx),
                     command: Vec::with_capacity(nu),
-                    report: StepReport::default(),
+                    status: StepStatus::default(),
                     compute_secs: 0.0,
                     predicted_states: Vec::with_capacity(capacity),
                 }));
@@ -83,8 +81,6 @@ impl<'a> Controller<'a> {
             pool,
             pool_tx,
             period: config.period_secs,
-            x: vec![0.0; nx],
-            std: vec![0.0; nx],
             u: vec![0.0; nu],
             late: vec![0.0; nu],
             predicted,
@@ -94,11 +90,6 @@ impl<'a> Controller<'a> {
                 qp_max: 0,
             },
         }
-    }
-
-    /// Where the world puts the estimate for [`Self::step`] (lockstep).
-    pub(crate) fn estimate_mut(&mut self) -> (&mut [f64], &mut [f64]) {
-        (&mut self.x, &mut self.std)
     }
 
     /// Real time: wakes at each period on `clock`, steps on the latest
@@ -111,7 +102,7 @@ impl<'a> Controller<'a> {
         mut self,
         config: &LoopConfig,
         clock: Arc<dyn Clock>,
-        mut slot: SlotReader,
+        mut slot: SlotReader<Estimate>,
         cmd_tx: Sender<Cmd>,
         done: &AtomicBool,
     ) -> Result<ControllerOut, RtError> {
@@ -128,34 +119,37 @@ impl<'a> Controller<'a> {
                 continue;
             }
             self.out.jitter_secs.push(woke - t);
-            if slot.read(&mut self.x, &mut self.std) {
-                let cmd = self.step(k, t)?;
-                let (report, compute_secs) = (cmd.report, cmd.compute_secs);
+            if let Some(estimate) = slot.read() {
+                let cmd = self.step(k, t, estimate)?;
+                let (status, compute_secs) = (cmd.status, cmd.compute_secs);
                 if let Err(TrySendError::Disconnected(_)) = cmd_tx.try_send(cmd) {
                     break;
                 }
-                self.record(k, t, report, compute_secs);
+                self.record(k, t, status, compute_secs, estimate);
             }
             k += 1;
         }
         Ok(self.out)
     }
 
-    /// One step at instant `k` on the estimate in place (then
-    /// [`Self::record`] it, once the command is on its way).
-    pub(crate) fn step(&mut self, k: u64, t: f64) -> Result<Cmd, RtError> {
+    /// One step at instant `k` on `estimate` (then [`Self::record`] it,
+    /// once the command is on its way).
+    pub(crate) fn step(&mut self, k: u64, t: f64, estimate: &Estimate) -> Result<Cmd, RtError> {
         let started = Instant::now();
-        let report = self.policy.step(t, &self.x, &mut self.u)?;
+        let status = self
+            .policy
+            .step(t, estimate, &mut self.u)
+            .map_err(RtError::Policy)?;
         let compute_secs = started.elapsed().as_secs_f64();
         self.policy.late_command(self.period, &mut self.late);
         self.out.step_secs.push(compute_secs);
-        self.out.qp_max = self.out.qp_max.max(report.qp_iterations);
+        self.out.qp_max = self.out.qp_max.max(status.iterations);
         Ok(Cmd {
             step: k,
             command: Vals::of(&self.u),
             late: Vals::of(&self.late),
-            estimate: Vals::of(&self.x),
-            report,
+            estimate: Vals::of(estimate.state()),
+            status,
             compute_secs,
         })
     }
@@ -166,12 +160,19 @@ impl<'a> Controller<'a> {
 
     /// Queues the last step for the recorder in a pooled log (dropped and
     /// counted when the pool or the queue is exhausted).
-    pub(crate) fn record(&mut self, k: u64, t: f64, report: StepReport, compute_secs: f64) {
+    pub(crate) fn record(
+        &mut self,
+        k: u64,
+        t: f64,
+        status: StepStatus,
+        compute_secs: f64,
+        estimate: &Estimate,
+    ) {
         if !self.log.on() {
             return;
         }
-        if report.outcome.is_fallback() {
-            self.log.send(|| LogMsg::Fallback(k, t, report));
+        if status.fell_back {
+            self.log.send(|| LogMsg::Fallback(k, t, status));
         }
         let Ok(mut l) = self.pool.try_recv() else {
             self.log.count_drop();
@@ -180,13 +181,13 @@ impl<'a> Controller<'a> {
         self.policy.predicted_states(&mut self.predicted);
         l.step = k;
         l.t_secs = t;
-        l.report = report;
+        l.status = status;
         l.compute_secs = compute_secs;
         for (to, from) in [
-            (&mut l.estimate, &self.x),
-            (&mut l.estimate_std, &self.std),
-            (&mut l.command, &self.u),
-            (&mut l.predicted_states, &self.predicted),
+            (&mut l.estimate, estimate.state()),
+            (&mut l.estimate_std, estimate.std()),
+            (&mut l.command, &self.u[..]),
+            (&mut l.predicted_states, &self.predicted[..]),
         ] {
             to.clear();
             to.extend_from_slice(from);

@@ -5,7 +5,7 @@
 use crossbeam_channel::Receiver;
 use recede_msg::Reading;
 
-use crate::estimator::{Estimator, Verdict};
+use crate::estimator::{Estimate, Estimator, Verdict};
 use crate::msg::{EstIn, LogTx};
 use crate::sink::Level;
 use crate::slot::SlotWriter;
@@ -58,20 +58,24 @@ impl<'a> EstimatorTask<'a> {
         self.estimator.on_truth(t, x);
     }
 
-    /// The estimate at `t` into `state` and `std`; false while none.
-    pub(crate) fn estimate(&mut self, t: f64, state: &mut [f64], std: &mut [f64]) -> bool {
-        self.estimator.estimate(t, state, std)
+    /// A settled command, acting from `at`.
+    pub(crate) fn command(&mut self, at: f64, u: &[f64]) {
+        self.estimator.on_command(at, u);
     }
 
-    /// Real time: every message in order, the estimate published after
-    /// each, until the world is gone.
+    /// The estimate at `t` into `out`; false while none.
+    pub(crate) fn estimate(&mut self, t: f64, out: &mut Estimate) -> bool {
+        self.estimator.estimate(t, out)
+    }
+
+    /// Real time: every message in order, the estimate (written in place
+    /// into the slot's buffer) published after each reading or truth,
+    /// until the world is gone.
     pub(crate) fn run_realtime(
         mut self,
         rx: Receiver<EstIn>,
-        mut slot: SlotWriter,
-        nx: usize,
+        mut slot: SlotWriter<Estimate>,
     ) -> EstimatorOut {
-        let (mut state, mut std) = (vec![0.0; nx], vec![0.0; nx]);
         for msg in rx.iter() {
             let t = match msg {
                 EstIn::Reading(step, r) => {
@@ -82,10 +86,13 @@ impl<'a> EstimatorTask<'a> {
                     self.truth(t, x.as_slice());
                     t
                 }
+                // Heard now, used from the next estimate on.
+                EstIn::Command(at, u) => {
+                    self.command(at, u.as_slice());
+                    continue;
+                }
             };
-            if self.estimate(t, &mut state, &mut std) {
-                slot.publish(&state, &std);
-            }
+            slot.publish_with(|out| self.estimate(t, out));
         }
         self.out
     }

@@ -3,21 +3,24 @@
 //!
 //! The estimator and the controller run in turn on the world's thread:
 //! each waits for the one before it anyway (readings before the estimate,
-//! the estimate before the step, the command before physics goes on), and
-//! handing over between threads cost three wake-ups per control step. The
-//! recorder and the camera renders stay on their threads and overlap the
-//! chain.
+//! the estimate before the step, the command before the world goes on),
+//! and handing over between threads cost three wake-ups per control step.
+//! The recorder (and a simulator's camera renders) stay on their threads
+//! and overlap the chain. The estimate goes straight from the estimator to
+//! the step; each settled command goes back to the estimator before the
+//! world moves on.
 
 use std::collections::VecDeque;
 
 use super::controller::Controller;
 use super::estimator::EstimatorTask;
-use super::world::{Pending, World};
-use crate::msg::{LogMsg, Vals};
+use super::world::{Pending, WorldTask};
+use crate::estimator::Estimate;
+use crate::msg::LogMsg;
 use crate::report::CommandSource;
 use crate::RtError;
 
-impl World<'_> {
+impl WorldTask<'_> {
     pub(crate) fn run_lockstep(
         &mut self,
         estimator: &mut EstimatorTask<'_>,
@@ -26,7 +29,9 @@ impl World<'_> {
         let period = self.config.period_secs;
         let delay = self.config.actuation_delay_secs;
         let steps = (self.config.duration_secs / period).round() as u64;
-        let mut current = self.sim.command().to_vec();
+        let mut current = self.world.command().to_vec();
+        // Boxed: it is kilobytes, and set up once.
+        let mut estimate = Box::new(Estimate::new(self.nx));
         let mut queue = VecDeque::new();
         let mut buf = Vec::new();
         for k in 0..steps {
@@ -40,17 +45,19 @@ impl World<'_> {
                 estimator.reading(step, &r);
                 true
             });
-            let x = Vals::of(self.sim.true_state());
-            estimator.truth(t, x.as_slice());
-            let (state, std) = controller.estimate_mut();
-            if !estimator.estimate(t, state, std) {
+            let x = self.truth();
+            if !x.as_slice().is_empty() {
+                estimator.truth(t, x.as_slice());
+            }
+            if !estimator.estimate(t, &mut estimate) {
                 return Err(RtError::Estimator(format!("no estimate at t = {t} s")));
             }
-            let cmd = controller.step(k, t)?;
-            controller.record(k, t, cmd.report, cmd.compute_secs);
+            let cmd = controller.step(k, t, &estimate)?;
+            controller.record(k, t, cmd.status, cmd.compute_secs, &estimate);
+            estimator.command(t + delay, cmd.command.as_slice());
             let clearance = self.clearance();
             self.tally.min_clearance = self.tally.min_clearance.min(clearance);
-            if self.log.on() {
+            if self.log.on() && !x.as_slice().is_empty() {
                 self.log.send(|| LogMsg::Truth(k, t, x));
             }
             self.settle(

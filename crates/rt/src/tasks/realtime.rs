@@ -1,12 +1,13 @@
-//! The world in real time: physics paced to the clock, each control
-//! instant settled by the controller's command or, past its deadline, by
-//! the fallback.
+//! The world in real time: the world advanced at its own step, paced to
+//! the clock; each control instant settled by the controller's command or,
+//! past its deadline, by the fallback, and the settled command told to the
+//! estimator.
 
 use std::collections::VecDeque;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::world::{Pending, World};
+use super::world::{Pending, WorldTask};
 use crate::clock::Clock;
 use crate::msg::{Cmd, EstIn, LogMsg, Vals};
 use crate::report::CommandSource;
@@ -53,7 +54,7 @@ impl Open {
     }
 }
 
-impl World<'_> {
+impl WorldTask<'_> {
     pub(crate) fn run_realtime(
         &mut self,
         est_tx: &Sender<EstIn>,
@@ -62,16 +63,16 @@ impl World<'_> {
     ) -> Result<(), RtError> {
         let period = self.config.period_secs;
         let deadline = self.config.deadline_secs.unwrap_or(period);
-        let h = self.sim.plant().step_secs();
+        let h = self.world.step_secs();
         let steps = (self.config.duration_secs / period).round() as u64;
         let end = steps as f64 * period;
-        let mut current = self.sim.command().to_vec();
+        let mut current = self.world.command().to_vec();
         let mut queue: VecDeque<Pending> = VecDeque::new();
         let mut open = Open::default();
         let mut next_instant = 0u64;
         let mut buf = Vec::new();
         loop {
-            let t = self.sim.time_secs();
+            let t = self.world.time_secs();
             if t >= end - 0.5 * h {
                 break;
             }
@@ -82,10 +83,10 @@ impl World<'_> {
             clock.sleep_until(t, false);
             if next_instant < steps && t >= next_instant as f64 * period - 0.5 * h {
                 let k = next_instant;
-                let x = Vals::of(self.sim.true_state());
+                let x = self.truth();
                 let clearance = self.clearance();
                 self.tally.min_clearance = self.tally.min_clearance.min(clearance);
-                if self.log.on() {
+                if self.log.on() && !x.as_slice().is_empty() {
                     self.log.send(|| LogMsg::Truth(k, t, x));
                 }
                 open.instants.push_back(OpenInstant { k, t, x, clearance });
@@ -94,24 +95,24 @@ impl World<'_> {
             open.receive(cmd_rx);
             // Settle the oldest open instants, in order.
             while let Some((tk, command)) = self.settle_front(&mut open, t, deadline - 0.5 * h) {
-                queue.push_back(Pending {
-                    at_secs: (tk + self.config.actuation_delay_secs).max(t),
-                    command,
-                });
+                let at_secs = (tk + self.config.actuation_delay_secs).max(t);
+                // The estimator predicts with it; a full queue loses it.
+                let _ = est_tx.try_send(EstIn::Command(at_secs, Vals::of(&command)));
+                queue.push_back(Pending { at_secs, command });
             }
             while queue.front().is_some_and(|p| p.at_secs <= t + 0.5 * h) {
                 current = queue.pop_front().expect("front exists").command;
             }
-            self.sim.step_to(t + h, &current)?;
-            let now = self.sim.time_secs();
+            self.advance(t + h, &current)?;
+            let now = self.world.time_secs();
             let k = next_instant.saturating_sub(1);
             self.deliver(now, k, &mut buf, |step, r| {
                 est_tx.try_send(EstIn::Reading(step, r)).is_ok()
             });
-            let x = self.sim.true_state();
-            debug_assert_eq!(x.len(), self.nx);
-            // The truth estimator's input; a full queue only delays it.
-            let _ = est_tx.try_send(EstIn::Truth(now, Vals::of(x)));
+            if let Some(x) = self.world.true_state() {
+                // The truth estimator's input; a full queue only delays it.
+                let _ = est_tx.try_send(EstIn::Truth(now, Vals::of(x)));
+            }
         }
         // The last instants' deadlines fall at or after the end: wait for
         // each (its command may still come), unless the run was stopped.

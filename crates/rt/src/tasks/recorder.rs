@@ -36,8 +36,8 @@ pub(crate) fn recorder_task(sink: &mut dyn Sink, rx: Receiver<LogMsg>, pool: Sen
                 // Back to the controller's pool.
                 let _ = pool.try_send(log);
             }
-            LogMsg::Fallback(step, t, report) => {
-                let text = format!("fallback {:?} ({:?})", report.outcome, report.failure);
+            LogMsg::Fallback(step, t, status) => {
+                let text = format!("fallback {}", status.note);
                 sink.event(step, t, Level::Warn, &text);
             }
             LogMsg::Event(step, t, level, text) => sink.event(step, t, level, &text),

@@ -1,22 +1,21 @@
 //! The world task's state and what both modes do with it: advance the
-//! plant, hand readings on, settle each control step.
+//! world, hand readings on, settle each control step.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use nalgebra::Point3;
 use recede_msg::Reading;
-use recede_sim::Simulator;
 
 use crate::config::LoopConfig;
-use crate::msg::{Cmd, LogMsg, LogTx};
+use crate::msg::{Cmd, LogMsg, LogTx, Vals};
 use crate::report::{CommandSource, StepHook, StepRecord};
 use crate::sink::Level;
+use crate::world::World;
 use crate::RtError;
 
-/// The world task's state: the simulator and the settled steps.
-pub(crate) struct World<'a> {
-    pub sim: &'a mut Simulator,
+/// The world task's state: the world and the settled steps.
+pub(crate) struct WorldTask<'a> {
+    pub world: &'a mut dyn World,
     pub config: &'a LoopConfig,
     pub log: LogTx,
     pub hook: &'a mut dyn StepHook,
@@ -47,35 +46,43 @@ pub(crate) struct Pending {
     pub command: Vec<f64>,
 }
 
-impl World<'_> {
+impl WorldTask<'_> {
+    /// Ground truth: the distance to the nearest obstacle (infinite when
+    /// unknown).
     pub(crate) fn clearance(&self) -> f64 {
-        let p = self.sim.body().world_from_body.translation.vector;
-        let d = self.sim.distance_to_nearest_obstacle(&Point3::from(p));
-        if d.is_finite() {
-            d
-        } else {
-            f64::INFINITY
+        match self.world.clearance_m() {
+            Some(d) if d.is_finite() => d,
+            _ => f64::INFINITY,
         }
     }
 
-    /// Steps the plant to `t`, switching to queued commands at their times.
+    /// Ground truth: the true state (empty when unknown).
+    pub(crate) fn truth(&self) -> Vals {
+        Vals::of(self.world.true_state().unwrap_or(&[]))
+    }
+
+    /// Advances the world to `t` under `command`.
+    pub(crate) fn advance(&mut self, t: f64, command: &[f64]) -> Result<(), RtError> {
+        self.world.advance_to(t, command).map_err(RtError::World)
+    }
+
+    /// Steps the world to `t`, switching to queued commands at their times.
     pub(crate) fn advance_to(
         &mut self,
         t: f64,
         queue: &mut VecDeque<Pending>,
         current: &mut Vec<f64>,
     ) -> Result<(), RtError> {
-        let half = 0.5 * self.sim.plant().step_secs();
+        let half = 0.5 * self.world.step_secs();
         while let Some(p) = queue.front() {
             if p.at_secs > t + half {
                 break;
             }
             let p = queue.pop_front().expect("front exists");
-            self.sim.step_to(p.at_secs, current)?;
+            self.advance(p.at_secs, current)?;
             *current = p.command;
         }
-        self.sim.step_to(t, current)?;
-        Ok(())
+        self.advance(t, current)
     }
 
     /// Hands readings available by `t` to the estimator through `hand`
@@ -89,7 +96,7 @@ impl World<'_> {
         mut hand: impl FnMut(u64, Arc<Reading>) -> bool,
     ) {
         buf.clear();
-        self.sim.poll_into(t, buf);
+        self.world.poll_readings(t, buf);
         for r in buf.drain(..) {
             let i = r.sensor.0 as usize;
             let r = Arc::new(r);
@@ -104,10 +111,11 @@ impl World<'_> {
         }
         // Dropouts as events.
         if self.log.on() {
-            for (i, (_, c)) in self.sim.sensor_counts().enumerate() {
-                if c.dropped > self.dropouts_seen[i] {
-                    let lost = c.dropped - self.dropouts_seen[i];
-                    self.dropouts_seen[i] = c.dropped;
+            for i in 0..self.dropouts_seen.len() {
+                let dropped = self.world.lost(i);
+                if dropped > self.dropouts_seen[i] {
+                    let lost = dropped - self.dropouts_seen[i];
+                    self.dropouts_seen[i] = dropped;
                     let name = &self.sensor_names[i];
                     self.log.event(step, t, Level::Info, || {
                         format!("{name}: {lost} sample(s) lost (dropout)")
@@ -129,8 +137,8 @@ impl World<'_> {
         clearance: f64,
     ) {
         self.tally.steps += 1;
-        let fell_back = source != CommandSource::Controller
-            || cmd.is_some_and(|c| c.report.outcome.is_fallback());
+        let fell_back =
+            source != CommandSource::Controller || cmd.is_some_and(|c| c.status.fell_back);
         self.tally.fallbacks += usize::from(fell_back);
         self.hook.on_step(&StepRecord {
             step: k,
@@ -139,7 +147,7 @@ impl World<'_> {
             estimate: cmd.map_or(&[][..], |c| c.estimate.as_slice()),
             command,
             source,
-            report: cmd.map(|c| c.report),
+            status: cmd.map(|c| c.status),
             compute_secs: cmd.map_or(0.0, |c| c.compute_secs),
             clearance_m: clearance,
         });

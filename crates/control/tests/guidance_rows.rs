@@ -1,8 +1,9 @@
 //! ObstacleConstraints rows against finite differences, slots and bounds.
 
 use nalgebra::{SVector, Vector3};
+use recede_control::guidance::{ObstacleConstraintConfig, ObstacleConstraints};
 use recede_mpc::{ConstraintRow, StageConstraints};
-use recede_perception::{Obstacle, ObstacleConstraintConfig, ObstacleConstraints, ObstacleShape};
+use recede_msg::{Obstacle, ObstacleShape};
 
 fn obstacle(id: u32, shape: ObstacleShape, p: [f64; 3], r: f64) -> Obstacle {
     Obstacle {

@@ -1,9 +1,45 @@
-//! Target-driven references: go to within a distance of a target and face it.
+//! Target-driven references (`[perception.approach]`): go to within a
+//! distance of a target and face it.
 
 use nalgebra::Vector3;
 use recede_model::robots::RobotConfig;
+use serde::{Deserialize, Serialize};
 
-use crate::kalman::wrap_angle;
+use crate::ControlError;
+
+/// `[perception.approach]`: go to within `standoff_m` of the hottest
+/// target and face it (the scenario's reference until one is seen).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproachConfig {
+    /// Distance short of the target's hot surface to stop at, m.
+    pub standoff_m: f64,
+    /// Only a target at least this hot is approached, K.
+    #[serde(default)]
+    pub min_temperature_k: f64,
+}
+
+impl ApproachConfig {
+    pub fn validate(&self) -> Result<(), ControlError> {
+        for (key, v) in [
+            ("standoff_m", self.standoff_m),
+            ("min_temperature_k", self.min_temperature_k),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(ControlError::Parse {
+                    origin: format!("perception.approach.{key}"),
+                    message: format!("expected a finite value >= 0, found {v}"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `a` wrapped into [-pi, pi).
+fn wrap_angle(a: f64) -> f64 {
+    (a + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI
+}
 
 /// Writes into `reference` (the robot's state layout) a state at rest
 /// `standoff_m` short of `target_m` on the line from the robot's estimated

@@ -1,13 +1,14 @@
-//! Perceived obstacles as soft distance constraints for the MPC:
+//! Perceived obstacles as soft distance constraints for the MPC
+//! (`[perception.constraints]`):
 //! `distance(position(x_k), obstacle) >= radius + margin` at every node,
 //! linearised at the current plan on every SQP iteration.
 
 use nalgebra::{SVector, Vector3};
 use recede_mpc::{ConstraintRow, SoftPenalty, StageConstraints};
+use recede_msg::{Obstacle, ObstacleShape, MAX_OBSTACLES};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{at_least, non_negative, positive};
-use crate::{Obstacle, ObstacleShape, PerceptionError};
+use crate::ControlError;
 
 /// `[perception.constraints]`: how obstacles enter the MPC.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,13 +40,31 @@ impl Default for ObstacleConstraintConfig {
 }
 
 impl ObstacleConstraintConfig {
-    pub fn validate(&self) -> Result<(), PerceptionError> {
-        let k = |f: &str| format!("perception.constraints.{f}");
-        at_least(&k("max_obstacles"), self.max_obstacles, 1)?;
-        non_negative(&k("margin_m"), self.margin_m)?;
-        non_negative(&k("uncertainty_sigmas"), self.uncertainty_sigmas)?;
-        positive(&k("penalty_l1"), self.penalty_l1)?;
-        non_negative(&k("penalty_l2"), self.penalty_l2)
+    pub fn validate(&self) -> Result<(), ControlError> {
+        let bad = |key: &str, message: String| {
+            Err(ControlError::Parse {
+                origin: format!("perception.constraints.{key}"),
+                message,
+            })
+        };
+        if self.max_obstacles < 1 {
+            return bad("max_obstacles", "expected at least 1, found 0".into());
+        }
+        for (key, v, zero_ok) in [
+            ("margin_m", self.margin_m, true),
+            ("uncertainty_sigmas", self.uncertainty_sigmas, true),
+            ("penalty_l1", self.penalty_l1, false),
+            ("penalty_l2", self.penalty_l2, true),
+        ] {
+            if !(v.is_finite() && (v > 0.0 || (zero_ok && v == 0.0))) {
+                let expected = if zero_ok { ">= 0" } else { "> 0" };
+                return bad(
+                    key,
+                    format!("expected a finite value {expected}, found {v}"),
+                );
+            }
+        }
+        Ok(())
     }
 }
 
@@ -77,13 +96,14 @@ impl<const NX: usize> ObstacleConstraints<NX> {
         config: &ObstacleConstraintConfig,
         position_index: usize,
         dims: usize,
-    ) -> Result<Self, PerceptionError> {
+    ) -> Result<Self, ControlError> {
         config.validate()?;
         if !(dims == 2 || dims == 3) || position_index + dims > NX {
-            return Err(PerceptionError::Config {
-                key: "perception.constraints".into(),
-                expected: "a 2D or 3D position inside the state",
-                found: format!("{dims} coordinates from state {position_index} of {NX}"),
+            return Err(ControlError::Parse {
+                origin: "perception.constraints".into(),
+                message: format!(
+                    "expected a 2D or 3D position inside the state, found {dims} coordinates from state {position_index} of {NX}"
+                ),
             });
         }
         Ok(Self {
@@ -91,7 +111,7 @@ impl<const NX: usize> ObstacleConstraints<NX> {
             position_index,
             dims,
             slots: vec![None; config.max_obstacles],
-            order: Vec::with_capacity(256),
+            order: Vec::with_capacity(MAX_OBSTACLES),
         })
     }
 
@@ -116,7 +136,8 @@ impl<const NX: usize> ObstacleConstraints<NX> {
 
     /// Replaces the obstacle set with the `max_obstacles` nearest to
     /// `position` (nearest surface first); the rest is left out. Non-finite
-    /// obstacles are skipped. Allocates nothing for up to 256 obstacles.
+    /// obstacles are skipped, and any beyond the first [`MAX_OBSTACLES`]
+    /// (what a world model holds). Allocates nothing.
     pub fn set_obstacles(&mut self, obstacles: &[Obstacle], position: &Vector3<f64>) {
         self.order.clear();
         for (i, o) in obstacles.iter().enumerate() {

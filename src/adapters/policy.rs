@@ -1,0 +1,100 @@
+//! The scenario's controller as the loop's policy.
+
+use std::fmt::Write;
+
+use recede_control::guidance::Guidance;
+use recede_control::{Controller, ReferenceConfig};
+use recede_mpc::StepReport;
+use recede_rt::{Estimate, Policy, PolicyError, StepStatus};
+
+/// The scenario's MPC tracking its reference, guided before each step by
+/// the world model that came with the estimate (keep-out rows around the
+/// perceived obstacles, the approach to the hottest target). Allocates
+/// nothing per step.
+#[derive(Debug)]
+pub struct ControlPolicy {
+    pub controller: Controller,
+    pub reference: ReferenceConfig,
+    guidance: Guidance,
+    x_ref: Vec<f64>,
+    u_ref: Vec<f64>,
+    nx: usize,
+    nu: usize,
+}
+
+impl ControlPolicy {
+    pub fn new(controller: Controller, reference: ReferenceConfig, guidance: Guidance) -> Self {
+        let (nx, nu, _) = controller.dimensions();
+        Self {
+            controller,
+            reference,
+            guidance,
+            x_ref: vec![0.0; nx],
+            u_ref: vec![0.0; nu],
+            nx,
+            nu,
+        }
+    }
+
+    /// Whether the reference has become the approach to a target.
+    pub fn approaching(&self) -> bool {
+        self.guidance.approaching()
+    }
+}
+
+/// The loop's view of an MPC step; a fallback is described inline.
+fn status(report: &StepReport) -> StepStatus {
+    let mut status = StepStatus {
+        fell_back: report.outcome.is_fallback(),
+        iterations: report.qp_iterations,
+        ..StepStatus::default()
+    };
+    if status.fell_back {
+        let _ = write!(status.note, "{:?} ({:?})", report.outcome, report.failure);
+    }
+    status
+}
+
+impl Policy for ControlPolicy {
+    fn dimensions(&self) -> (usize, usize) {
+        (self.nx, self.nu)
+    }
+
+    fn step(
+        &mut self,
+        t_secs: f64,
+        estimate: &Estimate,
+        command: &mut [f64],
+    ) -> Result<StepStatus, PolicyError> {
+        let x = estimate.state();
+        self.guidance.apply(
+            &mut self.controller,
+            &mut self.reference,
+            x,
+            &estimate.world,
+        );
+        self.controller
+            .track(&self.reference, t_secs, &mut self.x_ref, &mut self.u_ref)?;
+        Ok(status(&self.controller.step(x, command)?))
+    }
+
+    fn late_command(&self, after_secs: f64, out: &mut [f64]) {
+        if self.controller.planned_input(after_secs, out).is_err() {
+            self.safe_command(out);
+        }
+    }
+
+    fn safe_command(&self, out: &mut [f64]) {
+        if self.controller.safe_input(out).is_err() {
+            out.fill(0.0);
+        }
+    }
+
+    fn predicted_states(&self, out: &mut Vec<f64>) {
+        let (nx, _, n) = self.controller.dimensions();
+        out.resize((n + 1) * nx, 0.0);
+        if self.controller.predicted_states(out).is_err() {
+            out.clear();
+        }
+    }
+}
