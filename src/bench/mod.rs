@@ -1,4 +1,4 @@
-//! `recede bench`: the reference problems of benchmarks.md, one JSON object
+//! `recede bench`: the reference problems of docs/benchmarks.md, one JSON object
 //! per line.
 
 pub mod arm;

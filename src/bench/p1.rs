@@ -1,4 +1,4 @@
-//! P1: cart-pole swing-up by nonlinear MPC, exactly as benchmarks.md.
+//! P1: cart-pole swing-up by nonlinear MPC, exactly as docs/benchmarks.md.
 
 use std::time::Instant;
 

@@ -1,5 +1,5 @@
 //! P2: quadrotor figure-eight tracking with unmodelled drag, exactly as
-//! benchmarks.md, with three prediction models: `nominal`, `residual` (an
+//! docs/benchmarks.md, with three prediction models: `nominal`, `residual` (an
 //! MLP trained here on flights that are not the figure-eight) and `oracle`
 //! (the true drag model, the limit a residual can reach).
 //!
@@ -176,7 +176,7 @@ impl Default for P2Options {
 pub const RESIDUAL: ResidualEvaluation = ResidualEvaluation::OncePerStep;
 
 /// P2's controller: N = 20 x 0.05 s, one RTI iteration per 0.01 s step,
-/// the weights of benchmarks.md (q_w unweighted: the attitude error is the
+/// the weights of docs/benchmarks.md (q_w unweighted: the attitude error is the
 /// quaternion's vector part), thrusts in [0, 8] N.
 pub fn mpc_config() -> MpcConfig {
     MpcConfig {
