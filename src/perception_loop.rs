@@ -16,7 +16,7 @@ use nalgebra::Vector3;
 use recede_control::ReferenceConfig;
 use recede_model::robots::RobotConfig;
 use recede_mpc::StepReport;
-use recede_msg::{Measurement, Reading};
+use recede_msg::{Measurement, Reading, MAX_DIM};
 use recede_perception::{
     approach_target, ApproachConfig, Obstacle, Outcome, Perception, SensorStats, Target,
 };
@@ -33,7 +33,7 @@ struct Shared {
     obstacles: Vec<Obstacle>,
     hottest: Option<Target>,
     /// (time the command acts from, command, length).
-    commands: Vec<(f64, [f64; 8], usize)>,
+    commands: Vec<(f64, [f64; MAX_DIM], usize)>,
     stats: Vec<SensorStats>,
     estimate_faults: u64,
 }
@@ -74,7 +74,7 @@ impl PerceptionLink {
 pub struct PerceptionEstimator {
     perception: Perception,
     link: PerceptionLink,
-    commands: Vec<(f64, [f64; 8], usize)>,
+    commands: Vec<(f64, [f64; MAX_DIM], usize)>,
 }
 
 impl PerceptionEstimator {
@@ -234,8 +234,8 @@ impl Policy for PerceptionPolicy<'_> {
         }
         let report = self.inner.step(t_secs, x, command)?;
         let mut shared = link.lock();
-        if command.len() <= 8 && shared.commands.len() < MAX_PENDING_COMMANDS {
-            let mut u = [0.0; 8];
+        if command.len() <= MAX_DIM && shared.commands.len() < MAX_PENDING_COMMANDS {
+            let mut u = [0.0; MAX_DIM];
             u[..command.len()].copy_from_slice(command);
             shared
                 .commands

@@ -12,6 +12,7 @@
 //! fast climbs and descents) that reach the body-frame velocities (notably
 //! along body z) of fast tilted turns, which circles alone do not.
 
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{ensure, Result};
@@ -34,6 +35,7 @@ use serde::Serialize;
 
 use super::micros_since;
 use crate::datalog::Nominal;
+use crate::train::TrainConfig;
 use crate::stats::Percentiles;
 
 /// Control period, s (100 Hz).
@@ -115,44 +117,22 @@ impl Default for DataOptions {
     }
 }
 
-/// The residual the benchmark trains (also configs/residual_quadrotor.toml):
-/// the body-frame velocity and its quadratic-drag shape in, a body-frame
+/// The residual the benchmark trains and how: configs/residual_quadrotor.toml,
+/// what `recede train` reads too (compiled in; written nowhere else). The
+/// body-frame velocity and its quadratic-drag shape in, a body-frame
 /// acceleration on v' out, one hidden layer of 16. Attitude and thrust
 /// features were tried and dropped: the drag does not depend on them, they
 /// leave the training box on the fast eights (the guard then clips) and
 /// cost evaluation time.
-pub fn residual_spec() -> ResidualSpec {
-    ResidualSpec {
-        features: vec![
-            Feature::BodyVelocity {
-                quat_start: 3,
-                vel_start: 7,
-            },
-            Feature::BodyVelocityAbsProduct {
-                quat_start: 3,
-                vel_start: 7,
-            },
-        ],
-        outputs: vec![Output::WorldFromBody {
-            quat_start: 3,
-            start: 7,
-        }],
-        hidden: vec![16],
-        activation: Activation::Tanh,
-        guard: SupportGuard::Clip,
-    }
+pub fn residual_config() -> TrainConfig {
+    const PATH: &str = "configs/residual_quadrotor.toml";
+    const TEXT: &str = include_str!("../../configs/residual_quadrotor.toml");
+    // A file in the repository, parsed by a test (`the_residual_file_parses`).
+    TrainConfig::parse(TEXT, Path::new(PATH)).expect("configs/residual_quadrotor.toml parses")
 }
 
-pub fn training_options() -> TrainOptions {
-    TrainOptions {
-        seed: 0,
-        max_epochs: 150,
-        batch_size: 64,
-        learning_rate: 3e-3,
-        patience: 15,
-        validation_fraction: 0.2,
-        ..TrainOptions::default()
-    }
+pub fn residual_spec() -> ResidualSpec {
+    residual_config().spec
 }
 
 impl Default for P2Options {
@@ -162,8 +142,8 @@ impl Default for P2Options {
             laps: 3.0,
             evaluated_from_lap: 1.0,
             data: DataOptions::default(),
-            spec: residual_spec(),
-            training: training_options(),
+            spec: residual_config().spec,
+            training: residual_config().training,
             models: vec![P2Model::Nominal, P2Model::Residual, P2Model::Oracle],
         }
     }
@@ -785,6 +765,13 @@ mod tests {
                 (0..3).map(|i| (p[i] - q[i]).powi(2)).sum::<f64>().sqrt()
             })
             .fold(f64::INFINITY, f64::min)
+    }
+
+    #[test]
+    fn the_residual_file_parses() {
+        let config = residual_config();
+        assert_eq!(config.spec.hidden, vec![16]);
+        assert_eq!(config.training.max_epochs, 150);
     }
 
     #[test]
