@@ -185,11 +185,7 @@ impl Scenario {
             bail!("[goal] `state_tolerance`: expected {nx} tolerances >= 0 (inf to ignore one), found {tol:?}");
         }
         f.reference.validate(nx, nu).context("[reference]")?;
-        let period = f
-            .controller
-            .mpc
-            .period_secs
-            .unwrap_or(f.controller.mpc.dt_secs);
+        let period = f.controller.mpc.period_secs();
         let substeps = period * s.plant_rate_hz;
         if (substeps - substeps.round()).abs() > 1e-6 || substeps.round() < 1.0 {
             bail!(
@@ -299,7 +295,6 @@ impl Scenario {
     }
 
     pub fn period_secs(&self) -> f64 {
-        let c = &self.file.controller.mpc;
-        c.period_secs.unwrap_or(c.dt_secs)
+        self.file.controller.mpc.period_secs()
     }
 }

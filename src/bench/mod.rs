@@ -2,6 +2,7 @@
 //! per line.
 
 pub mod arm;
+pub mod learned;
 pub mod p1;
 pub mod p2;
 pub mod p3;

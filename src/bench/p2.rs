@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{ensure, Result};
-use nalgebra::{SVector, Vector3};
+use nalgebra::{SVector, Vector3, Vector4};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use recede_control::ReferenceConfig;
@@ -33,7 +33,7 @@ use recede_mpc::{Mpc, MpcConfig};
 use recede_sim::plant::{Actuator, Disturbances, Plant, QuadrotorTruth, TruePlant};
 use serde::Serialize;
 
-use super::micros_since;
+use super::learned::{self, ResidualMpc, Rig};
 use crate::datalog::Nominal;
 use crate::train::TrainConfig;
 use crate::stats::Percentiles;
@@ -88,20 +88,7 @@ pub struct DataOptions {
     pub target: TargetKind,
 }
 
-/// What a training sample's target is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetKind {
-    /// `(x_next - nominal_next) / 0.01 s` over a control period, paired with
-    /// the state at its start: what a robot logging at the control rate
-    /// has. Its error is the drag's change over half a period (up to about
-    /// 0.05 m/s^2 on fast flights).
-    ControlPeriod,
-    /// The same over one 1 ms plant step (one per control period, cycling
-    /// through the period's steps), paired with the step's midpoint state
-    /// (quaternion renormalised): second order in 1 ms, what a robot with
-    /// a 1 kHz state estimate has.
-    PlantStep,
-}
+pub use super::learned::TargetKind;
 
 impl Default for DataOptions {
     fn default() -> Self {
@@ -261,7 +248,7 @@ pub fn plant(x0: &SVector<f64, NX>) -> Result<TruePlant<QuadrotorTruth, NX, NU>>
     )?)
 }
 
-pub type P2Mpc<R> = Mpc<Discretized<WithResidual<Quadrotor, R>>, (), NX, NU>;
+pub type P2Mpc<R> = ResidualMpc<Quadrotor, R, NX, NU>;
 
 /// P2's MPC with the model `nominal + residual`, its plan starting at `x0`.
 pub fn controller<R: Residual<NX, NU>>(
@@ -269,10 +256,11 @@ pub fn controller<R: Residual<NX, NU>>(
     evaluation: ResidualEvaluation,
     x0: &SVector<f64, NX>,
 ) -> Result<P2Mpc<R>> {
-    let spec = mpc_config().to_spec::<NX, NU>()?;
+    let config = mpc_config();
+    let spec = config.to_spec::<NX, NU>()?;
     let model = Discretized::new(
         WithResidual::new(Quadrotor::default(), residual).with_evaluation(evaluation),
-        Rk4::new(spec.dt_secs, spec.rk4_substeps),
+        Rk4::new(spec.dt_secs, config.rk4_substeps),
     );
     Ok(Mpc::new(
         model,
@@ -283,22 +271,7 @@ pub fn controller<R: Residual<NX, NU>>(
     )?)
 }
 
-/// Writes the references of the nodes `t, t + dt, ...` from `sample`.
-pub fn set_references<R>(mpc: &mut P2Mpc<R>, t: f64, sample: &impl Fn(f64, &mut [f64], &mut [f64]))
-where
-    R: Residual<NX, NU>,
-{
-    let dt = mpc.spec().dt_secs;
-    let (xs, us) = mpc.references_mut();
-    let n = us.len();
-    let mut u = [0.0; NU];
-    for (k, x) in xs.iter_mut().enumerate() {
-        sample(t + k as f64 * dt, x.as_mut_slice(), &mut u);
-        if k < n {
-            us[k].copy_from_slice(&u);
-        }
-    }
-}
+pub use super::learned::set_references;
 
 pub fn figure_eight(v_max: f64) -> ReferenceConfig {
     ReferenceConfig::FigureEight {
@@ -334,39 +307,16 @@ pub fn closed_loop<R: Residual<NX, NU>>(
     let lap = lap_secs(v_max);
     let steps = (laps * lap / PERIOD_SECS).round() as usize;
     let from = evaluated_from_lap * lap;
-    let (mut sq, mut evaluated, mut saturated, mut fallbacks) = (0.0, 0usize, 0usize, 0usize);
-    let mut step_us = Vec::with_capacity(steps);
-    let (mut feedback_us, mut prepare_us, mut qp_iterations) = (
-        Vec::with_capacity(steps),
-        Vec::with_capacity(steps),
-        Vec::with_capacity(steps),
-    );
+    let (mut sq, mut evaluated) = (0.0, 0usize);
     let mut x_ref = [0.0; NX];
-    let mut u = SVector::<f64, NU>::zeros();
-    for k in 0..steps {
-        let t = k as f64 * PERIOD_SECS;
-        let x = SVector::<f64, NX>::from_column_slice(plant.state());
+    let score = |t: f64, x: &SVector<f64, NX>| {
         if t >= from - 1e-9 {
             sample(t, &mut x_ref, &mut u_ref);
             sq += (0..3).map(|i| (x[i] - x_ref[i]).powi(2)).sum::<f64>();
             evaluated += 1;
         }
-        set_references(&mut mpc, t, &sample);
-        let started = Instant::now();
-        let report = mpc.step(&x, PERIOD_SECS, &mut u);
-        step_us.push(micros_since(started));
-        feedback_us.push(report.feedback_secs * 1e6);
-        prepare_us.push(report.prepare_secs * 1e6);
-        qp_iterations.push(f64::from(report.qp_iterations));
-        fallbacks += usize::from(report.outcome.is_fallback());
-        saturated += u
-            .iter()
-            .filter(|&&f| f <= 1e-9 || f >= MAX_THRUST_N - 1e-9)
-            .count();
-        for j in 0..PLANT_STEPS {
-            plant.step(t + j as f64 * PLANT_STEP_SECS, u.as_slice())?;
-        }
-    }
+    };
+    let flown = learned::closed_loop(&rig(None), &mut mpc, &mut plant, steps, &sample, score)?;
     ensure!(evaluated > 0, "no control instant in the evaluated laps");
     Ok((
         P2Line {
@@ -374,18 +324,32 @@ pub fn closed_loop<R: Residual<NX, NU>>(
             v_max,
             model: name,
             rmse_m: (sq / evaluated as f64).sqrt(),
-            step_us: Percentiles::of(&step_us),
-            feedback_us: Percentiles::of(&feedback_us),
-            prepare_us: Percentiles::of(&prepare_us),
-            qp_iterations: Percentiles::of(&qp_iterations),
-            saturated_fraction: saturated as f64 / (steps * NU) as f64,
+            step_us: flown.step_percentiles(),
+            feedback_us: Percentiles::of(&flown.feedback_us),
+            prepare_us: Percentiles::of(&flown.prepare_us),
+            qp_iterations: Percentiles::of(&flown.qp_iterations),
+            saturated_fraction: flown.saturated_fraction(),
             control_steps: steps,
             evaluated_steps: evaluated,
-            fallbacks,
+            fallbacks: flown.fallbacks,
             outside_support_fraction: None,
         },
         mpc,
     ))
+}
+
+/// P2's loop: 100 Hz control, the plant at 1 ms, logging `log`.
+fn rig(log: Option<TargetKind>) -> Rig {
+    Rig {
+        period_secs: PERIOD_SECS,
+        plant_step_secs: PLANT_STEP_SECS,
+        nominal: Nominal::Quadrotor(Quadrotor::default()),
+        log,
+        midpoint: |x| {
+            let q = Vector4::new(x[3], x[4], x[5], x[6]).normalize();
+            x[3..7].copy_from_slice(q.as_slice());
+        },
+    }
 }
 
 /// One training flight: a circle (with a slow vertical oscillation) at a
@@ -579,60 +543,18 @@ pub fn generate_data(options: &DataOptions) -> Result<(Dataset<NX, NU>, Vec<Flig
 
 /// One training flight: its samples and the lowest height it reached.
 fn fly(flight: &Flight, options: &DataOptions) -> Result<(Dataset<NX, NU>, f64)> {
-    let nominal = Nominal::Quadrotor(Quadrotor::default());
     let steps = (options.flight_secs / PERIOD_SECS).round() as usize;
-    let mut data = Dataset::new();
-    let mut lowest = f64::INFINITY;
-    let mut predicted = [0.0; NX];
     let sample = |t: f64, x: &mut [f64], u: &mut [f64]| flight.sample(t, x, u);
     let mut x0 = SVector::<f64, NX>::zeros();
     sample(0.0, x0.as_mut_slice(), &mut [0.0; NU]);
     let mut mpc = controller(ZeroResidual, RESIDUAL, &x0)?;
     let mut plant = plant(&x0)?;
-    let mut u = SVector::<f64, NU>::zeros();
-    for k in 0..steps {
-        let t = k as f64 * PERIOD_SECS;
-        let x = SVector::<f64, NX>::from_column_slice(plant.state());
-        set_references(&mut mpc, t, &sample);
-        mpc.step(&x, PERIOD_SECS, &mut u);
-        // The plant step whose transition is kept (PlantStep targets).
-        let kept = k % PLANT_STEPS;
-        let mut transition = None;
-        for j in 0..PLANT_STEPS {
-            let before = SVector::<f64, NX>::from_column_slice(plant.state());
-            plant.step(t + j as f64 * PLANT_STEP_SECS, u.as_slice())?;
-            if j == kept {
-                let after = SVector::<f64, NX>::from_column_slice(plant.state());
-                let applied = SVector::<f64, NU>::from_column_slice(plant.applied_input());
-                transition = Some((before, after, applied));
-            }
-        }
-        let x_next = SVector::<f64, NX>::from_column_slice(plant.state());
-        lowest = lowest.min(x[2]).min(x_next[2]);
-        let (x_from, x_to, applied, h) = match options.target {
-            TargetKind::ControlPeriod => {
-                let applied = SVector::<f64, NU>::from_column_slice(plant.applied_input());
-                (x, x_next, applied, PERIOD_SECS)
-            }
-            TargetKind::PlantStep => {
-                let (before, after, applied) = transition.expect("kept < PLANT_STEPS");
-                (before, after, applied, PLANT_STEP_SECS)
-            }
-        };
-        nominal.predict(x_from.as_slice(), applied.as_slice(), h, &mut predicted);
-        let target = SVector::<f64, NX>::from_fn(|i, _| (x_to[i] - predicted[i]) / h);
-        let at = match options.target {
-            TargetKind::ControlPeriod => x_from,
-            TargetKind::PlantStep => {
-                let mut mid = (x_from + x_to) * 0.5;
-                let q = mid.fixed_rows::<4>(3).normalize();
-                mid.fixed_rows_mut::<4>(3).copy_from(&q);
-                mid
-            }
-        };
-        data.push(at, applied, target);
-    }
-    Ok((data, lowest))
+    let mut lowest = f64::INFINITY;
+    let rig = rig(Some(options.target));
+    let flown = learned::closed_loop(&rig, &mut mpc, &mut plant, steps, &sample, |_, x| {
+        lowest = lowest.min(x[2]);
+    })?;
+    Ok((flown.data, lowest.min(plant.state()[2])))
 }
 
 /// Trains the benchmark's residual on `data`.
@@ -640,12 +562,7 @@ pub fn train_residual(
     data: &Dataset<NX, NU>,
     options: &P2Options,
 ) -> Result<(MlpResidual<NX, NU>, TrainReport)> {
-    Ok(recede_learn::train(
-        data,
-        &options.spec,
-        &options.training,
-        |_| {},
-    )?)
+    learned::train(data, &options.spec, &options.training)
 }
 
 /// The whole benchmark: data, training, then every speed with the three
@@ -669,9 +586,9 @@ pub fn run(options: &P2Options) -> Result<Vec<P2Line>> {
                 (P2Model::Residual, Some(residual)) => {
                     let (mut line, mpc) =
                         closed_loop("residual", residual.clone(), RESIDUAL, v, laps, from)?;
-                    let stats = mpc.model().dynamics.residual.guard_stats();
+                    let residual = &mpc.model().dynamics.residual;
                     line.outside_support_fraction =
-                        Some(stats.outside_support as f64 / stats.evaluations.max(1) as f64);
+                        Some(learned::outside_support_fraction(residual));
                     lines.push(line);
                 }
                 (P2Model::Residual, None) => {}

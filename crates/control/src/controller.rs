@@ -41,6 +41,9 @@ pub type Shooting<D, const NX: usize, const NU: usize> =
 pub struct RobotController<D, const NX: usize, const NU: usize, C = ()> {
     pub mpc: Mpc<Shooting<D, NX, NU>, C, NX, NU>,
     pub adaptation: Option<Adaptation<NX, NU>>,
+    /// How far the plan is shifted after each step, s
+    /// ([`MpcConfig::period_secs`]).
+    pub period_secs: f64,
 }
 
 macro_rules! controllers {
@@ -163,7 +166,7 @@ where
             let model = ResidualModel::<NX, NU>::load(&r.model)?;
             let adaptation = match (&model, r.adaptation) {
                 (ResidualModel::Mlp(mlp), Some(rls)) => {
-                    Some(Adaptation::new(mlp, rls, spec.period_secs).map_err(|e| {
+                    Some(Adaptation::new(mlp, rls, config.period_secs()).map_err(|e| {
                         ControlError::Residual {
                             path: r.model.display().to_string(),
                             message: format!("adaptation: {e}"),
@@ -177,11 +180,12 @@ where
     };
     let model = Discretized::new(
         WithResidual::new(dynamics, model).with_evaluation(evaluation),
-        Rk4::new(spec.dt_secs, spec.rk4_substeps),
+        Rk4::new(spec.dt_secs, config.rk4_substeps),
     );
     Ok(Box::new(RobotController {
         mpc: Mpc::new(model, constraints, spec, &x0, &u0)?,
         adaptation,
+        period_secs: config.period_secs(),
     }))
 }
 
@@ -309,7 +313,7 @@ impl Controller {
 
     /// The control period the plan is shifted by after each step, s.
     pub fn period_secs(&self) -> f64 {
-        each!(self, m => m.mpc.spec().period_secs)
+        each!(self, m => m.period_secs)
     }
 
     pub fn dt_secs(&self) -> f64 {
@@ -355,7 +359,7 @@ impl Controller {
     /// updates the residual. Never allocates, never panics.
     pub fn step(&mut self, x: &[f64], command: &mut [f64]) -> Result<StepReport, ControlError> {
         each!(self, m => {
-            let period = m.mpc.spec().period_secs;
+            let period = m.period_secs;
             let (x0, mut u) = checked_io(&m.mpc, x, command)?;
             if let Some(adaptation) = &mut m.adaptation {
                 let WithResidual {
