@@ -57,6 +57,16 @@ macro_rules! robot_config {
                 }
             }
 
+            /// How many of the first states are a world position obstacles
+            /// can block (3, 2, or 0: [`Robot::POSITION_STATES`]).
+            pub fn position_states(&self) -> usize {
+                match self {
+                    $(Self::$variant(_) => {
+                        <$robot as Robot<{ $module::NX }, { $module::NU }>>::POSITION_STATES
+                    })*
+                }
+            }
+
             /// Builds the robot (parameters checked) and hands it to `visitor`.
             pub fn visit<V: RobotVisitor>(&self, visitor: V) -> Result<V::Output, ModelError> {
                 match self {
