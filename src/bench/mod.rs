@@ -6,6 +6,7 @@ pub mod learned;
 pub mod p1;
 pub mod p2;
 pub mod p3;
+pub mod scenarios;
 
 use std::time::Instant;
 

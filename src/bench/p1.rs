@@ -37,29 +37,20 @@ pub struct P1Result {
     pub final_state: [f64; 4],
 }
 
-/// P1's controller settings; `osqp` left at the crate's defaults unless given.
-pub fn config(osqp: Option<OsqpConfig>) -> MpcConfig {
-    MpcConfig {
-        horizon_steps: 40,
-        dt_secs: PERIOD_SECS,
-        rk4_substeps: 1,
-        period_secs: None,
-        state_weights: vec![1e3, 1e3, 1e-2, 1e-2],
-        terminal_weights: None,
-        input_weights: vec![1e-2],
-        input_min: Some(vec![-FORCE_LIMIT_N]),
-        input_max: Some(vec![FORCE_LIMIT_N]),
-        state_bounds: vec![],
-        sqp_iterations: 1,
-        osqp: osqp.unwrap_or_default(),
-        fallback: Default::default(),
+/// P1's controller settings (configs/bench/p1.toml's `[controller]`), with
+/// `osqp` instead of the file's when given.
+pub fn config(osqp: Option<OsqpConfig>) -> Result<MpcConfig> {
+    let mut config = super::scenarios::p1()?.file.controller.mpc;
+    if let Some(osqp) = osqp {
+        config.osqp = osqp;
     }
+    Ok(config)
 }
 
 pub type P1Controller = Mpc<Discretized<CartPole>, (), 4, 1>;
 
 pub fn controller(osqp: Option<OsqpConfig>) -> Result<P1Controller> {
-    let spec = config(osqp).to_spec::<4, 1>()?;
+    let spec = config(osqp)?.to_spec::<4, 1>()?;
     let model = Discretized::new(CartPole::default(), Rk4::new(PERIOD_SECS, 1));
     let x0 = Vector4::new(0.0, std::f64::consts::PI, 0.0, 0.0);
     let mut mpc = Mpc::new(model, (), spec, &x0, &Vector1::zeros())?;

@@ -138,41 +138,15 @@ impl Default for P2Options {
 
 /// How the residual model's MPC integrates the residual: held over each
 /// 0.05 s interval, which tracks as well as evaluating it at every RK4
-/// stage at a quarter of the evaluations (ARCHITECTURE.md, "The residual
+/// stage at a quarter of the evaluations (docs/performance.md, "The residual
 /// inside the integrator"). The oracle integrates the true drag exactly.
 pub const RESIDUAL: ResidualEvaluation = ResidualEvaluation::OncePerStep;
 
 /// P2's controller: N = 20 x 0.05 s, one RTI iteration per 0.01 s step,
 /// the weights of docs/benchmarks.md (q_w unweighted: the attitude error is the
 /// quaternion's vector part), thrusts in [0, 8] N.
-pub fn mpc_config() -> MpcConfig {
-    MpcConfig {
-        horizon_steps: 20,
-        dt_secs: 0.05,
-        rk4_substeps: 1,
-        period_secs: Some(PERIOD_SECS),
-        state_weights: vec![
-            100.0, 100.0, 100.0, 0.0, 10.0, 10.0, 10.0, 1.0, 1.0, 1.0, 0.1, 0.1, 0.1,
-        ],
-        terminal_weights: None,
-        input_weights: vec![0.1; NU],
-        input_min: Some(vec![0.0; NU]),
-        input_max: Some(vec![MAX_THRUST_N; NU]),
-        state_bounds: vec![],
-        sqp_iterations: 1,
-        // The thrust bounds are rarely active on the eight: plain ADMM from
-        // the warm start converges in ~3 iterations where OSQP's default
-        // over-relaxation takes 15 (ARCHITECTURE.md, "OSQP settings").
-        osqp: recede_mpc::OsqpConfig {
-            alpha: 1.0,
-            check_termination_every: 3,
-            ..Default::default()
-        },
-        fallback: recede_mpc::FallbackConfig {
-            safe_input: Some(vec![Quadrotor::default().hover_thrust_n(); NU]),
-            ..Default::default()
-        },
-    }
+pub fn mpc_config() -> Result<MpcConfig> {
+    Ok(super::scenarios::p2(9.0)?.file.controller.mpc)
 }
 
 /// P2's body-frame drag, written generic over the scalar so the MPC can
@@ -256,7 +230,7 @@ pub fn controller<R: Residual<NX, NU>>(
     evaluation: ResidualEvaluation,
     x0: &SVector<f64, NX>,
 ) -> Result<P2Mpc<R>> {
-    let config = mpc_config();
+    let config = mpc_config()?;
     let spec = config.to_spec::<NX, NU>()?;
     let model = Discretized::new(
         WithResidual::new(Quadrotor::default(), residual).with_evaluation(evaluation),
