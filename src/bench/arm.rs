@@ -400,7 +400,8 @@ pub fn closed_loop<R: Residual<NX, NU>>(
         log: Some(TargetKind::PlantStep),
         midpoint: |_| {},
     };
-    let flown = learned::closed_loop(&rig, &mut mpc, &mut plant, steps, &sample, score)?;
+    let bounds = arm.input_bounds();
+    let flown = learned::closed_loop(&rig, &mut mpc, &mut plant, &bounds, steps, &sample, score)?;
     ensure!(evaluated > 0, "no control instant in the evaluated window");
     let line = ArmLine {
         problem: "p2_arm",

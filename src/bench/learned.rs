@@ -1,16 +1,20 @@
 //! The harness of the learned-residual benchmarks (P2's quadrotor and its
-//! arm), written once: a closed loop of an MPC whose model is `nominal +
-//! residual` on the true plant, what it measures, the transitions it logs
-//! for training, and training.
+//! arm), written once: a closed loop of a controller whose model is
+//! `nominal + residual` on the true plant, what it measures, the transitions
+//! it logs for training, and training. The controller is the one
+//! `Controller::from_config` builds from a scenario file (what `recede run`
+//! runs) or, for models a scenario cannot name (the oracle's true drag, the
+//! arm's), the benchmark's own MPC.
 
 use std::time::Instant;
 
 use anyhow::Result;
 use nalgebra::SVector;
+use recede_control::Controller;
 use recede_learn::{Dataset, MlpResidual, ResidualSpec, TrainOptions, TrainReport};
-use recede_model::{Discretized, Dynamics, Residual, WithResidual};
-use recede_mpc::Mpc;
-use recede_sim::plant::{Plant, TrueDynamics, TruePlant};
+use recede_model::{Bounds, Discretized, Dynamics, Residual, WithResidual};
+use recede_mpc::{Mpc, StepReport};
+use recede_sim::plant::Plant;
 
 use super::micros_since;
 use crate::datalog::Nominal;
@@ -75,6 +79,74 @@ impl<const NX: usize, const NU: usize> Flown<NX, NU> {
     }
 }
 
+/// A controller the harness can fly.
+pub trait Stepper<const NX: usize, const NU: usize> {
+    /// Writes the references of the nodes `t, t + dt, ...` from `sample`.
+    fn set_references(
+        &mut self,
+        t: f64,
+        sample: &impl Fn(f64, &mut [f64], &mut [f64]),
+    ) -> Result<()>;
+    /// One control step from `x`; the plan is then shifted by `period_secs`.
+    fn step(
+        &mut self,
+        x: &SVector<f64, NX>,
+        period_secs: f64,
+        u: &mut SVector<f64, NU>,
+    ) -> Result<StepReport>;
+}
+
+impl<D, R, const NX: usize, const NU: usize> Stepper<NX, NU> for ResidualMpc<D, R, NX, NU>
+where
+    D: Dynamics<NX, NU>,
+    R: Residual<NX, NU>,
+{
+    fn set_references(
+        &mut self,
+        t: f64,
+        sample: &impl Fn(f64, &mut [f64], &mut [f64]),
+    ) -> Result<()> {
+        set_references(self, t, sample);
+        Ok(())
+    }
+
+    fn step(
+        &mut self,
+        x: &SVector<f64, NX>,
+        period_secs: f64,
+        u: &mut SVector<f64, NU>,
+    ) -> Result<StepReport> {
+        Ok(Mpc::step(self, x, period_secs, u))
+    }
+}
+
+/// The controller a scenario file describes; its period is the file's.
+impl<const NX: usize, const NU: usize> Stepper<NX, NU> for Controller {
+    fn set_references(
+        &mut self,
+        t: f64,
+        sample: &impl Fn(f64, &mut [f64], &mut [f64]),
+    ) -> Result<()> {
+        let (_, _, n) = self.dimensions();
+        let dt = self.dt_secs();
+        let (mut x, mut u) = ([0.0; NX], [0.0; NU]);
+        for k in 0..=n {
+            sample(t + k as f64 * dt, &mut x, &mut u);
+            self.set_reference(k, &x, Some(&u))?;
+        }
+        Ok(())
+    }
+
+    fn step(
+        &mut self,
+        x: &SVector<f64, NX>,
+        _period_secs: f64,
+        u: &mut SVector<f64, NU>,
+    ) -> Result<StepReport> {
+        Ok(Controller::step(self, x.as_slice(), u.as_mut_slice())?)
+    }
+}
+
 /// Writes the references of the nodes `t, t + dt, ...` from `sample`.
 pub fn set_references<D, R, const NX: usize, const NU: usize>(
     mpc: &mut ResidualMpc<D, R, NX, NU>,
@@ -96,23 +168,23 @@ pub fn set_references<D, R, const NX: usize, const NU: usize>(
     }
 }
 
-/// `steps` control steps of `mpc` on `plant` tracking `sample`; `score`
-/// sees the time and the true state at every control instant.
-pub fn closed_loop<D, R, T, const NX: usize, const NU: usize>(
+/// `steps` control steps of `controller` on `plant` tracking `sample`;
+/// `score` sees the time and the true state at every control instant.
+/// Inputs within 1e-9 of `bounds` count as saturated.
+pub fn closed_loop<S, const NX: usize, const NU: usize>(
     rig: &Rig,
-    mpc: &mut ResidualMpc<D, R, NX, NU>,
-    plant: &mut TruePlant<T, NX, NU>,
+    controller: &mut S,
+    plant: &mut dyn Plant,
+    bounds: &Bounds<NU>,
     steps: usize,
     sample: &impl Fn(f64, &mut [f64], &mut [f64]),
     mut score: impl FnMut(f64, &SVector<f64, NX>),
 ) -> Result<Flown<NX, NU>>
 where
-    D: Dynamics<NX, NU>,
-    R: Residual<NX, NU>,
-    T: TrueDynamics<NX, NU>,
+    S: Stepper<NX, NU>,
 {
     let plant_steps = (rig.period_secs / rig.plant_step_secs).round() as usize;
-    let (u_min, u_max) = (mpc.spec().u_min, mpc.spec().u_max);
+    let (u_min, u_max) = (bounds.lower, bounds.upper);
     let mut flown = Flown {
         step_us: Vec::with_capacity(steps),
         feedback_us: Vec::with_capacity(steps),
@@ -128,9 +200,9 @@ where
         let t = k as f64 * rig.period_secs;
         let x = SVector::<f64, NX>::from_column_slice(plant.state());
         score(t, &x);
-        set_references(mpc, t, sample);
+        controller.set_references(t, sample)?;
         let started = Instant::now();
-        let report = mpc.step(&x, rig.period_secs, &mut u);
+        let report = controller.step(&x, rig.period_secs, &mut u)?;
         flown.step_us.push(micros_since(started));
         flown.feedback_us.push(report.feedback_secs * 1e6);
         flown.prepare_us.push(report.prepare_secs * 1e6);

@@ -12,14 +12,14 @@
 //! fast climbs and descents) that reach the body-frame velocities (notably
 //! along body z) of fast tilted turns, which circles alone do not.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{ensure, Result};
 use nalgebra::{SVector, Vector3, Vector4};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use recede_control::ReferenceConfig;
+use recede_control::{Controller, ReferenceConfig, ResidualConfig};
 use recede_learn::{
     Activation, Dataset, Feature, MlpResidual, Network, Normalization, Output, ResidualSpec,
     Support, SupportGuard, TrainOptions, TrainReport,
@@ -30,10 +30,13 @@ use recede_model::{
     c, Discretized, Residual, ResidualEvaluation, Rk4, Scalar, WithResidual, ZeroResidual,
 };
 use recede_mpc::{Mpc, MpcConfig};
+use recede_model::robots::Robot;
 use recede_sim::plant::{Actuator, Disturbances, Plant, QuadrotorTruth, TruePlant};
 use serde::Serialize;
 
-use super::learned::{self, ResidualMpc, Rig};
+use super::learned::{self, ResidualMpc, Rig, Stepper};
+use super::scenarios;
+use crate::scenario::Scenario;
 use crate::datalog::Nominal;
 use crate::train::TrainConfig;
 use crate::stats::Percentiles;
@@ -262,27 +265,93 @@ pub fn lap_secs(v_max: f64) -> f64 {
     2.0 * std::f64::consts::PI / w
 }
 
-/// The P2 closed loop at `v_max` with the MPC's model `nominal + residual`.
-pub fn closed_loop<R: Residual<NX, NU>>(
+/// The scenario P2 flies at `v_max`: configs/bench/p2_v*.toml at the four
+/// speeds docs/benchmarks.md fixes; at another speed, the same problem on
+/// that speed's figure-eight.
+pub fn scenario(v_max: f64) -> Result<Scenario> {
+    if [3.0, 6.0, 9.0, 12.0].contains(&v_max) {
+        return scenarios::p2(v_max);
+    }
+    let mut s = scenarios::p2(9.0)?;
+    let f = &mut s.file;
+    f.reference = figure_eight(v_max);
+    f.reference
+        .sample(0.0, &mut f.scenario.initial_state, &mut [0.0; NU]);
+    f.scenario.duration_secs = 3.0 * lap_secs(v_max);
+    Ok(s)
+}
+
+/// The model of a P2 line's controller.
+#[derive(Debug, Clone, Copy)]
+pub enum LineModel<'a> {
+    /// The scenario file's controller, nominal model.
+    Nominal,
+    /// The same with `[controller.residual]` naming this model file
+    /// (held over each interval).
+    Residual(&'a Path),
+    /// The benchmark's own MPC with the true drag (no scenario can name it).
+    Oracle,
+}
+
+/// The P2 closed loop at `v_max`: the controller `Controller::from_config`
+/// builds from the scenario file (the oracle's own MPC aside) on the true
+/// plant the simulator builds from it.
+pub fn closed_loop(
     name: &'static str,
-    residual: R,
-    evaluation: ResidualEvaluation,
+    model: LineModel<'_>,
     v_max: f64,
     laps: f64,
     evaluated_from_lap: f64,
-) -> Result<(P2Line, P2Mpc<R>)> {
-    let reference = figure_eight(v_max);
+) -> Result<P2Line> {
+    let scenario = scenario(v_max)?;
+    let f = &scenario.file;
+    let x0 = SVector::<f64, NX>::from_column_slice(&f.scenario.initial_state);
+    let mut plant = scenario.plant_config().build(f.scenario.seed)?;
+    let reference = &f.reference;
     let sample = |t: f64, x: &mut [f64], u: &mut [f64]| reference.sample(t, x, u);
-    let mut x0 = SVector::<f64, NX>::zeros();
-    let mut u_ref = [0.0; NU];
-    sample(0.0, x0.as_mut_slice(), &mut u_ref);
-    let mut mpc = controller(residual, evaluation, &x0)?;
-    let mut plant = plant(&x0)?;
+    let mut config = f.controller.clone();
+    match model {
+        LineModel::Nominal => {
+            let mut c = Controller::from_config(&f.robot, &config, x0.as_slice())?;
+            eight(name, &mut c, plant.as_mut(), &sample, v_max, laps, evaluated_from_lap)
+        }
+        LineModel::Residual(path) => {
+            config.residual = Some(ResidualConfig {
+                model: path.to_path_buf(),
+                evaluation: RESIDUAL,
+                adaptation: None,
+            });
+            let mut c = Controller::from_config(&f.robot, &config, x0.as_slice())?;
+            let mut line = eight(name, &mut c, plant.as_mut(), &sample, v_max, laps, evaluated_from_lap)?;
+            line.outside_support_fraction = c
+                .residual_stats()
+                .map(|s| s.outside_support as f64 / s.evaluations.max(1) as f64);
+            Ok(line)
+        }
+        LineModel::Oracle => {
+            let oracle = TrueDrag::of(&QuadrotorTruth::p2(Quadrotor::default()));
+            let mut mpc = controller(oracle, ResidualEvaluation::EveryStage, &x0)?;
+            eight(name, &mut mpc, plant.as_mut(), &sample, v_max, laps, evaluated_from_lap)
+        }
+    }
+}
+
+/// `laps` of the figure-eight at `v_max` with `controller` on `plant`, the
+/// RMSE from lap `evaluated_from_lap` on.
+fn eight<S: Stepper<NX, NU>>(
+    name: &'static str,
+    controller: &mut S,
+    plant: &mut dyn Plant,
+    sample: &impl Fn(f64, &mut [f64], &mut [f64]),
+    v_max: f64,
+    laps: f64,
+    evaluated_from_lap: f64,
+) -> Result<P2Line> {
     let lap = lap_secs(v_max);
     let steps = (laps * lap / PERIOD_SECS).round() as usize;
     let from = evaluated_from_lap * lap;
     let (mut sq, mut evaluated) = (0.0, 0usize);
-    let mut x_ref = [0.0; NX];
+    let (mut x_ref, mut u_ref) = ([0.0; NX], [0.0; NU]);
     let score = |t: f64, x: &SVector<f64, NX>| {
         if t >= from - 1e-9 {
             sample(t, &mut x_ref, &mut u_ref);
@@ -290,26 +359,24 @@ pub fn closed_loop<R: Residual<NX, NU>>(
             evaluated += 1;
         }
     };
-    let flown = learned::closed_loop(&rig(None), &mut mpc, &mut plant, steps, &sample, score)?;
+    let bounds = Quadrotor::default().input_bounds();
+    let flown = learned::closed_loop(&rig(None), controller, plant, &bounds, steps, sample, score)?;
     ensure!(evaluated > 0, "no control instant in the evaluated laps");
-    Ok((
-        P2Line {
-            problem: "p2",
-            v_max,
-            model: name,
-            rmse_m: (sq / evaluated as f64).sqrt(),
-            step_us: flown.step_percentiles(),
-            feedback_us: Percentiles::of(&flown.feedback_us),
-            prepare_us: Percentiles::of(&flown.prepare_us),
-            qp_iterations: Percentiles::of(&flown.qp_iterations),
-            saturated_fraction: flown.saturated_fraction(),
-            control_steps: steps,
-            evaluated_steps: evaluated,
-            fallbacks: flown.fallbacks,
-            outside_support_fraction: None,
-        },
-        mpc,
-    ))
+    Ok(P2Line {
+        problem: "p2",
+        v_max,
+        model: name,
+        rmse_m: (sq / evaluated as f64).sqrt(),
+        step_us: flown.step_percentiles(),
+        feedback_us: Percentiles::of(&flown.feedback_us),
+        prepare_us: Percentiles::of(&flown.prepare_us),
+        qp_iterations: Percentiles::of(&flown.qp_iterations),
+        saturated_fraction: flown.saturated_fraction(),
+        control_steps: steps,
+        evaluated_steps: evaluated,
+        fallbacks: flown.fallbacks,
+        outside_support_fraction: None,
+    })
 }
 
 /// P2's loop: 100 Hz control, the plant at 1 ms, logging `log`.
@@ -515,19 +582,32 @@ pub fn generate_data(options: &DataOptions) -> Result<(Dataset<NX, NU>, Vec<Flig
     Ok((data, flights, lowest))
 }
 
-/// One training flight: its samples and the lowest height it reached.
+/// One training flight: its samples and the lowest height it reached. The
+/// nominal controller and the true plant of P2's scenario file, started on
+/// the flight's path.
 fn fly(flight: &Flight, options: &DataOptions) -> Result<(Dataset<NX, NU>, f64)> {
     let steps = (options.flight_secs / PERIOD_SECS).round() as usize;
     let sample = |t: f64, x: &mut [f64], u: &mut [f64]| flight.sample(t, x, u);
-    let mut x0 = SVector::<f64, NX>::zeros();
-    sample(0.0, x0.as_mut_slice(), &mut [0.0; NU]);
-    let mut mpc = controller(ZeroResidual, RESIDUAL, &x0)?;
-    let mut plant = plant(&x0)?;
+    let mut x0 = [0.0; NX];
+    sample(0.0, &mut x0, &mut [0.0; NU]);
+    let scenario = scenarios::p2(9.0)?;
+    let f = &scenario.file;
+    let mut controller = Controller::from_config(&f.robot, &f.controller, &x0)?;
+    let mut plant_config = scenario.plant_config();
+    plant_config.initial_state = Some(x0.to_vec());
+    let mut plant = plant_config.build(f.scenario.seed)?;
     let mut lowest = f64::INFINITY;
     let rig = rig(Some(options.target));
-    let flown = learned::closed_loop(&rig, &mut mpc, &mut plant, steps, &sample, |_, x| {
-        lowest = lowest.min(x[2]);
-    })?;
+    let bounds = Quadrotor::default().input_bounds();
+    let flown = learned::closed_loop(
+        &rig,
+        &mut controller,
+        plant.as_mut(),
+        &bounds,
+        steps,
+        &sample,
+        |_, x| lowest = lowest.min(x[2]),
+    )?;
     Ok((flown.data, lowest.min(plant.state()[2])))
 }
 
@@ -540,41 +620,46 @@ pub fn train_residual(
 }
 
 /// The whole benchmark: data, training, then every speed with the three
-/// models. Progress goes to stderr.
+/// models. The trained residual reaches the controller the way a user's
+/// does, as a model file named in `[controller.residual]` (written to the
+/// temporary directory for the run). Progress goes to stderr.
 pub fn run(options: &P2Options) -> Result<Vec<P2Line>> {
     let started = Instant::now();
-    let residual = if options.models.contains(&P2Model::Residual) {
-        Some(generate_and_train(options)?)
+    let model_file = if options.models.contains(&P2Model::Residual) {
+        let residual = generate_and_train(options)?;
+        let path = std::env::temp_dir().join(format!("recede-p2-{}.safetensors", std::process::id()));
+        residual.save(&path)?;
+        Some(TempFile(path))
     } else {
         None
     };
-    let oracle = TrueDrag::of(&QuadrotorTruth::p2(Quadrotor::default()));
     let mut lines = Vec::new();
     for &v in &options.speeds_m_s {
         let (laps, from) = (options.laps, options.evaluated_from_lap);
         for model in &options.models {
-            match (model, &residual) {
-                (P2Model::Nominal, _) => {
-                    lines.push(closed_loop("nominal", ZeroResidual, RESIDUAL, v, laps, from)?.0);
+            let line = match (model, &model_file) {
+                (P2Model::Nominal, _) => closed_loop("nominal", LineModel::Nominal, v, laps, from)?,
+                (P2Model::Residual, Some(file)) => {
+                    closed_loop("residual", LineModel::Residual(&file.0), v, laps, from)?
                 }
-                (P2Model::Residual, Some(residual)) => {
-                    let (mut line, mpc) =
-                        closed_loop("residual", residual.clone(), RESIDUAL, v, laps, from)?;
-                    let residual = &mpc.model().dynamics.residual;
-                    line.outside_support_fraction =
-                        Some(learned::outside_support_fraction(residual));
-                    lines.push(line);
-                }
-                (P2Model::Residual, None) => {}
-                (P2Model::Oracle, _) => {
-                    let exact = ResidualEvaluation::EveryStage;
-                    lines.push(closed_loop("oracle", oracle, exact, v, laps, from)?.0);
-                }
-            }
+                (P2Model::Residual, None) => continue,
+                (P2Model::Oracle, _) => closed_loop("oracle", LineModel::Oracle, v, laps, from)?,
+            };
+            lines.push(line);
         }
     }
     eprintln!("p2: done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(lines)
+}
+
+/// A file removed when dropped.
+#[derive(Debug)]
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// The benchmark's residual architecture with weights from a fixed
@@ -781,15 +866,7 @@ mod tests {
 
     #[test]
     fn a_short_closed_loop_tracks_and_reports() {
-        let (line, _) = closed_loop(
-            "oracle",
-            TrueDrag::of(&QuadrotorTruth::p2(Quadrotor::default())),
-            ResidualEvaluation::EveryStage,
-            6.0,
-            0.02,
-            0.0,
-        )
-        .unwrap();
+        let line = closed_loop("oracle", LineModel::Oracle, 6.0, 0.02, 0.0).unwrap();
         assert_eq!(line.control_steps, 30);
         assert_eq!(line.evaluated_steps, 30);
         assert_eq!(line.fallbacks, 0);
