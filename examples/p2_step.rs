@@ -16,7 +16,8 @@ fn main() -> Result<()> {
     let line = match model {
         "nominal" => p2::closed_loop("nominal", LineModel::Nominal, v_max, laps, 0.0)?,
         "residual" => {
-            let path = std::env::temp_dir().join(format!("p2_step-{}.safetensors", std::process::id()));
+            let path =
+                std::env::temp_dir().join(format!("p2_step-{}.safetensors", std::process::id()));
             p2::untrained_residual(7)?.save(&path)?;
             let line = p2::closed_loop("residual", LineModel::Residual(&path), v_max, laps, 0.0);
             let _ = std::fs::remove_file(&path);

@@ -31,7 +31,7 @@ use recede_model::{
     Discretized, Dynamics, Residual, ResidualEvaluation, Rk4, Scalar, WithResidual, ZeroResidual,
 };
 use recede_mpc::{Mpc, MpcConfig};
-use recede_sim::plant::{Actuator, ArmTruth, Disturbances, Plant, TruePlant};
+use recede_sim::plant::{Actuator, ArmTruth, Disturbances, TruePlant};
 use serde::Serialize;
 
 use super::learned::{self, ResidualMpc, Rig, TargetKind};
@@ -41,7 +41,6 @@ use crate::stats::Percentiles;
 /// Control period, s (100 Hz), and the plant's RK4 step.
 pub const PERIOD_SECS: f64 = 0.01;
 pub const PLANT_STEP_SECS: f64 = 0.001;
-const PLANT_STEPS: usize = 10;
 /// What the controller does not know.
 pub const EXTRA_PAYLOAD_KG: f64 = 0.5;
 pub const VISCOUS_FRICTION: [f64; 2] = [0.1, 0.1];

@@ -21,31 +21,26 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use recede_control::{Controller, ReferenceConfig, ResidualConfig};
 use recede_learn::{
-    Activation, Dataset, Feature, MlpResidual, Network, Normalization, Output, ResidualSpec,
-    Support, SupportGuard, TrainOptions, TrainReport,
+    Dataset, MlpResidual, Network, Normalization, ResidualSpec, Support, TrainOptions, TrainReport,
 };
 use recede_model::robots::quadrotor::{rotation_from_quaternion, state_quaternion, NU, NX};
 use recede_model::robots::Quadrotor;
-use recede_model::{
-    c, Discretized, Residual, ResidualEvaluation, Rk4, Scalar, WithResidual, ZeroResidual,
-};
+use recede_model::{c, Discretized, Residual, ResidualEvaluation, Rk4, Scalar, WithResidual};
 use recede_mpc::{Mpc, MpcConfig};
-use recede_model::robots::Robot;
 use recede_sim::plant::{Actuator, Disturbances, Plant, QuadrotorTruth, TruePlant};
 use serde::Serialize;
 
 use super::learned::{self, ResidualMpc, Rig, Stepper};
 use super::scenarios;
-use crate::scenario::Scenario;
 use crate::datalog::Nominal;
-use crate::train::TrainConfig;
+use crate::scenario::Scenario;
 use crate::stats::Percentiles;
+use crate::train::TrainConfig;
 
 /// Control period, s (100 Hz).
 pub const PERIOD_SECS: f64 = 0.01;
 /// Plant integration step, s (RK4, quaternion renormalised after each).
 pub const PLANT_STEP_SECS: f64 = 0.001;
-const PLANT_STEPS: usize = 10;
 pub const AMPLITUDE_M: f64 = 10.0;
 pub const HEIGHT_M: f64 = 2.0;
 /// Training flights stay at least this far above the figure-eight's plane.
@@ -313,7 +308,15 @@ pub fn closed_loop(
     match model {
         LineModel::Nominal => {
             let mut c = Controller::from_config(&f.robot, &config, x0.as_slice())?;
-            eight(name, &mut c, plant.as_mut(), &sample, v_max, laps, evaluated_from_lap)
+            eight(
+                name,
+                &mut c,
+                plant.as_mut(),
+                &sample,
+                v_max,
+                laps,
+                evaluated_from_lap,
+            )
         }
         LineModel::Residual(path) => {
             config.residual = Some(ResidualConfig {
@@ -322,7 +325,15 @@ pub fn closed_loop(
                 adaptation: None,
             });
             let mut c = Controller::from_config(&f.robot, &config, x0.as_slice())?;
-            let mut line = eight(name, &mut c, plant.as_mut(), &sample, v_max, laps, evaluated_from_lap)?;
+            let mut line = eight(
+                name,
+                &mut c,
+                plant.as_mut(),
+                &sample,
+                v_max,
+                laps,
+                evaluated_from_lap,
+            )?;
             line.outside_support_fraction = c
                 .residual_stats()
                 .map(|s| s.outside_support as f64 / s.evaluations.max(1) as f64);
@@ -331,7 +342,15 @@ pub fn closed_loop(
         LineModel::Oracle => {
             let oracle = TrueDrag::of(&QuadrotorTruth::p2(Quadrotor::default()));
             let mut mpc = controller(oracle, ResidualEvaluation::EveryStage, &x0)?;
-            eight(name, &mut mpc, plant.as_mut(), &sample, v_max, laps, evaluated_from_lap)
+            eight(
+                name,
+                &mut mpc,
+                plant.as_mut(),
+                &sample,
+                v_max,
+                laps,
+                evaluated_from_lap,
+            )
         }
     }
 }
@@ -627,7 +646,8 @@ pub fn run(options: &P2Options) -> Result<Vec<P2Line>> {
     let started = Instant::now();
     let model_file = if options.models.contains(&P2Model::Residual) {
         let residual = generate_and_train(options)?;
-        let path = std::env::temp_dir().join(format!("recede-p2-{}.safetensors", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("recede-p2-{}.safetensors", std::process::id()));
         residual.save(&path)?;
         Some(TempFile(path))
     } else {

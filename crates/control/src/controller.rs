@@ -131,7 +131,14 @@ fn build_robot<R: Robot<NX, NU>, const NX: usize, const NU: usize>(
         0 => ObstacleConstraints::disabled(0, 0),
         dims => keep_out::<NX>(obstacles, dims)?,
     };
-    build(robot, &config, residual, x0, robot.safe_input(), constraints)
+    build(
+        robot,
+        &config,
+        residual,
+        x0,
+        robot.safe_input(),
+        constraints,
+    )
 }
 
 fn with_default_bounds<const N: usize>(config: &MpcConfig, bounds: Bounds<N>) -> MpcConfig {
@@ -165,14 +172,14 @@ where
         Some(r) => {
             let model = ResidualModel::<NX, NU>::load(&r.model)?;
             let adaptation = match (&model, r.adaptation) {
-                (ResidualModel::Mlp(mlp), Some(rls)) => {
-                    Some(Adaptation::new(mlp, rls, config.period_secs()).map_err(|e| {
+                (ResidualModel::Mlp(mlp), Some(rls)) => Some(
+                    Adaptation::new(mlp, rls, config.period_secs()).map_err(|e| {
                         ControlError::Residual {
                             path: r.model.display().to_string(),
                             message: format!("adaptation: {e}"),
                         }
-                    })?)
-                }
+                    })?,
+                ),
                 _ => None,
             };
             (model, adaptation)

@@ -55,7 +55,9 @@ fn step_with_residual_and_adaptation_does_not_allocate() {
     for k in 0..5 {
         x[0] += 0.01;
         x[7] += 0.001 * k as f64;
-        let n = allocations_in(|| c.step(&x, &mut u).unwrap());
+        let n = allocations_in(|| {
+            c.step(&x, &mut u).unwrap();
+        });
         assert_eq!(n, 0, "step {k}");
     }
     assert_eq!(

@@ -46,10 +46,8 @@ fn start(reference: &ReferenceConfig) -> Vec<f64> {
 /// P2's drag residual (configs/residual_quadrotor.toml, where it is written
 /// once) with `hidden` layers.
 fn drag_spec(hidden: Vec<usize>) -> ResidualSpec {
-    let mut file: toml::Table = toml::from_str(include_str!(
-        "../../../configs/residual_quadrotor.toml"
-    ))
-    .unwrap();
+    let mut file: toml::Table =
+        toml::from_str(include_str!("../../../configs/residual_quadrotor.toml")).unwrap();
     file.remove("target");
     file.remove("training");
     let spec: ResidualSpec = toml::Value::Table(file).try_into().unwrap();

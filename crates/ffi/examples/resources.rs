@@ -16,6 +16,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use std::alloc::Layout;
 use std::ffi::c_void;
 use std::mem::MaybeUninit;
 use std::panic::AssertUnwindSafe;

@@ -66,11 +66,6 @@ fn creation_allocates_and_nothing_after_it_does() {
         assert_eq!(in_loop, 0, "{}: allocations after creation", s.name);
         drop((window, x, u, bad_x, robot));
         drop(h);
-        assert_eq!(
-            live_bytes(),
-            bytes0,
-            "{}: destroy frees everything",
-            s.name
-        );
+        assert_eq!(live_bytes(), bytes0, "{}: destroy frees everything", s.name);
     }
 }

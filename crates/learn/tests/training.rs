@@ -6,8 +6,7 @@ use nalgebra::{SVector, Vector3};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use recede_learn::{
-    train, Activation, Dataset, Feature, LearnError, MlpResidual, Output, ResidualSpec,
-    SupportGuard, TrainOptions,
+    train, Dataset, Feature, LearnError, MlpResidual, ResidualSpec, SupportGuard, TrainOptions,
 };
 use recede_model::Residual;
 
@@ -54,7 +53,6 @@ fn drag_dataset(n: usize, seed: u64) -> Dataset<13, 4> {
     }
     data
 }
-
 
 fn options() -> TrainOptions {
     TrainOptions {

@@ -57,7 +57,9 @@ fn the_drawn_point_and_pose_follow_the_state() {
         assert!(point.iter().all(|p| p.is_finite()));
         match pose {
             Pose::Rigid { position_m, .. } => assert_eq!(position_m, point),
-            Pose::CartPole { .. } | Pose::TwoLinkArm { .. } => assert!(point[2] > 0.0 || point[0] > 0.0),
+            Pose::CartPole { .. } | Pose::TwoLinkArm { .. } => {
+                assert!(point[2] > 0.0 || point[0] > 0.0)
+            }
         }
         assert!(robot.point_and_pose(&vec![0.0; nx + 1]).is_none());
     }

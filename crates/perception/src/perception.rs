@@ -410,7 +410,8 @@ impl Perception {
     /// The command applied from `t_secs` on (the model-driven filters
     /// predict with it; the quadrotor's filter uses its IMU instead).
     pub fn on_command(&mut self, t_secs: f64, command: &[f64]) -> Outcome {
-        if !(t_secs.is_finite() && command.iter().all(|v| v.is_finite())) || command.len() > MAX_DIM {
+        if !(t_secs.is_finite() && command.iter().all(|v| v.is_finite())) || command.len() > MAX_DIM
+        {
             return Outcome::NonFinite;
         }
         let mut input = [0.0; MAX_DIM];

@@ -27,7 +27,12 @@ const ALLOWED: &[(&str, Option<&[&str]>)] = &[
     ("recede-viz", Some(&["recede-msg"])),
     (
         "recede-ffi",
-        Some(&["recede-control", "recede-mpc", "recede-model", "recede-learn"]),
+        Some(&[
+            "recede-control",
+            "recede-mpc",
+            "recede-model",
+            "recede-learn",
+        ]),
     ),
     ("recede-test-support", Some(&[])),
     ("recede-bench", None),
@@ -49,7 +54,13 @@ const TEST_SUPPORT: &str = "recede-test-support";
 /// The workspace's packages, from `cargo metadata`.
 fn packages() -> Vec<Value> {
     let output = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo runs");
@@ -131,5 +142,8 @@ fn every_table_row_is_a_workspace_crate_and_every_crate_has_a_row() {
         .difference(&members)
         .filter(|r| !["recede-bench", "recede-tune"].contains(r))
         .collect();
-    assert!(stale.is_empty(), "rows for crates that do not exist: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "rows for crates that do not exist: {stale:?}"
+    );
 }

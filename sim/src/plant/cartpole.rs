@@ -141,7 +141,10 @@ impl PlantRobot<NX, NU> for CartPole {
             &format!("{k}.cart_coulomb_friction_n"),
             c.cart_coulomb_friction_n,
         )?;
-        positive(&format!("{k}.coulomb_smoothing_mps"), c.coulomb_smoothing_mps)?;
+        positive(
+            &format!("{k}.coulomb_smoothing_mps"),
+            c.coulomb_smoothing_mps,
+        )?;
         non_negative(
             &format!("{k}.pole_damping_n_m_s_per_rad"),
             c.pole_damping_n_m_s_per_rad,

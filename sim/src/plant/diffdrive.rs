@@ -157,7 +157,10 @@ impl PlantRobot<NX, NU> for DiffDrive {
             &format!("{k}.rolling_resistance_coeff"),
             c.rolling_resistance_coeff,
         )?;
-        positive(&format!("{k}.coulomb_smoothing_mps"), c.coulomb_smoothing_mps)?;
+        positive(
+            &format!("{k}.coulomb_smoothing_mps"),
+            c.coulomb_smoothing_mps,
+        )?;
         non_negative(&format!("{k}.speed_drag_per_sec"), c.speed_drag_per_sec)?;
         non_negative(&format!("{k}.yaw_drag_per_sec"), c.yaw_drag_per_sec)?;
         positive(&format!("{k}.mass_kg"), c.mass_kg)?;

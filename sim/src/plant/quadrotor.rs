@@ -124,7 +124,10 @@ impl PlantRobot<NX, NU> for Quadrotor {
         }
     }
     fn validate(c: &QuadrotorPlant, k: &str) -> Result<(), ConfigError> {
-        non_negative_all(&format!("{k}.drag_linear_n_s_per_m"), &c.drag_linear_n_s_per_m)?;
+        non_negative_all(
+            &format!("{k}.drag_linear_n_s_per_m"),
+            &c.drag_linear_n_s_per_m,
+        )?;
         non_negative_all(
             &format!("{k}.drag_quadratic_n_s2_per_m2"),
             &c.drag_quadratic_n_s2_per_m2,

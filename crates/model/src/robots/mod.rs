@@ -108,7 +108,9 @@ impl RobotConfig {
     }
 
     /// Names of the state and input components, and the body to draw.
-    pub fn names_and_body(&self) -> Result<(&'static [&'static str], &'static [&'static str], Body), ModelError> {
+    pub fn names_and_body(
+        &self,
+    ) -> Result<(&'static [&'static str], &'static [&'static str], Body), ModelError> {
         self.visit(Names)
     }
 }
