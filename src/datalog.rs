@@ -23,7 +23,7 @@ use arrow_ipc::reader::FileReader;
 use arrow_ipc::writer::FileWriter;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use nalgebra::SVector;
-use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, RobotConfig};
+use recede_model::robots::{self, RobotConfig};
 use recede_model::{Dynamics, Rk4};
 
 /// `format` entry of the file's schema metadata.
@@ -36,50 +36,45 @@ const BATCH_ROWS: usize = 4096;
 /// most; the period is split evenly).
 const PREDICTION_STEP_SECS: f64 = 0.001;
 
-/// The robot's nominal model, picked at run time.
-#[derive(Debug, Clone, Copy)]
-pub enum Nominal {
-    CartPole(CartPole),
-    Quadrotor(Quadrotor),
-    DiffDrive(DiffDrive),
-    Arm(Arm),
+macro_rules! nominal {
+    ([] $(($variant:ident, $module:ident, $robot:ident, $params:ident)),* $(,)?) => {
+        /// The robot's nominal model, picked at run time (one variant per
+        /// entry of the robot list).
+        #[derive(Debug, Clone, Copy)]
+        pub enum Nominal {
+            $($variant(robots::$robot),)*
+        }
+
+        impl Nominal {
+            pub fn new(robot: &RobotConfig) -> Result<Self> {
+                Ok(match robot {
+                    $(RobotConfig::$variant(p) => Self::$variant(robots::$robot::new(*p)?),)*
+                })
+            }
+
+            /// `f_nominal(x, u)` into `xdot`.
+            pub fn derivative(&self, x: &[f64], u: &[f64], xdot: &mut [f64]) {
+                match self {
+                    $(Self::$variant(m) => derivative(m, x, u, xdot),)*
+                }
+            }
+
+            /// The nominal model's state `dt_secs` after `x` under `u` (RK4 in
+            /// steps of at most 1 ms) into `next`.
+            pub fn predict(&self, x: &[f64], u: &[f64], dt_secs: f64, next: &mut [f64]) {
+                let rk4 = Rk4::new(
+                    dt_secs,
+                    (dt_secs / PREDICTION_STEP_SECS).ceil().max(1.0) as usize,
+                );
+                match self {
+                    $(Self::$variant(m) => predict(m, &rk4, x, u, next),)*
+                }
+            }
+        }
+    };
 }
 
-impl Nominal {
-    pub fn new(robot: &RobotConfig) -> Result<Self> {
-        Ok(match robot {
-            RobotConfig::CartPole(p) => Self::CartPole(CartPole::new(*p)?),
-            RobotConfig::Quadrotor(p) => Self::Quadrotor(Quadrotor::new(*p)?),
-            RobotConfig::DiffDrive(p) => Self::DiffDrive(DiffDrive::new(*p)?),
-            RobotConfig::Arm(p) => Self::Arm(Arm::new(*p)?),
-        })
-    }
-
-    /// `f_nominal(x, u)` into `xdot`.
-    pub fn derivative(&self, x: &[f64], u: &[f64], xdot: &mut [f64]) {
-        match self {
-            Self::CartPole(m) => derivative(m, x, u, xdot),
-            Self::Quadrotor(m) => derivative(m, x, u, xdot),
-            Self::DiffDrive(m) => derivative(m, x, u, xdot),
-            Self::Arm(m) => derivative(m, x, u, xdot),
-        }
-    }
-
-    /// The nominal model's state `dt_secs` after `x` under `u` (RK4 in
-    /// steps of at most 1 ms) into `next`.
-    pub fn predict(&self, x: &[f64], u: &[f64], dt_secs: f64, next: &mut [f64]) {
-        let rk4 = Rk4::new(
-            dt_secs,
-            (dt_secs / PREDICTION_STEP_SECS).ceil().max(1.0) as usize,
-        );
-        match self {
-            Self::CartPole(m) => predict(m, &rk4, x, u, next),
-            Self::Quadrotor(m) => predict(m, &rk4, x, u, next),
-            Self::DiffDrive(m) => predict(m, &rk4, x, u, next),
-            Self::Arm(m) => predict(m, &rk4, x, u, next),
-        }
-    }
-}
+recede_model::for_each_robot!(nominal);
 
 fn derivative<D: Dynamics<NX, NU>, const NX: usize, const NU: usize>(
     m: &D,

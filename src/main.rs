@@ -73,7 +73,7 @@ enum Command {
     Check { scenario: PathBuf },
     /// Tune a scenario's parameters with CMA-ES (docs/tuning.md).
     Tune(TuneArgs),
-    /// Run a reference problem of benchmarks.md; one JSON object per line.
+    /// Run a reference problem of docs/benchmarks.md; one JSON object per line.
     Bench {
         problem: Problem,
         /// Accepted for symmetry with `run`; output is always JSON lines.

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use nalgebra::{Point3, Quaternion, UnitQuaternion, Vector3};
 use recede_control::ReferenceConfig;
-use recede_model::robots::RobotConfig;
+use recede_model::robots::{Body, Pose, RobotConfig};
 use recede_msg::{Measurement, Reading, SensorInfo, SensorKind};
 use recede_rt::{Level, Sink, StepLog};
 use recede_sim::config::{ShapeConfig, WorldConfig};
@@ -47,80 +47,69 @@ impl Recording {
     }
 }
 
-/// Names of each robot's state and input components.
-fn component_names(robot: &RobotConfig) -> (&'static [&'static str], &'static [&'static str]) {
-    match robot {
-        RobotConfig::CartPole(_) => (&["p", "theta", "v", "omega"], &["F"]),
-        RobotConfig::Quadrotor(_) => (
-            &[
-                "px", "py", "pz", "qw", "qx", "qy", "qz", "vx", "vy", "vz", "wx", "wy", "wz",
-            ],
-            &["f0", "f1", "f2", "f3"],
-        ),
-        RobotConfig::DiffDrive(_) => (&["x", "y", "yaw", "v", "yaw_rate"], &["a", "alpha"]),
-        RobotConfig::Arm(_) => (&["q1", "q2", "dq1", "dq2"], &["tau1", "tau2"]),
-    }
-}
-
-/// The point of a state the viewer draws paths of: the quadrotor's and the
-/// ground robot's position, the pole's tip, the arm's tip.
+/// The point of a state the viewer draws paths of (the robot descriptor's:
+/// a body's position, a pole's or an arm's tip); the origin for a state of
+/// the wrong length.
 pub fn state_point(robot: &RobotConfig, x: &[f64]) -> Point3<f64> {
-    match robot {
-        RobotConfig::Quadrotor(_) => Point3::new(x[0], x[1], x[2]),
-        RobotConfig::DiffDrive(_) => Point3::new(x[0], x[1], 0.0),
-        RobotConfig::CartPole(p) => {
-            let l = p.pole_length_m;
-            Point3::new(x[0] - l * x[1].sin(), 0.0, l * x[1].cos())
-        }
-        RobotConfig::Arm(p) => {
-            let (l1, l2) = (p.link1_length_m, p.link2_length_m);
-            let (a, b) = (x[0], x[0] + x[1]);
-            Point3::new(
-                l1 * a.cos() + l2 * b.cos(),
-                0.0,
-                l1 * a.sin() + l2 * b.sin(),
-            )
-        }
-    }
+    let [px, py, pz] = robot.point_and_pose(x).map_or([0.0; 3], |(p, _)| p);
+    Point3::new(px, py, pz)
 }
 
-fn pose(robot: &RobotConfig, x: &[f64]) -> RobotPose {
-    match robot {
-        RobotConfig::Quadrotor(_) => RobotPose::rigid(
-            Point3::new(x[0], x[1], x[2]),
-            UnitQuaternion::from_quaternion(Quaternion::new(x[3], x[4], x[5], x[6])),
+fn pose(robot: &RobotConfig, x: &[f64]) -> Option<RobotPose> {
+    Some(match robot.point_and_pose(x)?.1 {
+        Pose::Rigid {
+            position_m: [px, py, pz],
+            attitude: [w, i, j, k],
+        } => RobotPose::rigid(
+            Point3::new(px, py, pz),
+            UnitQuaternion::from_quaternion(Quaternion::new(w, i, j, k)),
         ),
-        RobotConfig::DiffDrive(_) => RobotPose::planar(x[0], x[1], x[2]),
-        RobotConfig::CartPole(_) => RobotPose::CartPole {
-            cart_position_m: x[0],
-            pole_angle_rad: x[1],
+        Pose::CartPole {
+            cart_position_m,
+            pole_angle_rad,
+        } => RobotPose::CartPole {
+            cart_position_m,
+            pole_angle_rad,
         },
-        RobotConfig::Arm(_) => RobotPose::TwoLinkArm {
-            q1_rad: x[0],
-            q2_rad: x[1],
-        },
-    }
+        Pose::TwoLinkArm { q1_rad, q2_rad } => RobotPose::TwoLinkArm { q1_rad, q2_rad },
+    })
 }
 
-fn robot_kind(robot: &RobotConfig) -> RobotKind {
-    match robot {
-        RobotConfig::Quadrotor(p) => RobotKind::Quadrotor {
-            arm_length_m: p.arm_length_m,
-            rotor_radius_m: 0.4 * p.arm_length_m,
+/// The viewer's body for the descriptor's (the same shapes, in the
+/// viewer's own vocabulary: viz does not depend on the model).
+fn robot_kind(body: Body) -> RobotKind {
+    match body {
+        Body::Quadrotor {
+            arm_length_m,
+            rotor_radius_m,
+        } => RobotKind::Quadrotor {
+            arm_length_m,
+            rotor_radius_m,
         },
-        RobotConfig::CartPole(p) => RobotKind::CartPole {
-            pole_length_m: p.pole_length_m,
-            cart_width_m: 0.4,
-            cart_height_m: 0.2,
+        Body::CartPole {
+            pole_length_m,
+            cart_width_m,
+            cart_height_m,
+        } => RobotKind::CartPole {
+            pole_length_m,
+            cart_width_m,
+            cart_height_m,
         },
-        RobotConfig::DiffDrive(p) => RobotKind::DiffDrive {
-            length_m: 1.2 * p.track_width_m,
-            width_m: p.track_width_m,
-            height_m: 0.3,
+        Body::GroundBox {
+            length_m,
+            width_m,
+            height_m,
+        } => RobotKind::DiffDrive {
+            length_m,
+            width_m,
+            height_m,
         },
-        RobotConfig::Arm(p) => RobotKind::TwoLinkArm {
-            link1_length_m: p.link1_length_m,
-            link2_length_m: p.link2_length_m,
+        Body::TwoLinkArm {
+            link1_length_m,
+            link2_length_m,
+        } => RobotKind::TwoLinkArm {
+            link1_length_m,
+            link2_length_m,
         },
     }
 }
@@ -185,8 +174,15 @@ impl VizSink {
     /// names) and returns the sink for the loop.
     pub fn new(handle: RecorderHandle, setup: &SinkSetup<'_>) -> Self {
         let robot = setup.robot;
-        handle.declare_robot(robot_kind(robot));
-        let (states, inputs) = component_names(robot);
+        // Parameters that do not validate never get this far (`check`);
+        // without a robot there is no body and no names to declare.
+        let (states, inputs, body) = match robot.names_and_body() {
+            Ok((states, inputs, body)) => (states, inputs, Some(body)),
+            Err(_) => (&[][..], &[][..], None),
+        };
+        if let Some(body) = body {
+            handle.declare_robot(robot_kind(body));
+        }
         handle.declare_series(Series::State, states);
         handle.declare_series(Series::EstimatorStd, states);
         handle.declare_series(Series::Command, inputs);
@@ -277,7 +273,9 @@ impl Sink for VizSink {
 
     fn truth(&mut self, step: u64, t_secs: f64, state: &[f64]) {
         let stamp = Stamp::new(step, t_secs);
-        self.handle.log_pose(stamp, pose(&self.robot, state));
+        if let Some(pose) = pose(&self.robot, state) {
+            self.handle.log_pose(stamp, pose);
+        }
         self.handle.log_series(stamp, Series::State, state);
     }
 

@@ -306,11 +306,7 @@ pub fn run_with(
         scenario,
         x_ref: vec![0.0; nx],
         u_ref: vec![0.0; nu],
-        pos: match f.robot.kind() {
-            "quadrotor" => 3,
-            "diff_drive" => 2,
-            _ => 0,
-        },
+        pos: f.robot.position_states(),
         sq_err: 0.0,
         samples: 0,
         state_sq: vec![0.0; nx],

@@ -220,11 +220,7 @@ impl Scenario {
             bail!("[goal] `state_tolerance`: expected {nx} tolerances >= 0 (inf to ignore one), found {tol:?}");
         }
         f.reference.validate(nx, nu).context("[reference]")?;
-        let period = f
-            .controller
-            .mpc
-            .period_secs
-            .unwrap_or(f.controller.mpc.dt_secs);
+        let period = f.controller.mpc.period_secs();
         let substeps = period * s.plant_rate_hz;
         if (substeps - substeps.round()).abs() > 1e-6 || substeps.round() < 1.0 {
             bail!(
@@ -258,37 +254,7 @@ impl Scenario {
     pub fn plant_config(&self) -> PlantConfig {
         let f = &self.file;
         let mut plant = f.plant.clone().unwrap_or_else(|| PlantConfig {
-            robot: match &f.robot {
-                RobotConfig::Quadrotor(p) => TrueRobot::Quadrotor {
-                    params: *p,
-                    drag_linear_n_s_per_m: [0.0; 3],
-                    drag_quadratic_n_s2_per_m2: [0.0; 3],
-                },
-                RobotConfig::CartPole(p) => TrueRobot::CartPole {
-                    params: *p,
-                    cart_viscous_friction_n_s_per_m: 0.0,
-                    cart_coulomb_friction_n: 0.0,
-                    coulomb_smoothing_mps: 0.01,
-                    pole_damping_n_m_s_per_rad: 0.0,
-                },
-                RobotConfig::DiffDrive(p) => TrueRobot::DiffDrive {
-                    params: *p,
-                    rolling_resistance_coeff: 0.0,
-                    coulomb_smoothing_mps: 0.01,
-                    speed_drag_per_sec: 0.0,
-                    yaw_drag_per_sec: 0.0,
-                    wheel_slip_ratio: 0.0,
-                    mass_kg: 10.0,
-                },
-                RobotConfig::Arm(p) => TrueRobot::Arm {
-                    params: *p,
-                    extra_payload_kg: 0.0,
-                    joint_viscous_friction_n_m_s_per_rad: [0.0; 2],
-                    joint_coulomb_friction_n_m: [0.0; 2],
-                    coulomb_smoothing_radps: 0.01,
-                    base_m: [0.0; 3],
-                },
-            },
+            robot: TrueRobot::exact(&f.robot),
             integration_rate_hz: f.scenario.plant_rate_hz,
             actuator: Default::default(),
             disturbances: Vec::new(),
@@ -301,12 +267,7 @@ impl Scenario {
     fn check_world(&self) -> Result<()> {
         let f = &self.file;
         if let Some(p) = &f.plant {
-            let kind = match p.robot {
-                TrueRobot::Quadrotor { .. } => "quadrotor",
-                TrueRobot::CartPole { .. } => "cart_pole",
-                TrueRobot::DiffDrive { .. } => "diff_drive",
-                TrueRobot::Arm { .. } => "arm",
-            };
+            let kind = p.robot.kind();
             if kind != f.robot.kind() {
                 bail!(
                     "[plant.robot] `kind`: expected the [robot]'s kind `{}`, found `{kind}`",
@@ -334,7 +295,6 @@ impl Scenario {
     }
 
     pub fn period_secs(&self) -> f64 {
-        let c = &self.file.controller.mpc;
-        c.period_secs.unwrap_or(c.dt_secs)
+        self.file.controller.mpc.period_secs()
     }
 }

@@ -1,6 +1,6 @@
 /*
  * A firmware-style control loop in C around librecede_ffi: the P1 cart-pole
- * swing-up (benchmarks.md). The controller is created once from a scenario
+ * swing-up (docs/benchmarks.md). The controller is created once from a scenario
  * file (the only allocation the library makes); then, every 20 ms, the loop
  * reads the state from a sensor stand-in, calls recede_step, and applies the
  * force to a small C plant of the cart-pole (P1's dynamics, 10 RK4 steps of

@@ -31,17 +31,16 @@ use recede_model::{
     Discretized, Dynamics, Residual, ResidualEvaluation, Rk4, Scalar, WithResidual, ZeroResidual,
 };
 use recede_mpc::{Mpc, MpcConfig};
-use recede_sim::plant::{Actuator, ArmTruth, Disturbances, Plant, TruePlant};
+use recede_sim::plant::{Actuator, ArmTruth, Disturbances, TruePlant};
 use serde::Serialize;
 
-use super::micros_since;
+use super::learned::{self, ResidualMpc, Rig, TargetKind};
 use crate::datalog::Nominal;
 use crate::stats::Percentiles;
 
 /// Control period, s (100 Hz), and the plant's RK4 step.
 pub const PERIOD_SECS: f64 = 0.01;
 pub const PLANT_STEP_SECS: f64 = 0.001;
-const PLANT_STEPS: usize = 10;
 /// What the controller does not know.
 pub const EXTRA_PAYLOAD_KG: f64 = 0.5;
 pub const VISCOUS_FRICTION: [f64; 2] = [0.1, 0.1];
@@ -296,7 +295,7 @@ pub fn mpc_config() -> MpcConfig {
     }
 }
 
-type ArmMpc<R> = Mpc<Discretized<WithResidual<Arm, R>>, (), NX, NU>;
+type ArmMpc<R> = ResidualMpc<Arm, R, NX, NU>;
 
 fn controller<R: Residual<NX, NU>>(
     residual: R,
@@ -304,10 +303,11 @@ fn controller<R: Residual<NX, NU>>(
     x0: &SVector<f64, NX>,
     u0: &SVector<f64, NU>,
 ) -> Result<ArmMpc<R>> {
-    let spec = mpc_config().to_spec::<NX, NU>()?;
+    let config = mpc_config();
+    let spec = config.to_spec::<NX, NU>()?;
     let model = Discretized::new(
         WithResidual::new(Arm::default(), residual).with_evaluation(evaluation),
-        Rk4::new(spec.dt_secs, spec.rk4_substeps),
+        Rk4::new(spec.dt_secs, config.rk4_substeps),
     );
     Ok(Mpc::new(model, (), spec, x0, u0)?)
 }
@@ -374,68 +374,33 @@ pub fn closed_loop<R: Residual<NX, NU>>(
     evaluated_from_secs: f64,
 ) -> Result<Flown<R>> {
     let arm = Arm::default();
-    let nominal = Nominal::Arm(arm);
     let sample = |t: f64, x: &mut [f64], u: &mut [f64]| reference.sample(t, x, u);
     let (mut x0, mut u0) = (SVector::<f64, NX>::zeros(), SVector::<f64, NU>::zeros());
     sample(0.0, x0.as_mut_slice(), u0.as_mut_slice());
     let mut mpc = controller(residual, evaluation, &x0, &u0)?;
     let mut plant = plant(&x0)?;
     let steps = (secs / PERIOD_SECS).round() as usize;
-    let limits = arm.input_bounds().upper;
-    let (mut sq_tip, mut sq_q, mut evaluated, mut saturated, mut fallbacks) =
-        (0.0, 0.0, 0usize, 0usize, 0usize);
-    let mut step_us = Vec::with_capacity(steps);
-    let mut data = Dataset::new();
+    let (mut sq_tip, mut sq_q, mut evaluated) = (0.0, 0.0, 0usize);
     let (mut x_ref, mut u_ref) = ([0.0; NX], [0.0; NU]);
-    let mut predicted = [0.0; NX];
-    let mut u = SVector::<f64, NU>::zeros();
-    for k in 0..steps {
-        let t = k as f64 * PERIOD_SECS;
-        let x = SVector::<f64, NX>::from_column_slice(plant.state());
+    let score = |t: f64, x: &SVector<f64, NX>| {
         if t >= evaluated_from_secs - 1e-9 {
             sample(t, &mut x_ref, &mut u_ref);
             let xr = SVector::<f64, NX>::from(x_ref);
-            let (p, pr) = (arm.tip_position_m(&x), arm.tip_position_m(&xr));
+            let (p, pr) = (arm.tip_position_m(x), arm.tip_position_m(&xr));
             sq_tip += (p[0] - pr[0]).powi(2) + (p[1] - pr[1]).powi(2);
             sq_q += (x[0] - xr[0]).powi(2) + (x[1] - xr[1]).powi(2);
             evaluated += 1;
         }
-        let dt = mpc.spec().dt_secs;
-        {
-            let (xs, us) = mpc.references_mut();
-            let n = us.len();
-            let mut uk = [0.0; NU];
-            for (i, xk) in xs.iter_mut().enumerate() {
-                sample(t + i as f64 * dt, xk.as_mut_slice(), &mut uk);
-                if i < n {
-                    us[i].copy_from_slice(&uk);
-                }
-            }
-        }
-        let started = Instant::now();
-        let report = mpc.step(&x, PERIOD_SECS, &mut u);
-        step_us.push(micros_since(started));
-        fallbacks += usize::from(report.outcome.is_fallback());
-        saturated += (0..NU).filter(|&j| u[j].abs() >= limits[j] - 1e-9).count();
-        let kept = k % PLANT_STEPS;
-        for j in 0..PLANT_STEPS {
-            let before = SVector::<f64, NX>::from_column_slice(plant.state());
-            plant.step(t + j as f64 * PLANT_STEP_SECS, u.as_slice())?;
-            if j == kept {
-                let after = SVector::<f64, NX>::from_column_slice(plant.state());
-                let applied = SVector::<f64, NU>::from_column_slice(plant.applied_input());
-                nominal.predict(
-                    before.as_slice(),
-                    applied.as_slice(),
-                    PLANT_STEP_SECS,
-                    &mut predicted,
-                );
-                let target =
-                    SVector::<f64, NX>::from_fn(|i, _| (after[i] - predicted[i]) / PLANT_STEP_SECS);
-                data.push((before + after) * 0.5, applied, target);
-            }
-        }
-    }
+    };
+    let rig = Rig {
+        period_secs: PERIOD_SECS,
+        plant_step_secs: PLANT_STEP_SECS,
+        nominal: Nominal::Arm(arm),
+        log: Some(TargetKind::PlantStep),
+        midpoint: |_| {},
+    };
+    let bounds = arm.input_bounds();
+    let flown = learned::closed_loop(&rig, &mut mpc, &mut plant, &bounds, steps, &sample, score)?;
     ensure!(evaluated > 0, "no control instant in the evaluated window");
     let line = ArmLine {
         problem: "p2_arm",
@@ -443,14 +408,18 @@ pub fn closed_loop<R: Residual<NX, NU>>(
         model: name,
         rmse_m: (sq_tip / evaluated as f64).sqrt(),
         rmse_rad: (sq_q / evaluated as f64).sqrt(),
-        step_us: Percentiles::of(&step_us),
-        saturated_fraction: saturated as f64 / (steps * NU) as f64,
+        step_us: flown.step_percentiles(),
+        saturated_fraction: flown.saturated_fraction(),
         control_steps: steps,
         evaluated_steps: evaluated,
-        fallbacks,
+        fallbacks: flown.fallbacks,
         outside_support_fraction: None,
     };
-    Ok(Flown { line, mpc, data })
+    Ok(Flown {
+        line,
+        mpc,
+        data: flown.data,
+    })
 }
 
 /// Training data: the nominal MPC tracking the training references on the
@@ -491,12 +460,7 @@ pub fn train_residual(
     data: &Dataset<NX, NU>,
     options: &ArmOptions,
 ) -> Result<(MlpResidual<NX, NU>, TrainReport)> {
-    Ok(recede_learn::train(
-        data,
-        &options.spec,
-        &options.training,
-        |_| {},
-    )?)
+    learned::train(data, &options.spec, &options.training)
 }
 
 /// Data, training, then every evaluated trajectory with the three models.
@@ -520,10 +484,9 @@ pub fn run(options: &ArmOptions) -> Result<Vec<ArmLine>> {
         let (held, exact) = (RESIDUAL, ResidualEvaluation::EveryStage);
         lines.push(closed_loop("nominal", ZeroResidual, held, &reference, secs, from)?.line);
         let flown = closed_loop("residual", residual.clone(), held, &reference, secs, from)?;
-        let stats = flown.mpc.model().dynamics.residual.guard_stats();
+        let residual = &flown.mpc.model().dynamics.residual;
         let mut line = flown.line;
-        line.outside_support_fraction =
-            Some(stats.outside_support as f64 / stats.evaluations.max(1) as f64);
+        line.outside_support_fraction = Some(learned::outside_support_fraction(residual));
         lines.push(line);
         lines.push(closed_loop("oracle", oracle, exact, &reference, secs, from)?.line);
     }

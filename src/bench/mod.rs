@@ -1,10 +1,12 @@
-//! `recede bench`: the reference problems of benchmarks.md, one JSON object
+//! `recede bench`: the reference problems of docs/benchmarks.md, one JSON object
 //! per line.
 
 pub mod arm;
+pub mod learned;
 pub mod p1;
 pub mod p2;
 pub mod p3;
+pub mod scenarios;
 
 use std::time::Instant;
 

@@ -1,9 +1,10 @@
-//! P1: cart-pole swing-up by nonlinear MPC, exactly as benchmarks.md.
+//! P1: cart-pole swing-up by nonlinear MPC, exactly as docs/benchmarks.md.
 
 use std::time::Instant;
 
 use anyhow::Result;
 use nalgebra::{Vector1, Vector4};
+use recede_control::Controller;
 use recede_model::robots::CartPole;
 use recede_model::{Discretized, Rk4};
 use recede_mpc::{Mpc, MpcConfig, OsqpConfig};
@@ -37,29 +38,20 @@ pub struct P1Result {
     pub final_state: [f64; 4],
 }
 
-/// P1's controller settings; `osqp` left at the crate's defaults unless given.
-pub fn config(osqp: Option<OsqpConfig>) -> MpcConfig {
-    MpcConfig {
-        horizon_steps: 40,
-        dt_secs: PERIOD_SECS,
-        rk4_substeps: 1,
-        period_secs: None,
-        state_weights: vec![1e3, 1e3, 1e-2, 1e-2],
-        terminal_weights: None,
-        input_weights: vec![1e-2],
-        input_min: Some(vec![-FORCE_LIMIT_N]),
-        input_max: Some(vec![FORCE_LIMIT_N]),
-        state_bounds: vec![],
-        sqp_iterations: 1,
-        osqp: osqp.unwrap_or_default(),
-        fallback: Default::default(),
+/// P1's controller settings (configs/bench/p1.toml's `[controller]`), with
+/// `osqp` instead of the file's when given.
+pub fn config(osqp: Option<OsqpConfig>) -> Result<MpcConfig> {
+    let mut config = super::scenarios::p1()?.file.controller.mpc;
+    if let Some(osqp) = osqp {
+        config.osqp = osqp;
     }
+    Ok(config)
 }
 
 pub type P1Controller = Mpc<Discretized<CartPole>, (), 4, 1>;
 
 pub fn controller(osqp: Option<OsqpConfig>) -> Result<P1Controller> {
-    let spec = config(osqp).to_spec::<4, 1>()?;
+    let spec = config(osqp)?.to_spec::<4, 1>()?;
     let model = Discretized::new(CartPole::default(), Rk4::new(PERIOD_SECS, 1));
     let x0 = Vector4::new(0.0, std::f64::consts::PI, 0.0, 0.0);
     let mut mpc = Mpc::new(model, (), spec, &x0, &Vector1::zeros())?;
@@ -83,18 +75,32 @@ pub fn run(osqp: Option<OsqpConfig>) -> Result<P1Result> {
     run_variant("custom", osqp)
 }
 
+/// P1 the way `recede run configs/bench/p1.toml` assembles it: the
+/// controller `Controller::from_config` builds from the file, the true
+/// plant the simulator builds from it (the same model, RK4 at 2 ms), in
+/// lockstep; only the controller's step is timed.
 fn run_variant(variant: &'static str, osqp: Option<OsqpConfig>) -> Result<P1Result> {
-    let mut mpc = controller(osqp)?;
-    let plant = CartPole::default();
-    let plant_rk4 = Rk4::new(0.002, 1);
-    let mut x = Vector4::new(0.0, std::f64::consts::PI, 0.0, 0.0);
-    let mut u = Vector1::zeros();
+    let scenario = super::scenarios::p1()?;
+    let f = &scenario.file;
+    let mut config = f.controller.clone();
+    config.mpc = self::config(osqp)?;
+    let x0 = &f.scenario.initial_state;
+    let mut controller = Controller::from_config(&f.robot, &config, x0)?;
+    let (mut x_ref, mut u_ref) = ([0.0; 4], [0.0; 1]);
+    f.reference.sample(0.0, &mut x_ref, &mut u_ref);
+    controller.set_constant_reference(&x_ref, &u_ref)?;
+    let mut plant = scenario.plant_config().build(f.scenario.seed)?;
+    let period = scenario.period_secs();
+    let substeps = (period / plant.step_secs()).round() as usize;
     let (mut step, mut feedback, mut prepare, mut solve) = (vec![], vec![], vec![], vec![]);
     let mut iterations = vec![];
     let (mut cost, mut violations, mut fallbacks) = (0.0, 0, 0);
-    for _ in 0..STEPS {
+    let mut u = [0.0; 1];
+    for k in 0..STEPS {
+        let t = k as f64 * period;
+        let x: [f64; 4] = plant.state().try_into()?;
         let started = Instant::now();
-        let report = mpc.step(&x, PERIOD_SECS, &mut u);
+        let report = controller.step(&x, &mut u)?;
         step.push(micros_since(started));
         feedback.push(report.feedback_secs * 1e6);
         prepare.push(report.prepare_secs * 1e6);
@@ -105,10 +111,11 @@ fn run_variant(variant: &'static str, osqp: Option<OsqpConfig>) -> Result<P1Resu
         cost += 1e3 * (x[0] * x[0] + x[1] * x[1])
             + 1e-2 * (x[2] * x[2] + x[3] * x[3])
             + 1e-2 * u[0] * u[0];
-        for _ in 0..10 {
-            x = plant_rk4.step(&plant, &x, &u);
+        for j in 0..substeps {
+            plant.step(t + j as f64 * plant.step_secs(), &u)?;
         }
     }
+    let x: [f64; 4] = plant.state().try_into()?;
     let reference_cost = 123_971.2;
     Ok(P1Result {
         problem: "p1",
@@ -125,6 +132,6 @@ fn run_variant(variant: &'static str, osqp: Option<OsqpConfig>) -> Result<P1Resu
         bound_violations: violations,
         fallbacks,
         qp_iterations: IterationStats::of(&iterations),
-        final_state: [x[0], x[1], x[2], x[3]],
+        final_state: x,
     })
 }

@@ -1,5 +1,5 @@
 //! P2: quadrotor figure-eight tracking with unmodelled drag, exactly as
-//! benchmarks.md, with three prediction models: `nominal`, `residual` (an
+//! docs/benchmarks.md, with three prediction models: `nominal`, `residual` (an
 //! MLP trained here on flights that are not the figure-eight) and `oracle`
 //! (the true drag model, the limit a residual can reach).
 //!
@@ -12,35 +12,35 @@
 //! fast climbs and descents) that reach the body-frame velocities (notably
 //! along body z) of fast tilted turns, which circles alone do not.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{ensure, Result};
-use nalgebra::{SVector, Vector3};
+use nalgebra::{SVector, Vector3, Vector4};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use recede_control::ReferenceConfig;
+use recede_control::{Controller, ReferenceConfig, ResidualConfig};
 use recede_learn::{
-    Activation, Dataset, Feature, MlpResidual, Network, Normalization, Output, ResidualSpec,
-    Support, SupportGuard, TrainOptions, TrainReport,
+    Dataset, MlpResidual, Network, Normalization, ResidualSpec, Support, TrainOptions, TrainReport,
 };
 use recede_model::robots::quadrotor::{rotation_from_quaternion, state_quaternion, NU, NX};
 use recede_model::robots::Quadrotor;
-use recede_model::{
-    c, Discretized, Residual, ResidualEvaluation, Rk4, Scalar, WithResidual, ZeroResidual,
-};
+use recede_model::{c, Discretized, Residual, ResidualEvaluation, Rk4, Scalar, WithResidual};
 use recede_mpc::{Mpc, MpcConfig};
 use recede_sim::plant::{Actuator, Disturbances, Plant, QuadrotorTruth, TruePlant};
 use serde::Serialize;
 
-use super::micros_since;
+use super::learned::{self, ResidualMpc, Rig, Stepper};
+use super::scenarios;
 use crate::datalog::Nominal;
+use crate::scenario::Scenario;
 use crate::stats::Percentiles;
+use crate::train::TrainConfig;
 
 /// Control period, s (100 Hz).
 pub const PERIOD_SECS: f64 = 0.01;
 /// Plant integration step, s (RK4, quaternion renormalised after each).
 pub const PLANT_STEP_SECS: f64 = 0.001;
-const PLANT_STEPS: usize = 10;
 pub const AMPLITUDE_M: f64 = 10.0;
 pub const HEIGHT_M: f64 = 2.0;
 /// Training flights stay at least this far above the figure-eight's plane.
@@ -86,20 +86,7 @@ pub struct DataOptions {
     pub target: TargetKind,
 }
 
-/// What a training sample's target is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetKind {
-    /// `(x_next - nominal_next) / 0.01 s` over a control period, paired with
-    /// the state at its start: what a robot logging at the control rate
-    /// has. Its error is the drag's change over half a period (up to about
-    /// 0.05 m/s^2 on fast flights).
-    ControlPeriod,
-    /// The same over one 1 ms plant step (one per control period, cycling
-    /// through the period's steps), paired with the step's midpoint state
-    /// (quaternion renormalised): second order in 1 ms, what a robot with
-    /// a 1 kHz state estimate has.
-    PlantStep,
-}
+pub use super::learned::TargetKind;
 
 impl Default for DataOptions {
     fn default() -> Self {
@@ -115,44 +102,22 @@ impl Default for DataOptions {
     }
 }
 
-/// The residual the benchmark trains (also configs/residual_quadrotor.toml):
-/// the body-frame velocity and its quadratic-drag shape in, a body-frame
+/// The residual the benchmark trains and how: configs/residual_quadrotor.toml,
+/// what `recede train` reads too (compiled in; written nowhere else). The
+/// body-frame velocity and its quadratic-drag shape in, a body-frame
 /// acceleration on v' out, one hidden layer of 16. Attitude and thrust
 /// features were tried and dropped: the drag does not depend on them, they
 /// leave the training box on the fast eights (the guard then clips) and
 /// cost evaluation time.
-pub fn residual_spec() -> ResidualSpec {
-    ResidualSpec {
-        features: vec![
-            Feature::BodyVelocity {
-                quat_start: 3,
-                vel_start: 7,
-            },
-            Feature::BodyVelocityAbsProduct {
-                quat_start: 3,
-                vel_start: 7,
-            },
-        ],
-        outputs: vec![Output::WorldFromBody {
-            quat_start: 3,
-            start: 7,
-        }],
-        hidden: vec![16],
-        activation: Activation::Tanh,
-        guard: SupportGuard::Clip,
-    }
+pub fn residual_config() -> TrainConfig {
+    const PATH: &str = "configs/residual_quadrotor.toml";
+    const TEXT: &str = include_str!("../../configs/residual_quadrotor.toml");
+    // A file in the repository, parsed by a test (`the_residual_file_parses`).
+    TrainConfig::parse(TEXT, Path::new(PATH)).expect("configs/residual_quadrotor.toml parses")
 }
 
-pub fn training_options() -> TrainOptions {
-    TrainOptions {
-        seed: 0,
-        max_epochs: 150,
-        batch_size: 64,
-        learning_rate: 3e-3,
-        patience: 15,
-        validation_fraction: 0.2,
-        ..TrainOptions::default()
-    }
+pub fn residual_spec() -> ResidualSpec {
+    residual_config().spec
 }
 
 impl Default for P2Options {
@@ -162,8 +127,8 @@ impl Default for P2Options {
             laps: 3.0,
             evaluated_from_lap: 1.0,
             data: DataOptions::default(),
-            spec: residual_spec(),
-            training: training_options(),
+            spec: residual_config().spec,
+            training: residual_config().training,
             models: vec![P2Model::Nominal, P2Model::Residual, P2Model::Oracle],
         }
     }
@@ -171,41 +136,15 @@ impl Default for P2Options {
 
 /// How the residual model's MPC integrates the residual: held over each
 /// 0.05 s interval, which tracks as well as evaluating it at every RK4
-/// stage at a quarter of the evaluations (ARCHITECTURE.md, "The residual
+/// stage at a quarter of the evaluations (docs/performance.md, "The residual
 /// inside the integrator"). The oracle integrates the true drag exactly.
 pub const RESIDUAL: ResidualEvaluation = ResidualEvaluation::OncePerStep;
 
 /// P2's controller: N = 20 x 0.05 s, one RTI iteration per 0.01 s step,
-/// the weights of benchmarks.md (q_w unweighted: the attitude error is the
+/// the weights of docs/benchmarks.md (q_w unweighted: the attitude error is the
 /// quaternion's vector part), thrusts in [0, 8] N.
-pub fn mpc_config() -> MpcConfig {
-    MpcConfig {
-        horizon_steps: 20,
-        dt_secs: 0.05,
-        rk4_substeps: 1,
-        period_secs: Some(PERIOD_SECS),
-        state_weights: vec![
-            100.0, 100.0, 100.0, 0.0, 10.0, 10.0, 10.0, 1.0, 1.0, 1.0, 0.1, 0.1, 0.1,
-        ],
-        terminal_weights: None,
-        input_weights: vec![0.1; NU],
-        input_min: Some(vec![0.0; NU]),
-        input_max: Some(vec![MAX_THRUST_N; NU]),
-        state_bounds: vec![],
-        sqp_iterations: 1,
-        // The thrust bounds are rarely active on the eight: plain ADMM from
-        // the warm start converges in ~3 iterations where OSQP's default
-        // over-relaxation takes 15 (ARCHITECTURE.md, "OSQP settings").
-        osqp: recede_mpc::OsqpConfig {
-            alpha: 1.0,
-            check_termination_every: 3,
-            ..Default::default()
-        },
-        fallback: recede_mpc::FallbackConfig {
-            safe_input: Some(vec![Quadrotor::default().hover_thrust_n(); NU]),
-            ..Default::default()
-        },
-    }
+pub fn mpc_config() -> Result<MpcConfig> {
+    Ok(super::scenarios::p2(9.0)?.file.controller.mpc)
 }
 
 /// P2's body-frame drag, written generic over the scalar so the MPC can
@@ -281,7 +220,7 @@ pub fn plant(x0: &SVector<f64, NX>) -> Result<TruePlant<QuadrotorTruth, NX, NU>>
     )?)
 }
 
-pub type P2Mpc<R> = Mpc<Discretized<WithResidual<Quadrotor, R>>, (), NX, NU>;
+pub type P2Mpc<R> = ResidualMpc<Quadrotor, R, NX, NU>;
 
 /// P2's MPC with the model `nominal + residual`, its plan starting at `x0`.
 pub fn controller<R: Residual<NX, NU>>(
@@ -289,10 +228,11 @@ pub fn controller<R: Residual<NX, NU>>(
     evaluation: ResidualEvaluation,
     x0: &SVector<f64, NX>,
 ) -> Result<P2Mpc<R>> {
-    let spec = mpc_config().to_spec::<NX, NU>()?;
+    let config = mpc_config()?;
+    let spec = config.to_spec::<NX, NU>()?;
     let model = Discretized::new(
         WithResidual::new(Quadrotor::default(), residual).with_evaluation(evaluation),
-        Rk4::new(spec.dt_secs, spec.rk4_substeps),
+        Rk4::new(spec.dt_secs, config.rk4_substeps),
     );
     Ok(Mpc::new(
         model,
@@ -303,22 +243,7 @@ pub fn controller<R: Residual<NX, NU>>(
     )?)
 }
 
-/// Writes the references of the nodes `t, t + dt, ...` from `sample`.
-pub fn set_references<R>(mpc: &mut P2Mpc<R>, t: f64, sample: &impl Fn(f64, &mut [f64], &mut [f64]))
-where
-    R: Residual<NX, NU>,
-{
-    let dt = mpc.spec().dt_secs;
-    let (xs, us) = mpc.references_mut();
-    let n = us.len();
-    let mut u = [0.0; NU];
-    for (k, x) in xs.iter_mut().enumerate() {
-        sample(t + k as f64 * dt, x.as_mut_slice(), &mut u);
-        if k < n {
-            us[k].copy_from_slice(&u);
-        }
-    }
-}
+pub use super::learned::set_references;
 
 pub fn figure_eight(v_max: f64) -> ReferenceConfig {
     ReferenceConfig::FigureEight {
@@ -335,77 +260,156 @@ pub fn lap_secs(v_max: f64) -> f64 {
     2.0 * std::f64::consts::PI / w
 }
 
-/// The P2 closed loop at `v_max` with the MPC's model `nominal + residual`.
-pub fn closed_loop<R: Residual<NX, NU>>(
+/// The scenario P2 flies at `v_max`: configs/bench/p2_v*.toml at the four
+/// speeds docs/benchmarks.md fixes; at another speed, the same problem on
+/// that speed's figure-eight.
+pub fn scenario(v_max: f64) -> Result<Scenario> {
+    if [3.0, 6.0, 9.0, 12.0].contains(&v_max) {
+        return scenarios::p2(v_max);
+    }
+    let mut s = scenarios::p2(9.0)?;
+    let f = &mut s.file;
+    f.reference = figure_eight(v_max);
+    f.reference
+        .sample(0.0, &mut f.scenario.initial_state, &mut [0.0; NU]);
+    f.scenario.duration_secs = 3.0 * lap_secs(v_max);
+    Ok(s)
+}
+
+/// The model of a P2 line's controller.
+#[derive(Debug, Clone, Copy)]
+pub enum LineModel<'a> {
+    /// The scenario file's controller, nominal model.
+    Nominal,
+    /// The same with `[controller.residual]` naming this model file
+    /// (held over each interval).
+    Residual(&'a Path),
+    /// The benchmark's own MPC with the true drag (no scenario can name it).
+    Oracle,
+}
+
+/// The P2 closed loop at `v_max`: the controller `Controller::from_config`
+/// builds from the scenario file (the oracle's own MPC aside) on the true
+/// plant the simulator builds from it.
+pub fn closed_loop(
     name: &'static str,
-    residual: R,
-    evaluation: ResidualEvaluation,
+    model: LineModel<'_>,
     v_max: f64,
     laps: f64,
     evaluated_from_lap: f64,
-) -> Result<(P2Line, P2Mpc<R>)> {
-    let reference = figure_eight(v_max);
+) -> Result<P2Line> {
+    let scenario = scenario(v_max)?;
+    let f = &scenario.file;
+    let x0 = SVector::<f64, NX>::from_column_slice(&f.scenario.initial_state);
+    let mut plant = scenario.plant_config().build(f.scenario.seed)?;
+    let reference = &f.reference;
     let sample = |t: f64, x: &mut [f64], u: &mut [f64]| reference.sample(t, x, u);
-    let mut x0 = SVector::<f64, NX>::zeros();
-    let mut u_ref = [0.0; NU];
-    sample(0.0, x0.as_mut_slice(), &mut u_ref);
-    let mut mpc = controller(residual, evaluation, &x0)?;
-    let mut plant = plant(&x0)?;
+    let mut config = f.controller.clone();
+    match model {
+        LineModel::Nominal => {
+            let mut c = Controller::from_config(&f.robot, &config, x0.as_slice())?;
+            eight(
+                name,
+                &mut c,
+                plant.as_mut(),
+                &sample,
+                v_max,
+                laps,
+                evaluated_from_lap,
+            )
+        }
+        LineModel::Residual(path) => {
+            config.residual = Some(ResidualConfig {
+                model: path.to_path_buf(),
+                evaluation: RESIDUAL,
+                adaptation: None,
+            });
+            let mut c = Controller::from_config(&f.robot, &config, x0.as_slice())?;
+            let mut line = eight(
+                name,
+                &mut c,
+                plant.as_mut(),
+                &sample,
+                v_max,
+                laps,
+                evaluated_from_lap,
+            )?;
+            line.outside_support_fraction = c
+                .residual_stats()
+                .map(|s| s.outside_support as f64 / s.evaluations.max(1) as f64);
+            Ok(line)
+        }
+        LineModel::Oracle => {
+            let oracle = TrueDrag::of(&QuadrotorTruth::p2(Quadrotor::default()));
+            let mut mpc = controller(oracle, ResidualEvaluation::EveryStage, &x0)?;
+            eight(
+                name,
+                &mut mpc,
+                plant.as_mut(),
+                &sample,
+                v_max,
+                laps,
+                evaluated_from_lap,
+            )
+        }
+    }
+}
+
+/// `laps` of the figure-eight at `v_max` with `controller` on `plant`, the
+/// RMSE from lap `evaluated_from_lap` on.
+fn eight<S: Stepper<NX, NU>>(
+    name: &'static str,
+    controller: &mut S,
+    plant: &mut dyn Plant,
+    sample: &impl Fn(f64, &mut [f64], &mut [f64]),
+    v_max: f64,
+    laps: f64,
+    evaluated_from_lap: f64,
+) -> Result<P2Line> {
     let lap = lap_secs(v_max);
     let steps = (laps * lap / PERIOD_SECS).round() as usize;
     let from = evaluated_from_lap * lap;
-    let (mut sq, mut evaluated, mut saturated, mut fallbacks) = (0.0, 0usize, 0usize, 0usize);
-    let mut step_us = Vec::with_capacity(steps);
-    let (mut feedback_us, mut prepare_us, mut qp_iterations) = (
-        Vec::with_capacity(steps),
-        Vec::with_capacity(steps),
-        Vec::with_capacity(steps),
-    );
-    let mut x_ref = [0.0; NX];
-    let mut u = SVector::<f64, NU>::zeros();
-    for k in 0..steps {
-        let t = k as f64 * PERIOD_SECS;
-        let x = SVector::<f64, NX>::from_column_slice(plant.state());
+    let (mut sq, mut evaluated) = (0.0, 0usize);
+    let (mut x_ref, mut u_ref) = ([0.0; NX], [0.0; NU]);
+    let score = |t: f64, x: &SVector<f64, NX>| {
         if t >= from - 1e-9 {
             sample(t, &mut x_ref, &mut u_ref);
             sq += (0..3).map(|i| (x[i] - x_ref[i]).powi(2)).sum::<f64>();
             evaluated += 1;
         }
-        set_references(&mut mpc, t, &sample);
-        let started = Instant::now();
-        let report = mpc.step(&x, PERIOD_SECS, &mut u);
-        step_us.push(micros_since(started));
-        feedback_us.push(report.feedback_secs * 1e6);
-        prepare_us.push(report.prepare_secs * 1e6);
-        qp_iterations.push(f64::from(report.qp_iterations));
-        fallbacks += usize::from(report.outcome.is_fallback());
-        saturated += u
-            .iter()
-            .filter(|&&f| f <= 1e-9 || f >= MAX_THRUST_N - 1e-9)
-            .count();
-        for j in 0..PLANT_STEPS {
-            plant.step(t + j as f64 * PLANT_STEP_SECS, u.as_slice())?;
-        }
-    }
+    };
+    let bounds = Quadrotor::default().input_bounds();
+    let flown = learned::closed_loop(&rig(None), controller, plant, &bounds, steps, sample, score)?;
     ensure!(evaluated > 0, "no control instant in the evaluated laps");
-    Ok((
-        P2Line {
-            problem: "p2",
-            v_max,
-            model: name,
-            rmse_m: (sq / evaluated as f64).sqrt(),
-            step_us: Percentiles::of(&step_us),
-            feedback_us: Percentiles::of(&feedback_us),
-            prepare_us: Percentiles::of(&prepare_us),
-            qp_iterations: Percentiles::of(&qp_iterations),
-            saturated_fraction: saturated as f64 / (steps * NU) as f64,
-            control_steps: steps,
-            evaluated_steps: evaluated,
-            fallbacks,
-            outside_support_fraction: None,
+    Ok(P2Line {
+        problem: "p2",
+        v_max,
+        model: name,
+        rmse_m: (sq / evaluated as f64).sqrt(),
+        step_us: flown.step_percentiles(),
+        feedback_us: Percentiles::of(&flown.feedback_us),
+        prepare_us: Percentiles::of(&flown.prepare_us),
+        qp_iterations: Percentiles::of(&flown.qp_iterations),
+        saturated_fraction: flown.saturated_fraction(),
+        control_steps: steps,
+        evaluated_steps: evaluated,
+        fallbacks: flown.fallbacks,
+        outside_support_fraction: None,
+    })
+}
+
+/// P2's loop: 100 Hz control, the plant at 1 ms, logging `log`.
+fn rig(log: Option<TargetKind>) -> Rig {
+    Rig {
+        period_secs: PERIOD_SECS,
+        plant_step_secs: PLANT_STEP_SECS,
+        nominal: Nominal::Quadrotor(Quadrotor::default()),
+        log,
+        midpoint: |x| {
+            let q = Vector4::new(x[3], x[4], x[5], x[6]).normalize();
+            x[3..7].copy_from_slice(q.as_slice());
         },
-        mpc,
-    ))
+    }
 }
 
 /// One training flight: a circle (with a slow vertical oscillation) at a
@@ -597,62 +601,33 @@ pub fn generate_data(options: &DataOptions) -> Result<(Dataset<NX, NU>, Vec<Flig
     Ok((data, flights, lowest))
 }
 
-/// One training flight: its samples and the lowest height it reached.
+/// One training flight: its samples and the lowest height it reached. The
+/// nominal controller and the true plant of P2's scenario file, started on
+/// the flight's path.
 fn fly(flight: &Flight, options: &DataOptions) -> Result<(Dataset<NX, NU>, f64)> {
-    let nominal = Nominal::Quadrotor(Quadrotor::default());
     let steps = (options.flight_secs / PERIOD_SECS).round() as usize;
-    let mut data = Dataset::new();
-    let mut lowest = f64::INFINITY;
-    let mut predicted = [0.0; NX];
     let sample = |t: f64, x: &mut [f64], u: &mut [f64]| flight.sample(t, x, u);
-    let mut x0 = SVector::<f64, NX>::zeros();
-    sample(0.0, x0.as_mut_slice(), &mut [0.0; NU]);
-    let mut mpc = controller(ZeroResidual, RESIDUAL, &x0)?;
-    let mut plant = plant(&x0)?;
-    let mut u = SVector::<f64, NU>::zeros();
-    for k in 0..steps {
-        let t = k as f64 * PERIOD_SECS;
-        let x = SVector::<f64, NX>::from_column_slice(plant.state());
-        set_references(&mut mpc, t, &sample);
-        mpc.step(&x, PERIOD_SECS, &mut u);
-        // The plant step whose transition is kept (PlantStep targets).
-        let kept = k % PLANT_STEPS;
-        let mut transition = None;
-        for j in 0..PLANT_STEPS {
-            let before = SVector::<f64, NX>::from_column_slice(plant.state());
-            plant.step(t + j as f64 * PLANT_STEP_SECS, u.as_slice())?;
-            if j == kept {
-                let after = SVector::<f64, NX>::from_column_slice(plant.state());
-                let applied = SVector::<f64, NU>::from_column_slice(plant.applied_input());
-                transition = Some((before, after, applied));
-            }
-        }
-        let x_next = SVector::<f64, NX>::from_column_slice(plant.state());
-        lowest = lowest.min(x[2]).min(x_next[2]);
-        let (x_from, x_to, applied, h) = match options.target {
-            TargetKind::ControlPeriod => {
-                let applied = SVector::<f64, NU>::from_column_slice(plant.applied_input());
-                (x, x_next, applied, PERIOD_SECS)
-            }
-            TargetKind::PlantStep => {
-                let (before, after, applied) = transition.expect("kept < PLANT_STEPS");
-                (before, after, applied, PLANT_STEP_SECS)
-            }
-        };
-        nominal.predict(x_from.as_slice(), applied.as_slice(), h, &mut predicted);
-        let target = SVector::<f64, NX>::from_fn(|i, _| (x_to[i] - predicted[i]) / h);
-        let at = match options.target {
-            TargetKind::ControlPeriod => x_from,
-            TargetKind::PlantStep => {
-                let mut mid = (x_from + x_to) * 0.5;
-                let q = mid.fixed_rows::<4>(3).normalize();
-                mid.fixed_rows_mut::<4>(3).copy_from(&q);
-                mid
-            }
-        };
-        data.push(at, applied, target);
-    }
-    Ok((data, lowest))
+    let mut x0 = [0.0; NX];
+    sample(0.0, &mut x0, &mut [0.0; NU]);
+    let scenario = scenarios::p2(9.0)?;
+    let f = &scenario.file;
+    let mut controller = Controller::from_config(&f.robot, &f.controller, &x0)?;
+    let mut plant_config = scenario.plant_config();
+    plant_config.initial_state = Some(x0.to_vec());
+    let mut plant = plant_config.build(f.scenario.seed)?;
+    let mut lowest = f64::INFINITY;
+    let rig = rig(Some(options.target));
+    let bounds = Quadrotor::default().input_bounds();
+    let flown = learned::closed_loop(
+        &rig,
+        &mut controller,
+        plant.as_mut(),
+        &bounds,
+        steps,
+        &sample,
+        |_, x| lowest = lowest.min(x[2]),
+    )?;
+    Ok((flown.data, lowest.min(plant.state()[2])))
 }
 
 /// Trains the benchmark's residual on `data`.
@@ -660,50 +635,51 @@ pub fn train_residual(
     data: &Dataset<NX, NU>,
     options: &P2Options,
 ) -> Result<(MlpResidual<NX, NU>, TrainReport)> {
-    Ok(recede_learn::train(
-        data,
-        &options.spec,
-        &options.training,
-        |_| {},
-    )?)
+    learned::train(data, &options.spec, &options.training)
 }
 
 /// The whole benchmark: data, training, then every speed with the three
-/// models. Progress goes to stderr.
+/// models. The trained residual reaches the controller the way a user's
+/// does, as a model file named in `[controller.residual]` (written to the
+/// temporary directory for the run). Progress goes to stderr.
 pub fn run(options: &P2Options) -> Result<Vec<P2Line>> {
     let started = Instant::now();
-    let residual = if options.models.contains(&P2Model::Residual) {
-        Some(generate_and_train(options)?)
+    let model_file = if options.models.contains(&P2Model::Residual) {
+        let residual = generate_and_train(options)?;
+        let path =
+            std::env::temp_dir().join(format!("recede-p2-{}.safetensors", std::process::id()));
+        residual.save(&path)?;
+        Some(TempFile(path))
     } else {
         None
     };
-    let oracle = TrueDrag::of(&QuadrotorTruth::p2(Quadrotor::default()));
     let mut lines = Vec::new();
     for &v in &options.speeds_m_s {
         let (laps, from) = (options.laps, options.evaluated_from_lap);
         for model in &options.models {
-            match (model, &residual) {
-                (P2Model::Nominal, _) => {
-                    lines.push(closed_loop("nominal", ZeroResidual, RESIDUAL, v, laps, from)?.0);
+            let line = match (model, &model_file) {
+                (P2Model::Nominal, _) => closed_loop("nominal", LineModel::Nominal, v, laps, from)?,
+                (P2Model::Residual, Some(file)) => {
+                    closed_loop("residual", LineModel::Residual(&file.0), v, laps, from)?
                 }
-                (P2Model::Residual, Some(residual)) => {
-                    let (mut line, mpc) =
-                        closed_loop("residual", residual.clone(), RESIDUAL, v, laps, from)?;
-                    let stats = mpc.model().dynamics.residual.guard_stats();
-                    line.outside_support_fraction =
-                        Some(stats.outside_support as f64 / stats.evaluations.max(1) as f64);
-                    lines.push(line);
-                }
-                (P2Model::Residual, None) => {}
-                (P2Model::Oracle, _) => {
-                    let exact = ResidualEvaluation::EveryStage;
-                    lines.push(closed_loop("oracle", oracle, exact, v, laps, from)?.0);
-                }
-            }
+                (P2Model::Residual, None) => continue,
+                (P2Model::Oracle, _) => closed_loop("oracle", LineModel::Oracle, v, laps, from)?,
+            };
+            lines.push(line);
         }
     }
     eprintln!("p2: done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(lines)
+}
+
+/// A file removed when dropped.
+#[derive(Debug)]
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// The benchmark's residual architecture with weights from a fixed
@@ -785,6 +761,13 @@ mod tests {
                 (0..3).map(|i| (p[i] - q[i]).powi(2)).sum::<f64>().sqrt()
             })
             .fold(f64::INFINITY, f64::min)
+    }
+
+    #[test]
+    fn the_residual_file_parses() {
+        let config = residual_config();
+        assert_eq!(config.spec.hidden, vec![16]);
+        assert_eq!(config.training.max_epochs, 150);
     }
 
     #[test]
@@ -903,15 +886,7 @@ mod tests {
 
     #[test]
     fn a_short_closed_loop_tracks_and_reports() {
-        let (line, _) = closed_loop(
-            "oracle",
-            TrueDrag::of(&QuadrotorTruth::p2(Quadrotor::default())),
-            ResidualEvaluation::EveryStage,
-            6.0,
-            0.02,
-            0.0,
-        )
-        .unwrap();
+        let line = closed_loop("oracle", LineModel::Oracle, 6.0, 0.02, 0.0).unwrap();
         assert_eq!(line.control_steps, 30);
         assert_eq!(line.evaluated_steps, 30);
         assert_eq!(line.fallbacks, 0);

@@ -1,5 +1,5 @@
 use nalgebra::{SVector, Vector3};
-use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, RobotConfig};
+use recede_model::robots::{self, Robot, RobotConfig};
 use recede_model::{Bounds, Discretized, ModelError, Rk4, WithResidual};
 use recede_mpc::{Mpc, MpcConfig, MpcError, StageConstraints, StepReport};
 use recede_msg::Obstacle;
@@ -42,28 +42,104 @@ pub type Shooting<D, const NX: usize, const NU: usize> =
 pub struct RobotController<D, const NX: usize, const NU: usize, C = ()> {
     pub mpc: Mpc<Shooting<D, NX, NU>, C, NX, NU>,
     pub adaptation: Option<Adaptation<NX, NU>>,
+    /// How far the plan is shifted after each step, s
+    /// ([`MpcConfig::period_secs`]).
+    pub period_secs: f64,
 }
 
-/// A running MPC for one of the built-in robots (boxed: the controllers
-/// differ in size by kilobytes of fixed-size buffers).
-#[derive(Debug)]
-pub enum Controller {
-    CartPole(Box<RobotController<CartPole, 4, 1>>),
-    Quadrotor(Box<RobotController<Quadrotor, 13, 4, ObstacleConstraints<13>>>),
-    DiffDrive(Box<RobotController<DiffDrive, 5, 2, ObstacleConstraints<5>>>),
-    Arm(Box<RobotController<Arm, 4, 2>>),
-}
+macro_rules! controllers {
+    ([$d:tt] $(($variant:ident, $module:ident, $robot:ident, $params:ident)),* $(,)?) => {
+        /// A running MPC for one of the robots of the robot list (boxed: the
+        /// controllers differ in size by kilobytes of fixed-size buffers).
+        /// Every robot's MPC carries keep-out rows; robots fixed to their
+        /// base have none.
+        #[derive(Debug)]
+        pub enum Controller {
+            $($variant(
+                Box<
+                    RobotController<
+                        robots::$robot,
+                        { robots::$module::NX },
+                        { robots::$module::NU },
+                        ObstacleConstraints<{ robots::$module::NX }>,
+                    >,
+                >,
+            ),)*
+        }
 
-/// Runs `$body` with `$mpc` bound to the inner controller, whatever the robot.
-macro_rules! each {
-    ($self:expr, $mpc:ident => $body:expr) => {
-        match $self {
-            Controller::CartPole($mpc) => $body,
-            Controller::Quadrotor($mpc) => $body,
-            Controller::DiffDrive($mpc) => $body,
-            Controller::Arm($mpc) => $body,
+        // Every robot's vectors fit the messages sized for any robot.
+        const _: () = {
+            $(assert!(
+                robots::$module::NX <= recede_msg::MAX_DIM
+                    && robots::$module::NU <= recede_msg::MAX_DIM
+            );)*
+        };
+
+        /// Runs `$body` with `$mpc` bound to the inner controller, whatever the robot.
+        macro_rules! each {
+            ($d self_:expr, $d mpc:ident => $d body:expr) => {
+                match $d self_ {
+                    $(Controller::$variant($d mpc) => $d body,)*
+                }
+            };
+        }
+
+        impl Controller {
+            fn build_any(
+                robot: &RobotConfig,
+                config: &MpcConfig,
+                residual: Option<&ResidualConfig>,
+                obstacles: Option<&ObstacleConstraintConfig>,
+                x0: &[f64],
+            ) -> Result<Self, ControlError> {
+                Ok(match robot {
+                    $(RobotConfig::$variant(p) => Self::$variant(build_robot(
+                        robots::$robot::new(*p)?,
+                        config,
+                        residual,
+                        obstacles,
+                        x0,
+                    )?),)*
+                })
+            }
         }
     };
+}
+
+recede_model::for_each_robot!(controllers, $);
+
+/// Whether the robot moves among obstacles (has keep-out rows to fill).
+fn moves_among_obstacles<R, C, const NX: usize, const NU: usize>(
+    _: &RobotController<R, NX, NU, C>,
+) -> bool
+where
+    R: Robot<NX, NU>,
+{
+    R::POSITION_STATES > 0
+}
+
+/// One robot's controller: its input limits where the table leaves them
+/// out, its safe input as the first plan's, keep-out rows on its position.
+fn build_robot<R: Robot<NX, NU>, const NX: usize, const NU: usize>(
+    robot: R,
+    config: &MpcConfig,
+    residual: Option<&ResidualConfig>,
+    obstacles: Option<&ObstacleConstraintConfig>,
+    x0: &[f64],
+) -> Result<Box<RobotController<R, NX, NU, ObstacleConstraints<NX>>>, ControlError> {
+    let config = with_default_bounds(config, robot.input_bounds());
+    let constraints = match R::POSITION_STATES {
+        0 => ObstacleConstraints::disabled(0, 0),
+        dims => keep_out::<NX>(obstacles, dims)?,
+    };
+    build(
+        robot,
+        &config,
+        residual,
+        x0,
+        robot.safe_input(),
+        constraints,
+    )
 }
 
 fn with_default_bounds<const N: usize>(config: &MpcConfig, bounds: Bounds<N>) -> MpcConfig {
@@ -97,14 +173,14 @@ where
         Some(r) => {
             let model = ResidualModel::<NX, NU>::load(&r.model)?;
             let adaptation = match (&model, r.adaptation) {
-                (ResidualModel::Mlp(mlp), Some(rls)) => {
-                    Some(Adaptation::new(mlp, rls, spec.period_secs).map_err(|e| {
+                (ResidualModel::Mlp(mlp), Some(rls)) => Some(
+                    Adaptation::new(mlp, rls, config.period_secs()).map_err(|e| {
                         ControlError::Residual {
                             path: r.model.display().to_string(),
                             message: format!("adaptation: {e}"),
                         }
-                    })?)
-                }
+                    })?,
+                ),
                 _ => None,
             };
             (model, adaptation)
@@ -112,11 +188,12 @@ where
     };
     let model = Discretized::new(
         WithResidual::new(dynamics, model).with_evaluation(evaluation),
-        Rk4::new(spec.dt_secs, spec.rk4_substeps),
+        Rk4::new(spec.dt_secs, config.rk4_substeps),
     );
     Ok(Box::new(RobotController {
         mpc: Mpc::new(model, constraints, spec, &x0, &u0)?,
         adaptation,
+        period_secs: config.period_secs(),
     }))
 }
 
@@ -189,44 +266,7 @@ impl Controller {
         x0: &[f64],
     ) -> Result<Self, ControlError> {
         robot.validate()?;
-
-        Ok(match robot {
-            RobotConfig::CartPole(p) => {
-                let model = CartPole::new(*p)?;
-                let config = with_default_bounds(config, model.input_bounds());
-                Self::CartPole(build(model, &config, residual, x0, SVector::zeros(), ())?)
-            }
-            RobotConfig::Quadrotor(p) => {
-                let model = Quadrotor::new(*p)?;
-                let config = with_default_bounds(config, model.input_bounds());
-                let hover = model.hover_input();
-                Self::Quadrotor(build(
-                    model,
-                    &config,
-                    residual,
-                    x0,
-                    hover,
-                    keep_out::<13>(obstacles, 3)?,
-                )?)
-            }
-            RobotConfig::DiffDrive(p) => {
-                let model = DiffDrive::new(*p)?;
-                let config = with_default_bounds(config, model.input_bounds());
-                Self::DiffDrive(build(
-                    model,
-                    &config,
-                    residual,
-                    x0,
-                    SVector::zeros(),
-                    keep_out::<5>(obstacles, 2)?,
-                )?)
-            }
-            RobotConfig::Arm(p) => {
-                let model = Arm::new(*p)?;
-                let config = with_default_bounds(config, model.input_bounds());
-                Self::Arm(build(model, &config, residual, x0, SVector::zeros(), ())?)
-            }
-        })
+        Self::build_any(robot, config, residual, obstacles, x0)
     }
 
     /// Replaces the obstacles the plan keeps clear of with the nearest of
@@ -235,12 +275,13 @@ impl Controller {
     /// False for robots without obstacle rows (cart-pole, arm). Allocates
     /// nothing.
     pub fn set_obstacles(&mut self, obstacles: &[Obstacle], position: &Vector3<f64>) -> bool {
-        match self {
-            Self::Quadrotor(m) => m.mpc.constraints_mut().set_obstacles(obstacles, position),
-            Self::DiffDrive(m) => m.mpc.constraints_mut().set_obstacles(obstacles, position),
-            Self::CartPole(_) | Self::Arm(_) => return false,
-        }
-        true
+        each!(self, m => {
+            if !moves_among_obstacles(m) {
+                return false;
+            }
+            m.mpc.constraints_mut().set_obstacles(obstacles, position);
+            true
+        })
     }
 
     /// The residual's guard counters and adaptation counts; `None` without
@@ -277,7 +318,7 @@ impl Controller {
 
     /// The control period the plan is shifted by after each step, s.
     pub fn period_secs(&self) -> f64 {
-        each!(self, m => m.mpc.spec().period_secs)
+        each!(self, m => m.period_secs)
     }
 
     pub fn dt_secs(&self) -> f64 {
@@ -323,7 +364,7 @@ impl Controller {
     /// updates the residual. Never allocates, never panics.
     pub fn step(&mut self, x: &[f64], command: &mut [f64]) -> Result<StepReport, ControlError> {
         each!(self, m => {
-            let period = m.mpc.spec().period_secs;
+            let period = m.period_secs;
             let (x0, mut u) = checked_io(&m.mpc, x, command)?;
             if let Some(adaptation) = &mut m.adaptation {
                 let WithResidual {

@@ -1,38 +1,13 @@
 //! A control step with a learned residual and online adaptation allocates
 //! nothing on the heap after setup.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use recede_control::{Controller, ControllerConfig, ResidualConfig};
 use recede_learn::{Feature, MlpResidual, Output, ResidualSpec, RlsConfig, SupportGuard};
 use recede_model::robots::{QuadrotorParams, RobotConfig};
-
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use recede_test_support::{allocations_in, CountingAllocator};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[test]
 fn step_with_residual_and_adaptation_does_not_allocate() {
@@ -80,9 +55,10 @@ fn step_with_residual_and_adaptation_does_not_allocate() {
     for k in 0..5 {
         x[0] += 0.01;
         x[7] += 0.001 * k as f64;
-        let before = ALLOCATIONS.with(Cell::get);
-        c.step(&x, &mut u).unwrap();
-        assert_eq!(ALLOCATIONS.with(Cell::get) - before, 0, "step {k}");
+        let n = allocations_in(|| {
+            c.step(&x, &mut u).unwrap();
+        });
+        assert_eq!(n, 0, "step {k}");
     }
     assert_eq!(
         c.residual_stats().unwrap().adaptation.unwrap().updated

@@ -43,26 +43,15 @@ fn start(reference: &ReferenceConfig) -> Vec<f64> {
     x
 }
 
+/// P2's drag residual (configs/residual_quadrotor.toml, where it is written
+/// once) with `hidden` layers.
 fn drag_spec(hidden: Vec<usize>) -> ResidualSpec {
-    ResidualSpec {
-        features: vec![
-            Feature::BodyVelocity {
-                quat_start: 3,
-                vel_start: 7,
-            },
-            Feature::BodyVelocityAbsProduct {
-                quat_start: 3,
-                vel_start: 7,
-            },
-        ],
-        outputs: vec![Output::WorldFromBody {
-            quat_start: 3,
-            start: 7,
-        }],
-        hidden,
-        activation: Default::default(),
-        guard: SupportGuard::Clip,
-    }
+    let mut file: toml::Table =
+        toml::from_str(include_str!("../../../configs/residual_quadrotor.toml")).unwrap();
+    file.remove("target");
+    file.remove("training");
+    let spec: ResidualSpec = toml::Value::Table(file).try_into().unwrap();
+    ResidualSpec { hidden, ..spec }
 }
 
 /// P2's body-frame drag as a residual (the true plant of these tests).

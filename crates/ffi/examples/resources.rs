@@ -16,49 +16,17 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::Layout;
 use std::ffi::c_void;
 use std::mem::MaybeUninit;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
 use common::{plant_step, Handle, Scenario, ALL};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-fn grow(by: isize) {
-    let live = LIVE.fetch_add(by, Relaxed) + by;
-    PEAK.fetch_max(live, Relaxed);
-}
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Relaxed);
-        grow(layout.size() as isize);
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        grow(-(layout.size() as isize));
-        // SAFETY: forwarded unchanged.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Relaxed);
-        grow(new_size as isize - layout.size() as isize);
-        // SAFETY: forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use recede_test_support::{process, CountingAllocator};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn malloc_in_use() -> usize {
     // SAFETY: a plain query of glibc's allocator statistics.
@@ -75,16 +43,16 @@ struct Heap {
 
 fn heap_at_creation(s: &Scenario) -> (Handle, Heap) {
     let (count, live, malloc) = (
-        ALLOCATIONS.load(Relaxed),
-        LIVE.load(Relaxed),
+        process::allocations(),
+        process::live_bytes(),
         malloc_in_use(),
     );
-    PEAK.store(live, Relaxed);
+    process::reset_peak();
     let h = Handle::create(s.toml, s.x0).expect("scenario creates");
     let heap = Heap {
-        rust_allocations: ALLOCATIONS.load(Relaxed) - count,
-        rust_live: LIVE.load(Relaxed) - live,
-        rust_peak: PEAK.load(Relaxed) - live,
+        rust_allocations: process::allocations() - count,
+        rust_live: process::live_bytes() - live,
+        rust_peak: process::peak_live_bytes() - live,
         malloc_live: malloc_in_use() as isize - malloc as isize,
     };
     (h, heap)

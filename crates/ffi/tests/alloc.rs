@@ -6,46 +6,12 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use common::{plant_step, Handle, ALL};
 use recede_ffi::RecedeStatus;
-
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-    static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        LIVE_BYTES.with(|b| b.set(b.get() + layout.size() as isize));
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.with(|b| b.set(b.get() - layout.size() as isize));
-        // SAFETY: forwarded unchanged.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        LIVE_BYTES.with(|b| b.set(b.get() + new_size as isize - layout.size() as isize));
-        // SAFETY: forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use recede_test_support::{allocations, live_bytes, CountingAllocator};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(Cell::get)
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[test]
 fn the_counter_sees_allocations() {
@@ -58,10 +24,10 @@ fn the_counter_sees_allocations() {
 #[test]
 fn creation_allocates_and_nothing_after_it_does() {
     for s in ALL {
-        let (count0, bytes0) = (allocations(), LIVE_BYTES.with(Cell::get));
+        let (count0, bytes0) = (allocations(), live_bytes());
         let mut h = Handle::create(s.toml, s.x0).unwrap();
         let at_create = allocations() - count0;
-        let live = LIVE_BYTES.with(Cell::get) - bytes0;
+        let live = live_bytes() - bytes0;
         assert!(
             at_create > 0 && live > 0,
             "{}: creation is where memory is allocated",
@@ -100,11 +66,6 @@ fn creation_allocates_and_nothing_after_it_does() {
         assert_eq!(in_loop, 0, "{}: allocations after creation", s.name);
         drop((window, x, u, bad_x, robot));
         drop(h);
-        assert_eq!(
-            LIVE_BYTES.with(Cell::get),
-            bytes0,
-            "{}: destroy frees everything",
-            s.name
-        );
+        assert_eq!(live_bytes(), bytes0, "{}: destroy frees everything", s.name);
     }
 }

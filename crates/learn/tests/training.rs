@@ -6,12 +6,11 @@ use nalgebra::{SVector, Vector3};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use recede_learn::{
-    train, Activation, Dataset, Feature, LearnError, MlpResidual, Output, ResidualSpec,
-    SupportGuard, TrainOptions,
+    train, Dataset, Feature, LearnError, MlpResidual, ResidualSpec, SupportGuard, TrainOptions,
 };
 use recede_model::Residual;
 
-use common::unit_quaternion;
+use common::{p2_drag_spec, unit_quaternion};
 
 const D1: [f64; 3] = [0.30, 0.30, 0.10];
 const D2: [f64; 3] = [0.025, 0.025, 0.015];
@@ -55,28 +54,6 @@ fn drag_dataset(n: usize, seed: u64) -> Dataset<13, 4> {
     data
 }
 
-fn drag_spec() -> ResidualSpec {
-    ResidualSpec {
-        features: vec![
-            Feature::BodyVelocity {
-                quat_start: 3,
-                vel_start: 7,
-            },
-            Feature::BodyVelocityAbsProduct {
-                quat_start: 3,
-                vel_start: 7,
-            },
-        ],
-        outputs: vec![Output::WorldFromBody {
-            quat_start: 3,
-            start: 7,
-        }],
-        hidden: vec![16],
-        activation: Activation::Tanh,
-        guard: SupportGuard::Clip,
-    }
-}
-
 fn options() -> TrainOptions {
     TrainOptions {
         seed: 42,
@@ -92,7 +69,7 @@ fn options() -> TrainOptions {
 fn training_recovers_body_frame_drag() {
     let data = drag_dataset(1500, 1);
     let mut seen = Vec::new();
-    let (model, report) = train(&data, &drag_spec(), &options(), |e| seen.push(*e)).unwrap();
+    let (model, report) = train(&data, &p2_drag_spec(), &options(), |e| seen.push(*e)).unwrap();
     assert_eq!(seen, report.epochs);
     assert!(report.n_train + report.n_validation == 1500 && report.n_validation == 300);
     let best = report.best_validation_loss;
@@ -132,13 +109,13 @@ fn training_is_repeatable_bit_for_bit() {
         max_epochs: 15,
         ..options()
     };
-    let (a, ra) = train(&data, &drag_spec(), &opts, |_| {}).unwrap();
-    let (b, rb) = train(&data, &drag_spec(), &opts, |_| {}).unwrap();
+    let (a, ra) = train(&data, &p2_drag_spec(), &opts, |_| {}).unwrap();
+    let (b, rb) = train(&data, &p2_drag_spec(), &opts, |_| {}).unwrap();
     assert_eq!(ra, rb);
     assert_eq!(a.to_bytes(), b.to_bytes());
     let (c, _) = train(
         &data,
-        &drag_spec(),
+        &p2_drag_spec(),
         &TrainOptions { seed: 43, ..opts },
         |_| {},
     )
@@ -156,13 +133,13 @@ fn training_stops_early_and_keeps_the_best_epoch() {
         min_improvement: 1e-2,
         ..options()
     };
-    let (model, report) = train(&data, &drag_spec(), &opts, |_| {}).unwrap();
+    let (model, report) = train(&data, &p2_drag_spec(), &opts, |_| {}).unwrap();
     assert!(report.stopped_early);
     assert_eq!(report.epochs.len(), report.best_epoch + 3);
     // The returned weights are the best epoch's, not the last epoch's.
     let (rerun, _) = train(
         &data,
-        &drag_spec(),
+        &p2_drag_spec(),
         &TrainOptions {
             max_epochs: report.best_epoch,
             patience: usize::MAX,
@@ -181,7 +158,7 @@ fn training_rejects_bad_data_and_options() {
         samples: data.samples[..1].to_vec(),
     };
     assert!(matches!(
-        train(&too_small, &drag_spec(), &options(), |_| {}),
+        train(&too_small, &p2_drag_spec(), &options(), |_| {}),
         Err(LearnError::Training(_))
     ));
     let bad_opts = TrainOptions {
@@ -189,15 +166,15 @@ fn training_rejects_bad_data_and_options() {
         ..options()
     };
     assert!(matches!(
-        train(&data, &drag_spec(), &bad_opts, |_| {}),
+        train(&data, &p2_drag_spec(), &bad_opts, |_| {}),
         Err(LearnError::Training(_))
     ));
     data.samples[17].residual[8] = f64::NAN;
-    let err = train(&data, &drag_spec(), &options(), |_| {}).unwrap_err();
+    let err = train(&data, &p2_drag_spec(), &options(), |_| {}).unwrap_err();
     assert!(err.to_string().contains("sample 17"), "{err}");
     let bad_spec = ResidualSpec {
         features: vec![Feature::State { index: 13 }],
-        ..drag_spec()
+        ..p2_drag_spec()
     };
     assert!(matches!(
         train(&drag_dataset(50, 5), &bad_spec, &options(), |_| {}),
@@ -213,7 +190,7 @@ fn support_guard_counts_and_acts_outside_the_training_box() {
         ..options()
     };
     let (mut model, _): (MlpResidual<13, 4>, _) =
-        train(&data, &drag_spec(), &opts, |_| {}).unwrap();
+        train(&data, &p2_drag_spec(), &opts, |_| {}).unwrap();
     let mut x = SVector::<f64, 13>::zeros();
     x[3] = 1.0;
     let u = SVector::<f64, 4>::zeros();

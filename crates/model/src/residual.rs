@@ -64,7 +64,7 @@ impl<const NX: usize, const NU: usize> Residual<NX, NU> for ZeroResidual {
 /// `OncePerStep` evaluates `g` at the start of each integration step and
 /// holds it over the step: `x' = f(x, u) + g(x_k, u_k)`. That is a different
 /// (coarser) model, still differentiated exactly, at a quarter of the
-/// residual evaluations; on P2 it tracks as well (ARCHITECTURE.md, "The
+/// residual evaluations; on P2 it tracks as well (docs/performance.md, "The
 /// residual inside the integrator").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -104,8 +104,6 @@ fn one() -> usize {
 pub struct OcpSpec<const NX: usize, const NU: usize> {
     pub horizon_steps: usize,
     pub dt_secs: f64,
-    pub rk4_substeps: usize,
-    pub period_secs: f64,
     pub q: SMatrix<f64, NX, NX>,
     pub q_terminal: SMatrix<f64, NX, NX>,
     pub r: SMatrix<f64, NU, NU>,
@@ -150,6 +148,13 @@ fn weights<const N: usize>(key: &str, values: &[f64]) -> Result<SMatrix<f64, N, 
 }
 
 impl MpcConfig {
+    /// The control period: how far the plan is shifted after each step,
+    /// `dt_secs` unless given. The one place the default is written; the
+    /// loop, the C interface and the scenario checks all ask here.
+    pub fn period_secs(&self) -> f64 {
+        self.period_secs.unwrap_or(self.dt_secs)
+    }
+
     /// Checks every value and the sizes against the robot's.
     pub fn to_spec<const NX: usize, const NU: usize>(&self) -> Result<OcpSpec<NX, NU>, MpcError> {
         if self.horizon_steps == 0 {
@@ -158,7 +163,7 @@ impl MpcConfig {
         if !(self.dt_secs.is_finite() && self.dt_secs > 0.0) {
             return Err(bad("dt_secs", "a duration > 0", self.dt_secs.to_string()));
         }
-        let period_secs = self.period_secs.unwrap_or(self.dt_secs);
+        let period_secs = self.period_secs();
         if !(period_secs.is_finite() && period_secs > 0.0) {
             return Err(bad(
                 "period_secs",
@@ -277,8 +282,6 @@ impl MpcConfig {
         Ok(OcpSpec {
             horizon_steps: self.horizon_steps,
             dt_secs: self.dt_secs,
-            rk4_substeps: self.rk4_substeps,
-            period_secs,
             q,
             q_terminal,
             r,

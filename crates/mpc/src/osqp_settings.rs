@@ -1,7 +1,7 @@
 //! OSQP's settings as they appear in a scenario file.
 //!
 //! Defaults are chosen for the condensed QPs this crate builds, from
-//! measurements on P1 and P2 (ARCHITECTURE.md, "OSQP settings"):
+//! measurements on P1 and P2 (docs/performance.md, "OSQP settings"):
 //! - no Ruiz scaling: OSQP 0.6 recomputes it after every matrix update,
 //!   which cost P1 ~40 us a step (half the step), while the condensed
 //!   Hessian mixes Q and R into one block and scaling did not lower the

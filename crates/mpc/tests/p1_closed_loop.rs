@@ -1,4 +1,4 @@
-//! P1 of benchmarks.md, exactly: the cart-pole swing-up closed loop.
+//! P1 of docs/benchmarks.md, exactly: the cart-pole swing-up closed loop.
 
 mod common;
 

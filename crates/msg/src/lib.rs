@@ -27,3 +27,9 @@ pub use measurement::{LidarScan, Measurement, Reading};
 pub use percept::{Obstacle, ObstacleShape, Target, WorldModel, MAX_OBSTACLES, MAX_TARGETS};
 pub use sensor::{SensorId, SensorInfo, SensorKind};
 pub use time::Stamp;
+
+/// The longest state or input vector of any robot: what fixed-capacity
+/// messages and buffers (commands in flight, estimates, recorded rows) hold
+/// without allocating. The robot list is checked against it where it is
+/// expanded (`recede-control`).
+pub const MAX_DIM: usize = 16;

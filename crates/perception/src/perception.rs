@@ -4,7 +4,9 @@
 
 use nalgebra::{Isometry3, Vector3};
 use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, RobotConfig};
-use recede_msg::{Measurement, Reading, SensorId, SensorInfo, SensorKind, WorldModel};
+use recede_msg::{
+    Measurement, Reading, SensorId, SensorInfo, SensorKind, WorldModel, MAX_DIM,
+};
 use serde::Serialize;
 
 use crate::kalman::Outcome;
@@ -410,10 +412,11 @@ impl Perception {
     /// The command applied from `t_secs` on (the model-driven filters
     /// predict with it; the quadrotor's filter uses its IMU instead).
     pub fn on_command(&mut self, t_secs: f64, command: &[f64]) -> Outcome {
-        if !(t_secs.is_finite() && command.iter().all(|v| v.is_finite())) || command.len() > 8 {
+        if !(t_secs.is_finite() && command.iter().all(|v| v.is_finite())) || command.len() > MAX_DIM
+        {
             return Outcome::NonFinite;
         }
-        let mut input = [0.0; 8];
+        let mut input = [0.0; MAX_DIM];
         input[..command.len()].copy_from_slice(command);
         self.insert(
             t_secs,
@@ -430,8 +433,8 @@ impl Perception {
     /// counted ([`Self::estimate_faults`]).
     pub fn estimate(&mut self, t_secs: f64) -> &Estimate {
         let n = self.estimate.state.len();
-        let mut state = [0.0; 16];
-        let mut std = [0.0; 16];
+        let mut state = [0.0; MAX_DIM];
+        let mut std = [0.0; MAX_DIM];
         each!(&self.estimator, tl => {
             let f = tl.at(t_secs);
             f.write(&mut state[..n], &mut std[..n]);

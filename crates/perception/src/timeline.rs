@@ -26,7 +26,10 @@ pub(crate) enum Event {
     /// Encoder ticks, channels `0..channels`.
     Encoders { ticks: [i64; 4], channels: usize },
     /// The command applied from now on.
-    Command { input: [f64; 8], len: usize },
+    Command {
+        input: [f64; recede_msg::MAX_DIM],
+        len: usize,
+    },
 }
 
 /// A filter the timeline can replay: cheap to clone (fixed sizes only).

@@ -15,7 +15,7 @@ use crate::sink::{Level, StepLog};
 /// neither allocate nor free per message in steady state (a free of another
 /// thread's allocation takes that thread's allocator lock: a priority
 /// inversion waiting to happen in real time).
-pub const MAX_VALUES: usize = 16;
+pub const MAX_VALUES: usize = recede_msg::MAX_DIM;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Vals {

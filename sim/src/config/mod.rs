@@ -3,7 +3,7 @@
 //! unknown keys rejected, units in names) and has a `validate` pass whose
 //! errors name the key.
 
-mod check;
+pub(crate) mod check;
 mod plant;
 mod sensors;
 mod world;

@@ -2,18 +2,12 @@
 //! parameters, the effects its controller does not know, actuators and
 //! scripted disturbances.
 
-use nalgebra::{SVector, Vector3};
-use recede_model::robots::{
-    Arm, ArmParams, CartPole, CartPoleParams, DiffDrive, DiffDriveParams, Quadrotor,
-    QuadrotorParams,
-};
+use nalgebra::Vector3;
+use recede_model::robots::{self, Robot};
 use serde::{Deserialize, Serialize};
 
-use super::check::{fail, finite_all, non_negative, non_negative_all, positive};
-use crate::plant::{
-    Actuator, ArmTruth, CartPoleTruth, DiffDriveTruth, Disturbance, Disturbances, Plant,
-    QuadrotorTruth, TrueDynamics, TruePlant,
-};
+use super::check::{fail, finite_all, non_negative, positive};
+use crate::plant::{Actuator, Disturbance, Disturbances, Plant, PlantRobot, TruePlant};
 use crate::{ConfigError, SimError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,75 +29,79 @@ fn default_integration_rate() -> f64 {
     1000.0
 }
 
-/// The robot and its unmodelled effects. Defaults: the quadrotor carries
-/// P2's drag; the other robots' effects are zero unless set.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum RobotConfig {
-    Quadrotor {
-        #[serde(default)]
-        params: QuadrotorParams,
-        #[serde(default = "p2_drag_linear")]
-        drag_linear_n_s_per_m: [f64; 3],
-        #[serde(default = "p2_drag_quadratic")]
-        drag_quadratic_n_s2_per_m2: [f64; 3],
-    },
-    CartPole {
-        #[serde(default)]
-        params: CartPoleParams,
-        #[serde(default)]
-        cart_viscous_friction_n_s_per_m: f64,
-        #[serde(default)]
-        cart_coulomb_friction_n: f64,
-        #[serde(default = "default_smoothing")]
-        coulomb_smoothing_mps: f64,
-        #[serde(default)]
-        pole_damping_n_m_s_per_rad: f64,
-    },
-    DiffDrive {
-        #[serde(default)]
-        params: DiffDriveParams,
-        #[serde(default)]
-        rolling_resistance_coeff: f64,
-        #[serde(default = "default_smoothing")]
-        coulomb_smoothing_mps: f64,
-        #[serde(default)]
-        speed_drag_per_sec: f64,
-        #[serde(default)]
-        yaw_drag_per_sec: f64,
-        #[serde(default)]
-        wheel_slip_ratio: f64,
-        #[serde(default = "default_ground_robot_mass")]
-        mass_kg: f64,
-    },
-    Arm {
-        #[serde(default)]
-        params: ArmParams,
-        #[serde(default)]
-        extra_payload_kg: f64,
-        #[serde(default)]
-        joint_viscous_friction_n_m_s_per_rad: [f64; 2],
-        #[serde(default)]
-        joint_coulomb_friction_n_m: [f64; 2],
-        #[serde(default = "default_smoothing")]
-        coulomb_smoothing_radps: f64,
-        #[serde(default)]
-        base_m: [f64; 3],
-    },
+macro_rules! plant_robots {
+    ([] $(($variant:ident, $module:ident, $robot:ident, $params:ident)),* $(,)?) => {
+        /// The robot and its unmodelled effects (one table per entry of the
+        /// robot list, each defined in its plant file). Defaults: the
+        /// quadrotor carries P2's drag; the other robots' effects are zero
+        /// unless set.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum RobotConfig {
+            $($variant(
+                <robots::$robot as PlantRobot<{ robots::$module::NX }, { robots::$module::NU }>>::Config,
+            ),)*
+        }
+
+        impl RobotConfig {
+            /// The plant of the controller's `[robot]`, with nothing its
+            /// controller does not know.
+            pub fn exact(robot: &robots::RobotConfig) -> Self {
+                match robot {
+                    $(robots::RobotConfig::$variant(p) => Self::$variant(
+                        <robots::$robot as PlantRobot<{ robots::$module::NX }, { robots::$module::NU }>>::exact(*p),
+                    ),)*
+                }
+            }
+
+            /// The robot's `kind`, as the `[robot]` table names it.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => {
+                        <robots::$robot as Robot<{ robots::$module::NX }, { robots::$module::NU }>>::KIND
+                    })*
+                }
+            }
+
+            /// The number of inputs.
+            pub fn input_len(&self) -> usize {
+                match self {
+                    $(Self::$variant(_) => robots::$module::NU,)*
+                }
+            }
+
+            fn feels_gusts(&self) -> bool {
+                match self {
+                    $(Self::$variant(_) => {
+                        <robots::$robot as PlantRobot<{ robots::$module::NX }, { robots::$module::NU }>>::FEELS_GUSTS
+                    })*
+                }
+            }
+
+            fn validate(&self) -> Result<(), ConfigError> {
+                match self {
+                    $(Self::$variant(c) => <robots::$robot as PlantRobot<
+                        { robots::$module::NX },
+                        { robots::$module::NU },
+                    >>::validate(c, "plant.robot"),)*
+                }
+            }
+
+            fn build(
+                &self,
+                plant: &PlantConfig,
+                dist: Disturbances,
+                h: f64,
+            ) -> Result<Box<dyn Plant>, SimError> {
+                match self {
+                    $(Self::$variant(c) => plant.assemble::<robots::$robot, { robots::$module::NX }, { robots::$module::NU }>(c, dist, h),)*
+                }
+            }
+        }
+    };
 }
 
-fn p2_drag_linear() -> [f64; 3] {
-    [0.30, 0.30, 0.10]
-}
-fn p2_drag_quadratic() -> [f64; 3] {
-    [0.025, 0.025, 0.015]
-}
-fn default_smoothing() -> f64 {
-    0.01
-}
-fn default_ground_robot_mass() -> f64 {
-    10.0
-}
+recede_model::for_each_robot!(plant_robots);
 
 /// Saturation limits default to the robot's input bounds (cart-pole: P1's
 /// |F| <= 80 N).
@@ -145,11 +143,7 @@ fn default_gust_correlation() -> f64 {
 impl PlantConfig {
     /// The number of inputs of the configured robot.
     pub fn input_len(&self) -> usize {
-        match self.robot {
-            RobotConfig::Quadrotor { .. } => 4,
-            RobotConfig::CartPole { .. } => 1,
-            RobotConfig::DiffDrive { .. } | RobotConfig::Arm { .. } => 2,
-        }
+        self.robot.input_len()
     }
 
     /// Checks every value; the error names the first bad key.
@@ -207,135 +201,41 @@ impl PlantConfig {
                 .collect(),
             seed,
         );
-        let model_err = |e| SimError::Model {
-            key: "plant.robot.params".into(),
-            source: e,
-        };
-        match &self.robot {
-            RobotConfig::Quadrotor {
-                params,
-                drag_linear_n_s_per_m,
-                drag_quadratic_n_s2_per_m2,
-            } => {
-                let nominal = Quadrotor::new(*params).map_err(model_err)?;
-                let b = nominal.input_bounds();
-                let truth = QuadrotorTruth {
-                    nominal,
-                    drag_linear: Vector3::from(*drag_linear_n_s_per_m),
-                    drag_quadratic: Vector3::from(*drag_quadratic_n_s2_per_m2),
-                };
-                let x0 = Quadrotor::hover_state([0.0; 3]);
-                self.assemble(
-                    truth,
-                    (b.lower, b.upper),
-                    nominal.hover_input().into(),
-                    dist,
-                    h,
-                    x0,
-                )
-            }
-            RobotConfig::CartPole {
-                params,
-                cart_viscous_friction_n_s_per_m,
-                cart_coulomb_friction_n,
-                coulomb_smoothing_mps,
-                pole_damping_n_m_s_per_rad,
-            } => {
-                let nominal = CartPole::new(*params).map_err(model_err)?;
-                let b = nominal.input_bounds();
-                let truth = CartPoleTruth {
-                    nominal,
-                    cart_viscous_friction: *cart_viscous_friction_n_s_per_m,
-                    cart_coulomb_friction: *cart_coulomb_friction_n,
-                    coulomb_smoothing_mps: *coulomb_smoothing_mps,
-                    pole_damping: *pole_damping_n_m_s_per_rad,
-                };
-                self.assemble(truth, (b.lower, b.upper), [0.0], dist, h, SVector::zeros())
-            }
-            RobotConfig::DiffDrive {
-                params,
-                rolling_resistance_coeff,
-                coulomb_smoothing_mps,
-                speed_drag_per_sec,
-                yaw_drag_per_sec,
-                wheel_slip_ratio,
-                mass_kg,
-            } => {
-                let nominal = DiffDrive::new(*params).map_err(model_err)?;
-                let b = nominal.input_bounds();
-                let truth = DiffDriveTruth {
-                    nominal,
-                    rolling_resistance: *rolling_resistance_coeff,
-                    coulomb_smoothing_mps: *coulomb_smoothing_mps,
-                    speed_drag_per_sec: *speed_drag_per_sec,
-                    yaw_drag_per_sec: *yaw_drag_per_sec,
-                    wheel_slip_ratio: *wheel_slip_ratio,
-                    mass_kg: *mass_kg,
-                };
-                self.assemble(
-                    truth,
-                    (b.lower, b.upper),
-                    [0.0; 2],
-                    dist,
-                    h,
-                    SVector::zeros(),
-                )
-            }
-            RobotConfig::Arm {
-                params,
-                extra_payload_kg,
-                joint_viscous_friction_n_m_s_per_rad,
-                joint_coulomb_friction_n_m,
-                coulomb_smoothing_radps,
-                base_m,
-            } => {
-                let nominal = Arm::new(*params).map_err(model_err)?;
-                let b = nominal.input_bounds();
-                let truth = ArmTruth::new(
-                    nominal,
-                    *extra_payload_kg,
-                    *joint_viscous_friction_n_m_s_per_rad,
-                    *joint_coulomb_friction_n_m,
-                    *coulomb_smoothing_radps,
-                    Vector3::from(*base_m),
-                );
-                self.assemble(
-                    truth,
-                    (b.lower, b.upper),
-                    [0.0; 2],
-                    dist,
-                    h,
-                    SVector::zeros(),
-                )
-            }
-        }
+        self.robot.build(self, dist, h)
     }
 
+    /// The robot's plant: its truth behind actuators (the robot's input
+    /// bounds and safe input unless `[plant.actuator]` says otherwise), at
+    /// its rest state unless `initial_state` is given.
     fn assemble<R, const NX: usize, const NU: usize>(
         &self,
-        truth: R,
-        bounds: ([f64; NU], [f64; NU]),
-        rest_input: [f64; NU],
+        config: &R::Config,
         dist: Disturbances,
         h: f64,
-        rest_state: SVector<f64, NX>,
     ) -> Result<Box<dyn Plant>, SimError>
     where
-        R: TrueDynamics<NX, NU> + 'static,
+        R: PlantRobot<NX, NU>,
     {
+        let nominal = R::from_params(R::params(config)).map_err(|e| SimError::Model {
+            key: "plant.robot.params".into(),
+            source: e,
+        })?;
+        let bounds = nominal.input_bounds();
+        let rest_input: [f64; NU] = nominal.safe_input().into();
+        let truth = R::truth(config, nominal);
         let a = &self.actuator;
         let pick = |v: &Option<Vec<f64>>, default: [f64; NU]| {
             v.as_ref()
                 .map_or(default, |v| std::array::from_fn(|i| v[i]))
         };
         let mut actuator = Actuator::new(
-            pick(&a.lower, bounds.0),
-            pick(&a.upper, bounds.1),
+            pick(&a.lower, bounds.lower),
+            pick(&a.upper, bounds.upper),
             rest_input,
         );
         actuator.rate_limit_per_sec = pick(&a.rate_limit_per_sec, [f64::INFINITY; NU]);
         actuator.lag_time_constant_secs = a.lag_time_constant_secs;
-        let mut plant = TruePlant::new(truth, actuator, dist, h, rest_state)?;
+        let mut plant = TruePlant::new(truth, actuator, dist, h, R::rest_state())?;
         if let Some(x0) = &self.initial_state {
             plant.set_state(x0).map_err(|_| {
                 SimError::Config(fail(
@@ -346,101 +246,6 @@ impl PlantConfig {
             })?;
         }
         Ok(Box::new(plant))
-    }
-}
-
-impl RobotConfig {
-    fn validate(&self) -> Result<(), ConfigError> {
-        let k = "plant.robot";
-        match self {
-            RobotConfig::Quadrotor {
-                drag_linear_n_s_per_m,
-                drag_quadratic_n_s2_per_m2,
-                ..
-            } => {
-                non_negative_all(&format!("{k}.drag_linear_n_s_per_m"), drag_linear_n_s_per_m)?;
-                non_negative_all(
-                    &format!("{k}.drag_quadratic_n_s2_per_m2"),
-                    drag_quadratic_n_s2_per_m2,
-                )
-            }
-            RobotConfig::CartPole {
-                cart_viscous_friction_n_s_per_m,
-                cart_coulomb_friction_n,
-                coulomb_smoothing_mps,
-                pole_damping_n_m_s_per_rad,
-                ..
-            } => {
-                non_negative(
-                    &format!("{k}.cart_viscous_friction_n_s_per_m"),
-                    *cart_viscous_friction_n_s_per_m,
-                )?;
-                non_negative(
-                    &format!("{k}.cart_coulomb_friction_n"),
-                    *cart_coulomb_friction_n,
-                )?;
-                positive(
-                    &format!("{k}.coulomb_smoothing_mps"),
-                    *coulomb_smoothing_mps,
-                )?;
-                non_negative(
-                    &format!("{k}.pole_damping_n_m_s_per_rad"),
-                    *pole_damping_n_m_s_per_rad,
-                )
-            }
-            RobotConfig::DiffDrive {
-                rolling_resistance_coeff,
-                coulomb_smoothing_mps,
-                speed_drag_per_sec,
-                yaw_drag_per_sec,
-                wheel_slip_ratio,
-                mass_kg,
-                ..
-            } => {
-                non_negative(
-                    &format!("{k}.rolling_resistance_coeff"),
-                    *rolling_resistance_coeff,
-                )?;
-                positive(
-                    &format!("{k}.coulomb_smoothing_mps"),
-                    *coulomb_smoothing_mps,
-                )?;
-                non_negative(&format!("{k}.speed_drag_per_sec"), *speed_drag_per_sec)?;
-                non_negative(&format!("{k}.yaw_drag_per_sec"), *yaw_drag_per_sec)?;
-                positive(&format!("{k}.mass_kg"), *mass_kg)?;
-                if !(0.0..1.0).contains(wheel_slip_ratio) {
-                    return Err(fail(
-                        &format!("{k}.wheel_slip_ratio"),
-                        "a value in [0, 1)",
-                        wheel_slip_ratio,
-                    ));
-                }
-                Ok(())
-            }
-            RobotConfig::Arm {
-                extra_payload_kg,
-                joint_viscous_friction_n_m_s_per_rad,
-                joint_coulomb_friction_n_m,
-                coulomb_smoothing_radps,
-                base_m,
-                ..
-            } => {
-                non_negative(&format!("{k}.extra_payload_kg"), *extra_payload_kg)?;
-                non_negative_all(
-                    &format!("{k}.joint_viscous_friction_n_m_s_per_rad"),
-                    joint_viscous_friction_n_m_s_per_rad,
-                )?;
-                non_negative_all(
-                    &format!("{k}.joint_coulomb_friction_n_m"),
-                    joint_coulomb_friction_n_m,
-                )?;
-                positive(
-                    &format!("{k}.coulomb_smoothing_radps"),
-                    *coulomb_smoothing_radps,
-                )?;
-                finite_all(&format!("{k}.base_m"), base_m)
-            }
-        }
     }
 }
 
@@ -463,7 +268,7 @@ impl DisturbanceConfig {
                 std_mps,
                 correlation_time_secs,
             } => {
-                if !matches!(robot, RobotConfig::Quadrotor { .. }) {
+                if !robot.feels_gusts() {
                     return Err(fail(
                         &format!("{key}.kind"),
                         "a disturbance this robot feels (gusts act on the quadrotor only)",

@@ -3,7 +3,13 @@ use recede_model::robots::arm::{NU, NX};
 use recede_model::robots::Arm;
 use recede_model::Dynamics;
 
-use super::{BodyState, Environment, RobotKind, TrueDynamics};
+use super::{BodyState, Environment, TrueDynamics};
+use recede_model::robots::{ArmParams, Robot};
+use serde::{Deserialize, Serialize};
+
+use super::PlantRobot;
+use crate::config::check::{finite_all, non_negative, non_negative_all, positive};
+use crate::ConfigError;
 
 /// The two-link arm as the simulator runs it: the nominal arm carrying an
 /// extra payload at the tip that the controller does not know, plus joint
@@ -77,8 +83,8 @@ impl ArmTruth {
 }
 
 impl TrueDynamics<NX, NU> for ArmTruth {
-    fn robot(&self) -> RobotKind {
-        RobotKind::Arm
+    fn kind(&self) -> &'static str {
+        <Arm as Robot<NX, NU>>::KIND
     }
 
     fn derivative(
@@ -140,5 +146,74 @@ impl TrueDynamics<NX, NU> for ArmTruth {
             *a = x[0];
             *b = x[1];
         }
+    }
+}
+
+/// `[plant.robot]` for the arm: its parameters, where its base is, and the
+/// payload and joint friction its controller does not know (none unless
+/// given).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArmPlant {
+    #[serde(default)]
+    pub params: ArmParams,
+    #[serde(default)]
+    pub extra_payload_kg: f64,
+    #[serde(default)]
+    pub joint_viscous_friction_n_m_s_per_rad: [f64; 2],
+    #[serde(default)]
+    pub joint_coulomb_friction_n_m: [f64; 2],
+    #[serde(default = "default_smoothing")]
+    pub coulomb_smoothing_radps: f64,
+    #[serde(default)]
+    pub base_m: [f64; 3],
+}
+
+fn default_smoothing() -> f64 {
+    0.01
+}
+
+impl PlantRobot<NX, NU> for Arm {
+    type Config = ArmPlant;
+    type Truth = ArmTruth;
+
+    fn params(c: &ArmPlant) -> ArmParams {
+        c.params
+    }
+    fn exact(params: ArmParams) -> ArmPlant {
+        ArmPlant {
+            params,
+            extra_payload_kg: 0.0,
+            joint_viscous_friction_n_m_s_per_rad: [0.0; 2],
+            joint_coulomb_friction_n_m: [0.0; 2],
+            coulomb_smoothing_radps: default_smoothing(),
+            base_m: [0.0; 3],
+        }
+    }
+    fn validate(c: &ArmPlant, k: &str) -> Result<(), ConfigError> {
+        non_negative(&format!("{k}.extra_payload_kg"), c.extra_payload_kg)?;
+        non_negative_all(
+            &format!("{k}.joint_viscous_friction_n_m_s_per_rad"),
+            &c.joint_viscous_friction_n_m_s_per_rad,
+        )?;
+        non_negative_all(
+            &format!("{k}.joint_coulomb_friction_n_m"),
+            &c.joint_coulomb_friction_n_m,
+        )?;
+        positive(
+            &format!("{k}.coulomb_smoothing_radps"),
+            c.coulomb_smoothing_radps,
+        )?;
+        finite_all(&format!("{k}.base_m"), &c.base_m)
+    }
+    fn truth(c: &ArmPlant, nominal: Arm) -> ArmTruth {
+        ArmTruth::new(
+            nominal,
+            c.extra_payload_kg,
+            c.joint_viscous_friction_n_m_s_per_rad,
+            c.joint_coulomb_friction_n_m,
+            c.coulomb_smoothing_radps,
+            Vector3::from(c.base_m),
+        )
     }
 }

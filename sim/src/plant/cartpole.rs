@@ -3,7 +3,13 @@ use recede_model::robots::cartpole::{NU, NX};
 use recede_model::robots::CartPole;
 use recede_model::Dynamics;
 
-use super::{BodyState, Environment, RobotKind, TrueDynamics};
+use super::{BodyState, Environment, TrueDynamics};
+use recede_model::robots::{CartPoleParams, Robot};
+use serde::{Deserialize, Serialize};
+
+use super::PlantRobot;
+use crate::config::check::{non_negative, positive};
+use crate::ConfigError;
 
 /// The cart-pole as the simulator runs it: P1's model plus cart friction
 /// (viscous and smoothed Coulomb, a force against the cart's motion) and a
@@ -37,8 +43,8 @@ impl CartPoleTruth {
 }
 
 impl TrueDynamics<NX, NU> for CartPoleTruth {
-    fn robot(&self) -> RobotKind {
-        RobotKind::CartPole
+    fn kind(&self) -> &'static str {
+        <CartPole as Robot<NX, NU>>::KIND
     }
 
     fn derivative(
@@ -85,6 +91,72 @@ impl TrueDynamics<NX, NU> for CartPoleTruth {
     fn update_encoder_angles(&self, x: &SVector<f64, NX>, _h_secs: f64, angles: &mut [f64]) {
         if let Some(a) = angles.first_mut() {
             *a = x[1];
+        }
+    }
+}
+
+/// `[plant.robot]` for the cart-pole: its parameters and the friction its
+/// controller does not know (none unless given).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CartPolePlant {
+    #[serde(default)]
+    pub params: CartPoleParams,
+    #[serde(default)]
+    pub cart_viscous_friction_n_s_per_m: f64,
+    #[serde(default)]
+    pub cart_coulomb_friction_n: f64,
+    #[serde(default = "default_smoothing")]
+    pub coulomb_smoothing_mps: f64,
+    #[serde(default)]
+    pub pole_damping_n_m_s_per_rad: f64,
+}
+
+fn default_smoothing() -> f64 {
+    0.01
+}
+
+impl PlantRobot<NX, NU> for CartPole {
+    type Config = CartPolePlant;
+    type Truth = CartPoleTruth;
+
+    fn params(c: &CartPolePlant) -> CartPoleParams {
+        c.params
+    }
+    fn exact(params: CartPoleParams) -> CartPolePlant {
+        CartPolePlant {
+            params,
+            cart_viscous_friction_n_s_per_m: 0.0,
+            cart_coulomb_friction_n: 0.0,
+            coulomb_smoothing_mps: default_smoothing(),
+            pole_damping_n_m_s_per_rad: 0.0,
+        }
+    }
+    fn validate(c: &CartPolePlant, k: &str) -> Result<(), ConfigError> {
+        non_negative(
+            &format!("{k}.cart_viscous_friction_n_s_per_m"),
+            c.cart_viscous_friction_n_s_per_m,
+        )?;
+        non_negative(
+            &format!("{k}.cart_coulomb_friction_n"),
+            c.cart_coulomb_friction_n,
+        )?;
+        positive(
+            &format!("{k}.coulomb_smoothing_mps"),
+            c.coulomb_smoothing_mps,
+        )?;
+        non_negative(
+            &format!("{k}.pole_damping_n_m_s_per_rad"),
+            c.pole_damping_n_m_s_per_rad,
+        )
+    }
+    fn truth(c: &CartPolePlant, nominal: CartPole) -> CartPoleTruth {
+        CartPoleTruth {
+            nominal,
+            cart_viscous_friction: c.cart_viscous_friction_n_s_per_m,
+            cart_coulomb_friction: c.cart_coulomb_friction_n,
+            coulomb_smoothing_mps: c.coulomb_smoothing_mps,
+            pole_damping: c.pole_damping_n_m_s_per_rad,
         }
     }
 }

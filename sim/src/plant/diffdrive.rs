@@ -3,7 +3,13 @@ use recede_model::robots::diffdrive::{NU, NX};
 use recede_model::robots::DiffDrive;
 use recede_model::{Dynamics, GRAVITY};
 
-use super::{BodyState, Environment, RobotKind, TrueDynamics};
+use super::{BodyState, Environment, TrueDynamics};
+use recede_model::robots::{DiffDriveParams, Robot};
+use serde::{Deserialize, Serialize};
+
+use super::PlantRobot;
+use crate::config::check::{fail, non_negative, positive};
+use crate::ConfigError;
 
 /// The differential-drive robot as the simulator runs it: the nominal
 /// unicycle plus rolling resistance (`c_rr g tanh(v / smoothing)`), viscous
@@ -45,8 +51,8 @@ impl DiffDriveTruth {
 }
 
 impl TrueDynamics<NX, NU> for DiffDriveTruth {
-    fn robot(&self) -> RobotKind {
-        RobotKind::DiffDrive
+    fn kind(&self) -> &'static str {
+        <DiffDrive as Robot<NX, NU>>::KIND
     }
 
     fn derivative(
@@ -95,6 +101,87 @@ impl TrueDynamics<NX, NU> for DiffDriveTruth {
         if let [l, r] = angles {
             *l += left * gain * h_secs;
             *r += right * gain * h_secs;
+        }
+    }
+}
+
+/// `[plant.robot]` for the ground robot: its parameters and what its
+/// controller does not know (rolling resistance, drag, slip; none unless
+/// given).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffDrivePlant {
+    #[serde(default)]
+    pub params: DiffDriveParams,
+    #[serde(default)]
+    pub rolling_resistance_coeff: f64,
+    #[serde(default = "default_smoothing")]
+    pub coulomb_smoothing_mps: f64,
+    #[serde(default)]
+    pub speed_drag_per_sec: f64,
+    #[serde(default)]
+    pub yaw_drag_per_sec: f64,
+    #[serde(default)]
+    pub wheel_slip_ratio: f64,
+    #[serde(default = "default_mass")]
+    pub mass_kg: f64,
+}
+
+fn default_smoothing() -> f64 {
+    0.01
+}
+fn default_mass() -> f64 {
+    10.0
+}
+
+impl PlantRobot<NX, NU> for DiffDrive {
+    type Config = DiffDrivePlant;
+    type Truth = DiffDriveTruth;
+
+    fn params(c: &DiffDrivePlant) -> DiffDriveParams {
+        c.params
+    }
+    fn exact(params: DiffDriveParams) -> DiffDrivePlant {
+        DiffDrivePlant {
+            params,
+            rolling_resistance_coeff: 0.0,
+            coulomb_smoothing_mps: default_smoothing(),
+            speed_drag_per_sec: 0.0,
+            yaw_drag_per_sec: 0.0,
+            wheel_slip_ratio: 0.0,
+            mass_kg: default_mass(),
+        }
+    }
+    fn validate(c: &DiffDrivePlant, k: &str) -> Result<(), ConfigError> {
+        non_negative(
+            &format!("{k}.rolling_resistance_coeff"),
+            c.rolling_resistance_coeff,
+        )?;
+        positive(
+            &format!("{k}.coulomb_smoothing_mps"),
+            c.coulomb_smoothing_mps,
+        )?;
+        non_negative(&format!("{k}.speed_drag_per_sec"), c.speed_drag_per_sec)?;
+        non_negative(&format!("{k}.yaw_drag_per_sec"), c.yaw_drag_per_sec)?;
+        positive(&format!("{k}.mass_kg"), c.mass_kg)?;
+        if !(0.0..1.0).contains(&c.wheel_slip_ratio) {
+            return Err(fail(
+                &format!("{k}.wheel_slip_ratio"),
+                "a value in [0, 1)",
+                c.wheel_slip_ratio,
+            ));
+        }
+        Ok(())
+    }
+    fn truth(c: &DiffDrivePlant, nominal: DiffDrive) -> DiffDriveTruth {
+        DiffDriveTruth {
+            nominal,
+            rolling_resistance: c.rolling_resistance_coeff,
+            coulomb_smoothing_mps: c.coulomb_smoothing_mps,
+            speed_drag_per_sec: c.speed_drag_per_sec,
+            yaw_drag_per_sec: c.yaw_drag_per_sec,
+            wheel_slip_ratio: c.wheel_slip_ratio,
+            mass_kg: c.mass_kg,
         }
     }
 }

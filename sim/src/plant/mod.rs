@@ -8,28 +8,21 @@ mod cartpole;
 mod diffdrive;
 mod disturbance;
 mod quadrotor;
+mod robot;
 mod true_plant;
 
 pub use actuator::Actuator;
-pub use arm::ArmTruth;
-pub use cartpole::CartPoleTruth;
-pub use diffdrive::DiffDriveTruth;
+pub use arm::{ArmPlant, ArmTruth};
+pub use cartpole::{CartPolePlant, CartPoleTruth};
+pub use diffdrive::{DiffDrivePlant, DiffDriveTruth};
 pub use disturbance::{Disturbance, Disturbances, Environment};
-pub use quadrotor::QuadrotorTruth;
+pub use quadrotor::{QuadrotorPlant, QuadrotorTruth};
+pub use robot::PlantRobot;
 pub use true_plant::{TrueDynamics, TruePlant};
 
 use nalgebra::{Isometry3, Vector3};
 
 use crate::SimError;
-
-/// Which robot a plant is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RobotKind {
-    Quadrotor,
-    CartPole,
-    DiffDrive,
-    Arm,
-}
 
 /// The motion of the frame sensors are mounted on, at one instant.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,7 +41,8 @@ pub struct BodyState {
 /// A simulated robot as the simulator drives it. Object safe, so a scenario
 /// can pick the robot at run time.
 pub trait Plant: std::fmt::Debug + Send {
-    fn robot(&self) -> RobotKind;
+    /// The robot's `kind`, as a scenario's `[robot]` names it.
+    fn kind(&self) -> &'static str;
     /// The true state, in the layout of the robot's nominal model.
     fn state(&self) -> &[f64];
     fn set_state(&mut self, x: &[f64]) -> Result<(), SimError>;

@@ -5,7 +5,13 @@ use recede_model::robots::quadrotor::{
 use recede_model::robots::Quadrotor;
 use recede_model::Dynamics;
 
-use super::{BodyState, Environment, RobotKind, TrueDynamics};
+use super::{BodyState, Environment, TrueDynamics};
+use recede_model::robots::{QuadrotorParams, Robot};
+use serde::{Deserialize, Serialize};
+
+use super::PlantRobot;
+use crate::config::check::non_negative_all;
+use crate::ConfigError;
 
 /// The quadrotor as the simulator flies it: P2's nominal model plus
 /// body-frame drag `F_b = -(D1 v_b + D2 |v_b| v_b)` (element-wise) with
@@ -32,8 +38,8 @@ impl QuadrotorTruth {
 }
 
 impl TrueDynamics<NX, NU> for QuadrotorTruth {
-    fn robot(&self) -> RobotKind {
-        RobotKind::Quadrotor
+    fn kind(&self) -> &'static str {
+        <Quadrotor as Robot<NX, NU>>::KIND
     }
 
     fn derivative(
@@ -80,4 +86,61 @@ impl TrueDynamics<NX, NU> for QuadrotorTruth {
     }
 
     fn update_encoder_angles(&self, _x: &SVector<f64, NX>, _h_secs: f64, _angles: &mut [f64]) {}
+}
+
+/// `[plant.robot]` for the quadrotor: its parameters and the body-frame drag
+/// its controller does not know (P2's unless given).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuadrotorPlant {
+    #[serde(default)]
+    pub params: QuadrotorParams,
+    #[serde(default = "p2_drag_linear")]
+    pub drag_linear_n_s_per_m: [f64; 3],
+    #[serde(default = "p2_drag_quadratic")]
+    pub drag_quadratic_n_s2_per_m2: [f64; 3],
+}
+
+fn p2_drag_linear() -> [f64; 3] {
+    [0.30, 0.30, 0.10]
+}
+fn p2_drag_quadratic() -> [f64; 3] {
+    [0.025, 0.025, 0.015]
+}
+
+impl PlantRobot<NX, NU> for Quadrotor {
+    type Config = QuadrotorPlant;
+    type Truth = QuadrotorTruth;
+    const FEELS_GUSTS: bool = true;
+
+    fn params(c: &QuadrotorPlant) -> QuadrotorParams {
+        c.params
+    }
+    fn exact(params: QuadrotorParams) -> QuadrotorPlant {
+        QuadrotorPlant {
+            params,
+            drag_linear_n_s_per_m: [0.0; 3],
+            drag_quadratic_n_s2_per_m2: [0.0; 3],
+        }
+    }
+    fn validate(c: &QuadrotorPlant, k: &str) -> Result<(), ConfigError> {
+        non_negative_all(
+            &format!("{k}.drag_linear_n_s_per_m"),
+            &c.drag_linear_n_s_per_m,
+        )?;
+        non_negative_all(
+            &format!("{k}.drag_quadratic_n_s2_per_m2"),
+            &c.drag_quadratic_n_s2_per_m2,
+        )
+    }
+    fn truth(c: &QuadrotorPlant, nominal: Quadrotor) -> QuadrotorTruth {
+        QuadrotorTruth {
+            nominal,
+            drag_linear: Vector3::from(c.drag_linear_n_s_per_m),
+            drag_quadratic: Vector3::from(c.drag_quadratic_n_s2_per_m2),
+        }
+    }
+    fn rest_state() -> SVector<f64, NX> {
+        Quadrotor::hover_state([0.0; 3])
+    }
 }

@@ -1,12 +1,13 @@
 use nalgebra::SVector;
 
-use super::{Actuator, BodyState, Disturbances, Environment, Plant, RobotKind};
+use super::{Actuator, BodyState, Disturbances, Environment, Plant};
 use crate::SimError;
 
 /// A robot's true continuous-time dynamics: its nominal model plus the
 /// effects the controller does not know. Evaluated on `f64` only.
 pub trait TrueDynamics<const NX: usize, const NU: usize>: std::fmt::Debug + Send {
-    fn robot(&self) -> RobotKind;
+    /// The robot's `kind` (its descriptor's).
+    fn kind(&self) -> &'static str;
     /// `x'` under the applied input `u` and the environment `env`.
     fn derivative(
         &self,
@@ -82,8 +83,8 @@ impl<R: TrueDynamics<NX, NU>, const NX: usize, const NU: usize> TruePlant<R, NX,
 }
 
 impl<R: TrueDynamics<NX, NU>, const NX: usize, const NU: usize> Plant for TruePlant<R, NX, NU> {
-    fn robot(&self) -> RobotKind {
-        self.dynamics.robot()
+    fn kind(&self) -> &'static str {
+        self.dynamics.kind()
     }
 
     fn state(&self) -> &[f64] {

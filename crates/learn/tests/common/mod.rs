@@ -117,3 +117,14 @@ pub fn get_meta(bytes: &[u8], key: &str) -> String {
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
     header["__metadata__"][key].as_str().unwrap().to_string()
 }
+
+/// P2's drag residual as `recede train` and `recede bench p2` read it: the
+/// spec is written once, in configs/residual_quadrotor.toml.
+pub fn p2_drag_spec() -> ResidualSpec {
+    let mut file: toml::Table =
+        toml::from_str(include_str!("../../../../configs/residual_quadrotor.toml")).unwrap();
+    // What `recede train` reads besides the spec.
+    file.remove("target");
+    file.remove("training");
+    toml::Value::Table(file).try_into().unwrap()
+}

@@ -16,6 +16,7 @@
 use nalgebra::{Matrix2, SVector};
 use serde::{Deserialize, Serialize};
 
+use super::{Body, Pose, Robot};
 use crate::error::{check_non_negative, check_positive};
 use crate::{c, Bounds, Dynamics, ModelError, Scalar, GRAVITY};
 
@@ -179,5 +180,37 @@ impl Dynamics<NX, NU> for Arm {
         let ddq1 = (m22 * r1 - m12 * r2) * inv_det;
         let ddq2 = (m11 * r2 - m12 * r1) * inv_det;
         SVector::<T, NX>::new(dq1, dq2, ddq1, ddq2)
+    }
+}
+
+impl Robot<NX, NU> for Arm {
+    const KIND: &'static str = "arm";
+    const STATE_NAMES: &'static [&'static str; NX] = &["q1", "q2", "dq1", "dq2"];
+    const INPUT_NAMES: &'static [&'static str; NU] = &["tau1", "tau2"];
+    const POSITION_STATES: usize = 0;
+    type Params = ArmParams;
+
+    fn from_params(params: ArmParams) -> Result<Self, ModelError> {
+        Self::new(params)
+    }
+    fn input_bounds(&self) -> Bounds<NU> {
+        Arm::input_bounds(self)
+    }
+    /// The tip, with the arm's plane (x, y) drawn as world (x, z).
+    fn point(&self, x: &[f64; NX]) -> [f64; 3] {
+        let [tx, ty] = self.tip_position_m(&SVector::from(*x));
+        [tx, 0.0, ty]
+    }
+    fn pose(&self, x: &[f64; NX]) -> Pose {
+        Pose::TwoLinkArm {
+            q1_rad: x[0],
+            q2_rad: x[1],
+        }
+    }
+    fn body(&self) -> Body {
+        Body::TwoLinkArm {
+            link1_length_m: self.params.link1_length_m,
+            link2_length_m: self.params.link2_length_m,
+        }
     }
 }

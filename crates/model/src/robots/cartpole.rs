@@ -5,6 +5,7 @@
 use nalgebra::SVector;
 use serde::{Deserialize, Serialize};
 
+use super::{Body, Pose, Robot};
 use crate::error::check_positive;
 use crate::{Bounds, Dynamics, ModelError, Scalar, GRAVITY};
 
@@ -70,5 +71,38 @@ impl Dynamics<NX, NU> for CartPole {
         let omega_dot =
             (co * s * w2 * (-m * l) + force * co + s * ((big_m + m) * GRAVITY)) * (d * l).recip();
         SVector::<T, NX>::new(v, omega, v_dot, omega_dot)
+    }
+}
+
+impl Robot<NX, NU> for CartPole {
+    const KIND: &'static str = "cart_pole";
+    const STATE_NAMES: &'static [&'static str; NX] = &["p", "theta", "v", "omega"];
+    const INPUT_NAMES: &'static [&'static str; NU] = &["F"];
+    const POSITION_STATES: usize = 0;
+    type Params = CartPoleParams;
+
+    fn from_params(params: CartPoleParams) -> Result<Self, ModelError> {
+        Self::new(params)
+    }
+    fn input_bounds(&self) -> Bounds<NU> {
+        CartPole::input_bounds(self)
+    }
+    /// The pole's tip.
+    fn point(&self, x: &[f64; NX]) -> [f64; 3] {
+        let l = self.params.pole_length_m;
+        [x[0] - l * x[1].sin(), 0.0, l * x[1].cos()]
+    }
+    fn pose(&self, x: &[f64; NX]) -> Pose {
+        Pose::CartPole {
+            cart_position_m: x[0],
+            pole_angle_rad: x[1],
+        }
+    }
+    fn body(&self) -> Body {
+        Body::CartPole {
+            pole_length_m: self.params.pole_length_m,
+            cart_width_m: 0.4,
+            cart_height_m: 0.2,
+        }
     }
 }

@@ -15,6 +15,7 @@
 use nalgebra::SVector;
 use serde::{Deserialize, Serialize};
 
+use super::{Body, Pose, Robot};
 use crate::error::check_positive;
 use crate::{Bounds, Dynamics, ModelError, Scalar};
 
@@ -116,5 +117,34 @@ impl Dynamics<NX, NU> for DiffDrive {
     fn derivative<T: Scalar>(&self, x: &SVector<T, NX>, u: &SVector<T, NU>) -> SVector<T, NX> {
         let (yaw, v, yaw_rate) = (x[2], x[3], x[4]);
         SVector::<T, NX>::from([v * yaw.cos(), v * yaw.sin(), yaw_rate, u[0], u[1]])
+    }
+}
+
+impl Robot<NX, NU> for DiffDrive {
+    const KIND: &'static str = "diff_drive";
+    const STATE_NAMES: &'static [&'static str; NX] = &["x", "y", "yaw", "v", "yaw_rate"];
+    const INPUT_NAMES: &'static [&'static str; NU] = &["a", "alpha"];
+    const POSITION_STATES: usize = 2;
+    type Params = DiffDriveParams;
+
+    fn from_params(params: DiffDriveParams) -> Result<Self, ModelError> {
+        Self::new(params)
+    }
+    fn input_bounds(&self) -> Bounds<NU> {
+        DiffDrive::input_bounds(self)
+    }
+    fn point(&self, x: &[f64; NX]) -> [f64; 3] {
+        [x[0], x[1], 0.0]
+    }
+    fn pose(&self, x: &[f64; NX]) -> Pose {
+        Pose::planar(x[0], x[1], x[2])
+    }
+    fn body(&self) -> Body {
+        let width_m = self.params.track_width_m;
+        Body::GroundBox {
+            length_m: 1.2 * width_m,
+            width_m,
+            height_m: 0.3,
+        }
     }
 }

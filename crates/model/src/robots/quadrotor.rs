@@ -19,6 +19,7 @@
 use nalgebra::{Matrix3, SVector, Vector3, Vector4};
 use serde::{Deserialize, Serialize};
 
+use super::{Body, Pose, Robot};
 use crate::error::{check_non_negative, check_positive};
 use crate::{c, Bounds, Dynamics, ModelError, Scalar, GRAVITY};
 
@@ -249,5 +250,40 @@ impl Dynamics<NX, NU> for Quadrotor {
         let mut q = state_quaternion(x);
         normalize_quaternion(&mut q);
         x.fixed_rows_mut::<4>(QUATERNION).copy_from(&q);
+    }
+}
+
+impl Robot<NX, NU> for Quadrotor {
+    const KIND: &'static str = "quadrotor";
+    const STATE_NAMES: &'static [&'static str; NX] = &[
+        "px", "py", "pz", "qw", "qx", "qy", "qz", "vx", "vy", "vz", "wx", "wy", "wz",
+    ];
+    const INPUT_NAMES: &'static [&'static str; NU] = &["f0", "f1", "f2", "f3"];
+    const POSITION_STATES: usize = 3;
+    type Params = QuadrotorParams;
+
+    fn from_params(params: QuadrotorParams) -> Result<Self, ModelError> {
+        Self::new(params)
+    }
+    fn input_bounds(&self) -> Bounds<NU> {
+        Quadrotor::input_bounds(self)
+    }
+    fn safe_input(&self) -> SVector<f64, NU> {
+        self.hover_input()
+    }
+    fn point(&self, x: &[f64; NX]) -> [f64; 3] {
+        [x[0], x[1], x[2]]
+    }
+    fn pose(&self, x: &[f64; NX]) -> Pose {
+        Pose::Rigid {
+            position_m: [x[0], x[1], x[2]],
+            attitude: [x[3], x[4], x[5], x[6]],
+        }
+    }
+    fn body(&self) -> Body {
+        Body::Quadrotor {
+            arm_length_m: self.params.arm_length_m,
+            rotor_radius_m: 0.4 * self.params.arm_length_m,
+        }
     }
 }

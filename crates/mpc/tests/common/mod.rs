@@ -8,7 +8,7 @@ use recede_mpc::{Mpc, MpcConfig, OcpSpec};
 
 pub type CartPoleModel = Discretized<CartPole>;
 
-/// P1 of benchmarks.md: cart-pole swing-up, N = 40, dt = 0.02 s.
+/// P1 of docs/benchmarks.md: cart-pole swing-up, N = 40, dt = 0.02 s.
 pub const P1_TOML: &str = r#"
 horizon_steps = 40
 dt_secs = 0.02
