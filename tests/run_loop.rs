@@ -40,7 +40,7 @@ fn every_scenario_reaches_its_goal_in_lockstep() {
             .unwrap_or_else(|e| panic!("{file}: {e:#}"));
         assert!(s.goal_reached, "{file}: final state {:?}", s.final_state);
         assert_eq!(s.fallbacks, 0, "{file}");
-        assert_eq!(s.constraint_violations, 0, "{file}");
+        assert_eq!(s.safety.constraint_violations, 0, "{file}");
         assert_eq!(s.mode, "lockstep");
         assert_eq!(s.estimator, "truth");
         assert!(!s.stopped);
@@ -201,4 +201,54 @@ fn a_viewer_that_goes_away_does_not_stop_the_loop() {
     assert_eq!(s.control_steps, 150);
     assert!(s.recording.is_some_and(|r| r.contains("viewer")));
     assert!(s.goal_reached, "{:?}", s.final_state);
+}
+
+/// The figure-eight's quadrotor and yard without sensors, hovering at
+/// (0, 0, 2) and sent to `target` (the controller knows no obstacles).
+fn quadrotor_sent_to(target: [f64; 3], secs: f64) -> Scenario {
+    let path = root().join("configs/quadrotor_figure8.toml");
+    let mut doc: toml::Table = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    doc.remove("sensors");
+    let x0 = "[0.0, 0.0, 2.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]";
+    let [x, y, z] = target;
+    let edits: toml::Table = toml::from_str(&format!(
+        "[scenario]\ninitial_state = {x0}\nduration_secs = {secs:?}\n\
+         [reference]\nkind = \"setpoint\"\n\
+         state = [{x:?}, {y:?}, {z:?}, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]\n\
+         input = [2.4525, 2.4525, 2.4525, 2.4525]"
+    ))
+    .unwrap();
+    for (section, values) in edits {
+        let table = doc[&section].as_table_mut().unwrap();
+        if section == "reference" {
+            table.clear();
+        }
+        table.extend(values.as_table().unwrap().clone());
+    }
+    Scenario::parse(&toml::to_string(&doc).unwrap(), &path).unwrap()
+}
+
+#[test]
+fn a_quadrotor_through_a_pillar_or_the_ground_reports_the_collision() {
+    // pillar_n stands at (0, 4.5) between the start and (0, 8, 2).
+    let s = run_with(&quadrotor_sent_to([0.0, 8.0, 2.0], 6.0), &lockstep(None), None).unwrap();
+    let x = &s.final_state;
+    let miss = ((x[0]).powi(2) + (x[1] - 8.0).powi(2) + (x[2] - 2.0).powi(2)).sqrt();
+    assert!(miss < 0.5, "arrived: final state {x:?}");
+    assert_eq!(s.safety.collisions, 1, "{:?}", s.safety);
+    assert_eq!(s.safety.first_collision_with.as_deref(), Some("pillar_n"));
+    let t = s.safety.first_collision_secs.unwrap();
+    assert!(t > 0.0 && t < 6.0, "{t}");
+    assert!(!s.goal_reached, "a run through a pillar is no success");
+
+    // Sent 1 m below the ground it touches the ground.
+    let s = run_with(&quadrotor_sent_to([3.0, 0.0, -1.0], 3.0), &lockstep(None), None).unwrap();
+    assert!(s.safety.collisions >= 1, "{:?}", s.safety);
+    assert_eq!(s.safety.first_collision_with.as_deref(), Some("ground"));
+    assert!(!s.goal_reached);
+
+    // The same flight kept at 2 m touches nothing.
+    let s = run_with(&quadrotor_sent_to([3.0, 0.0, 2.0], 3.0), &lockstep(None), None).unwrap();
+    assert_eq!(s.safety.collisions, 0, "{:?}", s.safety);
+    assert_eq!(s.safety.first_collision_secs, None);
 }

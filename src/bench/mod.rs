@@ -1,10 +1,11 @@
-//! `recede bench`: the reference problems of benchmarks.md, one JSON object
-//! per line.
+//! `recede bench`: the reference problems of benchmarks.md and the
+//! robustness cases (`robust`), one JSON object per line.
 
 pub mod arm;
 pub mod p1;
 pub mod p2;
 pub mod p3;
+pub mod robust;
 
 use std::time::Instant;
 

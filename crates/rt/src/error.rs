@@ -6,9 +6,9 @@ use thiserror::Error;
 pub enum RtError {
     #[error("loop configuration: `{key}`: {message}")]
     Config { key: &'static str, message: String },
-    #[error("simulator: {0}")]
+    #[error("simulator")]
     Sim(#[from] SimError),
-    #[error("controller: {0}")]
+    #[error("controller")]
     Control(#[from] ControlError),
     #[error("estimator: {0}")]
     Estimator(String),
