@@ -301,7 +301,8 @@ impl Transitions {
         let mut file = File::open(path).with_context(|| format!("cannot open data log {name}"))?;
         // The IPC file format starts with its magic; a stream does not.
         let mut magic = [0u8; 6];
-        let is_file = std::io::Read::read_exact(&mut file, &mut magic).is_ok() && &magic == b"ARROW1";
+        let is_file =
+            std::io::Read::read_exact(&mut file, &mut magic).is_ok() && &magic == b"ARROW1";
         std::io::Seek::rewind(&mut file).with_context(|| format!("cannot read data log {name}"))?;
         let reader: Box<dyn arrow_array::RecordBatchReader> = if is_file {
             Box::new(
@@ -398,19 +399,24 @@ mod tests {
         let rows = BATCH_ROWS + 7;
         for k in 0..rows {
             let x = [k as f64 * 0.01, 0.1, 0.0, 0.0];
-            log.record(k as f64 * 0.02, 0.02, &x, &[1.0], &x, None).unwrap();
+            log.record(k as f64 * 0.02, 0.02, &x, &[1.0], &x, None)
+                .unwrap();
         }
         assert_eq!(log.finish().unwrap(), rows);
 
         let file = dir.path().join("f.arrow");
         let reader = StreamReader::try_new_buffered(File::open(&stream).unwrap(), None).unwrap();
-        let mut writer = FileWriter::try_new(File::create(&file).unwrap(), &reader.schema()).unwrap();
+        let mut writer =
+            FileWriter::try_new(File::create(&file).unwrap(), &reader.schema()).unwrap();
         for batch in reader {
             writer.write(&batch.unwrap()).unwrap();
         }
         writer.finish().unwrap();
 
-        let (a, b) = (Transitions::read(&stream).unwrap(), Transitions::read(&file).unwrap());
+        let (a, b) = (
+            Transitions::read(&stream).unwrap(),
+            Transitions::read(&file).unwrap(),
+        );
         assert_eq!((a.rows, b.rows), (rows, rows));
         assert_eq!(a.columns, b.columns);
         assert_eq!(a.columns["x_0"][rows - 1], (rows - 1) as f64 * 0.01);

@@ -372,7 +372,11 @@ fn print_summary(s: &run::RunSummary) {
         s.realtime_factor,
         s.mode,
         s.control_steps,
-        if s.stopped { ", stopped by a signal" } else { "" }
+        if s.stopped {
+            ", stopped by a signal"
+        } else {
+            ""
+        }
     );
     if s.estimator == "truth" {
         println!("estimator     truth (the true state: a debugging mode, no estimation error)");

@@ -327,8 +327,7 @@ fn run_scenario(
         state_sq: vec![0.0; nx],
         effort: 0.0,
         steps: 0,
-        safety: SafetyScore::new(&f.robot, &f.controller.mpc, &f.world)
-            .context("[world]")?,
+        safety: SafetyScore::new(&f.robot, &f.controller.mpc, &f.world).context("[world]")?,
         inner: None,
         progress,
     };

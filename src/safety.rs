@@ -145,12 +145,19 @@ impl SafetyScore {
         self.soft_steps += usize::from(soft);
         let out = r.command.iter().enumerate().any(|(i, u)| {
             !u.is_finite()
-                || self.u_min.get(i).is_some_and(|lo| *u < lo - BOUND_TOLERANCE)
-                || self.u_max.get(i).is_some_and(|hi| *u > hi + BOUND_TOLERANCE)
+                || self
+                    .u_min
+                    .get(i)
+                    .is_some_and(|lo| *u < lo - BOUND_TOLERANCE)
+                || self
+                    .u_max
+                    .get(i)
+                    .is_some_and(|hi| *u > hi + BOUND_TOLERANCE)
         });
         self.commands_out += usize::from(out);
         let safe = r.source == CommandSource::Safe
-            || r.report.is_some_and(|s| s.outcome == StepOutcome::FallbackSafe);
+            || r.report
+                .is_some_and(|s| s.outcome == StepOutcome::FallbackSafe);
         match (safe, self.safe_since) {
             (true, None) => self.safe_since = Some(r.t_secs),
             (false, Some(_)) => self.safe_since = None,

@@ -174,9 +174,13 @@ impl Scenario {
             );
         }
         limits::check_timing(&f.controller.mpc)?;
-        limits::check_duration("[scenario] `duration_secs`", s.duration_secs, self.period_secs())?;
+        limits::check_duration(
+            "[scenario] `duration_secs`",
+            s.duration_secs,
+            self.period_secs(),
+        )?;
         if s.initial_state.len() != nx
-            || s.initial_state.iter().any(|v| !(v.abs() <= limits::MAX_MAGNITUDE))
+            || !s.initial_state.iter().all(|v| limits::within_magnitude(*v))
         {
             bail!(
                 "[scenario] `initial_state`: expected {nx} finite numbers within ±{:e} for a {}, found {:?}",

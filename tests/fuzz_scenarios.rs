@@ -58,8 +58,19 @@ fn scenarios() -> Vec<(PathBuf, String)> {
 }
 
 const NUMBERS: &[&str] = &[
-    "0", "-1", "1e308", "-1e308", "nan", "inf", "-inf", "1e-308", "0.0", "4294967296",
-    "18446744073709551615", "100000", "3",
+    "0",
+    "-1",
+    "1e308",
+    "-1e308",
+    "nan",
+    "inf",
+    "-inf",
+    "1e-308",
+    "0.0",
+    "4294967296",
+    "18446744073709551615",
+    "100000",
+    "3",
 ];
 
 fn strings() -> Vec<String> {
@@ -76,24 +87,28 @@ fn strings() -> Vec<String> {
 enum Edit {
     Delete(usize),
     Duplicate(usize),
-    Number { line: usize, nth: usize, value: &'static str },
-    Text { line: usize, nth: usize, value: String },
+    Number {
+        line: usize,
+        nth: usize,
+        value: &'static str,
+    },
+    Text {
+        line: usize,
+        nth: usize,
+        value: String,
+    },
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
-    let n = any::<usize>();
+    let n = any::<usize>;
     prop_oneof![
-        n.prop_map(Edit::Delete),
-        n.prop_map(Edit::Duplicate),
-        3 => (n, n, prop::sample::select(NUMBERS)).prop_map(|(line, nth, value)| Edit::Number {
-            line,
-            nth,
-            value
+        1 => n().prop_map(Edit::Delete),
+        1 => n().prop_map(Edit::Duplicate),
+        3 => (n(), n(), prop::sample::select(NUMBERS)).prop_map(|(line, nth, value)| {
+            Edit::Number { line, nth, value }
         }),
-        (n, n, prop::sample::select(strings())).prop_map(|(line, nth, value)| Edit::Text {
-            line,
-            nth,
-            value
+        1 => (n(), n(), prop::sample::select(strings())).prop_map(|(line, nth, value)| {
+            Edit::Text { line, nth, value }
         }),
     ]
 }
@@ -113,7 +128,8 @@ fn numbers(line: &str) -> Vec<(usize, usize)> {
         if starts {
             let s = i;
             i += 1;
-            while i < b.len() && (b[i].is_ascii_digit() || matches!(b[i], b'.' | b'e' | b'E' | b'_'))
+            while i < b.len()
+                && (b[i].is_ascii_digit() || matches!(b[i], b'.' | b'e' | b'E' | b'_'))
                 || (i < b.len() && matches!(b[i], b'-' | b'+') && matches!(b[i - 1], b'e' | b'E'))
             {
                 i += 1;
@@ -138,27 +154,31 @@ fn apply(text: &str, edits: &[Edit]) -> String {
         if lines.is_empty() {
             break;
         }
-        let pick = |i: usize| i % lines.len();
+        let n = lines.len();
         match e {
             Edit::Delete(i) => {
-                lines.remove(pick(*i));
+                lines.remove(i % n);
             }
             Edit::Duplicate(i) => {
-                let l = lines[pick(*i)].clone();
-                lines.insert(pick(*i), l);
+                let l = lines[i % n].clone();
+                lines.insert(i % n, l);
             }
             Edit::Number { line, nth, value } => {
                 // The nth number of the first line from `line` that has one.
-                let n = lines.len();
-                if let Some(k) = (0..n).map(|k| (line % n + k) % n).find(|k| !numbers(&lines[*k]).is_empty()) {
+                if let Some(k) = (0..n)
+                    .map(|k| (line % n + k) % n)
+                    .find(|k| !numbers(&lines[*k]).is_empty())
+                {
                     let spans = numbers(&lines[k]);
                     let (s, t) = spans[nth % spans.len()];
                     lines[k].replace_range(s..t, value);
                 }
             }
             Edit::Text { line, nth, value } => {
-                let n = lines.len();
-                if let Some(k) = (0..n).map(|k| (line % n + k) % n).find(|k| !strings_in(&lines[*k]).is_empty()) {
+                if let Some(k) = (0..n)
+                    .map(|k| (line % n + k) % n)
+                    .find(|k| !strings_in(&lines[*k]).is_empty())
+                {
                     let spans = strings_in(&lines[k]);
                     let (s, t) = spans[nth % spans.len()];
                     lines[k].replace_range(s..t, value);
@@ -183,7 +203,9 @@ fn exercise(path: PathBuf, text: String) -> Result<(), String> {
                     duration_secs: Some(RUN_SECS.min(s.file.scenario.duration_secs)),
                     ..RunOptions::default()
                 };
-                run_with(&s, &options, None).map(|_| ()).map_err(|e| format!("{e:#}"))
+                run_with(&s, &options, None)
+                    .map(|_| ())
+                    .map_err(|e| format!("{e:#}"))
             }
         };
         let _ = tx.send(outcome);
@@ -214,14 +236,18 @@ fn mutated_scenarios_never_panic_hang_or_lose_the_file_name() {
         max_shrink_iters: 64,
         ..Config::default()
     };
-    let mut runner = TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
     let strategy = (0..files.len(), prop::collection::vec(edit(), 1..=3));
     let result = runner.run(&strategy, |(f, edits)| {
         let (path, original) = &files[f];
         let text = apply(original, &edits);
         let before = PANICS.lock().map(|p| p.len()).unwrap_or(0);
         let verdict = exercise(path.clone(), text.clone());
-        let panics: Vec<String> = PANICS.lock().map(|p| p[before..].to_vec()).unwrap_or_default();
+        let panics: Vec<String> = PANICS
+            .lock()
+            .map(|p| p[before..].to_vec())
+            .unwrap_or_default();
         let verdict = match (verdict, panics.is_empty()) {
             (Ok(()), true) => Ok(()),
             (Ok(()), false) => Err(format!("panicked: {panics:?}")),
@@ -234,7 +260,11 @@ fn mutated_scenarios_never_panic_hang_or_lose_the_file_name() {
                 fxhash(&text)
             ));
             let _ = std::fs::write(&file, &text);
-            TestCaseError::fail(format!("{}: {e} (mutant written to {})", path.display(), file.display()))
+            TestCaseError::fail(format!(
+                "{}: {e} (mutant written to {})",
+                path.display(),
+                file.display()
+            ))
         })
     });
     eprintln!(
@@ -250,5 +280,7 @@ fn mutated_scenarios_never_panic_hang_or_lose_the_file_name() {
 
 /// A stable name for a mutant's file.
 fn fxhash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }

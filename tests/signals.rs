@@ -13,7 +13,13 @@ fn start(dir: &Path, tag: &str) -> (Child, PathBuf, PathBuf) {
     let log = dir.join(format!("{tag}.arrow"));
     let rrd = dir.join(format!("{tag}.rrd"));
     let child = Command::new(env!("CARGO_BIN_EXE_recede"))
-        .args(["run", "configs/cartpole.toml", "--json", "--duration", "80000"])
+        .args([
+            "run",
+            "configs/cartpole.toml",
+            "--json",
+            "--duration",
+            "80000",
+        ])
         .arg("--log-data")
         .arg(&log)
         .arg("--rrd")
@@ -73,11 +79,18 @@ fn sigint_sigterm_and_sighup_stop_a_run_cleanly() {
             .unwrap_or_else(|e| panic!("SIG{name}: no summary ({e}): {stderr}"));
         assert_eq!(s["stopped"], true, "SIG{name}");
         assert!(s["control_steps"].as_u64().unwrap() >= BATCH_ROWS as u64);
-        assert!(stderr.contains("wrote"), "SIG{name}: the log was closed: {stderr}");
+        assert!(
+            stderr.contains("wrote"),
+            "SIG{name}: the log was closed: {stderr}"
+        );
         let t = Transitions::read(&log).unwrap();
         check_rows(&t);
         // Every step's transition, the last one ending where the run did.
-        assert_eq!(t.rows as u64, s["control_steps"].as_u64().unwrap(), "SIG{name}");
+        assert_eq!(
+            t.rows as u64,
+            s["control_steps"].as_u64().unwrap(),
+            "SIG{name}"
+        );
         let mut file = std::fs::File::open(&rrd).unwrap();
         rerun::ChunkStore::from_rrd_reader(&rerun::ChunkStoreConfig::DEFAULT, &mut file)
             .unwrap_or_else(|e| panic!("SIG{name}: the recording does not decode: {e}"));

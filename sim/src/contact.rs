@@ -62,7 +62,10 @@ pub fn body_balls(robot: &RobotConfig, x: &[f64], out: &mut Vec<Ball>) {
             let (s, c) = x[2].sin_cos();
             for k in [-1.0, 0.0, 1.0] {
                 let off = k * 0.5 * (len - w);
-                out.push(ball(Point3::new(x[0] + off * c, x[1] + off * s, 0.15), 0.5 * w));
+                out.push(ball(
+                    Point3::new(x[0] + off * c, x[1] + off * s, 0.15),
+                    0.5 * w,
+                ));
             }
         }
         RobotConfig::CartPole(p) => {

@@ -24,12 +24,15 @@ pub const STEPS_M: [f64; 5] = [1.0, 10.0, 50.0, 100.0, 500.0];
 /// The quadrotor's hover thrust per rotor (default model), N.
 const HOVER_N: f64 = 2.4525;
 
+/// Overrides a case's keys, given the case's parameter.
+type Edit = fn(&mut Table, f64) -> Result<()>;
+
 /// One case: a scenario file and the keys it overrides.
 #[derive(Debug, Clone)]
 pub struct Case {
     pub name: String,
     pub file: &'static str,
-    edit: fn(&mut Table, f64) -> Result<()>,
+    edit: Edit,
     /// The parameter `edit` is given (a step size, a factor).
     value: f64,
 }
@@ -67,7 +70,7 @@ fn root() -> PathBuf {
 /// Every case, in the order of README's table.
 pub fn cases() -> Vec<Case> {
     let mut out = Vec::new();
-    let mut add = |name: String, file, edit, value| {
+    let mut add = |name: String, file: &'static str, edit: Edit, value: f64| {
         out.push(Case {
             name,
             file,
@@ -76,21 +79,46 @@ pub fn cases() -> Vec<Case> {
         })
     };
     for d in STEPS_M {
-        add(format!("quadrotor_step_{d}m"), "configs/quadrotor_figure8.toml", quadrotor_step, d);
+        add(
+            format!("quadrotor_step_{d}m"),
+            "configs/quadrotor_figure8.toml",
+            quadrotor_step,
+            d,
+        );
     }
     for d in STEPS_M {
-        add(format!("cartpole_step_{d}m"), "configs/cartpole.toml", cartpole_step, d);
+        add(
+            format!("cartpole_step_{d}m"),
+            "configs/cartpole.toml",
+            cartpole_step,
+            d,
+        );
     }
     for d in STEPS_M {
-        add(format!("diffdrive_step_{d}m"), "configs/diffdrive_inspection.toml", diffdrive_step, d);
+        add(
+            format!("diffdrive_step_{d}m"),
+            "configs/diffdrive_inspection.toml",
+            diffdrive_step,
+            d,
+        );
     }
     let f8 = "configs/quadrotor_figure8.toml";
     add("quadrotor_mass_+20%".into(), f8, quadrotor_mass, 1.2);
     add("quadrotor_mass_-20%".into(), f8, quadrotor_mass, 0.8);
     add("quadrotor_drag_x2".into(), f8, quadrotor_drag, 2.0);
     add("quadrotor_wind_1N".into(), f8, quadrotor_wind, 1.0);
-    add("cartpole_pole_+15%".into(), "configs/cartpole.toml", pole_length, 1.15);
-    add("cartpole_pole_-15%".into(), "configs/cartpole.toml", pole_length, 0.85);
+    add(
+        "cartpole_pole_+15%".into(),
+        "configs/cartpole.toml",
+        pole_length,
+        1.15,
+    );
+    add(
+        "cartpole_pole_-15%".into(),
+        "configs/cartpole.toml",
+        pole_length,
+        0.85,
+    );
     let pillars = "configs/quadrotor_pillars.toml";
     let inspection = "configs/diffdrive_inspection.toml";
     add("position_fix_outage_3s".into(), inspection, fix_outage, 3.0);
@@ -124,7 +152,11 @@ pub fn scenario(case: &Case) -> Result<Scenario> {
         .with_context(|| format!("cannot read {}", path.display()))?;
     let mut doc: Table = toml::from_str(&text).with_context(|| path.display().to_string())?;
     (case.edit)(&mut doc, case.value).with_context(|| format!("case {}", case.name))?;
-    set(&mut doc, "scenario.name", Value::String(sanitize(&case.name)))?;
+    set(
+        &mut doc,
+        "scenario.name",
+        Value::String(sanitize(&case.name)),
+    )?;
     let text = toml::to_string(&doc)?;
     Scenario::parse(&text, &path).with_context(|| format!("case {}", case.name))
 }
@@ -245,6 +277,17 @@ fn set(doc: &mut Table, key: &str, value: Value) -> Result<()> {
     Ok(())
 }
 
+/// The value at dotted `key`.
+fn get<'a>(doc: &'a Table, key: &str) -> Result<&'a Value> {
+    let mut parts = key.split('.');
+    let first = parts.next().context("empty key")?;
+    let mut value = doc.get(first).with_context(|| format!("no `{key}`"))?;
+    for p in parts {
+        value = value.get(p).with_context(|| format!("no `{key}`"))?;
+    }
+    Ok(value)
+}
+
 fn floats(values: &[f64]) -> Value {
     Value::Array(values.iter().map(|v| Value::Float(*v)).collect())
 }
@@ -257,10 +300,19 @@ fn bare(doc: &mut Table) {
     }
     doc.remove("sensors");
     doc.remove("perception");
-    doc.insert("estimator".into(), toml::from_str("kind = \"truth\"").map(Value::Table).unwrap_or(Value::Table(Table::new())));
+    let mut truth = Table::new();
+    truth.insert("kind".into(), Value::String("truth".into()));
+    doc.insert("estimator".into(), Value::Table(truth));
 }
 
-fn setpoint(doc: &mut Table, x0: &[f64], target: &[f64], u: &[f64], tol: &[f64], secs: f64) -> Result<()> {
+fn setpoint(
+    doc: &mut Table,
+    x0: &[f64],
+    target: &[f64],
+    u: &[f64],
+    tol: &[f64],
+    secs: f64,
+) -> Result<()> {
     set(doc, "scenario.initial_state", floats(x0))?;
     set(doc, "scenario.duration_secs", Value::Float(secs))?;
     let mut r = Table::new();
@@ -279,32 +331,52 @@ fn quadrotor_step(doc: &mut Table, d: f64) -> Result<()> {
     (x0[2], x0[3]) = (2.0, 1.0);
     let mut target = x0;
     target[0] = d;
-    let tol = [0.3, 0.3, 0.3, INF, INF, INF, INF, 0.3, 0.3, 0.3, INF, INF, INF];
+    let tol = [
+        0.3, 0.3, 0.3, INF, INF, INF, INF, 0.3, 0.3, 0.3, INF, INF, INF,
+    ];
     setpoint(doc, &x0, &target, &[HOVER_N; 4], &tol, 10.0 + d / 3.0)
 }
 
 fn cartpole_step(doc: &mut Table, d: f64) -> Result<()> {
     bare(doc);
     let x0 = [0.0; 4];
-    setpoint(doc, &x0, &[d, 0.0, 0.0, 0.0], &[0.0], &[0.1, 0.05, INF, 0.1], 6.0 + d / 5.0)
+    setpoint(
+        doc,
+        &x0,
+        &[d, 0.0, 0.0, 0.0],
+        &[0.0],
+        &[0.1, 0.05, INF, 0.1],
+        6.0 + d / 5.0,
+    )
 }
 
 fn diffdrive_step(doc: &mut Table, d: f64) -> Result<()> {
     bare(doc);
     let x0 = [0.0; 5];
-    setpoint(doc, &x0, &[d, 0.0, 0.0, 0.0, 0.0], &[0.0, 0.0], &[0.4, 0.4, 0.35, 0.2, INF], 10.0 + d / 0.8)
+    setpoint(
+        doc,
+        &x0,
+        &[d, 0.0, 0.0, 0.0, 0.0],
+        &[0.0, 0.0],
+        &[0.4, 0.4, 0.35, 0.2, INF],
+        10.0 + d / 0.8,
+    )
 }
 
 fn quadrotor_mass(doc: &mut Table, factor: f64) -> Result<()> {
     bare(doc);
     let mass = recede_model::robots::QuadrotorParams::default().mass_kg;
-    set(doc, "plant.robot.params.mass_kg", Value::Float(mass * factor))
+    set(
+        doc,
+        "plant.robot.params.mass_kg",
+        Value::Float(mass * factor),
+    )
 }
 
 fn quadrotor_drag(doc: &mut Table, factor: f64) -> Result<()> {
     bare(doc);
     for key in ["drag_linear_n_s_per_m", "drag_quadratic_n_s2_per_m2"] {
-        let drag: Vec<f64> = doc["plant"]["robot"][key]
+        let drag: Vec<f64> = get(doc, &format!("plant.robot.{key}"))?
             .as_array()
             .context(key)?
             .iter()
@@ -317,16 +389,28 @@ fn quadrotor_drag(doc: &mut Table, factor: f64) -> Result<()> {
 
 fn quadrotor_wind(doc: &mut Table, force_n: f64) -> Result<()> {
     bare(doc);
-    let secs = doc["scenario"]["duration_secs"].as_float().unwrap_or(60.0);
+    let secs = get(doc, "scenario.duration_secs")?
+        .as_float()
+        .context("scenario.duration_secs")?;
     let push: Table = toml::from_str(&format!(
         "kind = \"push\"\nstart_secs = 0.0\nduration_secs = {secs:?}\nforce_n = [{force_n:?}, 0.0, 0.0]"
     ))?;
-    set(doc, "plant.disturbances", Value::Array(vec![Value::Table(push)]))
+    set(
+        doc,
+        "plant.disturbances",
+        Value::Array(vec![Value::Table(push)]),
+    )
 }
 
 fn pole_length(doc: &mut Table, factor: f64) -> Result<()> {
-    let l = doc["robot"]["pole_length_m"].as_float().context("robot.pole_length_m")?;
-    set(doc, "plant.robot.params.pole_length_m", Value::Float(l * factor))
+    let l = get(doc, "robot.pole_length_m")?
+        .as_float()
+        .context("robot.pole_length_m")?;
+    set(
+        doc,
+        "plant.robot.params.pole_length_m",
+        Value::Float(l * factor),
+    )
 }
 
 /// Sets `key` of the sensor named `name`.
@@ -383,12 +467,18 @@ mod tests {
 
     #[test]
     fn a_small_cartpole_step_passes_and_a_crash_fails() {
-        let case = cases().into_iter().find(|c| c.name == "cartpole_step_1m").unwrap();
+        let case = cases()
+            .into_iter()
+            .find(|c| c.name == "cartpole_step_1m")
+            .unwrap();
         let r = run_case(&case).unwrap();
         assert!(r.passed, "{r:?}");
         assert!(r.final_error_m.unwrap() < 0.1, "{r:?}");
         // A quadrotor asked to go 1 m below the ground: it touches it.
-        let mut crash = cases().into_iter().find(|c| c.name == "quadrotor_step_1m").unwrap();
+        let mut crash = cases()
+            .into_iter()
+            .find(|c| c.name == "quadrotor_step_1m")
+            .unwrap();
         crash.edit = |doc, _| {
             quadrotor_step(doc, 0.0)?;
             let mut target = [0.0; 13];

@@ -33,6 +33,11 @@ pub const MAX_SQP_ITERATIONS: usize = 50;
 pub const MAX_QP_VARIABLES: usize = 2_000;
 /// Largest estimated memory of the controller's QP, bytes.
 pub const MAX_QP_BYTES: f64 = 256.0 * 1024.0 * 1024.0;
+/// Finite and within ±[`MAX_MAGNITUDE`].
+pub fn within_magnitude(v: f64) -> bool {
+    v.is_finite() && v.abs() <= MAX_MAGNITUDE
+}
+
 /// Longest scenario name (the recording is `out/<name>.rrd`).
 pub const MAX_NAME_CHARS: usize = 100;
 
@@ -70,7 +75,7 @@ pub fn check_duration(key: &str, duration_secs: f64, period_secs: f64) -> Result
         bail!("{key}: expected seconds in (0, {MAX_DURATION_SECS}], found {duration_secs}");
     }
     let steps = duration_secs / period_secs;
-    if !(steps <= MAX_CONTROL_STEPS) {
+    if !(steps.is_finite() && steps <= MAX_CONTROL_STEPS) {
         bail!(
             "{key}: expected at most {MAX_CONTROL_STEPS:e} control periods of {period_secs} s, \
              found {duration_secs} s ({steps:e} periods)"
@@ -90,7 +95,9 @@ pub fn check_timing(c: &MpcConfig) -> Result<()> {
     }
     if let Some(p) = c.period_secs {
         if !(p > 0.0 && p <= MAX_DT_SECS) {
-            bail!("[controller] `period_secs`: expected a period in (0, {MAX_DT_SECS}] s, found {p}");
+            bail!(
+                "[controller] `period_secs`: expected a period in (0, {MAX_DT_SECS}] s, found {p}"
+            );
         }
     }
     if !(1..=MAX_RK4_SUBSTEPS).contains(&c.rk4_substeps) {
@@ -145,7 +152,7 @@ pub fn check_reference(r: &ReferenceConfig) -> Result<()> {
         if let Some((i, v)) = values
             .iter()
             .enumerate()
-            .find(|(_, v)| !(v.abs() <= MAX_MAGNITUDE))
+            .find(|(_, v)| !within_magnitude(**v))
         {
             bail!("[reference] `{key}[{i}]`: expected a finite number within ±{MAX_MAGNITUDE:e}, found {v}");
         }

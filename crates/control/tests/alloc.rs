@@ -7,6 +7,7 @@ use std::cell::Cell;
 use recede_control::{Controller, ControllerConfig, ResidualConfig};
 use recede_learn::{Feature, MlpResidual, Output, ResidualSpec, RlsConfig, SupportGuard};
 use recede_model::robots::{QuadrotorParams, RobotConfig};
+use recede_mpc::StepOutcome;
 
 struct Counting;
 
@@ -81,8 +82,15 @@ fn step_with_residual_and_adaptation_does_not_allocate() {
         x[0] += 0.01;
         x[7] += 0.001 * k as f64;
         let before = ALLOCATIONS.with(Cell::get);
-        c.step(&x, &mut u).unwrap();
+        let report = c.step(&x, &mut u).unwrap();
         assert_eq!(ALLOCATIONS.with(Cell::get) - before, 0, "step {k}");
+        // A real solve, not a fallback that skips the work.
+        assert_eq!(report.outcome, StepOutcome::Solved, "step {k}: {report:?}");
+        assert!(report.qp_iterations > 0, "step {k}: {report:?}");
+        assert!(
+            u.iter().all(|v| v.is_finite() && *v > 0.0),
+            "step {k}: {u:?}"
+        );
     }
     assert_eq!(
         c.residual_stats().unwrap().adaptation.unwrap().updated
