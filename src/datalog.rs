@@ -4,12 +4,15 @@
 //! One row per control step: the state the controller acted on, the command
 //! applied over the period, the state one period later, the nominal model's
 //! prediction of it, and the residual target the learned model is fitted
-//! to. The file is Arrow IPC (the Feather v2 file format), columnar,
-//! float64, read by `polars.read_ipc(FILE)` and `pandas.read_feather(FILE)`.
+//! to. The file is an Arrow IPC *stream* (columnar, float64), read by
+//! `polars.read_ipc_stream(FILE)` and `pyarrow.ipc.open_stream(FILE)`.
 //! Columns and their availability on a robot are in crates/learn/README.md.
 //!
 //! The loop owns a [`DataLog`] and calls [`DataLog::record`] once per control
-//! step; rows are buffered column-wise and written in record batches.
+//! step; rows are buffered column-wise and written (and flushed to the OS)
+//! in record batches. A stream has no footer, so a run killed with SIGKILL
+//! leaves a log readable up to its last written batch. [`Transitions::read`]
+//! also reads the IPC file format (Feather v2) that earlier versions wrote.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -19,8 +22,8 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch};
-use arrow_ipc::reader::FileReader;
-use arrow_ipc::writer::FileWriter;
+use arrow_ipc::reader::{FileReader, StreamReader};
+use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use nalgebra::SVector;
 use recede_model::robots::{self, RobotConfig};
@@ -30,8 +33,9 @@ use recede_model::{Dynamics, Rk4};
 pub const FORMAT_NAME: &str = "recede.transitions";
 /// `format_version` entry of the file's schema metadata.
 pub const FORMAT_VERSION: u32 = 1;
-/// Rows buffered before a record batch is written.
-const BATCH_ROWS: usize = 4096;
+/// Rows buffered before a record batch is written and flushed: what a
+/// killed run can lose at most.
+pub const BATCH_ROWS: usize = 512;
 /// Step of the RK4 that predicts one period with the nominal model, s (at
 /// most; the period is split evenly).
 const PREDICTION_STEP_SECS: f64 = 0.001;
@@ -124,7 +128,7 @@ pub fn column_names(nx: usize, nu: usize, with_truth: bool) -> Vec<String> {
 /// A transition log being written.
 pub struct DataLog {
     path: PathBuf,
-    writer: Option<FileWriter<BufWriter<File>>>,
+    writer: Option<StreamWriter<BufWriter<File>>>,
     schema: SchemaRef,
     nominal: Nominal,
     nx: usize,
@@ -168,7 +172,8 @@ impl DataLog {
         ));
         let file = File::create(path)
             .with_context(|| format!("cannot create data log {}", path.display()))?;
-        let writer = FileWriter::try_new(BufWriter::new(file), &schema)
+        let writer = StreamWriter::try_new(BufWriter::new(file), &schema)
+            .and_then(|mut w| w.flush().map(|()| w))
             .with_context(|| format!("cannot write data log {}", path.display()))?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -255,12 +260,13 @@ impl DataLog {
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
         if let Some(w) = &mut self.writer {
             w.write(&batch)
+                .and_then(|()| w.flush())
                 .with_context(|| format!("writing data log {}", self.path.display()))?;
         }
         Ok(())
     }
 
-    /// Writes what is buffered and the file's footer; returns the rows.
+    /// Writes what is buffered and the stream's end marker; returns the rows.
     pub fn finish(mut self) -> Result<usize> {
         self.flush()?;
         if let Some(mut w) = self.writer.take() {
@@ -283,13 +289,27 @@ pub struct Transitions {
 }
 
 impl Transitions {
-    /// Reads a file written by [`DataLog`] (or any Arrow IPC file with the
-    /// same metadata and float64 columns); errors name the file.
+    /// Reads a log written by [`DataLog`] (or any Arrow IPC stream or file
+    /// with the same metadata and float64 columns); errors name the file.
     pub fn read(path: &Path) -> Result<Self> {
         let name = path.display();
-        let file = File::open(path).with_context(|| format!("cannot open data log {name}"))?;
-        let reader = FileReader::try_new(file, None)
-            .with_context(|| format!("{name}: not an Arrow IPC file"))?;
+        let mut file = File::open(path).with_context(|| format!("cannot open data log {name}"))?;
+        // The IPC file format starts with its magic; a stream does not.
+        let mut magic = [0u8; 6];
+        let is_file =
+            std::io::Read::read_exact(&mut file, &mut magic).is_ok() && &magic == b"ARROW1";
+        std::io::Seek::rewind(&mut file).with_context(|| format!("cannot read data log {name}"))?;
+        let reader: Box<dyn arrow_array::RecordBatchReader> = if is_file {
+            Box::new(
+                FileReader::try_new(file, None)
+                    .with_context(|| format!("{name}: not an Arrow IPC file"))?,
+            )
+        } else {
+            Box::new(
+                StreamReader::try_new_buffered(file, None)
+                    .with_context(|| format!("{name}: not an Arrow IPC stream or file"))?,
+            )
+        };
         let schema = reader.schema();
         let meta = schema.metadata();
         let get = |key: &str| {
@@ -354,5 +374,48 @@ impl Transitions {
                     .with_context(|| format!("the data log has no column `{key}`"))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_ipc::writer::FileWriter;
+    use recede_model::robots::CartPoleParams;
+
+    /// A stream written by `DataLog`, and the same batches in the IPC file
+    /// format (what earlier versions wrote): both read the same.
+    #[test]
+    fn stream_and_file_formats_read_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let stream = dir.path().join("s.arrow");
+        let robot = RobotConfig::CartPole(CartPoleParams::default());
+        let mut log = DataLog::create(&stream, &robot, false).unwrap();
+        let rows = BATCH_ROWS + 7;
+        for k in 0..rows {
+            let x = [k as f64 * 0.01, 0.1, 0.0, 0.0];
+            log.record(k as f64 * 0.02, 0.02, &x, &[1.0], &x, None)
+                .unwrap();
+        }
+        assert_eq!(log.finish().unwrap(), rows);
+
+        let file = dir.path().join("f.arrow");
+        let reader = StreamReader::try_new_buffered(File::open(&stream).unwrap(), None).unwrap();
+        let mut writer =
+            FileWriter::try_new(File::create(&file).unwrap(), &reader.schema()).unwrap();
+        for batch in reader {
+            writer.write(&batch.unwrap()).unwrap();
+        }
+        writer.finish().unwrap();
+
+        let (a, b) = (
+            Transitions::read(&stream).unwrap(),
+            Transitions::read(&file).unwrap(),
+        );
+        assert_eq!((a.rows, b.rows), (rows, rows));
+        assert_eq!(a.columns, b.columns);
+        assert_eq!(a.columns["x_0"][rows - 1], (rows - 1) as f64 * 0.01);
+        assert!(std::fs::read(&file).unwrap().starts_with(b"ARROW1"));
+        assert!(!std::fs::read(&stream).unwrap().starts_with(b"ARROW1"));
     }
 }

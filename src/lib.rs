@@ -8,6 +8,7 @@ pub mod datalog;
 pub mod perception_loop;
 pub mod record;
 pub mod run;
+pub mod safety;
 pub mod scenario;
 pub mod stats;
 pub mod train;

@@ -87,6 +87,9 @@ enum Command {
         /// without `residual` nothing is trained.
         #[arg(long, value_delimiter = ',')]
         models: Vec<bench::p2::P2Model>,
+        /// robust only: run the cases whose names contain one of these.
+        #[arg(long, value_delimiter = ',')]
+        cases: Vec<String>,
     },
 }
 
@@ -148,6 +151,8 @@ enum Problem {
     P1,
     P2,
     P3,
+    /// Set-point steps, model mismatch, sensor faults (README's table).
+    Robust,
 }
 
 fn main() -> ExitCode {
@@ -195,10 +200,13 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                 }
                 record::Recording::File(path)
             };
+            // SIGINT, SIGTERM and SIGHUP (ctrlc's `termination` feature) all
+            // end the run the same way: summary, recording and log closed.
             let stop = recede_rt::StopFlag::new();
             {
                 let stop = stop.clone();
-                ctrlc::set_handler(move || stop.stop()).context("installing the Ctrl-C handler")?;
+                ctrlc::set_handler(move || stop.stop())
+                    .context("installing the SIGINT/SIGTERM/SIGHUP handler")?;
             }
             let options = run::RunOptions {
                 duration_secs: duration,
@@ -252,7 +260,11 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             json: _,
             speeds,
             models,
+            cases,
         } => {
+            if let Some(bad) = speeds.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
+                anyhow::bail!("--speeds: expected peak speeds > 0 m/s, found {bad}");
+            }
             let lines = match problem {
                 Problem::P1 => json_lines(&bench::p1::run_variants()?)?,
                 Problem::P2 => {
@@ -272,6 +284,17 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                     lines
                 }
                 Problem::P3 => json_lines(&[bench::p3::run()?])?,
+                Problem::Robust => {
+                    // One line per case as it finishes: the whole set takes minutes.
+                    let results = bench::robust::run(&cases, |r| {
+                        if let Ok(line) = serde_json::to_string(r) {
+                            println!("{line}");
+                        }
+                    })?;
+                    let failed = results.iter().filter(|r| !r.passed).count();
+                    eprintln!("{} cases, {failed} failed", results.len());
+                    return Ok(ExitCode::from(u8::from(failed > 0)));
+                }
             };
             for line in lines {
                 println!("{line}");
@@ -349,7 +372,11 @@ fn print_summary(s: &run::RunSummary) {
         s.realtime_factor,
         s.mode,
         s.control_steps,
-        if s.stopped { ", stopped by Ctrl-C" } else { "" }
+        if s.stopped {
+            ", stopped by a signal"
+        } else {
+            ""
+        }
     );
     if s.estimator == "truth" {
         println!("estimator     truth (the true state: a debugging mode, no estimation error)");
@@ -369,8 +396,32 @@ fn print_summary(s: &run::RunSummary) {
     );
     println!(
         "fallbacks     {}, constraint violations {}, deadline misses {}",
-        s.fallbacks, s.constraint_violations, s.deadline_misses
+        s.fallbacks, s.safety.constraint_violations, s.deadline_misses
     );
+    let safety = &s.safety;
+    match (safety.first_collision_secs, &safety.first_collision_with) {
+        (Some(t), Some(with)) => println!(
+            "collisions    {} (first at {t:.2} s with {with}, deepest {:.2} m)",
+            safety.collisions, safety.max_penetration_m
+        ),
+        _ => println!("collisions    0"),
+    }
+    for b in safety.bounds.iter().filter(|b| b.violations > 0) {
+        println!(
+            "bound         {} ({}, {}): exceeded at {} instants, worst by {:.3}",
+            b.key,
+            if b.soft { "soft" } else { "hard" },
+            b.limit,
+            b.violations,
+            b.worst_excess
+        );
+    }
+    if safety.commands_out_of_bounds > 0 {
+        println!(
+            "commands      {} out of bounds or not finite",
+            safety.commands_out_of_bounds
+        );
+    }
     if let Some(j) = &s.loop_jitter_us {
         println!(
             "loop jitter   p50 {:.0} us, p99 {:.0} us, max {:.0} us",

@@ -171,7 +171,7 @@ pub struct VizSink {
 
 impl VizSink {
     /// Logs the static parts (body, cameras, reference, obstacles, series
-    /// names) and returns the sink for the loop.
+    /// names), has them written out, and returns the sink for the loop.
     pub fn new(handle: RecorderHandle, setup: &SinkSetup<'_>) -> Self {
         let robot = setup.robot;
         // Parameters that do not validate never get this far (`check`);
@@ -222,6 +222,8 @@ impl VizSink {
         if !obstacles.is_empty() {
             handle.log_obstacles(When::Static, ObstacleSource::True, &obstacles);
         }
+        // The static scene reaches the file before the run starts.
+        handle.flush();
         Self {
             handle,
             robot: robot.clone(),

@@ -26,6 +26,7 @@ use crate::perception_loop::{
     detection_summary, target_summary, DetectionSummary, PerceptionScore, TargetSummary,
 };
 use crate::record::{Recording, SinkSetup, VizSink};
+use crate::safety::{Safety, SafetyScore};
 use crate::scenario::{EstimatorConfig, Scenario};
 use crate::stats::{percentile, Percentiles};
 
@@ -87,8 +88,9 @@ pub struct RunSummary {
     /// gated, non-finite, too late.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub perception_sensors: Vec<SensorStats>,
-    /// Control instants at which the true state broke a hard state bound.
-    pub constraint_violations: usize,
+    /// Collisions, bounds, commands, the safe input (flattened in JSON).
+    #[serde(flatten)]
+    pub safety: Safety,
     /// Steps that applied a fallback command (failed solve or missed deadline).
     pub fallbacks: usize,
     /// Real time: steps whose command missed its deadline.
@@ -102,7 +104,7 @@ pub struct RunSummary {
     pub sensors: BTreeMap<String, SensorSummary>,
     /// Where the recording went, if anywhere.
     pub recording: Option<String>,
-    /// Ended early by Ctrl-C.
+    /// Ended early by a signal (Ctrl-C, SIGTERM, SIGHUP).
     pub stopped: bool,
     /// The learned residual's guard and adaptation counters, when the
     /// controller has one.
@@ -159,7 +161,7 @@ struct Scoring<'a, 'h> {
     state_sq: Vec<f64>,
     effort: f64,
     steps: usize,
-    violations: usize,
+    safety: SafetyScore,
     inner: Option<&'h mut dyn StepHook>,
     progress: Option<Progress>,
 }
@@ -193,13 +195,7 @@ impl StepHook for Scoring<'_, '_> {
             .map(|(u, r)| (u - r).powi(2))
             .sum::<f64>();
         self.steps += 1;
-        if f.controller.mpc.state_bounds.iter().any(|b| {
-            b.soft.is_none()
-                && (b.min.is_some_and(|lo| x[b.index] < lo - 1e-6)
-                    || b.max.is_some_and(|hi| x[b.index] > hi + 1e-6))
-        }) {
-            self.violations += 1;
-        }
+        self.safety.observe(r);
         if let Some(p) = &mut self.progress {
             let wall = p.wall.elapsed().as_secs_f64();
             if wall - p.last >= 0.25 {
@@ -221,7 +217,17 @@ impl StepHook for Scoring<'_, '_> {
 }
 
 /// Runs `scenario` as `options` say; `hook` sees every control step.
+/// Every error names the scenario file.
 pub fn run_with(
+    scenario: &Scenario,
+    options: &RunOptions,
+    hook: Option<&mut dyn StepHook>,
+) -> Result<RunSummary> {
+    run_scenario(scenario, options, hook)
+        .with_context(|| format!("running {}", scenario.path.display()))
+}
+
+fn run_scenario(
     scenario: &Scenario,
     options: &RunOptions,
     hook: Option<&mut dyn StepHook>,
@@ -230,8 +236,8 @@ pub fn run_with(
     let s = &f.scenario;
     let seed = options.seed.unwrap_or(s.seed);
     let duration = options.duration_secs.unwrap_or(s.duration_secs);
-    if !(duration.is_finite() && duration >= 0.0) {
-        anyhow::bail!("--duration: expected seconds >= 0, found {duration}");
+    if duration != 0.0 {
+        crate::scenario::limits::check_duration("--duration", duration, scenario.period_secs())?;
     }
     let (nx, nu) = f.robot.dimensions();
     // The recording first: a sink that cannot be written stops us here.
@@ -246,7 +252,7 @@ pub fn run_with(
     )
     .context("building the controller")?;
     let mut sim = Simulator::from_config(&scenario.plant_config(), &f.world, &f.sensors, seed)
-        .with_context(|| format!("{}: building the simulated world", scenario.path.display()))?;
+        .context("building the simulated world")?;
     let sensor_infos: Vec<_> = sim.sensors().cloned().collect();
     // What perception sees reaches the controller inside the estimate;
     // guidance turns it into keep-out rows and the approach to a target.
@@ -312,7 +318,7 @@ pub fn run_with(
         state_sq: vec![0.0; nx],
         effort: 0.0,
         steps: 0,
-        violations: 0,
+        safety: SafetyScore::new(&f.robot, &f.controller.mpc, &f.world).context("[world]")?,
         inner: None,
         progress,
     };
@@ -334,7 +340,7 @@ pub fn run_with(
     if show_progress {
         eprintln!();
     }
-    let report = report.with_context(|| format!("running {}", scenario.path.display()))?;
+    let report = report?;
     drop(sink);
     let recording = match recorder {
         Some(r) => {
@@ -368,6 +374,7 @@ pub fn run_with(
         if f.perception.approach.is_some() {
             // The goal is the hottest object: stopped within 1 m, facing it.
             summary.goal_reached = !report.stopped
+                && summary.safety.collisions == 0
                 && target.as_ref().is_some_and(|t| {
                     t.distance_m <= 1.0
                         && t.heading_error_rad.abs() <= 0.35
@@ -393,7 +400,9 @@ fn summarize(
     let (nx, nu) = f.robot.dimensions();
     let (mut x_ref, mut u_ref) = (vec![0.0; nx], vec![0.0; nu]);
     f.reference.sample(report.sim_secs, &mut x_ref, &mut u_ref);
+    let safety = scoring.safety.summary();
     let goal_reached = !report.stopped
+        && safety.collisions == 0
         && report
             .final_state
             .iter()
@@ -441,7 +450,7 @@ fn summarize(
         target: None,
         estimate_faults: None,
         perception_sensors: Vec::new(),
-        constraint_violations: scoring.violations,
+        safety,
         fallbacks: report.fallbacks,
         deadline_misses: report.deadline_misses,
         step_us: Percentiles::of(&us),

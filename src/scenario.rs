@@ -14,6 +14,8 @@ use recede_perception::{ObstacleConfig, PerceptionConfig, TargetConfig};
 use recede_sim::config::{PlantConfig, RobotConfig as TrueRobot, SensorConfig, WorldConfig};
 use serde::{Deserialize, Serialize};
 
+pub mod limits;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioSection {
@@ -196,21 +198,28 @@ impl Scenario {
         f.robot.validate().context("[robot]")?;
         let (nx, nu) = f.robot.dimensions();
         let s = &f.scenario;
-        if !(s.duration_secs.is_finite() && s.duration_secs > 0.0) {
+        limits::check_name(&s.name)?;
+        if !(s.plant_rate_hz.is_finite() && s.plant_rate_hz > 0.0)
+            || s.plant_rate_hz > limits::MAX_PLANT_RATE_HZ
+        {
             bail!(
-                "[scenario] `duration_secs`: expected a duration > 0, found {}",
-                s.duration_secs
-            );
-        }
-        if !(s.plant_rate_hz.is_finite() && s.plant_rate_hz > 0.0) {
-            bail!(
-                "[scenario] `plant_rate_hz`: expected a rate > 0, found {}",
+                "[scenario] `plant_rate_hz`: expected a rate in (0, {}] Hz, found {}",
+                limits::MAX_PLANT_RATE_HZ,
                 s.plant_rate_hz
             );
         }
-        if s.initial_state.len() != nx || s.initial_state.iter().any(|v| !v.is_finite()) {
+        limits::check_timing(&f.controller.mpc)?;
+        limits::check_duration(
+            "[scenario] `duration_secs`",
+            s.duration_secs,
+            self.period_secs(),
+        )?;
+        if s.initial_state.len() != nx
+            || !s.initial_state.iter().all(|v| limits::within_magnitude(*v))
+        {
             bail!(
-                "[scenario] `initial_state`: expected {nx} finite numbers for a {}, found {:?}",
+                "[scenario] `initial_state`: expected {nx} finite numbers within ±{:e} for a {}, found {:?}",
+                limits::MAX_MAGNITUDE,
                 f.robot.kind(),
                 s.initial_state
             );
@@ -219,7 +228,10 @@ impl Scenario {
         if tol.len() != nx || tol.iter().any(|v| v.is_nan() || *v < 0.0) {
             bail!("[goal] `state_tolerance`: expected {nx} tolerances >= 0 (inf to ignore one), found {tol:?}");
         }
+        limits::check_reference(&f.reference)?;
         f.reference.validate(nx, nu).context("[reference]")?;
+        limits::check_problem_size(self)?;
+        limits::check_sensor_rates(&f.sensors)?;
         let period = f.controller.mpc.period_secs();
         let substeps = period * s.plant_rate_hz;
         if (substeps - substeps.round()).abs() > 1e-6 || substeps.round() < 1.0 {

@@ -123,6 +123,47 @@ fn bad_scenarios_are_named_errors() {
             good.replace("safe_input = [0.0]", "safe_input = [100.0]"),
             "safe_input",
         ),
+        (
+            "zero_dt",
+            good.replace("dt_secs = 0.02", "dt_secs = 0.0"),
+            "dt_secs",
+        ),
+        (
+            "endless",
+            good.replace("duration_secs = 4.0", "duration_secs = 1e308"),
+            "duration_secs",
+        ),
+        (
+            "long_horizon",
+            good.replace("horizon_steps = 40", "horizon_steps = 100000"),
+            "horizon_steps",
+        ),
+        (
+            "escaping_name",
+            good.replace("name = \"cartpole\"", "name = \"../../escaped\""),
+            "name",
+        ),
+        (
+            "huge_reference",
+            good.replace("\ninput = [0.0]", "\ninput = [1e300]"),
+            "`input[0]`",
+        ),
+        (
+            "plant_param",
+            good.replace(
+                "params = { cart_mass_kg = 1.0, pole_mass_kg = 0.1, pole_length_m = 0.8 }",
+                "params = { cart_mass_kg = 1.0, pole_mass_kg = 0.1, pole_length_m = -0.8 }",
+            ),
+            "pole_length_m",
+        ),
+        (
+            "sqp_iterations",
+            good.replace(
+                "horizon_steps = 40",
+                "horizon_steps = 40\nsqp_iterations = 100000",
+            ),
+            "sqp_iterations",
+        ),
     ];
     for (name, text, key) in cases {
         let path = dir.join(format!("{name}.toml"));
@@ -136,10 +177,42 @@ fn bad_scenarios_are_named_errors() {
         );
         assert!(err.contains(key), "{name}: key `{key}` not named: {err}");
         assert!(!err.contains("panicked"), "{name}: {err}");
+        // Each layer adds its own words; none repeats another's.
+        let clauses: Vec<&str> = err.trim().split(": ").filter(|c| c.len() > 12).collect();
+        for (i, c) in clauses.iter().enumerate() {
+            assert!(
+                !clauses[i + 1..].contains(c),
+                "{name}: `{c}` repeated: {err}"
+            );
+        }
     }
     let missing = recede(&["check", "configs/does-not-exist.toml"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("does-not-exist.toml"));
+}
+
+/// Run-time limits are named errors too, before anything runs.
+#[test]
+fn run_options_out_of_range_are_named_errors() {
+    for (args, key) in [
+        (&["--duration", "1e308"][..], "--duration"),
+        (&["--duration", "1e9"][..], "--duration"),
+        (&["--duration", "nan"][..], "--duration"),
+    ] {
+        let mut all = vec!["run", "configs/cartpole.toml", "--no-rrd"];
+        all.extend_from_slice(args);
+        let out = recede(&all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(key) && err.contains("cartpole.toml"),
+            "{args:?}: {err}"
+        );
+    }
+    let out = recede(&["bench", "p2", "--speeds", "nan"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--speeds"), "{err}");
 }
 
 #[test]

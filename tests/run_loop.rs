@@ -28,19 +28,23 @@ fn lockstep(duration: Option<f64>) -> RunOptions {
 
 #[test]
 fn every_scenario_reaches_its_goal_in_lockstep() {
-    // Short runs where the goal allows: the quadrotor's goal is tracking
-    // (within 0.5 m of the eight), the cart-pole is up and still by 3 s.
+    // Whole runs, whose goals an uncontrolled robot misses: the cart-pole
+    // starts hanging and must be up and still; the quadrotor, launched at
+    // 6 m/s, must be back at the start of the eight after three laps (at
+    // hover thrust it would be 100 m away); the arm and the ground robot
+    // must reach set points away from their starts.
     for (file, duration) in [
         ("configs/cartpole.toml", Some(3.0)),
-        ("configs/quadrotor_figure8.toml", Some(0.4)),
+        ("configs/quadrotor_figure8.toml", None),
         ("configs/arm_payload.toml", None),
         ("tests/data/diffdrive_goto.toml", None),
     ] {
         let s = run_with(&load(file), &lockstep(duration), None)
             .unwrap_or_else(|e| panic!("{file}: {e:#}"));
         assert!(s.goal_reached, "{file}: final state {:?}", s.final_state);
+        assert_eq!(s.safety.collisions, 0, "{file}: {:?}", s.safety);
         assert_eq!(s.fallbacks, 0, "{file}");
-        assert_eq!(s.constraint_violations, 0, "{file}");
+        assert_eq!(s.safety.constraint_violations, 0, "{file}");
         assert_eq!(s.mode, "lockstep");
         assert_eq!(s.estimator, "truth");
         assert!(!s.stopped);
@@ -201,4 +205,69 @@ fn a_viewer_that_goes_away_does_not_stop_the_loop() {
     assert_eq!(s.control_steps, 150);
     assert!(s.recording.is_some_and(|r| r.contains("viewer")));
     assert!(s.goal_reached, "{:?}", s.final_state);
+}
+
+/// The figure-eight's quadrotor and yard without sensors, hovering at
+/// (0, 0, 2) and sent to `target` (the controller knows no obstacles).
+fn quadrotor_sent_to(target: [f64; 3], secs: f64) -> Scenario {
+    let path = root().join("configs/quadrotor_figure8.toml");
+    let mut doc: toml::Table = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    doc.remove("sensors");
+    let x0 = "[0.0, 0.0, 2.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]";
+    let [x, y, z] = target;
+    let edits: toml::Table = toml::from_str(&format!(
+        "[scenario]\ninitial_state = {x0}\nduration_secs = {secs:?}\n\
+         [reference]\nkind = \"setpoint\"\n\
+         state = [{x:?}, {y:?}, {z:?}, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]\n\
+         input = [2.4525, 2.4525, 2.4525, 2.4525]"
+    ))
+    .unwrap();
+    for (section, values) in edits {
+        let table = doc[&section].as_table_mut().unwrap();
+        if section == "reference" {
+            table.clear();
+        }
+        table.extend(values.as_table().unwrap().clone());
+    }
+    Scenario::parse(&toml::to_string(&doc).unwrap(), &path).unwrap()
+}
+
+#[test]
+fn a_quadrotor_through_a_pillar_or_the_ground_reports_the_collision() {
+    // pillar_n stands at (0, 4.5) between the start and (0, 8, 2).
+    let s = run_with(
+        &quadrotor_sent_to([0.0, 8.0, 2.0], 6.0),
+        &lockstep(None),
+        None,
+    )
+    .unwrap();
+    let x = &s.final_state;
+    let miss = ((x[0]).powi(2) + (x[1] - 8.0).powi(2) + (x[2] - 2.0).powi(2)).sqrt();
+    assert!(miss < 0.5, "arrived: final state {x:?}");
+    assert_eq!(s.safety.collisions, 1, "{:?}", s.safety);
+    assert_eq!(s.safety.first_collision_with.as_deref(), Some("pillar_n"));
+    let t = s.safety.first_collision_secs.unwrap();
+    assert!(t > 0.0 && t < 6.0, "{t}");
+    assert!(!s.goal_reached, "a run through a pillar is no success");
+
+    // Sent 1 m below the ground it touches the ground.
+    let s = run_with(
+        &quadrotor_sent_to([3.0, 0.0, -1.0], 3.0),
+        &lockstep(None),
+        None,
+    )
+    .unwrap();
+    assert!(s.safety.collisions >= 1, "{:?}", s.safety);
+    assert_eq!(s.safety.first_collision_with.as_deref(), Some("ground"));
+    assert!(!s.goal_reached);
+
+    // The same flight kept at 2 m touches nothing.
+    let s = run_with(
+        &quadrotor_sent_to([3.0, 0.0, 2.0], 3.0),
+        &lockstep(None),
+        None,
+    )
+    .unwrap();
+    assert_eq!(s.safety.collisions, 0, "{:?}", s.safety);
+    assert_eq!(s.safety.first_collision_secs, None);
 }

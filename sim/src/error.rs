@@ -13,9 +13,9 @@ pub struct ConfigError {
 /// Everything the simulator can refuse.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum SimError {
-    #[error("invalid configuration: {0}")]
+    #[error("invalid configuration")]
     Config(#[from] ConfigError),
-    #[error("invalid model parameters at `{key}`: {source}")]
+    #[error("invalid model parameters at `{key}`")]
     Model {
         key: String,
         source: recede_model::ModelError,

@@ -8,12 +8,14 @@
 //!   cameras, 2D lidar, with rate, latency, mounting, noise, dropout and
 //!   outliers, each on its own seeded random streams;
 //! - [`config`]: the scenario file's `[plant]`, `[world]`, `[[sensors]]`;
+//! - [`contact`]: the robot's body against the world (collisions);
 //! - [`Simulator`]: what the loop drives.
 //!
 //! Measurement types live in `recede-msg`, so consumers never depend on
 //! this crate. Nothing controller-side may depend on it.
 
 pub mod config;
+pub mod contact;
 mod error;
 pub mod plant;
 mod rng;

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use recede_control::guidance::Guidance;
 use recede_control::{Controller, ReferenceConfig};
-use recede_mpc::StepReport;
+use recede_mpc::{StepOutcome, StepReport};
 use recede_rt::{Estimate, Policy, PolicyError, StepStatus};
 
 /// The scenario's MPC tracking its reference, guided before each step by
@@ -46,6 +46,7 @@ impl ControlPolicy {
 fn status(report: &StepReport) -> StepStatus {
     let mut status = StepStatus {
         fell_back: report.outcome.is_fallback(),
+        safe_input: report.outcome == StepOutcome::FallbackSafe,
         iterations: report.qp_iterations,
         ..StepStatus::default()
     };

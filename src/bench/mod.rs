@@ -1,11 +1,12 @@
-//! `recede bench`: the reference problems of docs/benchmarks.md, one JSON object
-//! per line.
+//! `recede bench`: the reference problems of docs/benchmarks.md and the
+//! robustness cases (`robust`), one JSON object per line.
 
 pub mod arm;
 pub mod learned;
 pub mod p1;
 pub mod p2;
 pub mod p3;
+pub mod robust;
 pub mod scenarios;
 
 use std::time::Instant;

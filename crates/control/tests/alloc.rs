@@ -4,7 +4,8 @@
 use recede_control::{Controller, ControllerConfig, ResidualConfig};
 use recede_learn::{Feature, MlpResidual, Output, ResidualSpec, RlsConfig, SupportGuard};
 use recede_model::robots::{QuadrotorParams, RobotConfig};
-use recede_test_support::{allocations_in, CountingAllocator};
+use recede_mpc::StepOutcome;
+use recede_test_support::{counting, CountingAllocator};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -55,10 +56,15 @@ fn step_with_residual_and_adaptation_does_not_allocate() {
     for k in 0..5 {
         x[0] += 0.01;
         x[7] += 0.001 * k as f64;
-        let n = allocations_in(|| {
-            c.step(&x, &mut u).unwrap();
-        });
+        let (n, report) = counting(|| c.step(&x, &mut u).unwrap());
         assert_eq!(n, 0, "step {k}");
+        // A real solve, not a fallback that skips the work.
+        assert_eq!(report.outcome, StepOutcome::Solved, "step {k}: {report:?}");
+        assert!(report.qp_iterations > 0, "step {k}: {report:?}");
+        assert!(
+            u.iter().all(|v| v.is_finite() && *v > 0.0),
+            "step {k}: {u:?}"
+        );
     }
     assert_eq!(
         c.residual_stats().unwrap().adaptation.unwrap().updated

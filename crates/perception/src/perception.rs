@@ -4,9 +4,7 @@
 
 use nalgebra::{Isometry3, Vector3};
 use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, RobotConfig};
-use recede_msg::{
-    Measurement, Reading, SensorId, SensorInfo, SensorKind, WorldModel, MAX_DIM,
-};
+use recede_msg::{Measurement, Reading, SensorId, SensorInfo, SensorKind, WorldModel, MAX_DIM};
 use serde::Serialize;
 
 use crate::kalman::Outcome;

@@ -7,9 +7,11 @@ use crate::world::WorldError;
 pub enum RtError {
     #[error("loop configuration: `{key}`: {message}")]
     Config { key: &'static str, message: String },
-    #[error("world: {0}")]
+    // The source is printed by the caller's error chain: naming it here
+    // too would repeat its text.
+    #[error("world")]
     World(#[source] WorldError),
-    #[error("controller: {0}")]
+    #[error("controller")]
     Policy(#[source] PolicyError),
     #[error("estimator: {0}")]
     Estimator(String),

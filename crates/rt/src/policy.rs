@@ -39,6 +39,10 @@ pub struct StepStatus {
     /// The command is the policy's own fallback (a failed solve), counted
     /// with the run's fallbacks.
     pub fell_back: bool,
+    /// The command is the policy's safe input, not a plan (the last rung
+    /// of its ladder): scored apart, since a long stretch of it means the
+    /// controller has given up.
+    pub safe_input: bool,
     /// Solver iterations of the step (the report keeps the maximum).
     pub iterations: u32,
     /// What happened, for the event log of a fallback.

@@ -140,6 +140,8 @@ pub(crate) enum Msg {
     SeriesNames(Series, Vec<String>),
     Series(Stamp, Series, Vec<f64>),
     Event(Stamp, Level, String),
+    /// Write out everything so far (the static scene, before the run).
+    Flush,
     Shutdown,
 }
 
@@ -167,6 +169,15 @@ impl RecorderHandle {
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             }
+        }
+    }
+
+    /// Asks the recorder thread to write everything logged so far to the
+    /// sink. Call it after the static scene, so that a recording cut short
+    /// by a kill still has it. Waits for room in the channel (setup only).
+    pub fn flush(&self) {
+        if self.tx.send(Msg::Flush).is_err() {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -436,6 +447,11 @@ impl Drop for Recorder {
     }
 }
 
+/// How often the recorder thread writes out what it has (wall time).
+const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// Longest wait for an explicit flush (a viewer may be slow to take it).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The recorder thread: write until told to stop (or every sender is gone),
 /// then flush. Dropping the stream afterwards finishes the file (footer).
 fn run(
@@ -445,11 +461,22 @@ fn run(
     sink_name: &str,
 ) -> Result<(), VizError> {
     let mut writer = writer::Writer::new(&rec, counters);
+    let mut flushed_at = Instant::now();
     for msg in rx.iter() {
-        if matches!(msg, Msg::Shutdown) {
-            break;
+        match msg {
+            Msg::Shutdown => break,
+            // A failed intermediate flush shows again in the final one.
+            Msg::Flush => {
+                let _ = rec.flush_with_timeout(FLUSH_TIMEOUT);
+                flushed_at = Instant::now();
+            }
+            msg => writer.write(msg),
         }
-        writer.write(msg);
+        // A kill loses at most about this much of the recording.
+        if flushed_at.elapsed() >= FLUSH_INTERVAL {
+            let _ = rec.flush_async();
+            flushed_at = Instant::now();
+        }
     }
     let flushed = rec.flush_blocking().map_err(|source| VizError::Flush {
         sink: sink_name.to_owned(),

@@ -173,7 +173,7 @@ impl<'a> Writer<'a> {
                     &TextLog::new(text).with_level(level.as_str()),
                 )
                 .map_err(rerun_err),
-            Msg::Shutdown => Ok(()),
+            Msg::Flush | Msg::Shutdown => Ok(()),
         }
     }
 

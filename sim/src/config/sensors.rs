@@ -59,6 +59,8 @@ pub struct OutageConfig {
 pub struct OutlierConfig {
     pub probability: f64,
     pub magnitude: f64,
+    /// Outliers are NaN (a broken driver) instead of offsets.
+    pub nan: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

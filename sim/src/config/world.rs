@@ -211,7 +211,7 @@ impl ShapeConfig {
         }
     }
 
-    fn shape(&self) -> Shape {
+    pub fn shape(&self) -> Shape {
         match *self {
             ShapeConfig::Box {
                 center_m,
@@ -284,7 +284,7 @@ impl PathConfig {
         }
     }
 
-    fn path(&self) -> Path {
+    pub fn path(&self) -> Path {
         match self {
             PathConfig::Linear { velocity_mps } => Path::Linear {
                 velocity_mps: Vector3::from(*velocity_mps),

@@ -27,7 +27,7 @@ impl Faults {
     }
 
     /// `Some(offset)` when this reading (or pixel) is an outlier: a random
-    /// sign times the magnitude.
+    /// sign times the magnitude (NaN with `outliers.nan`).
     pub fn scalar_outlier(&mut self) -> Option<f64> {
         let p = self.outliers.probability;
         if p <= 0.0 {
@@ -36,7 +36,11 @@ impl Faults {
         let draw: f64 = self.rng.random();
         (draw < p).then(|| {
             let sign = if self.rng.random::<bool>() { 1.0 } else { -1.0 };
-            sign * self.outliers.magnitude
+            if self.outliers.nan {
+                f64::NAN
+            } else {
+                sign * self.outliers.magnitude
+            }
         })
     }
 
@@ -50,7 +54,9 @@ impl Faults {
         (draw < p).then(|| {
             let d = Vector3::from_fn(|_, _| self.rng.sample::<f64, _>(StandardNormal));
             let n = d.norm();
-            if n > 0.0 {
+            if self.outliers.nan {
+                Vector3::repeat(f64::NAN)
+            } else if n > 0.0 {
                 d * (self.outliers.magnitude / n)
             } else {
                 Vector3::x() * self.outliers.magnitude

@@ -1,0 +1,309 @@
+//! Contact between the robot's body and the world: what `recede run`
+//! counts as a collision.
+//!
+//! The body is a few balls per robot kind, sized from the robot's own
+//! dimensions (one small place, until the robot descriptors carry their
+//! geometry). Every world object counts, moving ones where they are at the
+//! instant; the ground counts for a free-flying body only: the cart's rail,
+//! the arm's base and the ground robot's wheels sit on it by construction.
+//! Between two observed states the motion is sampled finely enough that no
+//! ball jumps over a surface (at most half a radius per sample).
+
+use nalgebra::{Point3, Quaternion, UnitQuaternion, Vector3};
+use recede_model::robots::RobotConfig;
+
+use crate::config::WorldConfig;
+use crate::world::{Path, Shape};
+use crate::ConfigError;
+
+/// One ball of the body, world frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ball {
+    pub center: Point3<f64>,
+    pub radius_m: f64,
+}
+
+/// Most samples between two observed states (bounds the cost of a wild one).
+const MAX_SAMPLES: usize = 64;
+/// Balls in the largest body (the quadrotor: hub and four rotors).
+const MAX_BALLS: usize = 5;
+
+/// The body of `robot` at state `x` into `out` (cleared first).
+pub fn body_balls(robot: &RobotConfig, x: &[f64], out: &mut Vec<Ball>) {
+    out.clear();
+    let ball = |c: Point3<f64>, r: f64| Ball {
+        center: c,
+        radius_m: r,
+    };
+    match robot {
+        RobotConfig::Quadrotor(p) => {
+            let arm = p.arm_length_m;
+            let rotor = 0.4 * arm;
+            let q = Quaternion::new(x[3], x[4], x[5], x[6]);
+            // A degenerate quaternion (a wild state) is drawn level.
+            let r = if q.norm() > 1e-9 && q.norm().is_finite() {
+                UnitQuaternion::from_quaternion(q)
+            } else {
+                UnitQuaternion::identity()
+            };
+            let c = Point3::new(x[0], x[1], x[2]);
+            out.push(ball(c, rotor));
+            for i in 0..4 {
+                // The rotors sit on the diagonals, as the viewer draws them.
+                let a = std::f64::consts::FRAC_PI_4 + i as f64 * std::f64::consts::FRAC_PI_2;
+                let v = Vector3::new(arm * a.cos(), arm * a.sin(), 0.0);
+                out.push(ball(c + r * v, rotor));
+            }
+        }
+        RobotConfig::DiffDrive(p) => {
+            // The chassis (1.2 x track wide, 0.3 m high) as three balls
+            // along its length.
+            let (w, len) = (p.track_width_m, 1.2 * p.track_width_m);
+            let (s, c) = x[2].sin_cos();
+            for k in [-1.0, 0.0, 1.0] {
+                let off = k * 0.5 * (len - w);
+                out.push(ball(
+                    Point3::new(x[0] + off * c, x[1] + off * s, 0.15),
+                    0.5 * w,
+                ));
+            }
+        }
+        RobotConfig::CartPole(p) => {
+            // The cart on its rail at z = 0, the pole's tip.
+            let l = p.pole_length_m;
+            out.push(ball(Point3::new(x[0], 0.0, 0.0), 0.2));
+            out.push(ball(
+                Point3::new(x[0] - l * x[1].sin(), 0.0, l * x[1].cos()),
+                0.05,
+            ));
+        }
+        RobotConfig::Arm(p) => {
+            let (l1, l2) = (p.link1_length_m, p.link2_length_m);
+            let (a, b) = (x[0], x[0] + x[1]);
+            let elbow = Point3::new(l1 * a.cos(), 0.0, l1 * a.sin());
+            out.push(ball(elbow, 0.05));
+            out.push(ball(
+                elbow + Vector3::new(l2 * b.cos(), 0.0, l2 * b.sin()),
+                0.05,
+            ));
+        }
+    }
+}
+
+/// Whether the ground is an obstacle for `robot` (free-flying bodies only).
+pub fn ground_counts(robot: &RobotConfig) -> bool {
+    matches!(robot, RobotConfig::Quadrotor(_))
+}
+
+/// A world object as the contact check needs it.
+#[derive(Debug, Clone)]
+struct Solid {
+    name: String,
+    shape: Shape,
+    base: Point3<f64>,
+    path: Option<Path>,
+}
+
+/// What a run's contacts add up to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContactTally {
+    /// Contact episodes: each start of a contact after none.
+    pub episodes: u64,
+    /// When the first episode started, s.
+    pub first_secs: Option<f64>,
+    /// What the first episode touched (an object's name or `ground`).
+    pub first_with: Option<String>,
+    /// Deepest penetration seen, m (0 without contact).
+    pub deepest_m: f64,
+}
+
+/// Follows the true state through a run and counts contact episodes.
+/// Allocates only in [`ContactMonitor::new`].
+#[derive(Debug, Clone)]
+pub struct ContactMonitor {
+    robot: RobotConfig,
+    solids: Vec<Solid>,
+    ground: Option<f64>,
+    prev: Vec<f64>,
+    prev_t: f64,
+    started: bool,
+    sample: Vec<f64>,
+    a: Vec<Ball>,
+    b: Vec<Ball>,
+    in_contact: bool,
+    tally: ContactTally,
+}
+
+impl ContactMonitor {
+    pub fn new(robot: &RobotConfig, world: &WorldConfig) -> Result<Self, ConfigError> {
+        world.validate()?;
+        let solids = world
+            .objects
+            .iter()
+            .map(|o| {
+                let shape = o.shape.shape();
+                Solid {
+                    name: o.name.clone(),
+                    shape,
+                    base: shape.center(),
+                    path: o.path.as_ref().map(|p| p.path()),
+                }
+            })
+            .collect();
+        let (nx, _) = robot.dimensions();
+        Ok(Self {
+            robot: robot.clone(),
+            solids,
+            ground: (world.ground.enabled && ground_counts(robot)).then_some(world.ground.height_m),
+            prev: vec![0.0; nx],
+            prev_t: 0.0,
+            started: false,
+            sample: vec![0.0; nx],
+            a: Vec::with_capacity(MAX_BALLS),
+            b: Vec::with_capacity(MAX_BALLS),
+            in_contact: false,
+            tally: ContactTally::default(),
+        })
+    }
+
+    /// The true state `x` at `t_secs`; the motion from the previous
+    /// observation is checked on the way.
+    pub fn observe(&mut self, t_secs: f64, x: &[f64]) {
+        if x.len() != self.prev.len() {
+            return;
+        }
+        if !self.started {
+            self.started = true;
+            self.prev.copy_from_slice(x);
+            self.prev_t = t_secs;
+            self.check(t_secs, x);
+            return;
+        }
+        body_balls(&self.robot, &self.prev, &mut self.a);
+        body_balls(&self.robot, x, &mut self.b);
+        let mut samples = 1usize;
+        for (p, q) in self.a.iter().zip(&self.b) {
+            let n = ((q.center - p.center).norm() / (0.5 * p.radius_m)).ceil();
+            // NaN and huge values fall to the cap (`as` saturates, NaN -> 0).
+            samples = samples.max((n as usize).min(MAX_SAMPLES));
+        }
+        let t0 = self.prev_t;
+        for k in 1..=samples {
+            let s = k as f64 / samples as f64;
+            for ((out, p), q) in self.sample.iter_mut().zip(&self.prev).zip(x) {
+                *out = p + s * (q - p);
+            }
+            let sample = std::mem::take(&mut self.sample);
+            self.check(t0 + s * (t_secs - t0), &sample);
+            self.sample = sample;
+        }
+        self.prev.copy_from_slice(x);
+        self.prev_t = t_secs;
+    }
+
+    fn check(&mut self, t_secs: f64, x: &[f64]) {
+        body_balls(&self.robot, x, &mut self.a);
+        let mut deepest = 0.0_f64;
+        let mut with: Option<usize> = None; // usize::MAX: the ground
+        for ball in &self.a {
+            if let Some(h) = self.ground {
+                let depth = ball.radius_m - (ball.center.z - h);
+                if depth > deepest {
+                    deepest = depth;
+                    with = Some(usize::MAX);
+                }
+            }
+            for (i, s) in self.solids.iter().enumerate() {
+                let mut shape = s.shape;
+                if let Some(p) = &s.path {
+                    shape.set_center(s.base + p.offset(t_secs));
+                }
+                let depth = ball.radius_m - shape.signed_distance(&ball.center);
+                if depth > deepest {
+                    deepest = depth;
+                    with = Some(i);
+                }
+            }
+        }
+        let touching = with.is_some();
+        if touching && !self.in_contact {
+            self.tally.episodes += 1;
+            if self.tally.first_secs.is_none() {
+                self.tally.first_secs = Some(t_secs);
+                self.tally.first_with = with.map(|i| {
+                    self.solids
+                        .get(i)
+                        .map_or_else(|| "ground".to_string(), |s| s.name.clone())
+                });
+            }
+        }
+        self.in_contact = touching;
+        self.tally.deepest_m = self.tally.deepest_m.max(deepest);
+    }
+
+    pub fn tally(&self) -> &ContactTally {
+        &self.tally
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use recede_model::robots::QuadrotorParams;
+
+    fn quad() -> RobotConfig {
+        RobotConfig::Quadrotor(QuadrotorParams::default())
+    }
+
+    fn state(p: [f64; 3]) -> Vec<f64> {
+        let mut x = vec![0.0; 13];
+        x[..3].copy_from_slice(&p);
+        x[3] = 1.0;
+        x
+    }
+
+    fn pillar_world() -> WorldConfig {
+        toml::from_str(
+            r#"objects = [{ name = "pillar", shape = { kind = "cylinder", center_m = [5.0, 0.0, 2.0], radius_m = 0.2, height_m = 4.0 } }]"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_quadrotor_through_a_pillar_is_one_episode_even_between_samples() {
+        let mut m = ContactMonitor::new(&quad(), &pillar_world()).unwrap();
+        // 2 m per observation: the pillar (0.4 m wide) lies between two.
+        for k in 0..6 {
+            m.observe(k as f64, &state([2.0 * k as f64 - 1.0, 0.0, 2.0]));
+        }
+        let t = m.tally();
+        assert_eq!(t.episodes, 1);
+        assert_eq!(t.first_with.as_deref(), Some("pillar"));
+        let first = t.first_secs.unwrap();
+        assert!(first > 2.0 && first < 3.0, "{first}");
+    }
+
+    #[test]
+    fn the_ground_counts_for_a_quadrotor_and_clear_flight_does_not() {
+        let mut m = ContactMonitor::new(&quad(), &pillar_world()).unwrap();
+        for k in 0..10 {
+            m.observe(k as f64 * 0.1, &state([0.0, 0.0, 2.0 - 0.1 * k as f64]));
+        }
+        assert_eq!(m.tally().episodes, 0, "still above the ground");
+        m.observe(1.0, &state([0.0, 0.0, -0.5]));
+        m.observe(1.1, &state([0.0, 0.0, 1.0]));
+        m.observe(1.2, &state([0.0, 0.0, -0.5]));
+        assert_eq!(m.tally().episodes, 2);
+        assert_eq!(m.tally().first_with.as_deref(), Some("ground"));
+        assert!(m.tally().deepest_m > 0.5);
+    }
+
+    #[test]
+    fn wild_states_neither_panic_nor_count_as_contact() {
+        let mut m = ContactMonitor::new(&quad(), &WorldConfig::default()).unwrap();
+        m.observe(0.0, &state([0.0, 0.0, 2.0]));
+        m.observe(0.1, &state([f64::NAN, 1e308, f64::INFINITY]));
+        m.observe(0.2, &[0.0; 3]);
+        assert_eq!(m.tally().episodes, 0);
+    }
+}
