@@ -53,6 +53,7 @@ pub fn config(osqp: Option<OsqpConfig>) -> MpcConfig {
         sqp_iterations: 1,
         osqp: osqp.unwrap_or_default(),
         fallback: Default::default(),
+        governor: None,
     }
 }
 

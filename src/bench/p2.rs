@@ -205,6 +205,7 @@ pub fn mpc_config() -> MpcConfig {
             safe_input: Some(vec![Quadrotor::default().hover_thrust_n(); NU]),
             ..Default::default()
         },
+        governor: None,
     }
 }
 

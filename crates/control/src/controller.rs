@@ -5,6 +5,7 @@ use recede_mpc::{Mpc, MpcConfig, MpcError, StageConstraints, StepReport};
 use recede_perception::{Obstacle, ObstacleConstraintConfig, ObstacleConstraints};
 use thiserror::Error;
 
+use crate::recovery::{self, position_governor, quadrotor_recovery};
 use crate::residual::{Adaptation, ResidualConfig, ResidualModel, ResidualStats};
 use crate::ControllerConfig;
 
@@ -65,8 +66,18 @@ macro_rules! each {
     };
 }
 
-fn with_default_bounds<const N: usize>(config: &MpcConfig, bounds: Bounds<N>) -> MpcConfig {
+/// The robot's own input limits where `[controller]` gives none, and its
+/// position governor (`position_dims` states, `max_lead`) where
+/// `[controller.governor]` is absent.
+fn with_defaults<const N: usize>(
+    config: &MpcConfig,
+    bounds: Bounds<N>,
+    governor: Option<(usize, f64)>,
+) -> MpcConfig {
     let mut config = config.clone();
+    if config.governor.is_none() {
+        config.governor = governor.map(|(dims, lead)| position_governor(dims, lead));
+    }
     config
         .input_min
         .get_or_insert_with(|| bounds.lower.to_vec());
@@ -195,25 +206,31 @@ impl Controller {
         Ok(match robot {
             RobotConfig::CartPole(p) => {
                 let model = CartPole::new(*p)?;
-                let config = with_default_bounds(config, model.input_bounds());
+                let governor = Some((1, recovery::CART_POLE_MAX_LEAD_M));
+                let config = with_defaults(config, model.input_bounds(), governor);
                 Self::CartPole(build(model, &config, residual, x0, SVector::zeros(), ())?)
             }
             RobotConfig::Quadrotor(p) => {
                 let model = Quadrotor::new(*p)?;
-                let config = with_default_bounds(config, model.input_bounds());
+                let governor = Some((3, recovery::QUADROTOR_MAX_LEAD_M));
+                let config = with_defaults(config, model.input_bounds(), governor);
                 let hover = model.hover_input();
-                Self::Quadrotor(build(
+                let mut c = build(
                     model,
                     &config,
                     residual,
                     x0,
                     hover,
                     keep_out::<13>(obstacles, 3)?,
-                )?)
+                )?;
+                let safe = c.mpc.spec().safe_input;
+                c.mpc.set_safe_policy(quadrotor_recovery(model, safe));
+                Self::Quadrotor(c)
             }
             RobotConfig::DiffDrive(p) => {
                 let model = DiffDrive::new(*p)?;
-                let config = with_default_bounds(config, model.input_bounds());
+                let governor = Some((2, recovery::DIFF_DRIVE_MAX_LEAD_M));
+                let config = with_defaults(config, model.input_bounds(), governor);
                 Self::DiffDrive(build(
                     model,
                     &config,
@@ -225,7 +242,7 @@ impl Controller {
             }
             RobotConfig::Arm(p) => {
                 let model = Arm::new(*p)?;
-                let config = with_default_bounds(config, model.input_bounds());
+                let config = with_defaults(config, model.input_bounds(), None);
                 Self::Arm(build(model, &config, residual, x0, SVector::zeros(), ())?)
             }
         })
@@ -384,6 +401,21 @@ impl Controller {
     /// The `[controller.fallback]` safe input.
     pub fn safe_input(&self, out: &mut [f64]) -> Result<(), ControlError> {
         each!(self, m => copy_checked("safe input", m.mpc.spec().safe_input.as_slice(), out))
+    }
+
+    /// The safe input for the state `x`: the robot's recovery policy where
+    /// it has one (the quadrotor turns itself upright), else the
+    /// `[controller.fallback]` safe input; within the input bounds.
+    pub fn safe_input_at(&self, x: &[f64], out: &mut [f64]) -> Result<(), ControlError> {
+        each!(self, m => {
+            let x = vector("state", x)?;
+            copy_checked("safe input", m.mpc.safe_input_at(&x).as_slice(), out)
+        })
+    }
+
+    /// Fallbacks since the controller was built, by kind.
+    pub fn fallback_counts(&self) -> recede_mpc::FallbackCounts {
+        each!(self, m => m.mpc.fallback_counts())
     }
 
     /// Samples `reference` at the nodes' times from `t_secs` on into the

@@ -13,11 +13,13 @@
 mod config;
 mod controller;
 mod file;
+mod recovery;
 mod reference;
 mod residual;
 
 pub use config::ControllerConfig;
 pub use controller::{ControlError, Controller, RobotController};
 pub use file::ControllerFile;
+pub use recovery::{position_governor, quadrotor_recovery};
 pub use reference::ReferenceConfig;
 pub use residual::{Adaptation, AdaptationStats, ResidualConfig, ResidualModel, ResidualStats};

@@ -4,6 +4,7 @@
 use nalgebra::{SMatrix, SVector};
 use serde::{Deserialize, Serialize};
 
+use crate::governor::GovernorConfig;
 use crate::osqp_settings::OsqpConfig;
 use crate::MpcError;
 
@@ -93,6 +94,11 @@ pub struct MpcConfig {
     pub osqp: OsqpConfig,
     #[serde(default)]
     pub fallback: FallbackConfig,
+    /// Limits how far the reference may lead the measured state
+    /// ([`GovernorConfig`]); none when absent (the robot controllers of
+    /// `recede-control` supply one per robot then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governor: Option<GovernorConfig>,
 }
 
 fn one() -> usize {
@@ -117,6 +123,7 @@ pub struct OcpSpec<const NX: usize, const NU: usize> {
     pub max_consecutive_failures: usize,
     pub safe_input: SVector<f64, NU>,
     pub accept_inaccurate: bool,
+    pub governor: Option<GovernorConfig>,
 }
 
 fn bad(key: impl Into<String>, expected: impl Into<String>, found: impl Into<String>) -> MpcError {
@@ -274,6 +281,9 @@ impl MpcConfig {
             }
         }
         self.osqp.validate()?;
+        if let Some(g) = &self.governor {
+            g.validate(NX)?;
+        }
         Ok(OcpSpec {
             horizon_steps: self.horizon_steps,
             dt_secs: self.dt_secs,
@@ -290,6 +300,7 @@ impl MpcConfig {
             max_consecutive_failures: self.fallback.max_consecutive_failures,
             safe_input,
             accept_inaccurate: self.fallback.accept_inaccurate,
+            governor: self.governor.clone(),
         })
     }
 }

@@ -1,0 +1,108 @@
+//! What each robot does when no plan can be trusted, and how far its
+//! reference may lead it: the robot-specific halves of the MPC's fallback
+//! ladder and reference governor (`recede_mpc::GovernorConfig`).
+
+use nalgebra::{Matrix4, SVector, Vector3, Vector4};
+use recede_model::robots::quadrotor::{rotation_from_quaternion, BODY_RATE, QUATERNION};
+use recede_model::robots::Quadrotor;
+use recede_mpc::{GovernorConfig, SafePolicy};
+
+/// Default reference leads, used when `[controller.governor]` is absent.
+/// Each is above the tracking errors of the shipped scenarios (so their
+/// runs are unchanged) and below the steps that made the robot lose
+/// itself (quadrotor: a 20 m step dipped through the ground).
+pub const QUADROTOR_MAX_LEAD_M: f64 = 5.0;
+pub const DIFF_DRIVE_MAX_LEAD_M: f64 = 5.0;
+pub const CART_POLE_MAX_LEAD_M: f64 = 2.0;
+
+/// A position group of the first `dims` states, `max_lead` from the state.
+pub fn position_governor(dims: usize, max_lead: f64) -> GovernorConfig {
+    GovernorConfig {
+        indices: (0..dims).collect(),
+        max_lead,
+    }
+}
+
+/// Attitude recovery for the quadrotor: torques that turn the body's z
+/// axis back up and damp the body rates (a PD on the tilt), on top of the
+/// configured safe thrusts, whose sum is scaled by `1 / cos(tilt)` up to
+/// 60 degrees and cut to a quarter beyond 90 (thrust while inverted drives
+/// the vehicle down). Level and at rest it is the configured safe input.
+pub fn quadrotor_recovery(model: Quadrotor, safe: SVector<f64, 4>) -> SafePolicy<13, 4> {
+    /// Tilt stiffness and rate damping, rad/s^2 per rad and per rad/s
+    /// (critically damped at 6 rad/s).
+    const KP: f64 = 36.0;
+    const KD: f64 = 12.0;
+    let p = model.params;
+    let inertia = Vector3::new(p.inertia_xx_kg_m2, p.inertia_yy_kg_m2, p.inertia_zz_kg_m2);
+    // [collective; torque] = mix f: invertible for any positive arm length.
+    let mut mix = Matrix4::zeros();
+    for i in 0..4 {
+        let mut unit = SVector::<f64, 4>::zeros();
+        unit[i] = 1.0;
+        let tau = model.body_torque(&unit);
+        mix.set_column(i, &Vector4::new(1.0, tau[0], tau[1], tau[2]));
+    }
+    let unmix = mix.try_inverse().unwrap_or_else(Matrix4::zeros);
+    let collective: f64 = safe.sum();
+    Box::new(move |x: &SVector<f64, 13>| {
+        let q = x.fixed_rows::<4>(QUATERNION).into_owned();
+        let norm = q.norm();
+        if !(norm > 1e-9) {
+            return safe;
+        }
+        let r = rotation_from_quaternion(&(q / norm));
+        // World up in the body frame.
+        let up = r.row(2).transpose();
+        let axis = Vector3::new(-up[1], up[0], 0.0);
+        let sin = axis.norm();
+        let angle = sin.atan2(up[2]);
+        let axis = if sin > 1e-9 { axis / sin } else { Vector3::x() };
+        let w = x.fixed_rows::<3>(BODY_RATE).into_owned();
+        let accel = axis * (KP * angle) - w * KD;
+        let tau = accel.component_mul(&inertia);
+        let thrust = if up[2] > 0.5 {
+            collective / up[2]
+        } else if up[2] > 0.0 {
+            2.0 * collective
+        } else {
+            0.25 * collective
+        };
+        safe + unmix * Vector4::new(thrust - collective, tau[0], tau[1], tau[2])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(q: [f64; 4], w: [f64; 3]) -> SVector<f64, 13> {
+        let mut x = Quadrotor::hover_state([0.0, 0.0, 5.0]);
+        x.fixed_rows_mut::<4>(QUATERNION).copy_from_slice(&q);
+        x.fixed_rows_mut::<3>(BODY_RATE).copy_from_slice(&w);
+        x
+    }
+
+    #[test]
+    fn level_is_the_safe_input_and_inverted_is_not_hover_thrust() {
+        let model = Quadrotor::default();
+        let hover = model.hover_input();
+        let policy = quadrotor_recovery(model, hover);
+        let level = policy(&state([1.0, 0.0, 0.0, 0.0], [0.0; 3]));
+        assert!((level - hover).norm() < 1e-12, "{level}");
+        // Upside down (180 degrees about x), at rest: far less thrust, and
+        // a torque about x.
+        let inverted = policy(&state([0.0, 1.0, 0.0, 0.0], [0.0; 3]));
+        assert!(inverted.sum() < 0.5 * hover.sum(), "{inverted}");
+        let tau = model.body_torque(&inverted);
+        assert!(tau[0].abs() > 1e-3, "{tau}");
+        // Rolled by 0.3 rad about x: the torque turns it back (negative x).
+        let (s, c) = (0.15f64.sin(), 0.15f64.cos());
+        let tilted = policy(&state([c, s, 0.0, 0.0], [0.0; 3]));
+        assert!(model.body_torque(&tilted)[0] < 0.0);
+        assert!(tilted.sum() > hover.sum());
+        // Spinning about z: the yaw torque opposes it.
+        let spinning = policy(&state([1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 3.0]));
+        assert!(model.body_torque(&spinning)[2] < 0.0);
+    }
+}
