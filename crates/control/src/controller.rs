@@ -5,7 +5,7 @@ use recede_mpc::{Mpc, MpcConfig, MpcError, StageConstraints, StepReport};
 use recede_perception::{Obstacle, ObstacleConstraintConfig, ObstacleConstraints};
 use thiserror::Error;
 
-use crate::recovery::{self, position_governor, quadrotor_recovery};
+use crate::recovery::{self, position_governor, quadrotor_recovery, quadrotor_upset};
 use crate::residual::{Adaptation, ResidualConfig, ResidualModel, ResidualStats};
 use crate::ControllerConfig;
 
@@ -72,11 +72,11 @@ macro_rules! each {
 fn with_defaults<const N: usize>(
     config: &MpcConfig,
     bounds: Bounds<N>,
-    governor: Option<(usize, f64)>,
+    governor: Option<(usize, recovery::Governor)>,
 ) -> MpcConfig {
     let mut config = config.clone();
     if config.governor.is_none() {
-        config.governor = governor.map(|(dims, lead)| position_governor(dims, lead));
+        config.governor = governor.map(|(dims, g)| position_governor(dims, g));
     }
     config
         .input_min
@@ -206,13 +206,13 @@ impl Controller {
         Ok(match robot {
             RobotConfig::CartPole(p) => {
                 let model = CartPole::new(*p)?;
-                let governor = Some((1, recovery::CART_POLE_MAX_LEAD_M));
+                let governor = Some((1, recovery::CART_POLE_GOVERNOR));
                 let config = with_defaults(config, model.input_bounds(), governor);
                 Self::CartPole(build(model, &config, residual, x0, SVector::zeros(), ())?)
             }
             RobotConfig::Quadrotor(p) => {
                 let model = Quadrotor::new(*p)?;
-                let governor = Some((3, recovery::QUADROTOR_MAX_LEAD_M));
+                let governor = Some((3, recovery::QUADROTOR_GOVERNOR));
                 let config = with_defaults(config, model.input_bounds(), governor);
                 let hover = model.hover_input();
                 let mut c = build(
@@ -225,12 +225,12 @@ impl Controller {
                 )?;
                 let safe = c.mpc.spec().safe_input;
                 c.mpc.set_safe_policy(quadrotor_recovery(model, safe));
+                c.mpc.set_upset_test(quadrotor_upset());
                 Self::Quadrotor(c)
             }
             RobotConfig::DiffDrive(p) => {
                 let model = DiffDrive::new(*p)?;
-                let governor = Some((2, recovery::DIFF_DRIVE_MAX_LEAD_M));
-                let config = with_defaults(config, model.input_bounds(), governor);
+                let config = with_defaults(config, model.input_bounds(), None);
                 Self::DiffDrive(build(
                     model,
                     &config,

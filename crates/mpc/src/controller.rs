@@ -13,6 +13,7 @@ use recede_model::DiscreteModel;
 
 use crate::condense::Condensed;
 use crate::constraints::{ConstraintRow, StageConstraints};
+use crate::governor::Target;
 use crate::layout::{Layout, OSQP_INFINITY};
 use crate::qp::{Csc, Solver};
 use crate::report::{Failure, FallbackCounts, QpStatus, StepOutcome, StepReport};
@@ -22,6 +23,12 @@ use crate::{MpcError, OcpSpec};
 /// measured state (an upset quadrotor needs torques, not hover thrust).
 pub type SafePolicy<const NX: usize, const NU: usize> =
     Box<dyn Fn(&SVector<f64, NX>) -> SVector<f64, NU> + Send + Sync>;
+
+/// Whether the robot is upset at a state, given whether it was at the last
+/// step (for hysteresis): while it is, the safe policy flies it instead of
+/// the MPC, whose linearisation cannot describe the way back (an inverted
+/// quadrotor).
+pub type UpsetTest<const NX: usize> = Box<dyn Fn(&SVector<f64, NX>, bool) -> bool + Send + Sync>;
 
 /// States beyond this magnitude in a plan mean the SQP iteration diverged.
 const DIVERGED: f64 = 1e8;
@@ -43,6 +50,7 @@ pub struct Mpc<M, C, const NX: usize, const NU: usize> {
     /// The references the OCP uses: `x_goal` through the governor.
     x_ref: Vec<SVector<f64, NX>>,
     u_ref: Vec<SVector<f64, NU>>,
+    target: Target<NX>,
     cond: Condensed<NX, NU>,
     /// Constraint rows at nodes 1..=N, node k at `(k - 1) * rows_per_node`.
     rows: Vec<ConstraintRow<NX>>,
@@ -55,6 +63,8 @@ pub struct Mpc<M, C, const NX: usize, const NU: usize> {
     prepared: bool,
     consecutive_failures: usize,
     safe_policy: Option<SafePolicy<NX, NU>>,
+    upset: Option<UpsetTest<NX>>,
+    recovering: bool,
     counts: FallbackCounts,
     report: StepReport,
 }
@@ -122,6 +132,7 @@ where
             scratch_u: vec![SVector::zeros(); n],
             x_goal: vec![SVector::zeros(); n + 1],
             x_ref: vec![SVector::zeros(); n + 1],
+            target: Target::default(),
             u_ref: vec![SVector::zeros(); n],
             rows: vec![ConstraintRow::INACTIVE; n * layout.rows_per_node],
             q: vec![0.0; nv],
@@ -136,6 +147,8 @@ where
             prepared: false,
             consecutive_failures: 0,
             safe_policy: None,
+            upset: None,
+            recovering: false,
             counts: FallbackCounts::default(),
             report: StepReport::default(),
         };
@@ -194,6 +207,13 @@ where
         self.safe_policy = Some(policy);
     }
 
+    /// Sets when the robot counts as upset: the safe policy then flies it
+    /// (outcome `FallbackSafe`, `report.recovering`) and the plan restarts
+    /// from each measured state until it no longer is.
+    pub fn set_upset_test(&mut self, upset: UpsetTest<NX>) {
+        self.upset = Some(upset);
+    }
+
     /// The safe input at `x`, within the input bounds.
     pub fn safe_input_at(&self, x: &SVector<f64, NX>) -> SVector<f64, NU> {
         let u = match &self.safe_policy {
@@ -228,6 +248,7 @@ where
         self.xs.fill(*x);
         self.us.fill(*u);
         self.consecutive_failures = 0;
+        self.target.forget();
         self.prepare(0.0);
     }
 
@@ -268,6 +289,24 @@ where
             ..StepReport::default()
         };
         self.govern(x0);
+        if let Some(upset) = &self.upset {
+            let finite = x0.iter().all(|v| v.is_finite());
+            self.recovering = finite && upset(x0, self.recovering);
+        }
+        if self.recovering {
+            *command = self.safe_input_at(x0);
+            self.report.recovering = true;
+            self.report.failure = None;
+            self.counts.safe += 1;
+            self.counts.recovering += 1;
+            self.consecutive_failures = 0;
+            self.reinitialize(x0);
+            self.report.feedback_secs = started.elapsed().as_secs_f64();
+            let prepare_started = Instant::now();
+            self.prepare(period_secs);
+            self.report.prepare_secs = prepare_started.elapsed().as_secs_f64();
+            return self.report;
+        }
         let mut result = self.feedback(x0);
         for _ in 1..self.spec.sqp_iterations {
             if result.is_err() {
@@ -340,11 +379,14 @@ where
     fn govern(&mut self, x0: &SVector<f64, NX>) {
         match &self.spec.governor {
             Some(g) if x0.iter().all(|v| v.is_finite()) => {
-                let mut moved = false;
-                for (out, goal) in self.x_ref.iter_mut().zip(&self.x_goal) {
-                    moved |= g.apply(x0, goal, out);
-                }
-                self.report.governed = moved;
+                self.report.governed = self.target.govern(
+                    g,
+                    x0,
+                    &self.x_goal,
+                    self.spec.dt_secs,
+                    self.spec.period_secs,
+                    &mut self.x_ref,
+                );
             }
             _ => self.x_ref.copy_from_slice(&self.x_goal),
         }

@@ -82,6 +82,9 @@ pub struct FallbackCounts {
     /// Plans re-initialised from the measured state after a failure that
     /// poisoned them.
     pub reinitialized: usize,
+    /// Steps flown by the safe policy because the robot was upset (also
+    /// counted in `safe`).
+    pub recovering: usize,
 }
 
 /// Statistics of the last step.
@@ -108,6 +111,9 @@ pub struct StepReport {
     /// The governor moved the reference this step (the goal was further
     /// than its `max_lead`).
     pub governed: bool,
+    /// The robot was upset: the safe policy flew this step
+    /// (`Mpc::set_upset_test`).
+    pub recovering: bool,
 }
 
 impl Default for StepReport {
@@ -125,6 +131,7 @@ impl Default for StepReport {
             constraint_faults: 0,
             reinitialized: false,
             governed: false,
+            recovering: false,
         }
     }
 }
