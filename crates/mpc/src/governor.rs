@@ -160,19 +160,21 @@ impl<const NX: usize> Target<NX> {
         period_secs: f64,
         out: &mut [SVector<f64, NX>],
     ) -> bool {
-        let Some(speed) = g.speed else {
-            let mut moved = false;
-            for (o, goal) in out.iter_mut().zip(goals) {
-                moved |= g.ball(measured, goal, o);
-            }
-            return moved;
-        };
+        // Only the present reference (node 0) decides: the later nodes of a
+        // trajectory are rightly far from where the robot is now.
         let goal = &goals[0];
+        let far = g.distance(goal, measured) > g.max_lead;
+        let Some(speed) = g.speed else {
+            out.copy_from_slice(goals);
+            if far {
+                for (o, r) in out.iter_mut().zip(goals) {
+                    g.ball(measured, r, o);
+                }
+            }
+            return far;
+        };
         if !self.active {
-            if goals
-                .iter()
-                .all(|r| !(g.distance(r, measured) > g.max_lead))
-            {
+            if !far {
                 out.copy_from_slice(goals);
                 return false;
             }
