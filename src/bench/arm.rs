@@ -292,6 +292,7 @@ pub fn mpc_config() -> MpcConfig {
             safe_input: Some(vec![0.0; NU]),
             ..Default::default()
         },
+        governor: None,
     }
 }
 

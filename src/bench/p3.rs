@@ -108,6 +108,7 @@ fn controller(d: &P3Data) -> Result<Mpc<LinearModel<NX, NU>, (), NX, NU>> {
         sqp_iterations: 1,
         osqp: OsqpConfig::osqp_defaults(),
         fallback: Default::default(),
+        governor: None,
     };
     let model = LinearModel {
         a: matrix::<NX, NX>(&d.Ad),

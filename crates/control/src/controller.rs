@@ -6,6 +6,7 @@ use recede_msg::Obstacle;
 use thiserror::Error;
 
 use crate::guidance::{ObstacleConstraintConfig, ObstacleConstraints};
+use crate::recovery::{position_governor, Governor, Recovery};
 use crate::residual::{Adaptation, ResidualConfig, ResidualModel, ResidualStats};
 use crate::ControllerConfig;
 
@@ -120,30 +121,42 @@ where
 
 /// One robot's controller: its input limits where the table leaves them
 /// out, its safe input as the first plan's, keep-out rows on its position.
-fn build_robot<R: Robot<NX, NU>, const NX: usize, const NU: usize>(
+fn build_robot<R: Recovery<NX, NU>, const NX: usize, const NU: usize>(
     robot: R,
     config: &MpcConfig,
     residual: Option<&ResidualConfig>,
     obstacles: Option<&ObstacleConstraintConfig>,
     x0: &[f64],
 ) -> Result<Box<RobotController<R, NX, NU, ObstacleConstraints<NX>>>, ControlError> {
-    let config = with_default_bounds(config, robot.input_bounds());
+    let config = with_defaults(config, robot.input_bounds(), R::GOVERNOR);
     let constraints = match R::POSITION_STATES {
         0 => ObstacleConstraints::disabled(0, 0),
         dims => keep_out::<NX>(obstacles, dims)?,
     };
-    build(
+    let mut controller = build(
         robot,
         &config,
         residual,
         x0,
         robot.safe_input(),
         constraints,
-    )
+    )?;
+    robot.install_recovery(&mut controller.mpc);
+    Ok(controller)
 }
 
-fn with_default_bounds<const N: usize>(config: &MpcConfig, bounds: Bounds<N>) -> MpcConfig {
+/// The robot's own input limits where `[controller]` gives none, and its
+/// position governor (`position_dims` states, `max_lead`) where
+/// `[controller.governor]` is absent.
+fn with_defaults<const N: usize>(
+    config: &MpcConfig,
+    bounds: Bounds<N>,
+    governor: Option<(usize, Governor)>,
+) -> MpcConfig {
     let mut config = config.clone();
+    if config.governor.is_none() {
+        config.governor = governor.map(|(dims, g)| position_governor(dims, g));
+    }
     config
         .input_min
         .get_or_insert_with(|| bounds.lower.to_vec());
@@ -423,6 +436,21 @@ impl Controller {
     /// The `[controller.fallback]` safe input.
     pub fn safe_input(&self, out: &mut [f64]) -> Result<(), ControlError> {
         each!(self, m => copy_checked("safe input", m.mpc.spec().safe_input.as_slice(), out))
+    }
+
+    /// The safe input for the state `x`: the robot's recovery policy where
+    /// it has one (the quadrotor turns itself upright), else the
+    /// `[controller.fallback]` safe input; within the input bounds.
+    pub fn safe_input_at(&self, x: &[f64], out: &mut [f64]) -> Result<(), ControlError> {
+        each!(self, m => {
+            let x = vector("state", x)?;
+            copy_checked("safe input", m.mpc.safe_input_at(&x).as_slice(), out)
+        })
+    }
+
+    /// Fallbacks since the controller was built, by kind.
+    pub fn fallback_counts(&self) -> recede_mpc::FallbackCounts {
+        each!(self, m => m.mpc.fallback_counts())
     }
 
     /// Samples `reference` at the nodes' times from `t_secs` on into the

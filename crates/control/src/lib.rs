@@ -18,11 +18,13 @@ mod config;
 mod controller;
 mod file;
 pub mod guidance;
+mod recovery;
 mod reference;
 mod residual;
 
 pub use config::ControllerConfig;
 pub use controller::{ControlError, Controller, RobotController};
 pub use file::ControllerFile;
+pub use recovery::{position_governor, quadrotor_recovery, quadrotor_tilt, quadrotor_upset};
 pub use reference::ReferenceConfig;
 pub use residual::{Adaptation, AdaptationStats, ResidualConfig, ResidualModel, ResidualStats};

@@ -106,8 +106,12 @@ pub enum RecedeFailure {
     QpStatus = 3,
     /// OSQP returned a non-finite iterate.
     NonFiniteSolution = 4,
-    /// The QP could not be prepared (its matrices were not finite).
+    /// The QP could not be prepared (its matrices were not finite, or
+    /// OSQP's factorisation failed).
     NotPrepared = 5,
+    /// The corrected plan diverged (a state or input beyond 1e8); the plan
+    /// was re-initialised from the measured state.
+    Diverging = 6,
 }
 
 /// OSQP's verdict on the last QP.
@@ -790,6 +794,7 @@ fn stats(steps: u64, time_secs: f64, r: &StepReport) -> RecedeStats {
             Some(Failure::Qp(_)) => RecedeFailure::QpStatus,
             Some(Failure::NonFiniteSolution) => RecedeFailure::NonFiniteSolution,
             Some(Failure::NotPrepared) => RecedeFailure::NotPrepared,
+            Some(Failure::Diverging) => RecedeFailure::Diverging,
         },
         qp_status: match r.qp_status {
             QpStatus::Solved => RecedeQpStatus::Solved,

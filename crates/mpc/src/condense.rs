@@ -103,6 +103,13 @@ impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
         }
     }
 
+    /// Forgets the values last handed to OSQP, so that the next ones are
+    /// handed over whatever they are (after a failed update).
+    pub fn forget_values(&mut self) {
+        self.previous_p.fill(f64::NAN);
+        self.previous_a.fill(f64::NAN);
+    }
+
     /// True once a linear time-invariant model's Jacobians (and everything
     /// condensed from them) are in place and reused.
     pub fn reuses_jacobians(&self) -> bool {

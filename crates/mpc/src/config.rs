@@ -4,6 +4,7 @@
 use nalgebra::{SMatrix, SVector};
 use serde::{Deserialize, Serialize};
 
+use crate::governor::GovernorConfig;
 use crate::osqp_settings::OsqpConfig;
 use crate::MpcError;
 
@@ -93,6 +94,11 @@ pub struct MpcConfig {
     pub osqp: OsqpConfig,
     #[serde(default)]
     pub fallback: FallbackConfig,
+    /// Limits how far the reference may lead the measured state
+    /// ([`GovernorConfig`]); none when absent (the robot controllers of
+    /// `recede-control` supply one per robot then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governor: Option<GovernorConfig>,
 }
 
 fn one() -> usize {
@@ -104,6 +110,9 @@ fn one() -> usize {
 pub struct OcpSpec<const NX: usize, const NU: usize> {
     pub horizon_steps: usize,
     pub dt_secs: f64,
+    /// The control period ([`MpcConfig::period_secs`]): how far the
+    /// governor's target moves per step.
+    pub period_secs: f64,
     pub q: SMatrix<f64, NX, NX>,
     pub q_terminal: SMatrix<f64, NX, NX>,
     pub r: SMatrix<f64, NU, NU>,
@@ -115,6 +124,7 @@ pub struct OcpSpec<const NX: usize, const NU: usize> {
     pub max_consecutive_failures: usize,
     pub safe_input: SVector<f64, NU>,
     pub accept_inaccurate: bool,
+    pub governor: Option<GovernorConfig>,
 }
 
 fn bad(key: impl Into<String>, expected: impl Into<String>, found: impl Into<String>) -> MpcError {
@@ -279,9 +289,13 @@ impl MpcConfig {
             }
         }
         self.osqp.validate()?;
+        if let Some(g) = &self.governor {
+            g.validate(NX)?;
+        }
         Ok(OcpSpec {
             horizon_steps: self.horizon_steps,
             dt_secs: self.dt_secs,
+            period_secs: self.period_secs(),
             q,
             q_terminal,
             r,
@@ -293,6 +307,7 @@ impl MpcConfig {
             max_consecutive_failures: self.fallback.max_consecutive_failures,
             safe_input,
             accept_inaccurate: self.fallback.accept_inaccurate,
+            governor: self.governor.clone(),
         })
     }
 }

@@ -6,18 +6,32 @@
 //! model along it and condenses the QP for the next step. All memory is
 //! allocated in [`Mpc::new`]; both phases only write into it.
 
-use std::borrow::Cow;
 use std::time::Instant;
 
 use nalgebra::SVector;
-use osqp::{CscMatrix, Problem, Status};
 use recede_model::DiscreteModel;
 
 use crate::condense::Condensed;
 use crate::constraints::{ConstraintRow, StageConstraints};
+use crate::governor::Target;
 use crate::layout::{Layout, OSQP_INFINITY};
-use crate::report::{Failure, QpStatus, StepOutcome, StepReport};
+use crate::qp::{Csc, Solver};
+use crate::report::{Failure, FallbackCounts, QpStatus, StepOutcome, StepReport};
 use crate::{MpcError, OcpSpec};
+
+/// The input applied when no plan can be trusted, as a function of the
+/// measured state (an upset quadrotor needs torques, not hover thrust).
+pub type SafePolicy<const NX: usize, const NU: usize> =
+    Box<dyn Fn(&SVector<f64, NX>) -> SVector<f64, NU> + Send + Sync>;
+
+/// Whether the robot is upset at a state, given whether it was at the last
+/// step (for hysteresis): while it is, the safe policy flies it instead of
+/// the MPC, whose linearisation cannot describe the way back (an inverted
+/// quadrotor).
+pub type UpsetTest<const NX: usize> = Box<dyn Fn(&SVector<f64, NX>, bool) -> bool + Send + Sync>;
+
+/// States beyond this magnitude in a plan mean the SQP iteration diverged.
+const DIVERGED: f64 = 1e8;
 
 /// A nonlinear MPC for a model with `NX` states and `NU` inputs, with
 /// general constraints `C` (`()` for none).
@@ -31,8 +45,12 @@ pub struct Mpc<M, C, const NX: usize, const NU: usize> {
     us: Vec<SVector<f64, NU>>,
     scratch_x: Vec<SVector<f64, NX>>,
     scratch_u: Vec<SVector<f64, NU>>,
+    /// The references as the caller set them.
+    x_goal: Vec<SVector<f64, NX>>,
+    /// The references the OCP uses: `x_goal` through the governor.
     x_ref: Vec<SVector<f64, NX>>,
     u_ref: Vec<SVector<f64, NU>>,
+    target: Target<NX>,
     cond: Condensed<NX, NU>,
     /// Constraint rows at nodes 1..=N, node k at `(k - 1) * rows_per_node`.
     rows: Vec<ConstraintRow<NX>>,
@@ -41,9 +59,13 @@ pub struct Mpc<M, C, const NX: usize, const NU: usize> {
     u: Vec<f64>,
     solution: Vec<f64>,
     zeros: Vec<f64>,
-    solver: Problem,
+    solver: Solver,
     prepared: bool,
     consecutive_failures: usize,
+    safe_policy: Option<SafePolicy<NX, NU>>,
+    upset: Option<UpsetTest<NX>>,
+    recovering: bool,
+    counts: FallbackCounts,
     report: StepReport,
 }
 
@@ -91,15 +113,15 @@ where
             let (pp, pi, ap, ai) = cond.patterns();
             let p_zero = vec![0.0; pi.len()];
             let a_zero = vec![0.0; ai.len()];
-            Problem::new(
-                csc(nv, nv, pp, pi, &p_zero),
+            Solver::new(
+                &csc(nv, nv, pp, pi, &p_zero),
                 &zeros,
-                csc(nr, nv, ap, ai, &a_zero),
+                &csc(nr, nv, ap, ai, &a_zero),
                 &vec![-OSQP_INFINITY; nr],
                 &vec![OSQP_INFINITY; nr],
-                &spec.osqp.to_settings(),
+                &spec.osqp,
             )
-            .map_err(|e| MpcError::Setup(format!("{e:?}")))?
+            .map_err(MpcError::Setup)?
         };
         let mut mpc = Self {
             model,
@@ -108,7 +130,9 @@ where
             us: vec![*u_init; n],
             scratch_x: vec![SVector::zeros(); n + 1],
             scratch_u: vec![SVector::zeros(); n],
+            x_goal: vec![SVector::zeros(); n + 1],
             x_ref: vec![SVector::zeros(); n + 1],
+            target: Target::default(),
             u_ref: vec![SVector::zeros(); n],
             rows: vec![ConstraintRow::INACTIVE; n * layout.rows_per_node],
             q: vec![0.0; nv],
@@ -122,6 +146,10 @@ where
             solver,
             prepared: false,
             consecutive_failures: 0,
+            safe_policy: None,
+            upset: None,
+            recovering: false,
+            counts: FallbackCounts::default(),
             report: StepReport::default(),
         };
         mpc.prepare(0.0);
@@ -155,15 +183,55 @@ where
     }
 
     /// The references for nodes 0..=N (states) and 0..N (inputs) of the
-    /// next step, to be written in place before `step`.
+    /// next step, to be written in place before `step` (the governor, when
+    /// configured, limits what the OCP sees of them; these stay as set).
     pub fn references_mut(&mut self) -> (&mut [SVector<f64, NX>], &mut [SVector<f64, NU>]) {
-        (&mut self.x_ref, &mut self.u_ref)
+        (&mut self.x_goal, &mut self.u_ref)
     }
 
     /// Sets the same reference at every node.
     pub fn set_constant_reference(&mut self, x: &SVector<f64, NX>, u: &SVector<f64, NU>) {
-        self.x_ref.fill(*x);
+        self.x_goal.fill(*x);
         self.u_ref.fill(*u);
+    }
+
+    /// The state references the last step's OCP used (after the governor).
+    pub fn governed_references(&self) -> &[SVector<f64, NX>] {
+        &self.x_ref
+    }
+
+    /// Replaces the constant `safe_input` by a function of the measured
+    /// state: applied after too many failures, and rolled out to
+    /// re-initialise a poisoned plan. Set once, at setup (it allocates).
+    pub fn set_safe_policy(&mut self, policy: SafePolicy<NX, NU>) {
+        self.safe_policy = Some(policy);
+    }
+
+    /// Sets when the robot counts as upset: the safe policy then flies it
+    /// (outcome `FallbackSafe`, `report.recovering`) and the plan restarts
+    /// from each measured state until it no longer is.
+    pub fn set_upset_test(&mut self, upset: UpsetTest<NX>) {
+        self.upset = Some(upset);
+    }
+
+    /// The safe input at `x`, within the input bounds.
+    pub fn safe_input_at(&self, x: &SVector<f64, NX>) -> SVector<f64, NU> {
+        let u = match &self.safe_policy {
+            Some(policy) if x.iter().all(|v| v.is_finite()) => policy(x),
+            _ => self.spec.safe_input,
+        };
+        if u.iter().all(|v| v.is_finite()) {
+            u.zip_zip_map(&self.spec.u_min, &self.spec.u_max, |v, lo, hi| {
+                v.clamp(lo, hi)
+            })
+        } else {
+            self.spec.safe_input
+        }
+    }
+
+    /// Fallbacks since the controller was built.
+    pub fn fallback_counts(&self) -> FallbackCounts {
+        self.counts
     }
 
     /// The current plan: predicted states (N+1) and inputs (N).
@@ -180,7 +248,29 @@ where
         self.xs.fill(*x);
         self.us.fill(*u);
         self.consecutive_failures = 0;
+        self.target.forget();
         self.prepare(0.0);
+    }
+
+    /// A fresh plan from the measured state `x`: the model rolled out
+    /// under the safe policy, dynamically consistent, so the next QP is
+    /// linearised where the robot is instead of along a poisoned plan.
+    /// Where the model gives non-finite values the rest holds `x`.
+    pub fn reinitialize(&mut self, x: &SVector<f64, NX>) {
+        self.xs[0] = *x;
+        let mut ok = true;
+        for k in 0..self.layout.horizon {
+            if ok {
+                let u = self.safe_input_at(&self.xs[k]);
+                let next = self.model.step(&self.xs[k], &u);
+                ok = next.iter().all(|v| v.is_finite() && v.abs() < DIVERGED);
+                self.us[k] = u;
+                self.xs[k + 1] = if ok { next } else { *x };
+            } else {
+                self.us[k] = self.spec.safe_input;
+                self.xs[k + 1] = *x;
+            }
+        }
     }
 
     /// One control step: feedback from `x0`, extra SQP iterations if
@@ -198,25 +288,43 @@ where
             consecutive_failures: self.consecutive_failures,
             ..StepReport::default()
         };
+        self.govern(x0);
+        if let Some(upset) = &self.upset {
+            let finite = x0.iter().all(|v| v.is_finite());
+            self.recovering = finite && upset(x0, self.recovering);
+        }
+        if self.recovering {
+            *command = self.safe_input_at(x0);
+            self.report.recovering = true;
+            self.report.failure = None;
+            self.counts.safe += 1;
+            self.counts.recovering += 1;
+            self.consecutive_failures = 0;
+            self.reinitialize(x0);
+            self.report.feedback_secs = started.elapsed().as_secs_f64();
+            let prepare_started = Instant::now();
+            self.prepare(period_secs);
+            self.report.prepare_secs = prepare_started.elapsed().as_secs_f64();
+            return self.report;
+        }
         let mut result = self.feedback(x0);
         for _ in 1..self.spec.sqp_iterations {
             if result.is_err() {
                 break;
             }
+            // Re-linearised along the corrected plan: P and A change too.
             self.linearize_and_condense();
+            self.push_matrices();
             result = self.feedback(x0);
         }
-        self.finish(result, command);
-        if matches!(result, Err(Failure::NotPrepared | Failure::NonFiniteQp))
-            && x0.iter().all(|v| v.is_finite())
-        {
-            // The QP could not be built along the plan (the model gave
-            // non-finite values there), and a failed feedback never moves
-            // the plan to the measured state: left alone, every later step
-            // would fail the same way. Restart from the measured state,
-            // as `prepare` does for a corrupted plan.
-            self.xs.fill(*x0);
-            self.us.fill(self.spec.safe_input);
+        self.finish(x0, result, command);
+        if result.as_ref().is_err_and(|f| f.poisons_plan()) && x0.iter().all(|v| v.is_finite()) {
+            // The plan (or the QP built along it) is what failed: shifting
+            // it would poison the next step too. Start again where the
+            // robot is.
+            self.reinitialize(x0);
+            self.report.reinitialized = true;
+            self.counts.reinitialized += 1;
         }
         self.report.feedback_secs = started.elapsed().as_secs_f64();
         let prepare_started = Instant::now();
@@ -230,33 +338,57 @@ where
         self.shift(shift_secs);
         if !self.plan_is_finite() {
             // A corrupted plan cannot be linearised: restart from the last
-            // measured state holding the safe input.
+            // measured state under the safe policy.
             let x = if self.xs[0].iter().all(|v| v.is_finite()) {
                 self.xs[0]
             } else {
                 SVector::zeros()
             };
-            self.xs.fill(x);
-            self.us.fill(self.spec.safe_input);
+            self.reinitialize(&x);
         }
         self.linearize_and_condense();
-        if self.cond.p_changed || self.cond.a_changed {
-            let (nv, nr) = (self.layout.n_variables(), self.layout.n_rows());
-            let (pp, pi, ap, ai) = self.cond.patterns();
-            let p = csc(nv, nv, pp, pi, &self.cond.p_values);
-            let a = csc(nr, nv, ap, ai, &self.cond.a_values);
-            if self
-                .cond
-                .p_values
-                .iter()
-                .chain(&self.cond.a_values)
-                .all(|v| v.is_finite())
-            {
-                self.solver.update_P_A(p, a);
-                self.prepared = true;
-            } else {
-                self.prepared = false;
+        self.push_matrices();
+    }
+
+    /// Hands the condensed `P` and `A` to OSQP when they changed (or when
+    /// its last factorisation failed). Non-finite values, or a
+    /// factorisation that fails, leave the controller unprepared: the next
+    /// feedback reports it instead of solving.
+    fn push_matrices(&mut self) {
+        if !(self.cond.p_changed || self.cond.a_changed || self.solver.is_broken()) {
+            return;
+        }
+        let finite = self
+            .cond
+            .p_values
+            .iter()
+            .chain(&self.cond.a_values)
+            .all(|v| v.is_finite());
+        self.prepared = finite
+            && self
+                .solver
+                .update_p_a(&self.cond.p_values, &self.cond.a_values)
+                .is_ok();
+        if !self.prepared {
+            // Compare against NaN next time: whatever comes is pushed again.
+            self.cond.forget_values();
+        }
+    }
+
+    /// The references the OCP uses: the caller's, through the governor.
+    fn govern(&mut self, x0: &SVector<f64, NX>) {
+        match &self.spec.governor {
+            Some(g) if x0.iter().all(|v| v.is_finite()) => {
+                self.report.governed = self.target.govern(
+                    g,
+                    x0,
+                    &self.x_goal,
+                    self.spec.dt_secs,
+                    self.spec.period_secs,
+                    &mut self.x_ref,
+                );
             }
+            _ => self.x_ref.copy_from_slice(&self.x_goal),
         }
     }
 
@@ -317,16 +449,25 @@ where
         if !self.qp_is_finite() {
             return Err(Failure::NonFiniteQp);
         }
-        self.solver.update_lin_cost(&self.q);
-        self.solver.update_bounds(&self.l, &self.u);
+        // A failed update is a factorisation that failed (a bound whose
+        // type changed makes OSQP refactorise): OSQP's non-convex verdict.
+        let solver_failed = Err(Failure::Qp(QpStatus::NonConvex));
+        if self.solver.update_lin_cost(&self.q).is_err()
+            || self.solver.update_bounds(&self.l, &self.u).is_err()
+        {
+            self.report.qp_status = QpStatus::NonConvex;
+            return solver_failed;
+        }
         // The plan was shifted and re-linearised: zero correction is the
         // natural primal start; the duals of the last solve are kept.
-        self.solver.warm_start_x(&self.zeros);
-        let status = self.solver.solve();
-        let (qp_status, solution) = classify(&status);
+        if self.solver.warm_start_x(&self.zeros).is_err() {
+            return solver_failed;
+        }
+        let solve = self.solver.solve();
+        let (qp_status, solution) = (solve.status, solve.x);
         self.report.qp_status = qp_status;
-        self.report.qp_iterations += status.iter();
-        self.report.osqp_solve_secs += status.solve_time().as_secs_f64();
+        self.report.qp_iterations += solve.iterations;
+        self.report.osqp_solve_secs += solve.solve_secs;
         self.report.sqp_iterations += 1;
         let accepted = match qp_status {
             QpStatus::Solved => true,
@@ -343,6 +484,9 @@ where
         }
         self.solution.copy_from_slice(z);
         self.apply_correction(x0);
+        if !self.plan_is_bounded() {
+            return Err(Failure::Diverging);
+        }
         Ok(())
     }
 
@@ -359,7 +503,12 @@ where
         }
     }
 
-    fn finish(&mut self, result: Result<(), Failure>, command: &mut SVector<f64, NU>) {
+    fn finish(
+        &mut self,
+        x0: &SVector<f64, NX>,
+        result: Result<(), Failure>,
+        command: &mut SVector<f64, NU>,
+    ) {
         let (lo, hi) = (&self.spec.u_min, &self.spec.u_max);
         match result {
             Ok(()) => {
@@ -380,10 +529,12 @@ where
                     && shifted.iter().all(|v| v.is_finite());
                 if plan_usable {
                     self.report.outcome = StepOutcome::FallbackPlan;
+                    self.counts.plan += 1;
                     *command = shifted.zip_zip_map(lo, hi, |v, lo, hi| v.clamp(lo, hi));
                 } else {
                     self.report.outcome = StepOutcome::FallbackSafe;
-                    *command = self.spec.safe_input;
+                    self.counts.safe += 1;
+                    *command = self.safe_input_at(x0);
                 }
             }
         }
@@ -457,6 +608,12 @@ where
                 .all(|(l, u)| !l.is_nan() && !u.is_nan() && l <= u)
     }
 
+    /// Finite and below [`DIVERGED`] everywhere.
+    fn plan_is_bounded(&self) -> bool {
+        let ok = |v: &f64| v.is_finite() && v.abs() < DIVERGED;
+        self.xs.iter().all(|x| x.iter().all(ok)) && self.us.iter().all(|u| u.iter().all(ok))
+    }
+
     fn plan_is_finite(&self) -> bool {
         self.xs.iter().all(|x| x.iter().all(|v| v.is_finite()))
             && self.us.iter().all(|u| u.iter().all(|v| v.is_finite()))
@@ -504,34 +661,18 @@ fn finite_bound(v: f64) -> f64 {
     v.clamp(-OSQP_INFINITY, OSQP_INFINITY)
 }
 
-fn classify<'a>(status: &Status<'a>) -> (QpStatus, Option<&'a [f64]>) {
-    match status {
-        Status::Solved(s) => (QpStatus::Solved, Some(s.x())),
-        Status::SolvedInaccurate(s) => (QpStatus::SolvedInaccurate, Some(s.x())),
-        Status::MaxIterationsReached(s) => (QpStatus::MaxIterationsReached, Some(s.x())),
-        Status::TimeLimitReached(s) => (QpStatus::TimeLimitReached, Some(s.x())),
-        Status::PrimalInfeasible(_) | Status::PrimalInfeasibleInaccurate(_) => {
-            (QpStatus::PrimalInfeasible, None)
-        }
-        Status::DualInfeasible(_) | Status::DualInfeasibleInaccurate(_) => {
-            (QpStatus::DualInfeasible, None)
-        }
-        _ => (QpStatus::NonConvex, None),
-    }
-}
-
 fn csc<'a>(
     nrows: usize,
     ncols: usize,
     indptr: &'a [usize],
     indices: &'a [usize],
-    data: &'a [f64],
-) -> CscMatrix<'a> {
-    CscMatrix {
+    values: &'a [f64],
+) -> Csc<'a> {
+    Csc {
         nrows,
         ncols,
-        indptr: Cow::Borrowed(indptr),
-        indices: Cow::Borrowed(indices),
-        data: Cow::Borrowed(data),
+        indptr,
+        indices,
+        values,
     }
 }

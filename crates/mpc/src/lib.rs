@@ -19,13 +19,16 @@ mod config;
 mod constraints;
 mod controller;
 mod error;
+mod governor;
 mod layout;
 mod osqp_settings;
+mod qp;
 mod report;
 
 pub use config::{FallbackConfig, MpcConfig, OcpSpec, SoftPenalty, StateBoundConfig};
 pub use constraints::{ConstraintRow, StageConstraints};
-pub use controller::Mpc;
+pub use controller::{Mpc, SafePolicy, UpsetTest};
 pub use error::MpcError;
+pub use governor::GovernorConfig;
 pub use osqp_settings::OsqpConfig;
-pub use report::{Failure, QpStatus, StepOutcome, StepReport};
+pub use report::{Failure, FallbackCounts, QpStatus, StepOutcome, StepReport};

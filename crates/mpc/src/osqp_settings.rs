@@ -20,8 +20,6 @@
 //!   so; with active constraints plain ADMM can be far slower (a soft
 //!   constraint test at 1e-10 needed over 200k iterations).
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 use crate::MpcError;
@@ -130,25 +128,5 @@ impl OsqpConfig {
             positive("time_limit_secs", t)?;
         }
         Ok(())
-    }
-
-    pub(crate) fn to_settings(&self) -> osqp::Settings {
-        let opt = |v: u32| if v == 0 { None } else { Some(v) };
-        osqp::Settings::default()
-            .verbose(false)
-            .polish(false)
-            .warm_start(true)
-            .rho(self.rho)
-            .sigma(self.sigma)
-            .alpha(self.alpha)
-            .scaling(opt(self.scaling_iterations))
-            .adaptive_rho(self.adaptive_rho)
-            .adaptive_rho_interval(opt(self.adaptive_rho_interval))
-            .max_iter(self.max_iterations)
-            .eps_abs(self.eps_abs)
-            .eps_rel(self.eps_rel)
-            .check_termination(opt(self.check_termination_every))
-            .scaled_termination(self.scaled_termination)
-            .time_limit(self.time_limit_secs.map(Duration::from_secs_f64))
     }
 }

@@ -45,8 +45,46 @@ pub enum Failure {
     Qp(QpStatus),
     /// OSQP returned a non-finite iterate.
     NonFiniteSolution,
-    /// The controller was stepped before it was prepared.
+    /// The QP could not be prepared along the plan: non-finite `P` or `A`,
+    /// or a factorisation that failed.
     NotPrepared,
+    /// The corrected plan left every plausible range (a state or input
+    /// beyond 1e8): the linearisation no longer describes it.
+    Diverging,
+}
+
+impl Failure {
+    /// Failures of the plan itself, or of the QP built along it: the plan
+    /// is re-initialised from the measured state instead of shifted. A QP
+    /// that only ran out of iterations or time leaves the plan sound; a
+    /// non-finite measurement says nothing about it.
+    pub fn poisons_plan(self) -> bool {
+        match self {
+            Self::NonFiniteState => false,
+            Self::Qp(status) => matches!(
+                status,
+                QpStatus::NonConvex | QpStatus::PrimalInfeasible | QpStatus::DualInfeasible
+            ),
+            Self::NonFiniteQp | Self::NonFiniteSolution | Self::NotPrepared | Self::Diverging => {
+                true
+            }
+        }
+    }
+}
+
+/// Fallbacks since a controller was built, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FallbackCounts {
+    /// Steps that applied the previous plan, shifted.
+    pub plan: usize,
+    /// Steps that applied the safe input (policy).
+    pub safe: usize,
+    /// Plans re-initialised from the measured state after a failure that
+    /// poisoned them.
+    pub reinitialized: usize,
+    /// Steps flown by the safe policy because the robot was upset (also
+    /// counted in `safe`).
+    pub recovering: usize,
 }
 
 /// Statistics of the last step.
@@ -67,6 +105,15 @@ pub struct StepReport {
     pub consecutive_failures: usize,
     /// Constraint rows that came back non-finite and were dropped this step.
     pub constraint_faults: usize,
+    /// The plan was re-initialised from the measured state after this
+    /// step's failure ([`Failure::poisons_plan`]).
+    pub reinitialized: bool,
+    /// The governor moved the reference this step (the goal was further
+    /// than its `max_lead`).
+    pub governed: bool,
+    /// The robot was upset: the safe policy flew this step
+    /// (`Mpc::set_upset_test`).
+    pub recovering: bool,
 }
 
 impl Default for StepReport {
@@ -82,6 +129,9 @@ impl Default for StepReport {
             feedback_secs: 0.0,
             consecutive_failures: 0,
             constraint_faults: 0,
+            reinitialized: false,
+            governed: false,
+            recovering: false,
         }
     }
 }

@@ -95,6 +95,7 @@ fn quadrotor_config() -> MpcConfig {
             safe_input: Some(vec![Quadrotor::default().hover_thrust_n(); quadrotor::NU]),
             ..Default::default()
         },
+        governor: None,
     }
 }
 

@@ -196,6 +196,7 @@ impl Problem {
                 ),
                 ..Default::default()
             },
+            governor: None,
         }
     }
 }
@@ -617,6 +618,7 @@ fn sqp_iterations_converge_to_a_kkt_point_of_the_nlp() {
             accept_inaccurate: false,
             ..Default::default()
         },
+        governor: None,
     };
     let model = Discretized::new(CartPole::default(), Rk4::new(dt, 1));
     let x0 = SVector::<f64, 4>::new(0.2, 0.6, 0.0, 0.0);

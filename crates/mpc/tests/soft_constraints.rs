@@ -51,6 +51,7 @@ fn config(v_min: Option<f64>, v_max: Option<f64>, soft: Option<SoftPenalty>) -> 
             accept_inaccurate: false,
             ..Default::default()
         },
+        governor: None,
     }
 }
 
