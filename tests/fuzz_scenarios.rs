@@ -9,6 +9,8 @@
 //! `RECEDE_FUZZ_CASES` sets the number of cases (default 200), e.g.
 //! `RECEDE_FUZZ_CASES=10000 cargo test --release --test fuzz_scenarios`.
 //! A failing mutant is written to the temporary directory and named.
+//! `RECEDE_FUZZ_SURVEY=1` runs every case instead of stopping (and
+//! shrinking) at the first failure, then lists them all.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,14 +31,17 @@ const HANG_GUARD: Duration = Duration::from_secs(300);
 static PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static HOOK: Once = Once::new();
 static ACCEPTED: AtomicUsize = AtomicUsize::new(0);
+static FAILURES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Panics on any thread (the loop's tasks included) are recorded.
 fn record_panics() {
     HOOK.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
+        let print = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
             if let Ok(mut p) = PANICS.lock() {
                 p.push(info.to_string());
             }
+            print(info);
         }));
     });
 }
@@ -228,6 +233,7 @@ fn mutated_scenarios_never_panic_hang_or_lose_the_file_name() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
+    let survey = std::env::var_os("RECEDE_FUZZ_SURVEY").is_some();
     let files = scenarios();
     assert!(files.len() >= 6, "{files:?}");
     let config = Config {
@@ -253,7 +259,7 @@ fn mutated_scenarios_never_panic_hang_or_lose_the_file_name() {
             (Ok(()), false) => Err(format!("panicked: {panics:?}")),
             (Err(e), _) => Err(format!("{e}; panics: {panics:?}")),
         };
-        verdict.map_err(|e| {
+        let verdict = verdict.map_err(|e| {
             let file = std::env::temp_dir().join(format!(
                 "recede-fuzz-{}-{:016x}.toml",
                 path.file_stem().unwrap().to_string_lossy(),
@@ -265,8 +271,25 @@ fn mutated_scenarios_never_panic_hang_or_lose_the_file_name() {
                 path.display(),
                 file.display()
             ))
-        })
+        });
+        match verdict {
+            Err(e) if survey => {
+                if let Ok(mut f) = FAILURES.lock() {
+                    f.push(e.to_string());
+                }
+                Ok(())
+            }
+            v => v,
+        }
     });
+    if let Ok(f) = FAILURES.lock() {
+        assert!(
+            f.is_empty(),
+            "{} of {cases} cases failed:\n{}",
+            f.len(),
+            f.join("\n")
+        );
+    }
     eprintln!(
         "{cases} cases, {} accepted by check and run",
         ACCEPTED.load(Ordering::Relaxed)
@@ -274,8 +297,8 @@ fn mutated_scenarios_never_panic_hang_or_lose_the_file_name() {
     if let Err(e) = result {
         panic!("{e}");
     }
-    // Mutants that load must be common, or the runs prove little.
-    assert!(ACCEPTED.load(Ordering::Relaxed) * 5 >= cases as usize);
+    // Mutants that load must not be rare, or the runs prove little.
+    assert!(ACCEPTED.load(Ordering::Relaxed) * 10 >= cases as usize);
 }
 
 /// A stable name for a mutant's file.

@@ -633,8 +633,9 @@ mod tests {
                     .rmse_rad
             };
             let (nominal, residual) = (rmse("nominal"), rmse("residual"));
+            // "About 90%": at least 85% on each trajectory.
             assert!(
-                residual <= 0.1 * nominal,
+                residual <= 0.15 * nominal,
                 "seed {seed}: residual {residual} vs nominal {nominal}"
             );
         }
