@@ -90,8 +90,8 @@ impl World for Cart {
             let [p, v] = self.x;
             self.x = [p + H * v, v + H * (self.u[0] - 0.5 * v)];
             self.step += 1;
-            if self.step % 10 == 0 {
-                if (self.step / 10) % 10 == 0 {
+            if self.step.is_multiple_of(10) {
+                if (self.step / 10).is_multiple_of(10) {
                     self.lost += 1;
                     continue;
                 }
