@@ -35,7 +35,7 @@ fn the_dependency_tree_holds_no_simulator_viewer_runtime_or_rerun() {
         "recede-control",
         "recede-mpc",
         "recede-model",
-        "osqp",
+        "osqp-sys",
     ] {
         assert!(
             crates.contains(&must_have),
