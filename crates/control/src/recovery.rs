@@ -120,7 +120,7 @@ pub fn quadrotor_recovery(model: Quadrotor, safe: SVector<f64, 4>) -> SafePolicy
     Box::new(move |x: &SVector<f64, 13>| {
         let q = x.fixed_rows::<4>(QUATERNION).into_owned();
         let norm = q.norm();
-        if !(norm > 1e-9) {
+        if norm.is_nan() || norm <= 1e-9 {
             return safe;
         }
         let r = rotation_from_quaternion(&(q / norm));
@@ -149,7 +149,7 @@ pub fn quadrotor_recovery(model: Quadrotor, safe: SVector<f64, 4>) -> SafePolicy
 pub fn quadrotor_tilt(x: &SVector<f64, 13>) -> f64 {
     let q = x.fixed_rows::<4>(QUATERNION);
     let n2 = q.norm_squared();
-    if !(n2 > 0.0) {
+    if n2.is_nan() || n2 <= 0.0 {
         return 0.0;
     }
     let (qx, qy) = (q[1], q[2]);

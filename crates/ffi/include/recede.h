@@ -99,8 +99,12 @@ enum RecedeFailure
   RECEDE_FAILURE_QP_STATUS = 3,
   // OSQP returned a non-finite iterate.
   RECEDE_FAILURE_NON_FINITE_SOLUTION = 4,
-  // The QP could not be prepared (its matrices were not finite).
+  // The QP could not be prepared (its matrices were not finite, or
+  // OSQP's factorisation failed).
   RECEDE_FAILURE_NOT_PREPARED = 5,
+  // The corrected plan diverged (a state or input beyond 1e8); the plan
+  // was re-initialised from the measured state.
+  RECEDE_FAILURE_DIVERGING = 6,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -40,7 +40,7 @@ fn the_dependency_tree_holds_only_the_controller() {
         "recede-model",
         "recede-learn",
         "recede-msg",
-        "osqp",
+        "osqp-sys",
     ] {
         assert!(
             crates.contains(&must_have),

@@ -87,7 +87,7 @@ impl GovernorConfig {
         if let Some(v) = self.speed.filter(|v| !(v.is_finite() && *v > 0.0)) {
             return Err(bad("speed", "a finite speed > 0".into(), v.to_string()));
         }
-        if !(self.max_lead > 0.0) {
+        if self.max_lead.is_nan() || self.max_lead <= 0.0 {
             return Err(bad(
                 "max_lead",
                 "a distance > 0 (inf: no limit)".into(),
@@ -107,7 +107,7 @@ impl GovernorConfig {
     ) -> bool {
         *out = *reference;
         let distance = self.distance(reference, measured);
-        if !(distance > self.max_lead) {
+        if distance.is_nan() || distance <= self.max_lead {
             return false;
         }
         let scale = self.max_lead / distance;
@@ -221,7 +221,7 @@ fn step_towards<const NX: usize>(
         .map(|&i| (goal[i] - point[i]).powi(2))
         .sum::<f64>()
         .sqrt();
-    if !(distance > by) {
+    if distance.is_nan() || distance <= by {
         for &i in indices {
             point[i] = goal[i];
         }

@@ -106,7 +106,10 @@ impl Solver {
         if !(shapes_ok && u.len() == m && p.is_valid() && a.is_valid()) {
             return Err("inconsistent QP shapes or sparsity".into());
         }
-        if l.iter().zip(u).any(|(l, u)| !(l <= u)) {
+        if l.iter()
+            .zip(u)
+            .any(|(l, u)| l.is_nan() || u.is_nan() || l > u)
+        {
             return Err("a lower bound above its upper bound".into());
         }
         let settings = settings(config);
@@ -178,7 +181,12 @@ impl Solver {
     /// New bounds (`l <= u` checked). A row whose type changes (equality,
     /// inequality, free) makes OSQP refactorise, which can fail.
     pub fn update_bounds(&mut self, l: &[f64], u: &[f64]) -> Result<(), QpError> {
-        if l.len() != self.m || u.len() != self.m || l.iter().zip(u).any(|(l, u)| !(l <= u)) {
+        if l.len() != self.m
+            || u.len() != self.m
+            || l.iter()
+                .zip(u)
+                .any(|(l, u)| l.is_nan() || u.is_nan() || l > u)
+        {
             return Err(QpError);
         }
         // SAFETY: lengths checked.

@@ -134,3 +134,66 @@ fn quadrotor_steps_do_not_allocate() {
     let distance = (x.fixed_rows::<3>(0) - hover.fixed_rows::<3>(0)).norm();
     assert!(distance < 0.3, "ended {distance} m from the hover point");
 }
+
+/// The cart-pole whose derivative is NaN while `broken` is set.
+struct Faulty {
+    broken: bool,
+}
+
+impl recede_model::Dynamics<4, 1> for Faulty {
+    fn derivative<T: recede_model::Scalar>(
+        &self,
+        x: &SVector<T, 4>,
+        u: &SVector<T, 1>,
+    ) -> SVector<T, 4> {
+        if self.broken {
+            SVector::repeat(recede_model::c(f64::NAN))
+        } else {
+            recede_model::robots::CartPole::default().derivative(x, u)
+        }
+    }
+}
+
+#[test]
+fn governed_multi_iteration_and_reinitialising_steps_do_not_allocate() {
+    let mut cfg = p1_config();
+    cfg.sqp_iterations = 2;
+    cfg.governor = Some(recede_mpc::GovernorConfig {
+        indices: vec![0],
+        max_lead: 1.0,
+        speed: Some(2.0),
+        velocity_indices: vec![2],
+    });
+    let model = Discretized::new(Faulty { broken: false }, Rk4::new(P1_DT_SECS, 1));
+    let mut mpc = Mpc::new(
+        model,
+        (),
+        cfg.to_spec().unwrap(),
+        &p1_x0(),
+        &Vector1::zeros(),
+    )
+    .unwrap();
+    mpc.set_safe_policy(Box::new(|x: &SVector<f64, 4>| Vector1::new(-x[2])));
+    mpc.set_constant_reference(&SVector::from([30.0, 0.0, 0.0, 0.0]), &Vector1::zeros());
+    let (mut x, mut u) = (p1_x0(), Vector1::zeros());
+    for _ in 0..10 {
+        mpc.step(&x, P1_DT_SECS, &mut u);
+        x = p1_plant_step(&x, &u);
+    }
+    let (mut governed, mut reinitialized) = (0, 0);
+    let n = allocations_in(|| {
+        for i in 0..100 {
+            mpc.model_mut().dynamics.broken = (40..43).contains(&i);
+            let report = mpc.step(&x, P1_DT_SECS, &mut u);
+            governed += usize::from(report.governed && report.sqp_iterations == 2);
+            reinitialized += usize::from(report.reinitialized);
+            x = p1_plant_step(&x, &u);
+        }
+    });
+    assert!(
+        governed > 50,
+        "only {governed} governed two-iteration solves"
+    );
+    assert!(reinitialized >= 1, "the ladder never re-initialised");
+    assert_eq!(n, 0, "heap allocations in governed and recovering steps");
+}
