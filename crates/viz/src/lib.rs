@@ -36,6 +36,7 @@
 //! Entity paths and timelines are listed in [`paths`].
 
 mod body;
+pub mod encode;
 mod error;
 pub mod paths;
 mod recorder;

@@ -3,13 +3,15 @@
 use std::sync::atomic::Ordering;
 
 use nalgebra::Point3;
+use rerun::components::MediaType;
 use rerun::{
-    AsComponents, Boxes3D, ChannelDatatype, Color, ColorModel, DepthImage, Ellipsoids3D, FillMode,
-    Image, ImageFormat, LineStrips3D, Pinhole, Points3D, RecordingStream, RecordingStreamResult,
-    Scalars, SeriesLines, TextLog,
+    AsComponents, Boxes3D, Color, Ellipsoids3D, EncodedDepthImage, EncodedImage, FillMode,
+    LineStrips3D, Pinhole, Points3D, RecordingStream, RecordingStreamResult, Scalars, SeriesLines,
+    TextLog,
 };
 
 use crate::body;
+use crate::encode;
 use crate::paths;
 use crate::recorder::{Counters, ImageData, Msg};
 use crate::types::{Level, Obstacle, ObstacleSource, Stamp, When};
@@ -197,30 +199,26 @@ impl<'a> Writer<'a> {
                 ))
             }
         };
+        // Encoded on this thread, never on the loop's (see `encode`).
         let logged = match data {
             ImageData::Rgb(rgb) => {
                 check("RGB", rgb.len(), 3)?;
-                self.log(stamp.into(), path, &Image::from_rgb24(rgb, resolution_px))
+                let jpeg = encode::jpeg_rgb(&rgb, w, h)?;
+                self.log(stamp.into(), path, &jpeg_image(jpeg))
             }
             ImageData::Depth(depth) => {
                 check("depth", depth.len(), 1)?;
-                let image = DepthImage::new(
-                    f32_bytes(&depth),
-                    ImageFormat::depth(resolution_px, ChannelDatatype::F32),
-                )
-                .with_meter(1.0_f32)
-                .with_colormap(rerun::components::Colormap::Turbo);
+                let png = encode::png_depth_mm(&depth, w, h)?;
+                let image = EncodedDepthImage::new(png)
+                    .with_media_type(MediaType::PNG)
+                    .with_meter(encode::DEPTH_UNITS_PER_M)
+                    .with_colormap(rerun::components::Colormap::Turbo);
                 self.log(stamp.into(), path, &image)
             }
             ImageData::Infrared(kelvin) => {
-                // Kelvin are not a depth: a grey-level f32 image keeps the
-                // values (hover shows them) without a 3D back-projection.
                 check("infrared", kelvin.len(), 1)?;
-                self.log(
-                    stamp.into(),
-                    path,
-                    &Image::from_elements(&kelvin, resolution_px, ColorModel::L),
-                )
+                let jpeg = encode::jpeg_infrared(&kelvin, w, h)?;
+                self.log(stamp.into(), path, &jpeg_image(jpeg))
             }
         };
         logged.map_err(|err| err.to_string())
@@ -346,6 +344,6 @@ fn f32_points(points: &[Point3<f64>]) -> Vec<[f32; 3]> {
     points.iter().map(|p| body::f32x3(&p.coords)).collect()
 }
 
-fn f32_bytes(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_ne_bytes()).collect()
+fn jpeg_image(jpeg: Vec<u8>) -> EncodedImage {
+    EncodedImage::new(jpeg).with_media_type(MediaType::JPEG)
 }
