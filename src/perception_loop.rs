@@ -10,7 +10,7 @@
 //! model-driven filters predict with. In lockstep the estimator is idle
 //! while the controller steps, so the exchange is deterministic.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use nalgebra::Vector3;
 use recede_control::ReferenceConfig;
@@ -58,6 +58,20 @@ impl PerceptionLink {
     /// The confirmed obstacles at the end of the run.
     pub fn obstacles(&self) -> Vec<Obstacle> {
         self.lock().obstacles.clone()
+    }
+
+    /// The confirmed obstacles (into `out`) and the hottest target, for the
+    /// viewer; `None` while a loop task holds the link, so that the
+    /// recorder never makes one wait for it.
+    pub fn try_percepts(&self, out: &mut Vec<Obstacle>) -> Option<Option<Target>> {
+        let shared = match self.0.try_lock() {
+            Ok(shared) => shared,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        out.clear();
+        out.extend_from_slice(&shared.obstacles);
+        Some(shared.hottest)
     }
 
     pub fn hottest_target(&self) -> Option<Target> {

@@ -17,6 +17,11 @@ use recede_viz::{
     RobotPose, Series, Stamp, When,
 };
 
+use crate::perception_loop::PerceptionLink;
+use layout::{layout, Bounds, Perceived, Tracking};
+
+mod layout;
+
 /// Where `recede run` sends its recording.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recording {
@@ -168,6 +173,10 @@ pub struct SinkSetup<'a> {
     pub duration_secs: f64,
     /// Log images and scans.
     pub sensor_data: bool,
+    /// The controller's input bounds (plotted with the command), if any.
+    pub input_bounds: (Option<&'a [f64]>, Option<&'a [f64]>),
+    /// What perception sees, when the estimator is not the truth.
+    pub perception: Option<PerceptionLink>,
 }
 
 /// `recede_rt::Sink` over a rerun recorder handle.
@@ -175,9 +184,13 @@ pub struct SinkSetup<'a> {
 pub struct VizSink {
     handle: RecorderHandle,
     robot: RobotConfig,
+    reference: ReferenceConfig,
     sensors: Vec<SensorInfo>,
     sensor_data: bool,
     points: Vec<Point3<f64>>,
+    tracking: Tracking,
+    bounds: Bounds,
+    perception: Option<Perceived>,
 }
 
 impl VizSink {
@@ -190,7 +203,7 @@ impl VizSink {
         handle.declare_series(Series::State, states);
         handle.declare_series(Series::EstimatorStd, states);
         handle.declare_series(Series::Command, inputs);
-        handle.declare_series(Series::SolveTimeMs, &["solve"]);
+        handle.declare_series(Series::StepTimeUs, &["step_us"]);
         handle.declare_series(Series::QpIterations, &["qp_iterations"]);
         for s in setup.sensors {
             if let Some(k) = &s.intrinsics {
@@ -224,14 +237,23 @@ impl VizSink {
         }
         let obstacles = world_obstacles(setup.world);
         if !obstacles.is_empty() {
-            handle.log_obstacles(When::Static, ObstacleSource::True, &obstacles);
+            let names: Vec<&str> = setup.world.objects.iter().map(|o| o.name.as_str()).collect();
+            handle.log_labelled_obstacles(When::Static, ObstacleSource::True, &obstacles, &names);
         }
+        let tracking = Tracking::new(robot, states);
+        handle.declare_series(Series::Tracking, &tracking.names());
+        let bounds = Bounds::new(&handle, setup.input_bounds);
+        handle.send_blueprint(&layout(setup, &obstacles));
         Self {
             handle,
             robot: robot.clone(),
+            reference: setup.reference.clone(),
             sensors: setup.sensors.to_vec(),
             sensor_data: setup.sensor_data,
             points: Vec::new(),
+            tracking,
+            bounds,
+            perception: setup.perception.clone().map(Perceived::new),
         }
     }
 }
@@ -277,6 +299,8 @@ impl Sink for VizSink {
 
     fn truth(&mut self, step: u64, t_secs: f64, state: &[f64]) {
         let stamp = Stamp::new(step, t_secs);
+        let pairs = self.tracking.pairs(&self.reference, t_secs, state);
+        self.handle.log_series(stamp, Series::Tracking, pairs);
         self.handle.log_pose(stamp, pose(&self.robot, state));
         self.handle.log_series(stamp, Series::State, state);
     }
@@ -284,8 +308,9 @@ impl Sink for VizSink {
     fn step(&mut self, log: &StepLog) {
         let stamp = Stamp::new(log.step, log.t_secs);
         self.handle.log_series(stamp, Series::Command, &log.command);
+        self.bounds.at(&self.handle, stamp);
         self.handle
-            .log_series(stamp, Series::SolveTimeMs, &[log.compute_secs * 1e3]);
+            .log_series(stamp, Series::StepTimeUs, &[log.compute_secs * 1e6]);
         self.handle.log_series(
             stamp,
             Series::QpIterations,
@@ -302,6 +327,13 @@ impl Sink for VizSink {
                     .map(|x| state_point(&self.robot, x)),
             );
             self.handle.log_prediction(stamp, &self.points);
+        }
+        if let Some(perceived) = &mut self.perception {
+            if nx > 0 {
+                let estimate = state_point(&self.robot, &log.estimate);
+                self.handle.log_estimate(stamp, estimate);
+            }
+            perceived.log(&self.handle, stamp);
         }
     }
 

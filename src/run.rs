@@ -282,6 +282,11 @@ pub fn run_with(
                 sensors: &sensor_infos,
                 duration_secs: duration,
                 sensor_data: f.recording.sensor_data,
+                input_bounds: (
+                    f.controller.mpc.input_min.as_deref(),
+                    f.controller.mpc.input_max.as_deref(),
+                ),
+                perception: perceiving.then(|| link.clone()),
             },
         )),
         None => Box::new(NullSink),

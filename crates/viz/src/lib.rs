@@ -35,6 +35,7 @@
 //!
 //! Entity paths and timelines are listed in [`paths`].
 
+mod blueprint;
 mod body;
 pub mod encode;
 mod error;
@@ -46,6 +47,7 @@ mod writer;
 pub use body::{
     base_from_link1, cart_from_pole, elbow_from_link2, link1_from_elbow, rotor_positions,
 };
+pub use blueprint::Layout;
 pub use error::VizError;
 pub use recorder::{Recorder, RecorderConfig, RecorderHandle, RecorderStats, Sink};
 pub use types::{

@@ -13,6 +13,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use nalgebra::Point3;
 use rerun::{RecordingStream, RecordingStreamBuilder};
 
+use crate::blueprint::Layout;
 use crate::error::VizError;
 use crate::paths;
 use crate::types::{
@@ -136,7 +137,10 @@ pub(crate) enum Msg {
     Reference(When, Vec<Point3<f64>>),
     Prediction(Stamp, Vec<Point3<f64>>),
     Targets(When, Vec<Point3<f64>>),
-    Obstacles(When, ObstacleSource, Vec<Obstacle>),
+    Estimate(Stamp, Point3<f64>),
+    /// Obstacles and their labels (empty: none).
+    Obstacles(When, ObstacleSource, Vec<Obstacle>, Vec<String>),
+    Blueprint(Box<Layout>),
     SeriesNames(Series, Vec<String>),
     Series(Stamp, Series, Vec<f64>),
     Event(Stamp, Level, String),
@@ -259,16 +263,47 @@ impl RecorderHandle {
     }
 
     /// Obstacles, true or perceived ([`paths::OBSTACLES_TRUE`],
-    /// [`paths::OBSTACLES_PERCEIVED`]). Each call replaces the previous set of
-    /// that source (an empty slice clears it).
+    /// [`paths::OBSTACLES_PERCEIVED`]), unlabelled. Each call replaces the
+    /// previous set of that source (an empty slice clears it).
     pub fn log_obstacles(
         &self,
         when: impl Into<When>,
         source: ObstacleSource,
         obstacles: &[Obstacle],
     ) {
+        self.log_labelled_obstacles(when, source, obstacles, &[]);
+    }
+
+    /// Obstacles with a label each (their names in the scenario), drawn at
+    /// their centres; `labels` is either empty or as long as `obstacles`.
+    pub fn log_labelled_obstacles(
+        &self,
+        when: impl Into<When>,
+        source: ObstacleSource,
+        obstacles: &[Obstacle],
+        labels: &[&str],
+    ) {
         let when = when.into();
-        self.push(|| Msg::Obstacles(when, source, obstacles.to_vec()));
+        self.push(|| {
+            Msg::Obstacles(
+                when,
+                source,
+                obstacles.to_vec(),
+                labels.iter().map(|l| (*l).to_owned()).collect(),
+            )
+        });
+    }
+
+    /// The estimated position (or tip) at `stamp` ([`paths::ESTIMATE`]).
+    pub fn log_estimate(&self, stamp: Stamp, position: Point3<f64>) {
+        self.push(|| Msg::Estimate(stamp, position));
+    }
+
+    /// The recording's default layout (sent as a blueprint, activated). It
+    /// closes the static scene: everything logged before it is written out
+    /// before anything logged after it, so send it last, before the run.
+    pub fn send_blueprint(&self, layout: &Layout) {
+        self.push(|| Msg::Blueprint(Box::new(layout.clone())));
     }
 
     /// Names of the components of a series group (static `SeriesLines`).
@@ -524,7 +559,7 @@ mod tests {
         };
         let t = Stamp::new(0, 0.0);
         for _ in 0..5 {
-            handle.log_series(t, Series::SolveTimeMs, &[1.0]);
+            handle.log_series(t, Series::StepTimeUs, &[1.0]);
         }
         assert_eq!(handle.dropped(), 3);
         assert_eq!(handle.stats().queued, 2);

@@ -10,14 +10,16 @@ use rerun::{
     TextLog,
 };
 
+use crate::blueprint;
 use crate::body;
 use crate::encode;
 use crate::paths;
 use crate::recorder::{Counters, ImageData, Msg};
-use crate::types::{Level, Obstacle, ObstacleSource, Stamp, When};
+use crate::types::{Level, Obstacle, ObstacleSource, Series, Stamp, When};
 
 const REFERENCE_COLOR: Color = crate::body::rgb(70, 130, 230);
 const PREDICTION_COLOR: Color = crate::body::rgb(255, 140, 0);
+const ESTIMATE_COLOR: Color = crate::body::rgb(0, 200, 255);
 const TARGET_COLOR: Color = crate::body::rgb(220, 40, 200);
 const LIDAR_COLOR: Color = crate::body::rgb(40, 210, 210);
 const TRUE_OBSTACLE_COLOR: Color = crate::body::rgba(120, 170, 120, 255);
@@ -158,13 +160,44 @@ impl<'a> Writer<'a> {
                 )
                 .map_err(rerun_err)
             }
-            Msg::Obstacles(when, source, obstacles) => self
-                .write_obstacles(when, source, &obstacles)
+            Msg::Estimate(stamp, position) => self
+                .log(
+                    stamp.into(),
+                    paths::ESTIMATE,
+                    &Points3D::new(f32_points(&[position]))
+                        .with_radii([0.06_f32])
+                        .with_colors([ESTIMATE_COLOR]),
+                )
                 .map_err(rerun_err),
-            Msg::SeriesNames(series, names) => self
-                .rec
-                .log_static(series.path(), &SeriesLines::new().with_names(names))
-                .map_err(rerun_err),
+            Msg::Obstacles(when, source, obstacles, labels) => {
+                if !labels.is_empty() && labels.len() != obstacles.len() {
+                    return Err(format!(
+                        "{} labels for {} obstacles",
+                        labels.len(),
+                        obstacles.len()
+                    ));
+                }
+                self.write_obstacles(when, source, &obstacles, &labels)
+                    .map_err(rerun_err)
+            }
+            Msg::Blueprint(layout) => {
+                blueprint::send(self.rec, &layout).map_err(rerun_err)?;
+                // The blueprint closes the static scene: write it out now, so
+                // that it precedes every per-step chunk in the file.
+                self.rec
+                    .flush_blocking()
+                    .map_err(|err| format!("flushing the static scene: {err}"))
+            }
+            Msg::SeriesNames(series, names) => {
+                let mut lines = SeriesLines::new().with_names(names.iter().cloned());
+                if series == Series::Tracking {
+                    // A pair per tracked component: actual strong, reference pale.
+                    lines = lines.with_colors(tracking_colors(names.len()));
+                }
+                self.rec
+                    .log_static(series.path(), &lines)
+                    .map_err(rerun_err)
+            }
             Msg::Series(stamp, series, values) => self
                 .log(stamp.into(), series.path(), &Scalars::new(values))
                 .map_err(rerun_err),
@@ -229,25 +262,24 @@ impl<'a> Writer<'a> {
         when: When,
         source: ObstacleSource,
         obstacles: &[Obstacle],
+        labels: &[String],
     ) -> RecordingStreamResult<()> {
-        let (root, color, fill, tag) = match source {
+        let (root, color, fill) = match source {
             ObstacleSource::True => (
                 paths::OBSTACLES_TRUE,
                 TRUE_OBSTACLE_COLOR,
                 FillMode::MajorWireframe,
-                "true",
             ),
             ObstacleSource::Perceived => (
                 paths::OBSTACLES_PERCEIVED,
                 PERCEIVED_OBSTACLE_COLOR,
                 FillMode::Solid,
-                "perceived",
             ),
         };
         let mut ellipsoids = Shapes::default();
         let mut boxes = Shapes::default();
         for (i, obstacle) in obstacles.iter().enumerate() {
-            let label = format!("{tag} {i}");
+            let label = labels.get(i).cloned();
             match *obstacle {
                 Obstacle::Sphere { center, radius_m } => ellipsoids.push(
                     &center,
@@ -316,13 +348,30 @@ impl Shapes {
         center: &Point3<f64>,
         half_sizes: [f32; 3],
         rotation: rerun::Quaternion,
-        label: String,
+        label: Option<String>,
     ) {
         self.centers.push(body::f32x3(&center.coords));
         self.half_sizes.push(half_sizes);
         self.rotations.push(rotation);
-        self.labels.push(label);
+        self.labels.extend(label);
     }
+}
+
+/// Pairs of colours for [`Series::Tracking`]: the actual value strong, its
+/// reference a paler shade of the same hue.
+fn tracking_colors(n: usize) -> Vec<Color> {
+    const HUES: [(u8, u8, u8); 4] = [(220, 50, 50), (40, 150, 60), (50, 90, 220), (200, 130, 0)];
+    (0..n)
+        .map(|i| {
+            let (r, g, b) = HUES[(i / 2) % HUES.len()];
+            if i % 2 == 0 {
+                body::rgb(r, g, b)
+            } else {
+                let pale = |c: u8| ((u16::from(c) + 2 * 230) / 3) as u8;
+                body::rgb(pale(r), pale(g), pale(b))
+            }
+        })
+        .collect()
 }
 
 fn msg_stamp(msg: &Msg) -> Option<Stamp> {
@@ -335,7 +384,8 @@ fn msg_stamp(msg: &Msg) -> Option<Stamp> {
         | Msg::Image { stamp, .. } => Some(*stamp),
         Msg::Reference(When::At(stamp), _)
         | Msg::Targets(When::At(stamp), _)
-        | Msg::Obstacles(When::At(stamp), _, _) => Some(*stamp),
+        | Msg::Obstacles(When::At(stamp), ..) => Some(*stamp),
+        Msg::Estimate(stamp, _) => Some(*stamp),
         _ => None,
     }
 }
