@@ -191,7 +191,14 @@ pub struct VizSink {
     tracking: Tracking,
     bounds: Bounds,
     perception: Option<Perceived>,
+    /// Time of the last image logged, per sensor.
+    last_image_secs: Vec<f64>,
 }
+
+/// Images go to the recording at most this often per camera (10 Hz): the
+/// viewer needs no more, and encoding every 30 Hz frame is most of the
+/// recorder's work (perception still gets every frame).
+const IMAGE_PERIOD_SECS: f64 = 0.1;
 
 impl VizSink {
     /// Logs the static parts (body, cameras, reference, obstacles, series
@@ -254,6 +261,7 @@ impl VizSink {
             tracking,
             bounds,
             perception: setup.perception.clone().map(Perceived::new),
+            last_image_secs: vec![f64::NEG_INFINITY; setup.sensors.len()],
         }
     }
 }
@@ -268,6 +276,18 @@ impl Sink for VizSink {
         };
         let stamp = Stamp::new(step, reading.stamp.stamp_secs);
         let name = &info.name;
+        let image = matches!(
+            reading.measurement,
+            Measurement::RgbImage(_) | Measurement::DepthImage(_) | Measurement::InfraredImage(_)
+        );
+        if image {
+            let last = &mut self.last_image_secs[reading.sensor.0 as usize];
+            // A millisecond of slack: 30 Hz frames land on 0.1 s give or take.
+            if stamp.sim_time_secs - *last < IMAGE_PERIOD_SECS - 1e-3 {
+                return;
+            }
+            *last = stamp.sim_time_secs;
+        }
         match &reading.measurement {
             Measurement::RgbImage(img) => {
                 let size = [img.width_px, img.height_px];

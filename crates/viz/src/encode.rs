@@ -51,7 +51,7 @@ pub fn png_depth_mm(depth_m: &[f32], w: u32, h: u32) -> Result<Vec<u8>, String> 
         .flat_map(|d| depth_mm(*d).to_ne_bytes())
         .collect();
     let mut out = Vec::with_capacity(bytes.len() / 2);
-    PngEncoder::new_with_quality(&mut out, CompressionType::Best, FilterType::Adaptive)
+    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
         .write_image(&bytes, w, h, ExtendedColorType::L16)
         .map_err(|e| format!("PNG encoding failed: {e}"))?;
     Ok(out)

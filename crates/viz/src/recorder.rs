@@ -99,6 +99,8 @@ pub struct RecorderStats {
     pub queued: u64,
     /// Calls dropped because the channel was full (or the recorder had stopped).
     pub dropped: u64,
+    /// Of `dropped`, images (dropped first: at half a channel).
+    pub images_dropped: u64,
     /// Queued data the recorder thread refused (an image whose buffer does not
     /// match its size) or rerun failed to serialise; each also gets an ERROR event.
     pub rejected: u64,
@@ -108,6 +110,7 @@ pub struct RecorderStats {
 pub(crate) struct Counters {
     queued: AtomicU64,
     dropped: AtomicU64,
+    images_dropped: AtomicU64,
     pub(crate) rejected: AtomicU64,
 }
 
@@ -174,6 +177,19 @@ impl RecorderHandle {
         }
     }
 
+    /// Like `push`, for an image: it is dropped (and counted) already when
+    /// the channel is half full, so that under load the recorder thins the
+    /// images (the bulk of its work: encoding) and keeps poses and plots.
+    fn push_image(&self, make: impl FnOnce() -> Msg) {
+        let room = self.tx.capacity().unwrap_or(usize::MAX);
+        if self.tx.len() >= (room / 2).max(1) {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            self.counters.images_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.push(make);
+    }
+
     /// Calls dropped so far because the recorder could not keep up.
     pub fn dropped(&self) -> u64 {
         self.counters.dropped.load(Ordering::Relaxed)
@@ -184,6 +200,7 @@ impl RecorderHandle {
         RecorderStats {
             queued: self.counters.queued.load(Ordering::Relaxed),
             dropped: self.counters.dropped.load(Ordering::Relaxed),
+            images_dropped: self.counters.images_dropped.load(Ordering::Relaxed),
             rejected: self.counters.rejected.load(Ordering::Relaxed),
         }
     }
@@ -206,7 +223,7 @@ impl RecorderHandle {
 
     /// An RGB image (row-major, 3 bytes a pixel) from camera `camera`.
     pub fn log_rgb(&self, stamp: Stamp, camera: &str, resolution_px: [u32; 2], rgb: &[u8]) {
-        self.push(|| Msg::Image {
+        self.push_image(|| Msg::Image {
             stamp,
             camera: camera.to_owned(),
             resolution_px,
@@ -216,7 +233,7 @@ impl RecorderHandle {
 
     /// A depth image in metres (row-major f32) from camera `camera`.
     pub fn log_depth(&self, stamp: Stamp, camera: &str, resolution_px: [u32; 2], depth_m: &[f32]) {
-        self.push(|| Msg::Image {
+        self.push_image(|| Msg::Image {
             stamp,
             camera: camera.to_owned(),
             resolution_px,
@@ -232,7 +249,7 @@ impl RecorderHandle {
         resolution_px: [u32; 2],
         temperature_k: &[f32],
     ) {
-        self.push(|| Msg::Image {
+        self.push_image(|| Msg::Image {
             stamp,
             camera: camera.to_owned(),
             resolution_px,
@@ -567,6 +584,26 @@ mod tests {
         drop(rx);
         handle.log_event(t, Level::Warn, "late");
         assert_eq!(handle.dropped(), 4);
+    }
+
+    #[test]
+    fn images_give_way_to_small_messages_at_half_a_channel() {
+        let (tx, _rx) = crossbeam_channel::bounded(4);
+        let handle = RecorderHandle {
+            tx,
+            counters: Arc::new(Counters::default()),
+        };
+        let t = Stamp::new(0, 0.0);
+        for _ in 0..3 {
+            handle.log_rgb(t, "rgb", [1, 1], &[1, 2, 3]);
+        }
+        // Two images fill half the channel; the third is dropped ...
+        assert_eq!((handle.stats().queued, handle.stats().images_dropped), (2, 1));
+        // ... while the other half still takes plots.
+        handle.log_series(t, Series::StepTimeUs, &[1.0]);
+        handle.log_series(t, Series::StepTimeUs, &[1.0]);
+        assert_eq!(handle.stats().queued, 4);
+        assert_eq!(handle.stats().dropped, 1);
     }
 
     #[test]
