@@ -244,7 +244,12 @@ impl VizSink {
         }
         let obstacles = world_obstacles(setup.world);
         if !obstacles.is_empty() {
-            let names: Vec<&str> = setup.world.objects.iter().map(|o| o.name.as_str()).collect();
+            let names: Vec<&str> = setup
+                .world
+                .objects
+                .iter()
+                .map(|o| o.name.as_str())
+                .collect();
             handle.log_labelled_obstacles(When::Static, ObstacleSource::True, &obstacles, &names);
         }
         let tracking = Tracking::new(robot, states);

@@ -27,11 +27,24 @@ pub(super) fn layout(setup: &SinkSetup<'_>, obstacles: &[Obstacle]) -> Layout {
             })
             .collect(),
     };
-    points.extend(obstacles.iter().map(|o| match *o {
-        Obstacle::Sphere { center, .. }
-        | Obstacle::Ellipsoid { center, .. }
-        | Obstacle::Box { center, .. } => center,
-    }));
+    // Obstacles near the path join the frame; far ones (a wall at the
+    // yard's edge, the infrared targets) would shrink the robot to a speck.
+    let (lo, hi) = bounding_box(&points);
+    let margin = 0.25 * (hi - lo).norm() + 1.0;
+    let near = |p: &Point3<f64>| (0..3).all(|i| p[i] >= lo[i] - margin && p[i] <= hi[i] + margin);
+    let centres: Vec<Point3<f64>> = obstacles
+        .iter()
+        .map(|o| match *o {
+            Obstacle::Sphere { center, .. }
+            | Obstacle::Ellipsoid { center, .. }
+            | Obstacle::Box { center, .. } => center,
+        })
+        .collect();
+    if points.is_empty() {
+        points = centres;
+    } else {
+        points.extend(centres.into_iter().filter(|c| near(c)));
+    }
     let mut layout = Layout::framing(&points);
     layout.cameras = setup
         .sensors
@@ -41,6 +54,19 @@ pub(super) fn layout(setup: &SinkSetup<'_>, obstacles: &[Obstacle]) -> Layout {
         .collect();
     layout.estimator = setup.perception.is_some();
     layout
+}
+
+fn bounding_box(points: &[Point3<f64>]) -> (Point3<f64>, Point3<f64>) {
+    let start = (Point3::origin(), Point3::origin());
+    let Some(first) = points.first() else {
+        return start;
+    };
+    points.iter().fold((*first, *first), |(lo, hi), p| {
+        (
+            Point3::from(lo.coords.inf(&p.coords)),
+            Point3::from(hi.coords.sup(&p.coords)),
+        )
+    })
 }
 
 /// The state components plotted against their reference: positions (the
@@ -68,7 +94,12 @@ impl Tracking {
             .collect();
         let names = indices
             .iter()
-            .flat_map(|i| [state_names[*i].to_owned(), format!("{} ref", state_names[*i])])
+            .flat_map(|i| {
+                [
+                    state_names[*i].to_owned(),
+                    format!("{} ref", state_names[*i]),
+                ]
+            })
             .collect();
         Self {
             pairs: Vec::with_capacity(2 * indices.len()),

@@ -10,8 +10,8 @@ use std::f64::consts::TAU;
 
 use nalgebra::{Isometry3, Point3, Translation3, UnitQuaternion, Vector3};
 use recede_viz::{
-    CameraSpec, Layout, Level, Obstacle, ObstacleSource, Recorder, RobotKind, RobotPose, Series, Stamp,
-    When,
+    CameraSpec, Layout, Level, Obstacle, ObstacleSource, Recorder, RobotKind, RobotPose, Series,
+    Stamp, When,
 };
 
 fn figure8(t: f64) -> Point3<f64> {

@@ -12,7 +12,7 @@
 
 use nalgebra::{Point3, Vector3};
 use rerun::blueprint::components::{
-    ColumnShare, ContainerKind, Eye3DKind, IncludedContent, PanelState, QueryExpression,
+    ColumnShare, ContainerKind, Eye3DKind, IncludedContent, PanelState, PlayState, QueryExpression,
     RootContainer, RowShare, TimelineName, ViewClass,
 };
 use rerun::components::{Name, Position3D, Vector3D};
@@ -49,7 +49,10 @@ impl Layout {
     /// above, far enough to see all of it.
     pub fn framing(points: &[Point3<f64>]) -> Self {
         let (lo, hi) = points.iter().fold(
-            (Vector3::repeat(f64::INFINITY), Vector3::repeat(f64::NEG_INFINITY)),
+            (
+                Vector3::repeat(f64::INFINITY),
+                Vector3::repeat(f64::NEG_INFINITY),
+            ),
             |(lo, hi), p| (lo.inf(&p.coords), hi.sup(&p.coords)),
         );
         let (centre, radius) = if points.is_empty() {
@@ -57,9 +60,9 @@ impl Layout {
         } else {
             (0.5 * (lo + hi), (0.5 * (hi - lo).norm()).max(0.5))
         };
-        let from = Vector3::new(-0.35, -1.0, 0.6).normalize();
+        let from = Vector3::new(-0.25, -1.0, 0.9).normalize();
         Self {
-            eye: Point3::from(centre + from * 1.9 * radius),
+            eye: Point3::from(centre + from * 1.5 * radius),
             look_at: Point3::from(centre),
             cameras: Vec::new(),
             estimator: false,
@@ -72,7 +75,12 @@ impl Layout {
     pub fn entities(&self) -> Vec<String> {
         let mut out = vec![paths::WORLD.to_owned(), paths::EVENTS.to_owned()];
         out.extend(self.cameras.iter().map(|c| paths::camera_image(c)));
-        out.extend(self.plots().into_iter().flat_map(|(_, s)| s).map(|s| s.path().to_owned()));
+        out.extend(
+            self.plots()
+                .into_iter()
+                .flat_map(|(_, s)| s)
+                .map(|s| s.path().to_owned()),
+        );
         out
     }
 
@@ -80,7 +88,10 @@ impl Layout {
     fn plots(&self) -> Vec<(&'static str, Vec<Series>)> {
         let mut plots = vec![
             ("reference vs actual", vec![Series::Tracking]),
-            ("command and bounds", vec![Series::Command, Series::CommandBounds]),
+            (
+                "command and bounds",
+                vec![Series::Command, Series::CommandBounds],
+            ),
             ("step time (us)", vec![Series::StepTimeUs]),
             ("QP iterations", vec![Series::QpIterations]),
         ];
@@ -213,8 +224,21 @@ fn tree(layout: &Layout) -> Node {
         .with_look_target(Position3D(vec3(&layout.look_at)))
         .with_eye_up(Vector3D(Vec3D([0.0, 0.0, 1.0])));
     let mut world = Node::view("3D", "world", paths::WORLD);
-    if let Node::View { eye: slot, .. } = &mut world {
+    if let Node::View {
+        eye: slot,
+        contents,
+        ..
+    } = &mut world
+    {
         *slot = Some(eye);
+        // Images live in their own views: in 3D a depth image becomes a
+        // point cloud that hides the scene. The frusta stay.
+        contents.extend(
+            layout
+                .cameras
+                .iter()
+                .map(|c| format!("- /{}", paths::camera_image(c))),
+        );
     }
     let left = if layout.cameras.is_empty() {
         world
@@ -225,7 +249,7 @@ fn tree(layout: &Layout) -> Node {
             .map(|c| Node::view("2D", c.as_str(), &paths::camera(c)))
             .collect();
         let row = Node::split(ContainerKind::Horizontal, &[], cameras);
-        Node::split(ContainerKind::Vertical, &[3.0, 1.0], vec![world, row])
+        Node::split(ContainerKind::Vertical, &[3.2, 1.0], vec![world, row])
     };
     let mut plots: Vec<Node> = layout
         .plots()
@@ -240,7 +264,7 @@ fn tree(layout: &Layout) -> Node {
         .collect();
     plots.push(Node::view("TextLog", "events", paths::EVENTS));
     let right = Node::split(ContainerKind::Vertical, &[], plots);
-    Node::split(ContainerKind::Horizontal, &[0.62, 0.38], vec![left, right])
+    Node::split(ContainerKind::Horizontal, &[0.64, 0.36], vec![left, right])
 }
 
 /// Sends `layout` as the recording's blueprint, activated and made the
@@ -250,9 +274,7 @@ pub(crate) fn send(rec: &RecordingStream, layout: &Layout) -> RecordingStreamRes
         .store_info()
         .map(|info| info.application_id().clone())
         .unwrap_or_else(|| "recede".into());
-    let (bp, storage) = RecordingStreamBuilder::new(app)
-        .blueprint()
-        .memory()?;
+    let (bp, storage) = RecordingStreamBuilder::new(app).blueprint().memory()?;
     // The viewer reads blueprint data on this timeline.
     bp.set_time_sequence("blueprint", 0);
     let mut next = 1;
@@ -267,13 +289,19 @@ pub(crate) fn send(rec: &RecordingStream, layout: &Layout) -> RecordingStreamRes
             .with_auto_views(false),
     )?;
     for panel in ["blueprint_panel", "selection_panel"] {
-        bp.log(panel, &PanelBlueprint::new().with_state(PanelState::Collapsed))?;
+        bp.log(
+            panel,
+            &PanelBlueprint::new().with_state(PanelState::Collapsed),
+        )?;
     }
+    // Following: a live stream is watched as it comes, a file opens at its
+    // end with every plot complete (and `--duration` picks that moment).
     bp.log(
         "time_panel",
         &TimePanelBlueprint::new()
             .with_state(PanelState::Collapsed)
-            .with_timeline(TimelineName(paths::SIM_TIME.into())),
+            .with_timeline(TimelineName(paths::SIM_TIME.into()))
+            .with_play_state(PlayState::Following),
     )?;
     let msgs = storage.take();
     let Some(blueprint_id) = msgs.first().map(|m| m.store_id().clone()) else {

@@ -44,10 +44,10 @@ mod recorder;
 mod types;
 mod writer;
 
+pub use blueprint::Layout;
 pub use body::{
     base_from_link1, cart_from_pole, elbow_from_link2, link1_from_elbow, rotor_positions,
 };
-pub use blueprint::Layout;
 pub use error::VizError;
 pub use recorder::{Recorder, RecorderConfig, RecorderHandle, RecorderStats, Sink};
 pub use types::{

@@ -598,7 +598,10 @@ mod tests {
             handle.log_rgb(t, "rgb", [1, 1], &[1, 2, 3]);
         }
         // Two images fill half the channel; the third is dropped ...
-        assert_eq!((handle.stats().queued, handle.stats().images_dropped), (2, 1));
+        assert_eq!(
+            (handle.stats().queued, handle.stats().images_dropped),
+            (2, 1)
+        );
         // ... while the other half still takes plots.
         handle.log_series(t, Series::StepTimeUs, &[1.0]);
         handle.log_series(t, Series::StepTimeUs, &[1.0]);

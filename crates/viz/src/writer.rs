@@ -124,8 +124,7 @@ impl<'a> Writer<'a> {
                     paths::REFERENCE,
                     &LineStrips3D::new([f32_points(&path)])
                         .with_radii([0.01_f32])
-                        .with_colors([REFERENCE_COLOR])
-                        .with_labels(["reference"]),
+                        .with_colors([REFERENCE_COLOR]),
                 )
                 .map_err(rerun_err),
             Msg::Prediction(stamp, positions) => {

@@ -74,7 +74,10 @@ fn record(file: &Path, layout: &Layout) {
     for series in Series::ALL {
         recorder.declare_series(series, &["a", "b"]);
     }
-    recorder.log_reference(When::Static, &[Point3::origin(), Point3::new(1.0, 0.0, 1.0)]);
+    recorder.log_reference(
+        When::Static,
+        &[Point3::origin(), Point3::new(1.0, 0.0, 1.0)],
+    );
     recorder.log_labelled_obstacles(
         When::Static,
         ObstacleSource::True,
@@ -93,7 +96,10 @@ fn record(file: &Path, layout: &Layout) {
     let ir: Vec<f32> = (0..16 * 12).map(|i| 293.0 + 10.0 * noise(i)).collect();
     for step in 0..5_u64 {
         let t = Stamp::new(step, step as f64 * 0.01);
-        recorder.log_pose(t, RobotPose::rigid(Point3::new(0.0, 0.0, 1.0), UnitQuaternion::identity()));
+        recorder.log_pose(
+            t,
+            RobotPose::rigid(Point3::new(0.0, 0.0, 1.0), UnitQuaternion::identity()),
+        );
         recorder.log_estimate(t, Point3::new(0.01, 0.0, 1.0));
         for series in Series::ALL {
             recorder.log_series(t, series, &[1.0, 2.0]);
@@ -125,13 +131,24 @@ fn the_blueprint_is_sent_activated_with_the_eye_and_the_sim_time_timeline() {
     let paths: BTreeSet<String> = blueprint.iter().map(path_of).collect();
     assert!(paths.contains("viewport"), "{paths:?}");
     assert!(paths.contains("time_panel"), "{paths:?}");
-    assert!(paths.iter().any(|p| p.ends_with("/EyeControls3D")), "{paths:?}");
+    assert!(
+        paths.iter().any(|p| p.ends_with("/EyeControls3D")),
+        "{paths:?}"
+    );
     // 3D + 3 cameras + 6 plots + event log, each with its contents.
-    let views = paths.iter().filter(|p| p.starts_with("view/") && p.matches('/').count() == 1);
+    let views = paths
+        .iter()
+        .filter(|p| p.starts_with("view/") && p.matches('/').count() == 1);
     assert_eq!(views.count(), 11, "{paths:?}");
-    let time_panel = blueprint.iter().find(|c| path_of(c) == "time_panel").unwrap();
+    let time_panel = blueprint
+        .iter()
+        .find(|c| path_of(c) == "time_panel")
+        .unwrap();
     let text = format!("{time_panel:?}");
-    assert!(text.contains(paths::SIM_TIME), "time panel on sim_time: {text}");
+    assert!(
+        text.contains(paths::SIM_TIME),
+        "time panel on sim_time: {text}"
+    );
 }
 
 #[test]
@@ -147,7 +164,10 @@ fn every_entity_the_blueprint_shows_is_logged() {
     let shown = layout.entities();
     assert!(shown.len() >= 12, "{shown:?}");
     for entity in shown {
-        assert!(logged.contains(&entity), "{entity} is in a view but not logged: {logged:?}");
+        assert!(
+            logged.contains(&entity),
+            "{entity} is in a view but not logged: {logged:?}"
+        );
     }
 }
 
@@ -201,7 +221,14 @@ fn the_static_scene_is_written_before_the_first_step() {
         path_of(&recording[first_step])
     );
     let statics: BTreeSet<String> = recording[..first_step].iter().map(path_of).collect();
-    for entity in [paths::REFERENCE, "world/robot/body/arms", "world/obstacles/true/boxes"] {
-        assert!(statics.contains(entity), "{entity} not in the static scene: {statics:?}");
+    for entity in [
+        paths::REFERENCE,
+        "world/robot/body/arms",
+        "world/obstacles/true/boxes",
+    ] {
+        assert!(
+            statics.contains(entity),
+            "{entity} not in the static scene: {statics:?}"
+        );
     }
 }
