@@ -181,10 +181,11 @@ impl<'a> Writer<'a> {
             }
             Msg::Blueprint(layout) => {
                 blueprint::send(self.rec, &layout).map_err(rerun_err)?;
-                // The blueprint closes the static scene: write it out now, so
-                // that it precedes every per-step chunk in the file.
+                // The blueprint closes the static scene: batch it out now, so
+                // that it precedes every per-step chunk in the file. Not
+                // blocking: the loop's first steps must not wait for a disk.
                 self.rec
-                    .flush_blocking()
+                    .flush_async()
                     .map_err(|err| format!("flushing the static scene: {err}"))
             }
             Msg::SeriesNames(series, names) => {
