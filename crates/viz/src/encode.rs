@@ -37,7 +37,7 @@ pub fn jpeg_rgb(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, String> {
 /// beyond 65.5 m) is 0.
 pub fn depth_mm(depth_m: f32) -> u16 {
     let mm = (depth_m * DEPTH_UNITS_PER_M).round();
-    if mm.is_finite() && mm >= 1.0 && mm <= f32::from(u16::MAX) {
+    if (1.0..=f32::from(u16::MAX)).contains(&mm) {
         mm as u16
     } else {
         0
