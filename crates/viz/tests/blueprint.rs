@@ -186,8 +186,10 @@ fn images_are_stored_encoded() {
         let images: Vec<&Chunk> = recording.iter().filter(|c| path_of(c) == path).collect();
         assert!(!images.is_empty(), "no image from {camera}");
         for chunk in images {
-            let components: Vec<String> =
-                chunk.components().keys().map(|d| d.to_string()).collect();
+            let components: Vec<String> = chunk
+                .component_descriptors()
+                .map(|d| format!("{d:?}"))
+                .collect();
             assert!(
                 components.iter().any(|c| c.contains(component)),
                 "{camera}: {components:?}"
