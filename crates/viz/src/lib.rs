@@ -33,6 +33,10 @@
 //! # Ok::<(), recede_viz::VizError>(())
 //! ```
 //!
+//! A recording carries its layout: [`RecorderHandle::send_blueprint`] sends
+//! a [`Layout`] (one function for every robot) as rerun's default
+//! blueprint. Camera images are encoded on the recorder thread ([`encode`]).
+//!
 //! Entity paths and timelines are listed in [`paths`].
 
 mod blueprint;
