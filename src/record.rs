@@ -17,6 +17,10 @@ use recede_viz::{
     RobotPose, Series, Stamp, When,
 };
 
+use layout::{layout, Bounds, Perceived, Tracking};
+
+mod layout;
+
 /// Where `recede run` sends its recording.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recording {
@@ -157,6 +161,11 @@ pub struct SinkSetup<'a> {
     pub duration_secs: f64,
     /// Log images and scans.
     pub sensor_data: bool,
+    /// The controller's input bounds (plotted with the command), if any.
+    pub input_bounds: (Option<&'a [f64]>, Option<&'a [f64]>),
+    /// Whether the estimator perceives (not the truth): its estimate and
+    /// what it sees are then drawn.
+    pub perception: bool,
 }
 
 /// `recede_rt::Sink` over a rerun recorder handle.
@@ -164,10 +173,21 @@ pub struct SinkSetup<'a> {
 pub struct VizSink {
     handle: RecorderHandle,
     robot: RobotConfig,
+    reference: ReferenceConfig,
     sensors: Vec<SensorInfo>,
     sensor_data: bool,
     points: Vec<Point3<f64>>,
+    tracking: Tracking,
+    bounds: Bounds,
+    perception: Option<Perceived>,
+    /// Time of the last image logged, per sensor.
+    last_image_secs: Vec<f64>,
 }
+
+/// Images go to the recording at most this often per camera (10 Hz): the
+/// viewer needs no more, and encoding every 30 Hz frame is most of the
+/// recorder's work (perception still gets every frame).
+const IMAGE_PERIOD_SECS: f64 = 0.1;
 
 impl VizSink {
     /// Logs the static parts (body, cameras, reference, obstacles, series
@@ -186,7 +206,7 @@ impl VizSink {
         handle.declare_series(Series::State, states);
         handle.declare_series(Series::EstimatorStd, states);
         handle.declare_series(Series::Command, inputs);
-        handle.declare_series(Series::SolveTimeMs, &["solve"]);
+        handle.declare_series(Series::StepTimeUs, &["step_us"]);
         handle.declare_series(Series::QpIterations, &["qp_iterations"]);
         for s in setup.sensors {
             if let Some(k) = &s.intrinsics {
@@ -220,16 +240,31 @@ impl VizSink {
         }
         let obstacles = world_obstacles(setup.world);
         if !obstacles.is_empty() {
-            handle.log_obstacles(When::Static, ObstacleSource::True, &obstacles);
+            let names: Vec<&str> = setup
+                .world
+                .objects
+                .iter()
+                .map(|o| o.name.as_str())
+                .collect();
+            handle.log_labelled_obstacles(When::Static, ObstacleSource::True, &obstacles, &names);
         }
+        let tracking = Tracking::new(robot, states);
+        handle.declare_series(Series::Tracking, &tracking.names());
+        let bounds = Bounds::new(&handle, setup.input_bounds);
+        handle.send_blueprint(&layout(setup, &obstacles));
         // The static scene reaches the file before the run starts.
         handle.flush();
         Self {
             handle,
             robot: robot.clone(),
+            reference: setup.reference.clone(),
             sensors: setup.sensors.to_vec(),
             sensor_data: setup.sensor_data,
             points: Vec::new(),
+            tracking,
+            bounds,
+            perception: setup.perception.then(Perceived::new),
+            last_image_secs: vec![f64::NEG_INFINITY; setup.sensors.len()],
         }
     }
 }
@@ -244,6 +279,18 @@ impl Sink for VizSink {
         };
         let stamp = Stamp::new(step, reading.stamp.stamp_secs);
         let name = &info.name;
+        let image = matches!(
+            reading.measurement,
+            Measurement::RgbImage(_) | Measurement::DepthImage(_) | Measurement::InfraredImage(_)
+        );
+        if image {
+            let last = &mut self.last_image_secs[reading.sensor.0 as usize];
+            // A millisecond of slack: 30 Hz frames land on 0.1 s give or take.
+            if stamp.sim_time_secs - *last < IMAGE_PERIOD_SECS - 1e-3 {
+                return;
+            }
+            *last = stamp.sim_time_secs;
+        }
         match &reading.measurement {
             Measurement::RgbImage(img) => {
                 let size = [img.width_px, img.height_px];
@@ -275,6 +322,8 @@ impl Sink for VizSink {
 
     fn truth(&mut self, step: u64, t_secs: f64, state: &[f64]) {
         let stamp = Stamp::new(step, t_secs);
+        let pairs = self.tracking.pairs(&self.reference, t_secs, state);
+        self.handle.log_series(stamp, Series::Tracking, pairs);
         if let Some(pose) = pose(&self.robot, state) {
             self.handle.log_pose(stamp, pose);
         }
@@ -284,8 +333,9 @@ impl Sink for VizSink {
     fn step(&mut self, log: &StepLog) {
         let stamp = Stamp::new(log.step, log.t_secs);
         self.handle.log_series(stamp, Series::Command, &log.command);
+        self.bounds.at(&self.handle, stamp);
         self.handle
-            .log_series(stamp, Series::SolveTimeMs, &[log.compute_secs * 1e3]);
+            .log_series(stamp, Series::StepTimeUs, &[log.compute_secs * 1e6]);
         self.handle.log_series(
             stamp,
             Series::QpIterations,
@@ -302,6 +352,13 @@ impl Sink for VizSink {
                     .map(|x| state_point(&self.robot, x)),
             );
             self.handle.log_prediction(stamp, &self.points);
+        }
+        if let Some(perceived) = &mut self.perception {
+            if nx > 0 {
+                let estimate = state_point(&self.robot, &log.estimate);
+                self.handle.log_estimate(stamp, estimate);
+            }
+            perceived.log(&self.handle, stamp, &log.world);
         }
     }
 

@@ -286,6 +286,11 @@ fn run_scenario(
                 sensors: &sensor_infos,
                 duration_secs: duration,
                 sensor_data: f.recording.sensor_data,
+                input_bounds: (
+                    f.controller.mpc.input_min.as_deref(),
+                    f.controller.mpc.input_max.as_deref(),
+                ),
+                perception: perceiving,
             },
         )),
         None => Box::new(NullSink),

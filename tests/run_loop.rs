@@ -119,7 +119,7 @@ fn the_recording_holds_the_run() {
         paths::PREDICTION,
         paths::PLOT_STATE,
         paths::PLOT_COMMAND,
-        paths::PLOT_SOLVE_TIME_MS,
+        paths::PLOT_STEP_TIME_US,
         paths::PLOT_QP_ITERATIONS,
         paths::PLOT_ESTIMATOR_STD,
     ]

@@ -4,7 +4,7 @@
 //! [`Sink`]. The program's sink writes rerun; [`NullSink`] records nothing
 //! and makes the loop skip the queue altogether.
 
-use recede_msg::Reading;
+use recede_msg::{Reading, WorldModel};
 
 use crate::policy::StepStatus;
 
@@ -30,6 +30,9 @@ pub struct StepLog {
     pub compute_secs: f64,
     /// The plan's predicted states, flattened node by node (may be empty).
     pub predicted_states: Vec<f64>,
+    /// What the estimator saw, as the step acted on it (empty for an
+    /// estimator that sees nothing).
+    pub world: WorldModel,
 }
 
 /// Where the recording goes. Called on the recorder task only, so an

@@ -10,8 +10,8 @@ use std::f64::consts::TAU;
 
 use nalgebra::{Isometry3, Point3, Translation3, UnitQuaternion, Vector3};
 use recede_viz::{
-    CameraSpec, Level, Obstacle, ObstacleSource, Recorder, RobotKind, RobotPose, Series, Stamp,
-    When,
+    CameraSpec, Layout, Level, Obstacle, ObstacleSource, Recorder, RobotKind, RobotPose, Series,
+    Stamp, When,
 };
 
 fn figure8(t: f64) -> Point3<f64> {
@@ -61,6 +61,9 @@ fn main() -> Result<(), recede_viz::VizError> {
     ];
     recorder.log_obstacles(When::Static, ObstacleSource::True, &pillars);
     recorder.log_targets(When::Static, &[figure8(2.0), figure8(6.0)]);
+    let mut layout = Layout::framing(&reference);
+    layout.cameras = vec!["rgb".into(), "depth".into(), "infrared".into()];
+    recorder.send_blueprint(&layout);
 
     let dt = 0.02;
     for step in 0..400_u64 {
@@ -118,7 +121,7 @@ fn main() -> Result<(), recede_viz::VizError> {
         recorder.log_lidar(stamp, &scan);
         recorder.log_series(stamp, Series::State, &[p.x, p.y, p.z]);
         recorder.log_series(stamp, Series::Command, &[2.4, 2.5, 2.4, 2.5]);
-        recorder.log_series(stamp, Series::SolveTimeMs, &[0.8 + 0.2 * (t * 5.0).sin()]);
+        recorder.log_series(stamp, Series::StepTimeUs, &[180.0 + 40.0 * (t * 5.0).sin()]);
         recorder.log_series(
             stamp,
             Series::QpIterations,

@@ -33,15 +33,22 @@
 //! # Ok::<(), recede_viz::VizError>(())
 //! ```
 //!
+//! A recording carries its layout: [`RecorderHandle::send_blueprint`] sends
+//! a [`Layout`] (one function for every robot) as rerun's default
+//! blueprint. Camera images are encoded on the recorder thread ([`encode`]).
+//!
 //! Entity paths and timelines are listed in [`paths`].
 
+mod blueprint;
 mod body;
+pub mod encode;
 mod error;
 pub mod paths;
 mod recorder;
 mod types;
 mod writer;
 
+pub use blueprint::Layout;
 pub use body::{
     base_from_link1, cart_from_pole, elbow_from_link2, link1_from_elbow, rotor_positions,
 };

@@ -20,15 +20,19 @@
 //! | `world/robot/link1/elbow/link2` | Transform3D `elbow_from_link2` (arm) | per step |
 //! | `world/robot/link1/elbow/link2/geometry` | link 2 line strip (arm) | static |
 //! | `world/robot/cameras/{name}` | Transform3D `body_from_camera` + Pinhole | static |
-//! | `world/robot/cameras/{name}/image` | Image (RGB u8, infrared f32 K) or DepthImage (f32 m) | per frame |
+//! | `world/robot/cameras/{name}/image` | EncodedImage (RGB and infrared as JPEG) or EncodedDepthImage (16-bit PNG, mm); see [`crate::encode`] | per frame |
 //! | `world/robot/lidar` | Points3D in the body frame | per scan |
 //! | `world/reference` | LineStrips3D | static or per step |
+//! | `world/estimate` | Points3D, the estimated position or tip | per step |
 //! | `world/prediction` | LineStrips3D + Points3D, the MPC's predicted positions | per step |
 //! | `world/targets` | Points3D | static or per step |
-//! | `world/obstacles/true/{ellipsoids,boxes}` | Ellipsoids3D / Boxes3D, wireframe, grey-green | static or per step |
+//! | `world/obstacles/true/{ellipsoids,boxes}` | Ellipsoids3D / Boxes3D, wireframe, grey-green, labelled by name | static or per step |
 //! | `world/obstacles/perceived/{ellipsoids,boxes}` | Ellipsoids3D / Boxes3D, solid, orange | per step |
-//! | `plots/state`, `plots/command`, `plots/solve_time_ms`, `plots/qp_iterations`, `plots/residual_norm`, `plots/estimator_std` | Scalars (+ static SeriesLines names) | per step |
+//! | `plots/state`, `plots/tracking`, `plots/command`, `plots/command_bounds`, `plots/step_time_us`, `plots/qp_iterations`, `plots/residual_norm`, `plots/estimator_std` | Scalars (+ static SeriesLines names) | per step |
 //! | `events` | TextLog with a level | per event |
+//!
+//! A blueprint (the default layout, [`crate::Layout`]) goes with the
+//! recording in its own store; see [`crate::RecorderHandle::send_blueprint`].
 //!
 //! Timelines: [`SIM_TIME`] (duration, seconds of simulated time) and [`STEP`]
 //! (sequence, the control step). Rerun adds its own `log_time` (wall clock).
@@ -65,6 +69,9 @@ pub const CAMERAS: &str = "world/robot/cameras";
 pub const LIDAR: &str = "world/robot/lidar";
 /// The reference path.
 pub const REFERENCE: &str = "world/reference";
+/// The estimated position (quadrotor, ground robot) or tip (cart-pole,
+/// arm); the body drawn at [`ROBOT`] is the true pose.
+pub const ESTIMATE: &str = "world/estimate";
 /// The MPC's predicted trajectory (positions) at the current step.
 pub const PREDICTION: &str = "world/prediction";
 /// Targets (goals, hot spots to visit, reach points).
@@ -79,10 +86,14 @@ pub const EVENTS: &str = "events";
 /// Time series. One entity per group; the names of its components are logged
 /// once as static `SeriesLines`.
 pub const PLOT_STATE: &str = "plots/state";
+/// Tracked components and their reference, in pairs.
+pub const PLOT_TRACKING: &str = "plots/tracking";
 /// Applied command.
 pub const PLOT_COMMAND: &str = "plots/command";
-/// Controller solve time, milliseconds.
-pub const PLOT_SOLVE_TIME_MS: &str = "plots/solve_time_ms";
+/// The command's bounds (logged at the first and last instant: lines).
+pub const PLOT_COMMAND_BOUNDS: &str = "plots/command_bounds";
+/// Controller step time, microseconds (the summary's `step_us`).
+pub const PLOT_STEP_TIME_US: &str = "plots/step_time_us";
 /// QP iterations per control step.
 pub const PLOT_QP_ITERATIONS: &str = "plots/qp_iterations";
 /// Magnitude of the learned residual's correction.

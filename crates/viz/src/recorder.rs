@@ -13,6 +13,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use nalgebra::Point3;
 use rerun::{RecordingStream, RecordingStreamBuilder};
 
+use crate::blueprint::Layout;
 use crate::error::VizError;
 use crate::paths;
 use crate::types::{
@@ -98,6 +99,8 @@ pub struct RecorderStats {
     pub queued: u64,
     /// Calls dropped because the channel was full (or the recorder had stopped).
     pub dropped: u64,
+    /// Of `dropped`, images (dropped first: at half a channel).
+    pub images_dropped: u64,
     /// Queued data the recorder thread refused (an image whose buffer does not
     /// match its size) or rerun failed to serialise; each also gets an ERROR event.
     pub rejected: u64,
@@ -107,6 +110,7 @@ pub struct RecorderStats {
 pub(crate) struct Counters {
     queued: AtomicU64,
     dropped: AtomicU64,
+    images_dropped: AtomicU64,
     pub(crate) rejected: AtomicU64,
 }
 
@@ -136,7 +140,10 @@ pub(crate) enum Msg {
     Reference(When, Vec<Point3<f64>>),
     Prediction(Stamp, Vec<Point3<f64>>),
     Targets(When, Vec<Point3<f64>>),
-    Obstacles(When, ObstacleSource, Vec<Obstacle>),
+    Estimate(Stamp, Point3<f64>),
+    /// Obstacles and their labels (empty: none).
+    Obstacles(When, ObstacleSource, Vec<Obstacle>, Vec<String>),
+    Blueprint(Box<Layout>),
     SeriesNames(Series, Vec<String>),
     Series(Stamp, Series, Vec<f64>),
     Event(Stamp, Level, String),
@@ -181,6 +188,19 @@ impl RecorderHandle {
         }
     }
 
+    /// Like `push`, for an image: it is dropped (and counted) already when
+    /// the channel is half full, so that under load the recorder thins the
+    /// images (the bulk of its work: encoding) and keeps poses and plots.
+    fn push_image(&self, make: impl FnOnce() -> Msg) {
+        let room = self.tx.capacity().unwrap_or(usize::MAX);
+        if self.tx.len() >= (room / 2).max(1) {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            self.counters.images_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.push(make);
+    }
+
     /// Calls dropped so far because the recorder could not keep up.
     pub fn dropped(&self) -> u64 {
         self.counters.dropped.load(Ordering::Relaxed)
@@ -191,6 +211,7 @@ impl RecorderHandle {
         RecorderStats {
             queued: self.counters.queued.load(Ordering::Relaxed),
             dropped: self.counters.dropped.load(Ordering::Relaxed),
+            images_dropped: self.counters.images_dropped.load(Ordering::Relaxed),
             rejected: self.counters.rejected.load(Ordering::Relaxed),
         }
     }
@@ -213,7 +234,7 @@ impl RecorderHandle {
 
     /// An RGB image (row-major, 3 bytes a pixel) from camera `camera`.
     pub fn log_rgb(&self, stamp: Stamp, camera: &str, resolution_px: [u32; 2], rgb: &[u8]) {
-        self.push(|| Msg::Image {
+        self.push_image(|| Msg::Image {
             stamp,
             camera: camera.to_owned(),
             resolution_px,
@@ -223,7 +244,7 @@ impl RecorderHandle {
 
     /// A depth image in metres (row-major f32) from camera `camera`.
     pub fn log_depth(&self, stamp: Stamp, camera: &str, resolution_px: [u32; 2], depth_m: &[f32]) {
-        self.push(|| Msg::Image {
+        self.push_image(|| Msg::Image {
             stamp,
             camera: camera.to_owned(),
             resolution_px,
@@ -239,7 +260,7 @@ impl RecorderHandle {
         resolution_px: [u32; 2],
         temperature_k: &[f32],
     ) {
-        self.push(|| Msg::Image {
+        self.push_image(|| Msg::Image {
             stamp,
             camera: camera.to_owned(),
             resolution_px,
@@ -270,16 +291,47 @@ impl RecorderHandle {
     }
 
     /// Obstacles, true or perceived ([`paths::OBSTACLES_TRUE`],
-    /// [`paths::OBSTACLES_PERCEIVED`]). Each call replaces the previous set of
-    /// that source (an empty slice clears it).
+    /// [`paths::OBSTACLES_PERCEIVED`]), unlabelled. Each call replaces the
+    /// previous set of that source (an empty slice clears it).
     pub fn log_obstacles(
         &self,
         when: impl Into<When>,
         source: ObstacleSource,
         obstacles: &[Obstacle],
     ) {
+        self.log_labelled_obstacles(when, source, obstacles, &[]);
+    }
+
+    /// Obstacles with a label each (their names in the scenario), drawn at
+    /// their centres; `labels` is either empty or as long as `obstacles`.
+    pub fn log_labelled_obstacles(
+        &self,
+        when: impl Into<When>,
+        source: ObstacleSource,
+        obstacles: &[Obstacle],
+        labels: &[&str],
+    ) {
         let when = when.into();
-        self.push(|| Msg::Obstacles(when, source, obstacles.to_vec()));
+        self.push(|| {
+            Msg::Obstacles(
+                when,
+                source,
+                obstacles.to_vec(),
+                labels.iter().map(|l| (*l).to_owned()).collect(),
+            )
+        });
+    }
+
+    /// The estimated position (or tip) at `stamp` ([`paths::ESTIMATE`]).
+    pub fn log_estimate(&self, stamp: Stamp, position: Point3<f64>) {
+        self.push(|| Msg::Estimate(stamp, position));
+    }
+
+    /// The recording's default layout (sent as a blueprint, activated). It
+    /// closes the static scene: everything logged before it is written out
+    /// before anything logged after it, so send it last, before the run.
+    pub fn send_blueprint(&self, layout: &Layout) {
+        self.push(|| Msg::Blueprint(Box::new(layout.clone())));
     }
 
     /// Names of the components of a series group (static `SeriesLines`).
@@ -551,7 +603,7 @@ mod tests {
         };
         let t = Stamp::new(0, 0.0);
         for _ in 0..5 {
-            handle.log_series(t, Series::SolveTimeMs, &[1.0]);
+            handle.log_series(t, Series::StepTimeUs, &[1.0]);
         }
         assert_eq!(handle.dropped(), 3);
         assert_eq!(handle.stats().queued, 2);
@@ -559,6 +611,29 @@ mod tests {
         drop(rx);
         handle.log_event(t, Level::Warn, "late");
         assert_eq!(handle.dropped(), 4);
+    }
+
+    #[test]
+    fn images_give_way_to_small_messages_at_half_a_channel() {
+        let (tx, _rx) = crossbeam_channel::bounded(4);
+        let handle = RecorderHandle {
+            tx,
+            counters: Arc::new(Counters::default()),
+        };
+        let t = Stamp::new(0, 0.0);
+        for _ in 0..3 {
+            handle.log_rgb(t, "rgb", [1, 1], &[1, 2, 3]);
+        }
+        // Two images fill half the channel; the third is dropped ...
+        assert_eq!(
+            (handle.stats().queued, handle.stats().images_dropped),
+            (2, 1)
+        );
+        // ... while the other half still takes plots.
+        handle.log_series(t, Series::StepTimeUs, &[1.0]);
+        handle.log_series(t, Series::StepTimeUs, &[1.0]);
+        assert_eq!(handle.stats().queued, 4);
+        assert_eq!(handle.stats().dropped, 1);
     }
 
     #[test]

@@ -149,10 +149,16 @@ pub enum ObstacleSource {
 pub enum Series {
     /// State components ([`crate::paths::PLOT_STATE`]).
     State,
+    /// Tracked components against their reference, in pairs `[actual,
+    /// reference, ...]` ([`crate::paths::PLOT_TRACKING`]).
+    Tracking,
     /// Applied command components ([`crate::paths::PLOT_COMMAND`]).
     Command,
-    /// Solve time in ms ([`crate::paths::PLOT_SOLVE_TIME_MS`]).
-    SolveTimeMs,
+    /// The command's bounds ([`crate::paths::PLOT_COMMAND_BOUNDS`]).
+    CommandBounds,
+    /// Controller step time in us, the summary's `step_us`
+    /// ([`crate::paths::PLOT_STEP_TIME_US`]).
+    StepTimeUs,
     /// QP iterations ([`crate::paths::PLOT_QP_ITERATIONS`]).
     QpIterations,
     /// Learned residual magnitude ([`crate::paths::PLOT_RESIDUAL_NORM`]).
@@ -163,10 +169,12 @@ pub enum Series {
 
 impl Series {
     /// All groups.
-    pub const ALL: [Series; 6] = [
+    pub const ALL: [Series; 8] = [
         Series::State,
+        Series::Tracking,
         Series::Command,
-        Series::SolveTimeMs,
+        Series::CommandBounds,
+        Series::StepTimeUs,
         Series::QpIterations,
         Series::ResidualNorm,
         Series::EstimatorStd,
@@ -177,8 +185,10 @@ impl Series {
         use crate::paths;
         match self {
             Series::State => paths::PLOT_STATE,
+            Series::Tracking => paths::PLOT_TRACKING,
             Series::Command => paths::PLOT_COMMAND,
-            Series::SolveTimeMs => paths::PLOT_SOLVE_TIME_MS,
+            Series::CommandBounds => paths::PLOT_COMMAND_BOUNDS,
+            Series::StepTimeUs => paths::PLOT_STEP_TIME_US,
             Series::QpIterations => paths::PLOT_QP_ITERATIONS,
             Series::ResidualNorm => paths::PLOT_RESIDUAL_NORM,
             Series::EstimatorStd => paths::PLOT_ESTIMATOR_STD,

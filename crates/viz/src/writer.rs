@@ -3,19 +3,23 @@
 use std::sync::atomic::Ordering;
 
 use nalgebra::Point3;
+use rerun::components::MediaType;
 use rerun::{
-    AsComponents, Boxes3D, ChannelDatatype, Color, ColorModel, DepthImage, Ellipsoids3D, FillMode,
-    Image, ImageFormat, LineStrips3D, Pinhole, Points3D, RecordingStream, RecordingStreamResult,
-    Scalars, SeriesLines, TextLog,
+    AsComponents, Boxes3D, Color, Ellipsoids3D, EncodedDepthImage, EncodedImage, FillMode,
+    LineStrips3D, Pinhole, Points3D, RecordingStream, RecordingStreamResult, Scalars, SeriesLines,
+    TextLog,
 };
 
+use crate::blueprint;
 use crate::body;
+use crate::encode;
 use crate::paths;
 use crate::recorder::{Counters, ImageData, Msg};
-use crate::types::{Level, Obstacle, ObstacleSource, Stamp, When};
+use crate::types::{Level, Obstacle, ObstacleSource, Series, Stamp, When};
 
 const REFERENCE_COLOR: Color = crate::body::rgb(70, 130, 230);
 const PREDICTION_COLOR: Color = crate::body::rgb(255, 140, 0);
+const ESTIMATE_COLOR: Color = crate::body::rgb(0, 200, 255);
 const TARGET_COLOR: Color = crate::body::rgb(220, 40, 200);
 const LIDAR_COLOR: Color = crate::body::rgb(40, 210, 210);
 const TRUE_OBSTACLE_COLOR: Color = crate::body::rgba(120, 170, 120, 255);
@@ -120,8 +124,7 @@ impl<'a> Writer<'a> {
                     paths::REFERENCE,
                     &LineStrips3D::new([f32_points(&path)])
                         .with_radii([0.01_f32])
-                        .with_colors([REFERENCE_COLOR])
-                        .with_labels(["reference"]),
+                        .with_colors([REFERENCE_COLOR]),
                 )
                 .map_err(rerun_err),
             Msg::Prediction(stamp, positions) => {
@@ -156,13 +159,45 @@ impl<'a> Writer<'a> {
                 )
                 .map_err(rerun_err)
             }
-            Msg::Obstacles(when, source, obstacles) => self
-                .write_obstacles(when, source, &obstacles)
+            Msg::Estimate(stamp, position) => self
+                .log(
+                    stamp.into(),
+                    paths::ESTIMATE,
+                    &Points3D::new(f32_points(&[position]))
+                        .with_radii([0.06_f32])
+                        .with_colors([ESTIMATE_COLOR]),
+                )
                 .map_err(rerun_err),
-            Msg::SeriesNames(series, names) => self
-                .rec
-                .log_static(series.path(), &SeriesLines::new().with_names(names))
-                .map_err(rerun_err),
+            Msg::Obstacles(when, source, obstacles, labels) => {
+                if !labels.is_empty() && labels.len() != obstacles.len() {
+                    return Err(format!(
+                        "{} labels for {} obstacles",
+                        labels.len(),
+                        obstacles.len()
+                    ));
+                }
+                self.write_obstacles(when, source, &obstacles, &labels)
+                    .map_err(rerun_err)
+            }
+            Msg::Blueprint(layout) => {
+                blueprint::send(self.rec, &layout).map_err(rerun_err)?;
+                // The blueprint closes the static scene: batch it out now, so
+                // that it precedes every per-step chunk in the file. Not
+                // blocking: the loop's first steps must not wait for a disk.
+                self.rec
+                    .flush_async()
+                    .map_err(|err| format!("flushing the static scene: {err}"))
+            }
+            Msg::SeriesNames(series, names) => {
+                let mut lines = SeriesLines::new().with_names(names.iter().cloned());
+                if series == Series::Tracking {
+                    // A pair per tracked component: actual strong, reference pale.
+                    lines = lines.with_colors(tracking_colors(names.len()));
+                }
+                self.rec
+                    .log_static(series.path(), &lines)
+                    .map_err(rerun_err)
+            }
             Msg::Series(stamp, series, values) => self
                 .log(stamp.into(), series.path(), &Scalars::new(values))
                 .map_err(rerun_err),
@@ -197,30 +232,26 @@ impl<'a> Writer<'a> {
                 ))
             }
         };
+        // Encoded on this thread, never on the loop's (see `encode`).
         let logged = match data {
             ImageData::Rgb(rgb) => {
                 check("RGB", rgb.len(), 3)?;
-                self.log(stamp.into(), path, &Image::from_rgb24(rgb, resolution_px))
+                let jpeg = encode::jpeg_rgb(&rgb, w, h)?;
+                self.log(stamp.into(), path, &jpeg_image(jpeg))
             }
             ImageData::Depth(depth) => {
                 check("depth", depth.len(), 1)?;
-                let image = DepthImage::new(
-                    f32_bytes(&depth),
-                    ImageFormat::depth(resolution_px, ChannelDatatype::F32),
-                )
-                .with_meter(1.0_f32)
-                .with_colormap(rerun::components::Colormap::Turbo);
+                let png = encode::png_depth_mm(&depth, w, h)?;
+                let image = EncodedDepthImage::new(png)
+                    .with_media_type(MediaType::PNG)
+                    .with_meter(encode::DEPTH_UNITS_PER_M)
+                    .with_colormap(rerun::components::Colormap::Turbo);
                 self.log(stamp.into(), path, &image)
             }
             ImageData::Infrared(kelvin) => {
-                // Kelvin are not a depth: a grey-level f32 image keeps the
-                // values (hover shows them) without a 3D back-projection.
                 check("infrared", kelvin.len(), 1)?;
-                self.log(
-                    stamp.into(),
-                    path,
-                    &Image::from_elements(&kelvin, resolution_px, ColorModel::L),
-                )
+                let jpeg = encode::jpeg_infrared(&kelvin, w, h)?;
+                self.log(stamp.into(), path, &jpeg_image(jpeg))
             }
         };
         logged.map_err(|err| err.to_string())
@@ -231,25 +262,24 @@ impl<'a> Writer<'a> {
         when: When,
         source: ObstacleSource,
         obstacles: &[Obstacle],
+        labels: &[String],
     ) -> RecordingStreamResult<()> {
-        let (root, color, fill, tag) = match source {
+        let (root, color, fill) = match source {
             ObstacleSource::True => (
                 paths::OBSTACLES_TRUE,
                 TRUE_OBSTACLE_COLOR,
                 FillMode::MajorWireframe,
-                "true",
             ),
             ObstacleSource::Perceived => (
                 paths::OBSTACLES_PERCEIVED,
                 PERCEIVED_OBSTACLE_COLOR,
                 FillMode::Solid,
-                "perceived",
             ),
         };
         let mut ellipsoids = Shapes::default();
         let mut boxes = Shapes::default();
         for (i, obstacle) in obstacles.iter().enumerate() {
-            let label = format!("{tag} {i}");
+            let label = labels.get(i).cloned();
             match *obstacle {
                 Obstacle::Sphere { center, radius_m } => ellipsoids.push(
                     &center,
@@ -318,13 +348,30 @@ impl Shapes {
         center: &Point3<f64>,
         half_sizes: [f32; 3],
         rotation: rerun::Quaternion,
-        label: String,
+        label: Option<String>,
     ) {
         self.centers.push(body::f32x3(&center.coords));
         self.half_sizes.push(half_sizes);
         self.rotations.push(rotation);
-        self.labels.push(label);
+        self.labels.extend(label);
     }
+}
+
+/// Pairs of colours for [`Series::Tracking`]: the actual value strong, its
+/// reference a paler shade of the same hue.
+fn tracking_colors(n: usize) -> Vec<Color> {
+    const HUES: [(u8, u8, u8); 4] = [(220, 50, 50), (40, 150, 60), (50, 90, 220), (200, 130, 0)];
+    (0..n)
+        .map(|i| {
+            let (r, g, b) = HUES[(i / 2) % HUES.len()];
+            if i % 2 == 0 {
+                body::rgb(r, g, b)
+            } else {
+                let pale = |c: u8| ((u16::from(c) + 2 * 230) / 3) as u8;
+                body::rgb(pale(r), pale(g), pale(b))
+            }
+        })
+        .collect()
 }
 
 fn msg_stamp(msg: &Msg) -> Option<Stamp> {
@@ -337,7 +384,8 @@ fn msg_stamp(msg: &Msg) -> Option<Stamp> {
         | Msg::Image { stamp, .. } => Some(*stamp),
         Msg::Reference(When::At(stamp), _)
         | Msg::Targets(When::At(stamp), _)
-        | Msg::Obstacles(When::At(stamp), _, _) => Some(*stamp),
+        | Msg::Obstacles(When::At(stamp), ..) => Some(*stamp),
+        Msg::Estimate(stamp, _) => Some(*stamp),
         _ => None,
     }
 }
@@ -346,6 +394,6 @@ fn f32_points(points: &[Point3<f64>]) -> Vec<[f32; 3]> {
     points.iter().map(|p| body::f32x3(&p.coords)).collect()
 }
 
-fn f32_bytes(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_ne_bytes()).collect()
+fn jpeg_image(jpeg: Vec<u8>) -> EncodedImage {
+    EncodedImage::new(jpeg).with_media_type(MediaType::JPEG)
 }

@@ -99,7 +99,7 @@ fn recording_contains_every_entity_path_on_both_timelines() {
         recorder.log_lidar(t, &[Point3::new(1.0, 0.0, 0.0), Point3::new(0.0, 1.0, 0.0)]);
         recorder.log_series(t, Series::State, &[0.0, 0.0, 1.0]);
         recorder.log_series(t, Series::Command, &[2.0, 2.0, 2.0, 2.0]);
-        recorder.log_series(t, Series::SolveTimeMs, &[0.4]);
+        recorder.log_series(t, Series::StepTimeUs, &[0.4]);
         recorder.log_series(t, Series::QpIterations, &[12.0]);
         recorder.log_series(t, Series::ResidualNorm, &[0.01]);
         recorder.log_series(t, Series::EstimatorStd, &[0.02, 0.02, 0.03]);
@@ -252,11 +252,11 @@ fn dropping_the_recorder_leaves_a_complete_file() {
     let file = dir.path().join("dropped.rrd");
     {
         let recorder = Recorder::to_file(&file).unwrap();
-        recorder.log_series(Stamp::new(0, 0.0), Series::SolveTimeMs, &[1.0]);
+        recorder.log_series(Stamp::new(0, 0.0), Series::StepTimeUs, &[1.0]);
         recorder.log_event(Stamp::new(0, 0.0), Level::Info, "started");
     }
     let found = entities(&decode(&file));
-    assert!(found.contains(paths::PLOT_SOLVE_TIME_MS), "{found:?}");
+    assert!(found.contains(paths::PLOT_STEP_TIME_US), "{found:?}");
     assert!(found.contains(paths::EVENTS), "{found:?}");
 }
 
@@ -320,7 +320,7 @@ fn vanishing_viewer_never_blocks_the_caller() {
         }
         let t = Stamp::new(step, step as f64 * 0.001);
         let start = Instant::now();
-        recorder.log_series(t, Series::SolveTimeMs, &[0.5]);
+        recorder.log_series(t, Series::StepTimeUs, &[0.5]);
         recorder.log_rgb(t, "rgb", [160, 120], &image);
         slowest = slowest.max(start.elapsed());
     }

@@ -21,6 +21,7 @@ use crate::policy::{Policy, StepStatus};
 use crate::sink::StepLog;
 use crate::slot::SlotReader;
 use crate::RtError;
+use recede_msg::WorldModel;
 
 /// Step logs the controller can have in flight to the recorder.
 pub(crate) const LOG_POOL: usize = 64;
@@ -72,6 +73,7 @@ impl<'a> Controller<'a> {
                     status: StepStatus::default(),
                     compute_secs: 0.0,
                     predicted_states: Vec::with_capacity(capacity),
+                    world: WorldModel::default(),
                 }));
             }
         }
@@ -183,6 +185,7 @@ impl<'a> Controller<'a> {
         l.t_secs = t;
         l.status = status;
         l.compute_secs = compute_secs;
+        l.world = estimate.world;
         for (to, from) in [
             (&mut l.estimate, estimate.state()),
             (&mut l.estimate_std, estimate.std()),
