@@ -144,7 +144,11 @@ fn the_blueprint_is_sent_activated_with_the_eye_and_the_sim_time_timeline() {
         .iter()
         .find(|c| path_of(c) == "time_panel")
         .unwrap();
-    let text = format!("{time_panel:?}");
+    let text: String = time_panel
+        .components()
+        .values()
+        .map(|column| format!("{column:?}"))
+        .collect();
     assert!(
         text.contains(paths::SIM_TIME),
         "time panel on sim_time: {text}"

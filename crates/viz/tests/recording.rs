@@ -99,7 +99,9 @@ fn recording_contains_every_entity_path_on_both_timelines() {
         recorder.log_lidar(t, &[Point3::new(1.0, 0.0, 0.0), Point3::new(0.0, 1.0, 0.0)]);
         recorder.log_series(t, Series::State, &[0.0, 0.0, 1.0]);
         recorder.log_series(t, Series::Command, &[2.0, 2.0, 2.0, 2.0]);
-        recorder.log_series(t, Series::StepTimeUs, &[0.4]);
+        recorder.log_series(t, Series::CommandBounds, &[0.0, 8.0]);
+        recorder.log_series(t, Series::Tracking, &[0.0, 0.1, 0.0, 0.0, 1.0, 1.0]);
+        recorder.log_series(t, Series::StepTimeUs, &[400.0]);
         recorder.log_series(t, Series::QpIterations, &[12.0]);
         recorder.log_series(t, Series::ResidualNorm, &[0.01]);
         recorder.log_series(t, Series::EstimatorStd, &[0.02, 0.02, 0.03]);
