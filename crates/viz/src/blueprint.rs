@@ -133,7 +133,7 @@ enum Node {
         name: String,
         origin: String,
         contents: Vec<String>,
-        eye: Option<EyeControls3D>,
+        eye: Option<Box<EyeControls3D>>,
     },
     Split {
         kind: ContainerKind,
@@ -185,7 +185,7 @@ impl Node {
                         .with_space_origin(origin.as_str()),
                 )?;
                 if let Some(eye) = eye {
-                    bp.log(format!("{path}/EyeControls3D"), eye)?;
+                    bp.log(format!("{path}/EyeControls3D"), eye.as_ref())?;
                 }
                 Ok(path)
             }
@@ -230,7 +230,7 @@ fn tree(layout: &Layout) -> Node {
         ..
     } = &mut world
     {
-        *slot = Some(eye);
+        *slot = Some(Box::new(eye));
         // Images live in their own views: in 3D a depth image becomes a
         // point cloud that hides the scene. The frusta stay.
         contents.extend(
