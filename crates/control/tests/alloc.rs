@@ -61,10 +61,7 @@ fn step_with_residual_and_adaptation_does_not_allocate() {
         // A real solve, not a fallback that skips the work.
         assert_eq!(report.outcome, StepOutcome::Solved, "step {k}: {report:?}");
         assert!(report.qp_iterations > 0, "step {k}: {report:?}");
-        assert!(
-            u.iter().all(|v| v.is_finite() && *v > 0.0),
-            "step {k}: {u:?}"
-        );
+        assert!(u.iter().all(|v| (0.0..=8.0).contains(v)), "step {k}: {u:?}");
     }
     assert_eq!(
         c.residual_stats().unwrap().adaptation.unwrap().updated

@@ -491,5 +491,13 @@ fn a_world_that_fails_ends_the_run_with_its_error() {
         &LoopConfig::new(Mode::Lockstep, 0.02, 1.0),
     )
     .unwrap_err();
-    assert!(e.to_string().contains("non-finite command"), "{e}");
+    // The variant names where it failed, its source what.
+    let source = std::error::Error::source(&e).map(ToString::to_string);
+    assert_eq!(e.to_string(), "world");
+    assert!(
+        source
+            .as_deref()
+            .is_some_and(|s| s.contains("non-finite command")),
+        "{e}: {source:?}"
+    );
 }
