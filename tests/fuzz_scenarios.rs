@@ -307,3 +307,44 @@ fn fxhash(text: &str) -> u64 {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     })
 }
+
+/// The mutants earlier fuzzing found panicking (inside OSQP, before its
+/// errors became statuses) stay in the suite: each goes through `check`
+/// and `run` as if it were the configs/ file it came from (so that model
+/// files resolve), with no panic and no hang.
+#[test]
+fn the_mutants_fuzzing_found_never_panic() {
+    record_panics();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz_found");
+    let mut mutants: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/data/fuzz_found")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    mutants.sort();
+    assert!(mutants.len() >= 7, "{mutants:?}");
+    for mutant in mutants {
+        let name = mutant.file_stem().unwrap().to_string_lossy().into_owned();
+        // recede-fuzz-<scenario>-<hash>
+        let scenario = name
+            .strip_prefix("recede-fuzz-")
+            .and_then(|s| s.rsplit_once('-'))
+            .map(|(s, _)| s.to_owned())
+            .expect("a mutant's name");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("configs")
+            .join(format!("{scenario}.toml"));
+        let text = std::fs::read_to_string(&mutant).unwrap();
+        let before = PANICS.lock().map(|p| p.len()).unwrap_or(0);
+        let verdict = exercise(path, text);
+        let panics: Vec<String> = PANICS
+            .lock()
+            .map(|p| p[before..].to_vec())
+            .unwrap_or_default();
+        assert!(
+            verdict.is_ok() && panics.is_empty(),
+            "{}: {verdict:?}, panics {panics:?}",
+            mutant.display()
+        );
+    }
+}
