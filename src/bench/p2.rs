@@ -306,24 +306,14 @@ pub fn closed_loop(
     let sample = |t: f64, x: &mut [f64], u: &mut [f64]| reference.sample(t, x, u);
     let mut config = f.controller.clone();
     match model {
-        LineModel::Nominal => {
-            let mut c = Controller::from_config(&f.robot, &config, x0.as_slice())?;
-            eight(
-                name,
-                &mut c,
-                plant.as_mut(),
-                &sample,
-                v_max,
-                laps,
-                evaluated_from_lap,
-            )
-        }
-        LineModel::Residual(path) => {
-            config.residual = Some(ResidualConfig {
-                model: path.to_path_buf(),
-                evaluation: RESIDUAL,
-                adaptation: None,
-            });
+        LineModel::Nominal | LineModel::Residual(_) => {
+            if let LineModel::Residual(path) = model {
+                config.residual = Some(ResidualConfig {
+                    model: path.to_path_buf(),
+                    evaluation: RESIDUAL,
+                    adaptation: None,
+                });
+            }
             let mut c = Controller::from_config(&f.robot, &config, x0.as_slice())?;
             let mut line = eight(
                 name,
@@ -334,6 +324,7 @@ pub fn closed_loop(
                 laps,
                 evaluated_from_lap,
             )?;
+            // None for the nominal model: it has no residual to leave.
             line.outside_support_fraction = c
                 .residual_stats()
                 .map(|s| s.outside_support as f64 / s.evaluations.max(1) as f64);
