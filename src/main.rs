@@ -90,6 +90,19 @@ enum Command {
         /// robust only: run the cases whose names contain one of these.
         #[arg(long, value_delimiter = ',')]
         cases: Vec<String>,
+        /// scale only: the QP structures to measure, one set of lines each
+        /// (auto, full, partial, none; default auto).
+        #[arg(long, value_delimiter = ',')]
+        condensing: Vec<recede_mpc::Condensing>,
+        /// scale only: stages per block for `partial` (chosen by size when absent).
+        #[arg(long)]
+        block: Option<usize>,
+        /// scale only: P1's horizons (default 20,40,80,160,320).
+        #[arg(long, value_delimiter = ',')]
+        p1_horizons: Option<Vec<usize>>,
+        /// scale only: P2's horizons (default 20,40,80).
+        #[arg(long, value_delimiter = ',')]
+        p2_horizons: Option<Vec<usize>>,
     },
 }
 
@@ -153,6 +166,8 @@ enum Problem {
     P3,
     /// Set-point steps, model mismatch, sensor faults (README's table).
     Robust,
+    /// The step against the horizon: P1 at N = 20..320, P2 at N = 20..80.
+    Scale,
 }
 
 fn main() -> ExitCode {
@@ -261,6 +276,10 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             speeds,
             models,
             cases,
+            condensing,
+            block,
+            p1_horizons,
+            p2_horizons,
         } => {
             if let Some(bad) = speeds.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
                 anyhow::bail!("--speeds: expected peak speeds > 0 m/s, found {bad}");
@@ -284,6 +303,39 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                     lines
                 }
                 Problem::P3 => json_lines(&[bench::p3::run()?])?,
+                Problem::Scale => {
+                    if block == Some(0) {
+                        anyhow::bail!("--block: expected stages per block >= 1, found 0");
+                    }
+                    if let Some(n) = p1_horizons
+                        .iter()
+                        .chain(&p2_horizons)
+                        .flatten()
+                        .find(|n| **n == 0)
+                    {
+                        anyhow::bail!(
+                            "--p1-horizons / --p2-horizons: expected horizons >= 1, found {n}"
+                        );
+                    }
+                    let mut options = bench::scale::ScaleOptions::default();
+                    if !condensing.is_empty() {
+                        options.structures = condensing
+                            .iter()
+                            .map(|&condensing| recede_mpc::QpConfig { condensing, block })
+                            .collect();
+                    } else if block.is_some() {
+                        options.structures[0].block = block;
+                    }
+                    options.p1_horizons = p1_horizons.unwrap_or(options.p1_horizons);
+                    options.p2_horizons = p2_horizons.unwrap_or(options.p2_horizons);
+                    // One line per size as it finishes: the largest take a while.
+                    bench::scale::run(&options, |line| {
+                        if let Ok(text) = serde_json::to_string(line) {
+                            println!("{text}");
+                        }
+                    })?;
+                    return Ok(ExitCode::SUCCESS);
+                }
                 Problem::Robust => {
                     // One line per case as it finishes: the whole set takes minutes.
                     let results = bench::robust::run(&cases, |r| {

@@ -288,6 +288,7 @@ pub fn mpc_config() -> MpcConfig {
         state_bounds: vec![],
         sqp_iterations: 1,
         osqp: Default::default(),
+        qp: Default::default(),
         fallback: recede_mpc::FallbackConfig {
             safe_input: Some(vec![0.0; NU]),
             ..Default::default()

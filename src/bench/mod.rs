@@ -7,6 +7,7 @@ pub mod p1;
 pub mod p2;
 pub mod p3;
 pub mod robust;
+pub mod scale;
 pub mod scenarios;
 
 use std::time::Instant;

@@ -80,10 +80,16 @@ pub fn run(osqp: Option<OsqpConfig>) -> Result<P1Result> {
 /// plant the simulator builds from it (the same model, RK4 at 2 ms), in
 /// lockstep; only the controller's step is timed.
 fn run_variant(variant: &'static str, osqp: Option<OsqpConfig>) -> Result<P1Result> {
+    run_with(variant, self::config(osqp)?)
+}
+
+/// P1's closed loop with the controller section `mpc` instead of the
+/// file's (`recede bench scale` changes the horizon and the QP's structure).
+pub fn run_with(variant: &'static str, mpc: MpcConfig) -> Result<P1Result> {
     let scenario = super::scenarios::p1()?;
     let f = &scenario.file;
     let mut config = f.controller.clone();
-    config.mpc = self::config(osqp)?;
+    config.mpc = mpc;
     let x0 = &f.scenario.initial_state;
     let mut controller = Controller::from_config(&f.robot, &config, x0)?;
     let (mut x_ref, mut u_ref) = ([0.0; 4], [0.0; 1]);

@@ -346,6 +346,34 @@ pub fn closed_loop(
     }
 }
 
+/// The nominal P2 closed loop with the controller section `mpc` instead of
+/// the file's (`recede bench scale` changes the horizon and the QP).
+pub fn nominal_with(
+    mpc: MpcConfig,
+    v_max: f64,
+    laps: f64,
+    evaluated_from_lap: f64,
+) -> Result<P2Line> {
+    let scenario = scenario(v_max)?;
+    let f = &scenario.file;
+    let x0 = SVector::<f64, NX>::from_column_slice(&f.scenario.initial_state);
+    let mut plant = scenario.plant_config().build(f.scenario.seed)?;
+    let reference = &f.reference;
+    let sample = |t: f64, x: &mut [f64], u: &mut [f64]| reference.sample(t, x, u);
+    let mut config = f.controller.clone();
+    config.mpc = mpc;
+    let mut c = Controller::from_config(&f.robot, &config, x0.as_slice())?;
+    eight(
+        "nominal",
+        &mut c,
+        plant.as_mut(),
+        &sample,
+        v_max,
+        laps,
+        evaluated_from_lap,
+    )
+}
+
 /// `laps` of the figure-eight at `v_max` with `controller` on `plant`, the
 /// RMSE from lap `evaluated_from_lap` on.
 fn eight<S: Stepper<NX, NU>>(

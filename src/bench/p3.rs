@@ -107,6 +107,7 @@ fn controller(d: &P3Data) -> Result<Mpc<LinearModel<NX, NU>, (), NX, NU>> {
         state_bounds,
         sqp_iterations: 1,
         osqp: OsqpConfig::osqp_defaults(),
+        qp: Default::default(),
         fallback: Default::default(),
         governor: None,
     };

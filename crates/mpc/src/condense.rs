@@ -43,18 +43,26 @@ pub(crate) struct Condensed<const NX: usize, const NU: usize> {
 
 /// A state weight, added as a diagonal when it is one (as every weight from
 /// a scenario file is).
-enum Weight<'a, const NX: usize> {
+pub(crate) enum Weight<'a, const NX: usize> {
     Diagonal(SVector<f64, NX>),
     Full(&'a SMatrix<f64, NX, NX>),
 }
 
 impl<'a, const NX: usize> Weight<'a, NX> {
-    fn new(q: &'a SMatrix<f64, NX, NX>) -> Self {
+    pub fn new(q: &'a SMatrix<f64, NX, NX>) -> Self {
         let off_diagonal = (0..NX).any(|i| (0..NX).any(|j| i != j && q[(i, j)] != 0.0));
         if off_diagonal {
             Self::Full(q)
         } else {
             Self::Diagonal(q.diagonal())
+        }
+    }
+
+    /// `Q v`.
+    pub fn times(&self, v: &SVector<f64, NX>) -> SVector<f64, NX> {
+        match self {
+            Self::Diagonal(d) => d.component_mul(v),
+            Self::Full(q) => *q * v,
         }
     }
 
@@ -69,6 +77,29 @@ impl<'a, const NX: usize> Weight<'a, NX> {
                 out
             }
             Self::Full(q) => *q + m,
+        }
+    }
+}
+
+/// Jacobians and defects along the plan; with `reuse_jacobians` (a linear
+/// time-invariant model already linearised) only the defects.
+pub(crate) fn linearize_into<M: DiscreteModel<NX, NU>, const NX: usize, const NU: usize>(
+    model: &M,
+    xs: &[SVector<f64, NX>],
+    us: &[SVector<f64, NU>],
+    reuse_jacobians: bool,
+    a: &mut [SMatrix<f64, NX, NX>],
+    b: &mut [SMatrix<f64, NX, NU>],
+    defect: &mut [SVector<f64, NX>],
+) {
+    for k in 0..us.len() {
+        if reuse_jacobians {
+            defect[k] = model.step(&xs[k], &us[k]) - xs[k + 1];
+        } else {
+            let lin = model.linearize(&xs[k], &us[k]);
+            a[k] = lin.a;
+            b[k] = lin.b;
+            defect[k] = lin.x_next - xs[k + 1];
         }
     }
 }
@@ -133,16 +164,15 @@ impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
     ) {
         self.lti = model.is_linear_time_invariant();
         let reuse_jacobians = self.lti && self.linearized_once;
-        for k in 0..us.len() {
-            if reuse_jacobians {
-                self.defect[k] = model.step(&xs[k], &us[k]) - xs[k + 1];
-            } else {
-                let lin = model.linearize(&xs[k], &us[k]);
-                self.a[k] = lin.a;
-                self.b[k] = lin.b;
-                self.defect[k] = lin.x_next - xs[k + 1];
-            }
-        }
+        linearize_into(
+            model,
+            xs,
+            us,
+            reuse_jacobians,
+            &mut self.a,
+            &mut self.b,
+            &mut self.defect,
+        );
         self.linearized_once = true;
     }
 

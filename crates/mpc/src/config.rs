@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::governor::GovernorConfig;
 use crate::osqp_settings::OsqpConfig;
+use crate::qp_structure::QpConfig;
 use crate::MpcError;
 
 /// Penalty on a soft constraint's violation `s >= 0`: `l1 * s + l2 * s^2`.
@@ -92,6 +93,9 @@ pub struct MpcConfig {
     pub sqp_iterations: usize,
     #[serde(default)]
     pub osqp: OsqpConfig,
+    /// The QP's structure (`[controller.qp]`): how far it is condensed.
+    #[serde(default, skip_serializing_if = "QpConfig::is_default")]
+    pub qp: QpConfig,
     #[serde(default)]
     pub fallback: FallbackConfig,
     /// Limits how far the reference may lead the measured state
@@ -121,6 +125,7 @@ pub struct OcpSpec<const NX: usize, const NU: usize> {
     pub state_bounds: Vec<StateBoundConfig>,
     pub sqp_iterations: usize,
     pub osqp: OsqpConfig,
+    pub qp: QpConfig,
     pub max_consecutive_failures: usize,
     pub safe_input: SVector<f64, NU>,
     pub accept_inaccurate: bool,
@@ -289,6 +294,7 @@ impl MpcConfig {
             }
         }
         self.osqp.validate()?;
+        self.qp.validate()?;
         if let Some(g) = &self.governor {
             g.validate(NX)?;
         }
@@ -304,6 +310,7 @@ impl MpcConfig {
             state_bounds: self.state_bounds.clone(),
             sqp_iterations: self.sqp_iterations,
             osqp: self.osqp.clone(),
+            qp: self.qp.clone(),
             max_consecutive_failures: self.fallback.max_consecutive_failures,
             safe_input,
             accept_inaccurate: self.fallback.accept_inaccurate,

@@ -11,12 +11,12 @@ use std::time::Instant;
 use nalgebra::SVector;
 use recede_model::DiscreteModel;
 
-use crate::condense::Condensed;
 use crate::constraints::{ConstraintRow, StageConstraints};
 use crate::governor::Target;
 use crate::layout::{Layout, OSQP_INFINITY};
 use crate::qp::{Csc, Solver};
 use crate::report::{Failure, FallbackCounts, QpStatus, StepOutcome, StepReport};
+use crate::structure::Structure;
 use crate::{MpcError, OcpSpec};
 
 /// The input applied when no plan can be trusted, as a function of the
@@ -51,7 +51,7 @@ pub struct Mpc<M, C, const NX: usize, const NU: usize> {
     x_ref: Vec<SVector<f64, NX>>,
     u_ref: Vec<SVector<f64, NU>>,
     target: Target<NX>,
-    cond: Condensed<NX, NU>,
+    qp: Structure<NX, NU>,
     /// Constraint rows at nodes 1..=N, node k at `(k - 1) * rows_per_node`.
     rows: Vec<ConstraintRow<NX>>,
     q: Vec<f64>,
@@ -73,8 +73,8 @@ impl<M, C, const NX: usize, const NU: usize> std::fmt::Debug for Mpc<M, C, NX, N
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mpc")
             .field("horizon", &self.layout.horizon)
-            .field("variables", &self.layout.n_variables())
-            .field("rows", &self.layout.n_rows())
+            .field("variables", &self.qp.n_variables(&self.layout))
+            .field("rows", &self.qp.n_rows(&self.layout))
             .field("report", &self.report)
             .finish_non_exhaustive()
     }
@@ -104,21 +104,24 @@ where
         let mut soft: Vec<_> = spec.state_bounds.iter().map(|b| b.soft).collect();
         soft.extend((0..constraints.rows()).map(|r| constraints.soft_penalty(r)));
         let layout = Layout::new(n, NU, soft);
-        let cond = Condensed::new(&layout);
-        let (nv, nr) = (layout.n_variables(), layout.n_rows());
+        let qp = Structure::new(&layout, &spec.qp);
+        let (nv, nr) = (qp.n_variables(&layout), qp.n_rows(&layout));
         // OSQP is set up once with the final sparsity pattern (values zero,
-        // no bounds); the first preparation below fills in the values.
+        // no bounds but the equalities); the first preparation below fills
+        // in the values.
         let zeros = vec![0.0; nv];
         let solver = {
-            let (pp, pi, ap, ai) = cond.patterns();
+            let (pp, pi, ap, ai) = qp.patterns();
             let p_zero = vec![0.0; pi.len()];
             let a_zero = vec![0.0; ai.len()];
+            let (mut l, mut u) = (vec![0.0; nr], vec![0.0; nr]);
+            qp.initial_bounds(&mut l, &mut u);
             Solver::new(
                 &csc(nv, nv, pp, pi, &p_zero),
                 &zeros,
                 &csc(nr, nv, ap, ai, &a_zero),
-                &vec![-OSQP_INFINITY; nr],
-                &vec![OSQP_INFINITY; nr],
+                &l,
+                &u,
                 &spec.osqp,
             )
             .map_err(MpcError::Setup)?
@@ -140,7 +143,7 @@ where
             u: vec![0.0; nr],
             solution: vec![0.0; nv],
             zeros,
-            cond,
+            qp,
             layout,
             spec,
             solver,
@@ -164,6 +167,12 @@ where
 
     pub fn spec(&self) -> &OcpSpec<NX, NU> {
         &self.spec
+    }
+
+    /// Stages per block of the QP handed to OSQP: the horizon when it is
+    /// fully condensed, 1 when not condensed at all.
+    pub fn qp_stages_per_block(&self) -> usize {
+        self.qp.stages_per_block(&self.layout)
     }
 
     pub fn model(&self) -> &M {
@@ -355,23 +364,15 @@ where
     /// factorisation that fails, leave the controller unprepared: the next
     /// feedback reports it instead of solving.
     fn push_matrices(&mut self) {
-        if !(self.cond.p_changed || self.cond.a_changed || self.solver.is_broken()) {
+        if !(self.qp.changed() || self.solver.is_broken()) {
             return;
         }
-        let finite = self
-            .cond
-            .p_values
-            .iter()
-            .chain(&self.cond.a_values)
-            .all(|v| v.is_finite());
-        self.prepared = finite
-            && self
-                .solver
-                .update_p_a(&self.cond.p_values, &self.cond.a_values)
-                .is_ok();
+        let (p, a) = self.qp.values();
+        let finite = p.iter().chain(a).all(|v| v.is_finite());
+        self.prepared = finite && self.solver.update_p_a(p, a).is_ok();
         if !self.prepared {
             // Compare against NaN next time: whatever comes is pushed again.
-            self.cond.forget_values();
+            self.qp.forget_values();
         }
     }
 
@@ -393,16 +394,16 @@ where
     }
 
     fn linearize_and_condense(&mut self) {
-        self.cond.linearize(&self.model, &self.xs, &self.us);
-        self.cond.condense(&self.layout, &self.spec);
+        self.qp.linearize(&self.model, &self.xs, &self.us);
+        self.qp.condense(&self.layout, &self.spec);
         self.report.constraint_faults += self.evaluate_constraints();
         // State bounds are linear with constant gradients: with a linear
         // time-invariant model and no general constraints, `A` never changes.
-        let constant_a = self.constraints.rows() == 0 && self.cond.reuses_jacobians();
+        let constant_a = self.constraints.rows() == 0 && self.qp.reuses_jacobians();
         if constant_a {
-            self.cond.a_changed = false;
+            self.qp.keep_constraint_matrix();
         } else {
-            self.cond.fill_constraint_matrix(&self.layout, &self.rows);
+            self.qp.fill_constraint_matrix(&self.layout, &self.rows);
         }
     }
 
@@ -496,9 +497,11 @@ where
         let mut dx = x0 - self.xs[0];
         self.xs[0] = *x0;
         for k in 0..self.layout.horizon {
-            let du = SVector::<f64, NU>::from_column_slice(&self.solution[k * NU..(k + 1) * NU]);
+            let at = self.qp.input_var(&self.layout, k);
+            let du = SVector::<f64, NU>::from_column_slice(&self.solution[at..at + NU]);
             self.us[k] += du;
-            dx = self.cond.a[k] * dx + self.cond.b[k] * du + self.cond.defect[k];
+            let (a, b, defect) = self.qp.interval(k);
+            dx = a * dx + b * du + defect;
             self.xs[k + 1] += dx;
         }
     }
@@ -545,7 +548,22 @@ where
     /// measured state or the references.
     fn fill_bounds_and_cost(&mut self, x0: &SVector<f64, NX>) {
         let n = self.layout.horizon;
-        let c = &mut self.cond;
+        let c = match &mut self.qp {
+            Structure::Full(c) => c,
+            Structure::Blocks(b) => {
+                b.fill_cost_and_coupling(
+                    x0 - self.xs[0],
+                    (&self.xs, &self.us),
+                    (&self.x_ref, &self.u_ref),
+                    &self.spec,
+                    &mut self.q,
+                    &mut self.l,
+                    &mut self.u,
+                );
+                self.fill_node_rows();
+                return;
+            }
+        };
         // Free response of the linearised dynamics: dx_0 = x0 - xs_0.
         c.dx[0] = x0 - self.xs[0];
         for k in 0..n {
@@ -570,12 +588,20 @@ where
                 self.u[r] = finite_bound(self.spec.u_max[i] - self.us[j][i]);
             }
         }
+        self.fill_node_rows();
+    }
+
+    /// Bounds of the constraint rows of nodes 1..=N, shifted by the free
+    /// response, and the slacks' linear cost.
+    fn fill_node_rows(&mut self) {
+        let n = self.layout.horizon;
         let per = self.layout.rows_per_node;
         for k in 1..=n {
-            let base = self.layout.node_row(k);
+            let base = self.qp.node_row(&self.layout, k);
+            let free = self.qp.free_response(k);
             for r in 0..per {
                 let row = &self.rows[(k - 1) * per + r];
-                let at = row.value + row.gradient.dot(&c.dx[k]);
+                let at = row.value + row.gradient.dot(&free);
                 let a_row = base + self.layout.a_row_in_node[r];
                 let (lo, hi) = (finite_bound(row.lower - at), finite_bound(row.upper - at));
                 match self.layout.soft_index[r] {
@@ -588,7 +614,7 @@ where
                         self.u[a_row] = hi;
                         self.l[a_row + 1] = lo;
                         self.u[a_row + 1] = OSQP_INFINITY;
-                        let (var, slack_row) = self.layout.slack(k, s);
+                        let (var, slack_row) = self.qp.slack(&self.layout, k, s);
                         let penalty = self.layout.soft[r].map_or(0.0, |p| p.l1);
                         self.q[var] = penalty;
                         self.l[slack_row] = 0.0;

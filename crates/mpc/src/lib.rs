@@ -14,6 +14,7 @@
 //! fallback produced the command (the shifted previous plan, then the safe
 //! input).
 
+mod blocks;
 mod condense;
 mod config;
 mod constraints;
@@ -23,7 +24,9 @@ mod governor;
 mod layout;
 mod osqp_settings;
 mod qp;
+mod qp_structure;
 mod report;
+mod structure;
 
 pub use config::{FallbackConfig, MpcConfig, OcpSpec, SoftPenalty, StateBoundConfig};
 pub use constraints::{ConstraintRow, StageConstraints};
@@ -31,4 +34,5 @@ pub use controller::{Mpc, SafePolicy, UpsetTest};
 pub use error::MpcError;
 pub use governor::GovernorConfig;
 pub use osqp_settings::OsqpConfig;
+pub use qp_structure::{Condensing, QpConfig, FULL_MAX_INPUTS, PARTIAL_INPUTS_PER_BLOCK};
 pub use report::{Failure, FallbackCounts, QpStatus, StepOutcome, StepReport};

@@ -91,6 +91,7 @@ fn quadrotor_config() -> MpcConfig {
         state_bounds: Vec::new(),
         sqp_iterations: 1,
         osqp: Default::default(),
+        qp: Default::default(),
         fallback: recede_mpc::FallbackConfig {
             safe_input: Some(vec![Quadrotor::default().hover_thrust_n(); quadrotor::NU]),
             ..Default::default()
@@ -196,4 +197,37 @@ fn governed_multi_iteration_and_reinitialising_steps_do_not_allocate() {
     );
     assert!(reinitialized >= 1, "the ladder never re-initialised");
     assert_eq!(n, 0, "heap allocations in governed and recovering steps");
+}
+
+/// Every QP structure at every horizon `recede bench scale` measures: the
+/// steps of a partially condensed or sparse QP allocate nothing either.
+#[test]
+fn steps_do_not_allocate_at_any_size_or_structure() {
+    use recede_mpc::{Condensing, QpConfig};
+    for condensing in [Condensing::Full, Condensing::Partial, Condensing::None] {
+        for horizon in [20, 80, 320] {
+            let mut cfg = p1_config();
+            cfg.horizon_steps = horizon;
+            cfg.qp = QpConfig {
+                condensing,
+                block: None,
+            };
+            let mut mpc = p1_mpc(cfg.to_spec().unwrap());
+            let (mut x, mut u) = (p1_x0(), Vector1::zeros());
+            for _ in 0..3 {
+                mpc.step(&x, P1_DT_SECS, &mut u);
+                x = p1_plant_step(&x, &u);
+            }
+            let mut solved = 0;
+            let n = allocations_in(|| {
+                for _ in 0..5 {
+                    let report = mpc.step(&x, P1_DT_SECS, &mut u);
+                    solved += usize::from(!report.outcome.is_fallback());
+                    x = p1_plant_step(&x, &u);
+                }
+            });
+            assert_eq!(solved, 5, "{condensing:?} N = {horizon}: real solves");
+            assert_eq!(n, 0, "{condensing:?} N = {horizon}: heap allocations");
+        }
+    }
 }

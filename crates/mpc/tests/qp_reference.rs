@@ -15,7 +15,8 @@ use proptest::test_runner::TestRunner;
 use recede_model::robots::CartPole;
 use recede_model::{DiscreteModel, Discretized, LinearModel, Rk4};
 use recede_mpc::{
-    FallbackConfig, Mpc, MpcConfig, OsqpConfig, QpStatus, StateBoundConfig, StepOutcome,
+    Condensing, FallbackConfig, Mpc, MpcConfig, OsqpConfig, QpConfig, QpStatus, StateBoundConfig,
+    StepOutcome,
 };
 
 /// A small linear MPC problem, sizes and values drawn at random.
@@ -162,7 +163,7 @@ impl Problem {
         out
     }
 
-    fn config(&self) -> MpcConfig {
+    fn config(&self, qp: &QpConfig) -> MpcConfig {
         MpcConfig {
             horizon_steps: self.n,
             dt_secs: 0.1,
@@ -185,6 +186,7 @@ impl Problem {
                 .collect(),
             sqp_iterations: 1,
             osqp: tight_osqp(),
+            qp: qp.clone(),
             fallback: FallbackConfig {
                 accept_inaccurate: false,
                 safe_input: Some(
@@ -221,14 +223,14 @@ struct MpcAnswer {
     us: Vec<f64>,
 }
 
-fn solve_with_mpc<const NX: usize, const NU: usize>(p: &Problem) -> MpcAnswer {
+fn solve_with_mpc<const NX: usize, const NU: usize>(p: &Problem, qp: &QpConfig) -> MpcAnswer {
     assert_eq!((p.nx, p.nu), (NX, NU));
     let model = LinearModel::<NX, NU> {
         a: SMatrix::from_column_slice(&p.a),
         b: SMatrix::from_column_slice(&p.b),
         c: SVector::from_column_slice(&p.c),
     };
-    let spec = p.config().to_spec::<NX, NU>().expect("valid config");
+    let spec = p.config(qp).to_spec::<NX, NU>().expect("valid config");
     let mut mpc = Mpc::new(
         model,
         (),
@@ -260,12 +262,12 @@ fn solve_with_mpc<const NX: usize, const NU: usize>(p: &Problem) -> MpcAnswer {
     }
 }
 
-fn solve_with_mpc_dyn(p: &Problem) -> MpcAnswer {
+fn solve_with_mpc_dyn(p: &Problem, qp: &QpConfig) -> MpcAnswer {
     match (p.nx, p.nu) {
-        (2, 1) => solve_with_mpc::<2, 1>(p),
-        (2, 2) => solve_with_mpc::<2, 2>(p),
-        (3, 1) => solve_with_mpc::<3, 1>(p),
-        (3, 2) => solve_with_mpc::<3, 2>(p),
+        (2, 1) => solve_with_mpc::<2, 1>(p, qp),
+        (2, 2) => solve_with_mpc::<2, 2>(p, qp),
+        (3, 1) => solve_with_mpc::<3, 1>(p, qp),
+        (3, 2) => solve_with_mpc::<3, 2>(p, qp),
         other => unreachable!("sizes {other:?}"),
     }
 }
@@ -496,20 +498,39 @@ fn max_difference(a: &[f64], b: &[f64]) -> f64 {
 
 const TOLERANCE: f64 = 1e-6;
 
+/// Every QP structure: full condensing (the default at these sizes), no
+/// condensing (blocks of one stage) and blocks of two stages (two blocks
+/// of unequal length at N = 3).
+fn structures() -> [QpConfig; 3] {
+    [
+        QpConfig::default(),
+        QpConfig {
+            condensing: Condensing::None,
+            block: None,
+        },
+        QpConfig {
+            condensing: Condensing::Partial,
+            block: Some(2),
+        },
+    ]
+}
+
 fn check(p: &Problem) -> Result<(), TestCaseError> {
     let reference = solve_reference(p).expect("feasible by construction");
-    let answer = solve_with_mpc_dyn(p);
-    let du = max_difference(&answer.us, &reference.us);
-    prop_assert!(
-        du < TOLERANCE,
-        "inputs differ by {du}: {answer_us:?} vs {ref_us:?}",
-        answer_us = answer.us,
-        ref_us = reference.us
-    );
-    let dx = max_difference(&answer.xs, &reference.xs);
-    prop_assert!(dx < TOLERANCE, "states differ by {dx}");
-    let dc = max_difference(&answer.command, &reference.us[..p.nu]);
-    prop_assert!(dc < TOLERANCE, "command differs by {dc}");
+    for qp in structures() {
+        let answer = solve_with_mpc_dyn(p, &qp);
+        let du = max_difference(&answer.us, &reference.us);
+        prop_assert!(
+            du < TOLERANCE,
+            "{qp:?}: inputs differ by {du}: {answer_us:?} vs {ref_us:?}",
+            answer_us = answer.us,
+            ref_us = reference.us
+        );
+        let dx = max_difference(&answer.xs, &reference.xs);
+        prop_assert!(dx < TOLERANCE, "{qp:?}: states differ by {dx}");
+        let dc = max_difference(&answer.command, &reference.us[..p.nu]);
+        prop_assert!(dc < TOLERANCE, "{qp:?}: command differs by {dc}");
+    }
     Ok(())
 }
 
@@ -596,6 +617,12 @@ fn the_reference_solves_a_known_problem() {
 /// the box on inputs at a bound.
 #[test]
 fn sqp_iterations_converge_to_a_kkt_point_of_the_nlp() {
+    for qp in structures() {
+        sqp_converges_to_a_kkt_point(qp);
+    }
+}
+
+fn sqp_converges_to_a_kkt_point(qp: QpConfig) {
     const N: usize = 8;
     let dt = 0.05;
     let force_limit = 4.0;
@@ -614,6 +641,7 @@ fn sqp_iterations_converge_to_a_kkt_point_of_the_nlp() {
         state_bounds: Vec::new(),
         sqp_iterations: 20,
         osqp: tight_osqp(),
+        qp,
         fallback: FallbackConfig {
             accept_inaccurate: false,
             ..Default::default()

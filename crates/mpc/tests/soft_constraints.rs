@@ -47,6 +47,7 @@ fn config(v_min: Option<f64>, v_max: Option<f64>, soft: Option<SoftPenalty>) -> 
             check_termination_every: 1,
             ..OsqpConfig::default()
         },
+        qp: Default::default(),
         fallback: FallbackConfig {
             accept_inaccurate: false,
             ..Default::default()
@@ -198,5 +199,43 @@ fn the_penalty_is_exactly_l1_s_plus_l2_s_squared() {
             "l1 {l1}, l2 {l2}: {:?}",
             soft.inputs
         );
+    }
+}
+
+/// Soft bounds (slack variables, two rows each) in a QP condensed in
+/// blocks or not at all: the same plan as fully condensed, where the
+/// bound binds and where the hard problem is infeasible.
+#[test]
+fn soft_bounds_give_the_same_plan_with_every_qp_structure() {
+    use recede_mpc::{Condensing, QpConfig};
+    let cases = [
+        (Vector2::new(0.0, 0.0), Some(-0.5), Some(0.5)),
+        (Vector2::new(0.0, 2.0), None, Some(0.0)),
+    ];
+    for (x0, lo, hi) in cases {
+        for penalty in [
+            SoftPenalty { l1: 100.0, l2: 0.0 },
+            SoftPenalty { l1: 0.1, l2: 0.2 },
+        ] {
+            let cfg = config(lo, hi, Some(penalty));
+            let full = solve(&cfg, x0);
+            assert_eq!(full.outcome, StepOutcome::Solved, "{penalty:?}");
+            for (condensing, block) in [(Condensing::Partial, Some(3)), (Condensing::None, None)] {
+                let mut other_cfg = cfg.clone();
+                other_cfg.qp = QpConfig { condensing, block };
+                let other = solve(&other_cfg, x0);
+                assert_eq!(
+                    other.outcome,
+                    StepOutcome::Solved,
+                    "{condensing:?} {penalty:?}"
+                );
+                let du = max_difference(&other.inputs, &full.inputs);
+                let dv = max_difference(&other.velocities, &full.velocities);
+                assert!(
+                    du < 1e-6 && dv < 1e-6,
+                    "{condensing:?} {penalty:?}: du {du}, dv {dv}"
+                );
+            }
+        }
     }
 }

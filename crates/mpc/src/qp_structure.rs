@@ -1,0 +1,97 @@
+//! `[controller.qp]`: how the OCP becomes a QP (the condensing), chosen by
+//! problem size unless the scenario says.
+//!
+//! Full condensing (the QP in the input corrections alone) has the fewest
+//! ADMM iterations and wins while its dense Hessian is small; its cost
+//! grows as N². Partial condensing into blocks of `block` stages
+//! (`blocks.rs`) keeps a block-banded KKT system that OSQP factorises in
+//! time linear in N; `none` is blocks of one stage, the sparse
+//! multiple-shooting QP. docs/performance.md, "Linear in the horizon", has
+//! the measurements behind [`QpConfig::stages_per_block`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::MpcError;
+
+/// Which QP the OCP is condensed into.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condensing {
+    /// Full condensing while `N * NU` is at most [`FULL_MAX_INPUTS`],
+    /// partial beyond.
+    #[default]
+    Auto,
+    Full,
+    Partial,
+    /// No condensing: every node's state is a variable.
+    None,
+}
+
+/// Up to this many input variables (`N * NU`) `auto` condenses fully: every
+/// scenario in configs/ (at most 80) keeps the QP it always had.
+pub const FULL_MAX_INPUTS: usize = 96;
+
+/// Input variables per block when `partial` is chosen without a `block`.
+pub const PARTIAL_INPUTS_PER_BLOCK: usize = 16;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QpConfig {
+    pub condensing: Condensing,
+    /// Stages per block for partial condensing; chosen from the input
+    /// count when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block: Option<usize>,
+}
+
+impl QpConfig {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    pub fn validate(&self) -> Result<(), MpcError> {
+        if self.block == Some(0) {
+            return Err(MpcError::Config {
+                key: "qp.block".into(),
+                expected: "an integer >= 1 (stages per block)".into(),
+                found: "0".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Stages per block for a horizon of `horizon` stages with `nu` inputs;
+    /// `horizon` (one block) is full condensing.
+    pub fn stages_per_block(&self, horizon: usize, nu: usize) -> usize {
+        let partial = || {
+            self.block
+                .unwrap_or_else(|| (PARTIAL_INPUTS_PER_BLOCK / nu.max(1)).max(1))
+                .clamp(1, horizon.max(1))
+        };
+        match self.condensing {
+            Condensing::Full => horizon,
+            Condensing::None => 1,
+            Condensing::Partial => partial(),
+            Condensing::Auto if horizon * nu <= FULL_MAX_INPUTS => horizon,
+            Condensing::Auto => partial(),
+        }
+    }
+}
+
+impl std::str::FromStr for Condensing {
+    type Err = MpcError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "full" => Ok(Self::Full),
+            "partial" => Ok(Self::Partial),
+            "none" => Ok(Self::None),
+            other => Err(MpcError::Config {
+                key: "qp.condensing".into(),
+                expected: "one of auto, full, partial, none".into(),
+                found: other.into(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! `recede bench scale`: how the step grows with the horizon. P1's OCP
+//! (cart-pole swing-up, dt 0.02 s, the same plant and closed loop as
+//! `bench p1`) at N = 20 .. 320 and P2's (nominal quadrotor, figure-eight
+//! at 9 m/s, dt 0.05 s) at N = 20 .. 80, under each QP structure asked for
+//! (`[controller.qp]`, docs/performance.md "Linear in the horizon").
+
+use anyhow::Result;
+use recede_mpc::{Condensing, MpcConfig, QpConfig};
+use serde::Serialize;
+
+use crate::stats::Percentiles;
+
+pub const P1_HORIZONS: [usize; 5] = [20, 40, 80, 160, 320];
+pub const P2_HORIZONS: [usize; 3] = [20, 40, 80];
+/// P2's line: the 9 m/s figure-eight, one lap evaluated after the first.
+const P2_SPEED_M_S: f64 = 9.0;
+const P2_LAPS: f64 = 2.0;
+
+#[derive(Debug, Clone)]
+pub struct ScaleOptions {
+    /// One set of lines per structure, in this order.
+    pub structures: Vec<QpConfig>,
+    /// P1 and P2 horizons; the sizes by default.
+    pub p1_horizons: Vec<usize>,
+    pub p2_horizons: Vec<usize>,
+}
+
+impl Default for ScaleOptions {
+    fn default() -> Self {
+        Self {
+            structures: vec![QpConfig::default()],
+            p1_horizons: P1_HORIZONS.to_vec(),
+            p2_horizons: P2_HORIZONS.to_vec(),
+        }
+    }
+}
+
+/// ADMM iterations per step.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Iterations {
+    pub median: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScaleLine {
+    pub problem: &'static str,
+    pub horizon: usize,
+    /// The structure asked for, and the stages per block it came to (the
+    /// horizon: fully condensed; 1: not condensed).
+    pub condensing: Condensing,
+    pub stages_per_block: usize,
+    pub step_us: Percentiles,
+    pub qp_iterations: Iterations,
+    /// P1: the benchmark's closed-loop cost (123971.2 at N = 40).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_loop_cost: Option<f64>,
+    /// P2: position RMSE over the second lap, m.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rmse_m: Option<f64>,
+    /// P1: swung up and held at the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub success: Option<bool>,
+    pub fallbacks: usize,
+}
+
+fn with(mut mpc: MpcConfig, horizon: usize, qp: &QpConfig) -> MpcConfig {
+    mpc.horizon_steps = horizon;
+    mpc.qp = qp.clone();
+    mpc
+}
+
+/// Every line, each written through `emit` as it finishes.
+pub fn run(options: &ScaleOptions, mut emit: impl FnMut(&ScaleLine)) -> Result<Vec<ScaleLine>> {
+    let mut lines = Vec::new();
+    for qp in &options.structures {
+        for &n in &options.p1_horizons {
+            let config = with(super::p1::config(None)?, n, qp);
+            let k = config.qp.stages_per_block(n, 1);
+            let r = super::p1::run_with("scale", config)?;
+            let line = ScaleLine {
+                problem: "p1",
+                horizon: n,
+                condensing: qp.condensing,
+                stages_per_block: k,
+                step_us: r.step_us,
+                qp_iterations: Iterations {
+                    median: f64::from(r.qp_iterations.median),
+                    max: f64::from(r.qp_iterations.max),
+                },
+                closed_loop_cost: Some(r.closed_loop_cost),
+                rmse_m: None,
+                success: Some(r.success),
+                fallbacks: r.fallbacks,
+            };
+            emit(&line);
+            lines.push(line);
+        }
+        for &n in &options.p2_horizons {
+            let config = with(super::p2::mpc_config()?, n, qp);
+            let k = config.qp.stages_per_block(n, 4);
+            let r = super::p2::nominal_with(config, P2_SPEED_M_S, P2_LAPS, 1.0)?;
+            let line = ScaleLine {
+                problem: "p2",
+                horizon: n,
+                condensing: qp.condensing,
+                stages_per_block: k,
+                step_us: r.step_us,
+                qp_iterations: Iterations {
+                    median: r.qp_iterations.median,
+                    max: r.qp_iterations.max,
+                },
+                closed_loop_cost: None,
+                rmse_m: Some(r.rmse_m),
+                success: None,
+                fallbacks: r.fallbacks,
+            };
+            emit(&line);
+            lines.push(line);
+        }
+    }
+    Ok(lines)
+}
