@@ -97,11 +97,11 @@ enum Command {
         /// scale only: stages per block for `partial` (chosen by size when absent).
         #[arg(long)]
         block: Option<usize>,
-        /// scale only: P1's horizons (default 20,40,80,160,320).
-        #[arg(long, value_delimiter = ',')]
+        /// scale only: P1's horizons (default 20,40,80,160,320; none when empty).
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
         p1_horizons: Option<Vec<usize>>,
-        /// scale only: P2's horizons (default 20,40,80).
-        #[arg(long, value_delimiter = ',')]
+        /// scale only: P2's horizons (default 20,40,80; none when empty).
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
         p2_horizons: Option<Vec<usize>>,
     },
 }

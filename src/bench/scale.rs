@@ -76,7 +76,7 @@ pub fn run(options: &ScaleOptions, mut emit: impl FnMut(&ScaleLine)) -> Result<V
     for qp in &options.structures {
         for &n in &options.p1_horizons {
             let config = with(super::p1::config(None)?, n, qp);
-            let k = config.qp.stages_per_block(n, 1);
+            let k = config.qp.stages_per_block(n, 4, 1);
             let r = super::p1::run_with("scale", config)?;
             let line = ScaleLine {
                 problem: "p1",
@@ -98,7 +98,7 @@ pub fn run(options: &ScaleOptions, mut emit: impl FnMut(&ScaleLine)) -> Result<V
         }
         for &n in &options.p2_horizons {
             let config = with(super::p2::mpc_config()?, n, qp);
-            let k = config.qp.stages_per_block(n, 4);
+            let k = config.qp.stages_per_block(n, 13, 4);
             let r = super::p2::nominal_with(config, P2_SPEED_M_S, P2_LAPS, 1.0)?;
             let line = ScaleLine {
                 problem: "p2",

@@ -123,6 +123,7 @@ where
                 &l,
                 &u,
                 &spec.osqp,
+                spec.osqp.scaling_for(matches!(qp, Structure::Full(_))),
             )
             .map_err(MpcError::Setup)?
         };

@@ -33,6 +33,6 @@ pub use constraints::{ConstraintRow, StageConstraints};
 pub use controller::{Mpc, SafePolicy, UpsetTest};
 pub use error::MpcError;
 pub use governor::GovernorConfig;
-pub use osqp_settings::OsqpConfig;
-pub use qp_structure::{Condensing, QpConfig, FULL_MAX_INPUTS, PARTIAL_INPUTS_PER_BLOCK};
+pub use osqp_settings::{OsqpConfig, BLOCK_SCALING_ITERATIONS};
+pub use qp_structure::{full_max_inputs, Condensing, QpConfig, PARTIAL_INPUTS_PER_BLOCK};
 pub use report::{Failure, FallbackCounts, QpStatus, StepOutcome, StepReport};

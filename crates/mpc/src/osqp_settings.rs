@@ -2,7 +2,8 @@
 //!
 //! Defaults are chosen for the condensed QPs this crate builds, from
 //! measurements on P1 and P2 (docs/performance.md, "OSQP settings"):
-//! - no Ruiz scaling: OSQP 0.6 recomputes it after every matrix update,
+//! - no Ruiz scaling for a fully condensed QP (blocks need it, see
+//!   [`BLOCK_SCALING_ITERATIONS`]): OSQP 0.6 recomputes it after every matrix update,
 //!   which cost P1 ~40 us a step (half the step), while the condensed
 //!   Hessian mixes Q and R into one block and scaling did not lower the
 //!   median iteration count (10 with or without);
@@ -30,8 +31,9 @@ pub struct OsqpConfig {
     pub rho: f64,
     pub sigma: f64,
     pub alpha: f64,
-    /// Ruiz equilibration iterations; 0 disables scaling.
-    pub scaling_iterations: u32,
+    /// Ruiz equilibration iterations; 0 disables scaling. When absent,
+    /// chosen by the QP's structure ([`OsqpConfig::scaling_for`]).
+    pub scaling_iterations: Option<u32>,
     pub adaptive_rho: bool,
     /// Iterations between rho adaptations; 0 lets OSQP choose, from the
     /// wall-clock time its first solve takes relative to its setup (this
@@ -54,7 +56,7 @@ impl Default for OsqpConfig {
             rho: 0.1,
             sigma: 1e-6,
             alpha: 1.6,
-            scaling_iterations: 0,
+            scaling_iterations: None,
             adaptive_rho: true,
             // Fixed, so that runs repeat bit for bit (see the field).
             adaptive_rho_interval: 25,
@@ -68,7 +70,26 @@ impl Default for OsqpConfig {
     }
 }
 
+/// Ruiz iterations for a QP condensed in blocks: its state variables carry
+/// the state weights directly (P1: 2e3) next to input corrections weighted
+/// ~1, and unscaled ADMM stops on its relative tolerance far from the
+/// optimum (P1, N = 40, blocks of 16: closed-loop input effort 1045
+/// against 718 fully condensed; 706 with 5 iterations, and 3 were not
+/// enough at N = 160). docs/performance.md, "Linear in the horizon".
+pub const BLOCK_SCALING_ITERATIONS: u32 = 5;
+
 impl OsqpConfig {
+    /// The Ruiz iterations used: as configured, else none for a fully
+    /// condensed QP (see the module's notes) and
+    /// [`BLOCK_SCALING_ITERATIONS`] for one condensed in blocks.
+    pub fn scaling_for(&self, fully_condensed: bool) -> u32 {
+        self.scaling_iterations.unwrap_or(if fully_condensed {
+            0
+        } else {
+            BLOCK_SCALING_ITERATIONS
+        })
+    }
+
     /// OSQP's own defaults (as in its documentation), for reference problems
     /// that prescribe them.
     pub fn osqp_defaults() -> Self {
@@ -76,7 +97,7 @@ impl OsqpConfig {
             rho: 0.1,
             sigma: 1e-6,
             alpha: 1.6,
-            scaling_iterations: 10,
+            scaling_iterations: Some(10),
             adaptive_rho: true,
             adaptive_rho_interval: 0,
             max_iterations: 4000,

@@ -100,6 +100,7 @@ impl Solver {
         l: &[f64],
         u: &[f64],
         config: &OsqpConfig,
+        scaling_iterations: u32,
     ) -> Result<Self, String> {
         let (n, m) = (p.ncols, a.nrows);
         let shapes_ok = p.nrows == n && a.ncols == n && q.len() == n && l.len() == m;
@@ -112,7 +113,7 @@ impl Solver {
         {
             return Err("a lower bound above its upper bound".into());
         }
-        let settings = settings(config);
+        let settings = settings(config, scaling_iterations);
         let (mut p_ffi, mut a_ffi) = (p.to_ffi(), a.to_ffi());
         let data = ffi::OSQPData {
             n: n as ffi::osqp_int,
@@ -285,7 +286,7 @@ fn check(code: ffi::osqp_int) -> Result<(), QpError> {
 
 /// OSQP's settings for `config`: no printing, no polishing (it allocates),
 /// warm starts on.
-fn settings(config: &OsqpConfig) -> ffi::OSQPSettings {
+fn settings(config: &OsqpConfig, scaling_iterations: u32) -> ffi::OSQPSettings {
     // SAFETY: OSQPSettings is plain data; OSQP fills every field.
     let mut s: ffi::OSQPSettings = unsafe { std::mem::zeroed() };
     // SAFETY: a valid pointer to a settings struct.
@@ -296,7 +297,7 @@ fn settings(config: &OsqpConfig) -> ffi::OSQPSettings {
     s.rho = config.rho;
     s.sigma = config.sigma;
     s.alpha = config.alpha;
-    s.scaling = config.scaling_iterations as ffi::osqp_int;
+    s.scaling = scaling_iterations as ffi::osqp_int;
     s.adaptive_rho = config.adaptive_rho as ffi::osqp_int;
     s.adaptive_rho_interval = config.adaptive_rho_interval as ffi::osqp_int;
     s.max_iter = config.max_iterations as ffi::osqp_int;

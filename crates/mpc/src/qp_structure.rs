@@ -17,7 +17,7 @@ use crate::MpcError;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Condensing {
-    /// Full condensing while `N * NU` is at most [`FULL_MAX_INPUTS`],
+    /// Full condensing while `N * NU` is at most [`full_max_inputs`],
     /// partial beyond.
     #[default]
     Auto,
@@ -27,9 +27,14 @@ pub enum Condensing {
     None,
 }
 
-/// Up to this many input variables (`N * NU`) `auto` condenses fully: every
-/// scenario in configs/ (at most 80) keeps the QP it always had.
-pub const FULL_MAX_INPUTS: usize = 96;
+/// Up to this many input variables (`N * NU`) `auto` condenses fully, for
+/// a model with `nx` states: the crossovers measured back to back lie
+/// between 40 and 80 inputs for P1 (NX = 4) and between 80 and 160 for P2
+/// (NX = 13), and blocks carry `NX` state variables each, so the bound
+/// grows with NX. Every scenario in configs/ stays fully condensed.
+pub fn full_max_inputs(nx: usize) -> usize {
+    8 * nx + 32
+}
 
 /// Input variables per block when `partial` is chosen without a `block`.
 pub const PARTIAL_INPUTS_PER_BLOCK: usize = 16;
@@ -60,9 +65,9 @@ impl QpConfig {
         Ok(())
     }
 
-    /// Stages per block for a horizon of `horizon` stages with `nu` inputs;
-    /// `horizon` (one block) is full condensing.
-    pub fn stages_per_block(&self, horizon: usize, nu: usize) -> usize {
+    /// Stages per block for a horizon of `horizon` stages of a model with
+    /// `nx` states and `nu` inputs; `horizon` (one block) is full condensing.
+    pub fn stages_per_block(&self, horizon: usize, nx: usize, nu: usize) -> usize {
         let partial = || {
             self.block
                 .unwrap_or_else(|| (PARTIAL_INPUTS_PER_BLOCK / nu.max(1)).max(1))
@@ -72,7 +77,7 @@ impl QpConfig {
             Condensing::Full => horizon,
             Condensing::None => 1,
             Condensing::Partial => partial(),
-            Condensing::Auto if horizon * nu <= FULL_MAX_INPUTS => horizon,
+            Condensing::Auto if horizon * nu <= full_max_inputs(nx) => horizon,
             Condensing::Auto => partial(),
         }
     }

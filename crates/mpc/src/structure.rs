@@ -12,6 +12,9 @@ use crate::constraints::ConstraintRow;
 use crate::layout::{Layout, OSQP_INFINITY};
 use crate::{OcpSpec, QpConfig};
 
+// One value per controller, built once: no point boxing the larger variant
+// behind another indirection on the hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Structure<const NX: usize, const NU: usize> {
     Full(Condensed<NX, NU>),
@@ -20,7 +23,7 @@ pub(crate) enum Structure<const NX: usize, const NU: usize> {
 
 impl<const NX: usize, const NU: usize> Structure<NX, NU> {
     pub fn new(layout: &Layout, config: &QpConfig) -> Self {
-        let k = config.stages_per_block(layout.horizon, NU);
+        let k = config.stages_per_block(layout.horizon, NX, NU);
         if k >= layout.horizon {
             Self::Full(Condensed::new(layout))
         } else {

@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use nalgebra::{SVector, Vector1};
+use nalgebra::{SVector, Vector1, Vector4};
 use recede_model::robots::quadrotor::{self, Quadrotor};
 use recede_model::{Discretized, Rk4};
 use recede_mpc::{Mpc, MpcConfig};
@@ -204,8 +204,17 @@ fn governed_multi_iteration_and_reinitialising_steps_do_not_allocate() {
 #[test]
 fn steps_do_not_allocate_at_any_size_or_structure() {
     use recede_mpc::{Condensing, QpConfig};
-    for condensing in [Condensing::Full, Condensing::Partial, Condensing::None] {
-        for horizon in [20, 80, 320] {
+    // N = 320 (6.4 s of the unstable cart-pole) is left out: full
+    // condensing's Hessian is useless there and blocks fall back now and
+    // then even balancing (docs/performance.md), so its steps would not all
+    // be real solves.
+    let cases = [
+        (Condensing::Full, &[20, 80, 160][..]),
+        (Condensing::Partial, &[20, 80, 160][..]),
+        (Condensing::None, &[20, 80][..]),
+    ];
+    for (condensing, horizons) in cases {
+        for &horizon in horizons {
             let mut cfg = p1_config();
             cfg.horizon_steps = horizon;
             cfg.qp = QpConfig {
@@ -213,7 +222,11 @@ fn steps_do_not_allocate_at_any_size_or_structure() {
                 block: None,
             };
             let mut mpc = p1_mpc(cfg.to_spec().unwrap());
-            let (mut x, mut u) = (p1_x0(), Vector1::zeros());
+            // Balancing near the top: a QP every structure solves at every
+            // horizon (the swing-up at N = 320 is another matter, see
+            // docs/performance.md), so each measured step is a real solve.
+            let (mut x, mut u) = (Vector4::new(0.3, 0.2, 0.0, 0.0), Vector1::zeros());
+            mpc.reset(&x, &u);
             for _ in 0..3 {
                 mpc.step(&x, P1_DT_SECS, &mut u);
                 x = p1_plant_step(&x, &u);

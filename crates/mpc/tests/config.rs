@@ -295,3 +295,50 @@ fn default_osqp_settings_do_not_depend_on_wall_clock_time() {
     let osqp = base().osqp;
     assert!(!osqp.adaptive_rho || osqp.adaptive_rho_interval > 0);
 }
+
+/// `[controller.qp]`: absent is `auto`; `auto` keeps the sizes of every
+/// scenario in configs/ fully condensed (the crossovers measured in
+/// docs/performance.md) and cuts longer horizons into blocks; bad values
+/// name the key.
+#[test]
+fn the_qp_structure_is_read_checked_and_chosen_by_size() {
+    use recede_mpc::{Condensing, QpConfig};
+    let base = common::P1_TOML;
+    let absent: MpcConfig = toml::from_str(base).unwrap();
+    assert_eq!(absent.qp, QpConfig::default());
+    assert_eq!(absent.qp.condensing, Condensing::Auto);
+    let given: MpcConfig = toml::from_str(&format!(
+        "{base}\n[qp]\ncondensing = \"partial\"\nblock = 5\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        given.qp,
+        QpConfig {
+            condensing: Condensing::Partial,
+            block: Some(5)
+        }
+    );
+    assert_eq!(given.qp.stages_per_block(40, 4, 1), 5);
+    let zero: MpcConfig = toml::from_str(&format!("{base}\n[qp]\nblock = 0\n")).unwrap();
+    let err = zero.to_spec::<4, 1>().unwrap_err().to_string();
+    assert!(err.contains("qp.block"), "{err}");
+    assert!(
+        toml::from_str::<MpcConfig>(&format!("{base}\n[qp]\ncondensing = \"some\"\n")).is_err()
+    );
+
+    let auto = QpConfig::default();
+    // P1 (NX 4, NU 1) and P2 (NX 13, NU 4) at the benchmark's horizons:
+    // fully condensed; the cart-pole, diff-drive and quadrotor scenarios too.
+    assert_eq!(auto.stages_per_block(40, 4, 1), 40);
+    assert_eq!(auto.stages_per_block(20, 13, 4), 20);
+    assert_eq!(auto.stages_per_block(25, 5, 2), 25);
+    assert_eq!(auto.stages_per_block(15, 13, 4), 15);
+    // Longer: blocks of 16 input variables.
+    assert_eq!(auto.stages_per_block(80, 4, 1), 16);
+    assert_eq!(auto.stages_per_block(40, 13, 4), 4);
+    let none = QpConfig {
+        condensing: Condensing::None,
+        block: None,
+    };
+    assert_eq!(none.stages_per_block(40, 4, 1), 1);
+}
