@@ -56,6 +56,10 @@ enum Command {
         /// results do not depend on it).
         #[arg(long, value_name = "N")]
         render_workers: Option<usize>,
+        /// Fly the scenario with the nominal model: its `[controller.residual]`
+        /// left out (the baseline a residual is measured against).
+        #[arg(long)]
+        no_residual: bool,
     },
     /// Fit a learned residual to transition logs and write the model file.
     Train {
@@ -194,8 +198,12 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             spawn,
             connect,
             render_workers,
+            no_residual,
         } => {
-            let scenario = scenario::Scenario::load(&scenario)?;
+            let mut scenario = scenario::Scenario::load(&scenario)?;
+            if no_residual {
+                scenario.file.controller.residual = None;
+            }
             let recording = if no_rrd {
                 record::Recording::Off
             } else if spawn {
@@ -441,6 +449,16 @@ fn print_summary(s: &run::RunSummary) {
     );
     if let Some(rmse) = s.tracking_rmse_m {
         println!("tracking RMSE {rmse:.3} m");
+    }
+    if let Some(rmse) = s.estimate_rmse_m {
+        println!("estimate RMSE {rmse:.4} m ({} estimator)", s.estimator);
+    }
+    if let (Some(r), Some(clipped)) = (&s.residual, s.residual_clipped_fraction) {
+        let adapted = r.adaptation.map_or(0, |a| a.updated);
+        println!(
+            "residual      {:.1}% of evaluations clipped to the training support, {adapted} adaptation updates",
+            100.0 * clipped
+        );
     }
     println!(
         "step time     median {:.0} us, p99 {:.0} us, max {:.0} us",

@@ -109,6 +109,9 @@ pub struct RunSummary {
     /// The learned residual's guard and adaptation counters, when the
     /// controller has one.
     pub residual: Option<ResidualStats>,
+    /// The share of the residual's evaluations its support guard clipped
+    /// (features outside the training data's box), when it has one.
+    pub residual_clipped_fraction: Option<f64>,
     pub final_state: Vec<f64>,
 }
 
@@ -478,6 +481,8 @@ fn summarize(
             .collect(),
         recording,
         stopped: report.stopped,
+        residual_clipped_fraction: residual
+            .map(|r| r.outside_support as f64 / r.evaluations.max(1) as f64),
         residual,
         final_state: report.final_state.clone(),
     }

@@ -25,7 +25,9 @@ pub struct ScenarioSection {
     pub duration_secs: f64,
     #[serde(default)]
     pub seed: u64,
-    /// The true state at t = 0.
+    /// The true state at t = 0; absent, the reference's state at t = 0
+    /// (a spline's start is hard to write by hand).
+    #[serde(default)]
     pub initial_state: Vec<f64>,
     /// Rate of the lockstep plant integration (RK4), Hz.
     #[serde(default = "default_plant_rate")]
@@ -182,6 +184,16 @@ impl Scenario {
         let dir = path.parent().unwrap_or(Path::new(""));
         if let Some(r) = &mut file.controller.residual {
             *r = r.resolved(dir);
+        }
+        if file.scenario.initial_state.is_empty() {
+            let (nx, nu) = file.robot.dimensions();
+            // Sampling needs a reference of the robot's sizes.
+            limits::check_reference(&file.reference)
+                .and_then(|()| Ok(file.reference.validate(nx, nu)?))
+                .with_context(|| format!("{}: invalid scenario: [reference]", path.display()))?;
+            let (mut x, mut u) = (vec![0.0; nx], vec![0.0; nu]);
+            file.reference.sample(0.0, &mut x, &mut u);
+            file.scenario.initial_state = x;
         }
         let scenario = Self {
             path: path.to_path_buf(),

@@ -46,7 +46,12 @@ fn cartpole_scenario_swings_up() {
 
 #[test]
 fn every_shipped_scenario_checks() {
-    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("configs")).unwrap() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The flagship residual's training flights too.
+    let entries = std::fs::read_dir(root.join("configs"))
+        .unwrap()
+        .chain(std::fs::read_dir(root.join("configs/train")).unwrap());
+    for entry in entries {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         if !name.ends_with(".toml") || name.starts_with("tune_") || name.starts_with("residual_") {

@@ -24,12 +24,18 @@ fn ok(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The figure-eight scenario with `extra` appended to its `[controller]`.
+/// The figure-eight scenario with `extra` appended to its `[controller]`
+/// instead of its own residual.
 fn scenario_with(dir: &Path, extra: &str) -> std::path::PathBuf {
-    let base = std::fs::read_to_string(
+    let mut base = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/quadrotor_figure8.toml"),
     )
     .unwrap();
+    let (start, end) = (
+        base.find("[controller.residual]").unwrap(),
+        base.find("[controller.fallback]").unwrap(),
+    );
+    base.replace_range(start..end, "");
     let text = base.replace("[reference]", &format!("{extra}\n[reference]"));
     let path = dir.join("scenario.toml");
     std::fs::write(&path, text).unwrap();

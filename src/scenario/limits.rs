@@ -174,6 +174,27 @@ pub fn check_reference(r: &ReferenceConfig) -> Result<()> {
             check("peak_speed_m_s", &[*peak_speed_m_s])?;
             check("hover_input", hover_input)
         }
+        ReferenceConfig::Circle {
+            radius_m,
+            speed_m_s,
+            height_m,
+            center_xy_m,
+            hover_input,
+            ..
+        } => {
+            check("radius_m", &[*radius_m])?;
+            check("speed_m_s", &[*speed_m_s])?;
+            check("height_m", &[*height_m])?;
+            check("center_xy_m", center_xy_m)?;
+            check("hover_input", hover_input)
+        }
+        ReferenceConfig::Spline(spline) => {
+            let c = &spline.config;
+            check("center_m", &c.center_m)?;
+            check("half_extent_m", &c.half_extent_m)?;
+            check("peak_speed_m_s", &[c.peak_speed_m_s])?;
+            check("hover_input", &c.hover_input)
+        }
         ReferenceConfig::Waypoints { states, input, .. } => {
             for (k, s) in states.iter().enumerate() {
                 check(&format!("states[{k}]"), s)?;

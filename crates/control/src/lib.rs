@@ -26,5 +26,5 @@ pub use config::ControllerConfig;
 pub use controller::{ControlError, Controller, RobotController};
 pub use file::ControllerFile;
 pub use recovery::{position_governor, quadrotor_recovery, quadrotor_tilt, quadrotor_upset};
-pub use reference::ReferenceConfig;
+pub use reference::{Plane, ReferenceConfig, Spline, SplineConfig, MAX_KNOTS};
 pub use residual::{Adaptation, AdaptationStats, ResidualConfig, ResidualModel, ResidualStats};

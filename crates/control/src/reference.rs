@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ControlError;
 
+mod shapes;
+pub use shapes::{Plane, Spline, SplineConfig, MAX_KNOTS};
+
 /// The `[reference]` table of a scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -19,6 +22,24 @@ pub enum ReferenceConfig {
         peak_speed_m_s: f64,
         hover_input: Vec<f64>,
     },
+    /// A circle for the quadrotor: `radius_m` about `(0, 0, height_m)`
+    /// (or `center_m`) in `plane` (`xy`, `xz`, `yz`), flown at `speed_m_s`
+    /// from its point on the plane's first axis, level attitude, hover input.
+    Circle {
+        radius_m: f64,
+        speed_m_s: f64,
+        height_m: f64,
+        #[serde(default)]
+        plane: Plane,
+        /// The centre's x and y (z is `height_m`); the origin when absent.
+        #[serde(default)]
+        center_xy_m: [f64; 2],
+        hover_input: Vec<f64>,
+    },
+    /// A smooth closed random curve for the quadrotor: a cubic B-spline
+    /// through `knots` control points drawn from `seed` in the box
+    /// `center_m ± half_extent_m`, its fastest point at `peak_speed_m_s`.
+    Spline(Spline),
     /// A sequence of set points: `states[i]` from `times_secs[i]` on (the
     /// first time is 0, times increase), one input held throughout.
     Waypoints {
@@ -77,6 +98,40 @@ impl ReferenceConfig {
                     });
                 }
                 len("reference.hover_input", hover_input, nu)
+            }
+            Self::Circle {
+                radius_m,
+                speed_m_s,
+                height_m,
+                center_xy_m,
+                hover_input,
+                ..
+            } => {
+                quadrotor_only(nx, "circle")?;
+                positive("reference.radius_m", *radius_m)?;
+                positive("reference.speed_m_s", *speed_m_s)?;
+                finite("reference.height_m", &[*height_m])?;
+                finite("reference.center_xy_m", center_xy_m)?;
+                len("reference.hover_input", hover_input, nu)
+            }
+            Self::Spline(spline) => {
+                let c = &spline.config;
+                quadrotor_only(nx, "spline")?;
+                positive("reference.peak_speed_m_s", c.peak_speed_m_s)?;
+                finite("reference.center_m", &c.center_m)?;
+                finite("reference.half_extent_m", &c.half_extent_m)?;
+                if c.half_extent_m.iter().any(|h| *h < 0.0)
+                    || c.half_extent_m.iter().all(|h| *h == 0.0)
+                {
+                    return Err(ControlError::Parse {
+                        origin: "reference.half_extent_m".into(),
+                        message: format!(
+                            "expected sizes >= 0, not all 0, found {:?}",
+                            c.half_extent_m
+                        ),
+                    });
+                }
+                len("reference.hover_input", &c.hover_input, nu)
             }
             Self::Waypoints {
                 states,
@@ -138,6 +193,36 @@ impl ReferenceConfig {
                 state[8] = a * w * c2;
                 input.copy_from_slice(hover_input);
             }
+            Self::Circle {
+                radius_m,
+                speed_m_s,
+                height_m,
+                plane,
+                center_xy_m,
+                hover_input,
+            } => {
+                state.fill(0.0);
+                state[3] = 1.0;
+                let center = [center_xy_m[0], center_xy_m[1], *height_m];
+                let (position, rest) = state.split_at_mut(7);
+                shapes::circle(
+                    center,
+                    *radius_m,
+                    *speed_m_s,
+                    *plane,
+                    t_secs,
+                    &mut position[..3],
+                    &mut rest[..3],
+                );
+                input.copy_from_slice(hover_input);
+            }
+            Self::Spline(spline) => {
+                state.fill(0.0);
+                state[3] = 1.0;
+                let (position, rest) = state.split_at_mut(7);
+                spline.sample(t_secs, &mut position[..3], &mut rest[..3]);
+                input.copy_from_slice(&spline.config.hover_input);
+            }
             Self::Waypoints {
                 states,
                 times_secs,
@@ -157,6 +242,36 @@ impl ReferenceConfig {
         let mut u = vec![0.0; nu];
         self.sample(t_secs, &mut x, &mut u);
         x
+    }
+}
+
+fn quadrotor_only(nx: usize, kind: &str) -> Result<(), ControlError> {
+    if nx == 13 {
+        return Ok(());
+    }
+    Err(ControlError::Parse {
+        origin: "reference.kind".into(),
+        message: format!("{kind} is defined for the quadrotor only"),
+    })
+}
+
+fn positive(key: &str, v: f64) -> Result<(), ControlError> {
+    if v.is_finite() && v > 0.0 {
+        return Ok(());
+    }
+    Err(ControlError::Parse {
+        origin: key.into(),
+        message: format!("expected a value > 0, found {v}"),
+    })
+}
+
+fn finite(key: &str, values: &[f64]) -> Result<(), ControlError> {
+    match values.iter().find(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(v) => Err(ControlError::Parse {
+            origin: key.into(),
+            message: format!("expected finite values, found {v}"),
+        }),
     }
 }
 

@@ -11,6 +11,16 @@ use recede_msg::{CameraIntrinsics, DepthImage, LidarScan, Obstacle, ObstacleShap
 
 use crate::ObstacleConfig;
 
+/// Neighbouring bearings whose nearest ranges differ by more than this
+/// (plus [`SURFACE_JUMP_PER_M`] per metre of range, for depth noise) see
+/// two surfaces, m.
+const SURFACE_JUMP_M: f64 = 0.2;
+const SURFACE_JUMP_PER_M: f64 = 0.04;
+/// A ridge of range this much (plus [`RIDGE_PER_M`] per metre) above the
+/// dips on both sides parts two round surfaces, m.
+const RIDGE_M: f64 = 0.05;
+const RIDGE_PER_M: f64 = 0.005;
+
 /// One fitted cluster in one frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Detection {
@@ -36,6 +46,25 @@ struct Pt {
     border: bool,
 }
 
+/// The points of one cluster within one bearing step: how many, their
+/// bearings' extent, the nearest range.
+#[derive(Debug, Clone, Copy)]
+struct Bin {
+    count: u32,
+    lo: f64,
+    hi: f64,
+    near: f64,
+}
+
+impl Bin {
+    const EMPTY: Self = Self {
+        count: 0,
+        lo: f64::INFINITY,
+        hi: f64::NEG_INFINITY,
+        near: f64::INFINITY,
+    };
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Track {
     obstacle: Obstacle,
@@ -46,6 +75,8 @@ struct Track {
     confirmed: bool,
     /// Hit in the current frame (a track takes at most one detection).
     matched: bool,
+    /// The first detection that hit it in the current frame.
+    frame_hit: Option<Detection>,
 }
 
 /// Depth / scan frames to obstacle tracks.
@@ -60,6 +91,7 @@ pub struct ObstacleMapper {
     points: Vec<Pt>,
     stack: Vec<u32>,
     members: Vec<u32>,
+    bins: Vec<Bin>,
     detections: Vec<Detection>,
     tracks: Vec<Track>,
     confirmed: Vec<Obstacle>,
@@ -82,6 +114,7 @@ impl ObstacleMapper {
             points: Vec::with_capacity(max_points),
             stack: Vec::with_capacity(max_points),
             members: Vec::with_capacity(max_points),
+            bins: Vec::with_capacity(max_points),
             detections: Vec::with_capacity(max_points / 4 + 16),
             tracks: Vec::with_capacity(max_tracks),
             confirmed: Vec::with_capacity(max_tracks),
@@ -205,9 +238,8 @@ impl ObstacleMapper {
         }
     }
 
-    /// Fits the points in `members`: circles tangent to the visible
-    /// surface, split by bearing when one would be wider than
-    /// `max_radius_m`.
+    /// Fits the points in `members`: split into surfaces by bearing, each
+    /// fitted by [`Self::fit_surface`].
     fn fit_cluster(&mut self, eye: &Vector3<f64>, res: f64) {
         // Mean bearing, then bearings relative to it (no wrap-around).
         let (mut sx, mut sy, mut zmin, mut zmax) = (0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY);
@@ -229,6 +261,102 @@ impl ObstacleMapper {
             hi = hi.max(b);
             near = near.min(horizontal_range(eye, &p));
         }
+        let heights = (zmin, zmax);
+        // One bin per bearing step; a cluster wider than the buffer (never
+        // for a camera's points) is fitted as one surface.
+        let steps = ((hi - lo) / res).round();
+        if !(steps.is_finite() && (steps as usize) < self.bins.capacity()) {
+            self.fit_surface(eye, centre_bearing, (lo, hi), res, near, heights);
+            return;
+        }
+        self.bins.clear();
+        self.bins.resize(steps as usize + 1, Bin::EMPTY);
+        for &k in &self.members {
+            let p = self.points[k as usize].p.map(f64::from);
+            let b = relative_bearing(eye, &p, centre_bearing);
+            let i = (((b - lo) / res).round() as usize).min(self.bins.len() - 1);
+            let bin = &mut self.bins[i];
+            bin.count += 1;
+            bin.lo = bin.lo.min(b);
+            bin.hi = bin.hi.max(b);
+            bin.near = bin.near.min(horizontal_range(eye, &p));
+        }
+        // Surfaces end where the background shows through (an empty
+        // bearing step), where the range jumps (one object before another)
+        // and at a ridge of range between two dips (two round objects side
+        // by side): pillars centimetres apart share grid cells, not surfaces.
+        let mut start: Option<(f64, f64)> = None; // (lo bearing, near)
+        let mut last = Bin::EMPTY;
+        let mut last_index = 0;
+        // The surface's nearest range so far, the highest range since it,
+        // that ridge's bin, and the nearest range after the ridge.
+        let (mut dip, mut ridge, mut ridge_bin, mut after) =
+            (f64::INFINITY, f64::NEG_INFINITY, Bin::EMPTY, f64::INFINITY);
+        for i in 0..self.bins.len() {
+            let bin = self.bins[i];
+            if bin.count == 0 {
+                continue;
+            }
+            // The nearest of a step's points (a column of pixels): its
+            // spread is a fraction of one pixel's depth noise.
+            let v = bin.near;
+            if let Some((a, near)) = start {
+                let jump =
+                    (bin.near - last.near).abs() > SURFACE_JUMP_M + SURFACE_JUMP_PER_M * last.near;
+                if i > last_index + 1 || jump {
+                    self.fit_surface(eye, centre_bearing, (a, last.hi), res, near, heights);
+                    start = None;
+                    (dip, ridge, after) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY);
+                } else {
+                    if v > ridge {
+                        (ridge, ridge_bin, after) = (v, bin, f64::INFINITY);
+                    } else {
+                        after = after.min(v);
+                    }
+                    let prominence = RIDGE_M + RIDGE_PER_M * dip;
+                    if ridge - dip > prominence && ridge - after > prominence {
+                        // The ridge's step ends the surface before it.
+                        self.fit_surface(
+                            eye,
+                            centre_bearing,
+                            (a, ridge_bin.hi),
+                            res,
+                            near,
+                            heights,
+                        );
+                        start = Some((ridge_bin.hi + 1e-6, after.min(bin.near)));
+                        (dip, ridge, after) = (after, v, f64::INFINITY);
+                        ridge_bin = bin;
+                    }
+                }
+            }
+            if v < dip {
+                (dip, ridge, ridge_bin, after) = (v, v, bin, f64::INFINITY);
+            }
+            start = Some(match start {
+                Some((a, near)) => (a, near.min(bin.near)),
+                None => (bin.lo, bin.near),
+            });
+            last = bin;
+            last_index = i;
+        }
+        if let Some((a, near)) = start {
+            self.fit_surface(eye, centre_bearing, (a, last.hi), res, near, heights);
+        }
+    }
+
+    /// Fits one surface between the bearings `span` (relative to
+    /// `centre_bearing`) whose nearest point is `near` away: circles tangent
+    /// to it, split by bearing when one would be wider than `max_radius_m`.
+    fn fit_surface(
+        &mut self,
+        eye: &Vector3<f64>,
+        centre_bearing: f64,
+        (lo, hi): (f64, f64),
+        res: f64,
+        near: f64,
+        (zmin, zmax): (f64, f64),
+    ) {
         let max_r = self.config.max_radius_m;
         // Angular half-width a circle of max_r at range `near` subtends.
         let max_half = (max_r / (near + max_r)).asin();
@@ -369,6 +497,7 @@ impl ObstacleMapper {
     fn associate(&mut self, t_secs: f64) {
         for tr in &mut self.tracks {
             tr.matched = false;
+            tr.frame_hit = None;
         }
         for d in 0..self.detections.len() {
             let det = self.detections[d];
@@ -376,13 +505,32 @@ impl ObstacleMapper {
             for (i, tr) in self.tracks.iter().enumerate() {
                 let o = &tr.obstacle;
                 let gap = gap(o, &det.position_m, det.shape);
-                let gate = self.config.association_gate_m + 0.5 * o.radius_m.min(det.radius_m);
+                let gate = same_object_gate(&self.config, o.radius_m, det.radius_m);
                 if gap < gate && best.is_none_or(|(_, g)| gap < g) {
                     best = Some((i, gap));
                 }
             }
             // Measurement spread grows with range (depth noise, pose error).
             let meas_var = (0.03 + 0.02 * det.range_m).powi(2);
+            // Two objects apart in this frame that one track took for one
+            // (seen merged from afar): the track restarts on the first,
+            // and this one gets its own.
+            if let Some((i, _)) = best {
+                if let Some(first) = self.tracks[i].frame_hit {
+                    let apart = (first.position_m.xy() - det.position_m.xy()).norm()
+                        > same_object_gate(&self.config, first.radius_m, det.radius_m);
+                    if apart {
+                        let tr = &mut self.tracks[i];
+                        let first_var = (0.03 + 0.02 * first.range_m).powi(2);
+                        tr.obstacle.position_m = first.position_m;
+                        tr.obstacle.radius_m = first.radius_m;
+                        tr.obstacle.shape = first.shape;
+                        tr.variance = first_var;
+                        tr.radius_variance = first_var;
+                        best = None;
+                    }
+                }
+            }
             match best {
                 Some((i, _)) => {
                     let tr = &mut self.tracks[i];
@@ -408,6 +556,7 @@ impl ObstacleMapper {
                     o.last_seen_secs = t_secs;
                     tr.misses = 0;
                     tr.matched = true;
+                    tr.frame_hit = tr.frame_hit.or(Some(det));
                     if o.hits >= self.config.confirm_hits {
                         tr.confirmed = true;
                     }
@@ -433,6 +582,7 @@ impl ObstacleMapper {
                             misses: 0,
                             confirmed: self.config.confirm_hits <= 1,
                             matched: true,
+                            frame_hit: Some(det),
                         });
                     }
                 }
@@ -490,8 +640,9 @@ impl ObstacleMapper {
             while j < self.tracks.len() {
                 let (a, b) = (&self.tracks[i], &self.tracks[j]);
                 let g = gap(&a.obstacle, &b.obstacle.position_m, b.obstacle.shape);
-                let limit = 0.5 * self.config.association_gate_m
-                    + 0.5 * a.obstacle.radius_m.min(b.obstacle.radius_m);
+                let limit = (0.5 * self.config.association_gate_m
+                    + 0.5 * a.obstacle.radius_m.min(b.obstacle.radius_m))
+                .min(a.obstacle.radius_m.max(b.obstacle.radius_m) + DISJOINT_TOLERANCE_M);
                 if g < limit {
                     let b = self.tracks.swap_remove(j);
                     let a = &mut self.tracks[i];
@@ -542,6 +693,18 @@ impl ObstacleMapper {
         }
     }
 }
+
+/// Largest centre distance at which a detection is the track's object:
+/// the association gate, but never beyond the larger circle (plus
+/// [`DISJOINT_TOLERANCE_M`]): a neighbour a few centimetres away is
+/// another object, and fitted radii run a few centimetres large.
+fn same_object_gate(config: &ObstacleConfig, track_radius: f64, detection_radius: f64) -> f64 {
+    let gate = config.association_gate_m + 0.5 * track_radius.min(detection_radius);
+    gate.min(track_radius.max(detection_radius) + DISJOINT_TOLERANCE_M)
+}
+
+/// How far outside each other's circle two fits of one object may be, m.
+const DISJOINT_TOLERANCE_M: f64 = 0.1;
 
 /// Distance between an obstacle's centre and a point, horizontal unless
 /// both are spheres.
