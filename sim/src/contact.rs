@@ -68,6 +68,15 @@ pub fn body_balls(robot: &RobotConfig, x: &[f64], out: &mut Vec<Ball>) {
                 ));
             }
         }
+        RobotConfig::SoftCartPole(p) => {
+            // The cart on its rail at z = 0, the link's tip body.
+            if let Ok(x) = <&[f64; 10]>::try_from(x) {
+                let q = nalgebra::SVector::<f64, 5>::from_fn(|i, _| x[i]);
+                let ([tx, tz], _) = recede_model::robots::soft_link::tip(p, &q);
+                out.push(ball(Point3::new(x[0], 0.0, 0.0), 0.2));
+                out.push(ball(Point3::new(tx, 0.0, tz), 0.05));
+            }
+        }
         RobotConfig::CartPole(p) => {
             // The cart on its rail at z = 0, the pole's tip.
             let l = p.pole_length_m;

@@ -4,7 +4,7 @@
 
 use nalgebra::{Matrix4, SVector, Vector3, Vector4};
 use recede_model::robots::quadrotor::{rotation_from_quaternion, BODY_RATE, QUATERNION};
-use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, Robot};
+use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, Robot, SoftCartPole};
 use recede_model::DiscreteModel;
 use recede_mpc::{GovernorConfig, Mpc, SafePolicy, StageConstraints, UpsetTest};
 
@@ -49,6 +49,18 @@ impl Recovery<5, 2> for DiffDrive {}
 
 /// Fixed to its base: joint targets are bounded by the joint limits.
 impl Recovery<4, 2> for Arm {}
+
+/// The cart-pole's governor: the cart carries its link as P1's carries its
+/// pole (velocity at index 5 of the soft state).
+impl Recovery<10, 1> for SoftCartPole {
+    const GOVERNOR: Option<(usize, Governor)> = Some((
+        1,
+        Governor {
+            velocity: Some(5),
+            ..CART_POLE_GOVERNOR
+        },
+    ));
+}
 
 /// Default governors, used when `[controller.governor]` is absent: a
 /// target that starts at the robot and moves to the goal at `speed`, at

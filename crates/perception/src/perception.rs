@@ -104,6 +104,8 @@ fn defaults(robot: &RobotConfig) -> (Vec<f64>, Vec<f64>) {
         ),
         RobotConfig::CartPole(_) => (vec![0.05, 0.02, 0.1, 0.1], vec![0.01, 0.01, 0.5, 1.0]),
         RobotConfig::Arm(_) => (vec![0.02, 0.02, 0.1, 0.1], vec![0.01, 0.01, 1.0, 1.0]),
+        // No filter for it yet (refused in `Perception::new`).
+        RobotConfig::SoftCartPole(_) => (vec![0.0; 10], vec![0.0; 10]),
     }
 }
 
@@ -176,6 +178,13 @@ impl Perception {
         };
         let h = ekf.history_secs;
         let estimator = match robot {
+            RobotConfig::SoftCartPole(_) => {
+                return Err(PerceptionError::Config {
+                    key: "estimator.kind".into(),
+                    expected: "\"truth\" for the soft cart-pole (it has no model filter yet)",
+                    found: "a filter".into(),
+                })
+            }
             RobotConfig::Quadrotor(p) => {
                 Quadrotor::new(*p)?;
                 Estimator::Quadrotor(Box::new(Timeline::new(

@@ -7,7 +7,7 @@ use recede_model::robots::{self, Robot};
 use serde::{Deserialize, Serialize};
 
 use super::check::{fail, finite_all, non_negative, positive};
-use crate::plant::{Actuator, Disturbance, Disturbances, Plant, PlantRobot, TruePlant};
+use crate::plant::{Actuator, Disturbance, Disturbances, Plant, PlantRobot};
 use crate::{ConfigError, SimError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -222,7 +222,6 @@ impl PlantConfig {
         })?;
         let bounds = nominal.input_bounds();
         let rest_input: [f64; NU] = nominal.safe_input().into();
-        let truth = R::truth(config, nominal);
         let a = &self.actuator;
         let pick = |v: &Option<Vec<f64>>, default: [f64; NU]| {
             v.as_ref()
@@ -235,7 +234,7 @@ impl PlantConfig {
         );
         actuator.rate_limit_per_sec = pick(&a.rate_limit_per_sec, [f64::INFINITY; NU]);
         actuator.lag_time_constant_secs = a.lag_time_constant_secs;
-        let mut plant = TruePlant::new(truth, actuator, dist, h, R::rest_state())?;
+        let mut plant = R::plant(config, nominal, actuator, dist, h)?;
         if let Some(x0) = &self.initial_state {
             plant.set_state(x0).map_err(|_| {
                 SimError::Config(fail(
@@ -245,7 +244,7 @@ impl PlantConfig {
                 ))
             })?;
         }
-        Ok(Box::new(plant))
+        Ok(plant)
     }
 }
 

@@ -9,6 +9,7 @@ mod diffdrive;
 mod disturbance;
 mod quadrotor;
 mod robot;
+mod soft_cartpole;
 mod true_plant;
 
 pub use actuator::Actuator;
@@ -18,6 +19,7 @@ pub use diffdrive::{DiffDrivePlant, DiffDriveTruth};
 pub use disturbance::{Disturbance, Disturbances, Environment};
 pub use quadrotor::{QuadrotorPlant, QuadrotorTruth};
 pub use robot::PlantRobot;
+pub use soft_cartpole::{SoftCartPolePlant, SoftCartPoleTruth, SoftLinkPlant};
 pub use true_plant::{TrueDynamics, TruePlant};
 
 use nalgebra::{Isometry3, Vector3};

@@ -7,8 +7,8 @@ use recede_model::robots::Robot;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::TrueDynamics;
-use crate::ConfigError;
+use super::{Actuator, Disturbances, Plant, TrueDynamics, TruePlant};
+use crate::{ConfigError, SimError};
 
 /// A robot the simulator can run.
 pub trait PlantRobot<const NX: usize, const NU: usize>: Robot<NX, NU> {
@@ -25,6 +25,25 @@ pub trait PlantRobot<const NX: usize, const NU: usize>: Robot<NX, NU> {
     /// Checks the unmodelled effects; errors name `key.<field>`.
     fn validate(config: &Self::Config, key: &str) -> Result<(), ConfigError>;
     fn truth(config: &Self::Config, nominal: Self) -> Self::Truth;
+    /// The plant behind `actuator`, at [`Self::rest_state`]: by default
+    /// [`Self::truth`] on the model's state. A robot whose true plant has a
+    /// finer state than its model (the soft cart-pole's links of several
+    /// segments) builds its own, reporting the model's state.
+    fn plant(
+        config: &Self::Config,
+        nominal: Self,
+        actuator: Actuator<NU>,
+        disturbances: Disturbances,
+        step_secs: f64,
+    ) -> Result<Box<dyn Plant>, SimError> {
+        Ok(Box::new(TruePlant::new(
+            Self::truth(config, nominal),
+            actuator,
+            disturbances,
+            step_secs,
+            Self::rest_state(),
+        )?))
+    }
     /// Where it starts unless the scenario says otherwise.
     fn rest_state() -> SVector<f64, NX> {
         SVector::zeros()

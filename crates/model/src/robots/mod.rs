@@ -8,12 +8,15 @@ pub mod cartpole;
 pub mod diffdrive;
 pub mod quadrotor;
 mod robot;
+pub mod soft_cartpole;
+pub mod soft_link;
 
 pub use arm::{Arm, ArmParams};
 pub use cartpole::{CartPole, CartPoleParams};
 pub use diffdrive::{DiffDrive, DiffDriveParams};
 pub use quadrotor::{Quadrotor, QuadrotorParams};
 pub use robot::{Body, Pose, Robot};
+pub use soft_cartpole::{SoftCartPole, SoftCartPoleParams};
 
 use serde::{Deserialize, Serialize};
 

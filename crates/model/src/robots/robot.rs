@@ -107,6 +107,7 @@ macro_rules! for_each_robot {
             (Quadrotor, quadrotor, Quadrotor, QuadrotorParams),
             (DiffDrive, diffdrive, DiffDrive, DiffDriveParams),
             (Arm, arm, Arm, ArmParams),
+            (SoftCartPole, soft_cartpole, SoftCartPole, SoftCartPoleParams),
         }
     };
 }
