@@ -16,6 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Version of the blob layout and payload this library reads.
+#define RECEDE_BLOB_FORMAT 1
+
 // The largest state or input dimension of the built-in robots the interface
 // copies through its stack buffers.
 #define RECEDE_MAX_DIMENSION 16
@@ -249,6 +252,26 @@ typedef struct RecedeObstacle {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Builds a controller from a blob written by `recede export-firmware`
+// (`blob_len` bytes; layout in crates/ffi/README.md) around `x0` (nx
+// values), as `recede_create` does from the scenario's text but without
+// parsing text. A blob that is truncated, corrupted (checksum), of another
+// format version, or whose values the controller rejects is
+// `RECEDE_STATUS_CONFIG` with the reason in `error`.
+//
+// Allocates (the controller and OSQP's workspace; CBOR decoding of a few
+// dozen values). Not real-time; thread-safe (no shared state).
+//
+// # Safety
+// Non-NULL pointers valid for their lengths; `out` for one write.
+RecedeStatus recede_create_from_blob(const uint8_t *blob,
+                                     size_t blob_len,
+                                     const double *x0,
+                                     size_t x0_len,
+                                     struct RecedeController **out,
+                                     char *error,
+                                     size_t error_len);
 
 // Builds a controller from the `[robot]` and `[controller]` tables of a
 // scenario file (`toml`, `toml_len` bytes of UTF-8, no NUL needed), and

@@ -38,6 +38,7 @@
 //! A handle may be moved between threads but must not be used by two threads
 //! at once. Different handles are independent.
 
+mod blob;
 mod guard;
 mod handle;
 mod message;
@@ -48,6 +49,7 @@ mod setters;
 mod status;
 mod step;
 
+pub use blob::{encode_firmware_blob, recede_create_from_blob, BlobError, RECEDE_BLOB_FORMAT};
 pub use handle::{recede_create, recede_destroy, RecedeController, RECEDE_MAX_DIMENSION};
 pub use message::RECEDE_MESSAGE_CAPACITY;
 pub use query::{
