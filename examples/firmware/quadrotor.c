@@ -14,7 +14,8 @@
  * recede_prepare. An interposed malloc (alloc_count.c) counts every
  * allocation while any library call runs, setters included.
  *
- * Usage: quadrotor SCENARIO.toml
+ * Usage: quadrotor SCENARIO.toml|FIRMWARE.blob (a blob from `recede
+ * export-firmware`: created without parsing text)
  * Last line: "quadrotor: ok|failed, steps N, allocations during steps K".
  */
 #include <math.h>
@@ -116,12 +117,19 @@ int main(int argc, char **argv) {
     double mass = 1.0;
     char error[RECEDE_MESSAGE_CAPACITY];
     RecedeController *controller = NULL;
-    RecedeStatus status = recede_create((const uint8_t *)toml, toml_len, plant, NX, NULL, &controller, error,
-                                        sizeof error);
+    int is_blob = toml_len >= 8 && memcmp(toml, "RECEDEFW", 8) == 0;
+    alloc_count_start();
+    RecedeStatus status =
+        is_blob ? recede_create_from_blob((const uint8_t *)toml, toml_len, plant, NX, &controller, error, sizeof error)
+                : recede_create((const uint8_t *)toml, toml_len, plant, NX, NULL, &controller, error, sizeof error);
+    struct alloc_count at_create = alloc_count_stop();
     if (status != RECEDE_STATUS_OK) {
-        fprintf(stderr, "recede_create: status %d: %s\n", (int)status, error);
+        fprintf(stderr, "%s: status %d: %s\n", is_blob ? "recede_create_from_blob" : "recede_create", (int)status,
+                error);
         return 1;
     }
+    printf("created from %s (%zu bytes): %zu allocations, %zu bytes requested\n",
+           is_blob ? "a firmware blob" : "TOML text", toml_len, at_create.allocations, at_create.bytes);
     RecedeDimensions dims;
     if (recede_dimensions(controller, &dims) != RECEDE_STATUS_OK || dims.nx != NX || dims.nu != NU ||
         dims.horizon + 1 > MAX_HORIZON) {
@@ -208,7 +216,7 @@ int main(int argc, char **argv) {
     double rms = tracked > 0 ? sqrt(error_sum2 / tracked) : INFINITY;
     double feedback_median = median(feedback_secs, (size_t)steps);
     double step_median = median(step_secs, (size_t)steps);
-    printf("tracking: rms position error %.3f m on the circle, last %.3f m, worst tilt %.3f rad; %d fallbacks; "
+    printf("tracking: rms position error %.4f m on the circle, last %.4f m, worst tilt %.3f rad; %d fallbacks; "
            "%d errors\n",
            rms, last_error, worst_tilt, fallbacks, errors);
     if (plan_ok) printf("plan: last planned thrust %.3f N (hover with payload %.3f N)\n", planned_inputs[0], hover[0]);

@@ -7,7 +7,8 @@
 # the library whose only global symbols are recede_* (nm lists them), and
 # two_osqps.c links it beside a second copy of OSQP's C library. Last, the
 # quadrotor example (hover, a circle fed from C, a payload); its last line,
-# the script's last: "quadrotor: ok|failed, steps N, allocations during
+# the script's last (created from the blob `recede export-firmware` writes):
+# "quadrotor: ok|failed, steps N, allocations during
 # steps K".
 set -euo pipefail
 
@@ -62,4 +63,8 @@ echo "unhidden library beside OSQP: link fails as expected ($(grep -c 'multiple 
 link_with_osqp "$hidden" "$out/two_osqps"
 "$out/two_osqps" "$here/cart_pole.toml"
 
-"$out/quadrotor" "$here/quadrotor.toml"
+# The quadrotor is created from a firmware blob (no TOML on the target),
+# written by the command line (the debug build `cargo test` makes anyway).
+cargo build --bin recede >&2
+"$target_dir/debug/recede" export-firmware "$here/quadrotor.toml" -o "$out/quadrotor.blob"
+"$out/quadrotor" "$out/quadrotor.blob"
