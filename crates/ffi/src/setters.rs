@@ -220,7 +220,8 @@ pub unsafe extern "C" fn recede_get_parameter(
 
 /// Copies the name of parameter `index` (0..`RecedeDimensions.parameters`)
 /// into `buffer` as `recede_last_error` does; returns its full length, 0
-/// for an index out of range or a NULL handle. Never allocates.
+/// for an index out of range or a NULL handle. Never allocates; O(name
+/// length). One thread at a time per handle.
 ///
 /// # Safety
 /// `handle` NULL or from `recede_create`; `buffer` NULL or valid for
