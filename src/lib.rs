@@ -5,6 +5,7 @@
 pub mod adapters;
 pub mod bench;
 pub mod datalog;
+pub mod export_firmware;
 pub mod perception_loop;
 pub mod record;
 pub mod run;

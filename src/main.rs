@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use recede::{bench, datalog, record, run, scenario, train, tune};
+use recede::{bench, datalog, export_firmware, record, run, scenario, train, tune};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -75,6 +75,15 @@ enum Command {
     },
     /// Validate a scenario file.
     Check { scenario: PathBuf },
+    /// Write a scenario's controller as a firmware blob for
+    /// `recede_create_from_blob` (checked as `check` does; no text parsing
+    /// on the target).
+    ExportFirmware {
+        scenario: PathBuf,
+        /// The blob file to write.
+        #[arg(short, long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Tune a scenario's parameters with CMA-ES (docs/tuning.md).
     Tune(TuneArgs),
     /// Run a reference problem of docs/benchmarks.md; one JSON object per line.
@@ -275,6 +284,11 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                 s.file.scenario.duration_secs,
                 s.period_secs()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ExportFirmware { scenario, out } => {
+            let bytes = export_firmware::run(&scenario, &out)?;
+            println!("{}: {bytes} bytes", out.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Tune(args) => run_tune(args),

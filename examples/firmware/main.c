@@ -2,16 +2,19 @@
  * A firmware-style control loop in C around librecede_ffi: the P1 cart-pole
  * swing-up (docs/benchmarks.md). The controller is created once from a scenario
  * file (the only allocation the library makes); then, every 20 ms, the loop
- * reads the state from a sensor stand-in, calls recede_step, and applies the
- * force to a small C plant of the cart-pole (P1's dynamics, 10 RK4 steps of
- * 2 ms per period). An interposed malloc (alloc_count.c) counts every heap
- * allocation made while recede_step runs, in Rust or in OSQP's C code.
+ * reads the state from a sensor stand-in, calls recede_feedback (the short
+ * half of the real-time iteration), applies the force to a small C plant of
+ * the cart-pole (P1's dynamics, 10 RK4 steps of 2 ms per period), and calls
+ * recede_prepare for the next sample. An interposed malloc (alloc_count.c)
+ * counts every heap allocation made while the library runs, in Rust or in
+ * OSQP's C code. Feedback and preparation are timed separately (wall clock
+ * around each call): the line "rti: ..." gives their medians and the
+ * feedback's share of the whole step.
  *
  * Usage: firmware SCENARIO.toml
  * Last line: "swing-up: ok|failed, steps N, allocations during steps K".
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 
 #include "alloc_count.h"
 #include "recede.h"
+#include "util.h"
 
 #define NX 4
 #define NU 1
@@ -60,54 +64,6 @@ static void read_state_estimate(const double plant[NX], double estimate[NX]) {
     for (int i = 0; i < NX; i++) estimate[i] = plant[i];
 }
 
-static double now_secs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static size_t read_file(const char *path, char *buffer, size_t capacity) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        perror(path);
-        exit(2);
-    }
-    size_t n = fread(buffer, 1, capacity, f);
-    if (n == capacity) {
-        fprintf(stderr, "%s: larger than %zu bytes\n", path, capacity);
-        exit(2);
-    }
-    fclose(f);
-    return n;
-}
-
-/* Groups the recorded allocations by the function that called the
- * allocator (dladdr; the executable is linked with -rdynamic), so that an
- * allocation can be traced to Rust's allocator or to OSQP's C code. */
-static void name_allocating_callers(const char *phase) {
-    static void *callers[ALLOC_COUNT_MAX_CALLERS];
-    static const char *names[ALLOC_COUNT_MAX_CALLERS];
-    static size_t counts[ALLOC_COUNT_MAX_CALLERS];
-    size_t distinct = 0;
-    size_t n = alloc_count_callers(callers, ALLOC_COUNT_MAX_CALLERS);
-    for (size_t i = 0; i < n; i++) {
-        Dl_info info;
-        const char *name = "?";
-        if (dladdr(callers[i], &info) != 0 && info.dli_sname != NULL) name = info.dli_sname;
-        size_t j = 0;
-        while (j < distinct && strcmp(names[j], name) != 0) j++;
-        if (j == distinct) {
-            names[distinct] = name;
-            counts[distinct] = 0;
-            distinct++;
-        }
-        counts[j]++;
-    }
-    for (size_t j = 0; j < distinct; j++) {
-        printf("  %s: %zu allocations called from %s\n", phase, counts[j], names[j]);
-    }
-}
-
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s SCENARIO.toml\n", argv[0]);
@@ -137,6 +93,7 @@ int main(int argc, char **argv) {
            dims.nx, dims.nu, dims.horizon, dims.period_secs, at_create.allocations, at_create.bytes);
     name_allocating_callers("create");
 
+    static double feedback_secs[STEPS], step_secs[STEPS], solve_secs[STEPS], inside_secs[STEPS];
     double worst_step_secs = 0.0, total_step_secs = 0.0;
     unsigned long qp_iterations = 0;
     int fallbacks = 0, errors = 0, steps = 0;
@@ -149,8 +106,8 @@ int main(int argc, char **argv) {
 
         alloc_count_resume();
         double started = now_secs();
-        status = recede_step(controller, t, state, NX, NULL, 0, command, NU);
-        double elapsed = now_secs() - started;
+        status = recede_feedback(controller, t, state, NX, command, NU);
+        double fed_back = now_secs();
         alloc_count_pause();
 
         if (status < 0) {
@@ -159,15 +116,33 @@ int main(int argc, char **argv) {
             errors += 1;
             continue; /* a real loop would hold its last command or go safe */
         }
+        /* The command goes out first; the preparation runs until the next
+         * sample. */
+        for (int i = 0; i < PLANT_SUBSTEPS; i++) rk4(plant, command[0], PERIOD_SECS / PLANT_SUBSTEPS);
+
+        alloc_count_resume();
+        double preparing = now_secs();
+        RecedeStatus prepared = recede_prepare(controller);
+        double elapsed = (fed_back - started) + (now_secs() - preparing);
+        alloc_count_pause();
+        if (prepared != RECEDE_STATUS_OK) {
+            fprintf(stderr, "step %d: recede_prepare: status %d\n", k, (int)prepared);
+            errors += 1;
+            continue;
+        }
+
+        feedback_secs[steps] = fed_back - started;
+        step_secs[steps] = elapsed;
         steps += 1;
         if (status != RECEDE_STATUS_OK) fallbacks += 1;
         RecedeStats stats;
         recede_last_stats(controller, &stats);
         qp_iterations += stats.qp_iterations;
+        solve_secs[steps - 1] = stats.solve_secs;
+        inside_secs[steps - 1] = stats.feedback_secs;
         total_step_secs += elapsed;
         if (elapsed > worst_step_secs) worst_step_secs = elapsed;
 
-        for (int i = 0; i < PLANT_SUBSTEPS; i++) rk4(plant, command[0], PERIOD_SECS / PLANT_SUBSTEPS);
         if (k % 25 == 0 || k == STEPS - 1) {
             printf("t %5.2f s  p %+.3f  theta %+.3f  v %+.3f  omega %+.3f  F %+7.2f  qp it %u\n",
                    t + PERIOD_SECS, plant[0], plant[1], plant[2], plant[3], command[0], stats.qp_iterations);
@@ -180,6 +155,12 @@ int main(int argc, char **argv) {
     printf("steps: mean %.1f us, worst %.1f us; %lu QP iterations; %d fallbacks; %d errors\n",
            1e6 * total_step_secs / (steps > 0 ? steps : 1), 1e6 * worst_step_secs, qp_iterations, fallbacks,
            errors);
+    double feedback_median = median(feedback_secs, (size_t)steps);
+    double step_median = median(step_secs, (size_t)steps);
+    printf("rti: feedback median %.1f us, feedback + prepare median %.1f us, feedback share %.0f%%\n",
+           1e6 * feedback_median, 1e6 * step_median, step_median > 0 ? 100.0 * feedback_median / step_median : 0.0);
+    printf("rti: inside the feedback (library's clock): median %.1f us, of which OSQP's solve %.1f us\n",
+           1e6 * median(inside_secs, (size_t)steps), 1e6 * median(solve_secs, (size_t)steps));
     printf("allocations during steps: %zu (%zu bytes)\n", during_steps.allocations, during_steps.bytes);
     if (during_steps.allocations > 0) name_allocating_callers("step");
     printf("swing-up: %s, steps %d, allocations during steps %zu\n",

@@ -1,7 +1,7 @@
 use nalgebra::{SVector, Vector3};
 use recede_model::robots::{self, Robot, RobotConfig};
 use recede_model::{Bounds, Discretized, ModelError, Rk4, WithResidual};
-use recede_mpc::{Mpc, MpcConfig, MpcError, StageConstraints, StepReport};
+use recede_mpc::{Mpc, MpcConfig, MpcError, StageConstraints, StepReport, UpdateError};
 use recede_msg::Obstacle;
 use thiserror::Error;
 
@@ -29,6 +29,15 @@ pub enum ControlError {
         expected: usize,
         got: usize,
     },
+    /// Parameters of one robot kind handed to a controller of another.
+    #[error("robot parameters: expected a `{expected}`, got a `{got}`")]
+    WrongRobot {
+        expected: &'static str,
+        got: &'static str,
+    },
+    /// A runtime change (weights, bounds) refused; nothing was changed.
+    #[error(transparent)]
+    Update(#[from] UpdateError),
 }
 
 /// The prediction model of every robot: its physics plus a residual (none
@@ -108,6 +117,9 @@ macro_rules! controllers {
 }
 
 recede_model::for_each_robot!(controllers, $);
+
+// After the macro: `each!` is in scope there.
+mod runtime;
 
 /// Whether the robot moves among obstacles (has keep-out rows to fill).
 fn moves_among_obstacles<R, C, const NX: usize, const NU: usize>(

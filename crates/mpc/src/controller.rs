@@ -6,6 +6,8 @@
 //! model along it and condenses the QP for the next step. All memory is
 //! allocated in [`Mpc::new`]; both phases only write into it.
 
+mod update;
+
 use std::time::Instant;
 
 use nalgebra::SVector;
@@ -17,6 +19,8 @@ use crate::layout::{Layout, OSQP_INFINITY};
 use crate::qp::{Csc, Solver};
 use crate::report::{Failure, FallbackCounts, QpStatus, StepOutcome, StepReport};
 use crate::structure::Structure;
+pub use update::UpdateError;
+
 use crate::{MpcError, OcpSpec};
 
 /// The input applied when no plan can be trusted, as a function of the
@@ -283,14 +287,30 @@ where
         }
     }
 
-    /// One control step: feedback from `x0`, extra SQP iterations if
-    /// configured, then the preparation of the next step, `period_secs`
-    /// later. Writes the command to apply into `command`; never panics and
-    /// never writes a non-finite command.
+    /// One control step: [`Self::feedback_step`] from `x0`, then
+    /// [`Self::prepare_next`], `period_secs` later. Writes the command to
+    /// apply into `command`; never panics and never writes a non-finite
+    /// command.
     pub fn step(
         &mut self,
         x0: &SVector<f64, NX>,
         period_secs: f64,
+        command: &mut SVector<f64, NU>,
+    ) -> StepReport {
+        self.feedback_step(x0, command);
+        self.prepare_next(period_secs);
+        self.report
+    }
+
+    /// The feedback half of a real-time iteration: embeds the measured
+    /// state `x0` in the QP the last preparation built and solves it (plus
+    /// extra SQP iterations if configured), or falls back. Writes the
+    /// command into `command`. The plan is not shifted: call
+    /// [`Self::prepare_next`] before the next feedback. The report's
+    /// `prepare_secs` is zero until then.
+    pub fn feedback_step(
+        &mut self,
+        x0: &SVector<f64, NX>,
         command: &mut SVector<f64, NU>,
     ) -> StepReport {
         let started = Instant::now();
@@ -312,9 +332,6 @@ where
             self.consecutive_failures = 0;
             self.reinitialize(x0);
             self.report.feedback_secs = started.elapsed().as_secs_f64();
-            let prepare_started = Instant::now();
-            self.prepare(period_secs);
-            self.report.prepare_secs = prepare_started.elapsed().as_secs_f64();
             return self.report;
         }
         let mut result = self.feedback(x0);
@@ -337,9 +354,17 @@ where
             self.counts.reinitialized += 1;
         }
         self.report.feedback_secs = started.elapsed().as_secs_f64();
-        let prepare_started = Instant::now();
+        self.report
+    }
+
+    /// The preparation half of a real-time iteration, between samples:
+    /// shifts the plan by `period_secs`, linearises along it and builds the
+    /// next QP. Its duration goes into the report's `prepare_secs`, and
+    /// constraint rows it had to drop into `constraint_faults`.
+    pub fn prepare_next(&mut self, period_secs: f64) -> StepReport {
+        let started = Instant::now();
         self.prepare(period_secs);
-        self.report.prepare_secs = prepare_started.elapsed().as_secs_f64();
+        self.report.prepare_secs = started.elapsed().as_secs_f64();
         self.report
     }
 

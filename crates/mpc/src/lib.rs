@@ -30,7 +30,7 @@ mod structure;
 
 pub use config::{FallbackConfig, MpcConfig, OcpSpec, SoftPenalty, StateBoundConfig};
 pub use constraints::{ConstraintRow, StageConstraints};
-pub use controller::{Mpc, SafePolicy, UpsetTest};
+pub use controller::{Mpc, SafePolicy, UpdateError, UpsetTest};
 pub use error::MpcError;
 pub use governor::GovernorConfig;
 pub use osqp_settings::{OsqpConfig, BLOCK_SCALING_ITERATIONS};

@@ -24,6 +24,7 @@ const ALLOWED: &[(&str, Option<&[&str]>)] = &[
     (
         "recede-ffi",
         Some(&[
+            "recede-msg",
             "recede-control",
             "recede-mpc",
             "recede-model",
