@@ -56,6 +56,10 @@ enum Command {
         /// results do not depend on it).
         #[arg(long, value_name = "N")]
         render_workers: Option<usize>,
+        /// Replace a scenario key (a TOML value; repeatable), checked as
+        /// if written in the file: --set controller.horizon_steps=30.
+        #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+        overrides: Vec<scenario::Override>,
     },
     /// Fit a learned residual to transition logs and write the model file.
     Train {
@@ -70,7 +74,12 @@ enum Command {
         out: PathBuf,
     },
     /// Validate a scenario file.
-    Check { scenario: PathBuf },
+    Check {
+        scenario: PathBuf,
+        /// Replace a scenario key before checking (repeatable), as `run --set`.
+        #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+        overrides: Vec<scenario::Override>,
+    },
     /// Tune a scenario's parameters with CMA-ES (docs/tuning.md).
     Tune(TuneArgs),
     /// Run a reference problem of docs/benchmarks.md; one JSON object per line.
@@ -179,8 +188,9 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             spawn,
             connect,
             render_workers,
+            overrides,
         } => {
-            let scenario = scenario::Scenario::load(&scenario)?;
+            let scenario = scenario::Scenario::load_with(&scenario, &overrides)?;
             let recording = if no_rrd {
                 record::Recording::Off
             } else if spawn {
@@ -243,8 +253,11 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             println!("{}", serde_json::to_string(&summary)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { scenario } => {
-            let s = scenario::Scenario::load(&scenario)?;
+        Command::Check {
+            scenario,
+            overrides,
+        } => {
+            let s = scenario::Scenario::load_with(&scenario, &overrides)?;
             println!(
                 "{}: ok ({}, {} s, controller every {} s)",
                 scenario.display(),
