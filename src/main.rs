@@ -124,6 +124,9 @@ struct TuneArgs {
     #[arg(long)]
     resume: bool,
     /// Evaluate only share K of N (from 0) of the next generation, then stop.
+    /// Without it, a SLURM array task (SLURM_ARRAY_TASK_ID/COUNT) or a
+    /// Kubernetes indexed Job (JOB_COMPLETION_INDEX, JOB_COMPLETIONS) is
+    /// its own shard.
     #[arg(long, value_name = "K/N")]
     shard: Option<tune::search::Shard>,
     /// Results of earlier generations (a merged file) that a shard continues.
@@ -324,13 +327,20 @@ fn run_tune(args: TuneArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let file = args.file.context("a tuning file is required")?;
+    let shard = match args.shard {
+        Some(shard) => Some(shard),
+        None => tune::shard_env::shard_from_env(|k| std::env::var(k).ok())?.map(|(shard, from)| {
+            eprintln!("shard {}/{} from {from}", shard.index, shard.count);
+            shard
+        }),
+    };
     let report = tune::tune(&tune::TuneOptions {
         file,
         evaluations: args.evaluations,
         jobs: args.jobs,
         seed: args.seed,
         resume: args.resume,
-        shard: args.shard,
+        shard,
         out_dir: args.out,
         results: args.results,
         from: args.from,

@@ -9,6 +9,7 @@ pub use crate::scenario::keypath;
 pub mod report;
 pub mod results;
 pub mod search;
+pub mod shard_env;
 pub mod spec;
 
 use std::collections::BTreeMap;

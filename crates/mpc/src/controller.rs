@@ -19,6 +19,8 @@ use crate::qp::{Csc, Solver};
 use crate::report::{Failure, FallbackCounts, QpStatus, StepOutcome, StepReport};
 use crate::{MpcError, OcpSpec};
 
+mod setters;
+
 /// The input applied when no plan can be trusted, as a function of the
 /// measured state (an upset quadrotor needs torques, not hover thrust).
 pub type SafePolicy<const NX: usize, const NU: usize> =
