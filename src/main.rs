@@ -60,6 +60,10 @@ enum Command {
         /// left out (the baseline a residual is measured against).
         #[arg(long)]
         no_residual: bool,
+        /// Replace a scenario key (a TOML value; repeatable), checked as
+        /// if written in the file: --set controller.horizon_steps=30.
+        #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+        overrides: Vec<scenario::Override>,
     },
     /// Fit a learned residual to transition logs and write the model file.
     Train {
@@ -74,7 +78,12 @@ enum Command {
         out: PathBuf,
     },
     /// Validate a scenario file.
-    Check { scenario: PathBuf },
+    Check {
+        scenario: PathBuf,
+        /// Replace a scenario key before checking (repeatable), as `run --set`.
+        #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+        overrides: Vec<scenario::Override>,
+    },
     /// Write a scenario's controller as a firmware blob for
     /// `recede_create_from_blob` (checked as `check` does; no text parsing
     /// on the target).
@@ -141,6 +150,9 @@ struct TuneArgs {
     #[arg(long)]
     resume: bool,
     /// Evaluate only share K of N (from 0) of the next generation, then stop.
+    /// Without it, a SLURM array task (SLURM_ARRAY_TASK_ID/COUNT) or a
+    /// Kubernetes indexed Job (JOB_COMPLETION_INDEX, JOB_COMPLETIONS) is
+    /// its own shard.
     #[arg(long, value_name = "K/N")]
     shard: Option<tune::search::Shard>,
     /// Results of earlier generations (a merged file) that a shard continues.
@@ -208,8 +220,9 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             connect,
             render_workers,
             no_residual,
+            overrides,
         } => {
-            let mut scenario = scenario::Scenario::load(&scenario)?;
+            let mut scenario = scenario::Scenario::load_with(&scenario, &overrides)?;
             if no_residual {
                 scenario.file.controller.residual = None;
             }
@@ -275,8 +288,11 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             println!("{}", serde_json::to_string(&summary)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { scenario } => {
-            let s = scenario::Scenario::load(&scenario)?;
+        Command::Check {
+            scenario,
+            overrides,
+        } => {
+            let s = scenario::Scenario::load_with(&scenario, &overrides)?;
             println!(
                 "{}: ok ({}, {} s, controller every {} s)",
                 scenario.display(),
@@ -385,13 +401,20 @@ fn run_tune(args: TuneArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let file = args.file.context("a tuning file is required")?;
+    let shard = match args.shard {
+        Some(shard) => Some(shard),
+        None => tune::shard_env::shard_from_env(|k| std::env::var(k).ok())?.map(|(shard, from)| {
+            eprintln!("shard {}/{} from {from}", shard.index, shard.count);
+            shard
+        }),
+    };
     let report = tune::tune(&tune::TuneOptions {
         file,
         evaluations: args.evaluations,
         jobs: args.jobs,
         seed: args.seed,
         resume: args.resume,
-        shard: args.shard,
+        shard,
         out_dir: args.out,
         results: args.results,
         from: args.from,

@@ -14,7 +14,11 @@ use recede_perception::{ObstacleConfig, PerceptionConfig, TargetConfig};
 use recede_sim::config::{PlantConfig, RobotConfig as TrueRobot, SensorConfig, WorldConfig};
 use serde::{Deserialize, Serialize};
 
+pub mod keypath;
 pub mod limits;
+pub mod overrides;
+
+pub use overrides::Override;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

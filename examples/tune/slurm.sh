@@ -5,7 +5,8 @@
 #
 # (tuning file, evaluations, shards). Every generation of CMA-ES is a fixed
 # batch derived from the seed and the results of the generations before it,
-# so each array task evaluates its share (`--shard K/N`) of the same batch;
+# so each array task evaluates its share of the same batch (recede tune reads
+# it from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT: no --shard needed);
 # `recede tune merge` then folds the shards into tune-out/merged.jsonl and the
 # next generation starts from it. The last step, on one node, evaluates the
 # start/compare points and the held-out seeds of the best candidates and
@@ -32,7 +33,7 @@ for ((g = 0; g < GENERATIONS; g++)); do
     sbatch --wait --array=0-$((SHARDS - 1)) --cpus-per-task=2 --time=00:30:00 \
         --job-name="tune-g$g" --output="$OUT/shards/g$g-%a.log" \
         --wrap "recede tune '$TUNE' --evaluations $EVALS --seed $SEED --jobs 2 --quiet \
-                --shard \$SLURM_ARRAY_TASK_ID/$SHARDS ${FROM[*]} \
+                ${FROM[*]} \
                 --results '$OUT/shards/g$g-'\$SLURM_ARRAY_TASK_ID'.jsonl'"
     INPUTS=("$OUT"/shards/g"$g"-*.jsonl)
     [ -s "$MERGED" ] && INPUTS+=("$MERGED")

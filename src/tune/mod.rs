@@ -5,10 +5,11 @@
 //! See docs/tuning.md.
 
 pub mod eval;
-pub mod keypath;
+pub use crate::scenario::keypath;
 pub mod report;
 pub mod results;
 pub mod search;
+pub mod shard_env;
 pub mod spec;
 
 use std::collections::BTreeMap;

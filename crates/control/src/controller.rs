@@ -523,3 +523,5 @@ fn checked_io<M, C, const NX: usize, const NU: usize>(
     let u = vector::<NU>("command buffer", command)?;
     Ok((x0, u))
 }
+
+mod setters;

@@ -35,6 +35,7 @@ const ALLOWED: &[(&str, Option<&[&str]>)] = &[
     ("recede-bench", None),
     ("recede-tune", None),
     ("recede", None),
+    ("recede-python", None),
 ];
 
 const TEST_SUPPORT: &str = "recede-test-support";

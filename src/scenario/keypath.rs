@@ -113,7 +113,14 @@ impl KeyPath {
         } else {
             Value::from(value)
         };
-        set_in_table(doc.as_table_mut(), &self.segments, new, self)
+        self.set_value(doc, new)
+    }
+
+    /// Writes any TOML value at this path (`--set`), creating missing
+    /// tables and keys as [`Self::set_toml`] does; the comments around the
+    /// old value are kept.
+    pub fn set_value(&self, doc: &mut DocumentMut, value: Value) -> Result<()> {
+        set_in_table(doc.as_table_mut(), &self.segments, value, self)
     }
 }
 
@@ -153,7 +160,9 @@ fn set_in_item(item: &mut Item, segs: &[Segment], new: Value, path: &KeyPath) ->
                 .get_mut(*i)
                 .ok_or_else(|| anyhow!("key `{path}`: no element {i} in the scenario"))?;
             if segs.len() == 1 {
-                bail!("key `{path}`: a table cannot be set to a number");
+                bail!(
+                    "key `{path}`: an element of an array of tables cannot be replaced by a value"
+                );
             }
             set_in_table(t, &segs[1..], new, path)
         }
