@@ -243,7 +243,10 @@ fn bench_p1_meets_its_reference() {
         assert_eq!(r["success"], true, "{r}");
         assert_eq!(r["bound_violations"], 0);
         let cost = r["closed_loop_cost"].as_f64().unwrap();
-        assert!((cost - 123_971.2).abs() / 123_971.2 < 0.01, "cost {cost}");
+        // The reference's 123971.2 within 0.05% (123983.3 with OSQP's
+        // default tolerances); the cart's default governor, engaged by the
+        // swing-up, moved it 0.9% off.
+        assert!((cost - 123_971.2).abs() / 123_971.2 < 5e-4, "cost {cost}");
         assert!(r["qp_iterations"]["median"].as_u64().unwrap() > 0);
     }
     assert!(lines[1]["qp_iterations"]["max"].as_u64().unwrap() <= 50);

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use recede_control::{Governor, Recovery};
+use recede_model::robots::{CartPole, DiffDriveParams, Quadrotor};
 use serde::Serialize;
 use toml::{Table, Value};
 
@@ -23,6 +25,12 @@ pub const MAX_SAFE_INPUT_SECS: f64 = 1.0;
 pub const STEPS_M: [f64; 5] = [1.0, 10.0, 50.0, 100.0, 500.0];
 /// The quadrotor's hover thrust per rotor (default model), N.
 const HOVER_N: f64 = 2.4525;
+/// Time a step case allows beyond the approach at the robot's pace (the
+/// governor's speed, or a ground robot's top speed): braking and settling
+/// within the goal's tolerance, s.
+const QUADROTOR_SETTLE_SECS: f64 = 10.0;
+const CART_POLE_SETTLE_SECS: f64 = 6.0;
+const DIFF_DRIVE_SETTLE_SECS: f64 = 10.0;
 
 /// Overrides a case's keys, given the case's parameter.
 type Edit = fn(&mut Table, f64) -> Result<()>;
@@ -107,6 +115,13 @@ pub fn cases() -> Vec<Case> {
     add("quadrotor_mass_-20%".into(), f8, quadrotor_mass, 0.8);
     add("quadrotor_drag_x2".into(), f8, quadrotor_drag, 2.0);
     add("quadrotor_wind_1N".into(), f8, quadrotor_wind, 1.0);
+    // Issue 19 item 8: the 0.9 m true pole of the 0.8 m model.
+    add(
+        "cartpole_pole_+12.5%".into(),
+        "configs/cartpole.toml",
+        pole_length,
+        1.125,
+    );
     add(
         "cartpole_pole_+15%".into(),
         "configs/cartpole.toml",
@@ -325,6 +340,24 @@ fn setpoint(
 
 const INF: f64 = f64::INFINITY;
 
+/// The speed at which the reference governor leads a robot to a far set
+/// point: `[controller.governor] speed` when the scenario sets it, else
+/// the robot's default (`recede_control::Recovery::GOVERNOR`).
+fn governor_speed(doc: &Table, default: Option<(usize, Governor)>) -> Result<f64> {
+    let speed = match get(doc, "controller.governor") {
+        Ok(g) => g.get("speed").and_then(Value::as_float),
+        Err(_) => default.map(|(_, g)| g.speed),
+    };
+    speed
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .context("no governor speed paces this robot to a far set point")
+}
+
+/// Approach at `pace` plus `settle_secs`: a 500 m step at 2 m/s needs 250 s.
+fn step_secs(d: f64, pace: f64, settle_secs: f64) -> f64 {
+    d / pace + settle_secs
+}
+
 fn quadrotor_step(doc: &mut Table, d: f64) -> Result<()> {
     bare(doc);
     let mut x0 = [0.0; 13];
@@ -334,32 +367,40 @@ fn quadrotor_step(doc: &mut Table, d: f64) -> Result<()> {
     let tol = [
         0.3, 0.3, 0.3, INF, INF, INF, INF, 0.3, 0.3, 0.3, INF, INF, INF,
     ];
-    setpoint(doc, &x0, &target, &[HOVER_N; 4], &tol, 10.0 + d / 3.0)
+    let pace = governor_speed(doc, <Quadrotor as Recovery<13, 4>>::GOVERNOR)?;
+    let secs = step_secs(d, pace, QUADROTOR_SETTLE_SECS);
+    setpoint(doc, &x0, &target, &[HOVER_N; 4], &tol, secs)
 }
 
 fn cartpole_step(doc: &mut Table, d: f64) -> Result<()> {
     bare(doc);
     let x0 = [0.0; 4];
+    let pace = governor_speed(doc, <CartPole as Recovery<4, 1>>::GOVERNOR)?;
     setpoint(
         doc,
         &x0,
         &[d, 0.0, 0.0, 0.0],
         &[0.0],
         &[0.1, 0.05, INF, 0.1],
-        6.0 + d / 5.0,
+        step_secs(d, pace, CART_POLE_SETTLE_SECS),
     )
 }
 
 fn diffdrive_step(doc: &mut Table, d: f64) -> Result<()> {
     bare(doc);
     let x0 = [0.0; 5];
+    // No governor: its top speed paces it.
+    let top_speed = match get(doc, "robot.max_speed_m_s") {
+        Ok(v) => v.as_float().context("robot.max_speed_m_s")?,
+        Err(_) => DiffDriveParams::default().max_speed_m_s,
+    };
     setpoint(
         doc,
         &x0,
         &[d, 0.0, 0.0, 0.0, 0.0],
         &[0.0, 0.0],
         &[0.4, 0.4, 0.35, 0.2, INF],
-        10.0 + d / 0.8,
+        step_secs(d, top_speed, DIFF_DRIVE_SETTLE_SECS),
     )
 }
 
@@ -463,6 +504,33 @@ mod tests {
             let s = scenario(&case).unwrap_or_else(|e| panic!("{}: {e:#}", case.name));
             assert!(s.file.scenario.duration_secs > 0.0);
         }
+    }
+
+    fn case(name: &str) -> Case {
+        cases().into_iter().find(|c| c.name == name).unwrap()
+    }
+
+    #[test]
+    fn step_durations_follow_the_governor_speed() {
+        // 500 m at the default 2 m/s is 250 s of travel.
+        let s = scenario(&case("quadrotor_step_500m")).unwrap();
+        assert_eq!(s.file.scenario.duration_secs, 250.0 + QUADROTOR_SETTLE_SECS);
+        let s = scenario(&case("cartpole_step_500m")).unwrap();
+        assert_eq!(s.file.scenario.duration_secs, 250.0 + CART_POLE_SETTLE_SECS);
+        // A governor the file sets paces the case instead.
+        let mut doc = Table::new();
+        set(&mut doc, "controller.governor.speed", Value::Float(4.0)).unwrap();
+        quadrotor_step(&mut doc, 100.0).unwrap();
+        let secs = get(&doc, "scenario.duration_secs").unwrap().as_float();
+        assert_eq!(secs, Some(25.0 + QUADROTOR_SETTLE_SECS));
+    }
+
+    /// Issue 19 item 8: a true pole of 0.9 m under the 0.8 m model rang at
+    /// +-80 N for the whole run with P1's force weight.
+    #[test]
+    fn the_cartpole_catches_a_pole_longer_than_its_model() {
+        let r = run_case(&case("cartpole_pole_+12.5%")).unwrap();
+        assert!(r.passed && r.final_error_m.unwrap() < 0.1, "{r:?}");
     }
 
     #[test]

@@ -25,6 +25,8 @@ mod residual;
 pub use config::ControllerConfig;
 pub use controller::{ControlError, Controller, RobotController};
 pub use file::ControllerFile;
-pub use recovery::{position_governor, quadrotor_recovery, quadrotor_tilt, quadrotor_upset};
+pub use recovery::{
+    position_governor, quadrotor_recovery, quadrotor_tilt, quadrotor_upset, Governor, Recovery,
+};
 pub use reference::{Plane, ReferenceConfig, Spline, SplineConfig, MAX_KNOTS};
 pub use residual::{Adaptation, AdaptationStats, ResidualConfig, ResidualModel, ResidualStats};

@@ -165,7 +165,7 @@ fn closed_loop<D: Dynamics<NX, NU>, const NX: usize, const NU: usize>(
 fn the_cart_pole_carries_its_pole_50_m() {
     // configs/cartpole.toml's controller, the pole up, the goal 50 m away.
     let config = "horizon_steps = 40\ndt_secs = 0.02\nstate_weights = [1e3, 1e3, 1e-2, 1e-2]\n\
-                  input_weights = [1e-2]\ninput_min = [-80.0]\ninput_max = [80.0]\n";
+                  input_weights = [1e-1]\ninput_min = [-80.0]\ninput_max = [80.0]\n";
     let mut worst = 0.0f64;
     let x = closed_loop(
         &RobotConfig::CartPole(Default::default()),
