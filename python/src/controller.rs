@@ -298,7 +298,7 @@ impl PyController {
             let mut us = vec![0.0; n * nu];
             let c = self.controller()?;
             c.predicted_states(&mut xs).map_err(error)?;
-            c.predicted_inputs(&mut us).map_err(error)?;
+            c.planned_inputs(&mut us).map_err(error)?;
             let xs = PyArray1::from_vec(py, xs).reshape([n + 1, nx])?;
             let us = PyArray1::from_vec(py, us).reshape([n, nu])?;
             Ok((xs, us))
@@ -341,7 +341,11 @@ impl PyController {
                     terminal.as_deref().unwrap_or(&qn),
                     input.as_deref().unwrap_or(&r),
                 )
-                .map_err(error)
+                .map_err(error)?;
+            // Weights enter the QP at a preparation: rebuild it now, so the
+            // next `step` already uses them.
+            self.controller_mut()?.refresh();
+            Ok(())
         })
     }
 

@@ -23,8 +23,6 @@ pub use update::UpdateError;
 
 use crate::{MpcError, OcpSpec};
 
-mod setters;
-
 /// The input applied when no plan can be trusted, as a function of the
 /// measured state (an upset quadrotor needs torques, not hover thrust).
 pub type SafePolicy<const NX: usize, const NU: usize> =

@@ -8,7 +8,7 @@ use std::ffi::c_char;
 use nalgebra::SVector;
 use recede_control::ControllerFile;
 use recede_ffi::*;
-use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, RobotConfig};
+use recede_model::robots::{Robot, RobotConfig, RobotVisitor};
 use recede_model::{Dynamics, Rk4};
 
 /// A robot's scenario and the closed loop it is measured on.
@@ -194,11 +194,19 @@ fn rk4<D: Dynamics<NX, NU>, const NX: usize, const NU: usize>(
 /// Advances the robot's nominal model (the plant, as in P1) by one control
 /// period with RK4 steps of at most 2 ms.
 pub fn plant_step(robot: &RobotConfig, x: &mut [f64], u: &[f64], period_secs: f64) {
-    let substeps = (period_secs / 0.002).ceil().max(1.0) as usize;
-    match robot {
-        RobotConfig::CartPole(p) => rk4(&CartPole::new(*p).unwrap(), x, u, period_secs, substeps),
-        RobotConfig::Quadrotor(p) => rk4(&Quadrotor::new(*p).unwrap(), x, u, period_secs, substeps),
-        RobotConfig::DiffDrive(p) => rk4(&DiffDrive::new(*p).unwrap(), x, u, period_secs, substeps),
-        RobotConfig::Arm(p) => rk4(&Arm::new(*p).unwrap(), x, u, period_secs, substeps),
+    struct Step<'a> {
+        x: &'a mut [f64],
+        u: &'a [f64],
+        period_secs: f64,
     }
+    impl RobotVisitor for Step<'_> {
+        type Output = ();
+        fn visit<R: Robot<NX, NU>, const NX: usize, const NU: usize>(self, robot: R) {
+            let substeps = (self.period_secs / 0.002).ceil().max(1.0) as usize;
+            rk4(&robot, self.x, self.u, self.period_secs, substeps);
+        }
+    }
+    robot
+        .visit(Step { x, u, period_secs })
+        .expect("the scenario's robot parameters are valid");
 }
