@@ -183,6 +183,11 @@ impl Scenario {
         if let Some(r) = &mut file.controller.residual {
             *r = r.resolved(dir);
         }
+        // So is a robot model file, the controller's and the plant's.
+        file.robot = file.robot.resolved(dir);
+        if let Some(p) = &mut file.plant {
+            p.robot = p.robot.resolved(dir);
+        }
         let scenario = Self {
             path: path.to_path_buf(),
             file,

@@ -92,7 +92,7 @@ pub fn approach_target(
             reference[6] = sign * s;
             true
         }
-        RobotConfig::CartPole(_) | RobotConfig::Arm(_) => false,
+        RobotConfig::CartPole(_) | RobotConfig::Arm(_) | RobotConfig::ModelFile(_) => false,
     }
 }
 

@@ -6,6 +6,7 @@
 //! are exact. See docs/adding-a-robot.md, "A model file".
 
 mod compile;
+mod motion;
 mod robot;
 mod spec;
 mod tape;
@@ -16,6 +17,7 @@ use std::path::Path;
 use thiserror::Error;
 use toml::Spanned;
 
+pub use motion::Motion;
 pub use robot::{is_supported, supported_sizes, FileRobot};
 pub use spec::GovernorSpec;
 pub use tape::MAX_SLOTS;
