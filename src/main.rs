@@ -90,6 +90,11 @@ enum Command {
         /// robust only: run the cases whose names contain one of these.
         #[arg(long, value_delimiter = ',')]
         cases: Vec<String>,
+        /// P1 only: the cart-pole from this robot model file
+        /// (configs/models/cartpole.toml), run after the built-in; its line
+        /// gives the cost and the step median relative to the built-in's.
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
     },
 }
 
@@ -261,12 +266,19 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             speeds,
             models,
             cases,
+            model,
         } => {
+            if model.is_some() && !matches!(problem, Problem::P1) {
+                anyhow::bail!("--model: P1 only (the cart-pole from a model file)");
+            }
             if let Some(bad) = speeds.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
                 anyhow::bail!("--speeds: expected peak speeds > 0 m/s, found {bad}");
             }
             let lines = match problem {
-                Problem::P1 => json_lines(&bench::p1::run_variants()?)?,
+                Problem::P1 => match &model {
+                    Some(path) => json_lines(&bench::p1::run_with_model(path)?)?,
+                    None => json_lines(&bench::p1::run_variants()?)?,
+                },
                 Problem::P2 => {
                     let selected = !speeds.is_empty() || !models.is_empty();
                     let mut options = bench::p2::P2Options::default();
