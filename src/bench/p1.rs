@@ -107,7 +107,7 @@ pub fn run_with_model(model: &Path) -> Result<Vec<P1Result>> {
     file = run_robot("default", None, Some(&robot)).map(|f| f.min_step(file))?;
     file.cost_vs_builtin =
         Some((file.closed_loop_cost - builtin.closed_loop_cost) / builtin.closed_loop_cost);
-    file.step_median_vs_builtin = Some(file.step_us.p50 / builtin.step_us.p50);
+    file.step_median_vs_builtin = Some(file.step_us.median / builtin.step_us.median);
     Ok(vec![builtin, file])
 }
 
@@ -115,7 +115,7 @@ impl P1Result {
     /// Of two runs of the same line, the one with the lower step median
     /// (the other was slowed by the machine); results are otherwise equal.
     fn min_step(self, other: Self) -> Self {
-        if other.step_us.p50 < self.step_us.p50 {
+        if other.step_us.median < self.step_us.median {
             other
         } else {
             self
