@@ -284,7 +284,7 @@ impl<'a> Compiler<'a> {
             ("*", K(x), K(y)) => K(x * y),
             ("*", S(x), K(y)) | ("*", K(y), S(x)) => self.slot(Op::MulConst(x, y), site)?,
             ("*", S(x), S(y)) => self.slot(Op::Mul(x, y), site)?,
-            ("/", _, K(y)) if y == 0.0 => {
+            ("/", _, K(0.0)) => {
                 return Err(self.error(site, "/", ExprProblem::DivisionByZero));
             }
             ("/", K(x), K(y)) => K(x / y),
