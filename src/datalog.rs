@@ -26,6 +26,7 @@ use arrow_ipc::reader::{FileReader, StreamReader};
 use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use nalgebra::SVector;
+use recede_model::file::{FileRobot, ModelFile};
 use recede_model::robots::{self, RobotConfig};
 use recede_model::{Dynamics, Rk4};
 
@@ -50,9 +51,12 @@ macro_rules! nominal {
         }
 
         impl Nominal {
+            /// A robot of the Rust list; a model file robot's is a
+            /// [`LogNominal::File`].
             pub fn new(robot: &RobotConfig) -> Result<Self> {
                 Ok(match robot {
                     $(RobotConfig::$variant(p) => Self::$variant(robots::$robot::new(*p)?),)*
+                    RobotConfig::ModelFile(_) => bail!("a model file robot is not in the Rust robot list"),
                 })
             }
 
@@ -79,6 +83,60 @@ macro_rules! nominal {
 }
 
 recede_model::for_each_robot!(nominal);
+
+/// The nominal model a transition log predicts with: a robot of the list,
+/// or a model file.
+#[derive(Debug, Clone)]
+pub enum LogNominal {
+    Robot(Nominal),
+    File(Arc<ModelFile>),
+}
+
+macro_rules! file_predict {
+    ([] $(($variant:ident, $nx:literal, $nu:literal)),* $(,)?) => {
+        /// [`Nominal::predict`] for a model file, at its size.
+        fn predict_file(model: &Arc<ModelFile>, x: &[f64], u: &[f64], dt_secs: f64, next: &mut [f64]) {
+            let rk4 = Rk4::new(
+                dt_secs,
+                (dt_secs / PREDICTION_STEP_SECS).ceil().max(1.0) as usize,
+            );
+            $(if let Ok(robot) = FileRobot::<$nx, $nu>::new(model.clone()) {
+                if x.len() == $nx && u.len() == $nu && next.len() == $nx {
+                    return predict(&robot, &rk4, x, u, next);
+                }
+            })*
+            next.fill(f64::NAN);
+        }
+    };
+}
+
+recede_model::for_each_file_size!(file_predict);
+
+impl LogNominal {
+    pub fn new(robot: &RobotConfig) -> Result<Self> {
+        Ok(match robot {
+            RobotConfig::ModelFile(f) => Self::File(f.model()?),
+            robot => Self::Robot(Nominal::new(robot)?),
+        })
+    }
+
+    /// `f_nominal(x, u)` into `xdot`.
+    pub fn derivative(&self, x: &[f64], u: &[f64], xdot: &mut [f64]) {
+        match self {
+            Self::Robot(n) => n.derivative(x, u, xdot),
+            Self::File(m) => m.derivative(x, u, xdot),
+        }
+    }
+
+    /// The state `dt_secs` after `x` under `u` into `next` (NaN for a
+    /// model of a size the list does not have; never built).
+    pub fn predict(&self, x: &[f64], u: &[f64], dt_secs: f64, next: &mut [f64]) {
+        match self {
+            Self::Robot(n) => n.predict(x, u, dt_secs, next),
+            Self::File(m) => predict_file(m, x, u, dt_secs, next),
+        }
+    }
+}
 
 fn derivative<D: Dynamics<NX, NU>, const NX: usize, const NU: usize>(
     m: &D,
@@ -130,7 +188,7 @@ pub struct DataLog {
     path: PathBuf,
     writer: Option<StreamWriter<BufWriter<File>>>,
     schema: SchemaRef,
-    nominal: Nominal,
+    nominal: LogNominal,
     nx: usize,
     nu: usize,
     with_truth: bool,
@@ -180,7 +238,7 @@ impl DataLog {
             writer: Some(writer),
             columns: vec![Vec::with_capacity(BATCH_ROWS); names.len()],
             schema,
-            nominal: Nominal::new(robot)?,
+            nominal: LogNominal::new(robot)?,
             nx,
             nu,
             with_truth,

@@ -125,6 +125,11 @@ enum Command {
         /// scale only: P2's horizons (default 20,40,80; none when empty).
         #[arg(long, value_delimiter = ',', num_args = 0..)]
         p2_horizons: Option<Vec<usize>>,
+        /// P1 only: the cart-pole from this robot model file
+        /// (configs/models/cartpole.toml), run after the built-in; its line
+        /// gives the cost and the step median relative to the built-in's.
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
     },
 }
 
@@ -318,12 +323,19 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             block,
             p1_horizons,
             p2_horizons,
+            model,
         } => {
+            if model.is_some() && !matches!(problem, Problem::P1) {
+                anyhow::bail!("--model: P1 only (the cart-pole from a model file)");
+            }
             if let Some(bad) = speeds.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
                 anyhow::bail!("--speeds: expected peak speeds > 0 m/s, found {bad}");
             }
             let lines = match problem {
-                Problem::P1 => json_lines(&bench::p1::run_variants()?)?,
+                Problem::P1 => match &model {
+                    Some(path) => json_lines(&bench::p1::run_with_model(path)?)?,
+                    None => json_lines(&bench::p1::run_variants()?)?,
+                },
                 Problem::P2 => {
                     let selected = !speeds.is_empty() || !models.is_empty();
                     let mut options = bench::p2::P2Options::default();

@@ -198,8 +198,11 @@ impl VizSink {
         // without a robot there is no body and no names to declare.
         let (states, inputs, body) = match robot.names_and_body() {
             Ok((states, inputs, body)) => (states, inputs, Some(body)),
-            Err(_) => (&[][..], &[][..], None),
+            Err(_) => (Vec::new(), Vec::new(), None),
         };
+        let states: Vec<&str> = states.iter().map(String::as_str).collect();
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let (states, inputs) = (&states[..], &inputs[..]);
         if let Some(body) = body {
             handle.declare_robot(robot_kind(body));
         }

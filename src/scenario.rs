@@ -189,6 +189,11 @@ impl Scenario {
         if let Some(r) = &mut file.controller.residual {
             *r = r.resolved(dir);
         }
+        // So is a robot model file, the controller's and the plant's.
+        file.robot = file.robot.resolved(dir);
+        if let Some(p) = &mut file.plant {
+            p.robot = p.robot.resolved(dir);
+        }
         if file.scenario.initial_state.is_empty() {
             let (nx, nu) = file.robot.dimensions();
             // Sampling needs a reference of the robot's sizes.

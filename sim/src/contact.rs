@@ -96,6 +96,18 @@ pub fn body_balls(robot: &RobotConfig, x: &[f64], out: &mut Vec<Ball>) {
                 0.05,
             ));
         }
+        RobotConfig::ModelFile(f) => {
+            // The drawn box's bounding ball at the mapped position, and the
+            // drawn point (a tip) when it is elsewhere.
+            if let Ok(m) = f.model() {
+                let (position, _, point) = m.placement(x);
+                let radius = 0.5 * m.box_m.iter().fold(0.0f64, |a, b| a.max(*b));
+                out.push(ball(Point3::from(position), radius));
+                if point != position {
+                    out.push(ball(Point3::from(point), 0.05));
+                }
+            }
+        }
     }
 }
 

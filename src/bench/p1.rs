@@ -1,11 +1,12 @@
 //! P1: cart-pole swing-up by nonlinear MPC, exactly as docs/benchmarks.md.
 
+use std::path::Path;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use nalgebra::{Vector1, Vector4};
 use recede_control::Controller;
-use recede_model::robots::CartPole;
+use recede_model::robots::{CartPole, ModelFileConfig, RobotConfig};
 use recede_model::{Discretized, Rk4};
 use recede_mpc::{Mpc, MpcConfig, OsqpConfig};
 use serde::Serialize;
@@ -20,6 +21,8 @@ const FORCE_LIMIT_N: f64 = 80.0;
 #[derive(Debug, Clone, Serialize)]
 pub struct P1Result {
     pub problem: &'static str,
+    /// `cart_pole` (the built-in) or the model file P1 ran with (`--model`).
+    pub robot: String,
     /// `default` (the crate's OSQP settings) or `max_iter_50` (OSQP capped
     /// at 50 iterations, capped iterates accepted).
     pub variant: &'static str,
@@ -36,6 +39,14 @@ pub struct P1Result {
     pub fallbacks: usize,
     pub qp_iterations: IterationStats,
     pub final_state: [f64; 4],
+    /// With `--model`: the closed-loop cost relative to the built-in's, run
+    /// just before ((file - built-in) / built-in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_vs_builtin: Option<f64>,
+    /// With `--model`: the step median over the built-in's, measured back
+    /// to back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_median_vs_builtin: Option<f64>,
 }
 
 /// P1's controller settings (configs/bench/p1.toml's `[controller]`), with
@@ -75,19 +86,69 @@ pub fn run(osqp: Option<OsqpConfig>) -> Result<P1Result> {
     run_variant("custom", osqp)
 }
 
+/// P1 with the cart-pole of a model file (`recede bench p1 --model FILE`),
+/// and the built-in's run just before it, for the cost and the step time
+/// as ratios. Each line twice, alternating, to spread the machine's noise;
+/// the second pair is reported.
+pub fn run_with_model(model: &Path) -> Result<Vec<P1Result>> {
+    let robot = RobotConfig::ModelFile(ModelFileConfig::new(model, Default::default()));
+    robot
+        .validate()
+        .with_context(|| format!("--model {}", model.display()))?;
+    anyhow::ensure!(
+        robot.dimensions() == (4, 1),
+        "--model {}: expected a cart-pole's 4 states and 1 input, found {:?}",
+        model.display(),
+        robot.dimensions()
+    );
+    let mut builtin = run_with("default", self::config(None)?, None)?;
+    let mut file = run_with("default", self::config(None)?, Some(&robot))?;
+    builtin = run_with("default", self::config(None)?, None).map(|b| b.min_step(builtin))?;
+    file = run_with("default", self::config(None)?, Some(&robot)).map(|f| f.min_step(file))?;
+    file.cost_vs_builtin =
+        Some((file.closed_loop_cost - builtin.closed_loop_cost) / builtin.closed_loop_cost);
+    file.step_median_vs_builtin = Some(file.step_us.median / builtin.step_us.median);
+    Ok(vec![builtin, file])
+}
+
+impl P1Result {
+    /// Of two runs of the same line, the one with the lower step median
+    /// (the other was slowed by the machine); results are otherwise equal.
+    fn min_step(self, other: Self) -> Self {
+        if other.step_us.median < self.step_us.median {
+            other
+        } else {
+            self
+        }
+    }
+}
+
 /// P1 the way `recede run configs/bench/p1.toml` assembles it: the
 /// controller `Controller::from_config` builds from the file, the true
 /// plant the simulator builds from it (the same model, RK4 at 2 ms), in
 /// lockstep; only the controller's step is timed.
 fn run_variant(variant: &'static str, osqp: Option<OsqpConfig>) -> Result<P1Result> {
-    run_with(variant, self::config(osqp)?)
+    run_with(variant, self::config(osqp)?, None)
 }
 
 /// P1's closed loop with the controller section `mpc` instead of the
-/// file's (`recede bench scale` changes the horizon and the QP's structure).
-pub fn run_with(variant: &'static str, mpc: MpcConfig) -> Result<P1Result> {
-    let scenario = super::scenarios::p1()?;
+/// file's (`recede bench scale` changes the horizon and the QP's
+/// structure) and `robot` in place of the file's `[robot]` (and, as P1 has
+/// no `[plant]`, as the true plant).
+pub fn run_with(
+    variant: &'static str,
+    mpc: MpcConfig,
+    robot: Option<&RobotConfig>,
+) -> Result<P1Result> {
+    let mut scenario = super::scenarios::p1()?;
+    if let Some(robot) = robot {
+        scenario.file.robot = robot.clone();
+    }
     let f = &scenario.file;
+    let robot_name = match &f.robot {
+        RobotConfig::ModelFile(m) => m.path.display().to_string(),
+        other => other.kind().to_string(),
+    };
     let mut config = f.controller.clone();
     config.mpc = mpc;
     let x0 = &f.scenario.initial_state;
@@ -125,6 +186,7 @@ pub fn run_with(variant: &'static str, mpc: MpcConfig) -> Result<P1Result> {
     let reference_cost = 123_971.2;
     Ok(P1Result {
         problem: "p1",
+        robot: robot_name,
         variant,
         steps: STEPS,
         step_us: Percentiles::of(&step),
@@ -139,5 +201,7 @@ pub fn run_with(variant: &'static str, mpc: MpcConfig) -> Result<P1Result> {
         fallbacks,
         qp_iterations: IterationStats::of(&iterations),
         final_state: x,
+        cost_vs_builtin: None,
+        step_median_vs_builtin: None,
     })
 }

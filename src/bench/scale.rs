@@ -77,7 +77,7 @@ pub fn run(options: &ScaleOptions, mut emit: impl FnMut(&ScaleLine)) -> Result<V
         for &n in &options.p1_horizons {
             let config = with(super::p1::config(None)?, n, qp);
             let k = config.qp.stages_per_block(n, 4, 1);
-            let r = super::p1::run_with("scale", config)?;
+            let r = super::p1::run_with("scale", config, None)?;
             let line = ScaleLine {
                 problem: "p1",
                 horizon: n,

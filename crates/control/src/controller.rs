@@ -1,4 +1,7 @@
+use std::sync::Arc;
+
 use nalgebra::{SVector, Vector3};
+use recede_model::file::{FileError, FileRobot, ModelFile};
 use recede_model::robots::{self, Robot, RobotConfig};
 use recede_model::{Bounds, Discretized, ModelError, Rk4, WithResidual};
 use recede_mpc::{Mpc, MpcConfig, MpcError, StageConstraints, StepReport, UpdateError};
@@ -57,6 +60,67 @@ pub struct RobotController<D, const NX: usize, const NU: usize, C = ()> {
     pub period_secs: f64,
 }
 
+/// How many of the first states are a world position obstacles can block,
+/// whatever the robot (a built-in's descriptor, a model file's mapping).
+pub trait PositionStates {
+    fn position_states(&self) -> usize;
+}
+
+impl<const NX: usize, const NU: usize> PositionStates for FileRobot<NX, NU> {
+    fn position_states(&self) -> usize {
+        self.model.position_states
+    }
+}
+
+macro_rules! file_controllers {
+    ([$d:tt] $(($variant:ident, $nx:literal, $nu:literal)),* $(,)?) => {
+        /// The controller of a model file robot, one variant per supported
+        /// size (`recede_model::for_each_file_size!`).
+        #[derive(Debug)]
+        pub enum FileController {
+            $($variant(Box<RobotController<FileRobot<$nx, $nu>, $nx, $nu, ObstacleConstraints<$nx>>>),)*
+        }
+
+        const _: () = {
+            $(assert!($nx <= recede_msg::MAX_DIM && $nu <= recede_msg::MAX_DIM);)*
+        };
+
+        /// Runs `$body` with `$mpc` bound to the inner controller, whatever the size.
+        macro_rules! each_file {
+            ($d self_:expr, $d mpc:ident => $d body:expr) => {
+                match $d self_ {
+                    $(FileController::$variant($d mpc) => $d body,)*
+                }
+            };
+        }
+
+        impl FileController {
+            fn build(
+                model: Arc<ModelFile>,
+                config: &MpcConfig,
+                residual: Option<&ResidualConfig>,
+                obstacles: Option<&ObstacleConstraintConfig>,
+                x0: &[f64],
+            ) -> Result<Self, ControlError> {
+                let size = (model.nx(), model.nu());
+                $(if size == ($nx, $nu) {
+                    let robot = FileRobot::<$nx, $nu>::new(model).map_err(ModelError::from)?;
+                    return Ok(Self::$variant(build_file_robot(robot, config, residual, obstacles, x0)?));
+                })*
+                Err(ModelError::from(FileError::UnsupportedSize {
+                    file: model.origin.clone(),
+                    nx: size.0,
+                    nu: size.1,
+                    supported: recede_model::file::supported_sizes(),
+                })
+                .into())
+            }
+        }
+    };
+}
+
+recede_model::for_each_file_size!(file_controllers, $);
+
 macro_rules! controllers {
     ([$d:tt] $(($variant:ident, $module:ident, $robot:ident, $params:ident)),* $(,)?) => {
         /// A running MPC for one of the robots of the robot list (boxed: the
@@ -75,7 +139,15 @@ macro_rules! controllers {
                     >,
                 >,
             ),)*
+            /// A robot from a model file.
+            ModelFile(FileController),
         }
+
+        $(impl PositionStates for robots::$robot {
+            fn position_states(&self) -> usize {
+                <Self as Robot<{ robots::$module::NX }, { robots::$module::NU }>>::POSITION_STATES
+            }
+        })*
 
         // Every robot's vectors fit the messages sized for any robot.
         const _: () = {
@@ -90,6 +162,7 @@ macro_rules! controllers {
             ($d self_:expr, $d mpc:ident => $d body:expr) => {
                 match $d self_ {
                     $(Controller::$variant($d mpc) => $d body,)*
+                    Controller::ModelFile(file) => each_file!(file, $d mpc => $d body),
                 }
             };
         }
@@ -110,6 +183,13 @@ macro_rules! controllers {
                         obstacles,
                         x0,
                     )?),)*
+                    RobotConfig::ModelFile(f) => Self::ModelFile(FileController::build(
+                        f.model().map_err(ModelError::from)?,
+                        config,
+                        residual,
+                        obstacles,
+                        x0,
+                    )?),
                 })
             }
         }
@@ -123,12 +203,43 @@ mod runtime;
 
 /// Whether the robot moves among obstacles (has keep-out rows to fill).
 fn moves_among_obstacles<R, C, const NX: usize, const NU: usize>(
-    _: &RobotController<R, NX, NU, C>,
+    m: &RobotController<R, NX, NU, C>,
 ) -> bool
 where
-    R: Robot<NX, NU>,
+    R: PositionStates + recede_model::Dynamics<NX, NU>,
+    C: StageConstraints<NX>,
 {
-    R::POSITION_STATES > 0
+    m.mpc.model().dynamics.nominal.position_states() > 0
+}
+
+/// A model file robot's controller: its input limits where the table
+/// leaves them out, its governor where `[controller.governor]` is absent,
+/// its safe input as the first plan's, keep-out rows on its position.
+fn build_file_robot<const NX: usize, const NU: usize>(
+    robot: FileRobot<NX, NU>,
+    config: &MpcConfig,
+    residual: Option<&ResidualConfig>,
+    obstacles: Option<&ObstacleConstraintConfig>,
+    x0: &[f64],
+) -> Result<Box<RobotController<FileRobot<NX, NU>, NX, NU, ObstacleConstraints<NX>>>, ControlError>
+{
+    let governor = robot.model.governor.map(|g| {
+        (
+            g.states,
+            Governor {
+                max_lead: g.max_lead,
+                speed: g.speed,
+                velocity: g.velocity_index,
+            },
+        )
+    });
+    let config = with_defaults(config, robot.input_bounds(), governor);
+    let constraints = match robot.model.position_states {
+        0 => ObstacleConstraints::disabled(0, 0),
+        dims => keep_out::<NX>(obstacles, dims)?,
+    };
+    let safe = robot.safe_input();
+    build(robot, &config, residual, x0, safe, constraints)
 }
 
 /// One robot's controller: its input limits where the table leaves them

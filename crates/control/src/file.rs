@@ -28,6 +28,9 @@ impl ControllerFile {
             origin: origin.clone(),
             message: e.to_string(),
         })?;
-        Self::from_toml_str(&text, &origin)
+        let mut file = Self::from_toml_str(&text, &origin)?;
+        // A robot model file is named relative to the scenario file.
+        file.robot = file.robot.resolved(path.parent().unwrap_or(Path::new("")));
+        Ok(file)
     }
 }

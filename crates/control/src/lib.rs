@@ -23,7 +23,7 @@ mod reference;
 mod residual;
 
 pub use config::ControllerConfig;
-pub use controller::{ControlError, Controller, RobotController};
+pub use controller::{ControlError, Controller, FileController, PositionStates, RobotController};
 pub use file::ControllerFile;
 pub use recovery::{
     position_governor, quadrotor_recovery, quadrotor_tilt, quadrotor_upset, Governor, Recovery,

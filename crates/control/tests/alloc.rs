@@ -73,3 +73,37 @@ fn step_with_residual_and_adaptation_does_not_allocate() {
         5
     );
 }
+
+/// A model file robot's control step (the VTOL of configs/models, whose
+/// tape the MPC evaluates on duals) allocates nothing either.
+#[test]
+fn model_file_step_does_not_allocate() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/models/vtol.toml");
+    let robot = RobotConfig::ModelFile(recede_model::robots::ModelFileConfig::new(
+        path,
+        Default::default(),
+    ));
+    let config: ControllerConfig = toml::from_str(
+        "horizon_steps = 20\ndt_secs = 0.05\nperiod_secs = 0.02\n\
+         state_weights = [20, 20, 1, 1, 1, 0.1]\ninput_weights = [0.01, 0.01]\n",
+    )
+    .unwrap();
+    let mut x = [0.0, 1.0, 0.0, 0.0, 0.0, 0.0];
+    let mut c = Controller::from_config(&robot, &config, &x).unwrap();
+    c.set_constant_reference(&[1.0, 1.5, 0.0, 0.0, 0.0, 0.0], &[4.905; 2])
+        .unwrap();
+    let mut u = [0.0; 2];
+    c.step(&x, &mut u).unwrap();
+    for k in 0..5 {
+        x[0] += 0.01;
+        let (n, report) = counting(|| c.step(&x, &mut u).unwrap());
+        assert_eq!(n, 0, "step {k}");
+        assert_eq!(report.outcome, StepOutcome::Solved, "step {k}: {report:?}");
+        assert!(report.qp_iterations > 0, "step {k}: {report:?}");
+        assert!(
+            u.iter().all(|v| (0.0..=10.0).contains(v)),
+            "step {k}: {u:?}"
+        );
+    }
+}

@@ -107,6 +107,14 @@ macro_rules! rebuild_params {
             let map = MapDeserializer::<_, ValueError>::new(pairs);
             let rebuilt = match robot {
                 $(RobotConfig::$variant(p) => robots::$params::deserialize(map).map(|v| *p = v),)*
+                // `Parameters::of` lists none for a model file (its table
+                // holds a path), so no name reaches here.
+                RobotConfig::ModelFile(_) => {
+                    return Err(Fault::Unknown {
+                        what: "parameter name",
+                        expected: "a built-in robot's parameter (a model file robot has none settable here)",
+                    })
+                }
             };
             // The names and the struct are the same serde description: a
             // failure here is a bug, reported rather than panicking.

@@ -11,6 +11,14 @@ pub enum ModelError {
         value: f64,
         expected: &'static str,
     },
+    /// A robot model file that cannot be used (it names the file, the line
+    /// and the symbol).
+    #[error(transparent)]
+    File(#[from] crate::file::FileError),
+    /// A generic visit ([`crate::robots::RobotConfig::visit`]) reaches the
+    /// robots of the Rust list only.
+    #[error("a `{0}` robot is not a robot of the Rust list")]
+    NotInList(&'static str),
 }
 
 pub(crate) fn check_positive(key: &'static str, value: f64) -> Result<(), ModelError> {

@@ -13,6 +13,7 @@ mod bounds;
 mod discrete;
 mod discretize;
 mod error;
+pub mod file;
 mod residual;
 pub mod robots;
 

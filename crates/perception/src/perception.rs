@@ -106,6 +106,10 @@ fn defaults(robot: &RobotConfig) -> (Vec<f64>, Vec<f64>) {
         RobotConfig::Arm(_) => (vec![0.02, 0.02, 0.1, 0.1], vec![0.01, 0.01, 1.0, 1.0]),
         // No filter for it yet (refused in `Perception::new`).
         RobotConfig::SoftCartPole(_) => (vec![0.0; 10], vec![0.0; 10]),
+        RobotConfig::ModelFile(_) => {
+            let (nx, _) = robot.dimensions();
+            (vec![0.05; nx], vec![0.1; nx])
+        }
     }
 }
 
@@ -222,6 +226,14 @@ impl Perception {
                 h,
                 capacity,
             )),
+            // The filters' measurement models are written per robot.
+            RobotConfig::ModelFile(_) => {
+                return Err(PerceptionError::Config {
+                    key: "estimator.kind".into(),
+                    expected: "`truth` for a model file robot (the EKF's measurement models are written per built-in robot)",
+                    found: "ekf".into(),
+                })
+            }
         };
         let cylinders_only = !matches!(robot, RobotConfig::Quadrotor(_));
         let max_points: usize = sensors

@@ -2,12 +2,15 @@
 //! parameters, the effects its controller does not know, actuators and
 //! scripted disturbances.
 
-use nalgebra::Vector3;
+use std::sync::Arc;
+
+use nalgebra::{SVector, Vector3};
+use recede_model::file::ModelFile;
 use recede_model::robots::{self, Robot};
 use serde::{Deserialize, Serialize};
 
 use super::check::{fail, finite_all, non_negative, positive};
-use crate::plant::{Actuator, Disturbance, Disturbances, Plant, PlantRobot};
+use crate::plant::{Actuator, Disturbance, Disturbances, FileTruth, Plant, PlantRobot, TruePlant};
 use crate::{ConfigError, SimError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +44,9 @@ macro_rules! plant_robots {
             $($variant(
                 <robots::$robot as PlantRobot<{ robots::$module::NX }, { robots::$module::NU }>>::Config,
             ),)*
+            /// A model file robot: the file (relative to the scenario) and
+            /// the plant's own parameter values.
+            ModelFile(robots::ModelFileConfig),
         }
 
         impl RobotConfig {
@@ -51,6 +57,7 @@ macro_rules! plant_robots {
                     $(robots::RobotConfig::$variant(p) => Self::$variant(
                         <robots::$robot as PlantRobot<{ robots::$module::NX }, { robots::$module::NU }>>::exact(*p),
                     ),)*
+                    robots::RobotConfig::ModelFile(f) => Self::ModelFile(f.clone()),
                 }
             }
 
@@ -60,6 +67,7 @@ macro_rules! plant_robots {
                     $(Self::$variant(_) => {
                         <robots::$robot as Robot<{ robots::$module::NX }, { robots::$module::NU }>>::KIND
                     })*
+                    Self::ModelFile(_) => robots::ModelFileConfig::KIND,
                 }
             }
 
@@ -67,6 +75,7 @@ macro_rules! plant_robots {
             pub fn input_len(&self) -> usize {
                 match self {
                     $(Self::$variant(_) => robots::$module::NU,)*
+                    Self::ModelFile(f) => f.model().map_or(0, |m| m.nu()),
                 }
             }
 
@@ -75,6 +84,7 @@ macro_rules! plant_robots {
                     $(Self::$variant(_) => {
                         <robots::$robot as PlantRobot<{ robots::$module::NX }, { robots::$module::NU }>>::FEELS_GUSTS
                     })*
+                    Self::ModelFile(_) => false,
                 }
             }
 
@@ -84,6 +94,10 @@ macro_rules! plant_robots {
                         { robots::$module::NX },
                         { robots::$module::NU },
                     >>::validate(c, "plant.robot"),)*
+                    Self::ModelFile(f) => f
+                        .model()
+                        .map(|_| ())
+                        .map_err(|e| fail("plant.robot.path", "a usable model file", e)),
                 }
             }
 
@@ -95,6 +109,25 @@ macro_rules! plant_robots {
             ) -> Result<Box<dyn Plant>, SimError> {
                 match self {
                     $(Self::$variant(c) => plant.assemble::<robots::$robot, { robots::$module::NX }, { robots::$module::NU }>(c, dist, h),)*
+                    Self::ModelFile(f) => {
+                        let model = f.model().map_err(|e| SimError::Model {
+                            key: "plant.robot.path".into(),
+                            source: e.into(),
+                        })?;
+                        plant.assemble_file(model, dist, h)
+                    }
+                }
+            }
+
+            /// The same table with a model file's relative path taken from
+            /// `dir` (a scenario names it relative to itself).
+            pub fn resolved(&self, dir: &std::path::Path) -> Self {
+                match self {
+                    Self::ModelFile(f) => match robots::RobotConfig::ModelFile(f.clone()).resolved(dir) {
+                        robots::RobotConfig::ModelFile(f) => Self::ModelFile(f),
+                        _ => self.clone(),
+                    },
+                    other => other.clone(),
                 }
             }
         }
@@ -102,6 +135,32 @@ macro_rules! plant_robots {
 }
 
 recede_model::for_each_robot!(plant_robots);
+
+macro_rules! file_plants {
+    ([] $(($variant:ident, $nx:literal, $nu:literal)),* $(,)?) => {
+        impl PlantConfig {
+            /// A model file robot's plant, at the size the file has.
+            fn assemble_file(
+                &self,
+                model: Arc<ModelFile>,
+                dist: Disturbances,
+                h: f64,
+            ) -> Result<Box<dyn Plant>, SimError> {
+                let size = (model.nx(), model.nu());
+                $(if size == ($nx, $nu) {
+                    return self.assemble_file_sized::<$nx, $nu>(model, dist, h);
+                })*
+                Err(SimError::Config(fail(
+                    "plant.robot.path",
+                    &format!("a model of one of the sizes {}", recede_model::file::supported_sizes()),
+                    format!("{} states and {} inputs", size.0, size.1),
+                )))
+            }
+        }
+    };
+}
+
+recede_model::for_each_file_size!(file_plants);
 
 /// Saturation limits default to the robot's input bounds (cart-pole: P1's
 /// |F| <= 80 N).
@@ -222,6 +281,42 @@ impl PlantConfig {
         })?;
         let bounds = nominal.input_bounds();
         let rest_input: [f64; NU] = nominal.safe_input().into();
+        self.finish::<NX, NU>(bounds, rest_input, |actuator| {
+            R::plant(config, nominal, actuator, dist, h)
+        })
+    }
+
+    /// A model file robot's plant of `NX` states and `NU` inputs, resting
+    /// at the file's initial state unless `initial_state` is given.
+    fn assemble_file_sized<const NX: usize, const NU: usize>(
+        &self,
+        model: Arc<ModelFile>,
+        dist: Disturbances,
+        h: f64,
+    ) -> Result<Box<dyn Plant>, SimError> {
+        let bounds = recede_model::Bounds {
+            lower: std::array::from_fn(|i| model.input_min[i]),
+            upper: std::array::from_fn(|i| model.input_max[i]),
+        };
+        let rest_input: [f64; NU] = std::array::from_fn(|i| model.safe_input[i]);
+        let rest_state = SVector::<f64, NX>::from_fn(|i, _| model.initial_state[i]);
+        let truth = FileTruth::<NX, NU>::new(model);
+        self.finish::<NX, NU>(bounds, rest_input, |actuator| {
+            Ok(Box::new(TruePlant::new(
+                truth, actuator, dist, h, rest_state,
+            )?))
+        })
+    }
+
+    /// The plant `build` makes behind the actuators (`bounds` and
+    /// `rest_input` unless `[plant.actuator]` says otherwise), at its rest
+    /// state unless `initial_state` is given.
+    fn finish<const NX: usize, const NU: usize>(
+        &self,
+        bounds: recede_model::Bounds<NU>,
+        rest_input: [f64; NU],
+        build: impl FnOnce(Actuator<NU>) -> Result<Box<dyn Plant>, SimError>,
+    ) -> Result<Box<dyn Plant>, SimError> {
         let a = &self.actuator;
         let pick = |v: &Option<Vec<f64>>, default: [f64; NU]| {
             v.as_ref()
@@ -234,7 +329,7 @@ impl PlantConfig {
         );
         actuator.rate_limit_per_sec = pick(&a.rate_limit_per_sec, [f64::INFINITY; NU]);
         actuator.lag_time_constant_secs = a.lag_time_constant_secs;
-        let mut plant = R::plant(config, nominal, actuator, dist, h)?;
+        let mut plant = build(actuator)?;
         if let Some(x0) = &self.initial_state {
             plant.set_state(x0).map_err(|_| {
                 SimError::Config(fail(
@@ -256,6 +351,13 @@ impl DisturbanceConfig {
                 duration_secs,
                 force_n,
             } => {
+                if let RobotConfig::ModelFile(_) = robot {
+                    return Err(fail(
+                        &format!("{key}.kind"),
+                        "a disturbance this robot feels (a model file does not say where a push acts)",
+                        "push",
+                    ));
+                }
                 non_negative(&format!("{key}.start_secs"), *start_secs)?;
                 non_negative(&format!("{key}.duration_secs"), *duration_secs)?;
                 finite_all(&format!("{key}.force_n"), force_n)

@@ -6,7 +6,7 @@ use recede_model::robots::{self, RobotConfig};
 use recede_model::WithResidual;
 use recede_mpc::StepReport;
 
-use super::{checked_io, copy_checked, vector, ControlError, Controller};
+use super::{checked_io, copy_checked, vector, ControlError, Controller, FileController};
 use crate::residual::ResidualModel;
 
 macro_rules! set_robot {
@@ -34,6 +34,7 @@ macro_rules! set_robot {
                     $(Controller::$variant(_) => {
                         <robots::$robot as robots::Robot<{ robots::$module::NX }, { robots::$module::NU }>>::KIND
                     })*
+                    Controller::ModelFile(_) => robots::ModelFileConfig::KIND,
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! Weights and input bounds read back from a running controller (Python's
 //! `Controller.weights`, `input_bounds`); `runtime.rs` changes them.
 
-use super::{copy_checked, ControlError, Controller};
+use super::{copy_checked, ControlError, Controller, FileController};
 
 impl Controller {
     /// The diagonal cost weights now in use, into `state`, `terminal`

@@ -92,7 +92,10 @@ pub fn approach_target(
             reference[6] = sign * s;
             true
         }
-        RobotConfig::CartPole(_) | RobotConfig::Arm(_) | RobotConfig::SoftCartPole(_) => false,
+        RobotConfig::CartPole(_)
+        | RobotConfig::Arm(_)
+        | RobotConfig::SoftCartPole(_)
+        | RobotConfig::ModelFile(_) => false,
     }
 }
 

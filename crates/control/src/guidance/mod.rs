@@ -29,6 +29,12 @@ pub fn position(robot: &RobotConfig, x: &[f64]) -> Option<Vector3<f64>> {
     match robot {
         RobotConfig::Quadrotor(_) if x.len() >= 3 => Some(Vector3::new(x[0], x[1], x[2])),
         RobotConfig::DiffDrive(_) if x.len() >= 2 => Some(Vector3::new(x[0], x[1], 0.0)),
+        // A model file's first 2 or 3 states, when its mapping says so.
+        RobotConfig::ModelFile(_) => match robot.position_states() {
+            2 if x.len() >= 2 => Some(Vector3::new(x[0], x[1], 0.0)),
+            3 if x.len() >= 3 => Some(Vector3::new(x[0], x[1], x[2])),
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -18,8 +18,13 @@ pub use quadrotor::{Quadrotor, QuadrotorParams};
 pub use robot::{Body, Pose, Robot};
 pub use soft_cartpole::{SoftCartPole, SoftCartPoleParams};
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
 use serde::{Deserialize, Serialize};
 
+use crate::file::{self, FileError, ModelFile};
 use crate::ModelError;
 
 /// Something to do with a robot whatever its type: [`RobotConfig::visit`]
@@ -37,6 +42,8 @@ macro_rules! robot_config {
         #[serde(tag = "kind", rename_all = "snake_case")]
         pub enum RobotConfig {
             $($variant($params),)*
+            /// A robot described by a model file (docs/adding-a-robot.md).
+            ModelFile(ModelFileConfig),
         }
 
         impl RobotConfig {
@@ -44,19 +51,23 @@ macro_rules! robot_config {
             pub fn kind(&self) -> &'static str {
                 match self {
                     $(Self::$variant(_) => <$robot as Robot<{ $module::NX }, { $module::NU }>>::KIND,)*
+                    Self::ModelFile(_) => ModelFileConfig::KIND,
                 }
             }
 
             pub fn validate(&self) -> Result<(), ModelError> {
                 match self {
                     $(Self::$variant(p) => p.validate(),)*
+                    Self::ModelFile(f) => f.model().map(|_| ()).map_err(ModelError::from),
                 }
             }
 
-            /// (states, inputs).
+            /// (states, inputs); (0, 0) for a model file that does not load
+            /// ([`Self::validate`] says why).
             pub fn dimensions(&self) -> (usize, usize) {
                 match self {
                     $(Self::$variant(_) => ($module::NX, $module::NU),)*
+                    Self::ModelFile(f) => f.model().map_or((0, 0), |m| (m.nx(), m.nu())),
                 }
             }
 
@@ -67,13 +78,16 @@ macro_rules! robot_config {
                     $(Self::$variant(_) => {
                         <$robot as Robot<{ $module::NX }, { $module::NU }>>::POSITION_STATES
                     })*
+                    Self::ModelFile(f) => f.model().map_or(0, |m| m.position_states),
                 }
             }
 
-            /// Builds the robot (parameters checked) and hands it to `visitor`.
+            /// Builds the robot (parameters checked) and hands it to
+            /// `visitor`; robots of the Rust list only.
             pub fn visit<V: RobotVisitor>(&self, visitor: V) -> Result<V::Output, ModelError> {
                 match self {
                     $(Self::$variant(p) => Ok(visitor.visit($robot::new(*p)?)),)*
+                    Self::ModelFile(_) => Err(ModelError::NotInList(ModelFileConfig::KIND)),
                 }
             }
         }
@@ -97,9 +111,10 @@ impl RobotVisitor for Describe<'_> {
 struct Names;
 
 impl RobotVisitor for Names {
-    type Output = (&'static [&'static str], &'static [&'static str], Body);
+    type Output = (Vec<String>, Vec<String>, Body);
     fn visit<R: Robot<NX, NU>, const NX: usize, const NU: usize>(self, robot: R) -> Self::Output {
-        (R::STATE_NAMES, R::INPUT_NAMES, robot.body())
+        let owned = |names: &[&str]| names.iter().map(|s| s.to_string()).collect();
+        (owned(R::STATE_NAMES), owned(R::INPUT_NAMES), robot.body())
     }
 }
 
@@ -107,13 +122,85 @@ impl RobotConfig {
     /// The point drawn as the robot's path and its pose at state `x`;
     /// `None` for a state of the wrong length or invalid parameters.
     pub fn point_and_pose(&self, x: &[f64]) -> Option<([f64; 3], Pose)> {
+        if let Self::ModelFile(f) = self {
+            let m = f.model().ok()?;
+            if x.len() != m.nx() {
+                return None;
+            }
+            let (position_m, attitude, point) = m.placement(x);
+            return Some((
+                point,
+                Pose::Rigid {
+                    position_m,
+                    attitude,
+                },
+            ));
+        }
         self.visit(Describe(x)).ok().flatten()
     }
 
     /// Names of the state and input components, and the body to draw.
-    pub fn names_and_body(
-        &self,
-    ) -> Result<(&'static [&'static str], &'static [&'static str], Body), ModelError> {
+    pub fn names_and_body(&self) -> Result<(Vec<String>, Vec<String>, Body), ModelError> {
+        if let Self::ModelFile(f) = self {
+            let m = f.model()?;
+            let [length_m, width_m, height_m] = m.box_m;
+            let body = Body::GroundBox {
+                length_m,
+                width_m,
+                height_m,
+            };
+            return Ok((m.state_names.clone(), m.input_names.clone(), body));
+        }
         self.visit(Names)
+    }
+
+    /// The same robot with a model file's relative path taken from `dir`
+    /// (a scenario names it relative to itself).
+    pub fn resolved(&self, dir: &Path) -> Self {
+        match self {
+            Self::ModelFile(f) if f.path.is_relative() => Self::ModelFile(ModelFileConfig {
+                path: dir.join(&f.path),
+                params: f.params.clone(),
+                loaded: OnceLock::new(),
+            }),
+            other => other.clone(),
+        }
+    }
+}
+
+/// `[robot] kind = "model_file"`: the file and parameter values that
+/// replace its defaults. Loaded once, on first use.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFileConfig {
+    pub path: PathBuf,
+    #[serde(default)]
+    pub params: BTreeMap<String, f64>,
+    #[serde(skip)]
+    loaded: OnceLock<Result<Arc<ModelFile>, FileError>>,
+}
+
+impl PartialEq for ModelFileConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.params == other.params
+    }
+}
+
+impl ModelFileConfig {
+    pub const KIND: &'static str = "model_file";
+
+    pub fn new(path: impl Into<PathBuf>, params: BTreeMap<String, f64>) -> Self {
+        Self {
+            path: path.into(),
+            params,
+            loaded: OnceLock::new(),
+        }
+    }
+
+    /// The compiled model (loaded on the first call, then shared).
+    pub fn model(&self) -> Result<Arc<ModelFile>, FileError> {
+        self.loaded
+            .get_or_init(|| file::load_with(&self.path, &self.params).map(Arc::new))
+            .clone()
     }
 }
