@@ -92,7 +92,7 @@ fn bad_scenarios_are_named_errors() {
         ),
         (
             "negative_weight",
-            good.replace("input_weights = [1e-2]", "input_weights = [-1.0]"),
+            good.replace("input_weights = [1e-1]", "input_weights = [-1.0]"),
             "input_weights",
         ),
         (
