@@ -1,11 +1,16 @@
 /*
  * recede: the MPC controller core behind a C interface.
  *
- * Create once (the only call that allocates), step once per control period
- * into a caller-owned command buffer, read statistics and messages into
- * caller-owned memory, destroy. Status >= 0: success (a positive value means
- * a fallback produced the command, which is still to be applied); < 0: an
- * error, nothing written, controller unchanged. See crates/ffi/README.md.
+ * Create once (recede_create from TOML text, or recede_create_from_blob from
+ * `recede export-firmware`'s blob): the only calls that allocate. Then every
+ * period recede_feedback at the sample and recede_prepare between samples
+ * (or recede_step, the two at once), references and setters as needed, all
+ * into and from caller-owned memory without allocating. Status >= 0:
+ * success (a positive value means a fallback produced the command, which is
+ * still to be applied); < 0: an error, nothing written, controller
+ * unchanged. Threads: one thread at a time per handle, handles independent.
+ * Each function below states its allocation, timing and threading.
+ * See crates/ffi/README.md.
  */
 
 #ifndef RECEDE_H
@@ -461,7 +466,8 @@ RecedeStatus recede_get_parameter(struct RecedeController *handle, const char *n
 
 // Copies the name of parameter `index` (0..`RecedeDimensions.parameters`)
 // into `buffer` as `recede_last_error` does; returns its full length, 0
-// for an index out of range or a NULL handle. Never allocates.
+// for an index out of range or a NULL handle. Never allocates; O(name
+// length). One thread at a time per handle.
 //
 // # Safety
 // `handle` NULL or from `recede_create`; `buffer` NULL or valid for
