@@ -215,6 +215,9 @@ fn window(
     Ok((rows, v.iter().copied().collect()))
 }
 
+/// Predicted states (N+1, nx) and inputs (N, nu).
+type Plan<'py> = (Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>);
+
 fn report_dict<'py>(py: Python<'py>, r: &StepReport) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("outcome", format!("{:?}", r.outcome))?;
@@ -261,7 +264,12 @@ impl PyController {
             let this = &mut *slf;
             if x_ref.is_some() || u_ref.is_some() {
                 this.set_window(x_ref, u_ref)?;
-            } else if let Some(r) = &this.reference {
+            } else if let Some(r) = this
+                .reference
+                .as_ref()
+                // A set point is the same at every t: set once, when built.
+                .filter(|r| !matches!(r, ReferenceConfig::Setpoint { .. }))
+            {
                 this.inner
                     .get_mut()
                     .map_err(|_| poisoned())?
@@ -288,10 +296,7 @@ impl PyController {
     }
 
     /// The plan: states (N+1, nx) and inputs (N, nu).
-    fn predicted<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>)> {
+    fn predicted<'py>(&self, py: Python<'py>) -> PyResult<Plan<'py>> {
         guarded(|| {
             let (n, nx, nu) = (self.horizon, self.nx, self.nu);
             let mut xs = vec![0.0; (n + 1) * nx];
