@@ -19,7 +19,6 @@ fn soft_link_swings_up_and_holds() {
     };
     let s = run_with(&scenario, &RunOptions::default(), Some(&mut hook))
         .unwrap_or_else(|e| panic!("{e:#}"));
-    println!("final state {:?}, step us {:?}", s.final_state, s.step_us);
     assert!(s.goal_reached, "final state {:?}", s.final_state);
     // One QP the swing's linearisation makes OSQP fail to factorise (0.1 s,
     // `NotPrepared`): applied as the previous plan shifted, counted.

@@ -130,8 +130,8 @@ fn substeps_follow_the_stiffness() {
         1e-3,
     )
     .unwrap();
-    assert!(stiff.substeps() > soft.substeps());
-    println!(
+    assert!(
+        stiff.substeps() > 10 * soft.substeps(),
         "substeps per 1 ms: {} (default link), {} (100x shear stiffness)",
         soft.substeps(),
         stiff.substeps()
