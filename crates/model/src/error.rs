@@ -13,12 +13,19 @@ pub enum ModelError {
     },
     /// A robot model file that cannot be used (it names the file, the line
     /// and the symbol).
+    /// Boxed: every error of the model layer stays small.
     #[error(transparent)]
-    File(#[from] crate::file::FileError),
+    File(Box<crate::file::FileError>),
     /// A generic visit ([`crate::robots::RobotConfig::visit`]) reaches the
     /// robots of the Rust list only.
     #[error("a `{0}` robot is not a robot of the Rust list")]
     NotInList(&'static str),
+}
+
+impl From<crate::file::FileError> for ModelError {
+    fn from(e: crate::file::FileError) -> Self {
+        Self::File(Box::new(e))
+    }
 }
 
 pub(crate) fn check_positive(key: &'static str, value: f64) -> Result<(), ModelError> {
