@@ -3,7 +3,9 @@
 //! gives position and velocity (attitude level, hover input), so the MPC
 //! tracks a dynamically sensible path from the first node.
 
+#[cfg(feature = "random-spline")]
 use rand::{RngExt, SeedableRng};
+#[cfg(feature = "random-spline")]
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -104,15 +106,7 @@ impl TryFrom<SplineConfig> for Spline {
                 config.knots
             ));
         }
-        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let points: Vec<[f64; 3]> = (0..config.knots)
-            .map(|_| {
-                std::array::from_fn(|i| {
-                    let unit: f64 = rng.random_range(-1.0..=1.0);
-                    config.center_m[i] + config.half_extent_m[i] * unit
-                })
-            })
-            .collect();
+        let points = draw_points(&config)?;
         let mut spline = Self {
             config,
             points,
@@ -134,6 +128,29 @@ impl TryFrom<SplineConfig> for Spline {
         }
         Ok(spline)
     }
+}
+
+/// The control points, uniform in the box, from the seed.
+#[cfg(feature = "random-spline")]
+fn draw_points(config: &SplineConfig) -> Result<Vec<[f64; 3]>, String> {
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    Ok((0..config.knots)
+        .map(|_| {
+            std::array::from_fn(|i| {
+                let unit: f64 = rng.random_range(-1.0..=1.0);
+                config.center_m[i] + config.half_extent_m[i] * unit
+            })
+        })
+        .collect())
+}
+
+#[cfg(not(feature = "random-spline"))]
+fn draw_points(_: &SplineConfig) -> Result<Vec<[f64; 3]>, String> {
+    Err(
+        "`spline`: this build has no random generator (recede-control's \
+         `random-spline` feature is off, as in firmware builds)"
+            .into(),
+    )
 }
 
 impl From<Spline> for SplineConfig {
