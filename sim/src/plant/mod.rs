@@ -62,3 +62,16 @@ pub trait Plant: std::fmt::Debug + Send {
     /// Wheel or joint angles, rad, one per encoder channel.
     fn encoder_angles_rad(&self) -> &[f64];
 }
+
+/// A plant's command as `NU` finite numbers: the length and NaN checks every
+/// plant's `step` makes before it touches the actuators.
+pub(crate) fn checked_command<const NU: usize>(command: &[f64]) -> Result<[f64; NU], SimError> {
+    let cmd: [f64; NU] = command.try_into().map_err(|_| SimError::CommandLength {
+        expected: NU,
+        got: command.len(),
+    })?;
+    if let Some((index, &value)) = cmd.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(SimError::NonFiniteCommand { index, value });
+    }
+    Ok(cmd)
+}

@@ -268,13 +268,7 @@ impl<const NQ: usize> Plant for SoftLinkPlant<NQ> {
     }
 
     fn step(&mut self, t_secs: f64, command: &[f64]) -> Result<(), SimError> {
-        let cmd: [f64; NU] = command.try_into().map_err(|_| SimError::CommandLength {
-            expected: NU,
-            got: command.len(),
-        })?;
-        if let Some((index, &value)) = cmd.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(SimError::NonFiniteCommand { index, value });
-        }
+        let cmd = super::checked_command::<NU>(command)?;
         let h = self.step_secs;
         self.env = self.disturbances.advance(t_secs, h);
         let u = self.actuator.update(&cmd, h)[0];
