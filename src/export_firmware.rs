@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::scenario::Scenario;
+use recede_runner::scenario::Scenario;
 
 /// Checks a scenario file as `recede check` does, then writes its blob to
 /// `out`; returns the blob's size in bytes. A file with only the tables the

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use recede::{bench, datalog, export_firmware, record, run, scenario, train, tune};
+use recede::{bench, export_firmware, tune};
+use recede_runner::{datalog, record, run, scenario, train};
 
 #[derive(Debug, Parser)]
 #[command(

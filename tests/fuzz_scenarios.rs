@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
-use recede::run::{run_with, RunOptions};
-use recede::scenario::Scenario;
+use recede_runner::run::{run_with, RunOptions};
+use recede_runner::scenario::Scenario;
 
 /// Simulated seconds each accepted mutant runs.
 const RUN_SECS: f64 = 0.2;

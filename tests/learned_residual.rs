@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use recede::datalog::Transitions;
+use recede_runner::datalog::Transitions;
 
 fn recede(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_recede"))

@@ -5,14 +5,14 @@
 
 use std::path::PathBuf;
 
-use recede::adapters::{ControlPolicy, PerceptionEstimator, SimWorld};
-use recede::run::{run_with, RunOptions, RunSummary};
-use recede::scenario::{EstimatorConfig, Scenario};
 use recede_control::guidance::Guidance;
 use recede_control::Controller;
 use recede_msg::{Measurement, Reading};
 use recede_perception::Perception;
 use recede_rt::{Estimate, Estimator, LoopConfig, Mode, NullSink, Verdict};
+use recede_runner::adapters::{ControlPolicy, PerceptionEstimator, SimWorld};
+use recede_runner::run::{run_with, RunOptions, RunSummary};
+use recede_runner::scenario::{EstimatorConfig, Scenario};
 use recede_sim::Simulator;
 
 fn load(file: &str) -> Scenario {

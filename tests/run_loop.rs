@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use recede::record::Recording;
-use recede::run::{run_with, RunOptions, RunSummary};
-use recede::scenario::Scenario;
 use recede_rt::StepRecord;
+use recede_runner::record::Recording;
+use recede_runner::run::{run_with, RunOptions, RunSummary};
+use recede_runner::scenario::Scenario;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

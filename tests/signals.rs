@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use recede::datalog::{Transitions, BATCH_ROWS};
+use recede_runner::datalog::{Transitions, BATCH_ROWS};
 
 fn start(dir: &Path, tag: &str) -> (Child, PathBuf, PathBuf) {
     let log = dir.join(format!("{tag}.arrow"));

@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use recede::run::{run_with, RunOptions};
-use recede::scenario::Scenario;
+use recede_runner::run::{run_with, RunOptions};
+use recede_runner::scenario::Scenario;
 
 #[test]
 fn soft_link_swings_up_and_holds() {

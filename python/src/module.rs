@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use recede::datalog::DataLog;
-use recede::record::Recording;
-use recede::run::{run_with_options_and_log, RunOptions};
-use recede::scenario::{Override, Scenario};
 use recede_model::robots::RobotConfig;
+use recede_runner::datalog::DataLog;
+use recede_runner::record::Recording;
+use recede_runner::run::{run_with_options_and_log, RunOptions};
+use recede_runner::scenario::{Override, Scenario};
 
 use crate::convert::{error, guarded, toml_value, RecedeError};
 

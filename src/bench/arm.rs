@@ -35,8 +35,8 @@ use recede_sim::plant::{Actuator, ArmTruth, Disturbances, TruePlant};
 use serde::Serialize;
 
 use super::learned::{self, ResidualMpc, Rig, TargetKind};
-use crate::datalog::Nominal;
-use crate::stats::Percentiles;
+use recede_runner::datalog::Nominal;
+use recede_runner::stats::Percentiles;
 
 /// Control period, s (100 Hz), and the plant's RK4 step.
 pub const PERIOD_SECS: f64 = 0.01;

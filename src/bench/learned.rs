@@ -17,8 +17,8 @@ use recede_mpc::{Mpc, StepReport};
 use recede_sim::plant::Plant;
 
 use super::micros_since;
-use crate::datalog::Nominal;
-use crate::stats::Percentiles;
+use recede_runner::datalog::Nominal;
+use recede_runner::stats::Percentiles;
 
 /// An MPC of the benchmarks: a robot's nominal model plus a residual.
 pub type ResidualMpc<D, R, const NX: usize, const NU: usize> =

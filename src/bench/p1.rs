@@ -12,7 +12,7 @@ use recede_mpc::{Mpc, MpcConfig, OsqpConfig};
 use serde::Serialize;
 
 use super::{micros_since, IterationStats};
-use crate::stats::Percentiles;
+use recede_runner::stats::Percentiles;
 
 pub const STEPS: usize = 200;
 const PERIOD_SECS: f64 = 0.02;

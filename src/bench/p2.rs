@@ -32,10 +32,10 @@ use serde::Serialize;
 
 use super::learned::{self, ResidualMpc, Rig, Stepper};
 use super::scenarios;
-use crate::datalog::Nominal;
-use crate::scenario::Scenario;
-use crate::stats::Percentiles;
-use crate::train::TrainConfig;
+use recede_runner::datalog::Nominal;
+use recede_runner::scenario::Scenario;
+use recede_runner::stats::Percentiles;
+use recede_runner::train::TrainConfig;
 
 /// Control period, s (100 Hz).
 pub const PERIOD_SECS: f64 = 0.01;

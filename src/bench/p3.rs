@@ -17,7 +17,7 @@ use recede_mpc::{Mpc, MpcConfig, OsqpConfig, StateBoundConfig};
 use serde::{Deserialize, Serialize};
 
 use super::{micros_since, IterationStats};
-use crate::stats::Percentiles;
+use recede_runner::stats::Percentiles;
 
 pub const STEPS: usize = 100;
 const NX: usize = 12;

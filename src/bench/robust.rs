@@ -16,8 +16,8 @@ use recede_model::robots::{CartPole, DiffDriveParams, Quadrotor};
 use serde::Serialize;
 use toml::{Table, Value};
 
-use crate::run::{run_with, RunOptions, RunSummary};
-use crate::scenario::Scenario;
+use recede_runner::run::{run_with, RunOptions, RunSummary};
+use recede_runner::scenario::Scenario;
 
 /// Longest stretch on the safe input a passing case may have, s.
 pub const MAX_SAFE_INPUT_SECS: f64 = 1.0;

@@ -8,7 +8,7 @@ use anyhow::Result;
 use recede_mpc::{Condensing, MpcConfig, QpConfig};
 use serde::Serialize;
 
-use crate::stats::Percentiles;
+use recede_runner::stats::Percentiles;
 
 pub const P1_HORIZONS: [usize; 5] = [20, 40, 80, 160, 320];
 pub const P2_HORIZONS: [usize; 3] = [20, 40, 80];

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use crate::scenario::Scenario;
+use recede_runner::scenario::Scenario;
 
 /// P1 (docs/benchmarks.md).
 pub fn p1() -> Result<Scenario> {

@@ -76,7 +76,9 @@ impl ScenarioEvaluator<'_> {
             Ok(sc) => sc,
             Err(e) => return Ok(Err(format!("invalid candidate: {e:#}"))),
         };
-        let summary = match catch_unwind(AssertUnwindSafe(|| crate::run::run(&scenario, None))) {
+        let summary = match catch_unwind(AssertUnwindSafe(|| {
+            recede_runner::run::run(&scenario, None)
+        })) {
             Ok(Ok(summary)) => summary,
             Ok(Err(e)) => return Ok(Err(format!("run failed: {e:#}"))),
             Err(_) => return Ok(Err("the run panicked".into())),

@@ -5,7 +5,7 @@
 //! See docs/tuning.md.
 
 pub mod eval;
-pub use crate::scenario::keypath;
+pub use recede_runner::scenario::keypath;
 pub mod report;
 pub mod results;
 pub mod search;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use toml_edit::DocumentMut;
 
 use super::keypath::KeyPath;
-use crate::scenario::Scenario;
+use recede_runner::scenario::Scenario;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

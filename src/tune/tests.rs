@@ -382,7 +382,7 @@ fn a_good_tuning_file_parses() {
     let a = t.scenario(&t.train[0], &t.start(), 1).unwrap();
     let b = t.scenario(&t.train[0], &t.start(), 2).unwrap();
     let a2 = t.scenario(&t.train[0], &t.start(), 1).unwrap();
-    let th = |s: &crate::scenario::Scenario| s.file.scenario.initial_state[1];
+    let th = |s: &recede_runner::scenario::Scenario| s.file.scenario.initial_state[1];
     assert_ne!(th(&a), th(&b));
     assert_eq!(th(&a), th(&a2));
     assert!((2.9..=3.3).contains(&th(&a)));
@@ -391,7 +391,7 @@ fn a_good_tuning_file_parses() {
     // The best file is the scenario as written with the values applied.
     let text = t.best_file_text(&[5.0, 0.5, 25.0]).unwrap();
     assert!(text.contains("# Cart-pole swing-up"), "comments kept");
-    let s = crate::scenario::Scenario::parse(&text, Path::new("best.toml")).unwrap();
+    let s = recede_runner::scenario::Scenario::parse(&text, Path::new("best.toml")).unwrap();
     let c: toml::Value = toml::from_str(&text).unwrap();
     assert_eq!(c["controller"]["state_weights"][0].as_float(), Some(5.0));
     assert_eq!(c["controller"]["state_weights"][3].as_float(), Some(0.5));
@@ -530,7 +530,7 @@ fn a_short_real_tune_writes_a_usable_scenario_and_a_plot() {
     assert_eq!(report.evaluations, 3);
     assert!(report.default_objective.is_some() && report.heldout_default.is_some());
     let best = report.best_file.as_ref().unwrap();
-    crate::scenario::Scenario::load(Path::new(best)).unwrap();
+    recede_runner::scenario::Scenario::load(Path::new(best)).unwrap();
     let svg = std::fs::read_to_string(report.plot_file.as_ref().unwrap()).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("circle"));
     assert!(report.table.contains("held-out"));

@@ -151,7 +151,7 @@ mod tests {
     }
 
     fn p1() -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/bench/p1.toml")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/bench/p1.toml")
     }
 
     #[test]
