@@ -5,7 +5,7 @@ and its rerun recording.
 
 The log is an Arrow IPC stream with one row per control step of the true
 plant; recede.load_log names the columns after the robot's states and
-inputs (x_px, x_qw, u_f0, x_next_vx, ...). The recording (.rrd) opens in
+inputs with their SI units (x_px_m, x_qw, u_f0_N, x_next_vx_m_s, ...). The recording (.rrd) opens in
 the rerun viewer (`rerun out/read_outputs.rrd`); with the `rerun-sdk`
 package installed it is also read here as a dataframe.
 """

@@ -71,10 +71,12 @@ def load_log(path: PathLike, names: bool = True):
     Every row is one control step of the true (simulated) plant: ``t_secs``,
     ``dt_secs``, the state ``x_*``, the command ``u_*``, the true state one
     period later ``x_next_*``, the nominal model's prediction of it
-    ``nominal_next_*`` and the residual ``target_*``. With ``names`` the
-    index suffixes become the robot's state and input names (``x_px``,
-    ``u_f0``, ``x_next_qw``); the file's metadata (robot, sizes, format) is
-    kept on the schema.
+    ``nominal_next_*`` and the residual ``target_*`` (a rate: the state's
+    unit per second). With ``names`` the index suffixes become the robot's
+    component names and SI units (``x_px_m``, ``x_next_qw``, ``u_f0_N``,
+    ``target_vx_m_s2``); every field keeps its ``name`` and ``unit`` in its
+    metadata, and the file's (robot, sizes, format) stays on the schema.
+    Logs written before units were stored get the names without units.
     """
     import pyarrow as pa
     import pyarrow.ipc as ipc
@@ -87,6 +89,9 @@ def load_log(path: PathLike, names: bool = True):
             table = ipc.open_file(f).read_all()
     if not names:
         return table
+    labels = [(f.metadata or {}).get(b"label") for f in table.schema]
+    if all(labels):
+        return table.rename_columns([l.decode() for l in labels])
     meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
     robot = meta.get("robot")
     if robot is None:

@@ -14,11 +14,15 @@ def test_log_columns_are_named_after_the_robot(repo, tmp_path):
     table = recede.load_log(log)
     assert isinstance(table, pa.Table)
     assert table.num_rows == summary["control_steps"]
-    for name in ["t_secs", "x_p", "x_theta", "u_F", "x_next_omega", "nominal_next_v", "target_p"]:
+    for name in ["t_secs", "x_p_m", "x_theta_rad", "u_F_N", "x_next_omega_rad_s",
+                 "nominal_next_v_m_s", "target_p_m_s"]:
         assert name in table.column_names, table.column_names
     assert table.schema.metadata[b"robot"] == b"cart_pole"
+    assert table.schema.field("u_F_N").metadata[b"unit"] == b"N"
+    assert table.schema.field("target_v_m_s").metadata[b"unit"] == b"m/s^2"
     df = table.to_pandas()
     # Each row's next state is the following row's state (one true plant).
-    np.testing.assert_array_equal(df["x_next_theta"].to_numpy()[:-1], df["x_theta"].to_numpy()[1:])
+    np.testing.assert_array_equal(
+        df["x_next_theta_rad"].to_numpy()[:-1], df["x_theta_rad"].to_numpy()[1:])
     raw = recede.load_log(log, names=False)
     assert "x_1" in raw.column_names

@@ -183,6 +183,85 @@ pub fn column_names(nx: usize, nu: usize, with_truth: bool) -> Vec<String> {
     names
 }
 
+/// What a column holds, stored in its field's metadata so the file names
+/// its own columns: the component's `name`, its SI `unit` (`""` for a pure
+/// number) and a `label` for tables (`x_p_m`, `x_next_qw`, `u_F_N`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnMeaning {
+    pub name: String,
+    pub unit: String,
+    pub label: String,
+}
+
+/// The unit of a quantity's rate of change: `m` → `m/s`, `m/s` → `m/s^2`,
+/// a pure number → `1/s`.
+pub fn rate_unit(unit: &str) -> String {
+    if unit.is_empty() {
+        "1/s".to_string()
+    } else if let Some(base) = unit.strip_suffix("/s^2") {
+        format!("{base}/s^3")
+    } else if let Some(base) = unit.strip_suffix("/s") {
+        format!("{base}/s^2")
+    } else {
+        format!("{unit}/s")
+    }
+}
+
+/// A unit as identifier characters: `m/s^2` → `m_s2`, `N m` → `N_m`.
+fn unit_label(unit: &str) -> String {
+    let mut out = String::new();
+    for c in unit.chars() {
+        match c {
+            '/' | ' ' | '*' | '·' => out.push('_'),
+            '^' | '(' | ')' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The meaning of every column of [`column_names`], from the robot's
+/// component names and units.
+pub fn column_meanings(robot: &RobotConfig, with_truth: bool) -> Result<Vec<ColumnMeaning>> {
+    let (state_names, input_names, _) = robot.names_and_body()?;
+    let (state_units, input_units) = robot.units()?;
+    let meaning = |prefix: &str, name: &str, unit: String| {
+        let label = match unit_label(&unit) {
+            u if u.is_empty() => format!("{prefix}{name}"),
+            u => format!("{prefix}{name}_{u}"),
+        };
+        ColumnMeaning {
+            name: name.to_string(),
+            unit,
+            label,
+        }
+    };
+    let seconds = |name: &str| ColumnMeaning {
+        name: name.to_string(),
+        unit: "s".to_string(),
+        label: format!("{name}_secs"),
+    };
+    let mut out = vec![seconds("t"), seconds("dt")];
+    let states = |out: &mut Vec<_>, prefix: &str, rate: bool| {
+        for (n, u) in state_names.iter().zip(&state_units) {
+            let unit = if rate { rate_unit(u) } else { u.clone() };
+            out.push(meaning(prefix, n, unit));
+        }
+    };
+    states(&mut out, "x_", false);
+    for (n, u) in input_names.iter().zip(&input_units) {
+        out.push(meaning("u_", n, u.clone()));
+    }
+    states(&mut out, "x_next_", false);
+    states(&mut out, "nominal_next_", false);
+    states(&mut out, "target_", true);
+    if with_truth {
+        states(&mut out, "xdot_true_", true);
+        states(&mut out, "true_residual_", true);
+    }
+    Ok(out)
+}
+
 /// A transition log being written.
 pub struct DataLog {
     path: PathBuf,
@@ -214,6 +293,14 @@ impl DataLog {
     pub fn create(path: &Path, robot: &RobotConfig, with_truth: bool) -> Result<Self> {
         let (nx, nu) = robot.dimensions();
         let names = column_names(nx, nu, with_truth);
+        let meanings = column_meanings(robot, with_truth)?;
+        anyhow::ensure!(
+            meanings.len() == names.len(),
+            "robot `{}`: {} named components for {} columns",
+            robot.kind(),
+            meanings.len(),
+            names.len()
+        );
         let metadata = HashMap::from([
             ("format".to_string(), FORMAT_NAME.to_string()),
             ("format_version".to_string(), FORMAT_VERSION.to_string()),
@@ -224,7 +311,14 @@ impl DataLog {
         let schema = Arc::new(Schema::new_with_metadata(
             names
                 .iter()
-                .map(|n| Field::new(n, DataType::Float64, false))
+                .zip(&meanings)
+                .map(|(n, m)| {
+                    Field::new(n, DataType::Float64, false).with_metadata(HashMap::from([
+                        ("name".to_string(), m.name.clone()),
+                        ("unit".to_string(), m.unit.clone()),
+                        ("label".to_string(), m.label.clone()),
+                    ]))
+                })
                 .collect::<Vec<_>>(),
             metadata,
         ));
@@ -475,5 +569,43 @@ mod tests {
         assert_eq!(a.columns["x_0"][rows - 1], (rows - 1) as f64 * 0.01);
         assert!(std::fs::read(&file).unwrap().starts_with(b"ARROW1"));
         assert!(!std::fs::read(&stream).unwrap().starts_with(b"ARROW1"));
+    }
+
+    /// Every column names its component and unit in the file itself; rates
+    /// get the unit per second.
+    #[test]
+    fn columns_carry_names_and_units() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.arrows");
+        let robot: RobotConfig = toml::from_str("kind = \"quadrotor\"").unwrap();
+        DataLog::create(&path, &robot, true).unwrap().finish().unwrap();
+        let reader = StreamReader::try_new_buffered(File::open(&path).unwrap(), None).unwrap();
+        let schema = reader.schema();
+        let label = |column: &str| {
+            let field = schema.field_with_name(column).unwrap();
+            let m = field.metadata();
+            (m["label"].clone(), m["unit"].clone())
+        };
+        assert_eq!(schema.fields().len(), column_names(13, 4, true).len());
+        assert_eq!(label("t_secs"), ("t_secs".into(), "s".into()));
+        assert_eq!(label("x_0"), ("x_px_m".into(), "m".into()));
+        assert_eq!(label("x_3"), ("x_qw".into(), "".into()));
+        assert_eq!(label("x_next_7"), ("x_next_vx_m_s".into(), "m/s".into()));
+        assert_eq!(label("u_2"), ("u_f2_N".into(), "N".into()));
+        assert_eq!(label("target_7"), ("target_vx_m_s2".into(), "m/s^2".into()));
+        assert_eq!(label("xdot_true_3"), ("xdot_true_qw_1_s".into(), "1/s".into()));
+        assert_eq!(label("true_residual_10"), ("true_residual_wx_rad_s2".into(), "rad/s^2".into()));
+        let labels: std::collections::HashSet<_> =
+            schema.fields().iter().map(|f| f.metadata()["label"].clone()).collect();
+        assert_eq!(labels.len(), schema.fields().len(), "labels are unique");
+    }
+
+    #[test]
+    fn rate_units() {
+        assert_eq!(rate_unit("m"), "m/s");
+        assert_eq!(rate_unit("rad/s"), "rad/s^2");
+        assert_eq!(rate_unit("m/s^2"), "m/s^3");
+        assert_eq!(rate_unit(""), "1/s");
+        assert_eq!(rate_unit("1/m"), "1/m/s");
     }
 }

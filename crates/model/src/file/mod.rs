@@ -107,6 +107,9 @@ pub struct ModelFile {
     pub name: String,
     pub state_names: Vec<String>,
     pub input_names: Vec<String>,
+    /// The file's `unit` of each state and input (`""` where it gives none).
+    pub state_units: Vec<String>,
+    pub input_units: Vec<String>,
     pub input_min: Vec<f64>,
     pub input_max: Vec<f64>,
     pub safe_input: Vec<f64>,
@@ -358,6 +361,8 @@ impl ModelFile {
                 .unwrap_or_else(|| default_name.to_string()),
             state_names: state_names.iter().map(|s| s.to_string()).collect(),
             input_names: input_names.iter().map(|s| s.to_string()).collect(),
+            state_units: spec.states.iter().map(|s| s.unit.clone().unwrap_or_default()).collect(),
+            input_units: spec.inputs.iter().map(|i| i.unit.clone().unwrap_or_default()).collect(),
             input_min: spec.inputs.iter().map(|i| i.min).collect(),
             input_max: spec.inputs.iter().map(|i| i.max).collect(),
             safe_input: spec.inputs.iter().map(|i| i.safe).collect(),

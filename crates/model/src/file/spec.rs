@@ -36,7 +36,6 @@ pub(crate) struct Spec {
 pub(crate) struct StateSpec {
     pub name: Spanned<String>,
     #[serde(default)]
-    #[allow(dead_code)]
     pub unit: Option<String>,
     /// Where the file's checks evaluate the model (no NaN there).
     #[serde(default)]
@@ -50,7 +49,6 @@ pub(crate) struct StateSpec {
 pub(crate) struct InputSpec {
     pub name: Spanned<String>,
     #[serde(default)]
-    #[allow(dead_code)]
     pub unit: Option<String>,
     /// Actuator limits, also the controller's unless `[controller]` sets them.
     pub min: f64,

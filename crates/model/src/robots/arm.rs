@@ -187,6 +187,8 @@ impl Robot<NX, NU> for Arm {
     const KIND: &'static str = "arm";
     const STATE_NAMES: &'static [&'static str; NX] = &["q1", "q2", "dq1", "dq2"];
     const INPUT_NAMES: &'static [&'static str; NU] = &["tau1", "tau2"];
+    const STATE_UNITS: &'static [&'static str; NX] = &["rad", "rad", "rad/s", "rad/s"];
+    const INPUT_UNITS: &'static [&'static str; NU] = &["N m", "N m"];
     const POSITION_STATES: usize = 0;
     type Params = ArmParams;
 

@@ -78,6 +78,8 @@ impl Robot<NX, NU> for CartPole {
     const KIND: &'static str = "cart_pole";
     const STATE_NAMES: &'static [&'static str; NX] = &["p", "theta", "v", "omega"];
     const INPUT_NAMES: &'static [&'static str; NU] = &["F"];
+    const STATE_UNITS: &'static [&'static str; NX] = &["m", "rad", "m/s", "rad/s"];
+    const INPUT_UNITS: &'static [&'static str; NU] = &["N"];
     const POSITION_STATES: usize = 0;
     type Params = CartPoleParams;
 

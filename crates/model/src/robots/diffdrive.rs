@@ -124,6 +124,8 @@ impl Robot<NX, NU> for DiffDrive {
     const KIND: &'static str = "diff_drive";
     const STATE_NAMES: &'static [&'static str; NX] = &["x", "y", "yaw", "v", "yaw_rate"];
     const INPUT_NAMES: &'static [&'static str; NU] = &["a", "alpha"];
+    const STATE_UNITS: &'static [&'static str; NX] = &["m", "m", "rad", "m/s", "rad/s"];
+    const INPUT_UNITS: &'static [&'static str; NU] = &["m/s^2", "rad/s^2"];
     const POSITION_STATES: usize = 2;
     type Params = DiffDriveParams;
 

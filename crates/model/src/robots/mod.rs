@@ -118,6 +118,16 @@ impl RobotVisitor for Names {
     }
 }
 
+struct Units;
+
+impl RobotVisitor for Units {
+    type Output = (Vec<String>, Vec<String>);
+    fn visit<R: Robot<NX, NU>, const NX: usize, const NU: usize>(self, _: R) -> Self::Output {
+        let owned = |units: &[&str]| units.iter().map(|s| s.to_string()).collect();
+        (owned(R::STATE_UNITS), owned(R::INPUT_UNITS))
+    }
+}
+
 impl RobotConfig {
     /// The point drawn as the robot's path and its pose at state `x`;
     /// `None` for a state of the wrong length or invalid parameters.
@@ -152,6 +162,16 @@ impl RobotConfig {
             return Ok((m.state_names.clone(), m.input_names.clone(), body));
         }
         self.visit(Names)
+    }
+
+    /// SI units of the state and input components (`""` for a pure
+    /// number), in the order of [`Self::names_and_body`]'s names.
+    pub fn units(&self) -> Result<(Vec<String>, Vec<String>), ModelError> {
+        if let Self::ModelFile(f) = self {
+            let m = f.model()?;
+            return Ok((m.state_units.clone(), m.input_units.clone()));
+        }
+        self.visit(Units)
     }
 
     /// The same robot with a model file's relative path taken from `dir`

@@ -259,6 +259,10 @@ impl Robot<NX, NU> for Quadrotor {
         "px", "py", "pz", "qw", "qx", "qy", "qz", "vx", "vy", "vz", "wx", "wy", "wz",
     ];
     const INPUT_NAMES: &'static [&'static str; NU] = &["f0", "f1", "f2", "f3"];
+    const STATE_UNITS: &'static [&'static str; NX] = &[
+        "m", "m", "m", "", "", "", "", "m/s", "m/s", "m/s", "rad/s", "rad/s", "rad/s",
+    ];
+    const INPUT_UNITS: &'static [&'static str; NU] = &["N", "N", "N", "N"];
     const POSITION_STATES: usize = 3;
     type Params = QuadrotorParams;
 

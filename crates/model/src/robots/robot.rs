@@ -13,6 +13,10 @@ pub trait Robot<const NX: usize, const NU: usize>: Dynamics<NX, NU> + Copy {
     /// Names of the state and input components (recordings, logs).
     const STATE_NAMES: &'static [&'static str; NX];
     const INPUT_NAMES: &'static [&'static str; NU];
+    /// SI units of the state and input components (`""` for a pure number,
+    /// e.g. a quaternion's), as logs and Python's column names carry them.
+    const STATE_UNITS: &'static [&'static str; NX];
+    const INPUT_UNITS: &'static [&'static str; NU];
     /// How many of the first states are a position in the world that
     /// obstacles can block (3 or 2); 0 for robots fixed to their base.
     const POSITION_STATES: usize;

@@ -139,6 +139,10 @@ impl Robot<NX, NU> for SoftCartPole {
         "gamma_dot",
     ];
     const INPUT_NAMES: &'static [&'static str; NU] = &["F"];
+    const STATE_UNITS: &'static [&'static str; NX] = &[
+        "m", "rad", "1/m", "", "", "m/s", "rad/s", "1/m/s", "1/s", "1/s",
+    ];
+    const INPUT_UNITS: &'static [&'static str; NU] = &["N"];
     const POSITION_STATES: usize = 0;
     type Params = SoftCartPoleParams;
 
