@@ -116,3 +116,53 @@ fn only_the_nearest_obstacles_fill_the_slots_for_a_ground_robot() {
         "{e}"
     );
 }
+
+#[test]
+fn with_an_activation_distance_only_obstacles_near_the_plan_get_rows() {
+    let config = ObstacleConstraintConfig {
+        max_obstacles: 2,
+        margin_m: 0.25,
+        activation_distance_m: Some(0.5),
+        ..ObstacleConstraintConfig::default()
+    };
+    let mut c = ObstacleConstraints::<13>::new(&config, 0, 3).unwrap();
+    let cyl = ObstacleShape::Cylinder { top_m: 4.0 };
+    // The plan flies along +x at 2 m height from the origin to x = 4.
+    let plan: Vec<SVector<f64, 13>> = (0..=20)
+        .map(|k| {
+            let mut x = SVector::<f64, 13>::zeros();
+            x[0] = 0.2 * k as f64;
+            x[2] = 2.0;
+            x
+        })
+        .collect();
+    let obstacles = [
+        // Nearest to the robot, but behind it and 1.5 m aside: never neared.
+        obstacle(1, cyl, [-0.5, 1.5, 2.0], 0.2),
+        // Ahead, 0.6 m off the path: its surface 0.4 m from it, inside the
+        // keep-out boundary (0.25 + 0.07 sigma) plus 0.5.
+        obstacle(2, cyl, [3.0, 0.6, 2.0], 0.2),
+        // Ahead but 2 m aside.
+        obstacle(3, ObstacleShape::Sphere, [2.0, -2.0, 2.0], 0.2),
+    ];
+    let mut along = [f64::INFINITY; recede_msg::MAX_OBSTACLES];
+    recede_control::guidance::plan_distances(&obstacles, &plan, 3, &mut along);
+    assert!((along[1] - 0.4).abs() < 1e-12, "{}", along[1]);
+    assert!((along[2] - 1.8).abs() < 1e-12, "{}", along[2]);
+    let p = Vector3::new(0.0, 0.0, 2.0);
+    c.set_obstacles_along(&obstacles, &p, Some(&along));
+    assert_eq!(c.active(), 1, "only the obstacle beside the plan");
+    let mut rows = [ConstraintRow::<13>::INACTIVE; 2];
+    c.evaluate(0, 0.0, &plan[0], &mut rows);
+    assert!((rows[0].value - (9.0f64 + 0.36).sqrt()).abs() < 1e-12);
+    assert_eq!(rows[1].lower, f64::NEG_INFINITY);
+    // Without the distances (or the key), the nearest two as before.
+    c.set_obstacles(&obstacles, &p);
+    assert_eq!(c.active(), 2);
+    let bad = ObstacleConstraintConfig {
+        activation_distance_m: Some(f64::NAN),
+        ..config
+    };
+    let e = ObstacleConstraints::<13>::new(&bad, 0, 3).unwrap_err();
+    assert!(e.to_string().contains("activation_distance_m"), "{e}");
+}
