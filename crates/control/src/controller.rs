@@ -5,10 +5,10 @@ use recede_model::file::{FileError, FileRobot, ModelFile};
 use recede_model::robots::{self, Robot, RobotConfig};
 use recede_model::{Bounds, Discretized, ModelError, Rk4, WithResidual};
 use recede_mpc::{Mpc, MpcConfig, MpcError, StageConstraints, StepReport, UpdateError};
-use recede_msg::{Obstacle, MAX_OBSTACLES};
+use recede_msg::Obstacle;
 use thiserror::Error;
 
-use crate::guidance::{plan_distances, ObstacleConstraintConfig, ObstacleConstraints};
+use crate::guidance::{ObstacleConstraintConfig, ObstacleConstraints};
 use crate::recovery::{position_governor, Governor, Recovery};
 use crate::residual::{Adaptation, ResidualConfig, ResidualModel, ResidualStats};
 use crate::ControllerConfig;
@@ -415,17 +415,7 @@ impl Controller {
             if !moves_among_obstacles(m) {
                 return false;
             }
-            let rows = m.mpc.constraints_mut();
-            if rows.config().activation_distance_m.is_none() {
-                rows.set_obstacles(obstacles, position);
-                return true;
-            }
-            let dims = rows.dims();
-            let mut along = [f64::INFINITY; MAX_OBSTACLES];
-            plan_distances(obstacles, m.mpc.plan().0, dims, &mut along);
-            m.mpc
-                .constraints_mut()
-                .set_obstacles_along(obstacles, position, Some(&along));
+            m.mpc.constraints_mut().set_obstacles(obstacles, position);
             true
         })
     }

@@ -17,7 +17,7 @@ use recede_model::robots::RobotConfig;
 use recede_msg::WorldModel;
 
 pub use approach::{approach_target, ApproachConfig};
-pub use rows::{plan_distances, ObstacleConstraintConfig, ObstacleConstraints};
+pub use rows::{ObstacleConstraintConfig, ObstacleConstraints};
 
 use crate::{Controller, ReferenceConfig};
 

@@ -25,11 +25,6 @@ pub struct ObstacleConstraintConfig {
     /// Slack penalty per metre of violation, and per metre squared.
     pub penalty_l1: f64,
     pub penalty_l2: f64,
-    /// Rows only for obstacles that come within this distance of the
-    /// keep-out boundary somewhere along the current plan, m (unset: every
-    /// obstacle, nearest first). Rows of obstacles the plan never nears
-    /// only cost QP iterations.
-    pub activation_distance_m: Option<f64>,
 }
 
 impl Default for ObstacleConstraintConfig {
@@ -40,7 +35,6 @@ impl Default for ObstacleConstraintConfig {
             uncertainty_sigmas: 1.0,
             penalty_l1: 200.0,
             penalty_l2: 2000.0,
-            activation_distance_m: None,
         }
     }
 }
@@ -70,44 +64,7 @@ impl ObstacleConstraintConfig {
                 );
             }
         }
-        if let Some(d) = self.activation_distance_m {
-            if !(d >= 0.0) {
-                return bad(
-                    "activation_distance_m",
-                    format!("expected a value >= 0 (or the key left out), found {d}"),
-                );
-            }
-        }
         Ok(())
-    }
-}
-
-/// Each obstacle's nearest surface distance to the positions of `plan`
-/// (`dims` coordinates from state 0), into `out` (obstacles beyond
-/// [`MAX_OBSTACLES`] are left out, non-finite ones infinitely far).
-pub fn plan_distances<const NX: usize>(
-    obstacles: &[Obstacle],
-    plan: &[SVector<f64, NX>],
-    dims: usize,
-    out: &mut [f64; MAX_OBSTACLES],
-) {
-    out.fill(f64::INFINITY);
-    for (o, d) in obstacles.iter().zip(out.iter_mut()) {
-        for x in plan {
-            let z = if dims == 3 && NX > 2 {
-                x[2]
-            } else {
-                o.position_m.z
-            };
-            let p = Vector3::new(x[0], x[1], z);
-            let s = o.surface_distance(&p);
-            if s < *d {
-                *d = s;
-            }
-        }
-        if d.is_nan() {
-            *d = f64::INFINITY;
-        }
     }
 }
 
@@ -177,44 +134,18 @@ impl<const NX: usize> ObstacleConstraints<NX> {
         &self.config
     }
 
-    /// Coordinates of the position (2 or 3).
-    pub fn dims(&self) -> usize {
-        self.dims
-    }
-
     /// Replaces the obstacle set with the `max_obstacles` nearest to
     /// `position` (nearest surface first); the rest is left out. Non-finite
     /// obstacles are skipped, and any beyond the first [`MAX_OBSTACLES`]
     /// (what a world model holds). Allocates nothing.
     pub fn set_obstacles(&mut self, obstacles: &[Obstacle], position: &Vector3<f64>) {
-        self.set_obstacles_along(obstacles, position, None);
-    }
-
-    /// As [`Self::set_obstacles`]; with `activation_distance_m` set and the
-    /// obstacles' distances to the current plan ([`plan_distances`]), those
-    /// the plan stays further than that from their keep-out boundary get no
-    /// row. Allocates nothing.
-    pub fn set_obstacles_along(
-        &mut self,
-        obstacles: &[Obstacle],
-        position: &Vector3<f64>,
-        plan_distances: Option<&[f64; MAX_OBSTACLES]>,
-    ) {
-        let sigmas = self.config.uncertainty_sigmas;
-        let reach = self.config.activation_distance_m;
         self.order.clear();
         for (i, o) in obstacles.iter().enumerate() {
             let finite = o.position_m.iter().all(|v| v.is_finite())
                 && o.radius_m.is_finite()
                 && o.position_std_m.is_finite()
                 && o.radius_std_m.is_finite();
-            let near_plan = match (reach, plan_distances) {
-                (Some(reach), Some(along)) => along.get(i).is_some_and(|&d| {
-                    d <= self.config.margin_m + sigmas * (o.position_std_m + o.radius_std_m) + reach
-                }),
-                _ => true,
-            };
-            if finite && near_plan && self.order.len() < self.order.capacity() {
+            if finite && self.order.len() < self.order.capacity() {
                 let mut p = *position;
                 if self.dims == 2 {
                     p.z = o.position_m.z;
@@ -223,6 +154,7 @@ impl<const NX: usize> ObstacleConstraints<NX> {
             }
         }
         self.order.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let sigmas = self.config.uncertainty_sigmas;
         for (k, slot) in self.slots.iter_mut().enumerate() {
             *slot = self.order.get(k).map(|&(_, i)| {
                 let o = &obstacles[i];
