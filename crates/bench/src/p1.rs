@@ -11,7 +11,7 @@ use recede_model::{Discretized, Rk4};
 use recede_mpc::{Mpc, MpcConfig, OsqpConfig};
 use serde::Serialize;
 
-use super::{micros_since, IterationStats};
+use crate::{micros_since, IterationStats};
 use recede_runner::stats::Percentiles;
 
 pub const STEPS: usize = 200;
@@ -52,7 +52,7 @@ pub struct P1Result {
 /// P1's controller settings (configs/bench/p1.toml's `[controller]`), with
 /// `osqp` instead of the file's when given.
 pub fn config(osqp: Option<OsqpConfig>) -> Result<MpcConfig> {
-    let mut config = super::scenarios::p1()?.file.controller.mpc;
+    let mut config = crate::scenarios::p1()?.file.controller.mpc;
     if let Some(osqp) = osqp {
         config.osqp = osqp;
     }
@@ -140,7 +140,7 @@ pub fn run_with(
     mpc: MpcConfig,
     robot: Option<&RobotConfig>,
 ) -> Result<P1Result> {
-    let mut scenario = super::scenarios::p1()?;
+    let mut scenario = crate::scenarios::p1()?;
     if let Some(robot) = robot {
         scenario.file.robot = robot.clone();
     }
