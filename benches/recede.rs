@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use nalgebra::{SVector, Vector1, Vector4};
-use recede::bench::{p1, p2};
+use recede_bench::{p1, p2};
 use recede_model::robots::quadrotor::{NU, NX};
 use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor};
 use recede_model::{Dynamics, Residual, Rk4, ZeroResidual};
@@ -86,7 +86,7 @@ fn p2_closed_loop<R: Residual<NX, NU>>(
 
 fn p3_loop(c: &mut Criterion) {
     c.bench_function("p3_closed_loop_100_steps", |b| {
-        b.iter(|| black_box(recede::bench::p3::run().expect("P3")))
+        b.iter(|| black_box(recede_bench::p3::run().expect("P3")))
     });
 }
 

@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use nalgebra::{SVector, Vector1, Vector4};
-use recede::bench::{p1, p2, scale};
+use recede_bench::{p1, p2, scale};
 use recede_model::robots::quadrotor::{NU, NX};
 use recede_model::robots::{CartPole, Quadrotor};
 use recede_model::{Discretized, Rk4, WithResidual, ZeroResidual};

@@ -6,7 +6,7 @@
 #![allow(clippy::print_stdout)] // the JSON line is this program's output
 
 use anyhow::{bail, Result};
-use recede::bench::p2::{self, LineModel};
+use recede_bench::p2::{self, LineModel};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();

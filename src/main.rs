@@ -6,8 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use recede::{bench, export_firmware, tune};
+use recede_bench as bench;
 use recede_runner::{datalog, record, run, scenario, train};
+use recede_tune as tune;
+
+mod export_firmware;
 
 #[derive(Debug, Parser)]
 #[command(

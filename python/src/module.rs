@@ -113,7 +113,7 @@ fn robot_names(kind: &str) -> PyResult<(Vec<String>, Vec<String>)> {
 fn bench_p1_json(py: Python<'_>) -> PyResult<String> {
     guarded(|| {
         py.detach(|| {
-            let result = recede::bench::p1::run(None)?;
+            let result = recede_bench::p1::run(None)?;
             Ok::<_, anyhow::Error>(serde_json::to_string(&result)?)
         })
         .map_err(error)

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use recede::tune::eval::ScenarioEvaluator;
-use recede::tune::results::Set;
-use recede::tune::search::Evaluate;
-use recede::tune::spec::{Scale, Tune};
+use recede_tune::eval::ScenarioEvaluator;
+use recede_tune::results::Set;
+use recede_tune::search::Evaluate;
+use recede_tune::spec::{Scale, Tune};
 
 use crate::convert::{error, guarded};
 

@@ -1,7 +1,7 @@
 //! The world seam: what the loop drives. The simulator is one
-//! implementation (the program adapts it, see `src/adapters/` of the
-//! CLI); a log replay or a hardware bridge would be others. The loop
-//! never learns which.
+//! implementation (`recede-runner` adapts it, see its `adapters/`); a log
+//! replay or a hardware bridge would be others. The loop never learns
+//! which.
 
 use recede_msg::{Reading, SensorInfo};
 

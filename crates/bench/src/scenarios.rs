@@ -12,7 +12,7 @@ use recede_runner::scenario::Scenario;
 pub fn p1() -> Result<Scenario> {
     parse(
         "configs/bench/p1.toml",
-        include_str!("../../configs/bench/p1.toml"),
+        include_str!("../../../configs/bench/p1.toml"),
     )
 }
 
@@ -22,19 +22,19 @@ pub fn p2(v_max: f64) -> Result<Scenario> {
     let (path, text) = match v_max {
         3.0 => (
             "configs/bench/p2_v3.toml",
-            include_str!("../../configs/bench/p2_v3.toml"),
+            include_str!("../../../configs/bench/p2_v3.toml"),
         ),
         6.0 => (
             "configs/bench/p2_v6.toml",
-            include_str!("../../configs/bench/p2_v6.toml"),
+            include_str!("../../../configs/bench/p2_v6.toml"),
         ),
         9.0 => (
             "configs/bench/p2_v9.toml",
-            include_str!("../../configs/bench/p2_v9.toml"),
+            include_str!("../../../configs/bench/p2_v9.toml"),
         ),
         12.0 => (
             "configs/bench/p2_v12.toml",
-            include_str!("../../configs/bench/p2_v12.toml"),
+            include_str!("../../../configs/bench/p2_v12.toml"),
         ),
         _ => bail!("P2 has no scenario file for {v_max} m/s (3, 6, 9 or 12)"),
     };
@@ -58,11 +58,11 @@ mod tests {
             let s = p2(v).unwrap().file;
             assert_eq!(s.controller, v9.controller);
             assert_eq!(s.plant, v9.plant);
-            assert_eq!(s.reference, super::super::p2::figure_eight(v));
+            assert_eq!(s.reference, crate::p2::figure_eight(v));
             let mut x0 = vec![0.0; 13];
             s.reference.sample(0.0, &mut x0, &mut [0.0; 4]);
             assert_eq!(s.scenario.initial_state, x0);
-            let laps = s.scenario.duration_secs / super::super::p2::lap_secs(v);
+            let laps = s.scenario.duration_secs / crate::p2::lap_secs(v);
             assert!((laps - 3.0).abs() < 1e-12, "{laps}");
         }
         assert!(p2(7.0).is_err());

@@ -1,21 +1,20 @@
 //! P1: cart-pole swing-up by nonlinear MPC, exactly as docs/benchmarks.md.
 
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 use nalgebra::{Vector1, Vector4};
-use recede_control::Controller;
 use recede_model::robots::{CartPole, ModelFileConfig, RobotConfig};
 use recede_model::{Discretized, Rk4};
 use recede_mpc::{Mpc, MpcConfig, OsqpConfig};
 use serde::Serialize;
 
-use super::{micros_since, IterationStats};
+use crate::IterationStats;
+use recede_rt::{StepHook, StepRecord};
+use recede_runner::run::{run_with as run_scenario, RunOptions};
 use recede_runner::stats::Percentiles;
 
 pub const STEPS: usize = 200;
-const PERIOD_SECS: f64 = 0.02;
 const FORCE_LIMIT_N: f64 = 80.0;
 
 #[derive(Debug, Clone, Serialize)]
@@ -27,10 +26,9 @@ pub struct P1Result {
     /// at 50 iterations, capped iterates accepted).
     pub variant: &'static str,
     pub steps: usize,
+    /// The policy's step as the loop times it (guidance, reference and the
+    /// controller's step: what `recede run` reports as `step_us`).
     pub step_us: Percentiles,
-    pub feedback_us: Percentiles,
-    pub prepare_us: Percentiles,
-    pub osqp_solve_us: Percentiles,
     pub success: bool,
     pub closed_loop_cost: f64,
     pub reference_cost: f64,
@@ -52,7 +50,7 @@ pub struct P1Result {
 /// P1's controller settings (configs/bench/p1.toml's `[controller]`), with
 /// `osqp` instead of the file's when given.
 pub fn config(osqp: Option<OsqpConfig>) -> Result<MpcConfig> {
-    let mut config = super::scenarios::p1()?.file.controller.mpc;
+    let mut config = crate::scenarios::p1()?.file.controller.mpc;
     if let Some(osqp) = osqp {
         config.osqp = osqp;
     }
@@ -62,8 +60,9 @@ pub fn config(osqp: Option<OsqpConfig>) -> Result<MpcConfig> {
 pub type P1Controller = Mpc<Discretized<CartPole>, (), 4, 1>;
 
 pub fn controller(osqp: Option<OsqpConfig>) -> Result<P1Controller> {
-    let spec = config(osqp)?.to_spec::<4, 1>()?;
-    let model = Discretized::new(CartPole::default(), Rk4::new(PERIOD_SECS, 1));
+    let config = config(osqp)?;
+    let spec = config.to_spec::<4, 1>()?;
+    let model = Discretized::new(CartPole::default(), Rk4::new(config.dt_secs, 1));
     let x0 = Vector4::new(0.0, std::f64::consts::PI, 0.0, 0.0);
     let mut mpc = Mpc::new(model, (), spec, &x0, &Vector1::zeros())?;
     mpc.set_constant_reference(&Vector4::zeros(), &Vector1::zeros());
@@ -123,12 +122,42 @@ impl P1Result {
     }
 }
 
-/// P1 the way `recede run configs/bench/p1.toml` assembles it: the
-/// controller `Controller::from_config` builds from the file, the true
-/// plant the simulator builds from it (the same model, RK4 at 2 ms), in
-/// lockstep; only the controller's step is timed.
+/// P1 the way `recede run configs/bench/p1.toml` runs it: the controller
+/// `Controller::from_config` builds from the file, the true plant the
+/// simulator builds from it (the same model, RK4 at 2 ms), rt's lockstep
+/// loop (`recede_runner::run::run_with`); the step time is the loop's
+/// measure of the policy's step.
 fn run_variant(variant: &'static str, osqp: Option<OsqpConfig>) -> Result<P1Result> {
     run_with(variant, self::config(osqp)?, None)
+}
+
+/// What P1 scores at each control instant: its cost, the force bound, the
+/// step's time, iterations and fallbacks.
+#[derive(Debug, Default)]
+struct P1Score {
+    cost: f64,
+    violations: usize,
+    fallbacks: usize,
+    step_us: Vec<f64>,
+    iterations: Vec<u32>,
+}
+
+impl StepHook for P1Score {
+    fn on_step(&mut self, r: &StepRecord<'_>) {
+        let (x, u) = (r.true_state, r.command);
+        if x.len() != 4 || u.len() != 1 {
+            return;
+        }
+        self.step_us.push(r.compute_secs * 1e6);
+        if let Some(status) = r.status {
+            self.iterations.push(status.iterations);
+            self.fallbacks += usize::from(status.fell_back);
+        }
+        self.violations += usize::from(u[0].abs() > FORCE_LIMIT_N + 1e-6);
+        self.cost += 1e3 * (x[0] * x[0] + x[1] * x[1])
+            + 1e-2 * (x[2] * x[2] + x[3] * x[3])
+            + 1e-2 * u[0] * u[0];
+    }
 }
 
 /// P1's closed loop with the controller section `mpc` instead of the
@@ -140,66 +169,39 @@ pub fn run_with(
     mpc: MpcConfig,
     robot: Option<&RobotConfig>,
 ) -> Result<P1Result> {
-    let mut scenario = super::scenarios::p1()?;
+    let mut scenario = crate::scenarios::p1()?;
     if let Some(robot) = robot {
         scenario.file.robot = robot.clone();
     }
-    let f = &scenario.file;
-    let robot_name = match &f.robot {
+    scenario.file.controller.mpc = mpc;
+    let robot_name = match &scenario.file.robot {
         RobotConfig::ModelFile(m) => m.path.display().to_string(),
         other => other.kind().to_string(),
     };
-    let mut config = f.controller.clone();
-    config.mpc = mpc;
-    let x0 = &f.scenario.initial_state;
-    let mut controller = Controller::from_config(&f.robot, &config, x0)?;
-    let (mut x_ref, mut u_ref) = ([0.0; 4], [0.0; 1]);
-    f.reference.sample(0.0, &mut x_ref, &mut u_ref);
-    controller.set_constant_reference(&x_ref, &u_ref)?;
-    let mut plant = scenario.plant_config().build(f.scenario.seed)?;
-    let period = scenario.period_secs();
-    let substeps = (period / plant.step_secs()).round() as usize;
-    let (mut step, mut feedback, mut prepare, mut solve) = (vec![], vec![], vec![], vec![]);
-    let mut iterations = vec![];
-    let (mut cost, mut violations, mut fallbacks) = (0.0, 0, 0);
-    let mut u = [0.0; 1];
-    for k in 0..STEPS {
-        let t = k as f64 * period;
-        let x: [f64; 4] = plant.state().try_into()?;
-        let started = Instant::now();
-        let report = controller.step(&x, &mut u)?;
-        step.push(micros_since(started));
-        feedback.push(report.feedback_secs * 1e6);
-        prepare.push(report.prepare_secs * 1e6);
-        solve.push(report.osqp_solve_secs * 1e6);
-        iterations.push(report.qp_iterations);
-        fallbacks += usize::from(report.outcome.is_fallback());
-        violations += usize::from(u[0].abs() > FORCE_LIMIT_N + 1e-6);
-        cost += 1e3 * (x[0] * x[0] + x[1] * x[1])
-            + 1e-2 * (x[2] * x[2] + x[3] * x[3])
-            + 1e-2 * u[0] * u[0];
-        for j in 0..substeps {
-            plant.step(t + j as f64 * plant.step_secs(), &u)?;
-        }
+    let options = RunOptions {
+        duration_secs: Some(STEPS as f64 * scenario.period_secs()),
+        ..RunOptions::default()
+    };
+    let mut score = P1Score::default();
+    let summary = run_scenario(&scenario, &options, Some(&mut score))?;
+    let x: [f64; 4] = summary.final_state.as_slice().try_into()?;
+    if score.step_us.len() != STEPS {
+        anyhow::bail!("P1 ran {} control steps, not {STEPS}", score.step_us.len());
     }
-    let x: [f64; 4] = plant.state().try_into()?;
     let reference_cost = 123_971.2;
     Ok(P1Result {
         problem: "p1",
         robot: robot_name,
         variant,
         steps: STEPS,
-        step_us: Percentiles::of(&step),
-        feedback_us: Percentiles::of(&feedback),
-        prepare_us: Percentiles::of(&prepare),
-        osqp_solve_us: Percentiles::of(&solve),
+        step_us: Percentiles::of(&score.step_us),
         success: x[1].abs() < 0.05 && x[3].abs() < 0.1 && x[0].abs() < 0.1,
-        closed_loop_cost: cost,
+        closed_loop_cost: score.cost,
         reference_cost,
-        cost_deviation: (cost - reference_cost) / reference_cost,
-        bound_violations: violations,
-        fallbacks,
-        qp_iterations: IterationStats::of(&iterations),
+        cost_deviation: (score.cost - reference_cost) / reference_cost,
+        bound_violations: score.violations,
+        fallbacks: score.fallbacks.max(summary.fallbacks),
+        qp_iterations: IterationStats::of(&score.iterations),
         final_state: x,
         cost_vs_builtin: None,
         step_median_vs_builtin: None,

@@ -25,8 +25,8 @@ use anyhow::{bail, Context, Result};
 use cmaes::{CMAESOptions, DVector};
 use rayon::prelude::*;
 
-use super::results::{EvalRecord, ResultsLog, RunRecord, Set};
-use super::spec::Parameter;
+use crate::results::{EvalRecord, ResultsLog, RunRecord, Set};
+use crate::spec::Parameter;
 
 /// What evaluating one candidate gave.
 #[derive(Debug, Clone, PartialEq)]

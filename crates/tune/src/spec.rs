@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use toml_edit::DocumentMut;
 
-use super::keypath::KeyPath;
+use crate::keypath::KeyPath;
 use recede_runner::scenario::Scenario;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -392,7 +392,7 @@ impl Tune {
         let missing: Vec<&str> = self
             .metrics
             .iter()
-            .filter(|(k, _)| super::keypath::get_json(summary, k).is_none())
+            .filter(|(k, _)| crate::keypath::get_json(summary, k).is_none())
             .map(|(k, _)| k.as_str())
             .collect();
         if !missing.is_empty() {
@@ -429,7 +429,7 @@ impl Tune {
         }
         let mut cost = 0.0;
         for (k, w) in &self.metrics {
-            let v = super::keypath::get_json(summary, k).unwrap_or(f64::NAN);
+            let v = crate::keypath::get_json(summary, k).unwrap_or(f64::NAN);
             if !v.is_finite() {
                 return Ok(Err(format!("diverged: metric {k} = {v}")));
             }

@@ -30,8 +30,8 @@ use recede_mpc::{Mpc, MpcConfig};
 use recede_sim::plant::{Actuator, Disturbances, Plant, QuadrotorTruth, TruePlant};
 use serde::Serialize;
 
-use super::learned::{self, ResidualMpc, Rig, Stepper};
-use super::scenarios;
+use crate::learned::{self, ResidualMpc, Rig, Stepper};
+use crate::scenarios;
 use recede_runner::datalog::Nominal;
 use recede_runner::scenario::Scenario;
 use recede_runner::stats::Percentiles;
@@ -86,7 +86,7 @@ pub struct DataOptions {
     pub target: TargetKind,
 }
 
-pub use super::learned::TargetKind;
+pub use crate::learned::TargetKind;
 
 impl Default for DataOptions {
     fn default() -> Self {
@@ -111,7 +111,7 @@ impl Default for DataOptions {
 /// cost evaluation time.
 pub fn residual_config() -> TrainConfig {
     const PATH: &str = "configs/residual_quadrotor.toml";
-    const TEXT: &str = include_str!("../../configs/residual_quadrotor.toml");
+    const TEXT: &str = include_str!("../../../configs/residual_quadrotor.toml");
     // A file in the repository, parsed by a test (`the_residual_file_parses`).
     TrainConfig::parse(TEXT, Path::new(PATH)).expect("configs/residual_quadrotor.toml parses")
 }
@@ -144,7 +144,7 @@ pub const RESIDUAL: ResidualEvaluation = ResidualEvaluation::OncePerStep;
 /// the weights of docs/benchmarks.md (q_w unweighted: the attitude error is the
 /// quaternion's vector part), thrusts in [0, 8] N.
 pub fn mpc_config() -> Result<MpcConfig> {
-    Ok(super::scenarios::p2(9.0)?.file.controller.mpc)
+    Ok(crate::scenarios::p2(9.0)?.file.controller.mpc)
 }
 
 /// P2's body-frame drag, written generic over the scalar so the MPC can
@@ -243,7 +243,7 @@ pub fn controller<R: Residual<NX, NU>>(
     )?)
 }
 
-pub use super::learned::set_references;
+pub use crate::learned::set_references;
 
 pub fn figure_eight(v_max: f64) -> ReferenceConfig {
     ReferenceConfig::FigureEight {

@@ -75,9 +75,9 @@ pub fn run(options: &ScaleOptions, mut emit: impl FnMut(&ScaleLine)) -> Result<V
     let mut lines = Vec::new();
     for qp in &options.structures {
         for &n in &options.p1_horizons {
-            let config = with(super::p1::config(None)?, n, qp);
+            let config = with(crate::p1::config(None)?, n, qp);
             let k = config.qp.stages_per_block(n, 4, 1);
-            let r = super::p1::run_with("scale", config, None)?;
+            let r = crate::p1::run_with("scale", config, None)?;
             let line = ScaleLine {
                 problem: "p1",
                 horizon: n,
@@ -97,9 +97,9 @@ pub fn run(options: &ScaleOptions, mut emit: impl FnMut(&ScaleLine)) -> Result<V
             lines.push(line);
         }
         for &n in &options.p2_horizons {
-            let config = with(super::p2::mpc_config()?, n, qp);
+            let config = with(crate::p2::mpc_config()?, n, qp);
             let k = config.qp.stages_per_block(n, 13, 4);
-            let r = super::p2::nominal_with(config, P2_SPEED_M_S, P2_LAPS, 1.0)?;
+            let r = crate::p2::nominal_with(config, P2_SPEED_M_S, P2_LAPS, 1.0)?;
             let line = ScaleLine {
                 problem: "p2",
                 horizon: n,

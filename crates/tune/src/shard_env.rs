@@ -10,7 +10,7 @@
 
 use anyhow::{bail, Context, Result};
 
-use super::search::Shard;
+use crate::search::Shard;
 
 /// The shard the environment names, and which variables named it; `None`
 /// outside an array job. `var` reads a variable (`std::env::var` in the

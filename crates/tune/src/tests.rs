@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use super::results::{self, Set};
-use super::search::{Evaluation, History, Search, Shard};
-use super::spec::{Parameter, Scale, Tune};
-use super::{drive, header_of, merge};
+use crate::results::{self, Set};
+use crate::search::{Evaluation, History, Search, Shard};
+use crate::spec::{Parameter, Scale, Tune};
+use crate::{drive, header_of, merge};
 
 fn params() -> Vec<Parameter> {
     let p = |name: &str, min: f64, max: f64, scale, integer, start| Parameter {
         name: name.into(),
-        keys: vec![super::keypath::KeyPath::parse(name).unwrap()],
+        keys: vec![crate::keypath::KeyPath::parse(name).unwrap()],
         min,
         max,
         scale,
@@ -324,14 +324,14 @@ fn shard_and_unit_mappings() {
         assert!((q.from_unit(q.to_unit(v)) - v).abs() < 1e-9 * v.abs().max(1.0));
     }
     assert_eq!(p[2].from_unit(0.123), (5.0f64 + 0.123 * 55.0).round());
-    assert_eq!(super::search::mirror(1.25), 0.75);
-    assert_eq!(super::search::mirror(-0.25), 0.25);
+    assert_eq!(crate::search::mirror(1.25), 0.75);
+    assert_eq!(crate::search::mirror(-0.25), 0.25);
 }
 
 // ---- the tuning file ----
 
 fn configs() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("configs")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs")
 }
 
 const GOOD: &str = r#"
@@ -514,7 +514,7 @@ fn a_short_real_tune_writes_a_usable_scenario_and_a_plot() {
     )
     .unwrap();
     let _ = tune_path;
-    let report = super::tune(&super::TuneOptions {
+    let report = crate::tune(&crate::TuneOptions {
         file: tune_file,
         evaluations: 3,
         jobs: Some(2),

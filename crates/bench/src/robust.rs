@@ -7,7 +7,7 @@
 //! never held for more than [`MAX_SAFE_INPUT_SECS`] in a row, every command
 //! was finite and within its bounds, and the goal was reached.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -71,8 +71,10 @@ pub struct CaseResult {
     pub error: Option<String>,
 }
 
+/// The repository's root, where `configs/` is (this crate is `crates/bench`).
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors().nth(2).unwrap_or(here).to_path_buf()
 }
 
 /// Every case, in the order of README's table.

@@ -16,7 +16,7 @@
 
 use std::time::Instant;
 
-use super::p2::RESIDUAL;
+use crate::p2::RESIDUAL;
 use anyhow::{ensure, Result};
 use nalgebra::{SVector, Vector2};
 use rand::{RngExt, SeedableRng};
@@ -34,7 +34,7 @@ use recede_mpc::{Mpc, MpcConfig};
 use recede_sim::plant::{Actuator, ArmTruth, Disturbances, TruePlant};
 use serde::Serialize;
 
-use super::learned::{self, ResidualMpc, Rig, TargetKind};
+use crate::learned::{self, ResidualMpc, Rig, TargetKind};
 use recede_runner::datalog::Nominal;
 use recede_runner::stats::Percentiles;
 

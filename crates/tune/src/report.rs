@@ -5,9 +5,9 @@
 
 use std::fmt::Write as _;
 
-use super::results::{EvalRecord, Set};
-use super::search::History;
-use super::spec::{Parameter, Scale};
+use crate::results::{EvalRecord, Set};
+use crate::search::History;
+use crate::spec::{Parameter, Scale};
 
 fn fmt_obj(v: Option<f64>) -> String {
     match v {

@@ -16,7 +16,7 @@ use recede_model::{Bounds, Discretized, Dynamics, Residual, WithResidual};
 use recede_mpc::{Mpc, StepReport};
 use recede_sim::plant::Plant;
 
-use super::micros_since;
+use crate::micros_since;
 use recede_runner::datalog::Nominal;
 use recede_runner::stats::Percentiles;
 

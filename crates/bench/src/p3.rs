@@ -16,7 +16,7 @@ use recede_model::LinearModel;
 use recede_mpc::{Mpc, MpcConfig, OsqpConfig, StateBoundConfig};
 use serde::{Deserialize, Serialize};
 
-use super::{micros_since, IterationStats};
+use crate::{micros_since, IterationStats};
 use recede_runner::stats::Percentiles;
 
 pub const STEPS: usize = 100;
@@ -40,7 +40,7 @@ struct P3Data {
     N: usize,
 }
 
-const DATA: &str = include_str!("../../data/p3_quadcopter_lmpc.json");
+const DATA: &str = include_str!("../../../data/p3_quadcopter_lmpc.json");
 
 #[derive(Debug, Clone, Serialize)]
 pub struct P3Result {

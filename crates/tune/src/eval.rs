@@ -7,10 +7,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use anyhow::Result;
 
-use super::keypath::get_json;
-use super::results::{RunRecord, Set};
-use super::search::{Evaluate, Evaluation};
-use super::spec::Tune;
+use crate::keypath::get_json;
+use crate::results::{RunRecord, Set};
+use crate::search::{Evaluate, Evaluation};
+use crate::spec::Tune;
 
 /// Evaluates candidates by running the tune's scenarios.
 #[derive(Debug)]
@@ -67,7 +67,7 @@ impl Evaluate for ScenarioEvaluator<'_> {
 impl ScenarioEvaluator<'_> {
     fn run_once(
         &self,
-        s: &super::spec::ScenarioSetup,
+        s: &crate::spec::ScenarioSetup,
         values: &[f64],
         seed: u64,
         record: &mut RunRecord,
