@@ -48,6 +48,10 @@ pub struct OsqpConfig {
     pub scaled_termination: bool,
     /// OSQP's own time limit per solve; none when absent.
     pub time_limit_secs: Option<f64>,
+    /// Start each solve from the last solve's duals shifted along with the
+    /// plan (interpolated for a period that is a fraction of `dt_secs`),
+    /// instead of the unshifted ones. docs/performance.md, "Dual warm starts".
+    pub shift_duals: bool,
 }
 
 impl Default for OsqpConfig {
@@ -66,6 +70,7 @@ impl Default for OsqpConfig {
             check_termination_every: 5,
             scaled_termination: false,
             time_limit_secs: None,
+            shift_duals: true,
         }
     }
 }
@@ -106,6 +111,7 @@ impl OsqpConfig {
             check_termination_every: 25,
             scaled_termination: false,
             time_limit_secs: None,
+            shift_duals: false,
         }
     }
 
