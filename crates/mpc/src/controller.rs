@@ -496,7 +496,13 @@ where
         // The plan was shifted and re-linearised: zero correction is the
         // natural primal start; the duals are the last solve's, shifted
         // with the plan by the preparation.
-        if self.solver.warm_start(&self.zeros, &self.duals).is_err() {
+        let warm = if self.shifts_duals() {
+            self.solver.warm_start(&self.zeros, &self.duals)
+        } else {
+            // OSQP keeps the last solve's duals (scaled) in place.
+            self.solver.warm_start_x(&self.zeros)
+        };
+        if warm.is_err() {
             return solver_failed;
         }
         let solve = self.solver.solve();
@@ -693,6 +699,13 @@ where
             && self.us.iter().all(|u| u.iter().all(|v| v.is_finite()))
     }
 
+    /// Whether solves start from the duals shifted with the plan: fully
+    /// condensed QPs with `osqp.shift_duals` (blocks handed OSQP their
+    /// own unscaled duals back cost P1's closed loop 8%; they keep OSQP's).
+    fn shifts_duals(&self) -> bool {
+        self.spec.osqp.shift_duals && matches!(self.qp, Structure::Full(_))
+    }
+
     /// Moves the plan `shift_secs` forward, interpolating linearly between
     /// nodes and repeating the last node past the horizon.
     fn shift(&mut self, shift_secs: f64) {
@@ -712,7 +725,7 @@ where
         }
         std::mem::swap(&mut self.xs, &mut self.scratch_x);
         std::mem::swap(&mut self.us, &mut self.scratch_u);
-        if self.spec.osqp.shift_duals {
+        if self.shifts_duals() {
             self.qp
                 .shift_duals(&self.layout, s, &self.duals, &mut self.duals_scratch);
             std::mem::swap(&mut self.duals, &mut self.duals_scratch);

@@ -48,9 +48,10 @@ pub struct OsqpConfig {
     pub scaled_termination: bool,
     /// OSQP's own time limit per solve; none when absent.
     pub time_limit_secs: Option<f64>,
-    /// Start each solve from the last solve's duals shifted along with the
-    /// plan (interpolated for a period that is a fraction of `dt_secs`),
-    /// instead of the unshifted ones. docs/performance.md, "Dual warm starts".
+    /// Start each solve of a fully condensed QP from the last solve's duals
+    /// shifted along with the plan (interpolated for a period that is a
+    /// fraction of `dt_secs`) instead of unshifted ones; blocks keep theirs
+    /// in place. docs/performance.md, "Dual warm starts".
     pub shift_duals: bool,
 }
 

@@ -199,6 +199,16 @@ impl Solver {
         check(code)
     }
 
+    /// A primal warm start; the duals stay those of the last solve, in
+    /// OSQP's scaled coordinates.
+    pub fn warm_start_x(&mut self, x: &[f64]) -> Result<(), QpError> {
+        if x.len() != self.n {
+            return Err(QpError);
+        }
+        // SAFETY: length checked.
+        check(unsafe { ffi::osqp_warm_start_x(self.work, x.as_ptr()) })
+    }
+
     /// Primal and dual warm start together (OSQP sets `z = A x`).
     pub fn warm_start(&mut self, x: &[f64], y: &[f64]) -> Result<(), QpError> {
         if x.len() != self.n || y.len() != self.m {
