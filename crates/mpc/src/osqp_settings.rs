@@ -51,7 +51,8 @@ pub struct OsqpConfig {
     /// Start each solve of a fully condensed QP from the last solve's duals
     /// shifted along with the plan (interpolated for a period that is a
     /// fraction of `dt_secs`) instead of unshifted ones; blocks keep theirs
-    /// in place. docs/performance.md, "Dual warm starts".
+    /// in place. Off by default: it did not lower the iteration counts
+    /// (docs/performance.md, "Dual warm starts").
     pub shift_duals: bool,
 }
 
@@ -71,7 +72,8 @@ impl Default for OsqpConfig {
             check_termination_every: 5,
             scaled_termination: false,
             time_limit_secs: None,
-            shift_duals: true,
+            // Measured not to pay (docs/performance.md, "Dual warm starts").
+            shift_duals: false,
         }
     }
 }
