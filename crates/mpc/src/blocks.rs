@@ -19,11 +19,11 @@
 //! node 1 ..= N constraint rows | slack rows]`.
 
 use nalgebra::SVector;
-use recede_model::DiscreteModel;
 
-use crate::condense::{linearize_into, Weight};
+use crate::condense::Weight;
 use crate::constraints::ConstraintRow;
 use crate::layout::{Layout, OSQP_INFINITY};
+use crate::qp_values::{Linearization, QpValues};
 use crate::OcpSpec;
 
 /// Where each block's variables, Hessian values and `M` columns live.
@@ -229,72 +229,30 @@ impl BlockLayout {
 #[derive(Debug)]
 pub(crate) struct Blocks<const NX: usize, const NU: usize> {
     pub layout: BlockLayout,
-    pub a: Vec<nalgebra::SMatrix<f64, NX, NX>>,
-    pub b: Vec<nalgebra::SMatrix<f64, NX, NU>>,
-    pub defect: Vec<SVector<f64, NX>>,
+    pub lin: Linearization<NX, NU>,
     /// Columns of every `M_k`, block by block ([`BlockLayout::m_index`]).
     m: Vec<SVector<f64, NX>>,
     /// Free responses: node `k` of block `b` at `k + b` (a block's last
     /// node is the next one's first, with a different free response).
     c: Vec<SVector<f64, NX>>,
-    pub p_values: Vec<f64>,
-    pub a_values: Vec<f64>,
-    previous_p: Vec<f64>,
-    previous_a: Vec<f64>,
-    pub p_changed: bool,
-    pub a_changed: bool,
-    linearized_once: bool,
-    lti: bool,
-    p_indptr: Vec<usize>,
-    p_indices: Vec<usize>,
-    a_indptr: Vec<usize>,
-    a_indices: Vec<usize>,
+    pub values: QpValues,
 }
 
 impl<const NX: usize, const NU: usize> Blocks<NX, NU> {
     pub fn new(node: Layout, stages_per_block: usize) -> Self {
         let layout = BlockLayout::new(node, NX, stages_per_block);
         let n = layout.node.horizon;
-        let (p_indptr, p_indices) = layout.p_pattern();
-        let (a_indptr, a_indices) = layout.a_pattern();
         Self {
-            a: vec![nalgebra::SMatrix::zeros(); n],
-            b: vec![nalgebra::SMatrix::zeros(); n],
-            defect: vec![SVector::zeros(); n],
+            lin: Linearization::new(n),
             m: vec![SVector::zeros(); layout.m_len()],
             c: vec![SVector::zeros(); n + 1 + layout.n_blocks],
-            p_values: vec![0.0; p_indices.len()],
-            a_values: vec![0.0; a_indices.len()],
-            previous_p: vec![f64::NAN; p_indices.len()],
-            previous_a: vec![f64::NAN; a_indices.len()],
-            p_changed: true,
-            a_changed: true,
-            linearized_once: false,
-            lti: false,
-            p_indptr,
-            p_indices,
-            a_indptr,
-            a_indices,
+            values: QpValues::new(layout.p_pattern(), layout.a_pattern()),
             layout,
         }
     }
 
-    pub fn patterns(&self) -> (&[usize], &[usize], &[usize], &[usize]) {
-        (
-            &self.p_indptr,
-            &self.p_indices,
-            &self.a_indptr,
-            &self.a_indices,
-        )
-    }
-
-    pub fn forget_values(&mut self) {
-        self.previous_p.fill(f64::NAN);
-        self.previous_a.fill(f64::NAN);
-    }
-
     pub fn reuses_jacobians(&self) -> bool {
-        self.lti && !self.previous_a[0].is_nan()
+        self.lin.lti && self.values.a_handed_over()
     }
 
     /// Bounds OSQP is set up with: the coupling rows as equalities (so
@@ -310,31 +268,11 @@ impl<const NX: usize, const NU: usize> Blocks<NX, NU> {
         }
     }
 
-    pub fn linearize<M: DiscreteModel<NX, NU>>(
-        &mut self,
-        model: &M,
-        xs: &[SVector<f64, NX>],
-        us: &[SVector<f64, NU>],
-    ) {
-        self.lti = model.is_linear_time_invariant();
-        let reuse = self.lti && self.linearized_once;
-        linearize_into(
-            model,
-            xs,
-            us,
-            reuse,
-            &mut self.a,
-            &mut self.b,
-            &mut self.defect,
-        );
-        self.linearized_once = true;
-    }
-
     /// The `M` columns of every block, then `P = 2 H` block by block.
     /// Skipped for a linear time-invariant model once done.
     pub fn condense(&mut self, spec: &OcpSpec<NX, NU>) {
-        if self.lti && !self.previous_p[0].is_nan() {
-            self.p_changed = false;
+        if self.lin.lti && self.values.p_handed_over() {
+            self.values.p_changed = false;
             return;
         }
         let lay = &self.layout;
@@ -354,16 +292,17 @@ impl<const NX: usize, const NU: usize> Blocks<NX, NU> {
                 let active = lay.active(blk, k);
                 for col in 0..active {
                     self.m[lay.m_index(blk, k + 1, col)] =
-                        self.a[k] * self.m[lay.m_index(blk, k, col)];
+                        self.lin.a[k] * self.m[lay.m_index(blk, k, col)];
                 }
                 for i in 0..NU {
-                    self.m[lay.m_index(blk, k + 1, active + i)] = self.b[k].column(i).into_owned();
+                    self.m[lay.m_index(blk, k + 1, active + i)] =
+                        self.lin.b[k].column(i).into_owned();
                 }
                 for col in active + NU..nv {
                     self.m[lay.m_index(blk, k + 1, col)] = SVector::zeros();
                 }
             }
-            let p = &mut self.p_values[lay.p_index(blk, 0, 0)..lay.p_index(blk, 0, nv)];
+            let p = &mut self.values.p[lay.p_index(blk, 0, 0)..lay.p_index(blk, 0, nv)];
             p.fill(0.0);
             for k in lay.owned(blk) {
                 let w = if k == n { &q_terminal } else { &q };
@@ -388,14 +327,11 @@ impl<const NX: usize, const NU: usize> Blocks<NX, NU> {
         let mut at = self.layout.p_index(self.layout.n_blocks, 0, 0);
         for _k in 1..=n {
             for soft in self.layout.node.soft.iter().flatten() {
-                self.p_values[at] = 2.0 * soft.l2;
+                self.values.p[at] = 2.0 * soft.l2;
                 at += 1;
             }
         }
-        self.p_changed = self.p_values != self.previous_p;
-        if self.p_changed {
-            self.previous_p.copy_from_slice(&self.p_values);
-        }
+        self.values.commit_p();
     }
 
     /// Values of `A`, in the order of [`BlockLayout::a_pattern`].
@@ -408,12 +344,12 @@ impl<const NX: usize, const NU: usize> Blocks<NX, NU> {
             for col in 0..lay.n_block_vars(blk) {
                 // The input row, or the coupling row that ties this block's
                 // first state to the previous block.
-                self.a_values[at] = 1.0;
+                self.values.a[at] = 1.0;
                 at += 1;
                 if !lay.last(blk) {
                     let end = self.m[lay.m_index(blk, e, col)];
                     for r in 0..NX {
-                        self.a_values[at] = -end[r];
+                        self.values.a[at] = -end[r];
                         at += 1;
                     }
                 }
@@ -421,10 +357,10 @@ impl<const NX: usize, const NU: usize> Blocks<NX, NU> {
                     let column = &self.m[lay.m_index(blk, k, col)];
                     for r in 0..per {
                         let v = rows[(k - 1) * per + r].gradient.dot(column);
-                        self.a_values[at] = v;
+                        self.values.a[at] = v;
                         at += 1;
                         if lay.node.soft_index[r].is_some() {
-                            self.a_values[at] = v;
+                            self.values.a[at] = v;
                             at += 1;
                         }
                     }
@@ -434,15 +370,12 @@ impl<const NX: usize, const NU: usize> Blocks<NX, NU> {
         for _k in 1..=lay.node.horizon {
             for soft in lay.node.soft_index.iter() {
                 if soft.is_some() {
-                    self.a_values[at..at + 3].copy_from_slice(&[-1.0, 1.0, 1.0]);
+                    self.values.a[at..at + 3].copy_from_slice(&[-1.0, 1.0, 1.0]);
                     at += 3;
                 }
             }
         }
-        self.a_changed = self.a_values != self.previous_a;
-        if self.a_changed {
-            self.previous_a.copy_from_slice(&self.a_values);
-        }
+        self.values.commit_a();
     }
 
     /// The free response of every block from `dx_0` (block 0) or zero.
@@ -451,7 +384,7 @@ impl<const NX: usize, const NU: usize> Blocks<NX, NU> {
             let (s, e) = self.layout.stages(blk);
             self.c[s + blk] = if blk == 0 { dx0 } else { SVector::zeros() };
             for k in s..e {
-                self.c[k + 1 + blk] = self.a[k] * self.c[k + blk] + self.defect[k];
+                self.c[k + 1 + blk] = self.lin.a[k] * self.c[k + blk] + self.lin.defect[k];
             }
         }
     }

@@ -11,34 +11,20 @@
 //! too), O(N NX^3) for S, and O(N^2 NX NU^2) for H; no O(N^3) term.
 
 use nalgebra::{SMatrix, SVector};
-use recede_model::DiscreteModel;
 
 use crate::constraints::ConstraintRow;
 use crate::layout::Layout;
+use crate::qp_values::{Linearization, QpValues};
 use crate::OcpSpec;
 
 #[derive(Debug)]
 pub(crate) struct Condensed<const NX: usize, const NU: usize> {
-    pub a: Vec<SMatrix<f64, NX, NX>>,
-    pub b: Vec<SMatrix<f64, NX, NU>>,
-    /// `F(x_k, u_k) - x_{k+1}`: the gaps of the multiple-shooting plan.
-    pub defect: Vec<SVector<f64, NX>>,
+    pub lin: Linearization<NX, NU>,
     /// State corrections, `dx_0 ..= dx_N` (scratch for the feedback).
     pub dx: Vec<SVector<f64, NX>>,
     /// `G_{k,j}` for `1 <= k <= N`, `j < k`, at `(k - 1) k / 2 + j`.
     g: Vec<SMatrix<f64, NX, NU>>,
-    pub p_values: Vec<f64>,
-    pub a_values: Vec<f64>,
-    previous_p: Vec<f64>,
-    previous_a: Vec<f64>,
-    pub p_changed: bool,
-    pub a_changed: bool,
-    linearized_once: bool,
-    lti: bool,
-    p_indptr: Vec<usize>,
-    p_indices: Vec<usize>,
-    a_indptr: Vec<usize>,
-    a_indices: Vec<usize>,
+    pub values: QpValues,
 }
 
 /// A state weight, added as a diagonal when it is one (as every weight from
@@ -81,29 +67,6 @@ impl<'a, const NX: usize> Weight<'a, NX> {
     }
 }
 
-/// Jacobians and defects along the plan; with `reuse_jacobians` (a linear
-/// time-invariant model already linearised) only the defects.
-pub(crate) fn linearize_into<M: DiscreteModel<NX, NU>, const NX: usize, const NU: usize>(
-    model: &M,
-    xs: &[SVector<f64, NX>],
-    us: &[SVector<f64, NU>],
-    reuse_jacobians: bool,
-    a: &mut [SMatrix<f64, NX, NX>],
-    b: &mut [SMatrix<f64, NX, NU>],
-    defect: &mut [SVector<f64, NX>],
-) {
-    for k in 0..us.len() {
-        if reuse_jacobians {
-            defect[k] = model.step(&xs[k], &us[k]) - xs[k + 1];
-        } else {
-            let lin = model.linearize(&xs[k], &us[k]);
-            a[k] = lin.a;
-            b[k] = lin.b;
-            defect[k] = lin.x_next - xs[k + 1];
-        }
-    }
-}
-
 fn g_index(k: usize, j: usize) -> usize {
     (k - 1) * k / 2 + j
 }
@@ -111,85 +74,35 @@ fn g_index(k: usize, j: usize) -> usize {
 impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
     pub fn new(layout: &Layout) -> Self {
         let n = layout.horizon;
-        let (p_indptr, p_indices) = layout.p_pattern();
-        let (a_indptr, a_indices) = layout.a_pattern();
         Self {
-            a: vec![SMatrix::zeros(); n],
-            b: vec![SMatrix::zeros(); n],
-            defect: vec![SVector::zeros(); n],
+            lin: Linearization::new(n),
             dx: vec![SVector::zeros(); n + 1],
             g: vec![SMatrix::zeros(); n * (n + 1) / 2],
-            p_values: vec![0.0; p_indices.len()],
-            a_values: vec![0.0; a_indices.len()],
-            previous_p: vec![f64::NAN; p_indices.len()],
-            previous_a: vec![f64::NAN; a_indices.len()],
-            p_changed: true,
-            a_changed: true,
-            linearized_once: false,
-            lti: false,
-            p_indptr,
-            p_indices,
-            a_indptr,
-            a_indices,
+            values: QpValues::new(layout.p_pattern(), layout.a_pattern()),
         }
-    }
-
-    /// Forgets the values last handed to OSQP, so that the next ones are
-    /// handed over whatever they are (after a failed update).
-    pub fn forget_values(&mut self) {
-        self.previous_p.fill(f64::NAN);
-        self.previous_a.fill(f64::NAN);
     }
 
     /// True once a linear time-invariant model's Jacobians (and everything
     /// condensed from them) are in place and reused.
     pub fn reuses_jacobians(&self) -> bool {
-        self.lti && !self.previous_a[0].is_nan()
-    }
-
-    pub fn patterns(&self) -> (&[usize], &[usize], &[usize], &[usize]) {
-        (
-            &self.p_indptr,
-            &self.p_indices,
-            &self.a_indptr,
-            &self.a_indices,
-        )
-    }
-
-    pub fn linearize<M: DiscreteModel<NX, NU>>(
-        &mut self,
-        model: &M,
-        xs: &[SVector<f64, NX>],
-        us: &[SVector<f64, NU>],
-    ) {
-        self.lti = model.is_linear_time_invariant();
-        let reuse_jacobians = self.lti && self.linearized_once;
-        linearize_into(
-            model,
-            xs,
-            us,
-            reuse_jacobians,
-            &mut self.a,
-            &mut self.b,
-            &mut self.defect,
-        );
-        self.linearized_once = true;
+        self.lin.lti && self.values.a_handed_over()
     }
 
     /// `G` blocks and the Hessian `P = 2 H` (OSQP minimises 1/2 z'Pz + q'z,
     /// the cost is z'Hz + ...). Skipped for a linear time-invariant model
     /// once done, since nothing it depends on changes.
     pub fn condense(&mut self, layout: &Layout, spec: &OcpSpec<NX, NU>) {
-        if self.lti && !self.previous_p[0].is_nan() {
-            self.p_changed = false;
+        if self.lin.lti && self.values.p_handed_over() {
+            self.values.p_changed = false;
             return;
         }
         let n = layout.horizon;
+        let (a, b) = (&self.lin.a, &self.lin.b);
         for j in 0..n {
-            self.g[g_index(j + 1, j)] = self.b[j];
+            self.g[g_index(j + 1, j)] = b[j];
             for k in j + 1..n {
                 let previous = self.g[g_index(k, j)];
-                self.g[g_index(k + 1, j)].gemm(1.0, &self.a[k], &previous, 0.0);
+                self.g[g_index(k + 1, j)].gemm(1.0, &a[k], &previous, 0.0);
             }
         }
         // S_{i+1}, the Hessian of the cost from node i+1 on with respect to
@@ -200,39 +113,36 @@ impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
         let q = Weight::new(&spec.q);
         let mut s = spec.q_terminal;
         for i in (0..n).rev() {
-            let m = self.b[i].transpose() * s;
+            let m = b[i].transpose() * s;
             for j in 0..=i {
                 let mut h = m * self.g[g_index(i + 1, j)];
                 if i == j {
                     h += spec.r;
                 }
-                for a in 0..NU {
-                    for bb in 0..NU {
-                        // Entry (i*NU + a, j*NU + bb) of H lies at or below the
-                        // diagonal; store its mirror (row j*NU+bb, col i*NU+a).
-                        let (r, c) = (j * NU + bb, i * NU + a);
+                for ia in 0..NU {
+                    for jb in 0..NU {
+                        // Entry (i*NU + ia, j*NU + jb) of H lies at or below the
+                        // diagonal; store its mirror (row j*NU+jb, col i*NU+ia).
+                        let (r, c) = (j * NU + jb, i * NU + ia);
                         if r <= c {
-                            self.p_values[layout.p_index(r, c)] = 2.0 * h[(a, bb)];
+                            self.values.p[layout.p_index(r, c)] = 2.0 * h[(ia, jb)];
                         }
                     }
                 }
             }
             if i > 0 {
-                let sa = s * self.a[i];
-                s = q.plus(&self.a[i].tr_mul(&sa));
+                let sa = s * a[i];
+                s = q.plus(&a[i].tr_mul(&sa));
             }
         }
         let mut at = layout.n_inputs() * (layout.n_inputs() + 1) / 2;
         for _k in 1..=n {
             for soft in layout.soft.iter().flatten() {
-                self.p_values[at] = 2.0 * soft.l2;
+                self.values.p[at] = 2.0 * soft.l2;
                 at += 1;
             }
         }
-        self.p_changed = self.p_values != self.previous_p;
-        if self.p_changed {
-            self.previous_p.copy_from_slice(&self.p_values);
-        }
+        self.values.commit_p();
     }
 
     /// Values of `A`: identity on the inputs, `J_{k,r} G_{k,j}` on the
@@ -243,16 +153,16 @@ impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
         for j in 0..n {
             for i in 0..NU {
                 let mut at = layout.a_input_column(j, i);
-                self.a_values[at] = 1.0;
+                self.values.a[at] = 1.0;
                 at += 1;
                 for k in j + 1..=n {
                     let column = self.g[g_index(k, j)].column(i);
                     for r in 0..per {
                         let v = rows[(k - 1) * per + r].gradient.dot(&column);
-                        self.a_values[at] = v;
+                        self.values.a[at] = v;
                         at += 1;
                         if layout.soft_index[r].is_some() {
-                            self.a_values[at] = v;
+                            self.values.a[at] = v;
                             at += 1;
                         }
                     }
@@ -263,16 +173,13 @@ impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
         for _k in 1..=n {
             for soft in layout.soft_index.iter() {
                 if soft.is_some() {
-                    self.a_values[at] = -1.0;
-                    self.a_values[at + 1] = 1.0;
-                    self.a_values[at + 2] = 1.0;
+                    self.values.a[at] = -1.0;
+                    self.values.a[at + 1] = 1.0;
+                    self.values.a[at + 2] = 1.0;
                     at += 3;
                 }
             }
         }
-        self.a_changed = self.a_values != self.previous_a;
-        if self.a_changed {
-            self.previous_a.copy_from_slice(&self.a_values);
-        }
+        self.values.commit_a();
     }
 }

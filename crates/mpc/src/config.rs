@@ -33,6 +33,11 @@ pub struct StateBoundConfig {
     pub soft: Option<SoftPenalty>,
 }
 
+/// Default of [`FallbackConfig::accept_primal_residual`]: 5 cm on an
+/// obstacle row, 0.05 on an input bound (already clipped before it is
+/// applied); docs/performance.md, "Bounded iterations".
+pub const DEFAULT_ACCEPT_PRIMAL_RESIDUAL: f64 = 0.05;
+
 /// What the controller does when a step cannot be trusted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -47,6 +52,13 @@ pub struct FallbackConfig {
     /// iterate satisfies the dynamics exactly; only inequality residuals
     /// remain, and inputs are clipped to their bounds before they are applied.
     pub accept_inaccurate: bool,
+    /// An iterate stopped by `osqp.max_iterations` or the time limit (not
+    /// within OSQP's 10x-tolerance check, which makes it "solved
+    /// inaccurately") is used only when its primal residual, the largest
+    /// violation of a constraint row in that row's units, is at most this;
+    /// beyond, the step falls back. Applied iterates are counted
+    /// (`FallbackCounts::inaccurate`).
+    pub accept_primal_residual: f64,
 }
 
 impl Default for FallbackConfig {
@@ -55,6 +67,7 @@ impl Default for FallbackConfig {
             max_consecutive_failures: 5,
             safe_input: None,
             accept_inaccurate: true,
+            accept_primal_residual: DEFAULT_ACCEPT_PRIMAL_RESIDUAL,
         }
     }
 }
@@ -129,6 +142,7 @@ pub struct OcpSpec<const NX: usize, const NU: usize> {
     pub max_consecutive_failures: usize,
     pub safe_input: SVector<f64, NU>,
     pub accept_inaccurate: bool,
+    pub accept_primal_residual: f64,
     pub governor: Option<GovernorConfig>,
 }
 
@@ -279,6 +293,14 @@ impl MpcConfig {
                 }
             }
         }
+        let residual = self.fallback.accept_primal_residual;
+        if residual.is_nan() || residual < 0.0 {
+            return Err(bad(
+                "fallback.accept_primal_residual",
+                "a value >= 0 (inf accepts any finite iterate)",
+                residual.to_string(),
+            ));
+        }
         let safe_input = match &self.fallback.safe_input {
             Some(v) => vector::<NU>("fallback.safe_input", v)?,
             None => SVector::zeros(),
@@ -314,6 +336,7 @@ impl MpcConfig {
             max_consecutive_failures: self.fallback.max_consecutive_failures,
             safe_input,
             accept_inaccurate: self.fallback.accept_inaccurate,
+            accept_primal_residual: self.fallback.accept_primal_residual,
             governor: self.governor.clone(),
         })
     }

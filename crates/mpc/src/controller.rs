@@ -63,6 +63,10 @@ pub struct Mpc<M, C, const NX: usize, const NU: usize> {
     u: Vec<f64>,
     solution: Vec<f64>,
     zeros: Vec<f64>,
+    /// The duals the next solve starts from: the last accepted solve's,
+    /// shifted with the plan (zero after a failure that poisoned it).
+    duals: Vec<f64>,
+    duals_scratch: Vec<f64>,
     solver: Solver,
     prepared: bool,
     consecutive_failures: usize,
@@ -148,6 +152,8 @@ where
             u: vec![0.0; nr],
             solution: vec![0.0; nv],
             zeros,
+            duals: vec![0.0; nr],
+            duals_scratch: vec![0.0; nr],
             qp,
             layout,
             spec,
@@ -263,6 +269,7 @@ where
         self.us.fill(*u);
         self.consecutive_failures = 0;
         self.target.forget();
+        self.duals.fill(0.0);
         self.prepare(0.0);
     }
 
@@ -350,6 +357,7 @@ where
             // it would poison the next step too. Start again where the
             // robot is.
             self.reinitialize(x0);
+            self.duals.fill(0.0);
             self.report.reinitialized = true;
             self.counts.reinitialized += 1;
         }
@@ -486,8 +494,15 @@ where
             return solver_failed;
         }
         // The plan was shifted and re-linearised: zero correction is the
-        // natural primal start; the duals of the last solve are kept.
-        if self.solver.warm_start_x(&self.zeros).is_err() {
+        // natural primal start; the duals are the last solve's, shifted
+        // with the plan by the preparation.
+        let warm = if self.shifts_duals() {
+            self.solver.warm_start(&self.zeros, &self.duals)
+        } else {
+            // OSQP keeps the last solve's duals (scaled) in place.
+            self.solver.warm_start_x(&self.zeros)
+        };
+        if warm.is_err() {
             return solver_failed;
         }
         let solve = self.solver.solve();
@@ -495,12 +510,18 @@ where
         self.report.qp_status = qp_status;
         self.report.qp_iterations += solve.iterations;
         self.report.osqp_solve_secs += solve.solve_secs;
+        self.report.qp_primal_residual = solve.primal_residual;
         self.report.sqp_iterations += 1;
+        // OSQP reports `SolvedInaccurate` when a stopped iterate meets 10x
+        // its tolerances; a bare iteration or time limit is used only when
+        // its constraint violation is within `accept_primal_residual`.
         let accepted = match qp_status {
             QpStatus::Solved => true,
-            QpStatus::SolvedInaccurate
-            | QpStatus::MaxIterationsReached
-            | QpStatus::TimeLimitReached => self.spec.accept_inaccurate,
+            QpStatus::SolvedInaccurate => self.spec.accept_inaccurate,
+            QpStatus::MaxIterationsReached | QpStatus::TimeLimitReached => {
+                self.spec.accept_inaccurate
+                    && solve.primal_residual <= self.spec.accept_primal_residual
+            }
             _ => false,
         };
         let Some(z) = solution.filter(|_| accepted) else {
@@ -510,6 +531,12 @@ where
             return Err(Failure::NonFiniteSolution);
         }
         self.solution.copy_from_slice(z);
+        let y = self.solver.duals();
+        if y.iter().all(|v| v.is_finite()) {
+            self.duals.copy_from_slice(y);
+        } else {
+            self.duals.fill(0.0);
+        }
         self.apply_correction(x0);
         if !self.plan_is_bounded() {
             return Err(Failure::Diverging);
@@ -546,6 +573,7 @@ where
                 self.report.outcome = if self.report.qp_status == QpStatus::Solved {
                     StepOutcome::Solved
                 } else {
+                    self.counts.inaccurate += 1;
                     StepOutcome::Inaccurate
                 };
                 *command = self.us[0].zip_zip_map(lo, hi, |v, lo, hi| v.clamp(lo, hi));
@@ -593,18 +621,18 @@ where
         // Free response of the linearised dynamics: dx_0 = x0 - xs_0.
         c.dx[0] = x0 - self.xs[0];
         for k in 0..n {
-            c.dx[k + 1] = c.a[k] * c.dx[k] + c.defect[k];
+            c.dx[k + 1] = c.lin.a[k] * c.dx[k] + c.lin.defect[k];
         }
         // Gradient by the adjoint recursion: lambda_k = Q r_k + A_k' lambda_{k+1}.
         let mut lambda = self.spec.q_terminal * (self.xs[n] + c.dx[n] - self.x_ref[n]);
         for j in (0..n).rev() {
-            let g = c.b[j].transpose() * lambda + self.spec.r * (self.us[j] - self.u_ref[j]);
+            let g = c.lin.b[j].transpose() * lambda + self.spec.r * (self.us[j] - self.u_ref[j]);
             for i in 0..NU {
                 self.q[j * NU + i] = 2.0 * g[i];
             }
             if j > 0 {
                 lambda = self.spec.q * (self.xs[j] + c.dx[j] - self.x_ref[j])
-                    + c.a[j].transpose() * lambda;
+                    + c.lin.a[j].transpose() * lambda;
             }
         }
         for j in 0..n {
@@ -671,6 +699,13 @@ where
             && self.us.iter().all(|u| u.iter().all(|v| v.is_finite()))
     }
 
+    /// Whether solves start from the duals shifted with the plan: fully
+    /// condensed QPs with `osqp.shift_duals` (blocks handed OSQP their
+    /// own unscaled duals back cost P1's closed loop 8%; they keep OSQP's).
+    fn shifts_duals(&self) -> bool {
+        self.spec.osqp.shift_duals && matches!(self.qp, Structure::Full(_))
+    }
+
     /// Moves the plan `shift_secs` forward, interpolating linearly between
     /// nodes and repeating the last node past the horizon.
     fn shift(&mut self, shift_secs: f64) {
@@ -690,6 +725,11 @@ where
         }
         std::mem::swap(&mut self.xs, &mut self.scratch_x);
         std::mem::swap(&mut self.us, &mut self.scratch_u);
+        if self.shifts_duals() {
+            self.qp
+                .shift_duals(&self.layout, s, &self.duals, &mut self.duals_scratch);
+            std::mem::swap(&mut self.duals, &mut self.duals_scratch);
+        }
     }
 }
 

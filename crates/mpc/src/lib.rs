@@ -25,10 +25,14 @@ mod layout;
 mod osqp_settings;
 mod qp;
 mod qp_structure;
+mod qp_values;
 mod report;
 mod structure;
 
-pub use config::{FallbackConfig, MpcConfig, OcpSpec, SoftPenalty, StateBoundConfig};
+pub use config::{
+    FallbackConfig, MpcConfig, OcpSpec, SoftPenalty, StateBoundConfig,
+    DEFAULT_ACCEPT_PRIMAL_RESIDUAL,
+};
 pub use constraints::{ConstraintRow, StageConstraints};
 pub use controller::{Mpc, SafePolicy, UpdateError, UpsetTest};
 pub use error::MpcError;

@@ -48,6 +48,12 @@ pub struct OsqpConfig {
     pub scaled_termination: bool,
     /// OSQP's own time limit per solve; none when absent.
     pub time_limit_secs: Option<f64>,
+    /// Start each solve of a fully condensed QP from the last solve's duals
+    /// shifted along with the plan (interpolated for a period that is a
+    /// fraction of `dt_secs`) instead of unshifted ones; blocks keep theirs
+    /// in place. Off by default: it did not lower the iteration counts
+    /// (docs/performance.md, "Dual warm starts").
+    pub shift_duals: bool,
 }
 
 impl Default for OsqpConfig {
@@ -66,6 +72,8 @@ impl Default for OsqpConfig {
             check_termination_every: 5,
             scaled_termination: false,
             time_limit_secs: None,
+            // Measured not to pay (docs/performance.md, "Dual warm starts").
+            shift_duals: false,
         }
     }
 }
@@ -106,6 +114,7 @@ impl OsqpConfig {
             check_termination_every: 25,
             scaled_termination: false,
             time_limit_secs: None,
+            shift_duals: false,
         }
     }
 

@@ -87,6 +87,9 @@ pub(crate) struct Solve<'a> {
     pub status: QpStatus,
     pub iterations: u32,
     pub solve_secs: f64,
+    /// OSQP's primal residual (largest constraint violation, unscaled) at
+    /// the returned iterate.
+    pub primal_residual: f64,
     /// The primal iterate, for the statuses that have one.
     pub x: Option<&'a [f64]>,
 }
@@ -196,12 +199,30 @@ impl Solver {
         check(code)
     }
 
+    /// A primal warm start; the duals stay those of the last solve, in
+    /// OSQP's scaled coordinates.
     pub fn warm_start_x(&mut self, x: &[f64]) -> Result<(), QpError> {
         if x.len() != self.n {
             return Err(QpError);
         }
         // SAFETY: length checked.
         check(unsafe { ffi::osqp_warm_start_x(self.work, x.as_ptr()) })
+    }
+
+    /// Primal and dual warm start together (OSQP sets `z = A x`).
+    pub fn warm_start(&mut self, x: &[f64], y: &[f64]) -> Result<(), QpError> {
+        if x.len() != self.n || y.len() != self.m {
+            return Err(QpError);
+        }
+        // SAFETY: lengths checked.
+        check(unsafe { ffi::osqp_warm_start(self.work, x.as_ptr(), y.as_ptr()) })
+    }
+
+    /// The dual iterate of the last solve (unscaled), one per row of `A`.
+    pub fn duals(&self) -> &[f64] {
+        // SAFETY: OSQP's solution lives as long as the workspace, and `y`
+        // has one entry per constraint row.
+        unsafe { std::slice::from_raw_parts((*(*self.work).solution).y, self.m) }
     }
 
     /// True when the factorisation must be redone before the next solve.
@@ -216,6 +237,7 @@ impl Solver {
             status: QpStatus::NonConvex,
             iterations: 0,
             solve_secs: 0.0,
+            primal_residual: f64::INFINITY,
             x: None,
         };
         if self.broken {
@@ -232,6 +254,7 @@ impl Solver {
         };
         let iterations = u32::try_from(info.iter).unwrap_or(0);
         let solve_secs = info.solve_time;
+        let primal_residual = info.pri_res;
         if code != 0 {
             self.broken = true;
             return Solve {
@@ -264,6 +287,7 @@ impl Solver {
             status,
             iterations,
             solve_secs,
+            primal_residual,
             x: has_iterate.then_some(x),
         }
     }

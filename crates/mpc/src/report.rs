@@ -85,6 +85,10 @@ pub struct FallbackCounts {
     /// Steps flown by the safe policy because the robot was upset (also
     /// counted in `safe`).
     pub recovering: usize,
+    /// Steps that applied a QP iterate OSQP stopped early or solved
+    /// inaccurately (outcome `Inaccurate`, `fallback.accept_inaccurate`):
+    /// not fallbacks, but not solved to tolerance either.
+    pub inaccurate: usize,
 }
 
 /// Statistics of the last step.
@@ -98,6 +102,9 @@ pub struct StepReport {
     pub sqp_iterations: usize,
     /// OSQP's own solve time (without matrix updates), summed.
     pub osqp_solve_secs: f64,
+    /// OSQP's primal residual (largest constraint violation) at the last
+    /// solve's iterate; infinite when none ran.
+    pub qp_primal_residual: f64,
     /// Linearisation, condensing and matrix updates for the next step.
     pub prepare_secs: f64,
     /// From the measured state to the command (gradient, bounds, solve).
@@ -125,6 +132,7 @@ impl Default for StepReport {
             qp_iterations: 0,
             sqp_iterations: 0,
             osqp_solve_secs: 0.0,
+            qp_primal_residual: f64::INFINITY,
             prepare_secs: 0.0,
             feedback_secs: 0.0,
             consecutive_failures: 0,

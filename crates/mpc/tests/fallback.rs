@@ -61,6 +61,7 @@ fn a_tiny_time_limit_falls_back_to_the_plan_then_the_safe_input() {
 fn a_tiny_time_limit_is_accepted_when_the_policy_says_so() {
     let mut spec = spec(Some(1e-9));
     spec.accept_inaccurate = true;
+    spec.accept_primal_residual = f64::INFINITY;
     let mut mpc = p1_mpc(spec);
     let mut u = Vector1::zeros();
     for _ in 0..5 {
@@ -68,6 +69,31 @@ fn a_tiny_time_limit_is_accepted_when_the_policy_says_so() {
         assert_command_ok(&u);
         assert_eq!(report.outcome, StepOutcome::Inaccurate);
     }
+    let counts = mpc.fallback_counts();
+    assert_eq!(
+        counts.inaccurate, 5,
+        "every applied early iterate is counted"
+    );
+    assert_eq!(counts.plan + counts.safe, 0);
+}
+
+#[test]
+fn a_stopped_iterate_that_violates_its_rows_beyond_the_bound_falls_back() {
+    let mut spec = spec(Some(1e-9));
+    spec.accept_inaccurate = true;
+    spec.accept_primal_residual = 0.0;
+    let mut mpc = p1_mpc(spec);
+    let mut u = Vector1::zeros();
+    let report = mpc.step(&p1_x0(), P1_DT_SECS, &mut u);
+    assert_command_ok(&u);
+    assert_eq!(report.qp_status, QpStatus::TimeLimitReached);
+    assert!(report.qp_primal_residual > 0.0, "{report:?}");
+    assert_eq!(report.outcome, StepOutcome::FallbackPlan);
+    assert_eq!(
+        report.failure,
+        Some(Failure::Qp(QpStatus::TimeLimitReached))
+    );
+    assert_eq!(mpc.fallback_counts().inaccurate, 0);
 }
 
 #[test]
