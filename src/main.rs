@@ -518,8 +518,8 @@ fn print_summary(s: &run::RunSummary) {
         s.step_us.median, s.step_us.p99, s.step_us.max
     );
     println!(
-        "fallbacks     {}, constraint violations {}, deadline misses {}",
-        s.fallbacks, s.safety.constraint_violations, s.deadline_misses
+        "fallbacks     {}, inaccurate solves {}, constraint violations {}, deadline misses {}",
+        s.fallbacks, s.inaccurate_solves, s.safety.constraint_violations, s.deadline_misses
     );
     let safety = &s.safety;
     match (safety.first_collision_secs, &safety.first_collision_with) {

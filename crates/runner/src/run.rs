@@ -93,6 +93,11 @@ pub struct RunSummary {
     pub safety: Safety,
     /// Steps that applied a fallback command (failed solve or missed deadline).
     pub fallbacks: usize,
+    /// Steps that applied a QP iterate stopped early (iteration or time
+    /// limit) whose constraint violation was within
+    /// `[controller.fallback] accept_primal_residual`: not fallbacks, but
+    /// not solved to tolerance either.
+    pub inaccurate_solves: usize,
     /// Real time: steps whose command missed its deadline.
     pub deadline_misses: usize,
     pub step_us: Percentiles,
@@ -368,6 +373,7 @@ fn run_scenario(
     };
     let residual = policy.controller.residual_stats();
     let mut summary = summarize(scenario, seed, &report, &scoring, recording, residual);
+    summary.inaccurate_solves = policy.controller.fallback_counts().inaccurate;
     drop(scoring);
     if let Some(p) = &perception {
         let p = p.perception();
@@ -460,6 +466,7 @@ fn summarize(
         perception_sensors: Vec::new(),
         safety,
         fallbacks: report.fallbacks,
+        inaccurate_solves: 0,
         deadline_misses: report.deadline_misses,
         step_us: Percentiles::of(&us),
         loop_jitter_us,
