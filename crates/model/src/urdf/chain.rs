@@ -186,10 +186,8 @@ impl Chain {
         let mut m = [[zero; MAX_JOINTS]; MAX_JOINTS];
         self.mass_matrix(&place[..n], &mut m);
         solve_ldlt(&mut m, &mut rhs, n);
-        for i in 0..n {
-            xdot[i] = qd[i];
-            xdot[n + i] = rhs[i];
-        }
+        xdot[..n].copy_from_slice(qd);
+        xdot[n..2 * n].copy_from_slice(&rhs[..n]);
     }
 
     /// Coriolis, centrifugal and gravity torques: inverse dynamics at
