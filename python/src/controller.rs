@@ -86,9 +86,13 @@ impl PyController {
         path_or_text: &Bound<'_, PyAny>,
         residual: Option<PathBuf>,
         x0: Option<Vec<f64>>,
+        base_dir: Option<PathBuf>,
     ) -> PyResult<Self> {
         let (text, origin, dir) = source(path_or_text)?;
         let mut file = ControllerFile::from_toml_str(&text, &origin).map_err(error)?;
+        // A model file or URDF is named relative to the scenario (or to the
+        // base the caller gives; the working directory for TOML text).
+        file.robot = file.robot.resolved(base_dir.as_deref().unwrap_or(&dir));
         if let Some(model) = residual {
             let mut r = file.controller.residual.take().unwrap_or(ResidualConfig {
                 model: PathBuf::new(),
@@ -239,15 +243,19 @@ fn report_dict<'py>(py: Python<'py>, r: &StepReport) -> PyResult<Bound<'py, PyDi
 #[pymethods]
 impl PyController {
     /// Builds the controller of a scenario file's `[robot]` and
-    /// `[controller]` tables (a path, or the TOML text itself).
+    /// `[controller]` tables (a path, or the TOML text itself). A robot's
+    /// model file or URDF is found relative to the scenario file's
+    /// directory, or to `base_dir` when given (TOML text: the working
+    /// directory unless `base_dir` says).
     #[staticmethod]
-    #[pyo3(signature = (path_or_text, residual=None, x0=None))]
+    #[pyo3(signature = (path_or_text, residual=None, x0=None, base_dir=None))]
     fn from_toml(
         path_or_text: &Bound<'_, PyAny>,
         residual: Option<PathBuf>,
         x0: Option<Vec<f64>>,
+        base_dir: Option<PathBuf>,
     ) -> PyResult<Self> {
-        guarded(|| Self::build(path_or_text, residual, x0))
+        guarded(|| Self::build(path_or_text, residual, x0, base_dir))
     }
 
     /// One control step at time `t` from state `x`; returns the command.

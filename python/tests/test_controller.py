@@ -82,3 +82,20 @@ def test_errors_name_the_file_and_key(repo, tmp_path):
     u = c.step(0.0, [math.nan, 0.0, 0.0, 0.0])
     assert np.all(np.isfinite(u)) and c.report["outcome"] != "Solved"
     assert sum(c.fallbacks.values()) >= 1
+
+
+def test_model_file_and_urdf_robots_resolve_against_the_scenario(repo):
+    # A path: the model file is taken from the scenario's directory.
+    c = recede.Controller.from_toml(repo / "configs" / "vtol_model_file.toml")
+    assert c.dimensions["states"] == 6 and c.dimensions["inputs"] == 2
+    u = c.step(0.0, np.array([0.0, 1.0, 0.0, 0.0, 0.0, 0.0]))
+    assert np.all(np.isfinite(u))
+    # TOML text: from the base the caller gives.
+    text = (repo / "configs" / "arm6_urdf.toml").read_text()
+    arm = recede.Controller.from_toml(text, base_dir=repo / "configs")
+    assert arm.dimensions["states"] == 12 and arm.dimensions["inputs"] == 6
+    u = arm.step(0.0, np.zeros(12))
+    assert np.all(np.abs(u) <= np.array([80.0, 80.0, 40.0, 10.0, 10.0, 5.0]) + 1e-9)
+    # Without one, the working directory's models/arm6.urdf (absent here).
+    with pytest.raises(Exception, match="models/arm6.urdf"):
+        recede.Controller.from_toml(text, base_dir=repo / "python")

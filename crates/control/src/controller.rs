@@ -233,13 +233,37 @@ fn build_file_robot<const NX: usize, const NU: usize>(
             },
         )
     });
-    let config = with_defaults(config, robot.input_bounds(), governor);
+    let mut config = with_defaults(config, robot.input_bounds(), governor);
+    if config.state_bounds.is_empty() {
+        config.state_bounds = file_state_bounds(&robot.model);
+    }
     let constraints = match robot.model.position_states {
         0 => ObstacleConstraints::disabled(0, 0),
         dims => keep_out::<NX>(obstacles, dims)?,
     };
     let safe = robot.safe_input();
     build(robot, &config, residual, x0, safe, constraints)
+}
+
+/// A file robot's own state limits (a URDF's joint position limits) as
+/// soft bounds, for a `[controller]` that gives no `state_bounds`: soft, so
+/// a plan that starts beyond a limit (a disturbance, a measurement) stays
+/// a feasible QP; an L1 weight of 1000 N m per rad keeps them exact in
+/// practice.
+fn file_state_bounds(model: &ModelFile) -> Vec<recede_mpc::StateBoundConfig> {
+    (0..model.nx())
+        .filter(|&i| model.state_min[i].is_finite() || model.state_max[i].is_finite())
+        .filter(|&i| i < model.nx() / 2 || model.kind != robots::ModelFileConfig::URDF_KIND)
+        .map(|i| recede_mpc::StateBoundConfig {
+            index: i,
+            min: Some(model.state_min[i]).filter(|v| v.is_finite()),
+            max: Some(model.state_max[i]).filter(|v| v.is_finite()),
+            soft: Some(recede_mpc::SoftPenalty {
+                l1: 1000.0,
+                l2: 1.0e4,
+            }),
+        })
+        .collect()
 }
 
 /// One robot's controller: its input limits where the table leaves them

@@ -312,6 +312,25 @@ RecedeStatus recede_create(const uint8_t *toml,
                            char *error,
                            size_t error_len);
 
+// `recede_create`, with the files the `[robot]` table names (`kind =
+// "model_file"` or `"urdf"`: its `path`) taken relative to `base_dir`:
+// pass the scenario file's directory, as `recede run` reads it. `base_dir`
+// NULL (what `recede_create` passes) takes them from the process's
+// working directory. Absolute paths are used as they are; the residual
+// path is not affected.
+//
+// # Safety
+// As `recede_create`; `base_dir` NULL or NUL-terminated.
+RecedeStatus recede_create_in(const uint8_t *toml,
+                              size_t toml_len,
+                              const char *base_dir,
+                              const double *x0,
+                              size_t x0_len,
+                              const char *residual_path,
+                              struct RecedeController **out,
+                              char *error,
+                              size_t error_len);
+
 // Frees a controller. NULL is ignored. The handle must not be used again.
 // Frees memory (not real-time); not to be called while another thread
 // uses the handle.

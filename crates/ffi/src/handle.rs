@@ -264,7 +264,56 @@ pub unsafe extern "C" fn recede_create(
     error: *mut c_char,
     error_len: usize,
 ) -> RecedeStatus {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        recede_create_in(
+            toml,
+            toml_len,
+            std::ptr::null(),
+            x0,
+            x0_len,
+            residual_path,
+            out,
+            error,
+            error_len,
+        )
+    }
+}
+
+/// `recede_create`, with the files the `[robot]` table names (`kind =
+/// "model_file"` or `"urdf"`: its `path`) taken relative to `base_dir`:
+/// pass the scenario file's directory, as `recede run` reads it. `base_dir`
+/// NULL (what `recede_create` passes) takes them from the process's
+/// working directory. Absolute paths are used as they are; the residual
+/// path is not affected.
+///
+/// # Safety
+/// As `recede_create`; `base_dir` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn recede_create_in(
+    toml: *const u8,
+    toml_len: usize,
+    base_dir: *const c_char,
+    x0: *const f64,
+    x0_len: usize,
+    residual_path: *const c_char,
+    out: *mut *mut RecedeController,
+    error: *mut c_char,
+    error_len: usize,
+) -> RecedeStatus {
     let body = |message: &mut Message| {
+        let base = if base_dir.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL and NUL-terminated per the contract.
+            match unsafe { CStr::from_ptr(base_dir) }.to_str() {
+                Ok(dir) => Some(PathBuf::from(dir)),
+                Err(e) => {
+                    message.set(format_args!("base_dir: not valid UTF-8: {e}"));
+                    return Err(RecedeStatus::Config);
+                }
+            }
+        };
         if toml.is_null() {
             message.set(Fault::Null("toml"));
             return Err(RecedeStatus::NullPointer);
@@ -293,6 +342,9 @@ pub unsafe extern "C" fn recede_create(
             message.set(e);
             RecedeStatus::Config
         })?;
+        if let Some(dir) = &base {
+            description.robot = description.robot.resolved(dir);
+        }
         if let Some(model) = residual_override {
             let table = description.controller.residual.take();
             description.controller.residual = Some(ResidualConfig {

@@ -50,7 +50,9 @@ mod status;
 mod step;
 
 pub use blob::{encode_firmware_blob, recede_create_from_blob, BlobError, RECEDE_BLOB_FORMAT};
-pub use handle::{recede_create, recede_destroy, RecedeController, RECEDE_MAX_DIMENSION};
+pub use handle::{
+    recede_create, recede_create_in, recede_destroy, RecedeController, RECEDE_MAX_DIMENSION,
+};
 pub use message::RECEDE_MESSAGE_CAPACITY;
 pub use query::{
     recede_dimensions, recede_get_plan, recede_last_error, recede_last_stats, recede_version,

@@ -16,6 +16,7 @@ mod error;
 pub mod file;
 mod residual;
 pub mod robots;
+pub mod urdf;
 
 pub use bounds::Bounds;
 pub use discrete::{DiscreteModel, Discretized, LinearModel};

@@ -47,6 +47,9 @@ macro_rules! plant_robots {
             /// A model file robot: the file (relative to the scenario) and
             /// the plant's own parameter values.
             ModelFile(robots::ModelFileConfig),
+            /// A URDF arm: the file (relative to the scenario), its joints
+            /// and the plant's own parameter values (payload, friction scale).
+            Urdf(robots::UrdfFile),
         }
 
         impl RobotConfig {
@@ -57,6 +60,7 @@ macro_rules! plant_robots {
                     $(robots::RobotConfig::$variant(p) => Self::$variant(
                         <robots::$robot as PlantRobot<{ robots::$module::NX }, { robots::$module::NU }>>::exact(*p),
                     ),)*
+                    robots::RobotConfig::ModelFile(f) if f.urdf.is_some() => Self::Urdf(robots::UrdfFile(f.clone())),
                     robots::RobotConfig::ModelFile(f) => Self::ModelFile(f.clone()),
                 }
             }
@@ -68,6 +72,7 @@ macro_rules! plant_robots {
                         <robots::$robot as Robot<{ robots::$module::NX }, { robots::$module::NU }>>::KIND
                     })*
                     Self::ModelFile(_) => robots::ModelFileConfig::KIND,
+                    Self::Urdf(_) => robots::ModelFileConfig::URDF_KIND,
                 }
             }
 
@@ -75,7 +80,7 @@ macro_rules! plant_robots {
             pub fn input_len(&self) -> usize {
                 match self {
                     $(Self::$variant(_) => robots::$module::NU,)*
-                    Self::ModelFile(f) => f.model().map_or(0, |m| m.nu()),
+                    Self::ModelFile(f) | Self::Urdf(robots::UrdfFile(f)) => f.model().map_or(0, |m| m.nu()),
                 }
             }
 
@@ -84,7 +89,7 @@ macro_rules! plant_robots {
                     $(Self::$variant(_) => {
                         <robots::$robot as PlantRobot<{ robots::$module::NX }, { robots::$module::NU }>>::FEELS_GUSTS
                     })*
-                    Self::ModelFile(_) => false,
+                    Self::ModelFile(_) | Self::Urdf(_) => false,
                 }
             }
 
@@ -94,7 +99,7 @@ macro_rules! plant_robots {
                         { robots::$module::NX },
                         { robots::$module::NU },
                     >>::validate(c, "plant.robot"),)*
-                    Self::ModelFile(f) => f
+                    Self::ModelFile(f) | Self::Urdf(robots::UrdfFile(f)) => f
                         .model()
                         .map(|_| ())
                         .map_err(|e| fail("plant.robot.path", "a usable model file", e)),
@@ -109,7 +114,7 @@ macro_rules! plant_robots {
             ) -> Result<Box<dyn Plant>, SimError> {
                 match self {
                     $(Self::$variant(c) => plant.assemble::<robots::$robot, { robots::$module::NX }, { robots::$module::NU }>(c, dist, h),)*
-                    Self::ModelFile(f) => {
+                    Self::ModelFile(f) | Self::Urdf(robots::UrdfFile(f)) => {
                         let model = f.model().map_err(|e| SimError::Model {
                             key: "plant.robot.path".into(),
                             source: e.into(),
@@ -125,6 +130,10 @@ macro_rules! plant_robots {
                 match self {
                     Self::ModelFile(f) => match robots::RobotConfig::ModelFile(f.clone()).resolved(dir) {
                         robots::RobotConfig::ModelFile(f) => Self::ModelFile(f),
+                        _ => self.clone(),
+                    },
+                    Self::Urdf(robots::UrdfFile(f)) => match robots::RobotConfig::ModelFile(f.clone()).resolved(dir) {
+                        robots::RobotConfig::ModelFile(f) => Self::Urdf(robots::UrdfFile(f)),
                         _ => self.clone(),
                     },
                     other => other.clone(),
@@ -351,7 +360,7 @@ impl DisturbanceConfig {
                 duration_secs,
                 force_n,
             } => {
-                if let RobotConfig::ModelFile(_) = robot {
+                if let RobotConfig::ModelFile(_) | RobotConfig::Urdf(_) = robot {
                     return Err(fail(
                         &format!("{key}.kind"),
                         "a disturbance this robot feels (a model file does not say where a push acts)",

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use nalgebra::{Isometry3, SVector, Translation3, UnitQuaternion, Vector3};
 use recede_model::file::ModelFile;
-use recede_model::robots::ModelFileConfig;
 
 use super::{BodyState, Environment, TrueDynamics};
 
@@ -34,7 +33,7 @@ impl<const NX: usize, const NU: usize> FileTruth<NX, NU> {
 
 impl<const NX: usize, const NU: usize> TrueDynamics<NX, NU> for FileTruth<NX, NU> {
     fn kind(&self) -> &'static str {
-        ModelFileConfig::KIND
+        self.model.kind
     }
 
     fn derivative(

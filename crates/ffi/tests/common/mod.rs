@@ -103,6 +103,39 @@ impl Handle {
         }
     }
 
+    /// `recede_create_in`: the robot's files taken from `base_dir`.
+    #[allow(dead_code)]
+    pub fn create_in(
+        toml: &str,
+        base_dir: &str,
+        x0: &[f64],
+    ) -> Result<Self, (RecedeStatus, String)> {
+        let base = std::ffi::CString::new(base_dir).expect("no NUL in the path");
+        let mut out = std::ptr::null_mut();
+        let mut error = [0 as c_char; RECEDE_MESSAGE_CAPACITY];
+        // SAFETY: every pointer is valid for the length passed with it.
+        let status = unsafe {
+            recede_create_in(
+                toml.as_ptr(),
+                toml.len(),
+                base.as_ptr(),
+                x0.as_ptr(),
+                x0.len(),
+                std::ptr::null(),
+                &mut out,
+                error.as_mut_ptr(),
+                error.len(),
+            )
+        };
+        if status == RecedeStatus::Ok {
+            assert!(!out.is_null());
+            Ok(Self(out))
+        } else {
+            assert!(out.is_null(), "a failed create must leave *out NULL");
+            Err((status, c_text(&error)))
+        }
+    }
+
     pub fn dims(&self) -> RecedeDimensions {
         let mut d = std::mem::MaybeUninit::uninit();
         // SAFETY: live handle, writable out.

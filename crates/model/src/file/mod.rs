@@ -90,6 +90,14 @@ pub enum FileError {
         state: String,
         value: f64,
     },
+    /// A URDF file that cannot be used: `element` names the link, joint
+    /// or key at fault.
+    #[error("{file}: {element}: {problem}")]
+    Urdf {
+        file: String,
+        element: String,
+        problem: String,
+    },
     #[error("{file}: {nx} states and {nu} inputs: a model file robot must have one of the supported sizes {supported} (docs/adding-a-robot.md)")]
     UnsupportedSize {
         file: String,
@@ -122,9 +130,44 @@ pub struct ModelFile {
     pub governor: Option<GovernorSpec>,
     /// The drawn box (length, width, height), m.
     pub box_m: [f64; 3],
-    dynamics: Tape,
-    /// Position (3), attitude (4), drawn point (3).
-    mapping: Tape,
+    /// Per state, the bounds the controller keeps it in (a URDF's joint
+    /// limits); infinite where there are none.
+    pub state_min: Vec<f64>,
+    pub state_max: Vec<f64>,
+    /// `"model_file"` or `"urdf"`: what the scenario's `kind` said.
+    pub kind: &'static str,
+    pub(crate) backend: Backend,
+}
+
+/// How a file robot evaluates: a compiled tape of expressions, or a
+/// URDF chain's rigid-body dynamics.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Backend {
+    Tape {
+        dynamics: Tape,
+        /// Position (3), attitude (4), drawn point (3).
+        mapping: Tape,
+    },
+    Chain(Box<crate::urdf::Chain>),
+}
+
+impl Backend {
+    #[inline]
+    fn dynamics<T: crate::Scalar>(&self, x: &[T], u: &[T], xdot: &mut [T]) {
+        match self {
+            Self::Tape { dynamics, .. } => dynamics.eval(x, u, xdot),
+            Self::Chain(chain) => chain.derivative(x, u, xdot),
+        }
+    }
+
+    /// Position (3), attitude (4), drawn point (3) into `out`.
+    #[inline]
+    pub(crate) fn mapping<T: crate::Scalar>(&self, x: &[T], out: &mut [T]) {
+        match self {
+            Self::Tape { mapping, .. } => mapping.eval(x, &[], out),
+            Self::Chain(chain) => chain.mapping(x, out),
+        }
+    }
 }
 
 /// Loads the model file at `path` with its default parameter values.
@@ -371,8 +414,10 @@ impl ModelFile {
             position_states: m.position_states,
             governor: spec.governor,
             box_m: m.box_m,
-            dynamics,
-            mapping,
+            state_min: vec![f64::NEG_INFINITY; nx],
+            state_max: vec![f64::INFINITY; nx],
+            kind: crate::robots::ModelFileConfig::KIND,
+            backend: Backend::Tape { dynamics, mapping },
         };
         // A NaN or infinity where the file says the robot starts.
         let mut xdot = vec![0.0; nx];
@@ -401,19 +446,32 @@ impl ModelFile {
     /// nothing.
     #[inline]
     pub fn derivative<T: crate::Scalar>(&self, x: &[T], u: &[T], xdot: &mut [T]) {
-        self.dynamics.eval(x, u, xdot);
+        self.backend.dynamics(x, u, xdot);
     }
 
-    /// The number of operations the dynamics compiled to.
+    /// The number of operations the dynamics compiled to (0 for a URDF
+    /// chain, which is not compiled to a tape).
     pub fn operations(&self) -> usize {
-        self.dynamics.ops.len()
+        match &self.backend {
+            Backend::Tape { dynamics, .. } => dynamics.ops.len(),
+            Backend::Chain(_) => 0,
+        }
+    }
+
+    /// Kinetic plus potential energy at `x`, J, for a URDF chain (`None`
+    /// for a model file of expressions, which does not say its energy).
+    pub fn mechanical_energy(&self, x: &[f64]) -> Option<f64> {
+        match &self.backend {
+            Backend::Chain(chain) => Some(chain.energy(x)),
+            Backend::Tape { .. } => None,
+        }
     }
 
     /// Position (m), attitude `[w, x, y, z]` (normalised; level if
     /// degenerate) and drawn point (m) at state `x`.
     pub fn placement(&self, x: &[f64]) -> ([f64; 3], [f64; 4], [f64; 3]) {
         let mut out = [0.0; 10];
-        self.mapping.eval(x, &[], &mut out);
+        self.backend.mapping(x, &mut out);
         let q = [out[3], out[4], out[5], out[6]];
         let norm = q.iter().map(|v| v * v).sum::<f64>().sqrt();
         let attitude = if norm.is_finite() && norm > 1e-12 {

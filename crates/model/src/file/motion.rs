@@ -59,7 +59,7 @@ impl ModelFile {
             x2[i] = Dual2_64::new(x[i], xdot[i], fd[i].eps);
         }
         let mut out = [Dual2_64::from(0.0); 10];
-        self.mapping.eval(&x2[..nx], &[], &mut out);
+        self.backend.mapping(&x2[..nx], &mut out);
         let re = |k: usize| out[k].re;
         let q = [re(3), re(4), re(5), re(6)];
         let norm = q.iter().map(|v| v * v).sum::<f64>().sqrt();

@@ -25,6 +25,7 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Serialize};
 
 use crate::file::{self, FileError, ModelFile};
+use crate::urdf::UrdfOptions;
 use crate::ModelError;
 
 /// Something to do with a robot whatever its type: [`RobotConfig::visit`]
@@ -37,13 +38,46 @@ pub trait RobotVisitor {
 
 macro_rules! robot_config {
     ([] $(($variant:ident, $module:ident, $robot:ident, $params:ident)),* $(,)?) => {
-        /// The `[robot]` table of a scenario: which robot, with its parameters.
+        /// The `[robot]` table of a scenario: which robot, with its
+        /// parameters. A URDF arm (`kind = "urdf"`) is a [`ModelFileConfig`]
+        /// too: it loads into the same [`ModelFile`], so every layer runs
+        /// it as it runs a model file.
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-        #[serde(tag = "kind", rename_all = "snake_case")]
+        #[serde(from = "RobotTable", into = "RobotTable")]
         pub enum RobotConfig {
             $($variant($params),)*
-            /// A robot described by a model file (docs/adding-a-robot.md).
+            /// A robot described by a model file or a URDF
+            /// (docs/adding-a-robot.md).
             ModelFile(ModelFileConfig),
+        }
+
+        /// The `[robot]` table as written: one `kind` per robot, model
+        /// file and URDF apart.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum RobotTable {
+            $($variant($params),)*
+            ModelFile(ModelFileConfig),
+            Urdf(UrdfFile),
+        }
+
+        impl From<RobotTable> for RobotConfig {
+            fn from(table: RobotTable) -> Self {
+                match table {
+                    $(RobotTable::$variant(p) => Self::$variant(p),)*
+                    RobotTable::ModelFile(f) | RobotTable::Urdf(UrdfFile(f)) => Self::ModelFile(f),
+                }
+            }
+        }
+
+        impl From<RobotConfig> for RobotTable {
+            fn from(config: RobotConfig) -> Self {
+                match config {
+                    $(RobotConfig::$variant(p) => Self::$variant(p),)*
+                    RobotConfig::ModelFile(f) if f.urdf.is_some() => Self::Urdf(UrdfFile(f)),
+                    RobotConfig::ModelFile(f) => Self::ModelFile(f),
+                }
+            }
         }
 
         impl RobotConfig {
@@ -51,7 +85,7 @@ macro_rules! robot_config {
             pub fn kind(&self) -> &'static str {
                 match self {
                     $(Self::$variant(_) => <$robot as Robot<{ $module::NX }, { $module::NU }>>::KIND,)*
-                    Self::ModelFile(_) => ModelFileConfig::KIND,
+                    Self::ModelFile(f) => f.kind(),
                 }
             }
 
@@ -87,7 +121,7 @@ macro_rules! robot_config {
             pub fn visit<V: RobotVisitor>(&self, visitor: V) -> Result<V::Output, ModelError> {
                 match self {
                     $(Self::$variant(p) => Ok(visitor.visit($robot::new(*p)?)),)*
-                    Self::ModelFile(_) => Err(ModelError::NotInList(ModelFileConfig::KIND)),
+                    Self::ModelFile(f) => Err(ModelError::NotInList(f.kind())),
                 }
             }
         }
@@ -181,6 +215,7 @@ impl RobotConfig {
             Self::ModelFile(f) if f.path.is_relative() => Self::ModelFile(ModelFileConfig {
                 path: dir.join(&f.path),
                 params: f.params.clone(),
+                urdf: f.urdf.clone(),
                 loaded: OnceLock::new(),
             }),
             other => other.clone(),
@@ -196,31 +231,112 @@ pub struct ModelFileConfig {
     pub path: PathBuf,
     #[serde(default)]
     pub params: BTreeMap<String, f64>,
+    /// Set for a URDF (`kind = "urdf"`): which joints, tip and payload link.
+    #[serde(skip)]
+    pub urdf: Option<UrdfOptions>,
     #[serde(skip)]
     loaded: OnceLock<Result<Arc<ModelFile>, FileError>>,
 }
 
 impl PartialEq for ModelFileConfig {
     fn eq(&self, other: &Self) -> bool {
-        self.path == other.path && self.params == other.params
+        self.path == other.path && self.params == other.params && self.urdf == other.urdf
     }
 }
 
 impl ModelFileConfig {
     pub const KIND: &'static str = "model_file";
+    pub const URDF_KIND: &'static str = "urdf";
 
     pub fn new(path: impl Into<PathBuf>, params: BTreeMap<String, f64>) -> Self {
         Self {
             path: path.into(),
             params,
+            urdf: None,
             loaded: OnceLock::new(),
+        }
+    }
+
+    /// A URDF arm: the file, which joints (and tip, payload link), and
+    /// parameter values ([`crate::urdf::default_parameters`]).
+    pub fn urdf(
+        path: impl Into<PathBuf>,
+        options: UrdfOptions,
+        params: BTreeMap<String, f64>,
+    ) -> Self {
+        Self {
+            path: path.into(),
+            params,
+            urdf: Some(options),
+            loaded: OnceLock::new(),
+        }
+    }
+
+    /// The scenario's `kind`: `"model_file"` or `"urdf"`.
+    pub fn kind(&self) -> &'static str {
+        if self.urdf.is_some() {
+            Self::URDF_KIND
+        } else {
+            Self::KIND
         }
     }
 
     /// The compiled model (loaded on the first call, then shared).
     pub fn model(&self) -> Result<Arc<ModelFile>, FileError> {
         self.loaded
-            .get_or_init(|| file::load_with(&self.path, &self.params).map(Arc::new))
+            .get_or_init(|| {
+                match &self.urdf {
+                    Some(options) => crate::urdf::load(&self.path, options, &self.params),
+                    None => file::load_with(&self.path, &self.params),
+                }
+                .map(Arc::new)
+            })
             .clone()
+    }
+}
+
+/// `[robot] kind = "urdf"` as written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrdfConfig {
+    /// The URDF, relative to the scenario.
+    pub path: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joints: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_link: Option<String>,
+    #[serde(default)]
+    pub params: BTreeMap<String, f64>,
+}
+
+/// A URDF robot's [`ModelFileConfig`], read and written as a
+/// [`UrdfConfig`] (the simulator's `[plant.robot]` holds one too).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "UrdfConfig", into = "UrdfConfig")]
+pub struct UrdfFile(pub ModelFileConfig);
+
+impl From<UrdfConfig> for UrdfFile {
+    fn from(c: UrdfConfig) -> Self {
+        let options = UrdfOptions {
+            joints: c.joints,
+            tip: c.tip,
+            payload_link: c.payload_link,
+        };
+        Self(ModelFileConfig::urdf(c.path, options, c.params))
+    }
+}
+
+impl From<UrdfFile> for UrdfConfig {
+    fn from(UrdfFile(f): UrdfFile) -> Self {
+        let options = f.urdf.unwrap_or_default();
+        Self {
+            path: f.path,
+            joints: options.joints,
+            tip: options.tip,
+            payload_link: options.payload_link,
+            params: f.params,
+        }
     }
 }
