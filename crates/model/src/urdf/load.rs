@@ -503,11 +503,21 @@ pub(super) fn build(
     let names: Vec<String> = chain.joints.iter().map(|j| j.name.clone()).collect();
     let mut state_names = names.clone();
     state_names.extend(names.iter().map(|j| format!("{j}_rate")));
+    // A prismatic joint moves in metres under a force, a revolute one in
+    // radians under a torque.
+    let unit = |prismatic: &str, revolute: &str| -> Vec<String> {
+        let each = chain.joints.iter();
+        each.map(|j| if j.prismatic { prismatic } else { revolute }.to_string()).collect()
+    };
+    let mut state_units = unit("m", "rad");
+    state_units.extend(unit("m/s", "rad/s"));
     let model = ModelFile {
         origin: origin.to_string(),
         name: robot.name.clone(),
         state_names,
         input_names: names.iter().map(|j| format!("{j}_effort")).collect(),
+        state_units,
+        input_units: unit("N", "N m"),
         input_min: effort.iter().map(|e| -e).collect(),
         input_max: effort.clone(),
         safe_input: vec![0.0; n],
