@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use nalgebra::{SVector, Vector1, Vector4};
 use recede_bench::{p1, p2};
 use recede_model::robots::quadrotor::{NU, NX};
-use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor};
+use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, SoftCartPole};
 use recede_model::{Dynamics, Residual, Rk4, ZeroResidual};
 use recede_sim::plant::Plant;
 
@@ -134,6 +134,16 @@ fn models(c: &mut Criterion) {
         &Arm::default(),
         Vector4::new(0.3, -0.5, 0.1, 0.2),
         SVector::from([1.0, 0.5]),
+        0.01,
+    );
+    // One 10 ms RK4 substep of a swing state; configs/soft_cartpole.toml's
+    // 20 ms interval is two of them (docs/soft-robots.md).
+    linearize(
+        c,
+        "soft_cartpole_substep",
+        &SoftCartPole::default(),
+        SVector::from([0.1, 2.9, 0.2, 0.02, -0.04, 4.5, -5.5, -2.0, 0.4, 0.0]),
+        Vector1::new(80.0),
         0.01,
     );
 }
