@@ -578,7 +578,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("q.arrows");
         let robot: RobotConfig = toml::from_str("kind = \"quadrotor\"").unwrap();
-        DataLog::create(&path, &robot, true).unwrap().finish().unwrap();
+        DataLog::create(&path, &robot, true)
+            .unwrap()
+            .finish()
+            .unwrap();
         let reader = StreamReader::try_new_buffered(File::open(&path).unwrap(), None).unwrap();
         let schema = reader.schema();
         let label = |column: &str| {
@@ -593,10 +596,19 @@ mod tests {
         assert_eq!(label("x_next_7"), ("x_next_vx_m_s".into(), "m/s".into()));
         assert_eq!(label("u_2"), ("u_f2_N".into(), "N".into()));
         assert_eq!(label("target_7"), ("target_vx_m_s2".into(), "m/s^2".into()));
-        assert_eq!(label("xdot_true_3"), ("xdot_true_qw_1_s".into(), "1/s".into()));
-        assert_eq!(label("true_residual_10"), ("true_residual_wx_rad_s2".into(), "rad/s^2".into()));
-        let labels: std::collections::HashSet<_> =
-            schema.fields().iter().map(|f| f.metadata()["label"].clone()).collect();
+        assert_eq!(
+            label("xdot_true_3"),
+            ("xdot_true_qw_1_s".into(), "1/s".into())
+        );
+        assert_eq!(
+            label("true_residual_10"),
+            ("true_residual_wx_rad_s2".into(), "rad/s^2".into())
+        );
+        let labels: std::collections::HashSet<_> = schema
+            .fields()
+            .iter()
+            .map(|f| f.metadata()["label"].clone())
+            .collect();
         assert_eq!(labels.len(), schema.fields().len(), "labels are unique");
     }
 

@@ -404,8 +404,16 @@ impl ModelFile {
                 .unwrap_or_else(|| default_name.to_string()),
             state_names: state_names.iter().map(|s| s.to_string()).collect(),
             input_names: input_names.iter().map(|s| s.to_string()).collect(),
-            state_units: spec.states.iter().map(|s| s.unit.clone().unwrap_or_default()).collect(),
-            input_units: spec.inputs.iter().map(|i| i.unit.clone().unwrap_or_default()).collect(),
+            state_units: spec
+                .states
+                .iter()
+                .map(|s| s.unit.clone().unwrap_or_default())
+                .collect(),
+            input_units: spec
+                .inputs
+                .iter()
+                .map(|i| i.unit.clone().unwrap_or_default())
+                .collect(),
             input_min: spec.inputs.iter().map(|i| i.min).collect(),
             input_max: spec.inputs.iter().map(|i| i.max).collect(),
             safe_input: spec.inputs.iter().map(|i| i.safe).collect(),

@@ -507,7 +507,8 @@ pub(super) fn build(
     // radians under a torque.
     let unit = |prismatic: &str, revolute: &str| -> Vec<String> {
         let each = chain.joints.iter();
-        each.map(|j| if j.prismatic { prismatic } else { revolute }.to_string()).collect()
+        each.map(|j| if j.prismatic { prismatic } else { revolute }.to_string())
+            .collect()
     };
     let mut state_units = unit("m", "rad");
     state_units.extend(unit("m/s", "rad/s"));
