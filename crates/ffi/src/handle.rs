@@ -95,6 +95,12 @@ pub(crate) fn build(
         fault.status()
     };
     let robot = &description.robot;
+    // A robot file that does not load has no sizes: say why before any
+    // length check would blame the caller's x0.
+    if let Err(e) = robot.validate() {
+        message.set(format_args!("robot: {e}"));
+        return Err(RecedeStatus::Config);
+    }
     let (nx, nu) = robot.dimensions();
     if nx > RECEDE_MAX_DIMENSION || nu > RECEDE_MAX_DIMENSION {
         message.set(format_args!(
