@@ -91,7 +91,11 @@ def load_log(path: PathLike, names: bool = True):
         return table
     labels = [(f.metadata or {}).get(b"label") for f in table.schema]
     if all(labels):
-        return table.rename_columns([l.decode() for l in labels])
+        # Renamed fields keep their own metadata (name, unit) and the
+        # schema keeps the file's.
+        schema = pa.schema([f.with_name(l.decode()) for f, l in zip(table.schema, labels)],
+                           metadata=table.schema.metadata)
+        return pa.Table.from_arrays(table.columns, schema=schema)
     meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
     robot = meta.get("robot")
     if robot is None:

@@ -104,6 +104,11 @@ impl PyController {
         } else if let Some(r) = &mut file.controller.residual {
             *r = r.resolved(&dir);
         }
+        // A robot file that does not load has no sizes: say why before a
+        // length check blames x0.
+        file.robot
+            .validate()
+            .map_err(|e| error(anyhow::anyhow!("{origin}: [robot]: {e}")))?;
         let (nx, nu) = file.robot.dimensions();
         let doc: toml::Table = toml::from_str(&text).map_err(error)?;
         let x0 = match x0 {
