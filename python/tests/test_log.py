@@ -19,7 +19,7 @@ def test_log_columns_are_named_after_the_robot(repo, tmp_path):
         assert name in table.column_names, table.column_names
     assert table.schema.metadata[b"robot"] == b"cart_pole"
     assert table.schema.field("u_F_N").metadata[b"unit"] == b"N"
-    assert table.schema.field("target_v_m_s").metadata[b"unit"] == b"m/s^2"
+    assert table.schema.field("target_v_m_s2").metadata[b"unit"] == b"m/s^2"
     df = table.to_pandas()
     # Each row's next state is the following row's state (one true plant).
     np.testing.assert_array_equal(
