@@ -91,3 +91,38 @@ fn the_dependency_tree_holds_only_the_controller() {
         "recede-ffi builds learn's training code:\n{features}"
     );
 }
+
+/// The default build (what `examples/firmware` links) reads no URDF: the
+/// XML parser and its regex engine come only with `--features urdf`.
+#[test]
+fn the_default_build_links_no_xml_parser() {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "-p",
+            "recede-ffi",
+            "--edges",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+            "--offline",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo runs");
+    assert!(output.status.success(), "cargo tree failed");
+    let tree = String::from_utf8(output.stdout).expect("UTF-8");
+    let crates: Vec<&str> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(crates.contains(&"recede-model"), "the tree was not read");
+    for banned in ["urdf-rs", "quick-xml", "serde-xml-rs", "xml-rs", "regex"] {
+        assert!(
+            !crates.contains(&banned),
+            "recede-ffi's default build depends on `{banned}`:\n{tree}"
+        );
+    }
+}

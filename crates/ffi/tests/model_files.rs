@@ -41,6 +41,7 @@ fn a_model_file_robot_resolves_against_the_scenarios_directory() {
 }
 
 #[test]
+#[cfg(feature = "urdf")]
 fn a_urdf_arm_resolves_and_steps() {
     let toml = scenario("arm6_urdf.toml");
     let x0 = [0.0; 12];

@@ -2,6 +2,7 @@
 //! 1e-12), a frictionless arm conserves energy, AD Jacobians agree with
 //! finite differences, an evaluation allocates nothing, and hostile files
 //! are errors naming the file and the element.
+#![cfg(feature = "urdf")]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

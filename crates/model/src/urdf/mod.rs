@@ -8,7 +8,10 @@
 //! `payload_z_m` (in the payload link's frame), `friction_scale`,
 //! `gravity_mps2`, `coulomb_rate_radps`.
 
+// Without the parser no chain is ever built: its constructors go unused.
+#[cfg_attr(not(feature = "urdf"), allow(dead_code))]
 mod chain;
+#[cfg(feature = "urdf")]
 mod load;
 
 use std::collections::BTreeMap;
@@ -72,5 +75,17 @@ pub fn parse(
     options: &UrdfOptions,
     overrides: &BTreeMap<String, f64>,
 ) -> Result<ModelFile, FileError> {
-    load::build(text, origin, options, overrides)
+    #[cfg(feature = "urdf")]
+    return load::build(text, origin, options, overrides);
+    #[cfg(not(feature = "urdf"))]
+    {
+        let _ = (text, options, overrides);
+        Err(FileError::Urdf {
+            file: origin.to_string(),
+            element: "kind = \"urdf\"".to_string(),
+            problem: "this build reads no URDF (recede-model's `urdf` feature is off; \
+                      the C library enables it with `--features urdf`)"
+                .to_string(),
+        })
+    }
 }
