@@ -148,6 +148,8 @@ pub(crate) enum Backend {
         /// Position (3), attitude (4), drawn point (3).
         mapping: Tape,
     },
+    /// Only the URDF parser (feature `urdf`) builds one.
+    #[cfg_attr(not(feature = "urdf"), allow(dead_code))]
     Chain(Box<crate::urdf::Chain>),
 }
 
