@@ -145,15 +145,15 @@ impl BlockLayout {
 
     /// First `A` row of node `k` (1..=N).
     pub fn node_row(&self, k: usize) -> usize {
-        self.node.n_inputs() + self.n_coupling_rows() + (k - 1) * self.node.a_rows_per_node
+        self.node.n_inputs() + self.n_coupling_rows() + (k - 1) * self.node.rows_per_node
     }
 
-    /// Variable and `A` row of the slack of soft row `soft` at node `k`.
-    pub fn slack(&self, k: usize, soft: usize) -> (usize, usize) {
-        let s = (k - 1) * self.node.soft_per_node + soft;
+    /// Variable and `A` row of slack `slack` (among the node's) at node `k`.
+    pub fn slack(&self, k: usize, slack: usize) -> (usize, usize) {
+        let s = (k - 1) * self.node.slacks_per_node + slack;
         let rows_before = self.node.n_inputs()
             + self.n_coupling_rows()
-            + self.node.horizon * self.node.a_rows_per_node;
+            + self.node.horizon * self.node.rows_per_node;
         (self.start_var[self.n_blocks] + s, rows_before + s)
     }
 
@@ -191,7 +191,7 @@ impl BlockLayout {
     pub fn a_pattern(&self) -> (Vec<usize>, Vec<usize>) {
         let mut indptr = vec![0];
         let mut indices = Vec::new();
-        let per = self.node.a_rows_per_node;
+        let per = self.node.rows_per_node;
         for b in 0..self.n_blocks {
             let (s, _) = self.stages(b);
             for col in 0..self.n_block_vars(b) {
@@ -212,15 +212,12 @@ impl BlockLayout {
                 indptr.push(indices.len());
             }
         }
-        for k in 1..=self.node.horizon {
-            for (r, soft) in self.node.soft_index.iter().enumerate() {
-                if let Some(s) = soft {
-                    let row = self.node_row(k) + self.node.a_row_in_node[r];
-                    indices.extend([row, row + 1, self.slack(k, *s).1]);
-                    indptr.push(indices.len());
-                }
-            }
-        }
+        self.node.push_slack_columns(
+            |k| self.node_row(k),
+            |k, s| self.slack(k, s).1,
+            &mut indptr,
+            &mut indices,
+        );
         (indptr, indices)
     }
 }
@@ -324,13 +321,10 @@ impl<const NX: usize, const NU: usize> Blocks<NX, NU> {
                 }
             }
         }
-        let mut at = self.layout.p_index(self.layout.n_blocks, 0, 0);
-        for _k in 1..=n {
-            for soft in self.layout.node.soft.iter().flatten() {
-                self.values.p[at] = 2.0 * soft.l2;
-                at += 1;
-            }
-        }
+        let first = self.layout.p_index(self.layout.n_blocks, 0, 0);
+        self.layout
+            .node
+            .fill_slack_diagonal(&mut self.values.p[first..]);
         self.values.commit_p();
     }
 
@@ -355,26 +349,14 @@ impl<const NX: usize, const NU: usize> Blocks<NX, NU> {
                 }
                 for k in lay.owned(blk).filter(|&k| lay.active(blk, k) > col) {
                     let column = &self.m[lay.m_index(blk, k, col)];
-                    for r in 0..per {
-                        let v = rows[(k - 1) * per + r].gradient.dot(column);
-                        self.values.a[at] = v;
+                    for row in &rows[(k - 1) * per..k * per] {
+                        self.values.a[at] = row.gradient.dot(column);
                         at += 1;
-                        if lay.node.soft_index[r].is_some() {
-                            self.values.a[at] = v;
-                            at += 1;
-                        }
                     }
                 }
             }
         }
-        for _k in 1..=lay.node.horizon {
-            for soft in lay.node.soft_index.iter() {
-                if soft.is_some() {
-                    self.values.a[at..at + 3].copy_from_slice(&[-1.0, 1.0, 1.0]);
-                    at += 3;
-                }
-            }
-        }
+        lay.node.fill_slack_columns(&mut self.values.a[at..]);
         self.values.commit_a();
     }
 

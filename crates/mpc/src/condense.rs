@@ -135,18 +135,13 @@ impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
                 s = q.plus(&a[i].tr_mul(&sa));
             }
         }
-        let mut at = layout.n_inputs() * (layout.n_inputs() + 1) / 2;
-        for _k in 1..=n {
-            for soft in layout.soft.iter().flatten() {
-                self.values.p[at] = 2.0 * soft.l2;
-                at += 1;
-            }
-        }
+        let first = layout.n_inputs() * (layout.n_inputs() + 1) / 2;
+        layout.fill_slack_diagonal(&mut self.values.p[first..]);
         self.values.commit_p();
     }
 
     /// Values of `A`: identity on the inputs, `J_{k,r} G_{k,j}` on the
-    /// constraint rows, -1/+1/1 on the slack entries.
+    /// constraint rows, each slack's sign in its row and 1 in its own.
     pub fn fill_constraint_matrix(&mut self, layout: &Layout, rows: &[ConstraintRow<NX>]) {
         let n = layout.horizon;
         let per = layout.rows_per_node;
@@ -157,29 +152,15 @@ impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
                 at += 1;
                 for k in j + 1..=n {
                     let column = self.g[g_index(k, j)].column(i);
-                    for r in 0..per {
-                        let v = rows[(k - 1) * per + r].gradient.dot(&column);
-                        self.values.a[at] = v;
+                    for row in &rows[(k - 1) * per..k * per] {
+                        self.values.a[at] = row.gradient.dot(&column);
                         at += 1;
-                        if layout.soft_index[r].is_some() {
-                            self.values.a[at] = v;
-                            at += 1;
-                        }
                     }
                 }
             }
         }
-        let mut at = layout.a_input_column(n, 0);
-        for _k in 1..=n {
-            for soft in layout.soft_index.iter() {
-                if soft.is_some() {
-                    self.values.a[at] = -1.0;
-                    self.values.a[at + 1] = 1.0;
-                    self.values.a[at + 2] = 1.0;
-                    at += 3;
-                }
-            }
-        }
+        let first = layout.a_input_column(n, 0);
+        layout.fill_slack_columns(&mut self.values.a[first..]);
         self.values.commit_a();
     }
 }

@@ -33,6 +33,43 @@ impl<const NX: usize> ConstraintRow<NX> {
     }
 }
 
+/// Which bounds of a constraint row can ever be finite, declared at setup.
+/// A soft row takes one slack per such side (`lower <= h + s_lo - s_hi <=
+/// upper`), so a one-sided row (an obstacle's keep-out distance) needs one
+/// slack and one sparse row fewer than a two-sided one. A row evaluated
+/// with a finite bound on an undeclared side is dropped and counted as a
+/// constraint fault, like a non-finite one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BoundedSides {
+    /// `upper` is always infinite.
+    Lower,
+    /// `lower` is always minus infinity.
+    Upper,
+    #[default]
+    Both,
+}
+
+impl BoundedSides {
+    /// The coefficients of a soft row's slacks in the row: +1 relaxes the
+    /// lower bound, -1 the upper.
+    pub(crate) fn slack_signs(self) -> &'static [f64] {
+        match self {
+            Self::Lower => &[1.0],
+            Self::Upper => &[-1.0],
+            Self::Both => &[1.0, -1.0],
+        }
+    }
+
+    /// Whether bounds `lower`, `upper` are finite only on declared sides.
+    pub(crate) fn admits(self, lower: f64, upper: f64) -> bool {
+        match self {
+            Self::Lower => upper == f64::INFINITY,
+            Self::Upper => lower == f64::NEG_INFINITY,
+            Self::Both => true,
+        }
+    }
+}
+
 /// A fixed number of constraint rows per node. The count and which rows are
 /// soft are read once, when the controller is built; values change every
 /// iteration. `()` is the null set.
@@ -42,6 +79,12 @@ pub trait StageConstraints<const NX: usize> {
 
     /// `Some` makes row `row` soft with this penalty; read once at setup.
     fn soft_penalty(&self, row: usize) -> Option<SoftPenalty>;
+
+    /// Which bounds of row `row` can be finite; read once at setup. Both
+    /// unless said otherwise.
+    fn bounded_sides(&self, _row: usize) -> BoundedSides {
+        BoundedSides::Both
+    }
 
     /// Fills `out` (length [`rows`](Self::rows)) for node `node` (1..=N)
     /// linearised at state `x`, at `time_secs` after the current step.

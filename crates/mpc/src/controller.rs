@@ -13,7 +13,7 @@ use std::time::Instant;
 use nalgebra::SVector;
 use recede_model::DiscreteModel;
 
-use crate::constraints::{ConstraintRow, StageConstraints};
+use crate::constraints::{BoundedSides, ConstraintRow, StageConstraints};
 use crate::governor::Target;
 use crate::layout::{Layout, OSQP_INFINITY};
 use crate::qp::{Csc, Solver};
@@ -111,7 +111,10 @@ where
         let n = spec.horizon_steps;
         let mut soft: Vec<_> = spec.state_bounds.iter().map(|b| b.soft).collect();
         soft.extend((0..constraints.rows()).map(|r| constraints.soft_penalty(r)));
-        let layout = Layout::new(n, NU, soft);
+        // State bounds stay two-sided: `set_state_bound` may open either side.
+        let mut sides = vec![BoundedSides::Both; spec.state_bounds.len()];
+        sides.extend((0..constraints.rows()).map(|r| constraints.bounded_sides(r)));
+        let layout = Layout::new(n, NU, soft, sides);
         let qp = Structure::new(&layout, &spec.qp);
         let (nv, nr) = (qp.n_variables(&layout), qp.n_rows(&layout));
         // OSQP is set up once with the final sparsity pattern (values zero,
@@ -442,7 +445,8 @@ where
     }
 
     /// Evaluates all constraint rows at the plan; returns how many were
-    /// non-finite (those are made inactive).
+    /// non-finite or bounded on a side their hook did not declare (those
+    /// are made inactive).
     fn evaluate_constraints(&mut self) -> usize {
         let per = self.layout.rows_per_node;
         let n_bounds = self.spec.state_bounds.len();
@@ -462,8 +466,8 @@ where
             }
             let time = k as f64 * self.spec.dt_secs;
             self.constraints.evaluate(k, time, x, &mut rows[n_bounds..]);
-            for row in rows.iter_mut() {
-                if !row.is_finite() {
+            for (row, sides) in rows.iter_mut().zip(&self.layout.sides) {
+                if !(row.is_finite() && sides.admits(row.lower, row.upper)) {
                     *row = ConstraintRow::INACTIVE;
                     faults += 1;
                 }
@@ -656,24 +660,13 @@ where
             for r in 0..per {
                 let row = &self.rows[(k - 1) * per + r];
                 let at = row.value + row.gradient.dot(&free);
-                let a_row = base + self.layout.a_row_in_node[r];
-                let (lo, hi) = (finite_bound(row.lower - at), finite_bound(row.upper - at));
-                match self.layout.soft_index[r] {
-                    None => {
-                        self.l[a_row] = lo;
-                        self.u[a_row] = hi;
-                    }
-                    Some(s) => {
-                        self.l[a_row] = -OSQP_INFINITY;
-                        self.u[a_row] = hi;
-                        self.l[a_row + 1] = lo;
-                        self.u[a_row + 1] = OSQP_INFINITY;
-                        let (var, slack_row) = self.qp.slack(&self.layout, k, s);
-                        let penalty = self.layout.soft[r].map_or(0.0, |p| p.l1);
-                        self.q[var] = penalty;
-                        self.l[slack_row] = 0.0;
-                        self.u[slack_row] = OSQP_INFINITY;
-                    }
+                self.l[base + r] = finite_bound(row.lower - at);
+                self.u[base + r] = finite_bound(row.upper - at);
+                for (s, _) in self.layout.row_slacks(r) {
+                    let (var, slack_row) = self.qp.slack(&self.layout, k, s);
+                    self.q[var] = self.layout.slack_penalty(s).l1;
+                    self.l[slack_row] = 0.0;
+                    self.u[slack_row] = OSQP_INFINITY;
                 }
             }
         }

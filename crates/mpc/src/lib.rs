@@ -33,7 +33,7 @@ pub use config::{
     FallbackConfig, MpcConfig, OcpSpec, SoftPenalty, StateBoundConfig,
     DEFAULT_ACCEPT_PRIMAL_RESIDUAL,
 };
-pub use constraints::{ConstraintRow, StageConstraints};
+pub use constraints::{BoundedSides, ConstraintRow, StageConstraints};
 pub use controller::{Mpc, SafePolicy, UpdateError, UpsetTest};
 pub use error::MpcError;
 pub use governor::GovernorConfig;

@@ -165,11 +165,11 @@ impl<const NX: usize, const NU: usize> Structure<NX, NU> {
         }
     }
 
-    /// Variable and `A` row of the slack of soft row `soft` at node `k`.
-    pub fn slack(&self, layout: &Layout, k: usize, soft: usize) -> (usize, usize) {
+    /// Variable and `A` row of slack `slack` (among the node's) at node `k`.
+    pub fn slack(&self, layout: &Layout, k: usize, slack: usize) -> (usize, usize) {
         match self {
-            Self::Full(_) => layout.slack(k, soft),
-            Self::Blocks(b) => b.layout.slack(k, soft),
+            Self::Full(_) => layout.slack(k, slack),
+            Self::Blocks(b) => b.layout.slack(k, slack),
         }
     }
 
@@ -191,13 +191,13 @@ impl<const NX: usize, const NU: usize> Structure<NX, NU> {
         }
         for k in 1..=n {
             let at = k as f64 + steps;
-            for r in 0..layout.a_rows_per_node {
+            for r in 0..layout.rows_per_node {
                 to[self.node_row(layout, k) + r] =
                     shifted(|kk| from[self.node_row(layout, kk) + r], at, n);
             }
-            for soft in 0..layout.soft_per_node {
-                to[self.slack(layout, k, soft).1] =
-                    shifted(|kk| from[self.slack(layout, kk, soft).1], at, n);
+            for s in 0..layout.slacks_per_node {
+                to[self.slack(layout, k, s).1] =
+                    shifted(|kk| from[self.slack(layout, kk, s).1], at, n);
             }
         }
     }
@@ -230,7 +230,7 @@ fn shifted(value: impl Fn(usize) -> f64, at: f64, last: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Condensing, SoftPenalty};
+    use crate::{BoundedSides, Condensing, SoftPenalty};
 
     /// Every row tagged with its stage (inputs) or node, per structure:
     /// a shift by one stage must hand each row its successor's tag.
@@ -246,11 +246,11 @@ mod tests {
             }
         }
         for k in 1..=layout.horizon {
-            for r in 0..layout.a_rows_per_node {
+            for r in 0..layout.rows_per_node {
                 let row = qp.node_row(layout, k) + r;
                 (tag[row], along[row]) = (100.0 * k as f64 + r as f64, true);
             }
-            for s in 0..layout.soft_per_node {
+            for s in 0..layout.slacks_per_node {
                 let row = qp.slack(layout, k, s).1;
                 (tag[row], along[row]) = (1e4 * k as f64 + s as f64, true);
             }
@@ -260,7 +260,13 @@ mod tests {
 
     fn check_shift(condensing: Condensing, block: Option<usize>) -> bool {
         let soft = Some(SoftPenalty { l1: 1.0, l2: 1.0 });
-        let layout = Layout::new(7, 2, vec![None, soft, None, soft]);
+        let sides = vec![
+            BoundedSides::Both,
+            BoundedSides::Both,
+            BoundedSides::Lower,
+            BoundedSides::Upper,
+        ];
+        let layout = Layout::new(7, 2, vec![None, soft, None, soft], sides);
         let config = QpConfig { condensing, block };
         let qp = Structure::<3, 2>::new(&layout, &config);
         let (from, along) = tags(&qp, &layout);

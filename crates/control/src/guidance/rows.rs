@@ -4,7 +4,7 @@
 //! linearised at the current plan on every SQP iteration.
 
 use nalgebra::{SVector, Vector3};
-use recede_mpc::{ConstraintRow, SoftPenalty, StageConstraints};
+use recede_mpc::{BoundedSides, ConstraintRow, SoftPenalty, StageConstraints};
 use recede_msg::{Obstacle, ObstacleShape, MAX_OBSTACLES};
 use serde::{Deserialize, Serialize};
 
@@ -190,6 +190,11 @@ impl<const NX: usize> StageConstraints<NX> for ObstacleConstraints<NX> {
             l1: self.config.penalty_l1,
             l2: self.config.penalty_l2,
         })
+    }
+
+    /// A keep-out distance has no upper bound: one slack per row.
+    fn bounded_sides(&self, _row: usize) -> BoundedSides {
+        BoundedSides::Lower
     }
 
     fn evaluate(
