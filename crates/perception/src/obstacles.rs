@@ -110,6 +110,11 @@ impl Row {
     fn half_width(&self) -> f64 {
         0.5 * ((self.hi + self.hi_half_step) - (self.lo - self.lo_half_step))
     }
+
+    /// The mean of the edges' half-steps.
+    fn half_step(&self) -> f64 {
+        0.5 * (self.lo_half_step + self.hi_half_step)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -433,28 +438,12 @@ impl ObstacleMapper {
         let band = (0.25 * (hi - lo)).max(res);
         let (mut sum, mut n, mut count) = (0.0, 0usize, 0usize);
         let (mut pzmin, mut pzmax) = (f64::INFINITY, f64::NEG_INFINITY);
-        // The piece's angular half-width, one estimate per image row: the
-        // true edge lies between the outermost sample that hits and the
-        // next one, half a step beyond it on average, and that step is the
-        // row's own (a pitched camera's rows sample bearings at different
-        // offsets and spacings, an image's sides more finely than its
-        // centre). Taking the extremes over all rows plus half the coarsest
-        // step, as this did before, read radii 3 to 9 cm large (issue 13).
-        let mut row = Row::EMPTY;
-        let (mut half_sum, mut rows, mut half_max) = (0.0, 0usize, 0.0f64);
         for &k in &self.members {
-            let pt = self.points[k as usize];
-            let p = pt.p.map(f64::from);
+            let p = self.points[k as usize].p.map(f64::from);
             let b = relative_bearing(eye, &p, centre_bearing);
             if b < lo - 1e-9 || b > hi + 1e-9 {
                 continue;
             }
-            if pt.row != row.index && row.is_some() {
-                let h = row.half_width();
-                (half_sum, rows, half_max) = (half_sum + h, rows + 1, half_max.max(h));
-                row = Row::EMPTY;
-            }
-            row.add(pt.row, b, f64::from(pt.half_step));
             count += 1;
             pzmin = pzmin.min(p.z);
             pzmax = pzmax.max(p.z);
@@ -463,21 +452,34 @@ impl ObstacleMapper {
                 n += 1;
             }
         }
-        if row.is_some() {
-            let h = row.half_width();
-            (half_sum, rows, half_max) = (half_sum + h, rows + 1, half_max.max(h));
-        }
+        // The piece's angular half-width, one estimate per image row: the
+        // true edge lies between the outermost sample that hits and the
+        // next one, half a step beyond it on average, and that step is the
+        // row's own (a pitched camera's rows sample bearings at different
+        // offsets and spacings, an image's sides more finely than its
+        // centre). Taking the extremes over all rows plus half the centre's
+        // step, as this did before, read radii 3 to 9 cm large (issue 13).
+        // The widest row, then the mean of the rows within its step of it
+        // (each row's estimate is off by at most one step): a cylinder's
+        // every row, a sphere's rows about its centre.
+        let (mut widest, mut step) = (0.0f64, 0.0);
+        self.each_row(eye, centre_bearing, (lo, hi), |h, s| {
+            if h > widest {
+                (widest, step) = (h, s);
+            }
+        });
+        let (mut half_sum, mut rows) = (0.0, 0usize);
+        self.each_row(eye, centre_bearing, (lo, hi), |h, _| {
+            if h >= widest - 2.0 * step {
+                (half_sum, rows) = (half_sum + h, rows + 1);
+            }
+        });
         if n == 0 || rows == 0 || count < (self.config.min_points as usize).div_ceil(2) {
             return;
         }
         let near = sum / n as f64;
-        let circle = |half: f64| {
-            let s = half.sin().min(0.9);
-            near * s / (1.0 - s)
-        };
-        // A cylinder is as wide in every row: their mean. A sphere is
-        // widest in the row through its centre: the widest row.
-        let mut radius = circle(half_sum / rows as f64);
+        let s = (half_sum / rows as f64).sin().min(0.9);
+        let radius = near * s / (1.0 - s);
         let (zmin, zmax) = if pzmin.is_finite() {
             (pzmin, pzmax)
         } else {
@@ -487,7 +489,6 @@ impl ObstacleMapper {
         let shape = if self.cylinders_only || from_ground || zmax - zmin > 3.0 * radius {
             ObstacleShape::Cylinder { top_m: zmax }
         } else {
-            radius = circle(half_max);
             ObstacleShape::Sphere
         };
         let bearing = centre_bearing + mid;
@@ -507,6 +508,33 @@ impl ObstacleMapper {
                 radius_m: radius,
                 range_m: near,
             });
+        }
+    }
+
+    /// Calls `f(half_width, half_step)` for each image row of the members
+    /// between the bearings `lo` and `hi` (members are in row order).
+    fn each_row(
+        &self,
+        eye: &Vector3<f64>,
+        centre_bearing: f64,
+        (lo, hi): (f64, f64),
+        mut f: impl FnMut(f64, f64),
+    ) {
+        let mut row = Row::EMPTY;
+        for &k in &self.members {
+            let pt = self.points[k as usize];
+            let b = relative_bearing(eye, &pt.p.map(f64::from), centre_bearing);
+            if b < lo - 1e-9 || b > hi + 1e-9 {
+                continue;
+            }
+            if pt.row != row.index && row.is_some() {
+                f(row.half_width(), row.half_step());
+                row = Row::EMPTY;
+            }
+            row.add(pt.row, b, f64::from(pt.half_step));
+        }
+        if row.is_some() {
+            f(row.half_width(), row.half_step());
         }
     }
 
