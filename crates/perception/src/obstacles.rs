@@ -44,6 +44,12 @@ struct Pt {
     /// Taken at the left or right border of the image: the object may go
     /// on beyond it.
     border: bool,
+    /// The image row (or 0 for a scan): a row samples bearings evenly.
+    row: u32,
+    /// Half the horizontal bearing step between this sample and its
+    /// neighbours in its row, rad: where the surface's edge lies on average
+    /// beyond the outermost sample that hits it.
+    half_step: f32,
 }
 
 /// The points of one cluster within one bearing step: how many, their
@@ -63,6 +69,52 @@ impl Bin {
         hi: f64::NEG_INFINITY,
         near: f64::INFINITY,
     };
+}
+
+/// One image row's samples within a piece: its outermost bearings and
+/// their half-steps.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    index: u32,
+    lo: f64,
+    lo_half_step: f64,
+    hi: f64,
+    hi_half_step: f64,
+}
+
+impl Row {
+    const EMPTY: Self = Self {
+        index: u32::MAX,
+        lo: f64::INFINITY,
+        lo_half_step: 0.0,
+        hi: f64::NEG_INFINITY,
+        hi_half_step: 0.0,
+    };
+
+    fn is_some(&self) -> bool {
+        self.lo <= self.hi
+    }
+
+    fn add(&mut self, index: u32, bearing: f64, half_step: f64) {
+        self.index = index;
+        if bearing < self.lo {
+            (self.lo, self.lo_half_step) = (bearing, half_step);
+        }
+        if bearing > self.hi {
+            (self.hi, self.hi_half_step) = (bearing, half_step);
+        }
+    }
+
+    /// Half the angle between the edges, each half a step beyond the
+    /// outermost sample.
+    fn half_width(&self) -> f64 {
+        0.5 * ((self.hi + self.hi_half_step) - (self.lo - self.lo_half_step))
+    }
+
+    /// The mean of the edges' half-steps.
+    fn half_step(&self) -> f64 {
+        0.5 * (self.lo_half_step + self.hi_half_step)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -156,7 +208,7 @@ impl ObstacleMapper {
         self.origin = (o.x - h, o.y - h);
     }
 
-    fn add_point(&mut self, p: &Vector3<f64>, border: bool) {
+    fn add_point(&mut self, p: &Vector3<f64>, border: bool, row: u32, half_step: f64) {
         let c = &self.config;
         if p.z < c.ground_height_m + c.ground_tolerance_m || p.z > c.max_height_m {
             return;
@@ -178,6 +230,8 @@ impl ObstacleMapper {
             p: p.map(|v| v as f32),
             cell: cell as u32,
             border,
+            row,
+            half_step: half_step as f32,
         });
     }
 
@@ -380,7 +434,6 @@ impl ObstacleMapper {
         zmax: f64,
     ) {
         let mid = 0.5 * (lo + hi);
-        let half = 0.5 * (hi - lo) + 0.5 * res;
         // Range to the surface along the middle quarter of the piece.
         let band = (0.25 * (hi - lo)).max(res);
         let (mut sum, mut n, mut count) = (0.0, 0usize, 0usize);
@@ -399,14 +452,34 @@ impl ObstacleMapper {
                 n += 1;
             }
         }
-        if n == 0 || count < (self.config.min_points as usize).div_ceil(2) {
+        // The piece's angular half-width, one estimate per image row: the
+        // true edge lies between the outermost sample that hits and the
+        // next one, half a step beyond it on average, and that step is the
+        // row's own (a pitched camera's rows sample bearings at different
+        // offsets and spacings, an image's sides more finely than its
+        // centre). Taking the extremes over all rows plus half the centre's
+        // step, as this did before, read radii 3 to 9 cm large (issue 13).
+        // The widest row, then the mean of the rows within its step of it
+        // (each row's estimate is off by at most one step): a cylinder's
+        // every row, a sphere's rows about its centre.
+        let (mut widest, mut step) = (0.0f64, 0.0);
+        self.each_row(eye, centre_bearing, (lo, hi), |h, s| {
+            if h > widest {
+                (widest, step) = (h, s);
+            }
+        });
+        let (mut half_sum, mut rows) = (0.0, 0usize);
+        self.each_row(eye, centre_bearing, (lo, hi), |h, _| {
+            if h >= widest - 2.0 * step {
+                (half_sum, rows) = (half_sum + h, rows + 1);
+            }
+        });
+        if n == 0 || rows == 0 || count < (self.config.min_points as usize).div_ceil(2) {
             return;
         }
         let near = sum / n as f64;
-        let s = half.sin().min(0.9);
+        let s = (half_sum / rows as f64).sin().min(0.9);
         let radius = near * s / (1.0 - s);
-        let bearing = centre_bearing + mid;
-        let dist = near + radius;
         let (zmin, zmax) = if pzmin.is_finite() {
             (pzmin, pzmax)
         } else {
@@ -418,6 +491,8 @@ impl ObstacleMapper {
         } else {
             ObstacleShape::Sphere
         };
+        let bearing = centre_bearing + mid;
+        let dist = near + radius;
         let z = match shape {
             ObstacleShape::Cylinder { .. } => 0.5 * (self.config.ground_height_m + zmax),
             ObstacleShape::Sphere => 0.5 * (zmin + zmax),
@@ -433,6 +508,33 @@ impl ObstacleMapper {
                 radius_m: radius,
                 range_m: near,
             });
+        }
+    }
+
+    /// Calls `f(half_width, half_step)` for each image row of the members
+    /// between the bearings `lo` and `hi` (members are in row order).
+    fn each_row(
+        &self,
+        eye: &Vector3<f64>,
+        centre_bearing: f64,
+        (lo, hi): (f64, f64),
+        mut f: impl FnMut(f64, f64),
+    ) {
+        let mut row = Row::EMPTY;
+        for &k in &self.members {
+            let pt = self.points[k as usize];
+            let b = relative_bearing(eye, &pt.p.map(f64::from), centre_bearing);
+            if b < lo - 1e-9 || b > hi + 1e-9 {
+                continue;
+            }
+            if pt.row != row.index && row.is_some() {
+                f(row.half_width(), row.half_step());
+                row = Row::EMPTY;
+            }
+            row.add(pt.row, b, f64::from(pt.half_step));
+        }
+        if row.is_some() {
+            f(row.half_width(), row.half_step());
         }
     }
 
@@ -459,8 +561,18 @@ impl ObstacleMapper {
                 if !(z.is_finite() && z > 0.0 && z <= max_range) {
                     continue;
                 }
-                let p = world_from_camera * Point3::from(k.ray(u as u32, v as u32) * z);
-                self.add_point(&p.coords, u == 0 || u == last_u);
+                let ray = k.ray(u as u32, v as u32);
+                let p = world_from_camera * Point3::from(ray * z);
+                // The bearings half a stride to either side: a pitched
+                // camera's columns fan out, and off the optical axis a
+                // pixel spans a smaller angle.
+                let side = Vector3::new(0.5 * stride as f64 / k.fx_px, 0.0, 0.0);
+                let (a, b) = (
+                    world_from_camera.rotation * (ray - side),
+                    world_from_camera.rotation * (ray + side),
+                );
+                let step = crate::kalman::wrap_angle(b.y.atan2(b.x) - a.y.atan2(a.x)).abs();
+                self.add_point(&p.coords, u == 0 || u == last_u, v as u32, 0.5 * step);
             }
         }
         let eye = world_from_camera.translation.vector;
@@ -486,7 +598,8 @@ impl ObstacleMapper {
             }
             let a = scan.angle_min_rad + i as f64 * scan.angle_increment_rad;
             let p = world_from_sensor * Point3::new(r * a.cos(), r * a.sin(), 0.0);
-            self.add_point(&p.coords, false);
+            let half_step = 0.5 * scan.angle_increment_rad.abs();
+            self.add_point(&p.coords, false, 0, half_step);
         }
         let eye = world_from_sensor.translation.vector;
         self.fit(&eye, scan.angle_increment_rad.abs());
