@@ -255,7 +255,7 @@ fn hot_objects_in_infrared_are_placed_with_registered_depth() {
         );
         registration.update(t, &depth);
         let ir = render_infrared(&scene, &ir_k, &(body * body_from_ir), 0.3, &mut r);
-        finder.frame(t, &ir, Some(&registration), &(body * body_from_ir));
+        finder.frame(t, &ir, Some(&mut registration), &(body * body_from_ir));
     }
     let targets = finder.targets();
     assert_eq!(targets.len(), 2, "{targets:?} {:?}", finder.last_blobs());
@@ -292,7 +292,7 @@ fn hot_objects_in_infrared_are_placed_with_registered_depth() {
         );
         registration.update(t, &depth);
         let ir = render_infrared(&hidden, &ir_k, &(body * body_from_ir), 0.3, &mut r);
-        finder2.frame(t, &ir, Some(&registration), &(body * body_from_ir));
+        finder2.frame(t, &ir, Some(&mut registration), &(body * body_from_ir));
     }
     assert_eq!(finder2.last_blobs().len(), 2, "{:?}", finder2.last_blobs());
     assert_eq!(finder2.targets().len(), 1, "{:?}", finder2.targets());
@@ -301,7 +301,7 @@ fn hot_objects_in_infrared_are_placed_with_registered_depth() {
     // Without a depth image close in time the blobs are not placed.
     let mut blind = TargetFinder::new(&config, ir_k);
     let ir = render_infrared(&scene, &ir_k, &(body * body_from_ir), 0.3, &mut r);
-    blind.frame(5.0, &ir, Some(&registration), &(body * body_from_ir));
+    blind.frame(5.0, &ir, Some(&mut registration), &(body * body_from_ir));
     assert!(blind.targets().is_empty());
     assert_eq!(blind.unplaced_blobs, 2);
 }
