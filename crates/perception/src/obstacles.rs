@@ -220,6 +220,9 @@ pub struct ObstacleMapper {
     confirmed: Vec<Obstacle>,
     next_id: u32,
     origin: (f64, f64),
+    /// The first and last image rows sampled in this frame (`None` for a
+    /// scan): a sphere touching them goes on beyond the image.
+    edge_rows: Option<(u32, u32)>,
 }
 
 impl ObstacleMapper {
@@ -243,6 +246,7 @@ impl ObstacleMapper {
             confirmed: Vec::with_capacity(max_tracks),
             next_id: 1,
             origin: (0.0, 0.0),
+            edge_rows: None,
         }
     }
 
@@ -569,6 +573,7 @@ impl ObstacleMapper {
         let band = (0.25 * (hi - lo)).max(res);
         let (mut sum, mut n, mut count) = (0.0, 0usize, 0usize);
         let (mut pzmin, mut pzmax) = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut at_image_edge = false;
         for &k in &self.members {
             let p = self.points[k as usize].p.map(f64::from);
             let b = relative_bearing(eye, &p, centre_bearing);
@@ -578,6 +583,8 @@ impl ObstacleMapper {
             count += 1;
             pzmin = pzmin.min(p.z);
             pzmax = pzmax.max(p.z);
+            let row = self.points[k as usize].row;
+            at_image_edge |= self.edge_rows.is_some_and(|(a, b)| row == a || row == b);
             if (b - mid).abs() <= band {
                 sum += horizontal_range(eye, &p);
                 n += 1;
@@ -605,7 +612,8 @@ impl ObstacleMapper {
                 let shape = ObstacleShape::Cylinder { top_m: zmax };
                 (shape, circle(mean_half), partial)
             } else {
-                let cut = one_rows + hidden_rows > 0;
+                // (its widest row may lie beyond the image's top or bottom)
+                let cut = one_rows + hidden_rows > 0 || at_image_edge;
                 (ObstacleShape::Sphere, widest_radius, partial || cut)
             };
         let bearing = centre_bearing + mid;
@@ -747,6 +755,7 @@ impl ObstacleMapper {
         }
         let max_range = self.config.max_range_m;
         let last_u = (w - 1) / stride * stride;
+        self.edge_rows = Some((0, ((h - 1) / stride * stride) as u32));
         for v in (0..h).step_by(stride) {
             for u in (0..w).step_by(stride) {
                 let z = image.data[v * w + u] as f64;
@@ -797,6 +806,7 @@ impl ObstacleMapper {
         world_from_sensor: &Isometry3<f64>,
     ) {
         self.begin(world_from_sensor);
+        self.edge_rows = None;
         let max_range = self.config.max_range_m.min(scan.range_max_m);
         for (i, &r) in scan.ranges_m.iter().enumerate() {
             let r = r as f64;

@@ -512,8 +512,8 @@ fn sphere_radii_are_unbiased() {
 }
 
 /// A ball whose far part lies beyond the range limit (the flagship's, seen
-/// from 7 to 8 m): what is seen is a cap narrower than the ball, so it is
-/// never taken for the ball's size; nearer, the ball is read whole.
+/// from 7 to 8 m), or whose middle is above the image: what is seen is
+/// narrower than the ball, so it is never taken for the ball's size.
 #[test]
 fn a_ball_cut_by_the_range_limit_is_not_read_small() {
     let radius = 0.6;
@@ -537,6 +537,28 @@ fn a_ball_cut_by_the_range_limit_is_not_read_small() {
         assert!(
             small.is_infinite() || small > radius - 0.1,
             "ball at {x}: read {small}"
+        );
+    }
+    // Above the view, its middle beyond the image's top row: what is seen
+    // is a slice of it.
+    for (x, z) in [(3.0, 3.6), (3.5, 3.7), (4.0, 3.9)] {
+        let centre = Vector3::new(x, 0.3, z);
+        let scene = [Thing::Sphere {
+            centre,
+            radius,
+            temperature_k: AMBIENT_K,
+        }];
+        let (mapper, ..) = detect(&scene, false, 2.0, 5);
+        let small = mapper
+            .obstacles()
+            .iter()
+            .filter(|o| (o.position_m.xy() - centre.xy()).norm() < 1.0)
+            .map(|o| o.radius_m)
+            .fold(f64::INFINITY, f64::min);
+        eprintln!("ball above at ({x}, {z}): smallest {small}");
+        assert!(
+            small.is_infinite() || small > radius - 0.1,
+            "ball above at ({x}, {z}): read {small}"
         );
     }
 }
