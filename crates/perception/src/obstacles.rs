@@ -29,6 +29,10 @@ pub struct Detection {
     pub radius_m: f64,
     /// Range from the sensor to the nearest surface, m.
     pub range_m: f64,
+    /// No edge of the object was seen (hidden behind nearer ones or beyond
+    /// the range limit): the radius is a lower bound, and tracks only grow
+    /// from it.
+    pub partial: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -44,6 +48,19 @@ struct Pt {
     /// Taken at the left or right border of the image: the object may go
     /// on beyond it.
     border: bool,
+    /// The image row (or 0 for a scan): a row samples bearings evenly.
+    row: u32,
+    /// Half the horizontal bearing step between this sample and its
+    /// neighbours in its row, rad: where the surface's edge lies on average
+    /// beyond the outermost sample that hits it.
+    half_step: f32,
+    /// Its neighbour in its row to the left / right of the image is nearer
+    /// (an occluder in front) or is the same surface going on beyond the
+    /// range limit: if that side is a row's outer edge, the object's edge
+    /// is not seen there.
+    cut: [bool; 2],
+    /// The image column (the beam for a scan).
+    column: u32,
 }
 
 /// The points of one cluster within one bearing step: how many, their
@@ -63,6 +80,112 @@ impl Bin {
         hi: f64::NEG_INFINITY,
         near: f64::INFINITY,
     };
+}
+
+/// One image row's samples within a piece: its outermost bearings, their
+/// half-steps and whether the object's edge is hidden there, and the
+/// bearing of its nearest sample.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    index: u32,
+    lo: f64,
+    lo_half_step: f64,
+    lo_column: u32,
+    lo_sides: [bool; 2],
+    hi: f64,
+    hi_half_step: f64,
+    hi_column: u32,
+    hi_sides: [bool; 2],
+    near: f64,
+    near_bearing: f64,
+}
+
+/// What one row says of its object's angular half-width.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum RowWidth {
+    /// Both edges seen: half the angle between them.
+    Full { half_width: f64, half_step: f64 },
+    /// One edge hidden: from the seen edge to the nearest sample's
+    /// bearing (a circle's nearest point faces the eye), never less than
+    /// half what is seen.
+    OneSided(f64),
+    /// Both edges hidden, or the nearest sample at a hidden one (the
+    /// centre's bearing not seen): half what is seen, a lower bound.
+    Hidden(f64),
+}
+
+impl Row {
+    const EMPTY: Self = Self {
+        index: u32::MAX,
+        lo: f64::INFINITY,
+        lo_half_step: 0.0,
+        lo_column: 0,
+        lo_sides: [false; 2],
+        hi: f64::NEG_INFINITY,
+        hi_half_step: 0.0,
+        hi_column: 0,
+        hi_sides: [false; 2],
+        near: f64::INFINITY,
+        near_bearing: 0.0,
+    };
+
+    fn is_some(&self) -> bool {
+        self.lo <= self.hi
+    }
+
+    fn add(&mut self, index: u32, bearing: f64, half_step: f64, pt: &Pt, range: f64) {
+        self.index = index;
+        if bearing < self.lo {
+            (self.lo, self.lo_half_step) = (bearing, half_step);
+            (self.lo_column, self.lo_sides) = (pt.column, pt.cut);
+        }
+        if bearing > self.hi {
+            (self.hi, self.hi_half_step) = (bearing, half_step);
+            (self.hi_column, self.hi_sides) = (pt.column, pt.cut);
+        }
+        if range < self.near {
+            (self.near, self.near_bearing) = (range, bearing);
+        }
+    }
+
+    /// Whether the lowest / highest bearing's edge is hidden: its
+    /// neighbour on the side away from the other edge (columns and bearings
+    /// may run either way) is an occluder or beyond range.
+    fn cuts(&self) -> (bool, bool) {
+        let outer = |sides: [bool; 2], column: u32, other: u32| match column.cmp(&other) {
+            std::cmp::Ordering::Less => sides[0],
+            std::cmp::Ordering::Greater => sides[1],
+            std::cmp::Ordering::Equal => sides[0] || sides[1],
+        };
+        (
+            outer(self.lo_sides, self.lo_column, self.hi_column),
+            outer(self.hi_sides, self.hi_column, self.lo_column),
+        )
+    }
+
+    fn width(&self) -> RowWidth {
+        let (lo_cut, hi_cut) = self.cuts();
+        // Each edge half a step beyond the outermost sample.
+        let (lo, hi) = (self.lo - self.lo_half_step, self.hi + self.hi_half_step);
+        let seen = 0.5 * (hi - lo);
+        match (lo_cut, hi_cut) {
+            (false, false) => RowWidth::Full {
+                half_width: seen,
+                half_step: 0.5 * (self.lo_half_step + self.hi_half_step),
+            },
+            // The nearest sample next to the hidden edge: the range still
+            // falls into the hidden part, where the centre's bearing is.
+            (true, _) if self.near_bearing <= self.lo + 2.0 * self.lo_half_step => {
+                RowWidth::Hidden(seen)
+            }
+            (_, true) if self.near_bearing >= self.hi - 2.0 * self.hi_half_step => {
+                RowWidth::Hidden(seen)
+            }
+            (true, false) => RowWidth::OneSided((hi - self.near_bearing).max(seen)),
+            (false, true) => RowWidth::OneSided((self.near_bearing - lo).max(seen)),
+            (true, true) => RowWidth::Hidden(seen),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -97,6 +220,9 @@ pub struct ObstacleMapper {
     confirmed: Vec<Obstacle>,
     next_id: u32,
     origin: (f64, f64),
+    /// The first and last image rows sampled in this frame (`None` for a
+    /// scan): a sphere touching them goes on beyond the image.
+    edge_rows: Option<(u32, u32)>,
 }
 
 impl ObstacleMapper {
@@ -120,6 +246,7 @@ impl ObstacleMapper {
             confirmed: Vec::with_capacity(max_tracks),
             next_id: 1,
             origin: (0.0, 0.0),
+            edge_rows: None,
         }
     }
 
@@ -156,7 +283,14 @@ impl ObstacleMapper {
         self.origin = (o.x - h, o.y - h);
     }
 
-    fn add_point(&mut self, p: &Vector3<f64>, border: bool) {
+    fn add_point(
+        &mut self,
+        p: &Vector3<f64>,
+        border: bool,
+        (row, column): (u32, u32),
+        half_step: f64,
+        cut: [bool; 2],
+    ) {
         let c = &self.config;
         if p.z < c.ground_height_m + c.ground_tolerance_m || p.z > c.max_height_m {
             return;
@@ -178,6 +312,10 @@ impl ObstacleMapper {
             p: p.map(|v| v as f32),
             cell: cell as u32,
             border,
+            row,
+            half_step: half_step as f32,
+            cut,
+            column,
         });
     }
 
@@ -379,12 +517,63 @@ impl ObstacleMapper {
         zmin: f64,
         zmax: f64,
     ) {
-        let mid = 0.5 * (lo + hi);
-        let half = 0.5 * (hi - lo) + 0.5 * res;
+        // The piece's angular half-width, one estimate per image row: the
+        // true edge lies between the outermost sample that hits and the
+        // next one, half a step beyond it on average, and that step is the
+        // row's own (a pitched camera's rows sample bearings at different
+        // offsets and spacings, an image's sides more finely than its
+        // centre). Taking the extremes over all rows plus half the centre's
+        // step read radii 3 to 9 cm large (issue 13). Rows whose edges are
+        // both seen are used when there are any: the widest (a sphere's
+        // row through its centre) and the mean of those within a step of
+        // it (a cylinder's every row; each row is off by at most a step).
+        // An edge hidden by a nearer object or by the range limit says
+        // nothing of the width: a row with one is measured from its other
+        // edge to its nearest sample, and a piece with no edge seen at all
+        // gives a lower bound only ([`Detection::partial`]).
+        let (mut widest, mut step) = (0.0f64, 0.0);
+        let (mut one_sum, mut one_max, mut one_rows, mut one_bearing) = (0.0, 0.0f64, 0usize, 0.0);
+        let (mut hidden, mut hidden_rows) = (0.0f64, 0usize);
+        self.each_row(eye, centre_bearing, (lo, hi), |row| match row.width() {
+            RowWidth::Full {
+                half_width,
+                half_step,
+            } => {
+                if half_width > widest {
+                    (widest, step) = (half_width, half_step);
+                }
+            }
+            RowWidth::OneSided(h) => {
+                (one_sum, one_rows) = (one_sum + h, one_rows + 1);
+                one_max = one_max.max(h);
+                one_bearing += row.near_bearing;
+            }
+            RowWidth::Hidden(h) => (hidden, hidden_rows) = (hidden.max(h), hidden_rows + 1),
+        });
+        let (mut full_sum, mut full_rows) = (0.0, 0usize);
+        self.each_row(eye, centre_bearing, (lo, hi), |row| {
+            if let RowWidth::Full { half_width, .. } = row.width() {
+                if half_width >= widest - 2.0 * step {
+                    (full_sum, full_rows) = (full_sum + half_width, full_rows + 1);
+                }
+            }
+        });
+        // (mean over rows, widest row, centre bearing, a lower bound only)
+        let (mean_half, widest_half, mid, partial) = if full_rows > 0 {
+            (full_sum / full_rows as f64, widest, 0.5 * (lo + hi), false)
+        } else if one_rows > 0 && one_rows >= hidden_rows {
+            // (Most rows with the middle in view: a few rows' nearest
+            // sample off the hidden edge by noise do not count.)
+            let n = one_rows as f64;
+            (one_sum / n, one_max, one_bearing / n, false)
+        } else {
+            (hidden, hidden, 0.5 * (lo + hi), true)
+        };
         // Range to the surface along the middle quarter of the piece.
         let band = (0.25 * (hi - lo)).max(res);
         let (mut sum, mut n, mut count) = (0.0, 0usize, 0usize);
         let (mut pzmin, mut pzmax) = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut at_image_edge = false;
         for &k in &self.members {
             let p = self.points[k as usize].p.map(f64::from);
             let b = relative_bearing(eye, &p, centre_bearing);
@@ -394,45 +583,158 @@ impl ObstacleMapper {
             count += 1;
             pzmin = pzmin.min(p.z);
             pzmax = pzmax.max(p.z);
+            let row = self.points[k as usize].row;
+            at_image_edge |= self.edge_rows.is_some_and(|(a, b)| row == a || row == b);
             if (b - mid).abs() <= band {
                 sum += horizontal_range(eye, &p);
                 n += 1;
             }
         }
-        if n == 0 || count < (self.config.min_points as usize).div_ceil(2) {
+        if n == 0 || mean_half <= 0.0 || count < (self.config.min_points as usize).div_ceil(2) {
             return;
         }
         let near = sum / n as f64;
-        let s = half.sin().min(0.9);
-        let radius = near * s / (1.0 - s);
-        let bearing = centre_bearing + mid;
-        let dist = near + radius;
+        let circle = |half: f64| {
+            let s = half.sin().min(0.9);
+            near * s / (1.0 - s)
+        };
         let (zmin, zmax) = if pzmin.is_finite() {
             (pzmin, pzmax)
         } else {
             (zmin, zmax)
         };
         let from_ground = zmin < self.config.ground_height_m + self.config.ground_tolerance_m + 0.3;
-        let shape = if self.cylinders_only || from_ground || zmax - zmin > 3.0 * radius {
-            ObstacleShape::Cylinder { top_m: zmax }
-        } else {
-            ObstacleShape::Sphere
-        };
+        let widest_radius = circle(widest_half);
+        // A sphere is only measured whole: the rows through its middle,
+        // the widest, are the ones the range limit cuts first.
+        let (shape, radius, partial) =
+            if self.cylinders_only || from_ground || zmax - zmin > 3.0 * widest_radius {
+                let shape = ObstacleShape::Cylinder { top_m: zmax };
+                (shape, circle(mean_half), partial)
+            } else {
+                // (its widest row may lie beyond the image's top or bottom)
+                let cut = one_rows + hidden_rows > 0 || at_image_edge;
+                (ObstacleShape::Sphere, widest_radius, partial || cut)
+            };
+        let bearing = centre_bearing + mid;
+        let dist = near + radius;
         let z = match shape {
             ObstacleShape::Cylinder { .. } => 0.5 * (self.config.ground_height_m + zmax),
             ObstacleShape::Sphere => 0.5 * (zmin + zmax),
         };
+        let mut centre = Vector3::new(
+            eye.x + dist * bearing.cos(),
+            eye.y + dist * bearing.sin(),
+            z,
+        );
+        let (mut radius, mut partial) = (radius, partial);
+        // A pillar whose middle is hidden: its width says little, but the
+        // curve of what is seen (every row on the same circle) does. A
+        // circle fitted to the points is taken when it lies behind them
+        // and is at least as wide as what is seen.
+        if partial && matches!(shape, ObstacleShape::Cylinder { .. }) {
+            if let Some((c, r)) = self.fit_circle(eye, centre_bearing, (lo, hi)) {
+                let behind = (c - eye.xy()).norm() > near;
+                if behind && r >= radius && r <= self.config.max_radius_m {
+                    (centre.x, centre.y, radius, partial) = (c.x, c.y, r, false);
+                }
+            }
+        }
         if self.detections.len() < self.detections.capacity() {
             self.detections.push(Detection {
                 shape,
-                position_m: Vector3::new(
-                    eye.x + dist * bearing.cos(),
-                    eye.y + dist * bearing.sin(),
-                    z,
-                ),
+                position_m: centre,
                 radius_m: radius,
                 range_m: near,
+                partial,
             });
+        }
+    }
+
+    /// The least-squares circle through the horizontal positions of the
+    /// members between the bearings `lo` and `hi`: its centre and radius,
+    /// or `None` when they are degenerate. Kasa's algebraic fit starts a
+    /// few Gauss-Newton steps on the distances to the circle (the
+    /// algebraic fit alone reads a short arc's radius small: 0.25 for a
+    /// 0.3 m pillar seen over a third of its width).
+    fn fit_circle(
+        &self,
+        eye: &Vector3<f64>,
+        centre_bearing: f64,
+        (lo, hi): (f64, f64),
+    ) -> Option<(nalgebra::Vector2<f64>, f64)> {
+        let in_span = |k: &u32| {
+            let p = self.points[*k as usize].p.map(f64::from);
+            let b = relative_bearing(eye, &p, centre_bearing);
+            (b >= lo - 1e-9 && b <= hi + 1e-9).then_some(p.xy())
+        };
+        // Relative to the first point, for conditioning.
+        let o = self.members.iter().find_map(in_span)?;
+        let mut a = nalgebra::Matrix3::<f64>::zeros();
+        let mut rhs = Vector3::<f64>::zeros();
+        for q in self.members.iter().filter_map(in_span) {
+            let (x, y) = (q.x - o.x, q.y - o.y);
+            let row = Vector3::new(x, y, 1.0);
+            a += row * row.transpose();
+            rhs -= row * (x * x + y * y);
+        }
+        let d = a.lu().solve(&rhs)?;
+        let mut c = nalgebra::Vector2::new(-0.5 * d.x, -0.5 * d.y);
+        let r2 = c.norm_squared() - d.z;
+        if !(r2 > 0.0 && r2.is_finite()) {
+            return None;
+        }
+        let mut r = r2.sqrt();
+        for _ in 0..5 {
+            let (mut jtj, mut jtr) = (nalgebra::Matrix3::<f64>::zeros(), Vector3::<f64>::zeros());
+            for q in self.members.iter().filter_map(in_span) {
+                let v = q - o - c;
+                let dist = v.norm().max(1e-9);
+                let j = Vector3::new(-v.x / dist, -v.y / dist, -1.0);
+                jtj += j * j.transpose();
+                jtr += j * (dist - r);
+            }
+            let step = jtj.lu().solve(&(-jtr))?;
+            c += step.xy();
+            r += step.z;
+            if !(r > 0.0 && r.is_finite()) {
+                return None;
+            }
+        }
+        Some((c + o, r))
+    }
+
+    /// Calls `f(row)` for each image row of the members between the
+    /// bearings `lo` and `hi` (members are in row order).
+    fn each_row(
+        &self,
+        eye: &Vector3<f64>,
+        centre_bearing: f64,
+        (lo, hi): (f64, f64),
+        mut f: impl FnMut(&Row),
+    ) {
+        let mut row = Row::EMPTY;
+        for &k in &self.members {
+            let pt = self.points[k as usize];
+            let p = pt.p.map(f64::from);
+            let b = relative_bearing(eye, &p, centre_bearing);
+            if b < lo - 1e-9 || b > hi + 1e-9 {
+                continue;
+            }
+            if pt.row != row.index && row.is_some() {
+                f(&row);
+                row = Row::EMPTY;
+            }
+            row.add(
+                pt.row,
+                b,
+                f64::from(pt.half_step),
+                &pt,
+                horizontal_range(eye, &p),
+            );
+        }
+        if row.is_some() {
+            f(&row);
         }
     }
 
@@ -453,14 +755,40 @@ impl ObstacleMapper {
         }
         let max_range = self.config.max_range_m;
         let last_u = (w - 1) / stride * stride;
+        self.edge_rows = Some((0, ((h - 1) / stride * stride) as u32));
         for v in (0..h).step_by(stride) {
             for u in (0..w).step_by(stride) {
                 let z = image.data[v * w + u] as f64;
                 if !(z.is_finite() && z > 0.0 && z <= max_range) {
                     continue;
                 }
-                let p = world_from_camera * Point3::from(k.ray(u as u32, v as u32) * z);
-                self.add_point(&p.coords, u == 0 || u == last_u);
+                let ray = k.ray(u as u32, v as u32);
+                let p = world_from_camera * Point3::from(ray * z);
+                // The bearings half a stride to either side: a pitched
+                // camera's columns fan out, and off the optical axis a
+                // pixel spans a smaller angle.
+                let side = Vector3::new(0.5 * stride as f64 / k.fx_px, 0.0, 0.0);
+                let (a, b) = (
+                    world_from_camera.rotation * (ray - side),
+                    world_from_camera.rotation * (ray + side),
+                );
+                let step = crate::kalman::wrap_angle(b.y.atan2(b.x) - a.y.atan2(a.x)).abs();
+                let row = &image.data[v * w..(v + 1) * w];
+                let neighbour = |du: isize| {
+                    let n = u as isize + du * stride as isize;
+                    (0..w as isize).contains(&n).then(|| row[n as usize] as f64)
+                };
+                let cut = [
+                    hidden_edge(z, neighbour(-1), max_range),
+                    hidden_edge(z, neighbour(1), max_range),
+                ];
+                self.add_point(
+                    &p.coords,
+                    u == 0 || u == last_u,
+                    (v as u32, u as u32),
+                    0.5 * step,
+                    cut,
+                );
             }
         }
         let eye = world_from_camera.translation.vector;
@@ -478,6 +806,7 @@ impl ObstacleMapper {
         world_from_sensor: &Isometry3<f64>,
     ) {
         self.begin(world_from_sensor);
+        self.edge_rows = None;
         let max_range = self.config.max_range_m.min(scan.range_max_m);
         for (i, &r) in scan.ranges_m.iter().enumerate() {
             let r = r as f64;
@@ -486,7 +815,14 @@ impl ObstacleMapper {
             }
             let a = scan.angle_min_rad + i as f64 * scan.angle_increment_rad;
             let p = world_from_sensor * Point3::new(r * a.cos(), r * a.sin(), 0.0);
-            self.add_point(&p.coords, false);
+            let half_step = 0.5 * scan.angle_increment_rad.abs();
+            let neighbour =
+                |n: Option<usize>| n.and_then(|n| scan.ranges_m.get(n)).map(|&r| r as f64);
+            let cut = [
+                hidden_edge(r, neighbour(i.checked_sub(1)), max_range),
+                hidden_edge(r, neighbour(Some(i + 1)), max_range),
+            ];
+            self.add_point(&p.coords, false, (0, i as u32), half_step, cut);
         }
         let eye = world_from_sensor.translation.vector;
         self.fit(&eye, scan.angle_increment_rad.abs());
@@ -537,10 +873,18 @@ impl ObstacleMapper {
                     let gain = tr.variance / (tr.variance + meas_var);
                     let o = &mut tr.obstacle;
                     o.position_m += (det.position_m - o.position_m) * gain;
-                    let rgain = tr.radius_variance / (tr.radius_variance + meas_var);
-                    o.radius_m += (det.radius_m - o.radius_m) * rgain;
                     tr.variance *= 1.0 - gain;
-                    tr.radius_variance *= 1.0 - rgain;
+                    if !det.partial {
+                        let rgain = tr.radius_variance / (tr.radius_variance + meas_var);
+                        o.radius_m += (det.radius_m - o.radius_m) * rgain;
+                        tr.radius_variance *= 1.0 - rgain;
+                    } else if det.radius_m > o.radius_m {
+                        // A lower bound above the estimate: the object is
+                        // at least this large, and the estimate was not
+                        // as sure as it thought.
+                        o.radius_m = det.radius_m;
+                        tr.radius_variance = tr.radius_variance.max(meas_var);
+                    }
                     o.shape = match (o.shape, det.shape) {
                         (
                             ObstacleShape::Cylinder { top_m: a },
@@ -561,6 +905,8 @@ impl ObstacleMapper {
                         tr.confirmed = true;
                     }
                 }
+                // A lower bound starts nothing: wait for a better view.
+                None if det.partial => {}
                 None => {
                     if self.tracks.len() < self.tracks.capacity() {
                         let id = self.next_id;
@@ -714,6 +1060,24 @@ fn gap(o: &Obstacle, p: &Vector3<f64>, shape: ObstacleShape) -> f64 {
         _ => (o.position_m.xy() - p.xy()).norm(),
     }
 }
+
+/// Whether a sample at range `range` has, beside it, a nearer surface (an
+/// occluder: nearer by more than [`OCCLUDER_M`] plus [`OCCLUDER_PER_M`] per
+/// metre) or the same surface going on beyond `max_range` (within a
+/// surface jump): the object's edge is not seen there if that side is
+/// outside it. A farther neighbour beyond a jump, or none (sky), is an edge.
+fn hidden_edge(range: f64, neighbour: Option<f64>, max_range: f64) -> bool {
+    let Some(n) = neighbour.filter(|n| n.is_finite() && *n > 0.0) else {
+        return false;
+    };
+    let jump = SURFACE_JUMP_M + SURFACE_JUMP_PER_M * range;
+    n < range - (OCCLUDER_M + OCCLUDER_PER_M * range) || (n > max_range && n < range + jump)
+}
+
+/// A neighbour this much nearer (plus per metre of range, for depth noise)
+/// is in front of the sample's surface, m.
+const OCCLUDER_M: f64 = 0.05;
+const OCCLUDER_PER_M: f64 = 0.02;
 
 fn horizontal_range(eye: &Vector3<f64>, p: &Vector3<f64>) -> f64 {
     ((p.x - eye.x).powi(2) + (p.y - eye.y).powi(2)).sqrt()

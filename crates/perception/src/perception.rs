@@ -407,7 +407,7 @@ impl Perception {
             }
             Measurement::InfraredImage(image) => {
                 let world_from_camera = self.pose_at(stamp) * body_from_sensor;
-                let registration = self.registration.as_ref().map(|(_, r)| r);
+                let registration = self.registration.as_mut().map(|(_, r)| r);
                 match &mut self.finder {
                     Some((id, f)) if *id == reading.sensor => {
                         f.frame(stamp, image, registration, &world_from_camera);

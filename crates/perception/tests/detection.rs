@@ -255,7 +255,7 @@ fn hot_objects_in_infrared_are_placed_with_registered_depth() {
         );
         registration.update(t, &depth);
         let ir = render_infrared(&scene, &ir_k, &(body * body_from_ir), 0.3, &mut r);
-        finder.frame(t, &ir, Some(&registration), &(body * body_from_ir));
+        finder.frame(t, &ir, Some(&mut registration), &(body * body_from_ir));
     }
     let targets = finder.targets();
     assert_eq!(targets.len(), 2, "{targets:?} {:?}", finder.last_blobs());
@@ -292,7 +292,7 @@ fn hot_objects_in_infrared_are_placed_with_registered_depth() {
         );
         registration.update(t, &depth);
         let ir = render_infrared(&hidden, &ir_k, &(body * body_from_ir), 0.3, &mut r);
-        finder2.frame(t, &ir, Some(&registration), &(body * body_from_ir));
+        finder2.frame(t, &ir, Some(&mut registration), &(body * body_from_ir));
     }
     assert_eq!(finder2.last_blobs().len(), 2, "{:?}", finder2.last_blobs());
     assert_eq!(finder2.targets().len(), 1, "{:?}", finder2.targets());
@@ -301,7 +301,7 @@ fn hot_objects_in_infrared_are_placed_with_registered_depth() {
     // Without a depth image close in time the blobs are not placed.
     let mut blind = TargetFinder::new(&config, ir_k);
     let ir = render_infrared(&scene, &ir_k, &(body * body_from_ir), 0.3, &mut r);
-    blind.frame(5.0, &ir, Some(&registration), &(body * body_from_ir));
+    blind.frame(5.0, &ir, Some(&mut registration), &(body * body_from_ir));
     assert!(blind.targets().is_empty());
     assert_eq!(blind.unplaced_blobs, 2);
 }
@@ -339,7 +339,7 @@ fn pillars_a_few_centimetres_apart_stay_apart() {
         let (mapper, ..) = detect(&scene, false, 2.0, 10);
         let obstacles = mapper.obstacles();
         let mut claimed = vec![false; obstacles.len()];
-        let (mut found, mut radius_error) = (0, 0.0_f64);
+        let (mut found, mut radius_error, mut smallest) = (0, 0.0_f64, f64::INFINITY);
         for &(x, y) in &pillars {
             let nearest = obstacles
                 .iter()
@@ -358,13 +358,14 @@ fn pillars_a_few_centimetres_apart_stay_apart() {
                     claimed[i] = true;
                     found += 1;
                     radius_error = radius_error.max((o.radius_m - radius).abs());
+                    smallest = smallest.min(o.radius_m);
                 }
             }
         }
         let recall = found as f64 / pillars.len() as f64;
         let largest = obstacles.iter().map(|o| o.radius_m).fold(0.0, f64::max);
         eprintln!(
-            "radius {radius} gap {gap}: recall {recall:.2}, {} obstacles, largest radius {largest:.2}, radius error {radius_error:.3}",
+            "radius {radius} gap {gap}: recall {recall:.2}, {} obstacles, radii {smallest:.3} to {largest:.3}, radius error {radius_error:.3}",
             obstacles.len()
         );
         assert!(
@@ -374,6 +375,190 @@ fn pillars_a_few_centimetres_apart_stay_apart() {
         assert!(
             largest < radius + 0.15,
             "radius {radius} gap {gap}: a circle of {largest} m covers two pillars: {obstacles:?}"
+        );
+        // A pillar half hidden behind its neighbour is not read small
+        // (under-reading is the unsafe side): its hidden edge is not taken
+        // for its edge, and when its middle is hidden too the curve of
+        // what is seen gives its circle. Before, the row along the view at
+        // a 0.1 m gap read 0.143 for 0.3; now 0.279.
+        assert!(
+            smallest > radius - 0.05,
+            "radius {radius} gap {gap}: a pillar read {smallest} m: {obstacles:?}"
+        );
+    }
+}
+
+/// Issue 13: a fitted radius has no systematic error. Single pillars (the
+/// flagship's 0.15 m among them) at 2 to 6 m, ahead and off to the side,
+/// seen by the quadrotor's pitched depth camera while it approaches: the
+/// signed mean of the radius errors is within 2 cm, the worst within 5 cm.
+/// (A safety margin belongs to the controller's keep-out distance.)
+#[test]
+fn pillar_radii_are_unbiased() {
+    let mut errors = Vec::new();
+    for radius in [0.1, 0.15, 0.2, 0.3, 0.4] {
+        for range in [2.0, 3.0, 4.0, 5.0, 6.0] {
+            for side in [0.0, 0.35, -0.7] {
+                let (x, y) = (range + 0.5, side * range);
+                let scene = [Thing::Cylinder {
+                    x,
+                    y,
+                    radius,
+                    height: 6.0,
+                    temperature_k: AMBIENT_K,
+                }];
+                let (mapper, recall, ..) = detect(&scene, false, 2.0, 5);
+                assert_eq!(
+                    recall,
+                    1.0,
+                    "r {radius} at ({x}, {y}): {:?}",
+                    mapper.obstacles()
+                );
+                let o = mapper
+                    .obstacles()
+                    .iter()
+                    .min_by(|a, b| {
+                        let d = |o: &recede_perception::Obstacle| {
+                            (o.position_m.xy() - nalgebra::Vector2::new(x, y)).norm()
+                        };
+                        d(a).total_cmp(&d(b))
+                    })
+                    .unwrap();
+                errors.push((o.radius_m - radius, radius, x, y));
+            }
+        }
+    }
+    let mean = errors.iter().map(|e| e.0).sum::<f64>() / errors.len() as f64;
+    let worst = errors
+        .iter()
+        .copied()
+        .max_by(|a, b| a.0.abs().total_cmp(&b.0.abs()))
+        .unwrap();
+    for &(e, r, x, y) in &errors {
+        eprintln!("r {r:.2} at ({x:.1}, {y:+.2}): error {e:+.3}");
+    }
+    eprintln!(
+        "{} fits: mean radius error {mean:+.4} m, worst {:+.3} (r {} at ({}, {}))",
+        errors.len(),
+        worst.0,
+        worst.1,
+        worst.2,
+        worst.3
+    );
+    assert!(mean.abs() <= 0.02, "mean radius error {mean:+.4} m");
+    assert!(worst.0.abs() <= 0.05, "worst radius error {worst:?}");
+}
+
+/// Issue 13: spheres (0.2 to 0.6 m, above, at and below the camera's
+/// height, ahead and to the side, 2.5 to 5.5 m away) are read without
+/// bias either: a sphere's widest image row is the one through its centre.
+#[test]
+fn sphere_radii_are_unbiased() {
+    let mut errors = Vec::new();
+    for radius in [0.2, 0.3, 0.45, 0.6] {
+        for range in [2.5, 3.5, 4.5, 5.5] {
+            for (side, dz) in [(0.0, 0.0), (0.3, 0.6), (-0.4, -0.4)] {
+                let centre = Vector3::new(range + 0.5, side * range, 2.0 + dz);
+                let scene = [Thing::Sphere {
+                    centre,
+                    radius,
+                    temperature_k: AMBIENT_K,
+                }];
+                let (mapper, recall, ..) = detect(&scene, false, 2.0, 5);
+                assert_eq!(
+                    recall,
+                    1.0,
+                    "r {radius} at {centre:?}: {:?}",
+                    mapper.obstacles()
+                );
+                let o = mapper
+                    .obstacles()
+                    .iter()
+                    .min_by(|a, b| {
+                        let d = |o: &recede_perception::Obstacle| (o.position_m - centre).norm();
+                        d(a).total_cmp(&d(b))
+                    })
+                    .unwrap();
+                assert_eq!(
+                    o.shape,
+                    ObstacleShape::Sphere,
+                    "r {radius} at {centre:?}: {o:?}"
+                );
+                errors.push((o.radius_m - radius, radius, centre));
+            }
+        }
+    }
+    let mean = errors.iter().map(|e| e.0).sum::<f64>() / errors.len() as f64;
+    let worst = errors
+        .iter()
+        .copied()
+        .max_by(|a, b| a.0.abs().total_cmp(&b.0.abs()))
+        .unwrap();
+    for &(e, r, c) in &errors {
+        eprintln!(
+            "r {r:.2} at ({:.1}, {:+.2}, {:.1}): error {e:+.3}",
+            c.x, c.y, c.z
+        );
+    }
+    eprintln!(
+        "{} fits: mean radius error {mean:+.4} m, worst {:+.3} (r {} at {:?})",
+        errors.len(),
+        worst.0,
+        worst.1,
+        worst.2
+    );
+    assert!(mean.abs() <= 0.02, "mean radius error {mean:+.4} m");
+    assert!(worst.0.abs() <= 0.06, "worst radius error {worst:?}");
+}
+
+/// A ball whose far part lies beyond the range limit (the flagship's, seen
+/// from 7 to 8 m), or whose middle is above the image: what is seen is
+/// narrower than the ball, so it is never taken for the ball's size.
+#[test]
+fn a_ball_cut_by_the_range_limit_is_not_read_small() {
+    let radius = 0.6;
+    for x in [8.0, 8.3, 8.6] {
+        let centre = Vector3::new(x, -0.5, 2.5);
+        let scene = [Thing::Sphere {
+            centre,
+            radius,
+            temperature_k: AMBIENT_K,
+        }];
+        let (mapper, ..) = detect(&scene, false, 2.0, 5);
+        for o in mapper.obstacles() {
+            eprintln!("ball at {x}: {o:?}");
+        }
+        let small = mapper
+            .obstacles()
+            .iter()
+            .filter(|o| (o.position_m.xy() - centre.xy()).norm() < 1.0)
+            .map(|o| o.radius_m)
+            .fold(f64::INFINITY, f64::min);
+        assert!(
+            small.is_infinite() || small > radius - 0.1,
+            "ball at {x}: read {small}"
+        );
+    }
+    // Above the view, its middle beyond the image's top row: what is seen
+    // is a slice of it.
+    for (x, z) in [(3.0, 3.6), (3.5, 3.7), (4.0, 3.9)] {
+        let centre = Vector3::new(x, 0.3, z);
+        let scene = [Thing::Sphere {
+            centre,
+            radius,
+            temperature_k: AMBIENT_K,
+        }];
+        let (mapper, ..) = detect(&scene, false, 2.0, 5);
+        let small = mapper
+            .obstacles()
+            .iter()
+            .filter(|o| (o.position_m.xy() - centre.xy()).norm() < 1.0)
+            .map(|o| o.radius_m)
+            .fold(f64::INFINITY, f64::min);
+        eprintln!("ball above at ({x}, {z}): smallest {small}");
+        assert!(
+            small.is_infinite() || small > radius - 0.1,
+            "ball above at ({x}, {z}): read {small}"
         );
     }
 }
