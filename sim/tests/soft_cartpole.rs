@@ -137,3 +137,28 @@ fn substeps_follow_the_stiffness() {
         stiff.substeps()
     );
 }
+
+/// A retardation time the simulator could only step in absurdly many
+/// substeps (1e308 s once asked for `usize::MAX` and hung the run) is a
+/// configuration error naming the key; a large but steppable one is not.
+#[test]
+fn an_unsteppable_link_is_refused_by_name() {
+    for (retardation, refused) in [(1e308, true), (f64::MAX, true), (1e3, true), (1e-3, false)] {
+        let config = SoftCartPolePlant {
+            params: SoftCartPoleParams::default(),
+            segments: 3,
+            retardation_time_secs: Some(retardation),
+            cart_viscous_friction_n_s_per_m: 0.0,
+        };
+        let actuator = Actuator::new([-80.0], [80.0], [0.0]);
+        let made = SoftLinkPlant::<11>::new(&config, actuator, Disturbances::none(), 1e-3);
+        match made {
+            Err(e) => {
+                assert!(refused, "{retardation}: {e}");
+                let message = format!("{e:?}");
+                assert!(message.contains("retardation_time_secs"), "{message}");
+            }
+            Ok(p) => assert!(!refused && p.substeps() <= 10_000, "{retardation}"),
+        }
+    }
+}

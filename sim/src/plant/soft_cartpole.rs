@@ -137,7 +137,33 @@ impl<const NQ: usize> SoftLinkPlant<NQ> {
             .retardation_time_secs
             .unwrap_or(config.params.retardation_time_secs);
         let rate = stiffest_rate::<NQ>(&config.params, retardation_secs);
-        let substeps = (rate * step_secs / 0.5).ceil().max(1.0) as usize;
+        let needed = (rate * step_secs / 0.5).ceil().max(1.0);
+        // A link this stiff or this damped is a file asking for hours of
+        // RK4 (1e308 s of retardation once asked for usize::MAX substeps
+        // and hung the run): refused, naming what sets the rate.
+        if !(needed <= MAX_SUBSTEPS) {
+            let damping_sets_it = rate > stiffest_rate::<NQ>(&config.params, 0.0);
+            let (key, value) = match config.retardation_time_secs {
+                Some(t) if damping_sets_it => ("plant.robot.retardation_time_secs", t),
+                None if damping_sets_it => {
+                    ("plant.robot.params.retardation_time_secs", retardation_secs)
+                }
+                _ => (
+                    "plant.robot.params.bending_stiffness_n_m2",
+                    config.params.bending_stiffness_n_m2,
+                ),
+            };
+            return Err(fail(
+                key,
+                &format!(
+                    "a link the simulator can step at plant.integration_rate_hz \
+                     in at most {MAX_SUBSTEPS} RK4 substeps (its stiffest rate is {rate:e} 1/s)"
+                ),
+                format!("{value:e}"),
+            )
+            .into());
+        }
+        let substeps = needed as usize;
         let mut plant = Self {
             params: config.params,
             retardation_secs,
@@ -206,6 +232,9 @@ impl<const NQ: usize> SoftLinkPlant<NQ> {
 /// The largest |eigenvalue| of the straight link's linearisation, 1/s:
 /// `omega` of its stiffest mode, or `tau omega^2` where damping makes that
 /// mode's decay faster still.
+/// The most RK4 substeps one plant step may take.
+const MAX_SUBSTEPS: f64 = 10_000.0;
+
 fn stiffest_rate<const NQ: usize>(p: &SoftCartPoleParams, retardation_secs: f64) -> f64 {
     let zero = SVector::<f64, NQ>::zeros();
     let mass = soft_link::assemble(p, &zero, &zero).mass;
