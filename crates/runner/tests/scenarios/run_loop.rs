@@ -69,7 +69,13 @@ fn repeatable(file: &str, seed: u64, workers: usize) -> (serde_json::Value, Vec<
     };
     let s: RunSummary = run_with(&load(file), &options, Some(&mut hook)).unwrap();
     let mut v = serde_json::to_value(&s).unwrap();
-    for key in ["wall_secs", "realtime_factor", "step_us"] {
+    for key in [
+        "wall_secs",
+        "realtime_factor",
+        "step_us",
+        "feedback_us",
+        "prepare_us",
+    ] {
         v.as_object_mut().unwrap().remove(key);
     }
     (v, states)
