@@ -6,82 +6,44 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use nalgebra::{SVector, Vector1, Vector4};
+use recede_bench::stepping::SteppedLoop;
 use recede_bench::{p1, p2};
-use recede_model::robots::quadrotor::{NU, NX};
 use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, SoftCartPole};
-use recede_model::{Dynamics, Residual, Rk4, ZeroResidual};
-use recede_sim::plant::Plant;
+use recede_model::{Dynamics, Rk4};
 
-/// P1's closed loop, one controller step per iteration; the episode
-/// restarts every 200 steps so every phase of the swing-up is sampled.
+/// P1's closed loop (configs/bench/p1.toml), one controller step per
+/// iteration; the episode restarts every 200 steps so every phase of the
+/// swing-up is sampled.
 fn p1_step(c: &mut Criterion) {
-    let mut mpc = p1::controller(None).expect("P1 controller");
-    let plant = CartPole::default();
-    let rk4 = Rk4::new(0.002, 1);
-    let x_start = Vector4::new(0.0, std::f64::consts::PI, 0.0, 0.0);
-    let (mut x, mut u, mut k) = (x_start, Vector1::zeros(), 0);
+    let scenario = recede_bench::scenarios::p1().expect("P1 scenario");
+    let mut stepped = SteppedLoop::new(&scenario, p1::STEPS).expect("P1 loop");
     c.bench_function("p1_controller_step", |b| {
-        b.iter(|| {
-            if k == p1::STEPS {
-                (x, k) = (x_start, 0);
-                mpc.reset(&x, &Vector1::zeros());
-            }
-            black_box(mpc.step(&x, 0.02, &mut u));
-            for _ in 0..10 {
-                x = rk4.step(&plant, &x, &u);
-            }
-            k += 1;
-        })
+        b.iter(|| black_box(stepped.step().expect("P1 step")))
     });
 }
 
-/// P2's closed loop at 9 m/s, one controller step per iteration, with the
-/// nominal model and with the benchmark's residual architecture (weights
-/// from a fixed seed: inference time does not depend on their values).
+/// P2's closed loop at 9 m/s (configs/bench/p2_v9.toml), one controller
+/// step per iteration, with the nominal model and with the benchmark's
+/// residual architecture (weights from a fixed seed: inference time does
+/// not depend on their values), handed over as a model file.
 fn p2_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("p2_controller_step");
-    p2_closed_loop(&mut group, "nominal", ZeroResidual);
-    p2_closed_loop(
-        &mut group,
-        "residual",
-        p2::untrained_residual(7).expect("residual"),
-    );
-    group.finish();
-}
-
-fn p2_closed_loop<R: Residual<NX, NU>>(
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    name: &str,
-    residual: R,
-) {
-    let reference = p2::figure_eight(9.0);
-    let sample = |t: f64, x: &mut [f64], u: &mut [f64]| reference.sample(t, x, u);
-    let mut x0 = SVector::<f64, NX>::zeros();
-    sample(0.0, x0.as_mut_slice(), &mut [0.0; NU]);
-    let mut mpc = p2::controller(residual, p2::RESIDUAL, &x0).expect("P2 controller");
-    let mut plant = p2::plant(&x0).expect("P2 plant");
-    let lap_steps = (p2::lap_secs(9.0) / p2::PERIOD_SECS).round() as usize;
-    let mut u = SVector::<f64, NU>::zeros();
-    let mut k = 0;
-    group.bench_function(name, |b| {
-        b.iter(|| {
-            if k == lap_steps {
-                k = 0;
-                plant = p2::plant(&x0).expect("P2 plant");
-                mpc.reset(&x0, &Quadrotor::default().hover_input());
-            }
-            let t = k as f64 * p2::PERIOD_SECS;
-            let x = SVector::from_column_slice(plant.state());
-            p2::set_references(&mut mpc, t, &sample);
-            black_box(mpc.step(&x, p2::PERIOD_SECS, &mut u));
-            for j in 0..10 {
-                plant
-                    .step(t + j as f64 * p2::PLANT_STEP_SECS, u.as_slice())
-                    .expect("plant steps");
-            }
-            k += 1;
-        })
+    let lap_steps = p2::lap_steps(9.0).expect("P2 lap");
+    let nominal = p2::scenario(9.0).expect("P2 scenario");
+    let mut stepped = SteppedLoop::new(&nominal, lap_steps).expect("P2 loop");
+    group.bench_function("nominal", |b| {
+        b.iter(|| black_box(stepped.step().expect("P2 step")))
     });
+    let file = tempfile::NamedTempFile::new().expect("a temporary file");
+    p2::untrained_residual(7)
+        .and_then(|r| Ok(r.save(file.path())?))
+        .expect("the residual file");
+    let residual = p2::with_residual(nominal, file.path());
+    let mut stepped = SteppedLoop::new(&residual, lap_steps).expect("P2 loop");
+    group.bench_function("residual", |b| {
+        b.iter(|| black_box(stepped.step().expect("P2 step")))
+    });
+    group.finish();
 }
 
 fn p3_loop(c: &mut Criterion) {

@@ -268,3 +268,24 @@ fn bench_p3_reports_its_ratio() {
     // Both loops solve the same QP to OSQP's default tolerance.
     assert!(r["max_input_difference"].as_f64().unwrap() < 0.05, "{r}");
 }
+
+/// A recording that cannot be written stops `recede run` before the loop:
+/// exit code 2, the path named, no summary (the library half, no control
+/// step run: crates/runner/tests/scenarios/run_loop.rs).
+#[test]
+fn a_recording_that_cannot_be_written_exits_2_before_the_run() {
+    let out = recede(&[
+        "run",
+        "configs/cartpole.toml",
+        "--rrd",
+        "/nonexistent-dir/run.rrd",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nonexistent-dir"), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "no summary: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

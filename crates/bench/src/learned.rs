@@ -8,16 +8,20 @@
 
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use nalgebra::SVector;
 use recede_control::Controller;
 use recede_learn::{Dataset, MlpResidual, ResidualSpec, TrainOptions, TrainReport};
 use recede_model::{Bounds, Discretized, Dynamics, Residual, WithResidual};
 use recede_mpc::{Mpc, StepReport};
+use recede_rt::{LoopConfig, LoopReport, Mode, NullSink, Policy, StepHook, TruthEstimator};
 use recede_sim::plant::Plant;
+use recede_sim::Simulator;
 
 use crate::micros_since;
+use recede_runner::adapters::{SimWorld, DEFAULT_RENDER_WORKERS};
 use recede_runner::datalog::Nominal;
+use recede_runner::scenario::Scenario;
 use recede_runner::stats::Percentiles;
 
 /// An MPC of the benchmarks: a robot's nominal model plus a residual.
@@ -266,4 +270,38 @@ pub fn outside_support_fraction<const NX: usize, const NU: usize>(
 ) -> f64 {
     let stats = residual.guard_stats();
     stats.outside_support as f64 / stats.evaluations.max(1) as f64
+}
+
+/// Runs `policy` (a controller no scenario file can name: an oracle's
+/// model) through the loop `recede run` uses for `scenario`: rt's lockstep
+/// loop, the simulator's true plant and sensors, the true state as the
+/// estimate, `hook` at every control step.
+pub fn run_policy(
+    scenario: &Scenario,
+    duration_secs: f64,
+    policy: &mut dyn Policy,
+    hook: &mut dyn StepHook,
+) -> Result<LoopReport> {
+    let f = &scenario.file;
+    let mut sim = Simulator::from_config(
+        &scenario.plant_config(),
+        &f.world,
+        &f.sensors,
+        f.scenario.seed,
+    )
+    .with_context(|| format!("{}: building the simulated world", scenario.path.display()))?;
+    let mut world = SimWorld::new(&mut sim, DEFAULT_RENDER_WORKERS);
+    let mut estimator = TruthEstimator::new(policy.dimensions().0);
+    let mut config = LoopConfig::new(Mode::Lockstep, scenario.period_secs(), duration_secs);
+    config.actuation_delay_secs = f.timing.actuation_delay_secs;
+    config.deadline_secs = f.timing.deadline_secs;
+    recede_rt::run(
+        &mut world,
+        policy,
+        &mut estimator,
+        &mut NullSink,
+        hook,
+        &config,
+    )
+    .with_context(|| format!("running {}", scenario.path.display()))
 }

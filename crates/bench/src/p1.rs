@@ -3,10 +3,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use nalgebra::{Vector1, Vector4};
-use recede_model::robots::{CartPole, ModelFileConfig, RobotConfig};
-use recede_model::{Discretized, Rk4};
-use recede_mpc::{Mpc, MpcConfig, OsqpConfig};
+use recede_model::robots::{ModelFileConfig, RobotConfig};
+use recede_mpc::{MpcConfig, OsqpConfig};
 use serde::Serialize;
 
 use crate::IterationStats;
@@ -55,18 +53,6 @@ pub fn config(osqp: Option<OsqpConfig>) -> Result<MpcConfig> {
         config.osqp = osqp;
     }
     Ok(config)
-}
-
-pub type P1Controller = Mpc<Discretized<CartPole>, (), 4, 1>;
-
-pub fn controller(osqp: Option<OsqpConfig>) -> Result<P1Controller> {
-    let config = config(osqp)?;
-    let spec = config.to_spec::<4, 1>()?;
-    let model = Discretized::new(CartPole::default(), Rk4::new(config.dt_secs, 1));
-    let x0 = Vector4::new(0.0, std::f64::consts::PI, 0.0, 0.0);
-    let mut mpc = Mpc::new(model, (), spec, &x0, &Vector1::zeros())?;
-    mpc.set_constant_reference(&Vector4::zeros(), &Vector1::zeros());
-    Ok(mpc)
 }
 
 /// The two variants `recede bench p1` reports.

@@ -101,6 +101,11 @@ pub struct RunSummary {
     /// Real time: steps whose command missed its deadline.
     pub deadline_misses: usize,
     pub step_us: Percentiles,
+    /// The controller's step split: from the state to the command (the
+    /// QP's solve included), and the preparation of the next step
+    /// (linearising, condensing, matrix updates).
+    pub feedback_us: Percentiles,
+    pub prepare_us: Percentiles,
     /// Real time only.
     pub loop_jitter_us: Option<Jitter>,
     pub qp_iterations_max: u32,
@@ -266,6 +271,7 @@ fn run_scenario(
     // guidance turns it into keep-out rows and the approach to a target.
     let guidance = Guidance::new(&f.robot, f.perception.approach.as_ref());
     let mut policy = ControlPolicy::new(controller, f.reference.clone(), guidance);
+    policy.keep_split((duration / scenario.period_secs()).ceil() as usize + 2);
     let mut truth = TruthEstimator::new(nx);
     let mut perception = match &f.estimator {
         EstimatorConfig::Truth => None,
@@ -374,6 +380,9 @@ fn run_scenario(
     let residual = policy.controller.residual_stats();
     let mut summary = summarize(scenario, seed, &report, &scoring, recording, residual);
     summary.inaccurate_solves = policy.controller.fallback_counts().inaccurate;
+    let split = |i: usize| -> Vec<f64> { policy.split_secs().iter().map(|s| s[i] * 1e6).collect() };
+    summary.feedback_us = Percentiles::of(&split(0));
+    summary.prepare_us = Percentiles::of(&split(1));
     drop(scoring);
     if let Some(p) = &perception {
         let p = p.perception();
@@ -469,6 +478,8 @@ fn summarize(
         inaccurate_solves: 0,
         deadline_misses: report.deadline_misses,
         step_us: Percentiles::of(&us),
+        feedback_us: Percentiles::default(),
+        prepare_us: Percentiles::default(),
         loop_jitter_us,
         qp_iterations_max: report.qp_iterations_max,
         recorder_dropped: report.recorder_dropped,

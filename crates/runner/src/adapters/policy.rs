@@ -20,6 +20,11 @@ pub struct ControlPolicy {
     u_ref: Vec<f64>,
     nx: usize,
     nu: usize,
+    /// Each step's split, s: from the state to the command (the QP's solve
+    /// included), then the preparation of the next step. Kept up to the
+    /// capacity reserved at setup ([`ControlPolicy::keep_split`]), so a
+    /// step never allocates.
+    split_secs: Vec<[f64; 2]>,
 }
 
 impl ControlPolicy {
@@ -33,7 +38,18 @@ impl ControlPolicy {
             u_ref: vec![0.0; nu],
             nx,
             nu,
+            split_secs: Vec::new(),
         }
+    }
+
+    /// Keeps the feedback / prepare split of up to `steps` steps.
+    pub fn keep_split(&mut self, steps: usize) {
+        self.split_secs.reserve_exact(steps);
+    }
+
+    /// The kept steps' `[feedback, prepare]` times, s.
+    pub fn split_secs(&self) -> &[[f64; 2]] {
+        &self.split_secs
     }
 
     /// Whether the reference has become the approach to a target.
@@ -76,7 +92,12 @@ impl Policy for ControlPolicy {
         );
         self.controller
             .track(&self.reference, t_secs, &mut self.x_ref, &mut self.u_ref)?;
-        Ok(status(&self.controller.step(x, command)?))
+        let report = self.controller.step(x, command)?;
+        if self.split_secs.len() < self.split_secs.capacity() {
+            self.split_secs
+                .push([report.feedback_secs, report.prepare_secs]);
+        }
+        Ok(status(&report))
     }
 
     fn late_command(&self, after_secs: f64, out: &mut [f64]) {

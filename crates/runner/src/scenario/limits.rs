@@ -11,7 +11,7 @@ use super::{EstimatorConfig, Scenario};
 
 /// Longest simulated run, s (one day).
 pub const MAX_DURATION_SECS: f64 = 86_400.0;
-/// Most control steps in a run (per-step figures are kept: 16 bytes each).
+/// Most control steps in a run (per-step figures are kept: 32 bytes each).
 pub const MAX_CONTROL_STEPS: f64 = 5_000_000.0;
 /// Fastest plant integration, Hz.
 pub const MAX_PLANT_RATE_HZ: f64 = 100_000.0;

@@ -7,7 +7,8 @@
 //! scenario file (the CLI then exits 2; a run exits 0 or 1).
 //!
 //! `RECEDE_FUZZ_CASES` sets the number of cases (default 200), e.g.
-//! `RECEDE_FUZZ_CASES=10000 cargo test --release --test fuzz_scenarios`.
+//! `RECEDE_FUZZ_CASES=10000 cargo test --release -p recede-runner --test fuzz_scenarios`.
+//! Its own test binary: the panic hook it installs sees every thread.
 //! A failing mutant is written to the temporary directory and named.
 //! `RECEDE_FUZZ_SURVEY=1` runs every case instead of stopping (and
 //! shrinking) at the first failure, then lists them all.
@@ -28,6 +29,11 @@ const RUN_SECS: f64 = 0.2;
 /// test, not a speed requirement: a case takes well under a second).
 const HANG_GUARD: Duration = Duration::from_secs(300);
 
+/// The workspace's root, where configs/ and tests/data/ are.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 static PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static HOOK: Once = Once::new();
 static ACCEPTED: AtomicUsize = AtomicUsize::new(0);
@@ -47,7 +53,7 @@ fn record_panics() {
 }
 
 fn scenarios() -> Vec<(PathBuf, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+    let dir = workspace_root().join("configs");
     let mut out: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -315,7 +321,7 @@ fn fxhash(text: &str) -> u64 {
 #[test]
 fn the_mutants_fuzzing_found_never_panic() {
     record_panics();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz_found");
+    let dir = workspace_root().join("tests/data/fuzz_found");
     let mut mutants: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("tests/data/fuzz_found")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -331,7 +337,7 @@ fn the_mutants_fuzzing_found_never_panic() {
             .and_then(|s| s.rsplit_once('-'))
             .map(|(s, _)| s.to_owned())
             .expect("a mutant's name");
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        let path = workspace_root()
             .join("configs")
             .join(format!("{scenario}.toml"));
         let text = std::fs::read_to_string(&mutant).unwrap();

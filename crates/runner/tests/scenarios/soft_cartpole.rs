@@ -2,14 +2,12 @@
 //! the 3-segment plant's link up from hanging and holds it, within the
 //! +-80 N bound.
 
-use std::path::PathBuf;
-
 use recede_runner::run::{run_with, RunOptions};
 use recede_runner::scenario::Scenario;
 
 #[test]
 fn soft_link_swings_up_and_holds() {
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("configs/soft_cartpole.toml");
+    let file = crate::workspace_root().join("configs/soft_cartpole.toml");
     let scenario = Scenario::load(&file).unwrap_or_else(|e| panic!("{e:#}"));
     let mut fell_back = Vec::new();
     let mut hook = |r: &recede_rt::StepRecord<'_>| {

@@ -3,8 +3,6 @@
 //! from infrared) and still reaches its goal without touching anything,
 //! for several seeds and under injected faults.
 
-use std::path::PathBuf;
-
 use recede_control::guidance::Guidance;
 use recede_control::Controller;
 use recede_msg::{Measurement, Reading};
@@ -23,7 +21,7 @@ fn load(file: &str) -> Scenario {
 /// shipped resolution in every build (Cargo.toml optimises the simulator
 /// and the other heavy crates in the test profile too).
 fn load_edited(file: &str, edit: impl Fn(&str) -> String) -> Scenario {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(file);
+    let path = crate::workspace_root().join(file);
     let text = edit(&std::fs::read_to_string(&path).unwrap());
     Scenario::parse(&text, &path).unwrap_or_else(|e| panic!("{file}: {e:#}"))
 }

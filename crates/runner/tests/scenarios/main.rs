@@ -1,0 +1,16 @@
+//! Scenario files run end to end through the runner, in one test binary
+//! (each binary links rerun): the loop's goals, repeatability and
+//! recording (`run_loop`), the perception scenarios (`perception`), the
+//! soft cart-pole (`soft_cartpole`). The fuzzing of every scenario is its
+//! own binary (`fuzz_scenarios.rs`: its panic hook sees every thread).
+
+mod perception;
+mod run_loop;
+mod soft_cartpole;
+
+use std::path::{Path, PathBuf};
+
+/// The workspace's root, where configs/ and tests/data/ are.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
