@@ -141,7 +141,7 @@ impl<const NQ: usize> SoftLinkPlant<NQ> {
         // A link this stiff or this damped is a file asking for hours of
         // RK4 (1e308 s of retardation once asked for usize::MAX substeps
         // and hung the run): refused, naming what sets the rate.
-        if !(needed <= MAX_SUBSTEPS) {
+        if needed.is_nan() || needed > MAX_SUBSTEPS {
             let damping_sets_it = rate > stiffest_rate::<NQ>(&config.params, 0.0);
             let (key, value) = match config.retardation_time_secs {
                 Some(t) if damping_sets_it => ("plant.robot.retardation_time_secs", t),
