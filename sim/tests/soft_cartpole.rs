@@ -57,6 +57,13 @@ fn three_segments(retardation: f64) -> SoftLinkPlant<11> {
 }
 
 fn three_segments_at(retardation: f64, step_secs: f64) -> SoftLinkPlant<11> {
+    try_three_segments_at(retardation, step_secs).unwrap()
+}
+
+fn try_three_segments_at(
+    retardation: f64,
+    step_secs: f64,
+) -> Result<SoftLinkPlant<11>, recede_sim::SimError> {
     let config = SoftCartPolePlant {
         params: SoftCartPoleParams::default(),
         segments: 3,
@@ -64,7 +71,7 @@ fn three_segments_at(retardation: f64, step_secs: f64) -> SoftLinkPlant<11> {
         cart_viscous_friction_n_s_per_m: 0.0,
     };
     let actuator = Actuator::new([-80.0], [80.0], [0.0]);
-    SoftLinkPlant::<11>::new(&config, actuator, Disturbances::none(), step_secs).unwrap()
+    SoftLinkPlant::<11>::new(&config, actuator, Disturbances::none(), step_secs)
 }
 
 /// A 1-segment state lifts onto equal segments and reads back unchanged.
@@ -140,19 +147,11 @@ fn substeps_follow_the_stiffness() {
 
 /// A retardation time the simulator could only step in absurdly many
 /// substeps (1e308 s once asked for `usize::MAX` and hung the run) is a
-/// configuration error naming the key; a large but steppable one is not.
+/// configuration error naming the key; the shipped retardation is not.
 #[test]
 fn an_unsteppable_link_is_refused_by_name() {
     for (retardation, refused) in [(1e308, true), (f64::MAX, true), (1e3, true), (1e-3, false)] {
-        let config = SoftCartPolePlant {
-            params: SoftCartPoleParams::default(),
-            segments: 3,
-            retardation_time_secs: Some(retardation),
-            cart_viscous_friction_n_s_per_m: 0.0,
-        };
-        let actuator = Actuator::new([-80.0], [80.0], [0.0]);
-        let made = SoftLinkPlant::<11>::new(&config, actuator, Disturbances::none(), 1e-3);
-        match made {
+        match try_three_segments_at(retardation, 1e-3) {
             Err(e) => {
                 assert!(refused, "{retardation}: {e}");
                 let message = format!("{e:?}");

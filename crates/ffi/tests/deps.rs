@@ -7,28 +7,30 @@
 
 use std::process::Command;
 
-#[test]
-fn the_dependency_tree_holds_only_the_controller() {
-    let output = Command::new(env!("CARGO"))
-        .args([
-            "tree",
-            "-p",
-            "recede-ffi",
-            "--edges",
-            "normal,build",
-            "--all-features",
-            "--prefix",
-            "none",
-            "--format",
-            "{p}",
-            "--offline",
-        ])
+/// `cargo tree -p recede-ffi` over `edges`, one line per package in
+/// `format`, with every feature on or only the defaults.
+fn cargo_tree(edges: &str, all_features: bool, format: &str) -> String {
+    let mut command = Command::new(env!("CARGO"));
+    command.args(["tree", "-p", "recede-ffi", "--edges", edges]);
+    if all_features {
+        command.arg("--all-features");
+    }
+    let output = command
+        .args(["--prefix", "none", "--format", format, "--offline"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "cargo tree failed: {stderr}");
-    let tree = String::from_utf8(output.stdout).expect("UTF-8");
+    assert!(
+        output.status.success(),
+        "cargo tree -e {edges} failed: {stderr}"
+    );
+    String::from_utf8(output.stdout).expect("UTF-8")
+}
+
+#[test]
+fn the_dependency_tree_holds_only_the_controller() {
+    let tree = cargo_tree("normal,build", true, "{p}");
     let crates: Vec<&str> = tree
         .lines()
         .filter_map(|l| l.split_whitespace().next())
@@ -67,25 +69,7 @@ fn the_dependency_tree_holds_only_the_controller() {
         !crates.iter().any(|c| c.starts_with("re_")),
         "a rerun crate in the tree:\n{tree}"
     );
-    let features = Command::new(env!("CARGO"))
-        .args([
-            "tree",
-            "-p",
-            "recede-ffi",
-            "--edges",
-            "normal,build,features",
-            "--all-features",
-            "--prefix",
-            "none",
-            "--format",
-            "{p} {f}",
-            "--offline",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("cargo runs");
-    assert!(features.status.success(), "cargo tree -e features failed");
-    let features = String::from_utf8(features.stdout).expect("UTF-8");
+    let features = cargo_tree("normal,build,features", true, "{p} {f}");
     assert!(
         !features.contains("recede-learn feature \"training\""),
         "recede-ffi builds learn's training code:\n{features}"
@@ -96,24 +80,7 @@ fn the_dependency_tree_holds_only_the_controller() {
 /// XML parser and its regex engine come only with `--features urdf`.
 #[test]
 fn the_default_build_links_no_xml_parser() {
-    let output = Command::new(env!("CARGO"))
-        .args([
-            "tree",
-            "-p",
-            "recede-ffi",
-            "--edges",
-            "normal,build",
-            "--prefix",
-            "none",
-            "--format",
-            "{p}",
-            "--offline",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("cargo runs");
-    assert!(output.status.success(), "cargo tree failed");
-    let tree = String::from_utf8(output.stdout).expect("UTF-8");
+    let tree = cargo_tree("normal,build", false, "{p}");
     let crates: Vec<&str> = tree
         .lines()
         .filter_map(|l| l.split_whitespace().next())
