@@ -38,6 +38,18 @@ fn zero_rate_is_rejected_naming_the_key() {
 }
 
 #[test]
+fn huge_and_tiny_values_are_shown_in_exponent_form() {
+    // A fuzzed file may carry 1e308: the message shows it as written, not as
+    // 309 digits, and keeps ordinary values as they are.
+    let err = validate_sensors(&depth("30.0", "-1e308")).expect_err("negative noise");
+    assert_eq!(err.got, "-1e308", "{err}");
+    let err = validate_sensors(&depth("-1e-300", "0.01")).expect_err("negative rate");
+    assert_eq!(err.got, "-1e-300", "{err}");
+    let err = validate_sensors(&depth("30.0", "-0.5")).expect_err("negative noise");
+    assert_eq!(err.got, "-0.5", "{err}");
+}
+
+#[test]
 fn negative_noise_is_rejected_naming_the_key() {
     let err = validate_sensors(&depth("30.0", "-0.01")).expect_err("negative noise");
     assert_eq!(err.key, "sensors.depth_front.model.noise_std_m");

@@ -224,7 +224,7 @@ impl Scenario {
             || s.plant_rate_hz > limits::MAX_PLANT_RATE_HZ
         {
             bail!(
-                "[scenario] `plant_rate_hz`: expected a rate in (0, {}] Hz, found {}",
+                "[scenario] `plant_rate_hz`: expected a rate in (0, {}] Hz, found {:?}",
                 limits::MAX_PLANT_RATE_HZ,
                 s.plant_rate_hz
             );
@@ -257,7 +257,7 @@ impl Scenario {
         let substeps = period * s.plant_rate_hz;
         if (substeps - substeps.round()).abs() > 1e-6 || substeps.round() < 1.0 {
             bail!(
-                "[scenario] `plant_rate_hz`: expected a whole number of plant steps per control period ({period} s), found {} Hz",
+                "[scenario] `plant_rate_hz`: expected a whole number of plant steps per control period ({period} s), found {:?} Hz",
                 s.plant_rate_hz
             );
         }
@@ -268,12 +268,12 @@ impl Scenario {
         }
         if let Some(d) = f.timing.deadline_secs {
             if !(d.is_finite() && d > 0.0) {
-                bail!("[timing] `deadline_secs`: expected a duration > 0, found {d}");
+                bail!("[timing] `deadline_secs`: expected a duration > 0, found {d:?}");
             }
         }
         let delay = f.timing.actuation_delay_secs;
         if !(delay.is_finite() && delay >= 0.0) {
-            bail!("[timing] `actuation_delay_secs`: expected a duration >= 0, found {delay}");
+            bail!("[timing] `actuation_delay_secs`: expected a duration >= 0, found {delay:?}");
         }
         // Building the controller checks the [controller] table against the robot.
         recede_control::Controller::from_config(&f.robot, &f.controller, &s.initial_state)
@@ -312,7 +312,7 @@ impl Scenario {
             }
             if p.integration_rate_hz != f.scenario.plant_rate_hz {
                 bail!(
-                    "[plant] `integration_rate_hz`: expected [scenario] `plant_rate_hz` = {} Hz, found {} Hz",
+                    "[plant] `integration_rate_hz`: expected [scenario] `plant_rate_hz` = {} Hz, found {:?} Hz",
                     f.scenario.plant_rate_hz,
                     p.integration_rate_hz
                 );

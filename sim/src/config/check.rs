@@ -10,11 +10,18 @@ pub(crate) fn fail(key: &str, expected: &str, got: impl std::fmt::Display) -> Co
     }
 }
 
+/// A number as an error shows it: Rust's `Debug` form, which switches to
+/// exponent notation for very large or small magnitudes (`1e308`, not 309
+/// digits) and keeps `0.5` as it is.
+pub(crate) fn number(v: f64) -> String {
+    format!("{v:?}")
+}
+
 pub(crate) fn positive(key: &str, v: f64) -> Result<(), ConfigError> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(fail(key, "a finite value > 0", v))
+        Err(fail(key, "a finite value > 0", number(v)))
     }
 }
 
@@ -22,7 +29,7 @@ pub(crate) fn non_negative(key: &str, v: f64) -> Result<(), ConfigError> {
     if v.is_finite() && v >= 0.0 {
         Ok(())
     } else {
-        Err(fail(key, "a finite value >= 0", v))
+        Err(fail(key, "a finite value >= 0", number(v)))
     }
 }
 
@@ -30,7 +37,7 @@ pub(crate) fn finite(key: &str, v: f64) -> Result<(), ConfigError> {
     if v.is_finite() {
         Ok(())
     } else {
-        Err(fail(key, "a finite value", v))
+        Err(fail(key, "a finite value", number(v)))
     }
 }
 
@@ -52,7 +59,7 @@ pub(crate) fn probability(key: &str, v: f64) -> Result<(), ConfigError> {
     if (0.0..=1.0).contains(&v) {
         Ok(())
     } else {
-        Err(fail(key, "a probability in [0, 1]", v))
+        Err(fail(key, "a probability in [0, 1]", number(v)))
     }
 }
 

@@ -9,7 +9,7 @@ use recede_model::file::ModelFile;
 use recede_model::robots::{self, Robot};
 use serde::{Deserialize, Serialize};
 
-use super::check::{fail, finite_all, non_negative, positive};
+use super::check::{fail, finite_all, non_negative, number, positive};
 use crate::plant::{Actuator, Disturbance, Disturbances, FileTruth, Plant, PlantRobot, TruePlant};
 use crate::{ConfigError, SimError};
 
@@ -244,7 +244,7 @@ impl PlantConfig {
                 return Err(fail(
                     &format!("plant.actuator.upper[{i}]"),
                     ">= lower",
-                    hi[i],
+                    number(hi[i]),
                 ));
             }
         }

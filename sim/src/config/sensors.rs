@@ -3,7 +3,7 @@
 use nalgebra::{Isometry3, Matrix3, Rotation3, Translation3, UnitQuaternion, Vector3};
 use serde::{Deserialize, Serialize};
 
-use super::check::{fail, finite_all, name, non_negative, positive, probability};
+use super::check::{fail, finite_all, name, non_negative, number, positive, probability};
 use crate::ConfigError;
 use recede_msg::SensorKind;
 
@@ -154,7 +154,7 @@ impl SensorModelConfig {
                 return Err(fail(
                     &k("hfov_rad"),
                     "a field of view in (0, 3.1) rad",
-                    hfov,
+                    number(hfov),
                 ));
             }
             Ok(())
@@ -212,7 +212,7 @@ impl SensorModelConfig {
                 non_negative(&k("min_range_m"), min_range_m)?;
                 positive(&k("max_range_m"), max_range_m)?;
                 if max_range_m <= min_range_m {
-                    return Err(fail(&k("max_range_m"), "> min_range_m", max_range_m));
+                    return Err(fail(&k("max_range_m"), "> min_range_m", number(max_range_m)));
                 }
                 non_negative(&k("noise_std_m"), noise_std_m)?;
                 non_negative(&k("noise_std_quadratic_per_m"), noise_std_quadratic_per_m)
@@ -237,12 +237,12 @@ impl SensorModelConfig {
                     return Err(fail(&k("beam_count"), "1..=100000 beams", beam_count));
                 }
                 if !(fov_rad > 0.0 && fov_rad <= std::f64::consts::TAU) {
-                    return Err(fail(&k("fov_rad"), "a fan in (0, 2 pi] rad", fov_rad));
+                    return Err(fail(&k("fov_rad"), "a fan in (0, 2 pi] rad", number(fov_rad)));
                 }
                 non_negative(&k("min_range_m"), min_range_m)?;
                 positive(&k("max_range_m"), max_range_m)?;
                 if max_range_m <= min_range_m {
-                    return Err(fail(&k("max_range_m"), "> min_range_m", max_range_m));
+                    return Err(fail(&k("max_range_m"), "> min_range_m", number(max_range_m)));
                 }
                 non_negative(&k("noise_std_m"), noise_std_m)
             }
@@ -268,7 +268,7 @@ impl SensorConfig {
                 return Err(fail(
                     &k(&format!("dropout.outages[{i}]")),
                     "finite start_secs <= end_secs",
-                    format!("[{}, {}]", o.start_secs, o.end_secs),
+                    format!("[{:?}, {:?}]", o.start_secs, o.end_secs),
                 ));
             }
         }

@@ -3,7 +3,7 @@
 use nalgebra::{Point3, Vector3};
 use serde::{Deserialize, Serialize};
 
-use super::check::{fail, finite, finite_all, name, positive};
+use super::check::{fail, finite, finite_all, name, number, positive};
 use crate::world::{Ground, Object, Path, Shape, World, Yaw};
 use crate::ConfigError;
 
@@ -275,7 +275,7 @@ impl PathConfig {
                         return Err(fail(
                             &format!("{key}.times_secs[{i}]"),
                             "strictly increasing times",
-                            times_secs[i],
+                            number(times_secs[i]),
                         ));
                     }
                 }

@@ -8,7 +8,7 @@ use recede_model::robots::{DiffDriveParams, Robot};
 use serde::{Deserialize, Serialize};
 
 use super::PlantRobot;
-use crate::config::check::{fail, non_negative, positive};
+use crate::config::check::{fail, non_negative, number, positive};
 use crate::ConfigError;
 
 /// The differential-drive robot as the simulator runs it: the nominal
@@ -168,7 +168,7 @@ impl PlantRobot<NX, NU> for DiffDrive {
             return Err(fail(
                 &format!("{k}.wheel_slip_ratio"),
                 "a value in [0, 1)",
-                c.wheel_slip_ratio,
+                number(c.wheel_slip_ratio),
             ));
         }
         Ok(())

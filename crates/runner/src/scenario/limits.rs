@@ -72,13 +72,13 @@ fn shorten(s: &str) -> String {
 /// control periods. `key` names where it came from.
 pub fn check_duration(key: &str, duration_secs: f64, period_secs: f64) -> Result<()> {
     if !(duration_secs > 0.0 && duration_secs <= MAX_DURATION_SECS) {
-        bail!("{key}: expected seconds in (0, {MAX_DURATION_SECS}], found {duration_secs}");
+        bail!("{key}: expected seconds in (0, {MAX_DURATION_SECS}], found {duration_secs:?}");
     }
     let steps = duration_secs / period_secs;
     if !(steps.is_finite() && steps <= MAX_CONTROL_STEPS) {
         bail!(
             "{key}: expected at most {MAX_CONTROL_STEPS:e} control periods of {period_secs} s, \
-             found {duration_secs} s ({steps:e} periods)"
+             found {duration_secs:?} s ({steps:e} periods)"
         );
     }
     Ok(())
@@ -89,14 +89,14 @@ pub fn check_duration(key: &str, duration_secs: f64, period_secs: f64) -> Result
 pub fn check_timing(c: &MpcConfig) -> Result<()> {
     if !(c.dt_secs > 0.0 && c.dt_secs <= MAX_DT_SECS) {
         bail!(
-            "[controller] `dt_secs`: expected an interval in (0, {MAX_DT_SECS}] s, found {}",
+            "[controller] `dt_secs`: expected an interval in (0, {MAX_DT_SECS}] s, found {:?}",
             c.dt_secs
         );
     }
     if let Some(p) = c.period_secs {
         if !(p > 0.0 && p <= MAX_DT_SECS) {
             bail!(
-                "[controller] `period_secs`: expected a period in (0, {MAX_DT_SECS}] s, found {p}"
+                "[controller] `period_secs`: expected a period in (0, {MAX_DT_SECS}] s, found {p:?}"
             );
         }
     }
@@ -154,7 +154,7 @@ pub fn check_reference(r: &ReferenceConfig) -> Result<()> {
             .enumerate()
             .find(|(_, v)| !within_magnitude(**v))
         {
-            bail!("[reference] `{key}[{i}]`: expected a finite number within ±{MAX_MAGNITUDE:e}, found {v}");
+            bail!("[reference] `{key}[{i}]`: expected a finite number within ±{MAX_MAGNITUDE:e}, found {v:?}");
         }
         Ok(())
     };
@@ -231,7 +231,7 @@ pub fn check_sensor_rates(sensors: &[SensorConfig]) -> Result<()> {
         if s.rate_hz > MAX_SENSOR_RATE_HZ || rays * s.rate_hz > MAX_RAYS_PER_SEC {
             bail!(
                 "[[sensors]] `{}.rate_hz`: expected at most {MAX_SENSOR_RATE_HZ} Hz and \
-                 {MAX_RAYS_PER_SEC:e} rays per second, found {} Hz ({:e} rays per second)",
+                 {MAX_RAYS_PER_SEC:e} rays per second, found {:?} Hz ({:e} rays per second)",
                 shorten(&s.name),
                 s.rate_hz,
                 rays * s.rate_hz
