@@ -212,7 +212,11 @@ impl SensorModelConfig {
                 non_negative(&k("min_range_m"), min_range_m)?;
                 positive(&k("max_range_m"), max_range_m)?;
                 if max_range_m <= min_range_m {
-                    return Err(fail(&k("max_range_m"), "> min_range_m", number(max_range_m)));
+                    return Err(fail(
+                        &k("max_range_m"),
+                        "> min_range_m",
+                        number(max_range_m),
+                    ));
                 }
                 non_negative(&k("noise_std_m"), noise_std_m)?;
                 non_negative(&k("noise_std_quadratic_per_m"), noise_std_quadratic_per_m)
@@ -237,12 +241,20 @@ impl SensorModelConfig {
                     return Err(fail(&k("beam_count"), "1..=100000 beams", beam_count));
                 }
                 if !(fov_rad > 0.0 && fov_rad <= std::f64::consts::TAU) {
-                    return Err(fail(&k("fov_rad"), "a fan in (0, 2 pi] rad", number(fov_rad)));
+                    return Err(fail(
+                        &k("fov_rad"),
+                        "a fan in (0, 2 pi] rad",
+                        number(fov_rad),
+                    ));
                 }
                 non_negative(&k("min_range_m"), min_range_m)?;
                 positive(&k("max_range_m"), max_range_m)?;
                 if max_range_m <= min_range_m {
-                    return Err(fail(&k("max_range_m"), "> min_range_m", number(max_range_m)));
+                    return Err(fail(
+                        &k("max_range_m"),
+                        "> min_range_m",
+                        number(max_range_m),
+                    ));
                 }
                 non_negative(&k("noise_std_m"), noise_std_m)
             }
