@@ -140,20 +140,28 @@ int main(int argc, char **argv) {
            recede_version(), dims.nx, dims.nu, dims.horizon, dims.dt_secs, dims.period_secs, dims.parameters);
 
     static double window[MAX_HORIZON * NX];
-    static double feedback_secs[STEPS], step_secs[STEPS];
+    static double feedback_secs[STEPS], step_secs[STEPS], feedback_iterations[STEPS], presolve_iterations[STEPS];
     double hover[NU];
     double worst_tilt = 0.0, error_sum2 = 0.0, last_error = 0.0;
     int fallbacks = 0, errors = 0, steps = 0, tracked = 0;
 
+    /* The first window; each later one is set for the next sample before
+     * recede_prepare, so that the preparation (and its presolve for the
+     * predicted state) works on the references the feedback will use. */
+    for (size_t n = 0; n <= dims.horizon; n++) reference_at((double)n * dims.dt_secs, &window[n * NX]);
     alloc_count_start();
+    int window_failed = recede_set_state_reference(controller, window, dims.reference_len) < 0;
     alloc_count_pause();
-    for (int k = 0; k < STEPS; k++) {
+    if (window_failed) {
+        fprintf(stderr, "recede_set_state_reference failed before the first step\n");
+        errors += 1;
+    }
+    for (int k = 0; k < STEPS && !window_failed; k++) {
         double t = k * PERIOD_SECS;
         double command[NU];
         int call_failed = 0;
         if (k == PAYLOAD_STEP) mass = 1.2;
         for (int i = 0; i < NU; i++) hover[i] = mass * GRAVITY / 4.0;
-        for (size_t n = 0; n <= dims.horizon; n++) reference_at(t + (double)n * dims.dt_secs, &window[n * NX]);
 
         alloc_count_resume();
         if (k == 0 || k == PAYLOAD_STEP) {
@@ -161,7 +169,6 @@ int main(int argc, char **argv) {
             if (k == PAYLOAD_STEP) call_failed |= recede_set_parameter(controller, "mass_kg", mass) < 0;
             call_failed |= recede_set_input_reference(controller, hover, NU) < 0;
         }
-        call_failed |= recede_set_state_reference(controller, window, dims.reference_len) < 0;
         double started = now_secs();
         status = recede_feedback(controller, t, plant, NX, command, NU);
         double fed_back = now_secs();
@@ -174,8 +181,16 @@ int main(int argc, char **argv) {
             break;
         }
         for (int i = 0; i < PLANT_SUBSTEPS; i++) rk4(plant, command, mass, PERIOD_SECS / PLANT_SUBSTEPS);
+        for (size_t n = 0; n <= dims.horizon; n++)
+            reference_at(t + PERIOD_SECS + (double)n * dims.dt_secs, &window[n * NX]);
 
         alloc_count_resume();
+        if (recede_set_state_reference(controller, window, dims.reference_len) < 0) {
+            alloc_count_pause();
+            fprintf(stderr, "step %d: recede_set_state_reference failed\n", k);
+            errors += 1;
+            break;
+        }
         double preparing = now_secs();
         RecedeStatus prepared = recede_prepare(controller);
         double elapsed = (fed_back - started) + (now_secs() - preparing);
@@ -185,6 +200,10 @@ int main(int argc, char **argv) {
             errors += 1;
             break;
         }
+        RecedeStats stats;
+        recede_last_stats(controller, &stats);
+        feedback_iterations[steps] = stats.qp_iterations;
+        presolve_iterations[steps] = stats.presolve_qp_iterations;
         feedback_secs[steps] = fed_back - started;
         step_secs[steps] = elapsed;
         steps += 1;
@@ -222,6 +241,8 @@ int main(int argc, char **argv) {
     if (plan_ok) printf("plan: last planned thrust %.3f N (hover with payload %.3f N)\n", planned_inputs[0], hover[0]);
     printf("rti: feedback median %.1f us, feedback + prepare median %.1f us, feedback share %.0f%%\n",
            1e6 * feedback_median, 1e6 * step_median, step_median > 0 ? 100.0 * feedback_median / step_median : 0.0);
+    printf("rti: ADMM iterations median: feedback %.0f, presolve in the preparation %.0f\n",
+           median(feedback_iterations, (size_t)steps), median(presolve_iterations, (size_t)steps));
     printf("allocations during steps: %zu (%zu bytes)\n", during_steps.allocations, during_steps.bytes);
     if (during_steps.allocations > 0) name_allocating_callers("step");
     int ok = errors == 0 && steps == STEPS && plan_ok && rms < 0.15 && last_error < 0.2 && worst_tilt < 0.5 &&

@@ -209,6 +209,11 @@ typedef struct RecedeStats {
   RecedeOutcome outcome;
   RecedeFailure failure;
   RecedeQpStatus qp_status;
+  // The last preparation's solve for the predicted state
+  // (`[controller.osqp] presolve_prediction`), which the next feedback
+  // starts from: its ADMM iterations (0 and `NOT_RUN` when off).
+  uint32_t presolve_qp_iterations;
+  RecedeQpStatus presolve_status;
 } RecedeStats;
 
 // Sizes of a controller's arrays, from [`crate::recede_dimensions`].
