@@ -99,6 +99,43 @@ static void reference_at(double t, double x[NX]) {
     x[8] = CIRCLE_RADIUS * CIRCLE_RATE * cos(a);
 }
 
+#ifdef RECEDE_CALLER_MEMORY
+/* The controller's memory: a buffer the firmware owns (a linker section, a
+ * static array), sized by recede_required_memory. */
+#define BUFFER_CAPACITY (4u << 20)
+static _Alignas(64) uint8_t controller_memory[BUFFER_CAPACITY];
+
+/* Creates the controller from the blob inside controller_memory, starting
+ * one byte in (the worst alignment), after checking that one byte less is
+ * refused with a status. Counts the allocations made outside the buffer. */
+static RecedeStatus create_in_buffer(const uint8_t *blob, size_t blob_len, const double x0[NX],
+                                     RecedeController **out, char *error, size_t error_len,
+                                     struct alloc_count *outside) {
+    size_t required = 0;
+    RecedeStatus status = recede_required_memory(blob, blob_len, x0, NX, &required, error, error_len);
+    if (status != RECEDE_STATUS_OK) return status;
+    if (required + 1 > BUFFER_CAPACITY) {
+        snprintf(error, error_len, "the controller needs %zu bytes, the example has %u", required, BUFFER_CAPACITY);
+        return RECEDE_STATUS_BUFFER_TOO_SMALL;
+    }
+    RecedeController *none = NULL;
+    status = recede_create_from_blob_in_buffer(blob, blob_len, x0, NX, controller_memory + 1, required - 1, &none,
+                                               error, error_len);
+    if (status != RECEDE_STATUS_BUFFER_TOO_SMALL || none != NULL) {
+        snprintf(error, error_len, "a buffer one byte short: status %d, not BUFFER_TOO_SMALL", (int)status);
+        return RECEDE_STATUS_CONFIG;
+    }
+    alloc_count_start();
+    status = recede_create_from_blob_in_buffer(blob, blob_len, x0, NX, controller_memory + 1, required, out, error,
+                                               error_len);
+    *outside = alloc_count_stop();
+    printf("created in a caller buffer of %zu bytes (recede_required_memory; one byte less refused): "
+           "%zu allocations outside it\n",
+           required, outside->allocations);
+    return status;
+}
+#endif
+
 static double tilt_rad(const double x[NX]) {
     double c = 1.0 - 2.0 * (x[4] * x[4] + x[5] * x[5]);
     return acos(c > 1.0 ? 1.0 : (c < -1.0 ? -1.0 : c));
@@ -118,11 +155,21 @@ int main(int argc, char **argv) {
     char error[RECEDE_MESSAGE_CAPACITY];
     RecedeController *controller = NULL;
     int is_blob = toml_len >= 8 && memcmp(toml, "RECEDEFW", 8) == 0;
-    alloc_count_start();
-    RecedeStatus status =
-        is_blob ? recede_create_from_blob((const uint8_t *)toml, toml_len, plant, NX, &controller, error, sizeof error)
-                : recede_create((const uint8_t *)toml, toml_len, plant, NX, NULL, &controller, error, sizeof error);
-    struct alloc_count at_create = alloc_count_stop();
+    struct alloc_count at_create;
+    RecedeStatus status;
+#ifdef RECEDE_CALLER_MEMORY
+    if (is_blob) {
+        status = create_in_buffer((const uint8_t *)toml, toml_len, plant, &controller, error, sizeof error, &at_create);
+    } else
+#endif
+    {
+        alloc_count_start();
+        status = is_blob ? recede_create_from_blob((const uint8_t *)toml, toml_len, plant, NX, &controller, error,
+                                                   sizeof error)
+                         : recede_create((const uint8_t *)toml, toml_len, plant, NX, NULL, &controller, error,
+                                         sizeof error);
+        at_create = alloc_count_stop();
+    }
     if (status != RECEDE_STATUS_OK) {
         fprintf(stderr, "%s: status %d: %s\n", is_blob ? "recede_create_from_blob" : "recede_create", (int)status,
                 error);
@@ -247,6 +294,13 @@ int main(int argc, char **argv) {
     if (during_steps.allocations > 0) name_allocating_callers("step");
     int ok = errors == 0 && steps == STEPS && plan_ok && rms < 0.15 && last_error < 0.2 && worst_tilt < 0.5 &&
              during_steps.allocations == 0;
+#ifdef RECEDE_CALLER_MEMORY
+    /* From a blob, creation allocated nothing outside the caller's buffer. */
+    if (is_blob && at_create.allocations != 0) {
+        printf("creation from the blob allocated outside the caller's buffer\n");
+        ok = 0;
+    }
+#endif
     printf("quadrotor: %s, steps %d, allocations during steps %zu\n", ok ? "ok" : "failed", steps,
            during_steps.allocations);
     return ok ? 0 : 1;

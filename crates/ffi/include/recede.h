@@ -66,6 +66,10 @@ enum RecedeStatus
   // `recede_prepare` between, or `recede_prepare` without a feedback
   // before it. Nothing changed.
   RECEDE_STATUS_SEQUENCE = -8,
+  // `recede_create_from_blob_in_buffer`: the caller's buffer cannot hold
+  // the controller (`recede_required_memory` says how many bytes it
+  // needs). Nothing was created.
+  RECEDE_STATUS_BUFFER_TOO_SMALL = -9,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -282,6 +286,61 @@ RecedeStatus recede_create_from_blob(const uint8_t *blob,
                                      struct RecedeController **out,
                                      char *error,
                                      size_t error_len);
+
+#if defined(RECEDE_CALLER_MEMORY)
+// `recede_create_from_blob` with every allocation of the creation (the
+// controller, its plan and QP, OSQP's workspace) placed in `buffer`
+// (`buffer_len` bytes, any alignment), which must stay valid and untouched
+// until `recede_destroy`; nothing is allocated elsewhere. Size it with
+// `recede_required_memory` (the same blob on the same build needs the same
+// bytes).
+//
+// A buffer too small returns `RECEDE_STATUS_BUFFER_TOO_SMALL` and `*out` =
+// NULL; finding that out runs the creation until the buffer is full and
+// serves the rest from the C allocator (then frees it): on a target
+// without a heap, call `recede_required_memory` first. At most 64
+// controllers live in caller buffers at once (`RECEDE_STATUS_BUFFER_TOO_SMALL`
+// with a message saying so beyond).
+//
+// Not real-time; thread-safe. Only in a library built with the
+// `caller-memory` feature and linked with `--wrap` for `malloc`, `calloc`,
+// `realloc`, `posix_memalign` and `free` (`scripts/hide-symbols.sh` does it
+// for the static library).
+//
+// # Safety
+// As `recede_create_from_blob`; `buffer` valid for `buffer_len` bytes of
+// reads and writes until the handle is destroyed.
+RecedeStatus recede_create_from_blob_in_buffer(const uint8_t *blob,
+                                               size_t blob_len,
+                                               const double *x0,
+                                               size_t x0_len,
+                                               uint8_t *buffer,
+                                               size_t buffer_len,
+                                               struct RecedeController **out,
+                                               char *error,
+                                               size_t error_len);
+#endif
+
+#if defined(RECEDE_CALLER_MEMORY)
+// Writes to `*bytes` the size of the buffer
+// `recede_create_from_blob_in_buffer` needs for this blob: it creates the
+// controller once in a scratch buffer (allocated from the C heap, growing
+// until it fits), measures, and frees everything. Statuses and messages as
+// `recede_create_from_blob` (a blob or `x0` it rejects).
+//
+// Allocates (call it at start-up or on the host with the same build); not
+// real-time; thread-safe. Only with the `caller-memory` feature.
+//
+// # Safety
+// As `recede_create_from_blob`; `bytes` valid for one write.
+RecedeStatus recede_required_memory(const uint8_t *blob,
+                                    size_t blob_len,
+                                    const double *x0,
+                                    size_t x0_len,
+                                    size_t *bytes,
+                                    char *error,
+                                    size_t error_len);
+#endif
 
 // Builds a controller from the `[robot]` and `[controller]` tables of a
 // scenario file (`toml`, `toml_len` bytes of UTF-8, no NUL needed), and

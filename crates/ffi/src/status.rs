@@ -37,6 +37,10 @@ pub enum RecedeStatus {
     /// `recede_prepare` between, or `recede_prepare` without a feedback
     /// before it. Nothing changed.
     Sequence = -8,
+    /// `recede_create_from_blob_in_buffer`: the caller's buffer cannot hold
+    /// the controller (`recede_required_memory` says how many bytes it
+    /// needs). Nothing was created.
+    BufferTooSmall = -9,
 }
 
 /// Where the last step's command came from.
