@@ -11,6 +11,17 @@ fn main() {
     if std::env::var_os("CARGO_FEATURE_CALLER_MEMORY").is_none() {
         return;
     }
+    // The shared library keeps the wrappers to itself: a second version
+    // script makes them local (rustc's exports every #[no_mangle] function).
+    let out_dir =
+        std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let script = out_dir.join("local-wrappers.map");
+    let locals: String = WRAPPED.iter().map(|s| format!("__wrap_{s}; ")).collect();
+    std::fs::write(&script, format!("{{ local: {locals}}};\n")).expect("OUT_DIR is writable");
+    println!(
+        "cargo::rustc-cdylib-link-arg=-Wl,--version-script={}",
+        script.display()
+    );
     for symbol in WRAPPED {
         let flag = format!("-Wl,--wrap={symbol}");
         println!("cargo::rustc-cdylib-link-arg={flag}");

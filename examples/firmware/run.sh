@@ -48,6 +48,13 @@ if nm -g --defined-only "$hidden" | grep -E ' [A-Z] ' | grep -v ' recede_'; then
     exit 1
 fi
 echo "nm: $(nm -g --defined-only "$hidden" | grep -cE ' [A-Z] recede_') global symbols, all recede_*"
+# The shared library: rustc exports the #[no_mangle] functions, build.rs keeps
+# the allocator wrappers local.
+if nm -D --defined-only "$target_dir/release/librecede_ffi.so" | grep -v ' recede_'; then
+    echo "nm -D: dynamic symbols besides recede_* in librecede_ffi.so" >&2
+    exit 1
+fi
+echo "nm -D: $(nm -D --defined-only "$target_dir/release/librecede_ffi.so" | grep -c ' recede_') dynamic symbols in librecede_ffi.so, all recede_*"
 # OSQP's C library as osqp-sys built it (the newest build), linked whole: a
 # second definition of every OSQP, QDLDL and SuiteSparse symbol.
 osqp_out="$(ls -td "$target_dir"/release/build/osqp-sys-*/out | head -1)"

@@ -299,6 +299,9 @@ pub unsafe extern "C" fn recede_create(
 /// working directory. Absolute paths are used as they are; the residual
 /// path is not affected.
 ///
+/// Allocates (as `recede_create`, plus reading the robot's files); not
+/// real-time; thread-safe (no shared state).
+///
 /// # Safety
 /// As `recede_create`; `base_dir` NULL or NUL-terminated.
 #[no_mangle]

@@ -225,7 +225,8 @@ fn settle_message(h: &mut RecedeController, report: &StepReport) -> RecedeStatus
 /// Forgets the plan and restarts from `state` (nx values) holding the safe
 /// input, with a QP prepared around it; references, weights and bounds are
 /// kept. Valid in either phase; the next call is a feedback or a step.
-/// Never allocates; takes about one preparation.
+/// Never allocates; takes about one preparation. One thread at a time per
+/// handle.
 ///
 /// # Safety
 /// `handle` from `recede_create`; `state` valid for `state_len` reads.
