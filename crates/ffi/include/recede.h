@@ -383,6 +383,9 @@ RecedeStatus recede_create(const uint8_t *toml,
 // working directory. Absolute paths are used as they are; the residual
 // path is not affected.
 //
+// Allocates (as `recede_create`, plus reading the robot's files); not
+// real-time; thread-safe (no shared state).
+//
 // # Safety
 // As `recede_create`; `base_dir` NULL or NUL-terminated.
 RecedeStatus recede_create_in(const uint8_t *toml,
@@ -647,7 +650,8 @@ RecedeStatus recede_prepare(struct RecedeController *handle);
 // Forgets the plan and restarts from `state` (nx values) holding the safe
 // input, with a QP prepared around it; references, weights and bounds are
 // kept. Valid in either phase; the next call is a feedback or a step.
-// Never allocates; takes about one preparation.
+// Never allocates; takes about one preparation. One thread at a time per
+// handle.
 //
 // # Safety
 // `handle` from `recede_create`; `state` valid for `state_len` reads.
