@@ -94,6 +94,7 @@ int main(int argc, char **argv) {
     name_allocating_callers("create");
 
     static double feedback_secs[STEPS], step_secs[STEPS], solve_secs[STEPS], inside_secs[STEPS];
+    static double feedback_iterations[STEPS], presolve_iterations[STEPS];
     double worst_step_secs = 0.0, total_step_secs = 0.0;
     unsigned long qp_iterations = 0;
     int fallbacks = 0, errors = 0, steps = 0;
@@ -139,6 +140,8 @@ int main(int argc, char **argv) {
         recede_last_stats(controller, &stats);
         qp_iterations += stats.qp_iterations;
         solve_secs[steps - 1] = stats.solve_secs;
+        feedback_iterations[steps - 1] = stats.qp_iterations;
+        presolve_iterations[steps - 1] = stats.presolve_qp_iterations;
         inside_secs[steps - 1] = stats.feedback_secs;
         total_step_secs += elapsed;
         if (elapsed > worst_step_secs) worst_step_secs = elapsed;
@@ -161,6 +164,10 @@ int main(int argc, char **argv) {
            1e6 * feedback_median, 1e6 * step_median, step_median > 0 ? 100.0 * feedback_median / step_median : 0.0);
     printf("rti: inside the feedback (library's clock): median %.1f us, of which OSQP's solve %.1f us\n",
            1e6 * median(inside_secs, (size_t)steps), 1e6 * median(solve_secs, (size_t)steps));
+    /* With [controller.osqp] presolve_prediction the preparation solves the
+     * next QP for the predicted state; the feedback starts from it. */
+    printf("rti: ADMM iterations median: feedback %.0f, presolve in the preparation %.0f\n",
+           median(feedback_iterations, (size_t)steps), median(presolve_iterations, (size_t)steps));
     printf("allocations during steps: %zu (%zu bytes)\n", during_steps.allocations, during_steps.bytes);
     if (during_steps.allocations > 0) name_allocating_callers("step");
     printf("swing-up: %s, steps %d, allocations during steps %zu\n",

@@ -99,6 +99,43 @@ static void reference_at(double t, double x[NX]) {
     x[8] = CIRCLE_RADIUS * CIRCLE_RATE * cos(a);
 }
 
+#ifdef RECEDE_CALLER_MEMORY
+/* The controller's memory: a buffer the firmware owns (a linker section, a
+ * static array), sized by recede_required_memory. */
+#define BUFFER_CAPACITY (4u << 20)
+static _Alignas(64) uint8_t controller_memory[BUFFER_CAPACITY];
+
+/* Creates the controller from the blob inside controller_memory, starting
+ * one byte in (the worst alignment), after checking that one byte less is
+ * refused with a status. Counts the allocations made outside the buffer. */
+static RecedeStatus create_in_buffer(const uint8_t *blob, size_t blob_len, const double x0[NX],
+                                     RecedeController **out, char *error, size_t error_len,
+                                     struct alloc_count *outside) {
+    size_t required = 0;
+    RecedeStatus status = recede_required_memory(blob, blob_len, x0, NX, &required, error, error_len);
+    if (status != RECEDE_STATUS_OK) return status;
+    if (required + 1 > BUFFER_CAPACITY) {
+        snprintf(error, error_len, "the controller needs %zu bytes, the example has %u", required, BUFFER_CAPACITY);
+        return RECEDE_STATUS_BUFFER_TOO_SMALL;
+    }
+    RecedeController *none = NULL;
+    status = recede_create_from_blob_in_buffer(blob, blob_len, x0, NX, controller_memory + 1, required - 1, &none,
+                                               error, error_len);
+    if (status != RECEDE_STATUS_BUFFER_TOO_SMALL || none != NULL) {
+        snprintf(error, error_len, "a buffer one byte short: status %d, not BUFFER_TOO_SMALL", (int)status);
+        return RECEDE_STATUS_CONFIG;
+    }
+    alloc_count_start();
+    status = recede_create_from_blob_in_buffer(blob, blob_len, x0, NX, controller_memory + 1, required, out, error,
+                                               error_len);
+    *outside = alloc_count_stop();
+    printf("created in a caller buffer of %zu bytes (recede_required_memory; one byte less refused): "
+           "%zu allocations outside it\n",
+           required, outside->allocations);
+    return status;
+}
+#endif
+
 static double tilt_rad(const double x[NX]) {
     double c = 1.0 - 2.0 * (x[4] * x[4] + x[5] * x[5]);
     return acos(c > 1.0 ? 1.0 : (c < -1.0 ? -1.0 : c));
@@ -118,11 +155,21 @@ int main(int argc, char **argv) {
     char error[RECEDE_MESSAGE_CAPACITY];
     RecedeController *controller = NULL;
     int is_blob = toml_len >= 8 && memcmp(toml, "RECEDEFW", 8) == 0;
-    alloc_count_start();
-    RecedeStatus status =
-        is_blob ? recede_create_from_blob((const uint8_t *)toml, toml_len, plant, NX, &controller, error, sizeof error)
-                : recede_create((const uint8_t *)toml, toml_len, plant, NX, NULL, &controller, error, sizeof error);
-    struct alloc_count at_create = alloc_count_stop();
+    struct alloc_count at_create;
+    RecedeStatus status;
+#ifdef RECEDE_CALLER_MEMORY
+    if (is_blob) {
+        status = create_in_buffer((const uint8_t *)toml, toml_len, plant, &controller, error, sizeof error, &at_create);
+    } else
+#endif
+    {
+        alloc_count_start();
+        status = is_blob ? recede_create_from_blob((const uint8_t *)toml, toml_len, plant, NX, &controller, error,
+                                                   sizeof error)
+                         : recede_create((const uint8_t *)toml, toml_len, plant, NX, NULL, &controller, error,
+                                         sizeof error);
+        at_create = alloc_count_stop();
+    }
     if (status != RECEDE_STATUS_OK) {
         fprintf(stderr, "%s: status %d: %s\n", is_blob ? "recede_create_from_blob" : "recede_create", (int)status,
                 error);
@@ -140,20 +187,28 @@ int main(int argc, char **argv) {
            recede_version(), dims.nx, dims.nu, dims.horizon, dims.dt_secs, dims.period_secs, dims.parameters);
 
     static double window[MAX_HORIZON * NX];
-    static double feedback_secs[STEPS], step_secs[STEPS];
+    static double feedback_secs[STEPS], step_secs[STEPS], feedback_iterations[STEPS], presolve_iterations[STEPS];
     double hover[NU];
     double worst_tilt = 0.0, error_sum2 = 0.0, last_error = 0.0;
     int fallbacks = 0, errors = 0, steps = 0, tracked = 0;
 
+    /* The first window; each later one is set for the next sample before
+     * recede_prepare, so that the preparation (and its presolve for the
+     * predicted state) works on the references the feedback will use. */
+    for (size_t n = 0; n <= dims.horizon; n++) reference_at((double)n * dims.dt_secs, &window[n * NX]);
     alloc_count_start();
+    int window_failed = recede_set_state_reference(controller, window, dims.reference_len) < 0;
     alloc_count_pause();
-    for (int k = 0; k < STEPS; k++) {
+    if (window_failed) {
+        fprintf(stderr, "recede_set_state_reference failed before the first step\n");
+        errors += 1;
+    }
+    for (int k = 0; k < STEPS && !window_failed; k++) {
         double t = k * PERIOD_SECS;
         double command[NU];
         int call_failed = 0;
         if (k == PAYLOAD_STEP) mass = 1.2;
         for (int i = 0; i < NU; i++) hover[i] = mass * GRAVITY / 4.0;
-        for (size_t n = 0; n <= dims.horizon; n++) reference_at(t + (double)n * dims.dt_secs, &window[n * NX]);
 
         alloc_count_resume();
         if (k == 0 || k == PAYLOAD_STEP) {
@@ -161,7 +216,6 @@ int main(int argc, char **argv) {
             if (k == PAYLOAD_STEP) call_failed |= recede_set_parameter(controller, "mass_kg", mass) < 0;
             call_failed |= recede_set_input_reference(controller, hover, NU) < 0;
         }
-        call_failed |= recede_set_state_reference(controller, window, dims.reference_len) < 0;
         double started = now_secs();
         status = recede_feedback(controller, t, plant, NX, command, NU);
         double fed_back = now_secs();
@@ -174,8 +228,16 @@ int main(int argc, char **argv) {
             break;
         }
         for (int i = 0; i < PLANT_SUBSTEPS; i++) rk4(plant, command, mass, PERIOD_SECS / PLANT_SUBSTEPS);
+        for (size_t n = 0; n <= dims.horizon; n++)
+            reference_at(t + PERIOD_SECS + (double)n * dims.dt_secs, &window[n * NX]);
 
         alloc_count_resume();
+        if (recede_set_state_reference(controller, window, dims.reference_len) < 0) {
+            alloc_count_pause();
+            fprintf(stderr, "step %d: recede_set_state_reference failed\n", k);
+            errors += 1;
+            break;
+        }
         double preparing = now_secs();
         RecedeStatus prepared = recede_prepare(controller);
         double elapsed = (fed_back - started) + (now_secs() - preparing);
@@ -185,6 +247,10 @@ int main(int argc, char **argv) {
             errors += 1;
             break;
         }
+        RecedeStats stats;
+        recede_last_stats(controller, &stats);
+        feedback_iterations[steps] = stats.qp_iterations;
+        presolve_iterations[steps] = stats.presolve_qp_iterations;
         feedback_secs[steps] = fed_back - started;
         step_secs[steps] = elapsed;
         steps += 1;
@@ -222,10 +288,19 @@ int main(int argc, char **argv) {
     if (plan_ok) printf("plan: last planned thrust %.3f N (hover with payload %.3f N)\n", planned_inputs[0], hover[0]);
     printf("rti: feedback median %.1f us, feedback + prepare median %.1f us, feedback share %.0f%%\n",
            1e6 * feedback_median, 1e6 * step_median, step_median > 0 ? 100.0 * feedback_median / step_median : 0.0);
+    printf("rti: ADMM iterations median: feedback %.0f, presolve in the preparation %.0f\n",
+           median(feedback_iterations, (size_t)steps), median(presolve_iterations, (size_t)steps));
     printf("allocations during steps: %zu (%zu bytes)\n", during_steps.allocations, during_steps.bytes);
     if (during_steps.allocations > 0) name_allocating_callers("step");
     int ok = errors == 0 && steps == STEPS && plan_ok && rms < 0.15 && last_error < 0.2 && worst_tilt < 0.5 &&
              during_steps.allocations == 0;
+#ifdef RECEDE_CALLER_MEMORY
+    /* From a blob, creation allocated nothing outside the caller's buffer. */
+    if (is_blob && at_create.allocations != 0) {
+        printf("creation from the blob allocated outside the caller's buffer\n");
+        ok = 0;
+    }
+#endif
     printf("quadrotor: %s, steps %d, allocations during steps %zu\n", ok ? "ok" : "failed", steps,
            during_steps.allocations);
     return ok ? 0 : 1;

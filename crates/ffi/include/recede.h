@@ -66,6 +66,10 @@ enum RecedeStatus
   // `recede_prepare` between, or `recede_prepare` without a feedback
   // before it. Nothing changed.
   RECEDE_STATUS_SEQUENCE = -8,
+  // `recede_create_from_blob_in_buffer`: the caller's buffer cannot hold
+  // the controller (`recede_required_memory` says how many bytes it
+  // needs). Nothing was created.
+  RECEDE_STATUS_BUFFER_TOO_SMALL = -9,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -209,6 +213,11 @@ typedef struct RecedeStats {
   RecedeOutcome outcome;
   RecedeFailure failure;
   RecedeQpStatus qp_status;
+  // The last preparation's solve for the predicted state
+  // (`[controller.osqp] presolve_prediction`), which the next feedback
+  // starts from: its ADMM iterations (0 and `NOT_RUN` when off).
+  uint32_t presolve_qp_iterations;
+  RecedeQpStatus presolve_status;
 } RecedeStats;
 
 // Sizes of a controller's arrays, from [`crate::recede_dimensions`].
@@ -278,6 +287,61 @@ RecedeStatus recede_create_from_blob(const uint8_t *blob,
                                      char *error,
                                      size_t error_len);
 
+#if defined(RECEDE_CALLER_MEMORY)
+// `recede_create_from_blob` with every allocation of the creation (the
+// controller, its plan and QP, OSQP's workspace) placed in `buffer`
+// (`buffer_len` bytes, any alignment), which must stay valid and untouched
+// until `recede_destroy`; nothing is allocated elsewhere. Size it with
+// `recede_required_memory` (the same blob on the same build needs the same
+// bytes).
+//
+// A buffer too small returns `RECEDE_STATUS_BUFFER_TOO_SMALL` and `*out` =
+// NULL; finding that out runs the creation until the buffer is full and
+// serves the rest from the C allocator (then frees it): on a target
+// without a heap, call `recede_required_memory` first. At most 64
+// controllers live in caller buffers at once (`RECEDE_STATUS_BUFFER_TOO_SMALL`
+// with a message saying so beyond).
+//
+// Not real-time; thread-safe. Only in a library built with the
+// `caller-memory` feature and linked with `--wrap` for `malloc`, `calloc`,
+// `realloc`, `posix_memalign` and `free` (`scripts/hide-symbols.sh` does it
+// for the static library).
+//
+// # Safety
+// As `recede_create_from_blob`; `buffer` valid for `buffer_len` bytes of
+// reads and writes until the handle is destroyed.
+RecedeStatus recede_create_from_blob_in_buffer(const uint8_t *blob,
+                                               size_t blob_len,
+                                               const double *x0,
+                                               size_t x0_len,
+                                               uint8_t *buffer,
+                                               size_t buffer_len,
+                                               struct RecedeController **out,
+                                               char *error,
+                                               size_t error_len);
+#endif
+
+#if defined(RECEDE_CALLER_MEMORY)
+// Writes to `*bytes` the size of the buffer
+// `recede_create_from_blob_in_buffer` needs for this blob: it creates the
+// controller once in a scratch buffer (allocated from the C heap, growing
+// until it fits), measures, and frees everything. Statuses and messages as
+// `recede_create_from_blob` (a blob or `x0` it rejects).
+//
+// Allocates (call it at start-up or on the host with the same build); not
+// real-time; thread-safe. Only with the `caller-memory` feature.
+//
+// # Safety
+// As `recede_create_from_blob`; `bytes` valid for one write.
+RecedeStatus recede_required_memory(const uint8_t *blob,
+                                    size_t blob_len,
+                                    const double *x0,
+                                    size_t x0_len,
+                                    size_t *bytes,
+                                    char *error,
+                                    size_t error_len);
+#endif
+
 // Builds a controller from the `[robot]` and `[controller]` tables of a
 // scenario file (`toml`, `toml_len` bytes of UTF-8, no NUL needed), and
 // keep-out rows from `[perception.constraints]` when present; other tables
@@ -318,6 +382,9 @@ RecedeStatus recede_create(const uint8_t *toml,
 // NULL (what `recede_create` passes) takes them from the process's
 // working directory. Absolute paths are used as they are; the residual
 // path is not affected.
+//
+// Allocates (as `recede_create`, plus reading the robot's files); not
+// real-time; thread-safe (no shared state).
 //
 // # Safety
 // As `recede_create`; `base_dir` NULL or NUL-terminated.
@@ -544,7 +611,10 @@ RecedeStatus recede_step(struct RecedeController *handle,
 // (`RECEDE_STATUS_SEQUENCE` otherwise).
 //
 // Never allocates. Time: the QP solve (OSQP's ADMM, bounded by
-// `[controller.osqp] max_iterations` / `time_limit_secs`), plus, only when
+// `[controller.osqp] max_iterations` / `time_limit_secs`; with
+// `presolve_prediction` it starts from the preparation's solution for the
+// predicted state and usually stops at OSQP's first termination check,
+// `check_termination_every` iterations), plus, only when
 // a setter changed weights, state bounds, obstacles or parameters since
 // the last preparation, a preparation without shift first
 // (`RecedeStats.refresh_secs`). One thread at a time per handle.
@@ -563,8 +633,14 @@ RecedeStatus recede_feedback(struct RecedeController *handle,
 // (changes made by setters since the feedback enter here at no extra
 // cost). Only after a feedback (`RECEDE_STATUS_SEQUENCE` otherwise).
 //
+// With `[controller.osqp] presolve_prediction` it then solves the new QP
+// for the state the plan predicts at the next sample, which the next
+// feedback starts from (set the next references before this call so that
+// it uses them).
+//
 // Never allocates. Time: N model Jacobians (automatic differentiation)
-// and the condensing, O(N^2) in the horizon; usually the larger half of a
+// and the condensing, O(N^2) in the horizon, and the presolve's ADMM
+// iterations (bounded as the feedback's); usually the larger half of a
 // step. One thread at a time per handle.
 //
 // # Safety
@@ -574,7 +650,8 @@ RecedeStatus recede_prepare(struct RecedeController *handle);
 // Forgets the plan and restarts from `state` (nx values) holding the safe
 // input, with a QP prepared around it; references, weights and bounds are
 // kept. Valid in either phase; the next call is a feedback or a step.
-// Never allocates; takes about one preparation.
+// Never allocates; takes about one preparation. One thread at a time per
+// handle.
 //
 // # Safety
 // `handle` from `recede_create`; `state` valid for `state_len` reads.

@@ -14,6 +14,9 @@
 #      `.llvm_addrsig` (stale after the merge);
 #   4. `ar` wraps the object in an archive again.
 #
+# With the `caller-memory` feature, step 1 also routes the library's
+# malloc family through its own wrappers (see below).
+#
 # Undefined references (libc, libm, libgcc_s, pthread) stay global: the
 # final link resolves them. A firmware can then link its own OSQP (another
 # version, another build) beside recede: `examples/firmware/run.sh` does so
@@ -28,6 +31,21 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 ld -r --whole-archive "$in" -o "$tmp/recede_ffi.o"
+# A library built with the `caller-memory` feature defines __wrap_malloc & co.
+# (src/arena.rs): every reference to the malloc family inside it (Rust's
+# allocator, OSQP's C code) is renamed to the wrapper, the wrappers' own
+# __real_* references to the C library's functions, and a second `ld -r`
+# binds the renamed references to the wrappers before they are made local.
+# (`ld -r --wrap` leaves the references of a relocatable link alone.)
+if readelf -sW "$tmp/recede_ffi.o" | awk '$7 != "UND" && $8 == "__wrap_malloc" { found = 1 } END { exit !found }'; then
+    rename=()
+    for symbol in malloc calloc realloc posix_memalign free; do
+        rename+=(--redefine-sym "$symbol=__wrap_$symbol" --redefine-sym "__real_$symbol=$symbol")
+    done
+    objcopy "${rename[@]}" --remove-section=.llvmbc --remove-section=.llvmcmd \
+        --remove-section=.llvm_addrsig "$tmp/recede_ffi.o" "$tmp/renamed.o"
+    ld -r "$tmp/renamed.o" -o "$tmp/recede_ffi.o"
+fi
 objcopy --wildcard --keep-global-symbol='recede_*' \
     --remove-section=.llvmbc --remove-section=.llvmcmd --remove-section=.llvm_addrsig \
     "$tmp/recede_ffi.o"

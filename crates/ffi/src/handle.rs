@@ -45,6 +45,10 @@ pub struct RecedeController {
     pub(crate) refresh_secs: f64,
     pub(crate) poisoned: bool,
     pub(crate) message: Message,
+    /// The caller's buffer holding this handle and everything it
+    /// allocated (`recede_create_from_blob_in_buffer`), or null.
+    #[cfg(feature = "caller-memory")]
+    pub(crate) arena: *mut crate::arena::Arena,
 }
 
 /// What creation needs, however it was described (TOML text or a blob).
@@ -158,6 +162,8 @@ pub(crate) fn build(
         refresh_secs: 0.0,
         poisoned: false,
         message: Message::new(),
+        #[cfg(feature = "caller-memory")]
+        arena: std::ptr::null_mut(),
     }))
 }
 
@@ -293,6 +299,9 @@ pub unsafe extern "C" fn recede_create(
 /// working directory. Absolute paths are used as they are; the residual
 /// path is not affected.
 ///
+/// Allocates (as `recede_create`, plus reading the robot's files); not
+/// real-time; thread-safe (no shared state).
+///
 /// # Safety
 /// As `recede_create`; `base_dir` NULL or NUL-terminated.
 #[no_mangle]
@@ -378,6 +387,20 @@ pub unsafe extern "C" fn recede_destroy(handle: *mut RecedeController) {
     }
     // SAFETY: the pointer came from `Box::into_raw` in `recede_create`.
     let boxed = unsafe { Box::from_raw(handle) };
+    #[cfg(feature = "caller-memory")]
+    let arena = boxed.arena;
     // A panic in a destructor would be a bug; it must not cross the boundary.
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(boxed)));
+    let destroy = move || {
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(boxed)));
+    };
+    #[cfg(feature = "caller-memory")]
+    if !arena.is_null() {
+        // Its memory goes back to the caller's buffer, and the buffer to
+        // the caller.
+        crate::arena::within(arena, destroy);
+        // SAFETY: nothing of the handle is used after its destruction.
+        unsafe { crate::arena::Arena::release(arena) };
+        return;
+    }
+    destroy();
 }

@@ -38,7 +38,11 @@
 //! A handle may be moved between threads but must not be used by two threads
 //! at once. Different handles are independent.
 
+#[cfg(feature = "caller-memory")]
+mod arena;
 mod blob;
+#[cfg(feature = "caller-memory")]
+mod caller_memory;
 mod guard;
 mod handle;
 mod message;
@@ -50,6 +54,8 @@ mod status;
 mod step;
 
 pub use blob::{encode_firmware_blob, recede_create_from_blob, BlobError, RECEDE_BLOB_FORMAT};
+#[cfg(feature = "caller-memory")]
+pub use caller_memory::{recede_create_from_blob_in_buffer, recede_required_memory};
 pub use handle::{
     recede_create, recede_create_in, recede_destroy, RecedeController, RECEDE_MAX_DIMENSION,
 };

@@ -37,6 +37,10 @@ pub enum RecedeStatus {
     /// `recede_prepare` between, or `recede_prepare` without a feedback
     /// before it. Nothing changed.
     Sequence = -8,
+    /// `recede_create_from_blob_in_buffer`: the caller's buffer cannot hold
+    /// the controller (`recede_required_memory` says how many bytes it
+    /// needs). Nothing was created.
+    BufferTooSmall = -9,
 }
 
 /// Where the last step's command came from.
@@ -125,6 +129,11 @@ pub struct RecedeStats {
     pub outcome: RecedeOutcome,
     pub failure: RecedeFailure,
     pub qp_status: RecedeQpStatus,
+    /// The last preparation's solve for the predicted state
+    /// (`[controller.osqp] presolve_prediction`), which the next feedback
+    /// starts from: its ADMM iterations (0 and `NOT_RUN` when off).
+    pub presolve_qp_iterations: u32,
+    pub presolve_status: RecedeQpStatus,
 }
 
 /// Sizes of a controller's arrays, from [`crate::recede_dimensions`].
@@ -179,16 +188,22 @@ pub(crate) fn stats(steps: u64, time_secs: f64, refresh_secs: f64, r: &StepRepor
             Some(Failure::NotPrepared) => RecedeFailure::NotPrepared,
             Some(Failure::Diverging) => RecedeFailure::Diverging,
         },
-        qp_status: match r.qp_status {
-            QpStatus::Solved => RecedeQpStatus::Solved,
-            QpStatus::SolvedInaccurate => RecedeQpStatus::SolvedInaccurate,
-            QpStatus::MaxIterationsReached => RecedeQpStatus::MaxIterationsReached,
-            QpStatus::TimeLimitReached => RecedeQpStatus::TimeLimitReached,
-            QpStatus::PrimalInfeasible => RecedeQpStatus::PrimalInfeasible,
-            QpStatus::DualInfeasible => RecedeQpStatus::DualInfeasible,
-            QpStatus::NonConvex => RecedeQpStatus::NonConvex,
-            QpStatus::NotRun => RecedeQpStatus::NotRun,
-        },
+        qp_status: qp_status(r.qp_status),
+        presolve_qp_iterations: r.presolve_qp_iterations,
+        presolve_status: qp_status(r.presolve_status),
+    }
+}
+
+fn qp_status(s: QpStatus) -> RecedeQpStatus {
+    match s {
+        QpStatus::Solved => RecedeQpStatus::Solved,
+        QpStatus::SolvedInaccurate => RecedeQpStatus::SolvedInaccurate,
+        QpStatus::MaxIterationsReached => RecedeQpStatus::MaxIterationsReached,
+        QpStatus::TimeLimitReached => RecedeQpStatus::TimeLimitReached,
+        QpStatus::PrimalInfeasible => RecedeQpStatus::PrimalInfeasible,
+        QpStatus::DualInfeasible => RecedeQpStatus::DualInfeasible,
+        QpStatus::NonConvex => RecedeQpStatus::NonConvex,
+        QpStatus::NotRun => RecedeQpStatus::NotRun,
     }
 }
 

@@ -69,7 +69,10 @@ pub unsafe extern "C" fn recede_step(
 /// (`RECEDE_STATUS_SEQUENCE` otherwise).
 ///
 /// Never allocates. Time: the QP solve (OSQP's ADMM, bounded by
-/// `[controller.osqp] max_iterations` / `time_limit_secs`), plus, only when
+/// `[controller.osqp] max_iterations` / `time_limit_secs`; with
+/// `presolve_prediction` it starts from the preparation's solution for the
+/// predicted state and usually stops at OSQP's first termination check,
+/// `check_termination_every` iterations), plus, only when
 /// a setter changed weights, state bounds, obstacles or parameters since
 /// the last preparation, a preparation without shift first
 /// (`RecedeStats.refresh_secs`). One thread at a time per handle.
@@ -105,8 +108,14 @@ pub unsafe extern "C" fn recede_feedback(
 /// (changes made by setters since the feedback enter here at no extra
 /// cost). Only after a feedback (`RECEDE_STATUS_SEQUENCE` otherwise).
 ///
+/// With `[controller.osqp] presolve_prediction` it then solves the new QP
+/// for the state the plan predicts at the next sample, which the next
+/// feedback starts from (set the next references before this call so that
+/// it uses them).
+///
 /// Never allocates. Time: N model Jacobians (automatic differentiation)
-/// and the condensing, O(N^2) in the horizon; usually the larger half of a
+/// and the condensing, O(N^2) in the horizon, and the presolve's ADMM
+/// iterations (bounded as the feedback's); usually the larger half of a
 /// step. One thread at a time per handle.
 ///
 /// # Safety
@@ -216,7 +225,8 @@ fn settle_message(h: &mut RecedeController, report: &StepReport) -> RecedeStatus
 /// Forgets the plan and restarts from `state` (nx values) holding the safe
 /// input, with a QP prepared around it; references, weights and bounds are
 /// kept. Valid in either phase; the next call is a feedback or a step.
-/// Never allocates; takes about one preparation.
+/// Never allocates; takes about one preparation. One thread at a time per
+/// handle.
 ///
 /// # Safety
 /// `handle` from `recede_create`; `state` valid for `state_len` reads.

@@ -5,6 +5,11 @@
 //! `training` feature pulls the random generators, which nothing else in
 //! the controller needs).
 
+// With `caller-memory` every test binary is linked with `--wrap` for the
+// malloc family (build.rs), whose wrappers are in the library: link it.
+#[cfg(feature = "caller-memory")]
+extern crate recede_ffi;
+
 use std::process::Command;
 
 /// `cargo tree -p recede-ffi` over `edges`, one line per package in

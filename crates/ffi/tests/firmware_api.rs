@@ -520,3 +520,76 @@ fn no_firmware_call_allocates() {
     }
     assert_eq!(counted, 0, "allocations after creation");
 }
+
+/// `[controller.osqp] presolve_prediction` through the C interface (P1,
+/// as examples/firmware/cart_pole.toml runs it): the preparation reports
+/// its presolve, the feedbacks take fewer ADMM iterations, the commands are
+/// those without it to the QP's tolerance, `recede_step` is still feedback
+/// then prepare bit for bit, and nothing allocates, setters and the refresh
+/// they cause included.
+#[test]
+fn the_presolve_moves_feedback_iterations_into_the_preparation() {
+    let s = CART_POLE;
+    let presolving = format!(
+        "{}\n[controller.osqp]\npresolve_prediction = true\n",
+        s.toml
+    );
+    let mut on = Handle::create(&presolving, s.x0).unwrap();
+    let mut off = Handle::create(s.toml, s.x0).unwrap();
+    let mut composed = Handle::create(&presolving, s.x0).unwrap();
+    let d = on.dims();
+    let robot = s.robot();
+    let (mut x_on, mut x_off) = (s.x0.to_vec(), s.x0.to_vec());
+    let (mut u_on, mut u_off, mut u_step) = (vec![0.0; 1], vec![0.0; 1], vec![0.0; 1]);
+    let (mut iterations_on, mut iterations_off, mut counted) = (0, 0, 0);
+    for k in 0..150 {
+        let t = k as f64 * d.period_secs;
+        let before = allocations();
+        if k == 100 {
+            // After the preparation: the next feedback refreshes first.
+            for h in [&on, &composed] {
+                assert_eq!(
+                    set_weights(h, &[1e3, 1e3, 1e-2, 1e-2], &[1e-2]),
+                    RecedeStatus::Ok
+                );
+            }
+        }
+        let status = feedback(&on, t, &x_on, &mut u_on);
+        let fed_back = on.stats();
+        let prepared = prepare(&on);
+        counted += allocations() - before;
+        let stepped = composed.step(t, &x_on, None, &mut u_step);
+        assert_eq!(
+            (status, prepared, stepped),
+            (RecedeStatus::Ok, RecedeStatus::Ok, RecedeStatus::Ok)
+        );
+        assert_eq!(
+            u_on, u_step,
+            "step {k}: recede_step differs from feedback + prepare"
+        );
+        let stats = on.stats();
+        assert_eq!(stats.presolve_status, RecedeQpStatus::Solved, "step {k}");
+        assert!(stats.presolve_qp_iterations > 0);
+        assert_eq!(fed_back.refresh_secs > 0.0, k == 100);
+        iterations_on += fed_back.qp_iterations;
+        assert_eq!(feedback(&off, t, &x_off, &mut u_off), RecedeStatus::Ok);
+        assert_eq!(off.stats().presolve_status, RecedeQpStatus::NotRun);
+        iterations_off += off.stats().qp_iterations;
+        assert_eq!(prepare(&off), RecedeStatus::Ok);
+        assert!(
+            (u_on[0] - u_off[0]).abs() < 1.0,
+            "step {k}: {u_on:?} vs {u_off:?}"
+        );
+        plant_step(&robot, &mut x_on, &u_on, d.period_secs);
+        plant_step(&robot, &mut x_off, &u_off, d.period_secs);
+    }
+    assert_eq!(
+        counted, 0,
+        "allocations in presolved feedbacks and preparations"
+    );
+    assert!(x_on[1].abs() < 0.05, "the pole is up: {x_on:?}");
+    assert!(
+        2 * iterations_on < iterations_off,
+        "feedback ADMM iterations: {iterations_on} with the presolve, {iterations_off} without"
+    );
+}

@@ -1,6 +1,11 @@
 //! The checked-in C header must be what cbindgen generates from the source
 //! today. Regenerate with `RECEDE_BLESS=1 cargo test -p recede-ffi --test header`.
 
+// With `caller-memory` every test binary is linked with `--wrap` for the
+// malloc family (build.rs), whose wrappers are in the library: link it.
+#[cfg(feature = "caller-memory")]
+extern crate recede_ffi;
+
 use std::path::{Path, PathBuf};
 
 fn crate_dir() -> PathBuf {

@@ -6,6 +6,7 @@
 //! model along it and condenses the QP for the next step. All memory is
 //! allocated in [`Mpc::new`]; both phases only write into it.
 
+mod presolve;
 mod update;
 
 use std::time::Instant;
@@ -19,6 +20,7 @@ use crate::layout::{Layout, OSQP_INFINITY};
 use crate::qp::{Csc, Solver};
 use crate::report::{Failure, FallbackCounts, QpStatus, StepOutcome, StepReport};
 use crate::structure::Structure;
+use presolve::Presolve;
 pub use update::UpdateError;
 
 use crate::{MpcError, OcpSpec};
@@ -69,6 +71,8 @@ pub struct Mpc<M, C, const NX: usize, const NU: usize> {
     duals_scratch: Vec<f64>,
     solver: Solver,
     prepared: bool,
+    /// What the preparation's presolve left in OSQP (`presolve.rs`).
+    presolve: Presolve,
     consecutive_failures: usize,
     safe_policy: Option<SafePolicy<NX, NU>>,
     upset: Option<UpsetTest<NX>>,
@@ -162,6 +166,7 @@ where
             spec,
             solver,
             prepared: false,
+            presolve: Presolve::NotRun,
             consecutive_failures: 0,
             safe_policy: None,
             upset: None,
@@ -370,17 +375,31 @@ where
 
     /// The preparation half of a real-time iteration, between samples:
     /// shifts the plan by `period_secs`, linearises along it and builds the
-    /// next QP. Its duration goes into the report's `prepare_secs`, and
-    /// constraint rows it had to drop into `constraint_faults`.
+    /// next QP, and with `osqp.presolve_prediction` solves it for the
+    /// predicted state. Its duration goes into the report's `prepare_secs`,
+    /// and constraint rows it had to drop into `constraint_faults`.
     pub fn prepare_next(&mut self, period_secs: f64) -> StepReport {
         let started = Instant::now();
         self.prepare(period_secs);
+        self.presolve_prediction();
+        self.report.prepare_secs = started.elapsed().as_secs_f64();
+        self.report
+    }
+
+    /// Rebuilds the QP around the plan without shifting it (after weights,
+    /// bounds, obstacles or parameters changed) and without the presolve:
+    /// run just before a feedback, it would cost about what it saves.
+    pub fn refresh(&mut self) -> StepReport {
+        let started = Instant::now();
+        self.prepare(0.0);
         self.report.prepare_secs = started.elapsed().as_secs_f64();
         self.report
     }
 
     /// Shifts the plan by `shift_secs` and prepares the QP around it.
     pub fn prepare(&mut self, shift_secs: f64) {
+        // OSQP's iterate belongs to the QP being replaced.
+        self.presolve = Presolve::NotRun;
         self.shift(shift_secs);
         if !self.plan_is_finite() {
             // A corrupted plan cannot be linearised: restart from the last
@@ -497,16 +516,9 @@ where
             self.report.qp_status = QpStatus::NonConvex;
             return solver_failed;
         }
-        // The plan was shifted and re-linearised: zero correction is the
-        // natural primal start; the duals are the last solve's, shifted
-        // with the plan by the preparation.
-        let warm = if self.shifts_duals() {
-            self.solver.warm_start(&self.zeros, &self.duals)
-        } else {
-            // OSQP keeps the last solve's duals (scaled) in place.
-            self.solver.warm_start_x(&self.zeros)
-        };
-        if warm.is_err() {
+        // From the presolve's iterate, or (the plan was shifted and
+        // re-linearised) from zero correction and the last solve's duals.
+        if self.warm_start_feedback().is_err() {
             return solver_failed;
         }
         let solve = self.solver.solve();

@@ -54,6 +54,17 @@ pub struct OsqpConfig {
     /// in place. Off by default: it did not lower the iteration counts
     /// (docs/performance.md, "Dual warm starts").
     pub shift_duals: bool,
+    /// RTI's advanced step: after each preparation, solve the new QP for
+    /// the predicted initial state (the shifted plan's first node), so that
+    /// the feedback starts OSQP from that solution and only corrects for
+    /// the measured state's difference from the prediction. The feedback
+    /// still solves the measured state's QP to the same tolerances; the
+    /// preparation takes the extra solve. Worth it only where the two
+    /// halves run apart (the C interface's `recede_feedback` /
+    /// `recede_prepare`); off by default, since a step that runs both
+    /// back to back only pays for it (docs/performance.md, "The C
+    /// interface's real-time iteration").
+    pub presolve_prediction: bool,
 }
 
 impl Default for OsqpConfig {
@@ -74,6 +85,7 @@ impl Default for OsqpConfig {
             time_limit_secs: None,
             // Measured not to pay (docs/performance.md, "Dual warm starts").
             shift_duals: false,
+            presolve_prediction: false,
         }
     }
 }
@@ -115,6 +127,7 @@ impl OsqpConfig {
             scaled_termination: false,
             time_limit_secs: None,
             shift_duals: false,
+            presolve_prediction: false,
         }
     }
 

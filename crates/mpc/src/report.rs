@@ -89,6 +89,10 @@ pub struct FallbackCounts {
     /// inaccurately (outcome `Inaccurate`, `fallback.accept_inaccurate`):
     /// not fallbacks, but not solved to tolerance either.
     pub inaccurate: usize,
+    /// Feedbacks that could not start from the preparation's presolve
+    /// (`osqp.presolve_prediction` on, but that solve gave no usable
+    /// iterate): they started as without it, from a zero correction.
+    pub presolve_unused: usize,
 }
 
 /// Statistics of the last step.
@@ -121,6 +125,11 @@ pub struct StepReport {
     /// The robot was upset: the safe policy flew this step
     /// (`Mpc::set_upset_test`).
     pub recovering: bool,
+    /// The preparation's presolve for the predicted state
+    /// (`osqp.presolve_prediction`): its ADMM iterations and OSQP's
+    /// verdict (`NotRun` when off or when the QP could not be prepared).
+    pub presolve_qp_iterations: u32,
+    pub presolve_status: QpStatus,
 }
 
 impl Default for StepReport {
@@ -140,6 +149,8 @@ impl Default for StepReport {
             reinitialized: false,
             governed: false,
             recovering: false,
+            presolve_qp_iterations: 0,
+            presolve_status: QpStatus::NotRun,
         }
     }
 }

@@ -75,7 +75,7 @@ impl Controller {
     /// Rebuilds the QP around the current plan without shifting it: after
     /// weights, state bounds, obstacles or parameters changed.
     pub fn refresh(&mut self) -> StepReport {
-        each!(self, m => m.mpc.prepare_next(0.0))
+        each!(self, m => m.mpc.refresh())
     }
 
     /// Sets the input reference of interval `node` (0..N).
