@@ -513,6 +513,7 @@ where
         let (qp_status, solution) = (solve.status, solve.x);
         self.report.qp_status = qp_status;
         self.report.qp_iterations += solve.iterations;
+        self.report.qp_rho_updates += solve.rho_updates;
         self.report.osqp_solve_secs += solve.solve_secs;
         self.report.qp_primal_residual = solve.primal_residual;
         self.report.sqp_iterations += 1;
