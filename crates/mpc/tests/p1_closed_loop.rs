@@ -125,3 +125,32 @@ fn p1_closed_loop_is_the_same_with_every_qp_structure() {
         );
     }
 }
+
+/// `StepReport::qp_rho_updates` counts OSQP's rho updates inside a solve
+/// (each refactorises the KKT system): P1's swing-up adapts rho on its
+/// long solves, only at multiples of the interval, and never with
+/// adaptation off.
+#[test]
+fn rho_updates_are_counted_where_osqp_adapts_rho() {
+    let run = |adaptive: bool| {
+        let mut cfg = p1_config();
+        cfg.osqp.adaptive_rho = adaptive;
+        let interval = cfg.osqp.adaptive_rho_interval;
+        let mut mpc = p1_mpc(cfg.to_spec().unwrap());
+        let (mut x, mut u, mut updates) = (p1_x0(), Vector1::zeros(), 0);
+        for _ in 0..200 {
+            let report = mpc.step(&x, P1_DT_SECS, &mut u);
+            assert!(
+                report.qp_rho_updates * interval <= report.qp_iterations,
+                "{} rho updates in {} iterations (interval {interval})",
+                report.qp_rho_updates,
+                report.qp_iterations
+            );
+            updates += report.qp_rho_updates;
+            x = p1_plant_step(&x, &u);
+        }
+        updates
+    };
+    assert!(run(true) > 0, "P1's swing-up adapted rho on no step");
+    assert_eq!(run(false), 0);
+}
