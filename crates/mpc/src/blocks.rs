@@ -371,6 +371,18 @@ impl<const NX: usize, const NU: usize> Blocks<NX, NU> {
         }
     }
 
+    /// The state variable of the block starting at stage `k`, if one
+    /// (other than block 0, whose start is measured) does.
+    pub fn start_state(&self, k: usize, solution: &[f64]) -> Option<SVector<f64, NX>> {
+        let lay = &self.layout;
+        let b = lay.block_of_node(k);
+        if b == 0 || k >= lay.node.horizon || lay.stages(b).0 != k {
+            return None;
+        }
+        let first = lay.first_var(b);
+        Some(SVector::from_column_slice(&solution[first..first + NX]))
+    }
+
     /// The free response at node `k` (1..=N), from the block owning it.
     pub fn free_response(&self, k: usize) -> SVector<f64, NX> {
         self.c[k + self.layout.block_of_node(k)]

@@ -525,6 +525,7 @@ where
         let (qp_status, solution) = (solve.status, solve.x);
         self.report.qp_status = qp_status;
         self.report.qp_iterations += solve.iterations;
+        self.report.qp_rho_updates += solve.rho_updates;
         self.report.osqp_solve_secs += solve.solve_secs;
         self.report.qp_primal_residual = solve.primal_residual;
         self.report.sqp_iterations += 1;
@@ -561,7 +562,10 @@ where
     }
 
     /// Adds the QP's input corrections to the plan and rolls the linear
-    /// prediction of the states forward from the measured state.
+    /// prediction of the states forward from the measured state (in
+    /// blocks, from each block's own start state: over a long horizon of
+    /// unstable dynamics the rollout from `x0` amplified the ADMM residual
+    /// of the coupling rows past 1e8, docs/performance.md, "P1 at N = 320").
     fn apply_correction(&mut self, x0: &SVector<f64, NX>) {
         let mut dx = x0 - self.xs[0];
         self.xs[0] = *x0;
@@ -571,6 +575,9 @@ where
             self.us[k] += du;
             let (a, b, defect) = self.qp.interval(k);
             dx = a * dx + b * du + defect;
+            if let Some(start) = self.qp.block_start_state(k + 1, &self.solution) {
+                dx = start;
+            }
             self.xs[k + 1] += dx;
         }
     }

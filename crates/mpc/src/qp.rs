@@ -90,6 +90,8 @@ pub(crate) struct Solve<'a> {
     /// OSQP's primal residual (largest constraint violation, unscaled) at
     /// the returned iterate.
     pub primal_residual: f64,
+    /// Rho updates inside the solve: each one refactorised the KKT system.
+    pub rho_updates: u32,
     /// The primal iterate, for the statuses that have one.
     pub x: Option<&'a [f64]>,
 }
@@ -238,6 +240,7 @@ impl Solver {
             iterations: 0,
             solve_secs: 0.0,
             primal_residual: f64::INFINITY,
+            rho_updates: 0,
             x: None,
         };
         if self.broken {
@@ -255,11 +258,13 @@ impl Solver {
         let iterations = u32::try_from(info.iter).unwrap_or(0);
         let solve_secs = info.solve_time;
         let primal_residual = info.pri_res;
+        let rho_updates = u32::try_from(info.rho_updates).unwrap_or(0);
         if code != 0 {
             self.broken = true;
             return Solve {
                 iterations,
                 solve_secs,
+                rho_updates,
                 ..failed
             };
         }
@@ -288,6 +293,7 @@ impl Solver {
             iterations,
             solve_secs,
             primal_residual,
+            rho_updates,
             x: has_iterate.then_some(x),
         }
     }

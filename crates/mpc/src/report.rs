@@ -103,6 +103,9 @@ pub struct StepReport {
     pub qp_status: QpStatus,
     /// ADMM iterations, summed over the step's SQP iterations.
     pub qp_iterations: u32,
+    /// Rho updates inside the step's solves, summed: each refactorised
+    /// OSQP's KKT system (as long as the preparation's one).
+    pub qp_rho_updates: u32,
     pub sqp_iterations: usize,
     /// OSQP's own solve time (without matrix updates), summed.
     pub osqp_solve_secs: f64,
@@ -139,6 +142,7 @@ impl Default for StepReport {
             failure: Some(Failure::NotPrepared),
             qp_status: QpStatus::NotRun,
             qp_iterations: 0,
+            qp_rho_updates: 0,
             sqp_iterations: 0,
             osqp_solve_secs: 0.0,
             qp_primal_residual: f64::INFINITY,

@@ -202,6 +202,18 @@ impl<const NX: usize, const NU: usize> Structure<NX, NU> {
         }
     }
 
+    /// The QP's own state correction at stage `k` when a block (other
+    /// than the first) starts there: the plan's correction restarts from
+    /// it, so the linear rollout's error (the coupling rows' ADMM
+    /// residual, amplified by unstable dynamics) grows over one block
+    /// only. None when fully condensed (the states are not variables).
+    pub fn block_start_state(&self, k: usize, solution: &[f64]) -> Option<SVector<f64, NX>> {
+        match self {
+            Self::Full(_) => None,
+            Self::Blocks(b) => b.start_state(k, solution),
+        }
+    }
+
     /// What node `k`'s state correction is when the QP's variables are
     /// zero (filled by the feedback's cost and bounds).
     pub fn free_response(&self, k: usize) -> SVector<f64, NX> {

@@ -125,3 +125,56 @@ fn p1_closed_loop_is_the_same_with_every_qp_structure() {
         );
     }
 }
+
+/// `StepReport::qp_rho_updates` counts OSQP's rho updates inside a solve
+/// (each refactorises the KKT system): P1's swing-up adapts rho on its
+/// long solves, only at multiples of the interval, and never with
+/// adaptation off.
+#[test]
+fn rho_updates_are_counted_where_osqp_adapts_rho() {
+    let run = |adaptive: bool| {
+        let mut cfg = p1_config();
+        cfg.osqp.adaptive_rho = adaptive;
+        let interval = cfg.osqp.adaptive_rho_interval;
+        let mut mpc = p1_mpc(cfg.to_spec().unwrap());
+        let (mut x, mut u, mut updates) = (p1_x0(), Vector1::zeros(), 0);
+        for _ in 0..200 {
+            let report = mpc.step(&x, P1_DT_SECS, &mut u);
+            assert!(
+                report.qp_rho_updates * interval <= report.qp_iterations,
+                "{} rho updates in {} iterations (interval {interval})",
+                report.qp_rho_updates,
+                report.qp_iterations
+            );
+            updates += report.qp_rho_updates;
+            x = p1_plant_step(&x, &u);
+        }
+        updates
+    };
+    assert!(run(true) > 0, "P1's swing-up adapted rho on no step");
+    assert_eq!(run(false), 0);
+}
+
+/// P1's OCP at N = 320 (6.4 s of the unstable cart-pole, condensed in
+/// blocks): the plan's states restart from each block's own start state,
+/// so the coupling rows' ADMM residual no longer grows past 1e8 along the
+/// rollout (43 fallbacks before, "Diverging" then a QP that could not be
+/// prepared). It swings up with no fallback.
+#[test]
+fn p1_at_a_320_stage_horizon_swings_up_without_fallbacks() {
+    let mut cfg = p1_config();
+    cfg.horizon_steps = 320;
+    let mut mpc = p1_mpc(cfg.to_spec().unwrap());
+    assert!(mpc.qp_stages_per_block() < 320, "not condensed in blocks");
+    let (mut x, mut u) = (p1_x0(), Vector1::zeros());
+    let mut upright_steps = 0;
+    for step in 0..200 {
+        let report = mpc.step(&x, P1_DT_SECS, &mut u);
+        assert!(!report.outcome.is_fallback(), "step {step}: {report:?}");
+        x = p1_plant_step(&x, &u);
+        if x[1].abs() < 0.05 && x[3].abs() < 0.5 {
+            upright_steps += 1;
+        }
+    }
+    assert!(upright_steps > 50, "upright for {upright_steps} steps only");
+}
