@@ -217,13 +217,18 @@ pub fn closed_loop(
             let f = &scenario.file;
             let x0 = SVector::<f64, NX>::from_column_slice(&f.scenario.initial_state);
             let config = &f.controller.mpc;
+            // The first plan holds the reference's torque at the start.
+            let mut u0 = SVector::<f64, NU>::zeros();
+            if let Some(sines) = f.reference.computed_input() {
+                sines.model_input(&Arm::default(), 0.0, &x0, &mut u0);
+            }
             let mpc = learned::mpc(
                 Arm::default(),
                 config,
                 TrueArmResidual::new()?,
                 ResidualEvaluation::EveryStage,
                 &x0,
-                &SVector::zeros(),
+                &u0,
             )?;
             let mut policy = MpcPolicy::new(mpc, f.reference.clone(), config.period_secs());
             let report = learned::run_policy(&scenario, secs, &mut policy, &mut score)?;
