@@ -281,13 +281,15 @@ pub fn training_flight(seed: u64, secs: f64) -> Result<Dataset<NX, NU>> {
         anyhow::bail!("the arm's reference computes no torque");
     };
     let arm = Arm::default();
+    let unsolved = std::cell::Cell::new(0usize);
     let sample = |t: f64, x: &mut [f64], u: &mut [f64]| {
         f.reference.sample(t, x, u);
         let (state, mut torque) = (
             SVector::<f64, NX>::from_column_slice(x),
             SVector::<f64, NU>::zeros(),
         );
-        sines.model_input(&arm, t, &state, &mut torque);
+        let solved = sines.model_input(&arm, t, &state, &mut torque);
+        unsolved.set(unsolved.get() + usize::from(!solved));
         u.copy_from_slice(torque.as_slice());
     };
     let steps = (secs / period_secs).round() as usize;
@@ -301,6 +303,11 @@ pub fn training_flight(seed: u64, secs: f64) -> Result<Dataset<NX, NU>> {
         &sample,
         |_, _| {},
     )?;
+    ensure!(
+        unsolved.get() == 0,
+        "seed {seed}: {} reference nodes without an inverse-dynamics torque",
+        unsolved.get()
+    );
     Ok(flown.data)
 }
 
