@@ -197,6 +197,9 @@ enum TuneAction {
 enum Problem {
     P1,
     P2,
+    /// P2's second robot alone: configs/bench/arm.toml, the arm with an
+    /// unknown payload (`p2` without `--speeds`/`--models` runs it too).
+    Arm,
     P3,
     /// Set-point steps, model mismatch, sensor faults (README's table).
     Robust,
@@ -356,6 +359,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                     }
                     lines
                 }
+                Problem::Arm => json_lines(&bench::arm::run(&Default::default())?)?,
                 Problem::P3 => json_lines(&[bench::p3::run()?])?,
                 Problem::Scale => {
                     if block == Some(0) {

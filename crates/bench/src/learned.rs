@@ -6,20 +6,27 @@
 //! runs) or, for models a scenario cannot name (the oracle's true drag, the
 //! arm's), the benchmark's own MPC.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use nalgebra::SVector;
 use recede_control::Controller;
+use recede_control::{ReferenceConfig, ResidualConfig};
 use recede_learn::{Dataset, MlpResidual, ResidualSpec, TrainOptions, TrainReport};
-use recede_model::{Bounds, Discretized, Dynamics, Residual, WithResidual};
-use recede_mpc::{Mpc, StepReport};
-use recede_rt::{LoopConfig, LoopReport, Mode, NullSink, Policy, StepHook, TruthEstimator};
+use recede_model::{
+    Bounds, Discretized, Dynamics, Residual, ResidualEvaluation, Rk4, WithResidual,
+};
+use recede_mpc::{Mpc, MpcConfig, StepReport};
+use recede_rt::{
+    Estimate, LoopConfig, LoopReport, Mode, NullSink, Policy, PolicyError, StepHook, StepStatus,
+    TruthEstimator,
+};
 use recede_sim::plant::Plant;
 use recede_sim::Simulator;
 
 use crate::micros_since;
-use recede_runner::adapters::{SimWorld, DEFAULT_RENDER_WORKERS};
+use recede_runner::adapters::{status, SimWorld, DEFAULT_RENDER_WORKERS};
 use recede_runner::datalog::Nominal;
 use recede_runner::scenario::Scenario;
 use recede_runner::stats::Percentiles;
@@ -151,6 +158,72 @@ impl<const NX: usize, const NU: usize> Stepper<NX, NU> for Controller {
     }
 }
 
+/// A benchmark's own MPC: `nominal + residual` (integrated as
+/// `evaluation` says) with the settings `config`, its plan starting at `x0`
+/// holding `u0`.
+pub fn mpc<D, R, const NX: usize, const NU: usize>(
+    nominal: D,
+    config: &MpcConfig,
+    residual: R,
+    evaluation: ResidualEvaluation,
+    x0: &SVector<f64, NX>,
+    u0: &SVector<f64, NU>,
+) -> Result<ResidualMpc<D, R, NX, NU>>
+where
+    D: Dynamics<NX, NU>,
+    R: Residual<NX, NU>,
+{
+    let spec = config.to_spec::<NX, NU>()?;
+    let model = Discretized::new(
+        WithResidual::new(nominal, residual).with_evaluation(evaluation),
+        Rk4::new(spec.dt_secs, config.rk4_substeps),
+    );
+    Ok(Mpc::new(model, (), spec, x0, u0)?)
+}
+
+/// The model of a learned-residual line's controller.
+#[derive(Debug, Clone, Copy)]
+pub enum LineModel<'a> {
+    /// The scenario file's controller, nominal model.
+    Nominal,
+    /// The same with `[controller.residual]` naming this model file
+    /// ([`with_residual`]).
+    Residual(&'a Path),
+    /// The benchmark's own MPC with the true model (no scenario can name
+    /// it), as the loop's policy ([`MpcPolicy`]).
+    Oracle,
+}
+
+/// `scenario` with `[controller.residual]` naming the model file `path`,
+/// held over each interval ([`crate::p2::RESIDUAL`], the benchmarks'
+/// evaluation).
+pub fn with_residual(mut scenario: Scenario, path: &Path) -> Scenario {
+    scenario.file.controller.residual = Some(ResidualConfig {
+        model: path.to_path_buf(),
+        evaluation: crate::p2::RESIDUAL,
+        adaptation: None,
+    });
+    scenario
+}
+
+/// A trained residual's model file for one run (in the temporary
+/// directory), removed when dropped.
+#[derive(Debug)]
+pub struct TempFile(pub PathBuf);
+
+impl TempFile {
+    /// `recede-<tag>-<process id>.safetensors`.
+    pub fn new(tag: &str) -> Self {
+        Self(std::env::temp_dir().join(format!("recede-{tag}-{}.safetensors", std::process::id())))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Writes the references of the nodes `t, t + dt, ...` from `sample`.
 pub fn set_references<D, R, const NX: usize, const NU: usize>(
     mpc: &mut ResidualMpc<D, R, NX, NU>,
@@ -169,6 +242,107 @@ pub fn set_references<D, R, const NX: usize, const NU: usize>(
         if k < n {
             us[k].copy_from_slice(&u);
         }
+    }
+}
+
+/// A benchmark's own MPC (a model no scenario file can name: an oracle's)
+/// tracking a scenario's reference as rt's [`Policy`], so it runs in the
+/// loop `recede run` uses: the reference filled as `Controller::track`
+/// fills it (a computed input from the MPC's physics), the step reported
+/// as the scenario's controller's is. Allocates nothing per step.
+#[derive(Debug)]
+pub struct MpcPolicy<D, R, const NX: usize, const NU: usize>
+where
+    D: Dynamics<NX, NU>,
+    R: Residual<NX, NU>,
+{
+    pub mpc: ResidualMpc<D, R, NX, NU>,
+    reference: ReferenceConfig,
+    period_secs: f64,
+    /// Reference nodes whose computed input had no answer (safe input held).
+    pub unsolved_inputs: usize,
+}
+
+impl<D, R, const NX: usize, const NU: usize> MpcPolicy<D, R, NX, NU>
+where
+    D: Dynamics<NX, NU>,
+    R: Residual<NX, NU>,
+{
+    /// `mpc` shifted by `period_secs` after each step, tracking `reference`.
+    pub fn new(
+        mpc: ResidualMpc<D, R, NX, NU>,
+        reference: ReferenceConfig,
+        period_secs: f64,
+    ) -> Self {
+        Self {
+            mpc,
+            reference,
+            period_secs,
+            unsolved_inputs: 0,
+        }
+    }
+
+    /// The reference at the nodes' times from `t` on.
+    fn track(&mut self, t: f64) {
+        let dt = self.mpc.spec().dt_secs;
+        let safe = self.mpc.spec().safe_input;
+        let n = self.mpc.plan().1.len();
+        for k in 0..=n {
+            let tk = t + k as f64 * dt;
+            let (mut x, mut u) = (SVector::<f64, NX>::zeros(), SVector::<f64, NU>::zeros());
+            self.reference
+                .sample(tk, x.as_mut_slice(), u.as_mut_slice());
+            if let Some(sines) = self.reference.computed_input() {
+                u = safe;
+                let nominal = &self.mpc.model().dynamics.nominal;
+                self.unsolved_inputs += usize::from(!sines.model_input(nominal, tk, &x, &mut u));
+            }
+            let (xs, us) = self.mpc.references_mut();
+            xs[k] = x;
+            if k < n {
+                us[k] = u;
+            }
+        }
+    }
+}
+
+impl<D, R, const NX: usize, const NU: usize> Policy for MpcPolicy<D, R, NX, NU>
+where
+    D: Dynamics<NX, NU> + Send + std::fmt::Debug,
+    R: Residual<NX, NU> + Send + std::fmt::Debug,
+{
+    fn dimensions(&self) -> (usize, usize) {
+        (NX, NU)
+    }
+
+    fn step(
+        &mut self,
+        t_secs: f64,
+        estimate: &Estimate,
+        command: &mut [f64],
+    ) -> Result<StepStatus, PolicyError> {
+        if estimate.state().len() != NX || command.len() != NU {
+            return Err(format!(
+                "a {NX}-state, {NU}-input policy handed {} states and {} inputs",
+                estimate.state().len(),
+                command.len()
+            )
+            .into());
+        }
+        self.track(t_secs);
+        let x = SVector::<f64, NX>::from_column_slice(estimate.state());
+        let mut u = SVector::<f64, NU>::zeros();
+        let report = self.mpc.step(&x, self.period_secs, &mut u);
+        command.copy_from_slice(u.as_slice());
+        Ok(status(&report))
+    }
+
+    fn late_command(&self, _after_secs: f64, out: &mut [f64]) {
+        out.copy_from_slice(self.mpc.plan().1[0].as_slice());
+    }
+
+    fn safe_command(&self, out: &mut [f64]) {
+        out.copy_from_slice(self.mpc.spec().safe_input.as_slice());
     }
 }
 

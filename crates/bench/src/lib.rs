@@ -9,6 +9,7 @@ pub mod p3;
 pub mod robust;
 pub mod scale;
 pub mod scenarios;
+pub mod score;
 pub mod stepping;
 
 use std::time::Instant;

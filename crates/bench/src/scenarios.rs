@@ -41,6 +41,14 @@ pub fn p2(v_max: f64) -> Result<Scenario> {
     parse(path, text)
 }
 
+/// The arm benchmark (seed 1001's reference; `arm::scenario` draws others).
+pub fn arm() -> Result<Scenario> {
+    parse(
+        "configs/bench/arm.toml",
+        include_str!("../../../configs/bench/arm.toml"),
+    )
+}
+
 fn parse(path: &str, text: &str) -> Result<Scenario> {
     Scenario::parse(text, Path::new(path))
 }

@@ -602,21 +602,32 @@ impl Controller {
 
     /// Samples `reference` at the nodes' times from `t_secs` on into the
     /// reference window; `scratch_x`/`scratch_u` (lengths nx, nu) avoid
-    /// allocating.
+    /// allocating. A reference whose input is computed
+    /// (`input = "inverse_dynamics"`) gets, at each node, the input under
+    /// which the robot's physics (this controller's model without its
+    /// learned residual) has the reference's state derivative. Returns the
+    /// nodes where that had no answer (the model's input Jacobian without
+    /// full column rank there): they hold the safe input instead.
     pub fn track(
         &mut self,
         reference: &crate::ReferenceConfig,
         t_secs: f64,
         scratch_x: &mut [f64],
         scratch_u: &mut [f64],
-    ) -> Result<(), ControlError> {
+    ) -> Result<usize, ControlError> {
         let (_, _, n) = self.dimensions();
         let dt = self.dt_secs();
+        let mut unsolved = 0;
         for k in 0..=n {
-            reference.sample(t_secs + k as f64 * dt, scratch_x, scratch_u);
+            let t = t_secs + k as f64 * dt;
+            reference.sample(t, scratch_x, scratch_u);
+            if let Some(sines) = reference.computed_input() {
+                let solved = each!(self, m => feed_forward(m, sines, t, scratch_x, scratch_u))?;
+                unsolved += usize::from(!solved);
+            }
             self.set_reference(k, scratch_x, Some(scratch_u))?;
         }
-        Ok(())
+        Ok(unsolved)
     }
 
     pub fn last_report(&self) -> StepReport {
@@ -635,6 +646,27 @@ impl Controller {
             Ok(())
         })
     }
+}
+
+/// The input under which `m`'s physics has `sines`' state derivative at
+/// `t` and the state `x`, into `u`; the safe input (and false) when it has
+/// no answer there.
+fn feed_forward<D, C, const NX: usize, const NU: usize>(
+    m: &RobotController<D, NX, NU, C>,
+    sines: &crate::Sines,
+    t: f64,
+    x: &[f64],
+    u: &mut [f64],
+) -> Result<bool, ControlError>
+where
+    D: recede_model::Dynamics<NX, NU>,
+    C: StageConstraints<NX>,
+{
+    let state = vector::<NX>("state reference", x)?;
+    let mut input = m.mpc.spec().safe_input;
+    let solved = sines.model_input(&m.mpc.model().dynamics.nominal, t, &state, &mut input);
+    copy_checked("input reference", input.as_slice(), u)?;
+    Ok(solved)
 }
 
 fn copy_checked(what: &'static str, from: &[f64], to: &mut [f64]) -> Result<(), ControlError> {

@@ -5,8 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::ControlError;
 
+mod feed_forward;
 mod shapes;
+mod sines;
+pub use feed_forward::inverse_dynamics;
 pub use shapes::{Plane, Spline, SplineConfig, MAX_KNOTS};
+pub use sines::{Computed, InputReference, Sines};
 
 /// The `[reference]` table of a scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +51,10 @@ pub enum ReferenceConfig {
         times_secs: Vec<f64>,
         input: Vec<f64>,
     },
+    /// Chosen states following sums of sinusoids, with their rates; the
+    /// input given, or computed by the controller from its own model
+    /// (`input = "inverse_dynamics"`).
+    Sines(Sines),
 }
 
 impl ReferenceConfig {
@@ -164,6 +172,7 @@ impl ReferenceConfig {
                 }
                 len("reference.input", input, nu)
             }
+            Self::Sines(sines) => sines.validate(nx, nu),
         }
     }
 
@@ -232,6 +241,16 @@ impl ReferenceConfig {
                 state.copy_from_slice(&states[i]);
                 input.copy_from_slice(u);
             }
+            Self::Sines(sines) => sines.sample(t_secs, state, input),
+        }
+    }
+
+    /// The `sines` reference whose input the controller computes from its
+    /// model, if this is one.
+    pub fn computed_input(&self) -> Option<&Sines> {
+        match self {
+            Self::Sines(sines) if sines.computes_input() => Some(sines),
+            _ => None,
         }
     }
 
@@ -316,5 +335,46 @@ mod tests {
             input: vec![0.0],
         };
         assert!(short.validate(2, 1).is_err());
+    }
+
+    /// A `sines` reference is refused with the key at fault: indices
+    /// beyond the state or repeated, tables of another shape, an input of
+    /// the wrong length or an unknown computed input.
+    #[test]
+    fn sines_errors_name_the_key() {
+        let text = |extra: &str| {
+            format!(
+                "kind = \"sines\"\nstates = [0, 1]\nrate_states = [2, 3]\ncenter = [0.0, 0.5]\n\
+                 amplitude = [[0.3], [0.2]]\nfrequency_rad_s = [[1.0], [2.0]]\n\
+                 phase_rad = [[0.0], [1.0]]\n{extra}"
+            )
+        };
+        let parse = |extra: &str| toml::from_str::<ReferenceConfig>(&text(extra));
+        let good = parse("input = \"inverse_dynamics\"").unwrap();
+        good.validate(4, 2).unwrap();
+        assert!(good.computed_input().is_some());
+        let given = parse("input = [1.0, 2.0]").unwrap();
+        given.validate(4, 2).unwrap();
+        assert!(given.computed_input().is_none());
+        let (mut x, mut u) = ([0.0; 4], [0.0; 2]);
+        given.sample(0.0, &mut x, &mut u);
+        assert_eq!(
+            (x[1], x[3], u),
+            (0.5 + 0.2 * 1.0_f64.sin(), 0.4 * 1.0_f64.cos(), [1.0, 2.0])
+        );
+        let message = |r: ReferenceConfig, nx: usize| r.validate(nx, 2).unwrap_err().to_string();
+        assert!(message(given.clone(), 3).contains("reference.rate_states"));
+        assert!(message(parse("input = [1.0]").unwrap(), 4).contains("reference.input"));
+        let repeated =
+            text("input = [1.0, 2.0]").replace("rate_states = [2, 3]", "rate_states = [2, 0]");
+        let repeated: ReferenceConfig = toml::from_str(&repeated).unwrap();
+        assert!(message(repeated, 4).contains("reference.rate_states"));
+        let ragged = text("input = [1.0, 2.0]").replace("[[1.0], [2.0]]", "[[1.0, 2.0], [2.0]]");
+        let ragged: ReferenceConfig = toml::from_str(&ragged).unwrap();
+        assert!(message(ragged, 4).contains("reference.frequency_rad_s"));
+        let unknown = parse("input = \"inverse_kinematics\"")
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("inverse_dynamics"), "{unknown}");
     }
 }

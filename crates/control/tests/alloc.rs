@@ -107,3 +107,56 @@ fn model_file_step_does_not_allocate() {
         );
     }
 }
+
+/// Filling the horizon from a `sines` reference whose torque the
+/// controller computes (the arm's inverse dynamics at every node), then
+/// the step, allocates nothing; every node is solved, and the nominal arm
+/// under a node's torque has the reference's acceleration.
+#[test]
+fn tracking_a_computed_input_reference_does_not_allocate() {
+    use recede_control::ReferenceConfig;
+    use recede_model::robots::{Arm, ArmParams};
+    use recede_model::Dynamics;
+
+    let reference: ReferenceConfig = toml::from_str(
+        "kind = \"sines\"\nstates = [0, 1]\nrate_states = [2, 3]\ncenter = [-0.8, 0.4]\n\
+         amplitude = [[0.3, 0.1], [0.2, 0.2]]\nfrequency_rad_s = [[1.0, 2.5], [0.7, 1.9]]\n\
+         phase_rad = [[0.0, 1.0], [2.0, 0.5]]\ninput = \"inverse_dynamics\"\n",
+    )
+    .unwrap();
+    reference.validate(4, 2).unwrap();
+    let config: ControllerConfig = toml::from_str(
+        "horizon_steps = 20\ndt_secs = 0.02\nperiod_secs = 0.01\n\
+         state_weights = [1000, 1000, 1, 1]\ninput_weights = [0.01, 0.01]\n",
+    )
+    .unwrap();
+    let robot = RobotConfig::Arm(ArmParams::default());
+    let (mut x, mut u) = ([0.0; 4], [0.0; 2]);
+    reference.sample(0.0, &mut x, &mut u);
+    let mut c = Controller::from_config(&robot, &config, &x).unwrap();
+    let (mut xr, mut ur) = ([0.0; 4], [0.0; 2]);
+    assert_eq!(c.track(&reference, 0.0, &mut xr, &mut ur).unwrap(), 0);
+    c.step(&x, &mut u).unwrap();
+    for k in 1..6 {
+        let t = 0.01 * k as f64;
+        let (n, unsolved) = counting(|| {
+            let unsolved = c.track(&reference, t, &mut xr, &mut ur).unwrap();
+            c.step(&x, &mut u).unwrap();
+            unsolved
+        });
+        assert_eq!((n, unsolved), (0, 0), "step {k}");
+    }
+    // The last node filled (t + N dt): its torque is the inverse dynamics.
+    let t = 0.05 + 20.0 * 0.02;
+    let ReferenceConfig::Sines(sines) = &reference else {
+        panic!("a sines reference")
+    };
+    let mut rate = [0.0; 4];
+    sines.state_rate(t, &mut rate);
+    let d = Arm::default().derivative(&xr.into(), &ur.into());
+    assert!((d[2] - rate[2]).abs() < 1e-9 && (d[3] - rate[3]).abs() < 1e-9);
+    assert!(
+        ur.iter().any(|v| v.abs() > 1.0),
+        "gravity alone needs torque: {ur:?}"
+    );
+}

@@ -70,8 +70,14 @@ pub struct RunSummary {
     /// reference at the control instants (units of the state).
     pub state_rmse: Vec<f64>,
     /// Mean over control steps of the squared distance of the applied input
-    /// from the reference input, sum over inputs (input units squared).
+    /// from the reference input, sum over inputs (input units squared); from
+    /// zero when the controller computes the input reference
+    /// (`input = "inverse_dynamics"`: the file has none).
     pub control_effort: f64,
+    /// Reference nodes whose computed input reference had no answer (the
+    /// model's input Jacobian without full column rank there), which held
+    /// the safe input instead; 0 for a given input.
+    pub unsolved_input_references: usize,
     /// Smallest distance from the robot's body origin to an obstacle at
     /// the control instants, m (none without obstacles).
     pub min_clearance_m: Option<f64>,
@@ -380,6 +386,7 @@ fn run_scenario(
     let residual = policy.controller.residual_stats();
     let mut summary = summarize(scenario, seed, &report, &scoring, recording, residual);
     summary.inaccurate_solves = policy.controller.fallback_counts().inaccurate;
+    summary.unsolved_input_references = policy.unsolved_inputs();
     let split = |i: usize| -> Vec<f64> { policy.split_secs().iter().map(|s| s[i] * 1e6).collect() };
     summary.feedback_us = Percentiles::of(&split(0));
     summary.prepare_us = Percentiles::of(&split(1));
@@ -467,6 +474,7 @@ fn summarize(
             .map(|s| (s / steps).sqrt())
             .collect(),
         control_effort: scoring.effort / steps,
+        unsolved_input_references: 0,
         min_clearance_m: report.min_clearance_m,
         estimate_rmse_m: None,
         detection: None,

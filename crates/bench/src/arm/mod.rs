@@ -5,14 +5,20 @@
 //! prediction models: `nominal`, `residual` (an MLP trained here on other
 //! trajectories) and `oracle` (the true payload and friction).
 //!
-//! The references are sums of sinusoids per joint, drawn from a seed and
-//! scaled until the torque the true arm needs stays within 80% of its
-//! limits. Training flies other draws (other seeds, never the evaluated
-//! ones) with the nominal MPC on the true plant. Every MPC gets the
-//! nominal model's inverse-dynamics torque along the reference as its input
-//! reference (a feedforward the controller can compute); what is left is
-//! what the nominal model misses. The JSON lines have `problem = "p2_arm"`;
-//! `rmse_m` is the tip's position RMSE, `rmse_rad` the joint angles'.
+//! The problem is configs/bench/arm.toml: the references are sums of
+//! sinusoids per joint ([`reference::draw`], from a seed, scaled until the
+//! torque the true arm needs stays within 80% of its limits), a `sines`
+//! reference whose input the controller computes (`input =
+//! "inverse_dynamics"`: the nominal arm's torque along it, a feedforward
+//! the MPC then corrects); the file holds seed 1001's, other seeds replace
+//! it ([`scenario`]). Every evaluated line runs through the loop `recede
+//! run` uses (`run_with`, scored by a step hook); the residual reaches the
+//! controller as a model file, the oracle (a model no file can name) is its
+//! own MPC as the loop's policy. Training flies other draws (other seeds,
+//! never the evaluated ones) with the scenario's nominal controller on the
+//! true plant, in the harness's loop (`learned::closed_loop`: plant-step
+//! targets). The JSON lines have `problem = "p2_arm"`; `rmse_m` is the
+//! tip's position RMSE, `rmse_rad` the joint angles'.
 
 mod oracle;
 mod reference;
@@ -21,31 +27,31 @@ mod tests;
 
 use std::time::Instant;
 
-use crate::p2::RESIDUAL;
 use anyhow::{ensure, Result};
 use nalgebra::SVector;
+use recede_control::{Controller, ReferenceConfig};
 use recede_learn::{
     Activation, Dataset, Feature, MlpResidual, Output, ResidualSpec, SupportGuard, TrainOptions,
     TrainReport,
 };
 use recede_model::robots::arm::{NU, NX};
 use recede_model::robots::Arm;
-use recede_model::{Discretized, Residual, ResidualEvaluation, Rk4, WithResidual, ZeroResidual};
-use recede_mpc::{Mpc, MpcConfig};
-use recede_sim::plant::{Actuator, ArmTruth, Disturbances, TruePlant};
+use recede_model::ResidualEvaluation;
+use recede_mpc::MpcConfig;
+use recede_runner::datalog::Nominal;
+use recede_runner::run::{run_with, RunOptions};
+use recede_runner::scenario::Scenario;
+use recede_runner::stats::Percentiles;
 use serde::Serialize;
 
-use crate::learned::{self, ResidualMpc, Rig, TargetKind};
+use crate::learned::{self, LineModel, MpcPolicy, Rig, TargetKind, TempFile};
+use crate::scenarios;
+use crate::score::TrackingScore;
 pub use oracle::{
     truth, TrueArmResidual, COULOMB_FRICTION, COULOMB_SMOOTHING_RADPS, EXTRA_PAYLOAD_KG,
     VISCOUS_FRICTION,
 };
-use recede_runner::datalog::Nominal;
-use recede_runner::stats::Percentiles;
-pub use reference::Sines;
-
-/// The true arm's RK4 step, s.
-pub const PLANT_STEP_SECS: f64 = 0.001;
+pub use reference::draw;
 
 /// Everything an arm run depends on; [`Default`] is the benchmark.
 #[derive(Debug, Clone)]
@@ -108,59 +114,26 @@ pub fn residual_spec() -> ResidualSpec {
     }
 }
 
-/// The arm's controller: N = 20 x 0.02 s, one RTI iteration per 0.01 s
-/// step (its `period_secs`, the one place the period is written), joint angles weighted 1000, rates 1, torque deviation from the
-/// reference 0.01, torques within the arm's limits.
-pub fn mpc_config() -> MpcConfig {
-    let b = Arm::default().input_bounds();
-    MpcConfig {
-        horizon_steps: 20,
-        dt_secs: 0.02,
-        rk4_substeps: 1,
-        period_secs: Some(0.01),
-        state_weights: vec![1000.0, 1000.0, 1.0, 1.0],
-        terminal_weights: None,
-        input_weights: vec![0.01; NU],
-        input_min: Some(b.lower.to_vec()),
-        input_max: Some(b.upper.to_vec()),
-        state_bounds: vec![],
-        sqp_iterations: 1,
-        osqp: Default::default(),
-        qp: Default::default(),
-        fallback: recede_mpc::FallbackConfig {
-            safe_input: Some(vec![0.0; NU]),
-            ..Default::default()
-        },
-        governor: None,
+/// The arm's controller: configs/bench/arm.toml's `[controller]`.
+pub fn mpc_config() -> Result<MpcConfig> {
+    Ok(scenarios::arm()?.file.controller.mpc)
+}
+
+/// The seed of the reference configs/bench/arm.toml holds.
+pub const FILE_SEED: u64 = 1001;
+
+/// The arm problem tracking the reference drawn from `seed`:
+/// configs/bench/arm.toml with its reference (seed [`FILE_SEED`]'s) and
+/// initial state (the reference's start) replaced by the draw's.
+pub fn scenario(seed: u64) -> Result<Scenario> {
+    let mut s = scenarios::arm()?;
+    if seed != FILE_SEED {
+        let f = &mut s.file;
+        f.reference = ReferenceConfig::Sines(reference::draw(seed)?);
+        f.reference
+            .sample(0.0, &mut f.scenario.initial_state, &mut [0.0; NU]);
     }
-}
-
-type ArmMpc<R> = ResidualMpc<Arm, R, NX, NU>;
-
-fn controller<R: Residual<NX, NU>>(
-    residual: R,
-    evaluation: ResidualEvaluation,
-    x0: &SVector<f64, NX>,
-    u0: &SVector<f64, NU>,
-) -> Result<ArmMpc<R>> {
-    let config = mpc_config();
-    let spec = config.to_spec::<NX, NU>()?;
-    let model = Discretized::new(
-        WithResidual::new(Arm::default(), residual).with_evaluation(evaluation),
-        Rk4::new(spec.dt_secs, config.rk4_substeps),
-    );
-    Ok(Mpc::new(model, (), spec, x0, u0)?)
-}
-
-fn plant(x0: &SVector<f64, NX>) -> Result<TruePlant<ArmTruth, NX, NU>> {
-    let b = Arm::default().input_bounds();
-    Ok(TruePlant::new(
-        truth(),
-        Actuator::new(b.lower, b.upper, [0.0; NU]),
-        Disturbances::none(),
-        PLANT_STEP_SECS,
-        *x0,
-    )?)
+    Ok(s)
 }
 
 /// One arm closed loop.
@@ -184,87 +157,163 @@ pub struct ArmLine {
     pub outside_support_fraction: Option<f64>,
 }
 
-/// What a closed loop also hands back: the MPC (for its residual's guard
-/// counters) and, for training, the logged samples.
-pub struct Flown<R: Residual<NX, NU>> {
-    pub line: ArmLine,
-    pub mpc: ArmMpc<R>,
-    pub data: Dataset<NX, NU>,
+/// The arm's score: the tip's squared distance and the joints' squared
+/// errors from `from_secs` on.
+fn arm_score(scenario: &Scenario, from_secs: f64, steps: usize) -> TrackingScore {
+    let b = Arm::default().input_bounds();
+    let errors = |x: &[f64], r: &[f64]| {
+        let arm = Arm::default();
+        let (x, r) = (
+            SVector::<f64, NX>::from_column_slice(x),
+            SVector::<f64, NX>::from_column_slice(r),
+        );
+        let (p, pr) = (arm.tip_position_m(&x), arm.tip_position_m(&r));
+        [
+            (p[0] - pr[0]).powi(2) + (p[1] - pr[1]).powi(2),
+            (x[0] - r[0]).powi(2) + (x[1] - r[1]).powi(2),
+        ]
+    };
+    let reference = scenario.file.reference.clone();
+    TrackingScore::new(
+        reference,
+        from_secs,
+        errors,
+        NX,
+        (&b.lower, &b.upper),
+        steps,
+    )
 }
 
-impl<R: Residual<NX, NU>> std::fmt::Debug for Flown<R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Flown")
-            .field("line", &self.line)
-            .field("samples", &self.data.len())
-            .finish_non_exhaustive()
-    }
-}
-
-/// Tracks `reference` for `secs` with the model `nominal + residual` on the
-/// true arm. Logs one sample per control step: a 1 ms plant step (cycling
-/// through the period's steps), its midpoint state, and the residual of
-/// the joint accelerations the nominal model misses over it.
-pub fn closed_loop<R: Residual<NX, NU>>(
+/// `secs` of the arm tracking the reference of `seed` with `model`, run as
+/// `recede run` runs it; the RMSEs from `evaluated_from_secs` on.
+pub fn closed_loop(
     name: &'static str,
-    residual: R,
-    evaluation: ResidualEvaluation,
-    reference: &Sines,
+    model: LineModel<'_>,
+    seed: u64,
     secs: f64,
     evaluated_from_secs: f64,
-) -> Result<Flown<R>> {
-    let arm = Arm::default();
-    let sample = |t: f64, x: &mut [f64], u: &mut [f64]| reference.sample(t, x, u);
-    let (mut x0, mut u0) = (SVector::<f64, NX>::zeros(), SVector::<f64, NU>::zeros());
-    sample(0.0, x0.as_mut_slice(), u0.as_mut_slice());
-    let mut mpc = controller(residual, evaluation, &x0, &u0)?;
-    let mut plant = plant(&x0)?;
-    let period_secs = mpc.spec().period_secs;
-    let steps = (secs / period_secs).round() as usize;
-    let (mut sq_tip, mut sq_q, mut evaluated) = (0.0, 0.0, 0usize);
-    let (mut x_ref, mut u_ref) = ([0.0; NX], [0.0; NU]);
-    let score = |t: f64, x: &SVector<f64, NX>| {
-        if t >= evaluated_from_secs - 1e-9 {
-            sample(t, &mut x_ref, &mut u_ref);
-            let xr = SVector::<f64, NX>::from(x_ref);
-            let (p, pr) = (arm.tip_position_m(x), arm.tip_position_m(&xr));
-            sq_tip += (p[0] - pr[0]).powi(2) + (p[1] - pr[1]).powi(2);
-            sq_q += (x[0] - xr[0]).powi(2) + (x[1] - xr[1]).powi(2);
-            evaluated += 1;
+) -> Result<ArmLine> {
+    let mut scenario = scenario(seed)?;
+    let steps = (secs / scenario.period_secs()).round() as usize;
+    let mut score = arm_score(&scenario, evaluated_from_secs, steps);
+    let (fallbacks, outside_support_fraction) = match model {
+        LineModel::Nominal | LineModel::Residual(_) => {
+            if let LineModel::Residual(path) = model {
+                scenario = learned::with_residual(scenario, path);
+            }
+            let options = RunOptions {
+                duration_secs: Some(secs),
+                ..RunOptions::default()
+            };
+            let summary = run_with(&scenario, &options, Some(&mut score))?;
+            ensure!(
+                summary.unsolved_input_references == 0,
+                "{} reference nodes had no inverse-dynamics torque",
+                summary.unsolved_input_references
+            );
+            (summary.fallbacks, summary.residual_clipped_fraction)
+        }
+        LineModel::Oracle => {
+            let f = &scenario.file;
+            let x0 = SVector::<f64, NX>::from_column_slice(&f.scenario.initial_state);
+            let config = &f.controller.mpc;
+            // The first plan holds the reference's torque at the start.
+            let mut u0 = SVector::<f64, NU>::zeros();
+            if let Some(sines) = f.reference.computed_input() {
+                sines.model_input(&Arm::default(), 0.0, &x0, &mut u0);
+            }
+            let mpc = learned::mpc(
+                Arm::default(),
+                config,
+                TrueArmResidual::new()?,
+                ResidualEvaluation::EveryStage,
+                &x0,
+                &u0,
+            )?;
+            let mut policy = MpcPolicy::new(mpc, f.reference.clone(), config.period_secs());
+            let report = learned::run_policy(&scenario, secs, &mut policy, &mut score)?;
+            ensure!(
+                policy.unsolved_inputs == 0,
+                "reference nodes without a torque"
+            );
+            (report.fallbacks, None)
         }
     };
-    let rig = Rig {
-        period_secs,
-        plant_step_secs: PLANT_STEP_SECS,
-        nominal: Nominal::Arm(arm),
-        log: Some(TargetKind::PlantStep),
-        midpoint: |_| {},
-    };
-    let bounds = arm.input_bounds();
-    let flown = learned::closed_loop(&rig, &mut mpc, &mut plant, &bounds, steps, &sample, score)?;
-    ensure!(evaluated > 0, "no control instant in the evaluated window");
-    let line = ArmLine {
+    ensure!(
+        score.evaluated > 0,
+        "no control instant in the evaluated window"
+    );
+    Ok(ArmLine {
         problem: "p2_arm",
-        trajectory: format!("sines-{}", reference.seed),
+        trajectory: format!("sines-{seed}"),
         model: name,
-        rmse_m: (sq_tip / evaluated as f64).sqrt(),
-        rmse_rad: (sq_q / evaluated as f64).sqrt(),
-        step_us: flown.step_percentiles(),
-        saturated_fraction: flown.saturated_fraction(),
-        control_steps: steps,
-        evaluated_steps: evaluated,
-        fallbacks: flown.fallbacks,
-        outside_support_fraction: None,
-    };
-    Ok(Flown {
-        line,
-        mpc,
-        data: flown.data,
+        rmse_m: score.rmse(0),
+        rmse_rad: score.rmse(1),
+        step_us: score.step_percentiles(),
+        saturated_fraction: score.saturated_fraction(),
+        control_steps: score.steps(),
+        evaluated_steps: score.evaluated,
+        fallbacks: score.fallbacks.max(fallbacks),
+        outside_support_fraction,
     })
 }
 
-/// Training data: the nominal MPC tracking the training references on the
-/// true arm (in parallel; each run is deterministic, so the data are too).
+/// One training flight: the scenario's nominal controller tracking the
+/// reference of `seed` for `secs` on the true arm, logging one sample per
+/// control step: a 1 ms plant step (cycling through the period's steps),
+/// its midpoint state, and the joint accelerations the nominal model
+/// misses over it.
+pub fn training_flight(seed: u64, secs: f64) -> Result<Dataset<NX, NU>> {
+    let scenario = scenario(seed)?;
+    let f = &scenario.file;
+    let mut controller =
+        Controller::from_config(&f.robot, &f.controller, &f.scenario.initial_state)?;
+    let mut plant = scenario.plant_config().build(f.scenario.seed)?;
+    let period_secs = scenario.period_secs();
+    let rig = Rig {
+        period_secs,
+        plant_step_secs: plant.step_secs(),
+        nominal: Nominal::Arm(Arm::default()),
+        log: Some(TargetKind::PlantStep),
+        midpoint: |_| {},
+    };
+    let Some(sines) = f.reference.computed_input() else {
+        anyhow::bail!("the arm's reference computes no torque");
+    };
+    let arm = Arm::default();
+    let unsolved = std::cell::Cell::new(0usize);
+    let sample = |t: f64, x: &mut [f64], u: &mut [f64]| {
+        f.reference.sample(t, x, u);
+        let (state, mut torque) = (
+            SVector::<f64, NX>::from_column_slice(x),
+            SVector::<f64, NU>::zeros(),
+        );
+        let solved = sines.model_input(&arm, t, &state, &mut torque);
+        unsolved.set(unsolved.get() + usize::from(!solved));
+        u.copy_from_slice(torque.as_slice());
+    };
+    let steps = (secs / period_secs).round() as usize;
+    let bounds = arm.input_bounds();
+    let flown = learned::closed_loop(
+        &rig,
+        &mut controller,
+        plant.as_mut(),
+        &bounds,
+        steps,
+        &sample,
+        |_, _| {},
+    )?;
+    ensure!(
+        unsolved.get() == 0,
+        "seed {seed}: {} reference nodes without an inverse-dynamics torque",
+        unsolved.get()
+    );
+    Ok(flown.data)
+}
+
+/// Training data: the nominal controller tracking the training references
+/// on the true arm (in parallel; each run is deterministic, so the data are
+/// too).
 pub fn generate_data(options: &ArmOptions) -> Result<Dataset<NX, NU>> {
     use rayon::prelude::*;
     ensure!(
@@ -277,18 +326,7 @@ pub fn generate_data(options: &ArmOptions) -> Result<Dataset<NX, NU>> {
     let runs = options
         .training_seeds
         .par_iter()
-        .map(|&seed| {
-            let reference = Sines::random(seed)?;
-            Ok(closed_loop(
-                "nominal",
-                ZeroResidual,
-                RESIDUAL,
-                &reference,
-                options.training_secs,
-                0.0,
-            )?
-            .data)
-        })
+        .map(|&seed| training_flight(seed, options.training_secs))
         .collect::<Result<Vec<_>>>()?;
     let mut data = Dataset::new();
     for run in runs {
@@ -305,6 +343,8 @@ pub fn train_residual(
 }
 
 /// Data, training, then every evaluated trajectory with the three models.
+/// The trained residual reaches the controller as a model file (written to
+/// the temporary directory for the run).
 pub fn run(options: &ArmOptions) -> Result<Vec<ArmLine>> {
     let started = Instant::now();
     let data = generate_data(options)?;
@@ -317,19 +357,21 @@ pub fn run(options: &ArmOptions) -> Result<Vec<ArmLine>> {
         report.validation_rmse,
         started.elapsed().as_secs_f64()
     );
-    let oracle = TrueArmResidual::new()?;
+    let model_file = TempFile::new("arm");
+    residual.save(&model_file.0)?;
     let (secs, from) = (options.evaluated_secs, options.evaluated_from_secs);
     let mut lines = Vec::new();
     for &seed in &options.evaluated_seeds {
-        let reference = Sines::random(seed)?;
-        let (held, exact) = (RESIDUAL, ResidualEvaluation::EveryStage);
-        lines.push(closed_loop("nominal", ZeroResidual, held, &reference, secs, from)?.line);
-        let flown = closed_loop("residual", residual.clone(), held, &reference, secs, from)?;
-        let residual = &flown.mpc.model().dynamics.residual;
-        let mut line = flown.line;
-        line.outside_support_fraction = Some(learned::outside_support_fraction(residual));
-        lines.push(line);
-        lines.push(closed_loop("oracle", oracle, exact, &reference, secs, from)?.line);
+        lines.push(closed_loop(
+            "nominal",
+            LineModel::Nominal,
+            seed,
+            secs,
+            from,
+        )?);
+        let residual = LineModel::Residual(&model_file.0);
+        lines.push(closed_loop("residual", residual, seed, secs, from)?);
+        lines.push(closed_loop("oracle", LineModel::Oracle, seed, secs, from)?);
     }
     eprintln!("p2_arm: done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(lines)

@@ -7,12 +7,11 @@ use rand_chacha::ChaCha8Rng;
 use recede_learn::TrainOptions;
 use recede_model::robots::arm::{NU, NX};
 use recede_model::robots::Arm;
-use recede_model::{Dynamics, Residual, ResidualEvaluation, WithResidual, ZeroResidual};
-use recede_sim::plant::{Environment, TrueDynamics};
+use recede_model::{Dynamics, Residual, ResidualEvaluation, WithResidual};
+use recede_sim::plant::{ArmTruth, Environment, Plant, TrueDynamics};
 
-use super::reference::TORQUE_MARGIN;
+use super::reference::{self, TORQUE_MARGIN};
 use super::*;
-use crate::p2::RESIDUAL;
 
 #[test]
 fn the_oracle_residual_is_the_true_arm() {
@@ -30,41 +29,90 @@ fn the_oracle_residual_is_the_true_arm() {
 
 #[test]
 fn references_are_consistent_and_within_torque_limits() {
-    let s = Sines::random(1001).unwrap();
-    assert_eq!(Sines::random(1001).unwrap(), s);
-    assert_ne!(Sines::random(1).unwrap(), s);
+    let s = draw(1001).unwrap();
+    assert_eq!(draw(1001).unwrap(), s);
+    assert_ne!(draw(1).unwrap(), s);
     let h = 1e-6;
+    let (mut x, mut x2, mut rate, mut u) = ([0.0; NX], [0.0; NX], [0.0; NX], [0.0; NU]);
     for t in [0.0, 0.7, 3.3] {
-        let (q, dq, ddq) = s.at(t);
-        let (q2, dq2, _) = s.at(t + h);
-        for j in 0..2 {
-            assert!(((q2[j] - q[j]) / h - dq[j]).abs() < 1e-4);
-            assert!(((dq2[j] - dq[j]) / h - ddq[j]).abs() < 1e-3);
+        s.sample(t, &mut x, &mut u);
+        s.sample(t + h, &mut x2, &mut u);
+        s.state_rate(t, &mut rate);
+        for i in 0..NX {
+            assert!(
+                ((x2[i] - x[i]) / h - rate[i]).abs() < 1e-3,
+                "t {t} state {i}"
+            );
         }
+        // The rate states hold the angles' rates.
+        assert_eq!([x[2], x[3]], [rate[0], rate[1]]);
     }
-    let actual = TrueArmResidual::new().unwrap();
     let limits = Arm::default().input_bounds().upper;
-    assert!(s.peak_torque_share(&actual, &limits, 20.0) <= TORQUE_MARGIN);
-    // The MPC's input reference is the nominal inverse dynamics: the
-    // nominal arm under it has the reference's acceleration.
-    let (mut x, mut u) = ([0.0; NX], [0.0; NU]);
-    s.sample(1.234, &mut x, &mut u);
-    let d = Arm::default().derivative(&SVector::from(x), &SVector::from(u));
-    let (_, _, ddq) = s.at(1.234);
-    assert!((d[2] - ddq[0]).abs() < 1e-9 && (d[3] - ddq[1]).abs() < 1e-9);
+    assert!(reference::peak_torque_share(&s, &limits, 20.0).unwrap() <= TORQUE_MARGIN);
+    // The controller's input reference is the nominal inverse dynamics:
+    // the nominal arm under it has the reference's acceleration.
+    let (mut xs, mut us) = (SVector::<f64, NX>::zeros(), SVector::<f64, NU>::zeros());
+    s.sample(1.234, xs.as_mut_slice(), us.as_mut_slice());
+    assert!(s.model_input(&Arm::default(), 1.234, &xs, &mut us));
+    let d = Arm::default().derivative(&xs, &us);
+    s.state_rate(1.234, &mut rate);
+    assert!((d[2] - rate[2]).abs() < 1e-9 && (d[3] - rate[3]).abs() < 1e-9);
+}
+
+/// configs/bench/arm.toml is seed 1001's problem: its reference is the
+/// draw, it starts on it, its plant is the truth the oracle knows.
+#[test]
+fn the_arm_file_is_the_drawn_problem() {
+    let drawn = ReferenceConfig::Sines(draw(FILE_SEED).unwrap());
+    let mut x0 = vec![0.0; NX];
+    drawn.sample(0.0, &mut x0, &mut [0.0; NU]);
+    let expected = format!(
+        "arm.toml should hold initial_state = {x0:?} and\n[reference]\n{}",
+        toml::to_string(&drawn).unwrap()
+    );
+    let file = scenarios::arm().unwrap_or_else(|e| panic!("{e:#}\n{expected}"));
+    let f = &file.file;
+    assert_eq!(f.reference, drawn, "{expected}");
+    assert_eq!(f.scenario.initial_state, x0, "{expected}");
+    let plant = file.plant_config().build(0).unwrap();
+    let mut x = SVector::<f64, NX>::from_column_slice(&x0);
+    x[2] += 0.3;
+    let u = SVector::<f64, NU>::new(3.0, -1.0);
+    let (mut a, mut b) = (plant, truth_plant(&x));
+    a.set_state(x.as_slice()).unwrap();
+    for k in 0..10 {
+        Plant::step(a.as_mut(), k as f64 * 0.001, u.as_slice()).unwrap();
+        Plant::step(&mut b, k as f64 * 0.001, u.as_slice()).unwrap();
+    }
+    assert_eq!(Plant::state(a.as_ref()), Plant::state(&b));
+    // Another seed: the same problem on that seed's draw.
+    let other = scenario(1002).unwrap().file;
+    assert_eq!(other.controller, f.controller);
+    assert_eq!(other.plant, f.plant);
+    assert_eq!(other.reference, ReferenceConfig::Sines(draw(1002).unwrap()));
+}
+
+fn truth_plant(x0: &SVector<f64, NX>) -> recede_sim::plant::TruePlant<ArmTruth, NX, NU> {
+    let b = Arm::default().input_bounds();
+    recede_sim::plant::TruePlant::new(
+        truth(),
+        recede_sim::plant::Actuator::new(b.lower, b.upper, [0.0; NU]),
+        recede_sim::plant::Disturbances::none(),
+        0.001,
+        *x0,
+    )
+    .unwrap()
 }
 
 #[test]
 fn logged_targets_are_what_the_nominal_arm_misses() {
-    let reference = Sines::random(5).unwrap();
-    let flown = closed_loop("nominal", ZeroResidual, RESIDUAL, &reference, 0.3, 0.0).unwrap();
-    assert_eq!(flown.data.len(), 30);
+    let data = training_flight(5, 0.3).unwrap();
+    assert_eq!(data.len(), 30);
     let truth = truth();
     let env = Environment::default();
     // One plant step about its midpoint is the point value to second
     // order, except where the (sharp) Coulomb term flips sign.
-    let close = flown
-        .data
+    let close = data
         .samples
         .iter()
         .filter(|s| {
@@ -77,7 +125,7 @@ fn logged_targets_are_what_the_nominal_arm_misses() {
         "{close} of 30 targets close to the true residual"
     );
     // The payload is not small: the nominal model misses m/s^2-scale accelerations.
-    assert!(flown.data.samples.iter().any(|s| s.residual[2].abs() > 1.0));
+    assert!(data.samples.iter().any(|s| s.residual[2].abs() > 1.0));
 }
 
 /// Trained on other references, the residual predicts what the
@@ -96,10 +144,9 @@ fn a_residual_trained_on_other_references_predicts_the_payload() {
     let data = generate_data(&options).unwrap();
     assert_eq!(data.len(), 4 * 150);
     let (residual, _) = train_residual(&data, &options).unwrap();
-    let reference = Sines::random(1001).unwrap();
-    let held_out = closed_loop("nominal", ZeroResidual, RESIDUAL, &reference, 1.0, 0.0).unwrap();
+    let held_out = training_flight(1001, 1.0).unwrap();
     let (mut err_zero, mut err_mlp) = (0.0, 0.0);
-    for s in &held_out.data.samples {
+    for s in &held_out.samples {
         let mut g = SVector::<f64, NX>::zeros();
         residual.add_to(&s.x, &s.u, &mut g);
         for i in 2..4 {
@@ -111,14 +158,14 @@ fn a_residual_trained_on_other_references_predicts_the_payload() {
         err_mlp < 0.25 * err_zero,
         "residual error {err_mlp} vs nominal {err_zero}"
     );
-    // A line of the bench output.
-    let flown = closed_loop("residual", residual, RESIDUAL, &reference, 0.2, 0.1).unwrap();
-    assert_eq!(
-        (flown.line.control_steps, flown.line.evaluated_steps),
-        (20, 10)
-    );
-    assert_eq!(flown.line.fallbacks, 0);
-    let value = serde_json::to_value(&flown.line).unwrap();
+    // A line of the bench output: the residual as a model file.
+    let file = crate::learned::TempFile::new("arm-test");
+    residual.save(&file.0).unwrap();
+    let line = closed_loop("residual", LineModel::Residual(&file.0), 1001, 0.2, 0.1).unwrap();
+    assert_eq!((line.control_steps, line.evaluated_steps), (20, 10));
+    assert_eq!(line.fallbacks, 0);
+    assert!(line.outside_support_fraction.is_some());
+    let value = serde_json::to_value(&line).unwrap();
     for key in [
         "problem",
         "model",
@@ -136,6 +183,9 @@ fn a_residual_trained_on_other_references_predicts_the_payload() {
 #[test]
 fn the_learned_residual_cuts_the_joint_error_by_nine_tenths() {
     let lines = run(&ArmOptions::default()).unwrap();
+    for line in &lines {
+        eprintln!("{}", serde_json::to_string(line).unwrap());
+    }
     for seed in ArmOptions::default().evaluated_seeds {
         let rmse = |model| {
             lines

@@ -18,15 +18,14 @@
 
 pub mod flights;
 pub mod oracle;
-mod score;
 #[cfg(test)]
 mod tests;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{ensure, Result};
-use recede_control::{ReferenceConfig, ResidualConfig};
+use recede_control::ReferenceConfig;
 use recede_learn::{
     Dataset, MlpResidual, Network, Normalization, ResidualSpec, Support, TrainOptions, TrainReport,
 };
@@ -40,9 +39,10 @@ use recede_runner::stats::Percentiles;
 use recede_runner::train::TrainConfig;
 use serde::Serialize;
 
-use crate::{learned, scenarios};
+use crate::learned::{self, TempFile};
+use crate::scenarios;
+use crate::score::TrackingScore;
 pub use flights::{generate_data, Circle, Flight, Wander};
-use score::EightScore;
 
 pub const AMPLITUDE_M: f64 = 10.0;
 pub const HEIGHT_M: f64 = 2.0;
@@ -214,28 +214,8 @@ pub fn lap_steps(v_max: f64) -> Result<usize> {
     Ok((lap_secs(v_max) / scenario(v_max)?.period_secs()).round() as usize)
 }
 
-/// `scenario` with `[controller.residual]` naming the model file `path`,
-/// held over each interval (P2's [`RESIDUAL`]).
-pub fn with_residual(mut scenario: Scenario, path: &Path) -> Scenario {
-    scenario.file.controller.residual = Some(ResidualConfig {
-        model: path.to_path_buf(),
-        evaluation: RESIDUAL,
-        adaptation: None,
-    });
-    scenario
-}
-
-/// The model of a P2 line's controller.
-#[derive(Debug, Clone, Copy)]
-pub enum LineModel<'a> {
-    /// The scenario file's controller, nominal model.
-    Nominal,
-    /// The same with `[controller.residual]` naming this model file
-    /// (held over each interval).
-    Residual(&'a Path),
-    /// The benchmark's own MPC with the true drag (no scenario can name it).
-    Oracle,
-}
+pub use crate::learned::with_residual;
+pub use crate::learned::LineModel;
 
 /// The P2 closed loop at `v_max`: `laps` of the figure-eight, the RMSE from
 /// lap `evaluated_from_lap` on.
@@ -285,7 +265,7 @@ fn fly_eight(
         ..RunOptions::default()
     };
     let steps = (laps * lap / scenario.period_secs()).round() as usize;
-    let mut score = EightScore::new(
+    let mut score = eight_score(
         scenario.file.reference.clone(),
         evaluated_from_lap * lap,
         steps,
@@ -310,20 +290,34 @@ fn oracle_eight(
 ) -> Result<P2Line> {
     let f = &scenario.file;
     let lap = lap_secs(v_max);
-    let mut policy = oracle::OraclePolicy::new(
+    let mut policy = oracle::oracle_policy(
         &f.controller.mpc,
         f.reference.clone(),
         &f.scenario.initial_state,
     )?;
     let steps = (laps * lap / scenario.period_secs()).round() as usize;
-    let mut score = EightScore::new(f.reference.clone(), evaluated_from_lap * lap, steps);
+    let mut score = eight_score(f.reference.clone(), evaluated_from_lap * lap, steps);
     let report = learned::run_policy(scenario, laps * lap, &mut policy, &mut score)?;
     let mut line = line(name, v_max, &score)?;
     line.fallbacks = line.fallbacks.max(report.fallbacks);
     Ok(line)
 }
 
-fn line(name: &'static str, v_max: f64, score: &EightScore) -> Result<P2Line> {
+/// P2's score: the position error from `from_secs` on.
+fn eight_score(reference: ReferenceConfig, from_secs: f64, steps: usize) -> TrackingScore {
+    let bounds = Quadrotor::default().input_bounds();
+    let position = |x: &[f64], r: &[f64]| [(0..3).map(|i| (x[i] - r[i]).powi(2)).sum(), 0.0];
+    TrackingScore::new(
+        reference,
+        from_secs,
+        position,
+        NX,
+        (&bounds.lower, &bounds.upper),
+        steps,
+    )
+}
+
+fn line(name: &'static str, v_max: f64, score: &TrackingScore) -> Result<P2Line> {
     ensure!(
         score.evaluated > 0,
         "no control instant in the evaluated laps"
@@ -332,7 +326,7 @@ fn line(name: &'static str, v_max: f64, score: &EightScore) -> Result<P2Line> {
         problem: "p2",
         v_max,
         model: name,
-        rmse_m: score.rmse_m(),
+        rmse_m: score.rmse(0),
         step_us: score.step_percentiles(),
         feedback_us: Percentiles::default(),
         prepare_us: Percentiles::default(),
@@ -361,10 +355,9 @@ pub fn run(options: &P2Options) -> Result<Vec<P2Line>> {
     let started = Instant::now();
     let model_file = if options.models.contains(&P2Model::Residual) {
         let residual = generate_and_train(options)?;
-        let path =
-            std::env::temp_dir().join(format!("recede-p2-{}.safetensors", std::process::id()));
-        residual.save(&path)?;
-        Some(TempFile(path))
+        let file = TempFile::new("p2");
+        residual.save(&file.0)?;
+        Some(file)
     } else {
         None
     };
@@ -385,16 +378,6 @@ pub fn run(options: &P2Options) -> Result<Vec<P2Line>> {
     }
     eprintln!("p2: done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(lines)
-}
-
-/// A file removed when dropped.
-#[derive(Debug)]
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 /// The benchmark's residual architecture with weights from a fixed

@@ -1,7 +1,7 @@
 //! P2's oracle: the MPC whose model is the nominal quadrotor plus the true
 //! drag, the limit a learned residual can reach. No scenario file can name
 //! that model, so the benchmark builds the MPC itself and runs it as rt's
-//! [`Policy`] in the same lockstep loop, on the same true plant, as the
+//! policy ([`MpcPolicy`]) in the same lockstep loop, on the same true plant, as the
 //! scenario's own controller.
 
 use anyhow::Result;
@@ -9,12 +9,11 @@ use nalgebra::{SVector, Vector3};
 use recede_control::ReferenceConfig;
 use recede_model::robots::quadrotor::{rotation_from_quaternion, state_quaternion, NU, NX};
 use recede_model::robots::Quadrotor;
-use recede_model::{c, Discretized, Residual, ResidualEvaluation, Rk4, Scalar, WithResidual};
-use recede_mpc::{Mpc, MpcConfig};
-use recede_rt::{Estimate, Policy, PolicyError, StepStatus};
+use recede_model::{c, Residual, ResidualEvaluation, Scalar};
+use recede_mpc::MpcConfig;
 use recede_sim::plant::QuadrotorTruth;
 
-use crate::learned::{self, ResidualMpc};
+use crate::learned::{self, MpcPolicy, ResidualMpc};
 
 /// P2's body-frame drag, written generic over the scalar so the MPC can
 /// differentiate it: the oracle's residual. Same constants as the plant.
@@ -53,81 +52,38 @@ impl Residual<NX, NU> for TrueDrag {
 pub type P2Mpc<R> = ResidualMpc<Quadrotor, R, NX, NU>;
 
 /// An MPC with P2's settings (`config`, the scenario file's) and the model
-/// `nominal + residual`, its plan starting at `x0`.
+/// `nominal + residual`, its plan starting at `x0` holding the hover input.
 pub fn controller<R: Residual<NX, NU>>(
     config: &MpcConfig,
     residual: R,
     evaluation: ResidualEvaluation,
     x0: &SVector<f64, NX>,
 ) -> Result<P2Mpc<R>> {
-    let spec = config.to_spec::<NX, NU>()?;
-    let model = Discretized::new(
-        WithResidual::new(Quadrotor::default(), residual).with_evaluation(evaluation),
-        Rk4::new(spec.dt_secs, config.rk4_substeps),
-    );
-    Ok(Mpc::new(
-        model,
-        (),
-        spec,
+    let hover = Quadrotor::default().hover_input();
+    learned::mpc(
+        Quadrotor::default(),
+        config,
+        residual,
+        evaluation,
         x0,
-        &Quadrotor::default().hover_input(),
-    )?)
+        &hover,
+    )
 }
 
 /// The oracle's MPC tracking the scenario's reference, as the loop's
 /// policy (what `recede_runner::adapters::ControlPolicy` is for the
-/// scenario's controller). Allocates nothing per step.
-#[derive(Debug)]
-pub struct OraclePolicy {
-    mpc: P2Mpc<TrueDrag>,
+/// scenario's controller).
+pub type OraclePolicy = MpcPolicy<Quadrotor, TrueDrag, NX, NU>;
+
+/// The oracle with the scenario's controller settings, reference and
+/// initial state; the true drag of P2's plant, integrated exactly.
+pub fn oracle_policy(
+    config: &MpcConfig,
     reference: ReferenceConfig,
-    period_secs: f64,
-}
-
-impl OraclePolicy {
-    /// The oracle with the scenario's controller settings, reference and
-    /// initial state; the true drag of P2's plant, integrated exactly.
-    pub fn new(config: &MpcConfig, reference: ReferenceConfig, x0: &[f64]) -> Result<Self> {
-        let oracle = TrueDrag::of(&QuadrotorTruth::p2(Quadrotor::default()));
-        let x0 = SVector::<f64, NX>::from_column_slice(x0);
-        Ok(Self {
-            mpc: controller(config, oracle, ResidualEvaluation::EveryStage, &x0)?,
-            reference,
-            period_secs: config.period_secs(),
-        })
-    }
-}
-
-impl Policy for OraclePolicy {
-    fn dimensions(&self) -> (usize, usize) {
-        (NX, NU)
-    }
-
-    fn step(
-        &mut self,
-        t_secs: f64,
-        estimate: &Estimate,
-        command: &mut [f64],
-    ) -> Result<StepStatus, PolicyError> {
-        let x = SVector::<f64, NX>::from_column_slice(estimate.state());
-        let reference = &self.reference;
-        learned::set_references(&mut self.mpc, t_secs, &|t, x, u| reference.sample(t, x, u));
-        let mut u = SVector::<f64, NU>::zeros();
-        let report = self.mpc.step(&x, self.period_secs, &mut u);
-        command.copy_from_slice(u.as_slice());
-        Ok(StepStatus {
-            fell_back: report.outcome.is_fallback(),
-            safe_input: report.outcome == recede_mpc::StepOutcome::FallbackSafe,
-            iterations: report.qp_iterations,
-            ..StepStatus::default()
-        })
-    }
-
-    fn late_command(&self, _after_secs: f64, out: &mut [f64]) {
-        out.copy_from_slice(self.mpc.plan().1[0].as_slice());
-    }
-
-    fn safe_command(&self, out: &mut [f64]) {
-        out.copy_from_slice(self.mpc.spec().safe_input.as_slice());
-    }
+    x0: &[f64],
+) -> Result<OraclePolicy> {
+    let oracle = TrueDrag::of(&QuadrotorTruth::p2(Quadrotor::default()));
+    let x0 = SVector::<f64, NX>::from_column_slice(x0);
+    let mpc = controller(config, oracle, ResidualEvaluation::EveryStage, &x0)?;
+    Ok(MpcPolicy::new(mpc, reference, config.period_secs()))
 }

@@ -10,5 +10,5 @@ mod policy;
 mod world;
 
 pub use estimator::PerceptionEstimator;
-pub use policy::ControlPolicy;
+pub use policy::{status, ControlPolicy};
 pub use world::{SimWorld, DEFAULT_RENDER_WORKERS};

@@ -25,6 +25,9 @@ pub struct ControlPolicy {
     /// capacity reserved at setup ([`ControlPolicy::keep_split`]), so a
     /// step never allocates.
     split_secs: Vec<[f64; 2]>,
+    /// Reference nodes whose computed input (`input = "inverse_dynamics"`)
+    /// had no answer and held the safe input instead.
+    unsolved_inputs: usize,
 }
 
 impl ControlPolicy {
@@ -39,6 +42,7 @@ impl ControlPolicy {
             nx,
             nu,
             split_secs: Vec::new(),
+            unsolved_inputs: 0,
         }
     }
 
@@ -52,6 +56,12 @@ impl ControlPolicy {
         &self.split_secs
     }
 
+    /// Reference nodes whose computed input reference had no answer (the
+    /// safe input held instead), over the run.
+    pub fn unsolved_inputs(&self) -> usize {
+        self.unsolved_inputs
+    }
+
     /// Whether the reference has become the approach to a target.
     pub fn approaching(&self) -> bool {
         self.guidance.approaching()
@@ -59,7 +69,7 @@ impl ControlPolicy {
 }
 
 /// The loop's view of an MPC step; a fallback is described inline.
-fn status(report: &StepReport) -> StepStatus {
+pub fn status(report: &StepReport) -> StepStatus {
     let mut status = StepStatus {
         fell_back: report.outcome.is_fallback(),
         safe_input: report.outcome == StepOutcome::FallbackSafe,
@@ -90,8 +100,9 @@ impl Policy for ControlPolicy {
             x,
             &estimate.world,
         );
-        self.controller
-            .track(&self.reference, t_secs, &mut self.x_ref, &mut self.u_ref)?;
+        self.unsolved_inputs +=
+            self.controller
+                .track(&self.reference, t_secs, &mut self.x_ref, &mut self.u_ref)?;
         let report = self.controller.step(x, command)?;
         if self.split_secs.len() < self.split_secs.capacity() {
             self.split_secs

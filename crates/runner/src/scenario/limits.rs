@@ -3,7 +3,7 @@
 //! documented in README's scenario section; errors name the key.
 
 use anyhow::{bail, Result};
-use recede_control::ReferenceConfig;
+use recede_control::{InputReference, ReferenceConfig};
 use recede_mpc::MpcConfig;
 use recede_sim::config::{SensorConfig, SensorModelConfig};
 
@@ -200,6 +200,22 @@ pub fn check_reference(r: &ReferenceConfig) -> Result<()> {
                 check(&format!("states[{k}]"), s)?;
             }
             check("input", input)
+        }
+        ReferenceConfig::Sines(sines) => {
+            check("center", &sines.center)?;
+            for (key, table) in [
+                ("amplitude", &sines.amplitude),
+                ("frequency_rad_s", &sines.frequency_rad_s),
+                ("phase_rad", &sines.phase_rad),
+            ] {
+                for (k, row) in table.iter().enumerate() {
+                    check(&format!("{key}[{k}]"), row)?;
+                }
+            }
+            match &sines.input {
+                InputReference::Given(input) => check("input", input),
+                InputReference::Computed(_) => Ok(()),
+            }
         }
     }
 }
