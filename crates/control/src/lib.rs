@@ -28,5 +28,8 @@ pub use file::ControllerFile;
 pub use recovery::{
     position_governor, quadrotor_recovery, quadrotor_tilt, quadrotor_upset, Governor, Recovery,
 };
-pub use reference::{Plane, ReferenceConfig, Spline, SplineConfig, MAX_KNOTS};
+pub use reference::{
+    EndEffectorCircle, EndEffectorCircleConfig, Plane, ReferenceConfig, Spline, SplineConfig,
+    MAX_KNOTS,
+};
 pub use residual::{Adaptation, AdaptationStats, ResidualConfig, ResidualModel, ResidualStats};

@@ -201,6 +201,15 @@ pub fn check_reference(r: &ReferenceConfig) -> Result<()> {
             }
             check("input", input)
         }
+        ReferenceConfig::EndEffectorCircle(circle) => {
+            let c = &circle.config;
+            check("center_m", &c.center_m)?;
+            check("radius_m", &[c.radius_m])?;
+            check("speed_m_s", &[c.speed_m_s])?;
+            check("start_secs", &[c.start_secs])?;
+            check("posture", &c.posture)?;
+            check("input", &c.input)
+        }
     }
 }
 
