@@ -28,6 +28,10 @@ pub struct EndEffectorCircleConfig {
     /// (it gets there from wherever it starts); the lap starts then.
     #[serde(default = "default_start_secs")]
     pub start_secs: f64,
+    /// Laps drawn; after them the arm is asked to hold the circle's first
+    /// point at rest (a goal it can be judged on). Endless when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub laps: Option<f64>,
     /// Joint angles, rad: where the inverse kinematics starts, and the
     /// posture the joints the path leaves free are kept nearest.
     pub posture: Vec<f64>,
@@ -92,17 +96,27 @@ impl EndEffectorCircle {
     pub fn target(&self, t_secs: f64) -> [f64; 3] {
         let c = &self.config;
         let (mut p, mut v) = ([0.0; 3], [0.0; 3]);
-        let lap = (t_secs - c.start_secs).max(0.0);
+        let mut into = (t_secs - c.start_secs).max(0.0);
+        if self.finished(t_secs) {
+            into = 0.0;
+        }
         circle(
             c.center_m,
             c.radius_m,
             c.speed_m_s,
             c.plane,
-            lap,
+            into,
             &mut p,
             &mut v,
         );
         p
+    }
+
+    /// Whether the laps are drawn at `t_secs` (never for endless laps).
+    fn finished(&self, t_secs: f64) -> bool {
+        let c = &self.config;
+        c.laps
+            .is_some_and(|laps| t_secs - c.start_secs >= laps * self.lap_secs())
     }
 
     /// Whether the lap has started at `t_secs` (tracking is scored from then).
@@ -136,6 +150,14 @@ impl EndEffectorCircle {
         for (key, v) in [("radius_m", c.radius_m), ("speed_m_s", c.speed_m_s)] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(parse_error(key, format!("expected a value > 0, found {v}")));
+            }
+        }
+        if let Some(laps) = c.laps {
+            if !(laps.is_finite() && laps > 0.0) {
+                return Err(parse_error(
+                    "laps",
+                    format!("expected a count > 0, found {laps}"),
+                ));
             }
         }
         if !(c.start_secs.is_finite() && c.start_secs >= 0.0) {
@@ -222,8 +244,8 @@ impl EndEffectorCircle {
     }
 
     /// The joint reference at `t_secs` into `state` (angles, rates): the
-    /// lap's first row, at rest, until it starts; linear between rows
-    /// after. Unresolved (which [`super::ReferenceConfig::validate`]
+    /// lap's first row, at rest, until it starts and after the last lap;
+    /// linear between rows in between. Unresolved (which [`super::ReferenceConfig::validate`]
     /// refuses), the posture at rest.
     pub(super) fn sample(&self, t_secs: f64, state: &mut [f64], input: &mut [f64]) {
         input.copy_from_slice(&self.config.input);
@@ -235,7 +257,7 @@ impl EndEffectorCircle {
         };
         let joints = state.len() / 2;
         let count = r.rows.len();
-        if t_secs < self.config.start_secs || count == 0 {
+        if t_secs < self.config.start_secs || count == 0 || self.finished(t_secs) {
             if let Some(first) = r.rows.first() {
                 state[..joints].copy_from_slice(&first[..joints]);
             }
