@@ -507,6 +507,9 @@ fn print_summary(s: &run::RunSummary) {
     if let Some(rmse) = s.tracking_rmse_m {
         println!("tracking RMSE {rmse:.3} m");
     }
+    if let Some(rmse) = s.end_effector_rmse_m {
+        println!("end effector  {:.1} mm RMSE from its path", rmse * 1e3);
+    }
     if let Some(rmse) = s.estimate_rmse_m {
         println!("estimate RMSE {rmse:.4} m ({} estimator)", s.estimator);
     }

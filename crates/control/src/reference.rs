@@ -5,9 +5,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::ControlError;
 
+mod end_effector;
 mod feed_forward;
 mod shapes;
 mod sines;
+pub use end_effector::{EndEffectorCircle, EndEffectorCircleConfig};
 pub use feed_forward::inverse_dynamics;
 pub use shapes::{Plane, Spline, SplineConfig, MAX_KNOTS};
 pub use sines::{Computed, InputReference, Sines};
@@ -55,9 +57,35 @@ pub enum ReferenceConfig {
     /// input given, or computed by the controller from its own model
     /// (`input = "inverse_dynamics"`).
     Sines(Sines),
+    /// A circle for a URDF arm's end effector, turned into joint
+    /// references by inverse kinematics when the scenario loads
+    /// ([`Self::resolve`]).
+    EndEffectorCircle(EndEffectorCircle),
 }
 
 impl ReferenceConfig {
+    /// Solves what needs the robot's model (an end-effector path's joint
+    /// angles); the other kinds need nothing.
+    pub fn resolve(
+        &mut self,
+        robot: &recede_model::robots::RobotConfig,
+    ) -> Result<(), ControlError> {
+        match self {
+            Self::EndEffectorCircle(c) => c.resolve(robot),
+            _ => Ok(()),
+        }
+    }
+
+    /// How far the robot's end effector at true state `x` is from the
+    /// reference's at `t_secs`, m, for an end-effector path once its lap
+    /// has started; `None` otherwise.
+    pub fn end_effector_error_m(&self, t_secs: f64, x: &[f64]) -> Option<f64> {
+        match self {
+            Self::EndEffectorCircle(c) if c.started(t_secs) => c.error_m(t_secs, x),
+            _ => None,
+        }
+    }
+
     /// Checks sizes against the robot's (nx, nu); `key` prefixes errors.
     pub fn validate(&self, nx: usize, nu: usize) -> Result<(), ControlError> {
         let len = |what: &'static str, v: &[f64], n: usize| {
@@ -172,6 +200,16 @@ impl ReferenceConfig {
                 }
                 len("reference.input", input, nu)
             }
+            Self::EndEffectorCircle(c) => {
+                if !c.is_resolved() {
+                    return Err(ControlError::Parse {
+                        origin: "reference.kind".into(),
+                        message: "end_effector_circle is solved against the robot's URDF when the scenario loads (ReferenceConfig::resolve), and was not".into(),
+                    });
+                }
+                len("reference.posture", &c.config.posture, nx / 2)?;
+                len("reference.input", &c.config.input, nu)
+            }
             Self::Sines(sines) => sines.validate(nx, nu),
         }
     }
@@ -241,6 +279,7 @@ impl ReferenceConfig {
                 state.copy_from_slice(&states[i]);
                 input.copy_from_slice(u);
             }
+            Self::EndEffectorCircle(c) => c.sample(t_secs, state, input),
             Self::Sines(sines) => sines.sample(t_secs, state, input),
         }
     }

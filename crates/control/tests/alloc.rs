@@ -160,3 +160,36 @@ fn tracking_a_computed_input_reference_does_not_allocate() {
         "gravity alone needs torque: {ur:?}"
     );
 }
+
+/// A URDF arm's control step (its linearisation from the chain's own
+/// tangent: RNEA on duals, the mass matrix on f64) allocates nothing.
+#[test]
+fn urdf_arm_step_does_not_allocate() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/models/arm6.urdf");
+    let robot = RobotConfig::ModelFile(recede_model::robots::ModelFileConfig::urdf(
+        path,
+        Default::default(),
+        Default::default(),
+    ));
+    let config: ControllerConfig = toml::from_str(
+        "horizon_steps = 10\ndt_secs = 0.03\nperiod_secs = 0.01\n\
+         state_weights = [400, 400, 400, 200, 200, 100, 1, 1, 1, 0.5, 0.5, 0.5]\n\
+         input_weights = [0.001, 0.001, 0.002, 0.01, 0.01, 0.02]\n",
+    )
+    .unwrap();
+    let mut x = [0.0; 12];
+    let mut c = Controller::from_config(&robot, &config, &x).unwrap();
+    let mut goal = [0.0; 12];
+    goal[..6].copy_from_slice(&[0.8, 0.6, 0.9, 0.0, 0.6, 0.0]);
+    c.set_constant_reference(&goal, &[0.0; 6]).unwrap();
+    let mut u = [0.0; 6];
+    c.step(&x, &mut u).unwrap();
+    for k in 0..5 {
+        x[0] += 0.01;
+        let (n, report) = counting(|| c.step(&x, &mut u).unwrap());
+        assert_eq!(n, 0, "step {k}");
+        assert_eq!(report.outcome, StepOutcome::Solved, "step {k}: {report:?}");
+        assert!(u.iter().any(|v| *v != 0.0), "step {k}: {u:?}");
+    }
+}

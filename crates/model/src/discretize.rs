@@ -84,11 +84,96 @@ impl Rk4 {
         x
     }
 
-    /// The step and its exact Jacobians, by forward-mode AD: one pass seeded
+    /// The step and its exact Jacobians. A model that gives its
+    /// derivative's Jacobians ([`Dynamics::derivative_tangent`]) has them
+    /// carried through the stages by the chain rule; any other is
+    /// differentiated on duals ([`Self::linearize_by_duals`]). No heap
+    /// allocation.
+    pub fn linearize<D, const NX: usize, const NU: usize>(
+        &self,
+        model: &D,
+        x: &SVector<f64, NX>,
+        u: &SVector<f64, NU>,
+    ) -> Linearization<NX, NU>
+    where
+        D: Dynamics<NX, NU>,
+    {
+        self.linearize_by_tangents(model, x, u)
+            .unwrap_or_else(|| self.linearize_by_duals(model, x, u))
+    }
+
+    /// [`Self::linearize`] from the model's derivative tangents: each
+    /// stage's `dk = (df/dx) dx_stage (+ df/du)`, the step's value the
+    /// `f64` step's bit for bit. `None` when the model gives no tangent,
+    /// or holds a term without giving its tangent.
+    fn linearize_by_tangents<D, const NX: usize, const NU: usize>(
+        &self,
+        model: &D,
+        x: &SVector<f64, NX>,
+        u: &SVector<f64, NU>,
+    ) -> Option<Linearization<NX, NU>>
+    where
+        D: Dynamics<NX, NU>,
+    {
+        let mut first = Some(model.derivative_tangent(x, u)?);
+        let held_first = model.held_tangent(x, u);
+        if held_first.is_none() && model.held(x, u).is_some() {
+            return None;
+        }
+        let h = self.dt_secs / self.substeps as f64;
+        let (half, full, sixth, two) = (0.5 * h, h, h / 6.0, 2.0);
+        let mut x = *x;
+        let mut dx = SMatrix::<f64, NX, NX>::identity();
+        let mut du = SMatrix::<f64, NX, NU>::zeros();
+        let mut held_first = held_first;
+        for step in 0..self.substeps {
+            let held = match held_first.take() {
+                Some(t) => Some(t),
+                None if step > 0 => model.held_tangent(&x, u),
+                None => None,
+            };
+            // The held term's derivative with respect to the step's (x, u).
+            let held = held.map(|t| (t.value, t.d_x * dx, t.d_x * du + t.d_u));
+            let stage =
+                |t: Tangent<NX, NU>, sx: &SMatrix<f64, NX, NX>, su: &SMatrix<f64, NX, NU>| {
+                    let mut k = t.value;
+                    let mut kx = t.d_x * sx;
+                    let mut ku = t.d_x * su + t.d_u;
+                    if let Some((value, hx, hu)) = &held {
+                        k += value;
+                        kx += hx;
+                        ku += hu;
+                    }
+                    (k, kx, ku)
+                };
+            let tangent = |at: &SVector<f64, NX>| model.derivative_tangent(at, u);
+            let t1 = match first.take() {
+                Some(t) => t,
+                None => tangent(&x)?,
+            };
+            let (k1, k1x, k1u) = stage(t1, &dx, &du);
+            let (x2, x2x, x2u) = (x + k1 * half, dx + k1x * half, du + k1u * half);
+            let (k2, k2x, k2u) = stage(tangent(&x2)?, &x2x, &x2u);
+            let (x3, x3x, x3u) = (x + k2 * half, dx + k2x * half, du + k2u * half);
+            let (k3, k3x, k3u) = stage(tangent(&x3)?, &x3x, &x3u);
+            let (x4, x4x, x4u) = (x + k3 * full, dx + k3x * full, du + k3u * full);
+            let (k4, k4x, k4u) = stage(tangent(&x4)?, &x4x, &x4u);
+            x += (k1 + (k2 + k3) * two + k4) * sixth;
+            dx += (k1x + (k2x + k3x) * two + k4x) * sixth;
+            du += (k1u + (k2u + k3u) * two + k4u) * sixth;
+        }
+        Some(Linearization {
+            x_next: x,
+            a: dx,
+            b: du,
+        })
+    }
+
+    /// The step and its exact Jacobians by forward-mode AD: one pass seeded
     /// on the state, one on the input. A term the model holds over the step
     /// is evaluated once, with its Jacobians, and seeds both passes. No heap
     /// allocation.
-    pub fn linearize<D, const NX: usize, const NU: usize>(
+    pub fn linearize_by_duals<D, const NX: usize, const NU: usize>(
         &self,
         model: &D,
         x: &SVector<f64, NX>,

@@ -71,6 +71,21 @@ pub trait Dynamics<const NX: usize, const NU: usize> {
     ) -> Option<Tangent<NX, NU>> {
         None
     }
+
+    /// [`Self::derivative`] at a real point with its exact Jacobians, for
+    /// a model with a cheaper way than duals through the whole derivative
+    /// (a URDF chain: RNEA alone on duals). [`Rk4::linearize`] then
+    /// carries them through its stages by the chain rule. The value must
+    /// be [`Self::derivative`]'s on `f64`, bit for bit; a model that
+    /// projects ([`Self::project`]) must not give one. `None` (the
+    /// default): the integrator differentiates on duals.
+    fn derivative_tangent(
+        &self,
+        _x: &SVector<f64, NX>,
+        _u: &SVector<f64, NU>,
+    ) -> Option<Tangent<NX, NU>> {
+        None
+    }
 }
 
 /// Lifts a plain value into any scalar type (a constant, zero derivative).

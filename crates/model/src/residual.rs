@@ -137,4 +137,23 @@ where
     fn project<T: Scalar>(&self, x: &mut SVector<T, NX>) {
         self.nominal.project(x);
     }
+
+    /// The nominal model's, plus the residual's when it is evaluated at
+    /// every stage.
+    fn derivative_tangent(
+        &self,
+        x: &SVector<f64, NX>,
+        u: &SVector<f64, NU>,
+    ) -> Option<Tangent<NX, NU>> {
+        let mut t = self.nominal.derivative_tangent(x, u)?;
+        if self.evaluation == ResidualEvaluation::EveryStage && !self.residual.is_zero() {
+            let mut value = t.value;
+            self.residual.add_to(x, u, &mut value);
+            let g = self.residual.tangent(x, u);
+            t.value = value;
+            t.d_x += g.d_x;
+            t.d_u += g.d_u;
+        }
+        Some(t)
+    }
 }

@@ -149,6 +149,73 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The chain's own tangent (RNEA on duals, the mass matrix applied on
+    /// f64) carried through RK4 gives the Jacobians of duals through the
+    /// whole step, over two substeps and with the payload.
+    #[test]
+    fn arm6_tangent_linearisation_is_the_duals_one(
+        q in prop::array::uniform6(-2.5..2.5f64),
+        qd in prop::array::uniform6(-3.0..3.0f64),
+        tau in prop::array::uniform6(-20.0..20.0f64),
+    ) {
+        let robot = arm6(&[("payload_mass_kg", 0.4), ("payload_x_m", 0.03)]);
+        let x = SVector::<f64, 12>::from_fn(|i, _| if i < 6 { q[i] } else { qd[i - 6] });
+        let u = SVector::<f64, 6>::from(tau);
+        let rk = Rk4::new(0.03, 2);
+        let fast = rk.linearize(&robot, &x, &u);
+        let duals = rk.linearize_by_duals(&robot, &x, &u);
+        prop_assert_eq!(fast.x_next, rk.step(&robot, &x, &u));
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * (1.0 + a.abs().max(b.abs()));
+        for (a, b) in fast.a.iter().zip(duals.a.iter()).chain(fast.b.iter().zip(duals.b.iter())) {
+            prop_assert!(close(*a, *b), "tangent {} duals {}", a, b);
+        }
+    }
+
+    /// Inverse kinematics puts the tip on a reachable target (where the
+    /// tip is at angles within 0.6 rad of the posture per joint: the
+    /// method is local, as a path's next point is near its last), started
+    /// from the posture.
+    #[test]
+    fn arm6_reaches_the_points_it_can_reach(
+        offset in prop::array::uniform6(-0.6..0.6f64),
+    ) {
+        let robot = arm6(&[]);
+        let model = &robot.model;
+        let posture = [0.0, 0.5, 1.1, 0.0, 0.7, 0.0];
+        let mut x = [0.0; 12];
+        for i in 0..6 {
+            x[i] = posture[i] + offset[i];
+        }
+        let target = model.end_effector(&x).expect("a chain");
+        let reached = model.reach(target, &posture, &posture).expect("a chain").expect("reached");
+        let mut y = [0.0; 12];
+        y[..6].copy_from_slice(&reached);
+        let tip = model.end_effector(&y).unwrap();
+        for k in 0..3 {
+            prop_assert!((tip[k] - target[k]).abs() < 1e-6, "{:?} vs {:?}", tip, target);
+        }
+        for i in 0..6 {
+            prop_assert!(reached[i] >= model.state_min[i] && reached[i] <= model.state_max[i]);
+        }
+    }
+}
+
+#[test]
+fn a_point_out_of_reach_is_refused_with_the_distance() {
+    let robot = arm6(&[]);
+    let posture = [0.0, 0.5, 1.1, 0.0, 0.7, 0.0];
+    let miss = robot
+        .model
+        .reach([3.0, 0.0, 0.5], &posture, &posture)
+        .expect("a chain")
+        .expect_err("3 m away");
+    // The shoulder is 0.3 m up and the arm about 1 m long.
+    assert!(miss.is_finite() && miss > 1.5, "{miss}");
+}
+
 #[test]
 fn a_frictionless_arm_conserves_energy() {
     let robot = arm6(&[("friction_scale", 0.0), ("payload_mass_kg", 0.7)]);

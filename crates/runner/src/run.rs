@@ -66,6 +66,11 @@ pub struct RunSummary {
     /// Position error against the reference at the control instants, when
     /// the robot's state starts with a position (quadrotor, diff-drive).
     pub tracking_rmse_m: Option<f64>,
+    /// The end effector's distance from its reference path (an
+    /// end-effector reference of a URDF arm), root mean square over the
+    /// control instants from the path's start on, m.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_effector_rmse_m: Option<f64>,
     /// Root mean square of each state component's error against the
     /// reference at the control instants (units of the state).
     pub state_rmse: Vec<f64>,
@@ -177,6 +182,9 @@ struct Scoring<'a, 'h> {
     pos: usize,
     sq_err: f64,
     samples: usize,
+    /// The end effector's squared errors and their count.
+    end_effector_sq: f64,
+    end_effector_samples: usize,
     state_sq: Vec<f64>,
     effort: f64,
     steps: usize,
@@ -203,6 +211,10 @@ impl StepHook for Scoring<'_, '_> {
                 .map(|i| (x[i] - self.x_ref[i]).powi(2))
                 .sum::<f64>();
             self.samples += 1;
+        }
+        if let Some(e) = f.reference.end_effector_error_m(r.t_secs, x) {
+            self.end_effector_sq += e * e;
+            self.end_effector_samples += 1;
         }
         for (acc, (x, r)) in self.state_sq.iter_mut().zip(x.iter().zip(&self.x_ref)) {
             *acc += (x - r).powi(2);
@@ -340,6 +352,8 @@ fn run_scenario(
         pos: f.robot.position_states(),
         sq_err: 0.0,
         samples: 0,
+        end_effector_sq: 0.0,
+        end_effector_samples: 0,
         state_sq: vec![0.0; nx],
         effort: 0.0,
         steps: 0,
@@ -468,6 +482,8 @@ fn summarize(
         goal_reached,
         tracking_rmse_m: (scoring.samples > 0)
             .then(|| (scoring.sq_err / scoring.samples as f64).sqrt()),
+        end_effector_rmse_m: (scoring.end_effector_samples > 0)
+            .then(|| (scoring.end_effector_sq / scoring.end_effector_samples as f64).sqrt()),
         state_rmse: scoring
             .state_sq
             .iter()

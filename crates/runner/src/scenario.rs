@@ -194,6 +194,12 @@ impl Scenario {
         if let Some(p) = &mut file.plant {
             p.robot = p.robot.resolved(dir);
         }
+        // An end-effector path becomes joint references on the robot's arm.
+        if matches!(file.reference, ReferenceConfig::EndEffectorCircle(_)) {
+            limits::check_reference(&file.reference)
+                .and_then(|()| Ok(file.reference.resolve(&file.robot)?))
+                .with_context(|| format!("{}: invalid scenario: [reference]", path.display()))?;
+        }
         if file.scenario.initial_state.is_empty() {
             let (nx, nu) = file.robot.dimensions();
             // Sampling needs a reference of the robot's sizes.

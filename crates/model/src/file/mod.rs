@@ -459,6 +459,57 @@ impl ModelFile {
         self.backend.dynamics(x, u, xdot);
     }
 
+    /// [`Self::derivative`] with its Jacobians where the backend has a
+    /// cheaper way than duals (a URDF chain); `None` otherwise.
+    pub fn derivative_tangent<const NX: usize, const NU: usize>(
+        &self,
+        x: &nalgebra::SVector<f64, NX>,
+        u: &nalgebra::SVector<f64, NU>,
+    ) -> Option<crate::Tangent<NX, NU>> {
+        match &self.backend {
+            Backend::Chain(chain) => chain.tangent(x, u),
+            Backend::Tape { .. } => None,
+        }
+    }
+
+    /// The end effector's position (m, base frame) at state `x`, for a
+    /// URDF chain (`None` for a model file of expressions: its mapping's
+    /// position is [`Self::placement`]'s).
+    pub fn end_effector(&self, x: &[f64]) -> Option<[f64; 3]> {
+        match &self.backend {
+            Backend::Chain(chain) => Some(chain.tip_position(&x[..chain.dof()])),
+            Backend::Tape { .. } => None,
+        }
+    }
+
+    /// Joint angles that put a URDF chain's end effector at `target` (m,
+    /// base frame), from `guess`, the redundant joints nearest `posture`,
+    /// within the joint limits: `None` for a model file of expressions,
+    /// `Some(Err(distance left, m))` out of reach. Setup-time: allocates.
+    pub fn reach(
+        &self,
+        target: [f64; 3],
+        guess: &[f64],
+        posture: &[f64],
+    ) -> Option<Result<Vec<f64>, f64>> {
+        match &self.backend {
+            Backend::Chain(chain) => {
+                let n = chain.dof();
+                if guess.len() < n || posture.len() < n {
+                    return Some(Err(f64::INFINITY));
+                }
+                Some(chain.reach(
+                    target,
+                    guess,
+                    posture,
+                    &self.state_min[..n],
+                    &self.state_max[..n],
+                ))
+            }
+            Backend::Tape { .. } => None,
+        }
+    }
+
     /// The number of operations the dynamics compiled to (0 for a URDF
     /// chain, which is not compiled to a tape).
     pub fn operations(&self) -> usize {

@@ -108,4 +108,12 @@ impl<const NX: usize, const NU: usize> Dynamics<NX, NU> for FileRobot<NX, NU> {
             .derivative(x.as_slice(), u.as_slice(), xdot.as_mut_slice());
         xdot
     }
+
+    fn derivative_tangent(
+        &self,
+        x: &SVector<f64, NX>,
+        u: &SVector<f64, NU>,
+    ) -> Option<crate::Tangent<NX, NU>> {
+        self.model.derivative_tangent(x, u)
+    }
 }

@@ -111,13 +111,13 @@ fn mul_f<T: Scalar>(m: &Matrix3<f64>, v: &V3<T>) -> V3<T> {
 
 /// The joint's motion: the rotation from the parent body's frame into
 /// the body's (`E`, row-major) and the body's origin in the parent's frame.
-struct Placement<T> {
-    e: M3<T>,
-    p: V3<T>,
+pub(crate) struct Placement<T> {
+    pub(crate) e: M3<T>,
+    pub(crate) p: V3<T>,
 }
 
 impl ChainJoint {
-    fn placement<T: Scalar>(&self, q: T) -> Placement<T> {
+    pub(crate) fn placement<T: Scalar>(&self, q: T) -> Placement<T> {
         let rt = self.rotation.transpose();
         if self.prismatic {
             let e = std::array::from_fn(|r| std::array::from_fn(|k| c(rt[(r, k)])));
@@ -175,7 +175,7 @@ impl Chain {
         }
         let qd = &x[n..2 * n];
         let mut rhs = [zero; MAX_JOINTS];
-        self.bias(&place[..n], qd, &mut rhs[..n]);
+        self.inverse_dynamics(&place[..n], qd, &[], &mut rhs[..n]);
         for i in 0..n {
             let j = &self.joints[i];
             let scale = self.friction_scale;
@@ -190,9 +190,16 @@ impl Chain {
         xdot[n..2 * n].copy_from_slice(&rhs[..n]);
     }
 
-    /// Coriolis, centrifugal and gravity torques: inverse dynamics at
-    /// `q'' = 0` with the base accelerating against gravity.
-    fn bias<T: Scalar>(&self, place: &[Placement<T>], qd: &[T], tau: &mut [T]) {
+    /// Inverse dynamics by RNEA, the base accelerating against gravity:
+    /// the efforts that give the joint accelerations `qdd` (a real point;
+    /// empty for `q'' = 0`, the Coriolis, centrifugal and gravity torques).
+    pub(crate) fn inverse_dynamics<T: Scalar>(
+        &self,
+        place: &[Placement<T>],
+        qd: &[T],
+        qdd: &[f64],
+        tau: &mut [T],
+    ) {
         let n = place.len();
         let zero: T = c(0.0);
         let mut force = [[zero; 3]; MAX_JOINTS];
@@ -214,9 +221,15 @@ impl Chain {
                 wd = wd_in;
                 let coriolis = cross(&w, &rate);
                 vd = add(&vd, &add(&coriolis, &coriolis));
+                if let Some(&a) = qdd.get(i) {
+                    vd = add(&vd, &lift(&(j.axis * a)));
+                }
             } else {
                 w = add(&w_in, &rate);
                 wd = add(&wd_in, &cross(&w_in, &rate));
+                if let Some(&a) = qdd.get(i) {
+                    wd = add(&wd, &lift(&(j.axis * a)));
+                }
             }
             let a_com = add(
                 &add(&vd, &cross_f(&wd, &j.com)),
@@ -248,7 +261,7 @@ impl Chain {
 
     /// The joint-space mass matrix by composite rigid bodies, into the
     /// top-left `n x n` of `m`.
-    fn mass_matrix<T: Scalar>(
+    pub(crate) fn mass_matrix<T: Scalar>(
         &self,
         place: &[Placement<T>],
         m: &mut [[T; MAX_JOINTS]; MAX_JOINTS],
@@ -407,7 +420,7 @@ impl Chain {
 /// the `f64` evaluation's bits. Held at +-1 past |z| = 1e6 (where it is 1
 /// to within 1e-12), so z^2 never overflows.
 #[inline(always)]
-fn smooth_sign<T: Scalar>(z: T) -> T {
+pub(crate) fn smooth_sign<T: Scalar>(z: T) -> T {
     let re = z.re();
     if re > 1e6 {
         c(1.0)
@@ -467,7 +480,16 @@ fn quaternion<T: Scalar>(r: &M3<T>) -> [T; 4] {
 /// definite `m` (its top-left `n x n`), by `L D L^T` without square roots;
 /// the loader checks the mass matrix is positive definite.
 fn solve_ldlt<T: Scalar>(m: &mut [[T; MAX_JOINTS]; MAX_JOINTS], b: &mut [T; MAX_JOINTS], n: usize) {
-    // Factor: lower triangle of m holds L (unit diagonal), diagonal holds D.
+    let inv_d = factor_ldlt(m, n);
+    solve_factored(m, &inv_d, b, n);
+}
+
+/// Factors `m` in place: its lower triangle becomes `L` (unit diagonal),
+/// its diagonal `D`; returns `1 / D`.
+pub(crate) fn factor_ldlt<T: Scalar>(
+    m: &mut [[T; MAX_JOINTS]; MAX_JOINTS],
+    n: usize,
+) -> [T; MAX_JOINTS] {
     let mut inv_d = [c::<T>(0.0); MAX_JOINTS];
     for j in 0..n {
         let mut d = m[j][j];
@@ -484,6 +506,16 @@ fn solve_ldlt<T: Scalar>(m: &mut [[T; MAX_JOINTS]; MAX_JOINTS], b: &mut [T; MAX_
             m[i][j] = v * inv_d[j];
         }
     }
+    inv_d
+}
+
+/// Solves with a factorisation of [`factor_ldlt`], `b` in place.
+pub(crate) fn solve_factored<T: Scalar>(
+    m: &[[T; MAX_JOINTS]; MAX_JOINTS],
+    inv_d: &[T; MAX_JOINTS],
+    b: &mut [T; MAX_JOINTS],
+    n: usize,
+) {
     for i in 0..n {
         for k in 0..i {
             let l = m[i][k];

@@ -13,6 +13,8 @@
 mod chain;
 #[cfg(feature = "urdf")]
 mod load;
+mod reach;
+mod tangent;
 
 use std::collections::BTreeMap;
 use std::path::Path;

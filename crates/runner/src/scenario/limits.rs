@@ -217,6 +217,16 @@ pub fn check_reference(r: &ReferenceConfig) -> Result<()> {
                 InputReference::Computed(_) => Ok(()),
             }
         }
+        ReferenceConfig::EndEffectorCircle(circle) => {
+            let c = &circle.config;
+            check("center_m", &c.center_m)?;
+            check("radius_m", &[c.radius_m])?;
+            check("speed_m_s", &[c.speed_m_s])?;
+            check("start_secs", &[c.start_secs])?;
+            check("laps", &[c.laps.unwrap_or(1.0)])?;
+            check("posture", &c.posture)?;
+            check("input", &c.input)
+        }
     }
 }
 

@@ -1,9 +1,11 @@
 //! Scenario files run end to end through the runner, in one test binary
 //! (each binary links rerun): the loop's goals, repeatability and
 //! recording (`run_loop`), the perception scenarios (`perception`), the
-//! soft cart-pole (`soft_cartpole`). The fuzzing of every scenario is its
+//! soft cart-pole (`soft_cartpole`), the URDF arm's Cartesian circle
+//! (`arm6`). The fuzzing of every scenario is its
 //! own binary (`fuzz_scenarios.rs`: its panic hook sees every thread).
 
+mod arm6;
 mod perception;
 mod run_loop;
 mod soft_cartpole;
