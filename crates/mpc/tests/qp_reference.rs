@@ -723,3 +723,59 @@ fn sqp_converges_to_a_kkt_point(qp: QpConfig) {
         "{at_bound} at a bound, {free} free"
     );
 }
+
+/// Found by the proptest above (random seeds): the first step's QP is
+/// infeasible (the state bound at `x_first`), and the second, feasible one
+/// then runs 200,000 ADMM iterations (rho updated at every check) and is
+/// rejected; without the first step it solves and matches the reference.
+/// Handing back the last accepted duals and resetting rho after the
+/// rejected solve did not cure it: the plan the fallback left is the
+/// suspect. Open; run with `--ignored`.
+#[test]
+#[ignore = "known failure, see the doc comment"]
+fn a_feasible_qp_after_an_infeasible_one_converges() {
+    let p = Problem {
+        nx: 3,
+        nu: 1,
+        n: 3,
+        a: vec![
+            0.8,
+            -0.32369081013659196,
+            0.0,
+            0.28211693360710954,
+            0.42363586072864995,
+            0.0,
+            -0.1878082895457533,
+            0.0,
+            0.3843220663476109,
+        ],
+        b: vec![-0.6887275595563149, 0.2917699188229535, 0.0],
+        c: vec![-0.2333876820856851, 0.0, 0.0],
+        q: vec![1.576359331663938, 2.483914681684632, 0.1],
+        q_terminal: vec![3.2553557747916217, 9.785404638716724, 0.1],
+        r: vec![9.901168067563463],
+        u_min: vec![-0.5973537789407801],
+        u_max: vec![-0.19810595448963308],
+        state_bound: Some((1, None, Some(0.23777698087043836))),
+        x0: vec![0.9843762724317876, 1.4973896160253761, 1.572538767515275],
+        x_first: vec![0.28699662822073047, -0.220939285261918, 0.0],
+        x_guess: vec![0.0, -1.3811540790351, 0.0],
+        u_guess: vec![0.8697742512015652],
+        x_ref: vec![
+            0.0,
+            0.0,
+            0.0,
+            0.9909344931933677,
+            1.2902657180308625,
+            0.0,
+            -1.45104575443709,
+            -0.33480276925459723,
+            0.0,
+            1.5164893363138359,
+            0.9268197431213381,
+            0.0,
+        ],
+        u_ref: vec![0.7285072583083498, -0.9414406182737197, 0.0],
+    };
+    check(&p).unwrap();
+}
