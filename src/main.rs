@@ -379,7 +379,11 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                     if !condensing.is_empty() {
                         options.structures = condensing
                             .iter()
-                            .map(|&condensing| recede_mpc::QpConfig { condensing, block })
+                            .map(|&condensing| recede_mpc::QpConfig {
+            condensing,
+            block,
+            ..Default::default()
+        })
                             .collect();
                     } else if block.is_some() {
                         options.structures[0].block = block;

@@ -14,11 +14,13 @@
 //! fallback produced the command (the shifted previous plan, then the safe
 //! input).
 
+mod backend;
 mod blocks;
 mod condense;
 mod config;
 mod constraints;
 mod controller;
+mod dense_qp;
 mod error;
 mod governor;
 mod layout;
@@ -38,5 +40,7 @@ pub use controller::{Mpc, SafePolicy, UpdateError, UpsetTest};
 pub use error::MpcError;
 pub use governor::GovernorConfig;
 pub use osqp_settings::{OsqpConfig, BLOCK_SCALING_ITERATIONS};
-pub use qp_structure::{full_max_inputs, Condensing, QpConfig, PARTIAL_INPUTS_PER_BLOCK};
+pub use qp_structure::{
+    full_max_inputs, Condensing, QpConfig, QpSolver, PARTIAL_INPUTS_PER_BLOCK,
+};
 pub use report::{Failure, FallbackCounts, QpStatus, StepOutcome, StepReport};

@@ -220,6 +220,7 @@ fn steps_do_not_allocate_at_any_size_or_structure() {
             cfg.qp = QpConfig {
                 condensing,
                 block: None,
+                ..Default::default()
             };
             let mut mpc = p1_mpc(cfg.to_spec().unwrap());
             // Balancing near the top: a QP every structure solves at every

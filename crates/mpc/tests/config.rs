@@ -315,7 +315,8 @@ fn the_qp_structure_is_read_checked_and_chosen_by_size() {
         given.qp,
         QpConfig {
             condensing: Condensing::Partial,
-            block: Some(5)
+            block: Some(5),
+            ..Default::default()
         }
     );
     assert_eq!(given.qp.stages_per_block(40, 4, 1), 5);
@@ -339,6 +340,7 @@ fn the_qp_structure_is_read_checked_and_chosen_by_size() {
     let none = QpConfig {
         condensing: Condensing::None,
         block: None,
+        ..Default::default()
     };
     assert_eq!(none.stages_per_block(40, 4, 1), 1);
 }

@@ -137,14 +137,17 @@ fn structures() -> [QpConfig; 3] {
         QpConfig {
             condensing: Condensing::Full,
             block: None,
+            ..Default::default()
         },
         QpConfig {
             condensing: Condensing::Partial,
             block: Some(3),
+            ..Default::default()
         },
         QpConfig {
             condensing: Condensing::None,
             block: None,
+            ..Default::default()
         },
     ]
 }

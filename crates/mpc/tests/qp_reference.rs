@@ -507,10 +507,12 @@ fn structures() -> [QpConfig; 3] {
         QpConfig {
             condensing: Condensing::None,
             block: None,
+            ..Default::default()
         },
         QpConfig {
             condensing: Condensing::Partial,
             block: Some(2),
+            ..Default::default()
         },
     ]
 }
