@@ -380,10 +380,10 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                         options.structures = condensing
                             .iter()
                             .map(|&condensing| recede_mpc::QpConfig {
-            condensing,
-            block,
-            ..Default::default()
-        })
+                                condensing,
+                                block,
+                                ..Default::default()
+                            })
                             .collect();
                     } else if block.is_some() {
                         options.structures[0].block = block;

@@ -36,7 +36,9 @@ impl Backend {
         scaling_iterations: u32,
     ) -> Result<Self, String> {
         match solver {
-            QpSolver::Osqp => Solver::new(p, q, a, l, u, config, scaling_iterations).map(Self::Osqp),
+            QpSolver::Osqp => {
+                Solver::new(p, q, a, l, u, config, scaling_iterations).map(Self::Osqp)
+            }
             QpSolver::Dense => DenseSolver::new(p, q, a, l, u, config).map(Self::Dense),
         }
     }

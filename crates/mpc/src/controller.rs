@@ -14,10 +14,10 @@ use std::time::Instant;
 use nalgebra::SVector;
 use recede_model::DiscreteModel;
 
+use crate::backend::Backend;
 use crate::constraints::{BoundedSides, ConstraintRow, StageConstraints};
 use crate::governor::Target;
 use crate::layout::{Layout, OSQP_INFINITY};
-use crate::backend::Backend;
 use crate::qp::Csc;
 use crate::report::{Failure, FallbackCounts, QpStatus, StepOutcome, StepReport};
 use crate::structure::Structure;

@@ -222,12 +222,17 @@ impl DenseSolver {
         if !(shapes_ok && u.len() == m && p.is_valid() && a.is_valid()) {
             return Err("inconsistent QP shapes or sparsity".into());
         }
-        if p.indptr.windows(2).enumerate().any(|(c, w)| {
-            p.indices[w[0]..w[1]].iter().any(|&r| r > c)
-        }) {
+        if p.indptr
+            .windows(2)
+            .enumerate()
+            .any(|(c, w)| p.indices[w[0]..w[1]].iter().any(|&r| r > c))
+        {
             return Err("P is not upper triangular".into());
         }
-        if l.iter().zip(u).any(|(l, u)| l.is_nan() || u.is_nan() || l > u) {
+        if l.iter()
+            .zip(u)
+            .any(|(l, u)| l.is_nan() || u.is_nan() || l > u)
+        {
             return Err("a lower bound above its upper bound".into());
         }
         let a_cols = Columns::from(a);
@@ -389,7 +394,9 @@ impl DenseSolver {
     pub fn update_bounds(&mut self, l: &[f64], u: &[f64]) -> Result<(), QpError> {
         if l.len() != self.m
             || u.len() != self.m
-            || l.iter().zip(u).any(|(l, u)| l.is_nan() || u.is_nan() || l > u)
+            || l.iter()
+                .zip(u)
+                .any(|(l, u)| l.is_nan() || u.is_nan() || l > u)
         {
             return Err(QpError);
         }
@@ -511,7 +518,10 @@ impl DenseSolver {
             }
         }
         let it = &self.it;
-        let norm_dual = c_max(c_max(norm_inf(&it.aty), norm_inf(&it.px)), norm_inf(&self.q));
+        let norm_dual = c_max(
+            c_max(norm_inf(&it.aty), norm_inf(&it.px)),
+            norm_inf(&self.q),
+        );
         let (mut dual_ok, mut dual_inf) = (false, false);
         if dua_res < eps_abs + eps_rel * norm_dual {
             dual_ok = true;
@@ -588,7 +598,10 @@ impl DenseSolver {
         let it = &self.it;
         let pri_norm = c_max(norm_inf(&it.z), norm_inf(&it.ax));
         let pri = self.info.pri_res / (pri_norm + DIVISION_TOL);
-        let dua_norm = c_max(c_max(norm_inf(&self.q), norm_inf(&it.aty)), norm_inf(&it.px));
+        let dua_norm = c_max(
+            c_max(norm_inf(&self.q), norm_inf(&it.aty)),
+            norm_inf(&it.px),
+        );
         let dua = self.info.dua_res / (dua_norm + DIVISION_TOL);
         c_min(c_max(self.rho * (pri / dua).sqrt(), RHO_MIN), RHO_MAX)
     }
@@ -633,7 +646,8 @@ impl DenseSolver {
                     self.update_info(iter);
                 }
                 let rho = self.rho_estimate();
-                if rho > self.rho * ADAPTIVE_RHO_TOLERANCE || rho < self.rho / ADAPTIVE_RHO_TOLERANCE
+                if rho > self.rho * ADAPTIVE_RHO_TOLERANCE
+                    || rho < self.rho / ADAPTIVE_RHO_TOLERANCE
                 {
                     self.rho = rho;
                     self.set_rho_vec();

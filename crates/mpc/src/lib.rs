@@ -40,7 +40,5 @@ pub use controller::{Mpc, SafePolicy, UpdateError, UpsetTest};
 pub use error::MpcError;
 pub use governor::GovernorConfig;
 pub use osqp_settings::{OsqpConfig, BLOCK_SCALING_ITERATIONS};
-pub use qp_structure::{
-    full_max_inputs, Condensing, QpConfig, QpSolver, PARTIAL_INPUTS_PER_BLOCK,
-};
+pub use qp_structure::{full_max_inputs, Condensing, QpConfig, QpSolver, PARTIAL_INPUTS_PER_BLOCK};
 pub use report::{Failure, FallbackCounts, QpStatus, StepOutcome, StepReport};

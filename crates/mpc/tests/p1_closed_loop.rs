@@ -209,14 +209,23 @@ fn p1_closed_loop_with_the_dense_solver_follows_osqp() {
     let (osqp_cost, osqp_iterations) = run(QpSolver::Osqp);
     let (dense_cost, dense_iterations) = run(QpSolver::Dense);
     let relative = (dense_cost - REFERENCE_COST).abs() / REFERENCE_COST;
-    assert!(relative < 5e-4, "dense: cost {dense_cost} vs osqp {osqp_cost}");
+    assert!(
+        relative < 5e-4,
+        "dense: cost {dense_cost} vs osqp {osqp_cost}"
+    );
     // Measured: 123983.254226926 against OSQP's 123983.254226810.
     let to_osqp = (dense_cost - osqp_cost).abs() / osqp_cost;
-    assert!(to_osqp < 1e-8, "dense: cost {dense_cost} vs osqp {osqp_cost}");
+    assert!(
+        to_osqp < 1e-8,
+        "dense: cost {dense_cost} vs osqp {osqp_cost}"
+    );
     let same = osqp_iterations
         .iter()
         .zip(&dense_iterations)
         .filter(|(a, b)| a == b)
         .count();
-    assert!(same >= 195, "{same} of 200 steps with OSQP's iteration count");
+    assert!(
+        same >= 195,
+        "{same} of 200 steps with OSQP's iteration count"
+    );
 }

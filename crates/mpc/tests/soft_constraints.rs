@@ -223,10 +223,10 @@ fn soft_bounds_give_the_same_plan_with_every_qp_structure() {
             for (condensing, block) in [(Condensing::Partial, Some(3)), (Condensing::None, None)] {
                 let mut other_cfg = cfg.clone();
                 other_cfg.qp = QpConfig {
-            condensing,
-            block,
-            ..Default::default()
-        };
+                    condensing,
+                    block,
+                    ..Default::default()
+                };
                 let other = solve(&other_cfg, x0);
                 assert_eq!(
                     other.outcome,
