@@ -6,8 +6,9 @@
 //! `lower <= h(x) <= upper` through [`StageConstraints`], linearised at every
 //! iteration. Each SQP iteration linearises the model along the plan
 //! (Gauss-Newton), condenses the states out, and solves the dense QP in the
-//! input corrections with OSQP, whose sparsity is fixed at setup: a step only
-//! updates values, bounds and the linear cost, and warm-starts.
+//! input corrections with OSQP, whose sparsity is fixed at setup (or with the
+//! dense ADMM of `dense_qp.rs`, `[controller.qp] solver = "dense"`): a step
+//! only updates values, bounds and the linear cost, and warm-starts.
 //!
 //! A step never fails loudly: a QP that OSQP cannot solve, data or results
 //! that are not finite, all become a [`StepReport`] whose outcome says which
