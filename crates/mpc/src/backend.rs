@@ -6,6 +6,9 @@ use crate::dense_qp::DenseSolver;
 use crate::qp::{Csc, QpError, Solve, Solver};
 use crate::{OsqpConfig, QpSolver};
 
+// One per controller, built once: boxing the larger variant would add an
+// indirection on the hot path for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Backend {
     Osqp(Solver),
