@@ -15,6 +15,7 @@ fn structures() -> [QpConfig; 2] {
     [Condensing::Auto, Condensing::Full].map(|condensing| QpConfig {
         condensing,
         block: None,
+        ..Default::default()
     })
 }
 

@@ -120,6 +120,11 @@ enum Command {
         /// (auto, full, partial, none; default auto).
         #[arg(long, value_delimiter = ',')]
         condensing: Vec<recede_mpc::Condensing>,
+        /// scale only: the QP solvers to measure each structure with
+        /// (osqp, dense; default osqp). The dense one needs an unscaled QP
+        /// (full condensing).
+        #[arg(long, value_delimiter = ',')]
+        qp_solver: Vec<recede_mpc::QpSolver>,
         /// scale only: stages per block for `partial` (chosen by size when absent).
         #[arg(long)]
         block: Option<usize>,
@@ -327,6 +332,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             models,
             cases,
             condensing,
+            qp_solver,
             block,
             p1_horizons,
             p2_horizons,
@@ -379,10 +385,26 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                     if !condensing.is_empty() {
                         options.structures = condensing
                             .iter()
-                            .map(|&condensing| recede_mpc::QpConfig { condensing, block })
+                            .map(|&condensing| recede_mpc::QpConfig {
+                                condensing,
+                                block,
+                                ..Default::default()
+                            })
                             .collect();
                     } else if block.is_some() {
                         options.structures[0].block = block;
+                    }
+                    if !qp_solver.is_empty() {
+                        options.structures = options
+                            .structures
+                            .iter()
+                            .flat_map(|qp| {
+                                qp_solver.iter().map(|&solver| recede_mpc::QpConfig {
+                                    solver,
+                                    ..qp.clone()
+                                })
+                            })
+                            .collect();
                     }
                     options.p1_horizons = p1_horizons.unwrap_or(options.p1_horizons);
                     options.p2_horizons = p2_horizons.unwrap_or(options.p2_horizons);

@@ -5,7 +5,7 @@
 //! (`[controller.qp]`, docs/performance.md "Linear in the horizon").
 
 use anyhow::Result;
-use recede_mpc::{Condensing, MpcConfig, QpConfig};
+use recede_mpc::{Condensing, MpcConfig, QpConfig, QpSolver};
 use serde::Serialize;
 
 use recede_runner::stats::Percentiles;
@@ -50,6 +50,8 @@ pub struct ScaleLine {
     /// horizon: fully condensed; 1: not condensed).
     pub condensing: Condensing,
     pub stages_per_block: usize,
+    /// The QP solver (`[controller.qp] solver`).
+    pub solver: QpSolver,
     pub step_us: Percentiles,
     pub qp_iterations: Iterations,
     /// P1: the benchmark's closed-loop cost (123971.2 at N = 40).
@@ -83,6 +85,7 @@ pub fn run(options: &ScaleOptions, mut emit: impl FnMut(&ScaleLine)) -> Result<V
                 horizon: n,
                 condensing: qp.condensing,
                 stages_per_block: k,
+                solver: qp.solver,
                 step_us: r.step_us,
                 qp_iterations: Iterations {
                     median: f64::from(r.qp_iterations.median),
@@ -105,6 +108,7 @@ pub fn run(options: &ScaleOptions, mut emit: impl FnMut(&ScaleLine)) -> Result<V
                 horizon: n,
                 condensing: qp.condensing,
                 stages_per_block: k,
+                solver: qp.solver,
                 step_us: r.step_us,
                 qp_iterations: Iterations {
                     median: r.qp_iterations.median,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::governor::GovernorConfig;
 use crate::osqp_settings::OsqpConfig;
-use crate::qp_structure::QpConfig;
+use crate::qp_structure::{QpConfig, QpSolver};
 use crate::MpcError;
 
 /// Penalty on a soft constraint's violation `s >= 0`: `l1 * s + l2 * s^2`.
@@ -317,6 +317,19 @@ impl MpcConfig {
         }
         self.osqp.validate()?;
         self.qp.validate()?;
+        let fully_condensed =
+            self.qp.stages_per_block(self.horizon_steps, NX, NU) >= self.horizon_steps;
+        let scaling = self.osqp.scaling_for(fully_condensed);
+        if self.qp.solver == QpSolver::Dense && scaling > 0 {
+            return Err(bad(
+                "qp.solver",
+                format!(
+                    "\"osqp\": the dense solver has no Ruiz scaling, and this QP asks for {scaling} \
+                     iterations (osqp.scaling_iterations, or 5 for a QP condensed in blocks)"
+                ),
+                "\"dense\"",
+            ));
+        }
         if let Some(g) = &self.governor {
             g.validate(NX)?;
         }

@@ -14,10 +14,11 @@ use std::time::Instant;
 use nalgebra::SVector;
 use recede_model::DiscreteModel;
 
+use crate::backend::Backend;
 use crate::constraints::{BoundedSides, ConstraintRow, StageConstraints};
 use crate::governor::Target;
 use crate::layout::{Layout, OSQP_INFINITY};
-use crate::qp::{Csc, Solver};
+use crate::qp::Csc;
 use crate::report::{Failure, FallbackCounts, QpStatus, StepOutcome, StepReport};
 use crate::structure::Structure;
 use presolve::Presolve;
@@ -69,7 +70,7 @@ pub struct Mpc<M, C, const NX: usize, const NU: usize> {
     /// shifted with the plan (zero after a failure that poisoned it).
     duals: Vec<f64>,
     duals_scratch: Vec<f64>,
-    solver: Solver,
+    solver: Backend,
     prepared: bool,
     /// What the preparation's presolve left in OSQP (`presolve.rs`).
     presolve: Presolve,
@@ -131,7 +132,8 @@ where
             let a_zero = vec![0.0; ai.len()];
             let (mut l, mut u) = (vec![0.0; nr], vec![0.0; nr]);
             qp.initial_bounds(&mut l, &mut u);
-            Solver::new(
+            Backend::new(
+                spec.qp.solver,
                 &csc(nv, nv, pp, pi, &p_zero),
                 &zeros,
                 &csc(nr, nv, ap, ai, &a_zero),

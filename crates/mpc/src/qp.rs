@@ -44,7 +44,7 @@ impl Csc<'_> {
 
     /// Column pointers start at 0, increase and end at the value count;
     /// row indices are in range and increasing within a column.
-    fn is_valid(&self) -> bool {
+    pub(crate) fn is_valid(&self) -> bool {
         self.indptr.len() == self.ncols + 1
             && self.indptr[0] == 0
             && self.indptr[self.ncols] == self.values.len()

@@ -39,6 +39,19 @@ pub fn full_max_inputs(nx: usize) -> usize {
 /// Input variables per block when `partial` is chosen without a `block`.
 pub const PARTIAL_INPUTS_PER_BLOCK: usize = 16;
 
+/// Which solver runs ADMM on the QP (`dense_qp.rs`, docs/performance.md
+/// "A dense backend for small condensed QPs").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QpSolver {
+    /// OSQP 0.6 through its C interface: sparse KKT system, QDLDL.
+    #[default]
+    Osqp,
+    /// OSQP's algorithm on the reduced system, factorised by a dense
+    /// Cholesky: for small fully condensed QPs. No Ruiz scaling.
+    Dense,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QpConfig {
@@ -47,6 +60,13 @@ pub struct QpConfig {
     /// count when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub block: Option<usize>,
+    /// The solver; OSQP when absent.
+    #[serde(skip_serializing_if = "is_osqp")]
+    pub solver: QpSolver,
+}
+
+fn is_osqp(solver: &QpSolver) -> bool {
+    *solver == QpSolver::Osqp
 }
 
 impl QpConfig {
@@ -79,6 +99,22 @@ impl QpConfig {
             Condensing::Partial => partial(),
             Condensing::Auto if horizon * nu <= full_max_inputs(nx) => horizon,
             Condensing::Auto => partial(),
+        }
+    }
+}
+
+impl std::str::FromStr for QpSolver {
+    type Err = MpcError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "osqp" => Ok(Self::Osqp),
+            "dense" => Ok(Self::Dense),
+            other => Err(MpcError::Config {
+                key: "qp.solver".into(),
+                expected: "one of osqp, dense".into(),
+                found: other.into(),
+            }),
         }
     }
 }

@@ -279,7 +279,11 @@ mod tests {
             BoundedSides::Upper,
         ];
         let layout = Layout::new(7, 2, vec![None, soft, None, soft], sides);
-        let config = QpConfig { condensing, block };
+        let config = QpConfig {
+            condensing,
+            block,
+            ..Default::default()
+        };
         let qp = Structure::<3, 2>::new(&layout, &config);
         let (from, along) = tags(&qp, &layout);
         let mut to = vec![0.0; from.len()];

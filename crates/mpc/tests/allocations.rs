@@ -49,6 +49,38 @@ fn p1_steps_do_not_allocate() {
     assert_eq!(n, 0, "heap allocations in 100 P1 steps");
 }
 
+/// The dense backend (`[controller.qp] solver = "dense"`) allocates
+/// nothing either, over P1's swing-up: its long solves adapt rho, and each
+/// adaptation refactorises in the factor's own storage.
+#[test]
+fn p1_steps_with_the_dense_solver_do_not_allocate() {
+    let mut cfg = p1_config();
+    cfg.qp.solver = recede_mpc::QpSolver::Dense;
+    let mut mpc = p1_mpc(cfg.to_spec().unwrap());
+    let mut x = p1_x0();
+    let mut u = Vector1::zeros();
+    mpc.step(&x, P1_DT_SECS, &mut u);
+    x = p1_plant_step(&x, &u);
+    let (mut solved, mut rho_updates) = (0, 0);
+    let n = allocations_in(|| {
+        for _ in 0..100 {
+            let report = mpc.step(&x, P1_DT_SECS, &mut u);
+            solved += usize::from(!report.outcome.is_fallback());
+            rho_updates += report.qp_rho_updates;
+            x = p1_plant_step(&x, &u);
+        }
+    });
+    assert_eq!(solved, 100, "the measured steps must be real solves");
+    assert!(
+        rho_updates > 0,
+        "no rho update: the refactorisation in a solve was not exercised"
+    );
+    assert_eq!(
+        n, 0,
+        "heap allocations in 100 P1 steps with the dense solver"
+    );
+}
+
 #[test]
 fn fallback_steps_do_not_allocate() {
     let mut mpc = p1_mpc(p1_spec());
@@ -220,6 +252,7 @@ fn steps_do_not_allocate_at_any_size_or_structure() {
             cfg.qp = QpConfig {
                 condensing,
                 block: None,
+                ..Default::default()
             };
             let mut mpc = p1_mpc(cfg.to_spec().unwrap());
             // Balancing near the top: a QP every structure solves at every

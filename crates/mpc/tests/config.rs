@@ -315,7 +315,8 @@ fn the_qp_structure_is_read_checked_and_chosen_by_size() {
         given.qp,
         QpConfig {
             condensing: Condensing::Partial,
-            block: Some(5)
+            block: Some(5),
+            ..Default::default()
         }
     );
     assert_eq!(given.qp.stages_per_block(40, 4, 1), 5);
@@ -339,6 +340,34 @@ fn the_qp_structure_is_read_checked_and_chosen_by_size() {
     let none = QpConfig {
         condensing: Condensing::None,
         block: None,
+        ..Default::default()
     };
     assert_eq!(none.stages_per_block(40, 4, 1), 1);
+}
+
+/// `[controller.qp] solver`: OSQP when absent, the dense backend by name,
+/// anything else an error naming the key; the dense backend has no Ruiz
+/// scaling, so asking for scaling (or blocks, which scale by default)
+/// with it is an error naming `qp.solver`.
+#[test]
+fn the_qp_solver_key() {
+    use recede_mpc::QpSolver;
+    assert_eq!(base().qp.solver, QpSolver::Osqp);
+    let dense = parse("[qp]\nsolver = \"dense\"").unwrap();
+    assert_eq!(dense.qp.solver, QpSolver::Dense);
+    assert!(dense.to_spec::<4, 1>().is_ok());
+    let err = parse("[qp]\nsolver = \"qdldl\"").unwrap_err().to_string();
+    assert!(err.contains("osqp") && err.contains("dense"), "{err}");
+    assert_rejected(
+        "[qp]\nsolver = \"dense\"\n[osqp]\nscaling_iterations = 3",
+        "qp.solver",
+    );
+    assert_rejected(
+        "[qp]\nsolver = \"dense\"\ncondensing = \"partial\"",
+        "qp.solver",
+    );
+    let unscaled_blocks =
+        parse("[qp]\nsolver = \"dense\"\ncondensing = \"partial\"\n[osqp]\nscaling_iterations = 0")
+            .unwrap();
+    assert!(unscaled_blocks.to_spec::<4, 1>().is_ok());
 }

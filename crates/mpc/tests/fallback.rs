@@ -9,7 +9,7 @@ use nalgebra::{SVector, Vector1, Vector4};
 use recede_model::robots::CartPole;
 use recede_model::{c, Discretized, Dynamics, Rk4, Scalar};
 use recede_mpc::{
-    ConstraintRow, Failure, Mpc, QpStatus, SoftPenalty, StageConstraints, StepOutcome,
+    ConstraintRow, Failure, Mpc, QpSolver, QpStatus, SoftPenalty, StageConstraints, StepOutcome,
 };
 
 const SAFE_FORCE_N: f64 = 3.0;
@@ -24,8 +24,9 @@ fn assert_command_ok(u: &Vector1<f64>) {
 }
 
 /// P1 with a distinctive safe input and a short failure budget.
-fn spec(time_limit_secs: Option<f64>) -> recede_mpc::OcpSpec<4, 1> {
+fn spec(solver: QpSolver, time_limit_secs: Option<f64>) -> recede_mpc::OcpSpec<4, 1> {
     let mut cfg = p1_config();
+    cfg.qp.solver = solver;
     cfg.fallback.safe_input = Some(vec![SAFE_FORCE_N]);
     cfg.fallback.max_consecutive_failures = MAX_FAILURES;
     cfg.fallback.accept_inaccurate = false;
@@ -33,9 +34,8 @@ fn spec(time_limit_secs: Option<f64>) -> recede_mpc::OcpSpec<4, 1> {
     cfg.to_spec().unwrap()
 }
 
-#[test]
-fn a_tiny_time_limit_falls_back_to_the_plan_then_the_safe_input() {
-    let mut mpc = p1_mpc(spec(Some(1e-9)));
+fn a_tiny_time_limit_falls_back_to_the_plan_then_the_safe_input(solver: QpSolver) {
+    let mut mpc = p1_mpc(spec(solver, Some(1e-9)));
     let mut x = p1_x0();
     let mut u = Vector1::zeros();
     for i in 0..MAX_FAILURES + 3 {
@@ -57,9 +57,8 @@ fn a_tiny_time_limit_falls_back_to_the_plan_then_the_safe_input() {
     }
 }
 
-#[test]
-fn a_tiny_time_limit_is_accepted_when_the_policy_says_so() {
-    let mut spec = spec(Some(1e-9));
+fn a_tiny_time_limit_is_accepted_when_the_policy_says_so(solver: QpSolver) {
+    let mut spec = spec(solver, Some(1e-9));
     spec.accept_inaccurate = true;
     spec.accept_primal_residual = f64::INFINITY;
     let mut mpc = p1_mpc(spec);
@@ -77,29 +76,34 @@ fn a_tiny_time_limit_is_accepted_when_the_policy_says_so() {
     assert_eq!(counts.plan + counts.safe, 0);
 }
 
-#[test]
-fn a_stopped_iterate_that_violates_its_rows_beyond_the_bound_falls_back() {
-    let mut spec = spec(Some(1e-9));
+fn a_stopped_iterate_that_violates_its_rows_beyond_the_bound_falls_back(solver: QpSolver) {
+    let mut spec = spec(solver, Some(1e-9));
+    if solver == QpSolver::Dense {
+        // Its first iterate meets the input rows exactly (`z~ = A x~`, not
+        // a KKT solve's rounding): stop it where the rows are active.
+        spec.osqp.time_limit_secs = None;
+        spec.osqp.max_iterations = 5;
+    }
     spec.accept_inaccurate = true;
     spec.accept_primal_residual = 0.0;
     let mut mpc = p1_mpc(spec);
     let mut u = Vector1::zeros();
     let report = mpc.step(&p1_x0(), P1_DT_SECS, &mut u);
     assert_command_ok(&u);
-    assert_eq!(report.qp_status, QpStatus::TimeLimitReached);
+    let stopped = match solver {
+        QpSolver::Osqp => QpStatus::TimeLimitReached,
+        QpSolver::Dense => QpStatus::MaxIterationsReached,
+    };
+    assert_eq!(report.qp_status, stopped);
     assert!(report.qp_primal_residual > 0.0, "{report:?}");
     assert_eq!(report.outcome, StepOutcome::FallbackPlan);
-    assert_eq!(
-        report.failure,
-        Some(Failure::Qp(QpStatus::TimeLimitReached))
-    );
+    assert_eq!(report.failure, Some(Failure::Qp(stopped)));
     assert_eq!(mpc.fallback_counts().inaccurate, 0);
 }
 
-#[test]
-fn a_nan_or_infinite_state_falls_back_and_the_controller_recovers() {
+fn a_nan_or_infinite_state_falls_back_and_the_controller_recovers(solver: QpSolver) {
     for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-        let mut mpc = p1_mpc(spec(None));
+        let mut mpc = p1_mpc(spec(solver, None));
         let mut x = p1_x0();
         let mut u = Vector1::zeros();
         for _ in 0..20 {
@@ -137,12 +141,11 @@ fn a_nan_or_infinite_state_falls_back_and_the_controller_recovers() {
     }
 }
 
-#[test]
-fn an_absurd_but_finite_state_never_yields_a_bad_command() {
+fn an_absurd_but_finite_state_never_yields_a_bad_command(solver: QpSolver) {
     // The default policy (inaccurate iterates accepted): after such a
     // state OSQP's adapted rho is far off and the first good QP may stop
     // at its iteration limit (see the report of the commit adding this).
-    let mut spec = spec(None);
+    let mut spec = spec(solver, None);
     spec.accept_inaccurate = true;
     let mut mpc = p1_mpc(spec);
     let mut u = Vector1::zeros();
@@ -210,9 +213,8 @@ impl StageConstraints<4> for FaultyRows {
     }
 }
 
-#[test]
-fn nan_constraint_rows_are_counted_and_dropped() {
-    let spec = spec(None);
+fn nan_constraint_rows_are_counted_and_dropped(solver: QpSolver) {
+    let spec = spec(solver, None);
     let horizon = spec.horizon_steps;
     let bad_from = 30;
     let mut mpc = Mpc::new(
@@ -255,11 +257,10 @@ impl Dynamics<4, 1> for NanBeyond {
     }
 }
 
-#[test]
-fn a_model_that_returns_nan_falls_back_and_recovers() {
+fn a_model_that_returns_nan_falls_back_and_recovers(solver: QpSolver) {
     let model = Discretized::new(NanBeyond { limit: 1.0 }, Rk4::new(P1_DT_SECS, 1));
     let x_good = Vector4::new(0.0, 0.2, 0.0, 0.0);
-    let mut mpc = Mpc::new(model, (), spec(None), &x_good, &Vector1::zeros()).unwrap();
+    let mut mpc = Mpc::new(model, (), spec(solver, None), &x_good, &Vector1::zeros()).unwrap();
     mpc.set_constant_reference(&SVector::zeros(), &SVector::zeros());
     let mut u = Vector1::zeros();
     let report = mpc.step(&x_good, P1_DT_SECS, &mut u);
@@ -289,3 +290,28 @@ fn a_model_that_returns_nan_falls_back_and_recovers() {
         "only {solved} of 10 steps solved after recovery"
     );
 }
+
+/// Every case above, once per QP solver (`[controller.qp] solver`): the
+/// dense backend reports the same statuses for the ladder to act on.
+macro_rules! for_solver {
+    ($module:ident, $solver:expr, $($name:ident),* $(,)?) => {
+        mod $module {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name($solver);
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! cases {
+    ($($module:ident: $solver:expr),*) => {
+        $(
+            for_solver!($module, $solver, a_tiny_time_limit_falls_back_to_the_plan_then_the_safe_input, a_tiny_time_limit_is_accepted_when_the_policy_says_so, a_stopped_iterate_that_violates_its_rows_beyond_the_bound_falls_back, a_nan_or_infinite_state_falls_back_and_the_controller_recovers, an_absurd_but_finite_state_never_yields_a_bad_command, nan_constraint_rows_are_counted_and_dropped, a_model_that_returns_nan_falls_back_and_recovers);
+        )*
+    };
+}
+
+cases!(osqp: super::QpSolver::Osqp, dense: super::QpSolver::Dense);

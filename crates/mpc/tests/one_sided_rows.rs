@@ -8,7 +8,7 @@ use nalgebra::{Matrix2, SVector, Vector1, Vector2};
 use recede_model::LinearModel;
 use recede_mpc::{
     BoundedSides, Condensing, ConstraintRow, FallbackConfig, Mpc, MpcConfig, OsqpConfig, QpConfig,
-    SoftPenalty, StageConstraints, StepOutcome,
+    QpSolver, SoftPenalty, StageConstraints, StepOutcome,
 };
 
 const DT: f64 = 0.1;
@@ -132,19 +132,29 @@ fn max_difference(a: &[f64], b: &[f64]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-fn structures() -> [QpConfig; 3] {
+/// Every structure, and full condensing solved by the dense backend
+/// (general rows dense in the inputs, slack columns).
+fn structures() -> [QpConfig; 4] {
     [
         QpConfig {
             condensing: Condensing::Full,
             block: None,
+            ..Default::default()
+        },
+        QpConfig {
+            condensing: Condensing::Full,
+            solver: QpSolver::Dense,
+            ..Default::default()
         },
         QpConfig {
             condensing: Condensing::Partial,
             block: Some(3),
+            ..Default::default()
         },
         QpConfig {
             condensing: Condensing::None,
             block: None,
+            ..Default::default()
         },
     ]
 }

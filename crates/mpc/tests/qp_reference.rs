@@ -15,8 +15,8 @@ use proptest::test_runner::TestRunner;
 use recede_model::robots::CartPole;
 use recede_model::{DiscreteModel, Discretized, LinearModel, Rk4};
 use recede_mpc::{
-    Condensing, FallbackConfig, Mpc, MpcConfig, OsqpConfig, QpConfig, QpStatus, StateBoundConfig,
-    StepOutcome,
+    Condensing, FallbackConfig, Mpc, MpcConfig, OsqpConfig, QpConfig, QpSolver, QpStatus,
+    StateBoundConfig, StepOutcome,
 };
 
 /// A small linear MPC problem, sizes and values drawn at random.
@@ -185,7 +185,7 @@ impl Problem {
                 })
                 .collect(),
             sqp_iterations: 1,
-            osqp: tight_osqp(),
+            osqp: tight_osqp_for(qp),
             qp: qp.clone(),
             fallback: FallbackConfig {
                 accept_inaccurate: false,
@@ -212,6 +212,17 @@ fn tight_osqp() -> OsqpConfig {
         // Accuracy over speed here: Ruiz scaling helps OSQP reach 1e-10.
         scaling_iterations: Some(10),
         ..OsqpConfig::default()
+    }
+}
+
+/// [`tight_osqp`], without Ruiz scaling for the dense solver (it has none).
+fn tight_osqp_for(qp: &QpConfig) -> OsqpConfig {
+    OsqpConfig {
+        scaling_iterations: match qp.solver {
+            QpSolver::Osqp => tight_osqp().scaling_iterations,
+            QpSolver::Dense => Some(0),
+        },
+        ..tight_osqp()
     }
 }
 
@@ -500,25 +511,36 @@ const TOLERANCE: f64 = 1e-6;
 
 /// Every QP structure: full condensing (the default at these sizes), no
 /// condensing (blocks of one stage) and blocks of two stages (two blocks
-/// of unequal length at N = 3).
-fn structures() -> [QpConfig; 3] {
+/// of unequal length at N = 3); and full condensing solved by the dense
+/// backend.
+fn structures() -> [QpConfig; 4] {
     [
         QpConfig::default(),
         QpConfig {
+            solver: QpSolver::Dense,
+            ..Default::default()
+        },
+        QpConfig {
             condensing: Condensing::None,
             block: None,
+            ..Default::default()
         },
         QpConfig {
             condensing: Condensing::Partial,
             block: Some(2),
+            ..Default::default()
         },
     ]
 }
 
 fn check(p: &Problem) -> Result<(), TestCaseError> {
+    check_with(p, &structures())
+}
+
+fn check_with(p: &Problem, structures: &[QpConfig]) -> Result<(), TestCaseError> {
     let reference = solve_reference(p).expect("feasible by construction");
-    for qp in structures() {
-        let answer = solve_with_mpc_dyn(p, &qp);
+    for qp in structures {
+        let answer = solve_with_mpc_dyn(p, qp);
         let du = max_difference(&answer.us, &reference.us);
         prop_assert!(
             du < TOLERANCE,
@@ -621,6 +643,10 @@ fn sqp_iterations_converge_to_a_kkt_point_of_the_nlp() {
     // 1e-10 here (200k iterations at the fifth SQP iteration, blocks of 2
     // and of 1); the random QPs above check those structures to 1e-6.
     sqp_converges_to_a_kkt_point(QpConfig::default());
+    sqp_converges_to_a_kkt_point(QpConfig {
+        solver: QpSolver::Dense,
+        ..Default::default()
+    });
 }
 
 fn sqp_converges_to_a_kkt_point(qp: QpConfig) {
@@ -641,7 +667,7 @@ fn sqp_converges_to_a_kkt_point(qp: QpConfig) {
         input_max: Some(vec![force_limit]),
         state_bounds: Vec::new(),
         sqp_iterations: 20,
-        osqp: tight_osqp(),
+        osqp: tight_osqp_for(&qp),
         qp,
         fallback: FallbackConfig {
             accept_inaccurate: false,
@@ -738,11 +764,29 @@ fn sqp_converges_to_a_kkt_point(qp: QpConfig) {
 /// resetting to rho = 1. Not fixed: resetting rho before every solve
 /// costs a KKT refactorisation per step (18% of P1's step), and carrying
 /// the adapted rho is what keeps the inspection's solves short
-/// (docs/performance.md). Open; run with `--ignored`.
+/// (docs/performance.md). Without Ruiz scaling (`scaling_iterations =
+/// 0` here instead of 10) OSQP solves it in every structure, and so does
+/// the dense backend (next test). Open; run with `--ignored`.
 #[test]
 #[ignore = "known failure, see the doc comment"]
 fn a_feasible_qp_after_an_infeasible_one_converges() {
-    let p = Problem {
+    check(&feasible_after_infeasible()).unwrap();
+}
+
+/// The case above with the dense backend, which solves it (on its own
+/// iterates: rho and the cold start after the infeasible verdict as
+/// OSQP's, but no Ruiz scaling).
+#[test]
+fn the_dense_solver_converges_on_a_feasible_qp_after_an_infeasible_one() {
+    let dense = QpConfig {
+        solver: QpSolver::Dense,
+        ..Default::default()
+    };
+    check_with(&feasible_after_infeasible(), &[dense]).unwrap();
+}
+
+fn feasible_after_infeasible() -> Problem {
+    Problem {
         nx: 3,
         nu: 1,
         n: 3,
@@ -784,6 +828,62 @@ fn a_feasible_qp_after_an_infeasible_one_converges() {
             0.0,
         ],
         u_ref: vec![0.7285072583083498, -0.9414406182737197, 0.0],
-    };
-    check(&p).unwrap();
+    }
+}
+
+/// A QP no input can satisfy (x+ = x + u from x0 = 1 with |u| <= 0.2,
+/// and x <= 0 at every node) is reported infeasible by both solvers, and
+/// the step falls back; the next feasible one is solved.
+#[test]
+fn an_infeasible_qp_is_reported_as_such_by_every_solver() {
+    for solver in [QpSolver::Osqp, QpSolver::Dense] {
+        let mut p = Problem {
+            nx: 2,
+            nu: 1,
+            n: 2,
+            a: vec![1.0, 0.0, 0.0, 1.0],
+            b: vec![1.0, 0.0],
+            c: vec![0.0, 0.0],
+            q: vec![1.0, 1.0],
+            q_terminal: vec![1.0, 1.0],
+            r: vec![1.0],
+            u_min: vec![-0.2],
+            u_max: vec![0.2],
+            state_bound: Some((0, None, Some(0.0))),
+            x0: vec![1.0, 0.0],
+            x_first: vec![1.0, 0.0],
+            x_guess: vec![0.0, 0.0],
+            u_guess: vec![0.0],
+            x_ref: vec![0.0; 6],
+            u_ref: vec![0.0; 2],
+        };
+        let qp = QpConfig {
+            solver,
+            ..Default::default()
+        };
+        let spec = p.config(&qp).to_spec::<2, 1>().unwrap();
+        let model = LinearModel::<2, 1> {
+            a: SMatrix::from_column_slice(&p.a),
+            b: SMatrix::from_column_slice(&p.b),
+            c: SVector::zeros(),
+        };
+        let mut mpc = Mpc::new(model, (), spec, &SVector::zeros(), &SVector::zeros()).unwrap();
+        mpc.set_constant_reference(&SVector::zeros(), &SVector::zeros());
+        let mut command = SVector::<f64, 1>::zeros();
+        let report = mpc.step(&SVector::from_column_slice(&p.x0), 0.0, &mut command);
+        assert_eq!(
+            report.qp_status,
+            QpStatus::PrimalInfeasible,
+            "{solver:?}: {report:?}"
+        );
+        assert!(report.outcome.is_fallback(), "{solver:?}: {report:?}");
+        // From x0 = -1 the same bound is met.
+        p.x0 = vec![-1.0, 0.0];
+        let report = mpc.step(&SVector::from_column_slice(&p.x0), 0.0, &mut command);
+        assert_eq!(
+            report.outcome,
+            StepOutcome::Solved,
+            "{solver:?}: {report:?}"
+        );
+    }
 }

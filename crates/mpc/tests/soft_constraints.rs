@@ -207,7 +207,7 @@ fn the_penalty_is_exactly_l1_s_plus_l2_s_squared() {
 /// bound binds and where the hard problem is infeasible.
 #[test]
 fn soft_bounds_give_the_same_plan_with_every_qp_structure() {
-    use recede_mpc::{Condensing, QpConfig};
+    use recede_mpc::{Condensing, QpConfig, QpSolver};
     let cases = [
         (Vector2::new(0.0, 0.0), Some(-0.5), Some(0.5)),
         (Vector2::new(0.0, 2.0), None, Some(0.0)),
@@ -220,20 +220,29 @@ fn soft_bounds_give_the_same_plan_with_every_qp_structure() {
             let cfg = config(lo, hi, Some(penalty));
             let full = solve(&cfg, x0);
             assert_eq!(full.outcome, StepOutcome::Solved, "{penalty:?}");
-            for (condensing, block) in [(Condensing::Partial, Some(3)), (Condensing::None, None)] {
+            let others = [
+                (Condensing::Partial, Some(3), QpSolver::Osqp),
+                (Condensing::None, None, QpSolver::Osqp),
+                (Condensing::Full, None, QpSolver::Dense),
+            ];
+            for (condensing, block, solver) in others {
                 let mut other_cfg = cfg.clone();
-                other_cfg.qp = QpConfig { condensing, block };
+                other_cfg.qp = QpConfig {
+                    condensing,
+                    block,
+                    solver,
+                };
                 let other = solve(&other_cfg, x0);
                 assert_eq!(
                     other.outcome,
                     StepOutcome::Solved,
-                    "{condensing:?} {penalty:?}"
+                    "{condensing:?} {solver:?} {penalty:?}"
                 );
                 let du = max_difference(&other.inputs, &full.inputs);
                 let dv = max_difference(&other.velocities, &full.velocities);
                 assert!(
                     du < 1e-6 && dv < 1e-6,
-                    "{condensing:?} {penalty:?}: du {du}, dv {dv}"
+                    "{condensing:?} {solver:?} {penalty:?}: du {du}, dv {dv}"
                 );
             }
         }
