@@ -242,7 +242,7 @@ pub struct ModelFileConfig {
     /// Set for a discrete linear robot (`kind = "linear_discrete"`):
     /// which entries are `A` and `B`, and the period.
     #[serde(skip)]
-    pub linear: Option<LinearOptions>,
+    pub linear: Option<Box<LinearOptions>>,
     #[serde(skip)]
     loaded: OnceLock<Result<Arc<ModelFile>, FileError>>,
 }
@@ -294,7 +294,7 @@ impl ModelFileConfig {
             path: path.into(),
             params: BTreeMap::new(),
             urdf: None,
-            linear: Some(options),
+            linear: Some(Box::new(options)),
             loaded: OnceLock::new(),
         }
     }
@@ -404,11 +404,14 @@ impl From<LinearConfig> for LinearFile {
 
 impl From<LinearFile> for LinearConfig {
     fn from(LinearFile(f): LinearFile) -> Self {
-        let o = f.linear.unwrap_or(LinearOptions {
-            a: "A".into(),
-            b: "B".into(),
-            period_secs: f64::NAN,
-        });
+        let o = f.linear.map_or(
+            LinearOptions {
+                a: "A".into(),
+                b: "B".into(),
+                period_secs: f64::NAN,
+            },
+            |o| *o,
+        );
         Self {
             path: f.path,
             a: Some(o.a),
