@@ -30,6 +30,9 @@ pub enum SimError {
     BadTimeStep(f64),
     #[error("cannot step back in time from {now_secs} s to {target_secs} s")]
     TimeReversal { now_secs: f64, target_secs: f64 },
+    /// A discrete-time robot stepped at another rate than its map's.
+    #[error("the plant steps every {step_secs} s, but the robot's discrete map spans {period_secs} s: set [scenario] `plant_rate_hz` to {} Hz", 1.0 / period_secs)]
+    DiscretePeriod { step_secs: f64, period_secs: f64 },
     #[error("the true state became non-finite at t = {t_secs} s")]
     NonFiniteState { t_secs: f64 },
 }

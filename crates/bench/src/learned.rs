@@ -194,6 +194,63 @@ pub enum LineModel<'a> {
     Oracle,
 }
 
+impl LineModel<'_> {
+    /// The line's `model` as reported: `nominal`, `residual` or `oracle`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Nominal => "nominal",
+            Self::Residual(_) => "residual",
+            Self::Oracle => "oracle",
+        }
+    }
+}
+
+/// Which models a learned-residual benchmark flies (`--models`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelKind {
+    /// The nominal model, nothing learned.
+    Nominal,
+    /// Nominal plus the residual trained by the benchmark.
+    Residual,
+    /// Nominal plus the true unmodelled effect (the benchmark's own MPC).
+    Oracle,
+}
+
+/// A learned-residual benchmark's sequence, written once: the residual
+/// trained (`train`, only when `models` flies it), saved as a model file
+/// in the temporary directory (`recede-<tag>-<pid>.safetensors`: it reaches
+/// the controller as a user's does, in `[controller.residual]`), then every
+/// case flown with every model, in the order given (`fly`).
+pub fn train_and_evaluate<C: Copy, L, const NX: usize, const NU: usize>(
+    tag: &str,
+    cases: &[C],
+    models: &[ModelKind],
+    train: impl FnOnce() -> Result<MlpResidual<NX, NU>>,
+    mut fly: impl FnMut(C, LineModel<'_>) -> Result<L>,
+) -> Result<Vec<L>> {
+    let model_file = if models.contains(&ModelKind::Residual) {
+        let residual = train()?;
+        let file = TempFile::new(tag);
+        residual.save(&file.0)?;
+        Some(file)
+    } else {
+        None
+    };
+    let mut lines = Vec::with_capacity(cases.len() * models.len());
+    for &case in cases {
+        for kind in models {
+            let model = match (kind, &model_file) {
+                (ModelKind::Nominal, _) => LineModel::Nominal,
+                (ModelKind::Residual, Some(file)) => LineModel::Residual(&file.0),
+                (ModelKind::Residual, None) => continue,
+                (ModelKind::Oracle, _) => LineModel::Oracle,
+            };
+            lines.push(fly(case, model)?);
+        }
+    }
+    Ok(lines)
+}
+
 /// `scenario` with `[controller.residual]` naming the model file `path`,
 /// held over each interval ([`crate::p2::RESIDUAL`], the benchmarks'
 /// evaluation).

@@ -49,6 +49,15 @@ pub fn arm() -> Result<Scenario> {
     )
 }
 
+/// P3 (docs/benchmarks.md). Its robot names the example's data file
+/// relative to the scenario, so the file's path is the source tree's.
+pub fn p3() -> Result<Scenario> {
+    parse(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/bench/p3.toml"),
+        include_str!("../../../configs/bench/p3.toml"),
+    )
+}
+
 fn parse(path: &str, text: &str) -> Result<Scenario> {
     Scenario::parse(text, Path::new(path))
 }

@@ -38,6 +38,15 @@ pub enum ControlError {
         expected: &'static str,
         got: &'static str,
     },
+    /// A `[controller]` key that does not fit a discrete-time robot
+    /// (`linear_discrete`).
+    #[error("[controller] `{key}`: expected {expected} for the discrete-time robot of {file}, found {found}")]
+    DiscreteRobot {
+        file: String,
+        key: &'static str,
+        expected: String,
+        found: String,
+    },
     /// A runtime change (weights, bounds) refused; nothing was changed.
     #[error(transparent)]
     Update(#[from] UpdateError),
@@ -233,6 +242,9 @@ fn build_file_robot<const NX: usize, const NU: usize>(
             },
         )
     });
+    if let Some(period) = robot.model.discrete_period_secs {
+        check_discrete(&robot.model.origin, period, config, residual)?;
+    }
     let mut config = with_defaults(config, robot.input_bounds(), governor);
     if config.state_bounds.is_empty() {
         config.state_bounds = file_state_bounds(&robot.model);
@@ -243,6 +255,39 @@ fn build_file_robot<const NX: usize, const NU: usize>(
     };
     let safe = robot.safe_input();
     build(robot, &config, residual, x0, safe, constraints)
+}
+
+/// A discrete-time robot's map spans `period` s: the OCP's intervals must
+/// be that long (the map is applied once per interval, no RK4), and a
+/// learned residual (a correction of a continuous derivative) has no
+/// meaning on it.
+fn check_discrete(
+    file: &str,
+    period: f64,
+    config: &MpcConfig,
+    residual: Option<&ResidualConfig>,
+) -> Result<(), ControlError> {
+    let fail = |key, expected: String, found: String| ControlError::DiscreteRobot {
+        file: file.to_string(),
+        key,
+        expected,
+        found,
+    };
+    if (config.dt_secs - period).abs() > 1e-9 * period {
+        return Err(fail(
+            "dt_secs",
+            format!("its period_secs, {period}"),
+            config.dt_secs.to_string(),
+        ));
+    }
+    if let Some(r) = residual {
+        return Err(fail(
+            "residual",
+            "none (a residual corrects a continuous derivative)".into(),
+            r.model.display().to_string(),
+        ));
+    }
+    Ok(())
 }
 
 /// A file robot's own state limits (a URDF's joint position limits) as

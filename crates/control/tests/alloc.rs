@@ -108,6 +108,54 @@ fn model_file_step_does_not_allocate() {
     }
 }
 
+/// A discrete linear robot's control step (P3's quadcopter map, applied
+/// once per interval, linearised once) allocates nothing either; and a
+/// `[controller]` that does not fit the map is refused, naming the key.
+#[test]
+fn linear_discrete_step_does_not_allocate() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/p3_quadcopter_lmpc.json");
+    let robot = RobotConfig::ModelFile(recede_model::robots::ModelFileConfig::linear(
+        path,
+        recede_model::file::LinearOptions {
+            a: "Ad".into(),
+            b: "Bd".into(),
+            period_secs: 0.1,
+        },
+    ));
+    let text = "horizon_steps = 10\ndt_secs = 0.1\n\
+         state_weights = [0, 0, 5, 5, 5, 5, 0, 0, 0, 2.5, 2.5, 2.5]\n\
+         input_weights = [0.05, 0.05, 0.05, 0.05]\n\
+         input_min = [-0.9916, -0.9916, -0.9916, -0.9916]\n\
+         input_max = [2.4084, 2.4084, 2.4084, 2.4084]\n";
+    let config: ControllerConfig = toml::from_str(text).unwrap();
+    let mut x = [0.0; 12];
+    let mut c = Controller::from_config(&robot, &config, &x).unwrap();
+    let mut goal = [0.0; 12];
+    goal[2] = 1.0;
+    c.set_constant_reference(&goal, &[0.0; 4]).unwrap();
+    let mut u = [0.0; 4];
+    c.step(&x, &mut u).unwrap();
+    for k in 0..5 {
+        x[2] += 0.01;
+        let (n, report) = counting(|| c.step(&x, &mut u).unwrap());
+        assert_eq!(n, 0, "step {k}");
+        assert_eq!(report.outcome, StepOutcome::Solved, "step {k}: {report:?}");
+        assert!(report.qp_iterations > 0, "step {k}: {report:?}");
+    }
+    let other_dt: ControllerConfig =
+        toml::from_str(&text.replace("dt_secs = 0.1", "dt_secs = 0.05")).unwrap();
+    let err = Controller::from_config(&robot, &other_dt, &x)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`dt_secs`")
+            && err.contains("period_secs, 0.1")
+            && err.contains("p3_quadcopter_lmpc.json"),
+        "{err}"
+    );
+}
+
 /// Filling the horizon from a `sines` reference whose torque the
 /// controller computes (the arm's inverse dynamics at every node), then
 /// the step, allocates nothing; every node is solved, and the nominal arm

@@ -46,6 +46,10 @@ where
     fn linearize(&self, x: &SVector<f64, NX>, u: &SVector<f64, NU>) -> Linearization<NX, NU> {
         self.integrator.linearize(&self.dynamics, x, u)
     }
+
+    fn is_linear_time_invariant(&self) -> bool {
+        self.dynamics.is_linear()
+    }
 }
 
 /// `x+ = A x + B u + c`: linear MPC problems such as P3.

@@ -59,6 +59,15 @@ impl Rk4 {
         D: Dynamics<NX, NU>,
         T: Scalar,
     {
+        if model.discrete_period_secs().is_some() {
+            // A discrete-time model is its own step, taken once.
+            let mut next = model.derivative(x, u);
+            if let Some(held) = first_held.or_else(|| model.held(x, u)) {
+                next += held;
+            }
+            model.project(&mut next);
+            return next;
+        }
         let h = self.dt_secs / self.substeps as f64;
         let half: T = c(0.5 * h);
         let full: T = c(h);
@@ -119,6 +128,21 @@ impl Rk4 {
         let held_first = model.held_tangent(x, u);
         if held_first.is_none() && model.held(x, u).is_some() {
             return None;
+        }
+        if model.discrete_period_secs().is_some() {
+            // The map's own Jacobians (it does not project: see
+            // `Dynamics::derivative_tangent`), plus a held term's.
+            let mut t = first.take()?;
+            if let Some(h) = held_first {
+                t.value += h.value;
+                t.d_x += h.d_x;
+                t.d_u += h.d_u;
+            }
+            return Some(Linearization {
+                x_next: t.value,
+                a: t.d_x,
+                b: t.d_u,
+            });
         }
         let h = self.dt_secs / self.substeps as f64;
         let (half, full, sixth, two) = (0.5 * h, h, h / 6.0, 2.0);

@@ -86,6 +86,21 @@ pub trait Dynamics<const NX: usize, const NU: usize> {
     ) -> Option<Tangent<NX, NU>> {
         None
     }
+
+    /// `Some(period)` for a discrete-time model (OSQP's quadcopter, P3):
+    /// [`Self::derivative`] is then the state one period later, `x+ =
+    /// F(x, u)`, which integrators apply once per period instead of
+    /// RK4. `None` (the default): continuous time.
+    fn discrete_period_secs(&self) -> Option<f64> {
+        None
+    }
+
+    /// True when [`Self::derivative`] is affine in `(x, u)` with the same
+    /// Jacobians everywhere, so its discretisation is linear
+    /// time-invariant and a controller may linearise it once.
+    fn is_linear(&self) -> bool {
+        false
+    }
 }
 
 /// Lifts a plain value into any scalar type (a constant, zero derivative).

@@ -156,4 +156,14 @@ where
         }
         Some(t)
     }
+
+    /// The nominal model's: a residual is a correction of a continuous
+    /// derivative, and a controller refuses one on a discrete-time robot.
+    fn discrete_period_secs(&self) -> Option<f64> {
+        self.nominal.discrete_period_secs()
+    }
+
+    fn is_linear(&self) -> bool {
+        self.nominal.is_linear() && self.residual.is_zero()
+    }
 }

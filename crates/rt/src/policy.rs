@@ -45,6 +45,10 @@ pub struct StepStatus {
     pub safe_input: bool,
     /// Solver iterations of the step (the report keeps the maximum).
     pub iterations: u32,
+    /// The solver's own time inside the step, ns, as the solver reports
+    /// it (0 when it reports none): what `recede bench p3` compares the
+    /// whole step with.
+    pub solver_nanos: u64,
     /// What happened, for the event log of a fallback.
     pub note: Note,
 }

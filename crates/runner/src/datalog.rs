@@ -115,7 +115,18 @@ recede_model::for_each_file_size!(file_predict);
 impl LogNominal {
     pub fn new(robot: &RobotConfig) -> Result<Self> {
         Ok(match robot {
-            RobotConfig::ModelFile(f) => Self::File(f.model()?),
+            RobotConfig::ModelFile(f) => {
+                let model = f.model()?;
+                if model.discrete_period_secs.is_some() {
+                    // Its targets are residuals of a continuous derivative.
+                    bail!(
+                        "{}: a discrete-time robot (`{}`) has no transition logs: they train a residual of a continuous model",
+                        model.origin,
+                        model.kind
+                    );
+                }
+                Self::File(model)
+            }
             robot => Self::Robot(Nominal::new(robot)?),
         })
     }

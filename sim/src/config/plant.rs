@@ -50,6 +50,9 @@ macro_rules! plant_robots {
             /// A URDF arm: the file (relative to the scenario), its joints
             /// and the plant's own parameter values (payload, friction scale).
             Urdf(robots::UrdfFile),
+            /// A discrete linear robot: the file of its `A` and `B`
+            /// (relative to the scenario), their keys and the period.
+            LinearDiscrete(robots::LinearFile),
         }
 
         impl RobotConfig {
@@ -61,6 +64,7 @@ macro_rules! plant_robots {
                         <robots::$robot as PlantRobot<{ robots::$module::NX }, { robots::$module::NU }>>::exact(*p),
                     ),)*
                     robots::RobotConfig::ModelFile(f) if f.urdf.is_some() => Self::Urdf(robots::UrdfFile(f.clone())),
+                    robots::RobotConfig::ModelFile(f) if f.linear.is_some() => Self::LinearDiscrete(robots::LinearFile(f.clone())),
                     robots::RobotConfig::ModelFile(f) => Self::ModelFile(f.clone()),
                 }
             }
@@ -73,6 +77,7 @@ macro_rules! plant_robots {
                     })*
                     Self::ModelFile(_) => robots::ModelFileConfig::KIND,
                     Self::Urdf(_) => robots::ModelFileConfig::URDF_KIND,
+                    Self::LinearDiscrete(_) => robots::ModelFileConfig::LINEAR_KIND,
                 }
             }
 
@@ -80,7 +85,7 @@ macro_rules! plant_robots {
             pub fn input_len(&self) -> usize {
                 match self {
                     $(Self::$variant(_) => robots::$module::NU,)*
-                    Self::ModelFile(f) | Self::Urdf(robots::UrdfFile(f)) => f.model().map_or(0, |m| m.nu()),
+                    Self::ModelFile(f) | Self::Urdf(robots::UrdfFile(f)) | Self::LinearDiscrete(robots::LinearFile(f)) => f.model().map_or(0, |m| m.nu()),
                 }
             }
 
@@ -89,7 +94,7 @@ macro_rules! plant_robots {
                     $(Self::$variant(_) => {
                         <robots::$robot as PlantRobot<{ robots::$module::NX }, { robots::$module::NU }>>::FEELS_GUSTS
                     })*
-                    Self::ModelFile(_) | Self::Urdf(_) => false,
+                    Self::ModelFile(_) | Self::Urdf(_) | Self::LinearDiscrete(_) => false,
                 }
             }
 
@@ -99,7 +104,7 @@ macro_rules! plant_robots {
                         { robots::$module::NX },
                         { robots::$module::NU },
                     >>::validate(c, "plant.robot"),)*
-                    Self::ModelFile(f) | Self::Urdf(robots::UrdfFile(f)) => f
+                    Self::ModelFile(f) | Self::Urdf(robots::UrdfFile(f)) | Self::LinearDiscrete(robots::LinearFile(f)) => f
                         .model()
                         .map(|_| ())
                         .map_err(|e| fail("plant.robot.path", "a usable model file", e)),
@@ -114,7 +119,7 @@ macro_rules! plant_robots {
             ) -> Result<Box<dyn Plant>, SimError> {
                 match self {
                     $(Self::$variant(c) => plant.assemble::<robots::$robot, { robots::$module::NX }, { robots::$module::NU }>(c, dist, h),)*
-                    Self::ModelFile(f) | Self::Urdf(robots::UrdfFile(f)) => {
+                    Self::ModelFile(f) | Self::Urdf(robots::UrdfFile(f)) | Self::LinearDiscrete(robots::LinearFile(f)) => {
                         let model = f.model().map_err(|e| SimError::Model {
                             key: "plant.robot.path".into(),
                             source: e.into(),
@@ -134,6 +139,10 @@ macro_rules! plant_robots {
                     },
                     Self::Urdf(robots::UrdfFile(f)) => match robots::RobotConfig::ModelFile(f.clone()).resolved(dir) {
                         robots::RobotConfig::ModelFile(f) => Self::Urdf(robots::UrdfFile(f)),
+                        _ => self.clone(),
+                    },
+                    Self::LinearDiscrete(robots::LinearFile(f)) => match robots::RobotConfig::ModelFile(f.clone()).resolved(dir) {
+                        robots::RobotConfig::ModelFile(f) => Self::LinearDiscrete(robots::LinearFile(f)),
                         _ => self.clone(),
                     },
                     other => other.clone(),
@@ -360,7 +369,10 @@ impl DisturbanceConfig {
                 duration_secs,
                 force_n,
             } => {
-                if let RobotConfig::ModelFile(_) | RobotConfig::Urdf(_) = robot {
+                if let RobotConfig::ModelFile(_)
+                | RobotConfig::Urdf(_)
+                | RobotConfig::LinearDiscrete(_) = robot
+                {
                     return Err(fail(
                         &format!("{key}.kind"),
                         "a disturbance this robot feels (a model file does not say where a push acts)",

@@ -74,4 +74,8 @@ impl<const NX: usize, const NU: usize> TrueDynamics<NX, NU> for FileTruth<NX, NU
     }
 
     fn update_encoder_angles(&self, _x: &SVector<f64, NX>, _h_secs: f64, _angles: &mut [f64]) {}
+
+    fn discrete_period_secs(&self) -> Option<f64> {
+        self.model.discrete_period_secs
+    }
 }

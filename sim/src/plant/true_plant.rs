@@ -23,6 +23,12 @@ pub trait TrueDynamics<const NX: usize, const NU: usize>: std::fmt::Debug + Send
     fn initial_encoder_angles(&self, x: &SVector<f64, NX>) -> Vec<f64>;
     /// Updates the encoder angles after a step of `h_secs` that ended at `x`.
     fn update_encoder_angles(&self, x: &SVector<f64, NX>, h_secs: f64, angles: &mut [f64]);
+    /// `Some(period)` for a discrete-time robot, whose [`Self::derivative`]
+    /// is the state one period later: the plant then steps by that period
+    /// and applies the map once per step.
+    fn discrete_period_secs(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// A [`TrueDynamics`] behind an [`Actuator`], under [`Disturbances`],
@@ -50,6 +56,14 @@ impl<R: TrueDynamics<NX, NU>, const NX: usize, const NU: usize> TruePlant<R, NX,
     ) -> Result<Self, SimError> {
         if !(step_secs.is_finite() && step_secs > 0.0) {
             return Err(SimError::BadTimeStep(step_secs));
+        }
+        if let Some(period_secs) = dynamics.discrete_period_secs() {
+            if (step_secs - period_secs).abs() > 1e-9 * period_secs {
+                return Err(SimError::DiscretePeriod {
+                    step_secs,
+                    period_secs,
+                });
+            }
         }
         let encoders = dynamics.initial_encoder_angles(&x0);
         Ok(Self {
@@ -120,7 +134,11 @@ impl<R: TrueDynamics<NX, NU>, const NX: usize, const NU: usize> Plant for TruePl
         let h = self.step_secs;
         self.env = self.disturbances.advance(t_secs, h);
         let u = SVector::from(*self.actuator.update(&cmd, h));
-        let x = self.rk4(&u);
+        let x = if self.dynamics.discrete_period_secs().is_some() {
+            self.dynamics.derivative(&self.x, &u, &self.env)
+        } else {
+            self.rk4(&u)
+        };
         if x.iter().any(|v| !v.is_finite()) {
             return Err(SimError::NonFiniteState { t_secs: t_secs + h });
         }

@@ -44,7 +44,7 @@ use recede_runner::scenario::Scenario;
 use recede_runner::stats::Percentiles;
 use serde::Serialize;
 
-use crate::learned::{self, LineModel, MpcPolicy, Rig, TargetKind, TempFile};
+use crate::learned::{self, LineModel, ModelKind, MpcPolicy, Rig, TargetKind};
 use crate::scenarios;
 use crate::score::TrackingScore;
 pub use oracle::{
@@ -347,32 +347,26 @@ pub fn train_residual(
 /// the temporary directory for the run).
 pub fn run(options: &ArmOptions) -> Result<Vec<ArmLine>> {
     let started = Instant::now();
-    let data = generate_data(options)?;
-    let (residual, report) = train_residual(&data, options)?;
-    eprintln!(
-        "p2_arm: {} transitions from {} trajectories, trained in {} epochs, validation RMSE {:?} rad/s^2 ({:.1} s)",
-        data.len(),
-        options.training_seeds.len(),
-        report.epochs.len(),
-        report.validation_rmse,
-        started.elapsed().as_secs_f64()
-    );
-    let model_file = TempFile::new("arm");
-    residual.save(&model_file.0)?;
     let (secs, from) = (options.evaluated_secs, options.evaluated_from_secs);
-    let mut lines = Vec::new();
-    for &seed in &options.evaluated_seeds {
-        lines.push(closed_loop(
-            "nominal",
-            LineModel::Nominal,
-            seed,
-            secs,
-            from,
-        )?);
-        let residual = LineModel::Residual(&model_file.0);
-        lines.push(closed_loop("residual", residual, seed, secs, from)?);
-        lines.push(closed_loop("oracle", LineModel::Oracle, seed, secs, from)?);
-    }
+    let lines = learned::train_and_evaluate(
+        "arm",
+        &options.evaluated_seeds,
+        &[ModelKind::Nominal, ModelKind::Residual, ModelKind::Oracle],
+        || {
+            let data = generate_data(options)?;
+            let (residual, report) = train_residual(&data, options)?;
+            eprintln!(
+                "p2_arm: {} transitions from {} trajectories, trained in {} epochs, validation RMSE {:?} rad/s^2 ({:.1} s)",
+                data.len(),
+                options.training_seeds.len(),
+                report.epochs.len(),
+                report.validation_rmse,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(residual)
+        },
+        |seed, model| closed_loop(model.name(), model, seed, secs, from),
+    )?;
     eprintln!("p2_arm: done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(lines)
 }

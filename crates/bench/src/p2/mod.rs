@@ -39,7 +39,7 @@ use recede_runner::stats::Percentiles;
 use recede_runner::train::TrainConfig;
 use serde::Serialize;
 
-use crate::learned::{self, TempFile};
+use crate::learned;
 use crate::scenarios;
 use crate::score::TrackingScore;
 pub use flights::{generate_data, Circle, Flight, Wander};
@@ -64,16 +64,10 @@ pub struct P2Options {
     pub models: Vec<P2Model>,
 }
 
-/// The MPC's prediction model in a P2 line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum P2Model {
-    /// The nominal quadrotor, no drag.
-    Nominal,
-    /// Nominal plus the residual trained here.
-    Residual,
-    /// Nominal plus the true drag.
-    Oracle,
-}
+/// The MPC's prediction model in a P2 line: the nominal quadrotor (no
+/// drag), nominal plus the residual trained here, nominal plus the true
+/// drag.
+pub use crate::learned::ModelKind as P2Model;
 
 /// The training flights.
 #[derive(Debug, Clone, PartialEq)]
@@ -353,29 +347,14 @@ pub fn train_residual(
 /// temporary directory for the run). Progress goes to stderr.
 pub fn run(options: &P2Options) -> Result<Vec<P2Line>> {
     let started = Instant::now();
-    let model_file = if options.models.contains(&P2Model::Residual) {
-        let residual = generate_and_train(options)?;
-        let file = TempFile::new("p2");
-        residual.save(&file.0)?;
-        Some(file)
-    } else {
-        None
-    };
-    let mut lines = Vec::new();
-    for &v in &options.speeds_m_s {
-        let (laps, from) = (options.laps, options.evaluated_from_lap);
-        for model in &options.models {
-            let line = match (model, &model_file) {
-                (P2Model::Nominal, _) => closed_loop("nominal", LineModel::Nominal, v, laps, from)?,
-                (P2Model::Residual, Some(file)) => {
-                    closed_loop("residual", LineModel::Residual(&file.0), v, laps, from)?
-                }
-                (P2Model::Residual, None) => continue,
-                (P2Model::Oracle, _) => closed_loop("oracle", LineModel::Oracle, v, laps, from)?,
-            };
-            lines.push(line);
-        }
-    }
+    let (laps, from) = (options.laps, options.evaluated_from_lap);
+    let lines = learned::train_and_evaluate(
+        "p2",
+        &options.speeds_m_s,
+        &options.models,
+        || generate_and_train(options),
+        |v, model| closed_loop(model.name(), model, v, laps, from),
+    )?;
     eprintln!("p2: done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(lines)
 }

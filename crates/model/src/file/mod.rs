@@ -6,6 +6,7 @@
 //! are exact. See docs/adding-a-robot.md, "A model file".
 
 mod compile;
+pub mod linear;
 mod motion;
 mod robot;
 mod spec;
@@ -17,6 +18,7 @@ use std::path::Path;
 use thiserror::Error;
 use toml::Spanned;
 
+pub use linear::LinearOptions;
 pub use motion::Motion;
 pub use robot::{is_supported, supported_sizes, FileRobot};
 pub use spec::GovernorSpec;
@@ -134,8 +136,12 @@ pub struct ModelFile {
     /// limits); infinite where there are none.
     pub state_min: Vec<f64>,
     pub state_max: Vec<f64>,
-    /// `"model_file"` or `"urdf"`: what the scenario's `kind` said.
+    /// `"model_file"`, `"urdf"` or `"linear_discrete"`: what the
+    /// scenario's `kind` said.
     pub kind: &'static str,
+    /// `Some(period)` for a discrete-time robot (`linear_discrete`): its
+    /// dynamics give the state one period later, not a derivative.
+    pub discrete_period_secs: Option<f64>,
     pub(crate) backend: Backend,
 }
 
@@ -151,6 +157,8 @@ pub(crate) enum Backend {
     /// Only the URDF parser (feature `urdf`) builds one.
     #[cfg_attr(not(feature = "urdf"), allow(dead_code))]
     Chain(Box<crate::urdf::Chain>),
+    /// `x+ = A x + B u` (`kind = "linear_discrete"`).
+    Linear(Box<linear::LinearMap>),
 }
 
 impl Backend {
@@ -159,6 +167,7 @@ impl Backend {
         match self {
             Self::Tape { dynamics, .. } => dynamics.eval(x, u, xdot),
             Self::Chain(chain) => chain.derivative(x, u, xdot),
+            Self::Linear(map) => map.eval(x, u, xdot),
         }
     }
 
@@ -168,6 +177,11 @@ impl Backend {
         match self {
             Self::Tape { mapping, .. } => mapping.eval(x, &[], out),
             Self::Chain(chain) => chain.mapping(x, out),
+            // Nowhere in particular: at the origin, level.
+            Self::Linear(_) => {
+                out.fill(crate::c(0.0));
+                out[3] = crate::c(1.0);
+            }
         }
     }
 }
@@ -427,6 +441,7 @@ impl ModelFile {
             state_min: vec![f64::NEG_INFINITY; nx],
             state_max: vec![f64::INFINITY; nx],
             kind: crate::robots::ModelFileConfig::KIND,
+            discrete_period_secs: None,
             backend: Backend::Tape { dynamics, mapping },
         };
         // A NaN or infinity where the file says the robot starts.
@@ -468,6 +483,7 @@ impl ModelFile {
     ) -> Option<crate::Tangent<NX, NU>> {
         match &self.backend {
             Backend::Chain(chain) => chain.tangent(x, u),
+            Backend::Linear(map) => Some(map.tangent(x, u)),
             Backend::Tape { .. } => None,
         }
     }
@@ -478,7 +494,7 @@ impl ModelFile {
     pub fn end_effector(&self, x: &[f64]) -> Option<[f64; 3]> {
         match &self.backend {
             Backend::Chain(chain) => Some(chain.tip_position(&x[..chain.dof()])),
-            Backend::Tape { .. } => None,
+            Backend::Tape { .. } | Backend::Linear(_) => None,
         }
     }
 
@@ -506,7 +522,7 @@ impl ModelFile {
                     &self.state_max[..n],
                 ))
             }
-            Backend::Tape { .. } => None,
+            Backend::Tape { .. } | Backend::Linear(_) => None,
         }
     }
 
@@ -515,7 +531,7 @@ impl ModelFile {
     pub fn operations(&self) -> usize {
         match &self.backend {
             Backend::Tape { dynamics, .. } => dynamics.ops.len(),
-            Backend::Chain(_) => 0,
+            Backend::Chain(_) | Backend::Linear(_) => 0,
         }
     }
 
@@ -524,7 +540,7 @@ impl ModelFile {
     pub fn mechanical_energy(&self, x: &[f64]) -> Option<f64> {
         match &self.backend {
             Backend::Chain(chain) => Some(chain.energy(x)),
-            Backend::Tape { .. } => None,
+            Backend::Tape { .. } | Backend::Linear(_) => None,
         }
     }
 

@@ -23,6 +23,7 @@ macro_rules! for_each_file_size {
             (Size4x1, 4, 1),
             (Size4x2, 4, 2),
             (Size6x2, 6, 2),
+            (Size12x4, 12, 4),
             (Size12x6, 12, 6),
         }
     };
@@ -115,5 +116,13 @@ impl<const NX: usize, const NU: usize> Dynamics<NX, NU> for FileRobot<NX, NU> {
         u: &SVector<f64, NU>,
     ) -> Option<crate::Tangent<NX, NU>> {
         self.model.derivative_tangent(x, u)
+    }
+
+    fn discrete_period_secs(&self) -> Option<f64> {
+        self.model.discrete_period_secs
+    }
+
+    fn is_linear(&self) -> bool {
+        matches!(self.model.backend, super::Backend::Linear(_))
     }
 }

@@ -24,7 +24,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::file::{self, FileError, ModelFile};
+use crate::file::{self, FileError, LinearOptions, ModelFile};
 use crate::urdf::UrdfOptions;
 use crate::ModelError;
 
@@ -59,13 +59,16 @@ macro_rules! robot_config {
             $($variant($params),)*
             ModelFile(ModelFileConfig),
             Urdf(UrdfFile),
+            LinearDiscrete(LinearFile),
         }
 
         impl From<RobotTable> for RobotConfig {
             fn from(table: RobotTable) -> Self {
                 match table {
                     $(RobotTable::$variant(p) => Self::$variant(p),)*
-                    RobotTable::ModelFile(f) | RobotTable::Urdf(UrdfFile(f)) => Self::ModelFile(f),
+                    RobotTable::ModelFile(f)
+                    | RobotTable::Urdf(UrdfFile(f))
+                    | RobotTable::LinearDiscrete(LinearFile(f)) => Self::ModelFile(f),
                 }
             }
         }
@@ -75,6 +78,7 @@ macro_rules! robot_config {
                 match config {
                     $(RobotConfig::$variant(p) => Self::$variant(p),)*
                     RobotConfig::ModelFile(f) if f.urdf.is_some() => Self::Urdf(UrdfFile(f)),
+                    RobotConfig::ModelFile(f) if f.linear.is_some() => Self::LinearDiscrete(LinearFile(f)),
                     RobotConfig::ModelFile(f) => Self::ModelFile(f),
                 }
             }
@@ -216,6 +220,7 @@ impl RobotConfig {
                 path: dir.join(&f.path),
                 params: f.params.clone(),
                 urdf: f.urdf.clone(),
+                linear: f.linear.clone(),
                 loaded: OnceLock::new(),
             }),
             other => other.clone(),
@@ -234,25 +239,34 @@ pub struct ModelFileConfig {
     /// Set for a URDF (`kind = "urdf"`): which joints, tip and payload link.
     #[serde(skip)]
     pub urdf: Option<UrdfOptions>,
+    /// Set for a discrete linear robot (`kind = "linear_discrete"`):
+    /// which entries are `A` and `B`, and the period.
+    #[serde(skip)]
+    pub linear: Option<Box<LinearOptions>>,
     #[serde(skip)]
     loaded: OnceLock<Result<Arc<ModelFile>, FileError>>,
 }
 
 impl PartialEq for ModelFileConfig {
     fn eq(&self, other: &Self) -> bool {
-        self.path == other.path && self.params == other.params && self.urdf == other.urdf
+        self.path == other.path
+            && self.params == other.params
+            && self.urdf == other.urdf
+            && self.linear == other.linear
     }
 }
 
 impl ModelFileConfig {
     pub const KIND: &'static str = "model_file";
     pub const URDF_KIND: &'static str = "urdf";
+    pub const LINEAR_KIND: &'static str = "linear_discrete";
 
     pub fn new(path: impl Into<PathBuf>, params: BTreeMap<String, f64>) -> Self {
         Self {
             path: path.into(),
             params,
             urdf: None,
+            linear: None,
             loaded: OnceLock::new(),
         }
     }
@@ -268,14 +282,29 @@ impl ModelFileConfig {
             path: path.into(),
             params,
             urdf: Some(options),
+            linear: None,
             loaded: OnceLock::new(),
         }
     }
 
-    /// The scenario's `kind`: `"model_file"` or `"urdf"`.
+    /// A discrete linear robot: the file of its `A` and `B`, and which
+    /// entries they are ([`LinearOptions`]).
+    pub fn linear(path: impl Into<PathBuf>, options: LinearOptions) -> Self {
+        Self {
+            path: path.into(),
+            params: BTreeMap::new(),
+            urdf: None,
+            linear: Some(Box::new(options)),
+            loaded: OnceLock::new(),
+        }
+    }
+
+    /// The scenario's `kind`: `"model_file"`, `"urdf"` or `"linear_discrete"`.
     pub fn kind(&self) -> &'static str {
         if self.urdf.is_some() {
             Self::URDF_KIND
+        } else if self.linear.is_some() {
+            Self::LINEAR_KIND
         } else {
             Self::KIND
         }
@@ -285,9 +314,10 @@ impl ModelFileConfig {
     pub fn model(&self) -> Result<Arc<ModelFile>, FileError> {
         self.loaded
             .get_or_init(|| {
-                match &self.urdf {
-                    Some(options) => crate::urdf::load(&self.path, options, &self.params),
-                    None => file::load_with(&self.path, &self.params),
+                match (&self.urdf, &self.linear) {
+                    (Some(options), _) => crate::urdf::load(&self.path, options, &self.params),
+                    (None, Some(options)) => file::linear::load(&self.path, options),
+                    (None, None) => file::load_with(&self.path, &self.params),
                 }
                 .map(Arc::new)
             })
@@ -337,6 +367,56 @@ impl From<UrdfFile> for UrdfConfig {
             tip: options.tip,
             payload_link: options.payload_link,
             params: f.params,
+        }
+    }
+}
+
+/// `[robot] kind = "linear_discrete"` as written: the file of `A` and `B`
+/// (JSON or TOML, relative to the scenario), their keys (`"A"`, `"B"`
+/// unless given) and the period the map spans.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinearConfig {
+    pub path: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub a: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b: Option<String>,
+    pub period_secs: f64,
+}
+
+/// A discrete linear robot's [`ModelFileConfig`], read and written as a
+/// [`LinearConfig`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "LinearConfig", into = "LinearConfig")]
+pub struct LinearFile(pub ModelFileConfig);
+
+impl From<LinearConfig> for LinearFile {
+    fn from(c: LinearConfig) -> Self {
+        let options = LinearOptions {
+            a: c.a.unwrap_or_else(|| "A".into()),
+            b: c.b.unwrap_or_else(|| "B".into()),
+            period_secs: c.period_secs,
+        };
+        Self(ModelFileConfig::linear(c.path, options))
+    }
+}
+
+impl From<LinearFile> for LinearConfig {
+    fn from(LinearFile(f): LinearFile) -> Self {
+        let o = f.linear.map_or(
+            LinearOptions {
+                a: "A".into(),
+                b: "B".into(),
+                period_secs: f64::NAN,
+            },
+            |o| *o,
+        );
+        Self {
+            path: f.path,
+            a: Some(o.a),
+            b: Some(o.b),
+            period_secs: o.period_secs,
         }
     }
 }

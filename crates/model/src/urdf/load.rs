@@ -530,6 +530,7 @@ pub(super) fn build(
         state_min,
         state_max,
         kind: crate::robots::ModelFileConfig::URDF_KIND,
+        discrete_period_secs: None,
         backend: Backend::Chain(Box::new(chain)),
     };
     let mut xdot = vec![0.0; 2 * n];

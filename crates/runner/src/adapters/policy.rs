@@ -74,6 +74,7 @@ pub fn status(report: &StepReport) -> StepStatus {
         fell_back: report.outcome.is_fallback(),
         safe_input: report.outcome == StepOutcome::FallbackSafe,
         iterations: report.qp_iterations,
+        solver_nanos: (report.osqp_solve_secs * 1e9).round() as u64,
         ..StepStatus::default()
     };
     if status.fell_back {
