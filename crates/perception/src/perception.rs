@@ -163,12 +163,14 @@ fn defaults(robot: &RobotConfig) -> (Vec<f64>, Vec<f64>) {
         RobotConfig::Arm(_) => (vec![0.02, 0.02, 0.1, 0.1], vec![0.01, 0.01, 1.0, 1.0]),
         // No filter for it yet (refused in `Perception::new`).
         RobotConfig::SoftCartPole(_) => (vec![0.0; 10], vec![0.0; 10]),
-        // A URDF arm's joints as the built-in arm's; a model file's
-        // states alike, whatever they are (a scenario tunes them).
+        // A URDF arm's angles as the built-in arm's; its rates take 10
+        // rad/s per sqrt(s): an unknown 0.3 kg payload accelerates arm6's
+        // light wrist by tens of rad/s^2, and at 3 the filter fell behind
+        // and gated every reading after 0.05 s (5 held).
         RobotConfig::ModelFile(f) if f.urdf.is_some() => {
             let n = robot.dimensions().0 / 2;
             let per = |a: f64, b: f64| [vec![a; n], vec![b; n]].concat();
-            (per(0.02, 0.1), per(0.01, 1.0))
+            (per(0.02, 0.1), per(0.01, 10.0))
         }
         RobotConfig::ModelFile(_) => {
             let (nx, _) = robot.dimensions();
