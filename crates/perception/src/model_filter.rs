@@ -82,7 +82,11 @@ impl<const NX: usize, const NU: usize> Described for FileRobot<NX, NU> {
 /// A file robot's mapped position of the point `lever` (body frame) and
 /// its body's yaw (the heading of its x axis) at state `x`, on any scalar.
 /// The attitude is normalised; level where the file maps none.
-fn mapped_fix<T: recede_model::Scalar>(model: &ModelFile, x: &[T], lever: &Vector3<f64>) -> ([T; 3], T) {
+fn mapped_fix<T: recede_model::Scalar>(
+    model: &ModelFile,
+    x: &[T],
+    lever: &Vector3<f64>,
+) -> ([T; 3], T) {
     let zero = T::from(0.0);
     let mut out = [zero; 10];
     model.mapping(x, &mut out);
@@ -302,7 +306,12 @@ where
     /// `NX` rows, the unused ones zero (no innovation, no information), so
     /// any channel count is one fixed-size update and its NIS has the
     /// channels' degrees of freedom.
-    fn file_encoders(&mut self, sensing: FileSensing, ticks: &[i64; MAX_DIM], channels: usize) -> Outcome {
+    fn file_encoders(
+        &mut self,
+        sensing: FileSensing,
+        ticks: &[i64; MAX_DIM],
+        channels: usize,
+    ) -> Outcome {
         let used = channels.min(sensing.channels).min(NX);
         if used == 0 {
             return Outcome::Ignored;
@@ -570,7 +579,10 @@ mod tests {
                 );
             }
         }
-        assert!(j.iter().any(|v| v.abs() > 1e-3), "a Jacobian that says something");
+        assert!(
+            j.iter().any(|v| v.abs() > 1e-3),
+            "a Jacobian that says something"
+        );
     }
 
     #[test]

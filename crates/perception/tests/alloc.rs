@@ -76,8 +76,22 @@ fn drive(p: &mut Perception, events: &[(f64, Option<Reading>)], nu: usize) {
 
 fn check(robot: RobotConfig, x0: &[f64], channels: usize, fix: bool, nu: usize) {
     let sensors = vec![
-        sensor(0, "enc", SensorKind::Encoders, 500.0, Isometry3::identity(), None),
-        sensor(1, "fix", SensorKind::PositionFix, 100.0, Isometry3::identity(), None),
+        sensor(
+            0,
+            "enc",
+            SensorKind::Encoders,
+            500.0,
+            Isometry3::identity(),
+            None,
+        ),
+        sensor(
+            1,
+            "fix",
+            SensorKind::PositionFix,
+            100.0,
+            Isometry3::identity(),
+            None,
+        ),
     ];
     let sensors = if fix { sensors } else { sensors[..1].to_vec() };
     let config = EkfConfig {
@@ -96,7 +110,10 @@ fn check(robot: RobotConfig, x0: &[f64], channels: usize, fix: bool, nu: usize) 
         .filter(|(t, _)| *t > 1.0)
         .collect();
     let n = allocations_in(|| drive(&mut p, &later, nu));
-    assert_eq!(n, 0, "allocations over 1 s of readings, commands and estimates");
+    assert_eq!(
+        n, 0,
+        "allocations over 1 s of readings, commands and estimates"
+    );
     assert_eq!(p.estimate_faults(), 0);
     assert!(p.last_estimate().state.iter().all(|v| v.is_finite()));
 }

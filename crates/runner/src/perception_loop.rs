@@ -72,7 +72,11 @@ impl StepHook for PerceptionScore<'_> {
     fn on_step(&mut self, r: &StepRecord<'_>) {
         let nx = self.state_sq_err.len();
         if r.true_state.len() == nx && r.estimate.len() == nx {
-            for (acc, (e, t)) in self.state_sq_err.iter_mut().zip(r.estimate.iter().zip(r.true_state)) {
+            for (acc, (e, t)) in self
+                .state_sq_err
+                .iter_mut()
+                .zip(r.estimate.iter().zip(r.true_state))
+            {
                 *acc += (e - t).powi(2);
             }
             self.state_samples += 1;

@@ -55,6 +55,25 @@ fn the_urdf_arm_reaches_its_poses_on_its_estimate() {
     check(&s, "arm6_urdf", &[angles, rates].concat());
 }
 
+#[test]
+fn the_model_file_vtol_flies_across_on_its_estimate() {
+    // A fix only (x, z): the pitch and every rate come from the model.
+    // Measured: x, z 6 mm, theta 0.05 rad, rates 0.05 to 0.12.
+    let s = run("configs/vtol_model_file.toml", 0);
+    assert_eq!(s.estimator, "ekf");
+    assert!(s.goal_reached, "final state {:?}", s.final_state);
+    assert_eq!(s.estimate_faults, Some(0));
+    let fix = &s.perception_sensors[0];
+    assert!(
+        fix.delivered > 500 && fix.rejected * 100 <= fix.delivered,
+        "{fix:?}"
+    );
+    let bounds = [0.01, 0.01, 0.08, 0.15, 0.1, 0.2];
+    for (i, (e, b)) in s.estimate_state_rmse.iter().zip(bounds).enumerate() {
+        assert!(*e < b, "state {i} estimate RMSE {e} (bound {b})");
+    }
+}
+
 /// A scenario in a scratch directory beside a model file `model`.
 fn load_scratch(tag: &str, model: &str, scenario: &str) -> Result<Scenario, String> {
     let dir = std::env::temp_dir().join(format!("recede_file_ekf_{tag}_{}", std::process::id()));
@@ -82,7 +101,12 @@ fn cartpole_scenario() -> String {
 fn an_encoder_on_a_state_that_does_not_exist_is_refused() {
     let model = cartpole_file().replace("states = [\"theta\"]", "states = [\"phi\"]");
     let e = load_scratch("state", &model, &cartpole_scenario()).unwrap_err();
-    for part in ["robot.toml", "`encoders.states[0]`", "the name of a [[state]]", "`phi`"] {
+    for part in [
+        "robot.toml",
+        "`encoders.states[0]`",
+        "the name of a [[state]]",
+        "`phi`",
+    ] {
         assert!(e.contains(part), "{part:?} not in: {e}");
     }
 }
@@ -109,7 +133,11 @@ fn encoders_on_a_file_that_names_none_are_refused() {
     let model = cartpole_file().replace("[encoders]\nstates = [\"theta\"]\n", "");
     assert!(!model.contains("[encoders]"));
     let e = load_scratch("enc", &model, &cartpole_scenario()).unwrap_err();
-    for part in ["robot.toml", "`encoders.states`", "the encoders `pole_encoder`"] {
+    for part in [
+        "robot.toml",
+        "`encoders.states`",
+        "the encoders `pole_encoder`",
+    ] {
         assert!(e.contains(part), "{part:?} not in: {e}");
     }
 }
