@@ -284,7 +284,7 @@ where
         let (w, i, j, k) = (out[3], out[4], out[5], out[6]);
         let norm2 = w * w + i * i + j * j + k * k;
         let heading = (2.0 * (i * j + w * k)).hypot(w * w + i * i - j * j - k * k);
-        if !(heading > 0.3 * norm2) {
+        if heading.is_nan() || heading <= 0.3 * norm2 {
             return position;
         }
         match correct(

@@ -59,9 +59,9 @@ macro_rules! file_estimators {
     ([$d:tt] $(($variant:ident, $nx:literal, $nu:literal)),* $(,)?) => {
         /// A model file or URDF robot's filter, one variant per supported
         /// size (`recede_model::for_each_file_size!`): fixed-size storage,
-        /// as the controller's.
+        /// as the controller's (boxed: they differ by kilobytes).
         enum FileEstimator {
-            $($variant(Timeline<ModelFilter<FileRobot<$nx, $nu>, $nx, $nu>>),)*
+            $($variant(Box<Timeline<ModelFilter<FileRobot<$nx, $nu>, $nx, $nu>>>),)*
         }
 
         const _: () = {
@@ -92,7 +92,7 @@ macro_rules! file_estimators {
                     let robot = FileRobot::<$nx, $nu>::new(model.clone())
                         .map_err(recede_model::ModelError::from)?;
                     let filter = ModelFilter::new(robot, kind, x0, std0, q_std, noise);
-                    return Ok(Self::$variant(Timeline::new(filter, history_secs, capacity)));
+                    return Ok(Self::$variant(Box::new(Timeline::new(filter, history_secs, capacity))));
                 })*
                 Err(recede_model::ModelError::from(recede_model::file::FileError::UnsupportedSize {
                     file: model.origin.clone(),
