@@ -18,6 +18,15 @@ pub enum PerceptionError {
     /// The initial state has the wrong size or is not finite.
     #[error("initial state: expected {expected} finite values, found {found:?}")]
     InitialState { expected: usize, found: Vec<f64> },
+    /// A model file or URDF robot's description lacks what a sensor of
+    /// the scenario measures (`key` in `file`).
+    #[error("{file}: `{key}`: expected {expected}, found {found}")]
+    RobotFile {
+        file: String,
+        key: String,
+        expected: String,
+        found: String,
+    },
     /// A sensor the configuration or the robot needs is missing or unusable.
     #[error("sensor `{name}`: {message}")]
     Sensor { name: String, message: String },

@@ -6,7 +6,8 @@
 //!   IMU and corrected by position fixes; the ground robot's, the
 //!   cart-pole's and the arm's are driven by the robot's model and the
 //!   applied commands and corrected by position fixes, encoders and the
-//!   gyro. Jacobians are exact (forward-mode AD over the same code that
+//!   gyro. A model file or URDF robot's filter is the same on its own
+//!   model, measured through its description's mappings. Jacobians are exact (forward-mode AD over the same code that
 //!   moves the state). Measurements may arrive late and out of order: the
 //!   filter keeps `history_secs` of events and re-propagates from a
 //!   measurement's stamp. Every update is gated by its Mahalanobis

@@ -6,11 +6,18 @@
 //! - ground robot: position fix (x, y of the sensor, and yaw), wheel
 //!   encoders (speed and yaw rate from the tick increments), gyro (yaw rate);
 //! - cart-pole: position fix (cart position along x), encoder (pole angle);
-//! - arm: encoders (both joint angles).
+//! - arm: encoders (both joint angles);
+//! - a model file or URDF robot ([`FileSensing`]): what its description
+//!   maps: a position fix through its position mapping (and the fix's yaw
+//!   through its attitude mapping), encoders on the states it names.
+//!   Measurement Jacobians by AD through the mapping.
 
-use nalgebra::{Isometry3, SMatrix, SVector, Vector3};
+use nalgebra::{Isometry3, SMatrix, SVector, Translation3, UnitQuaternion, Vector3};
 use num_dual::{DualNum, DualSVec64};
+use recede_model::file::{FileRobot, ModelFile};
+use recede_model::robots::{Arm, CartPole, DiffDrive};
 use recede_model::{Dynamics, Rk4};
+use recede_msg::MAX_DIM;
 
 use crate::kalman::{jacobian, update, wrap_angle, Outcome};
 use crate::timeline::{Event, Filter};
@@ -24,6 +31,93 @@ pub(crate) enum Kind {
     },
     CartPole,
     Arm,
+    /// A model file or URDF robot: measured as its description says.
+    File(FileSensing),
+}
+
+/// What a file robot's sensors measure, from its description.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct FileSensing {
+    /// A fix is fused (the file maps a position).
+    pub position: bool,
+    /// The fix's yaw is fused too (the file maps an attitude).
+    pub yaw: bool,
+    /// Encoder channel `c` reads state `encoders[c]`, `c < channels`.
+    pub encoders: [usize; MAX_DIM],
+    pub channels: usize,
+}
+
+impl FileSensing {
+    pub fn new(model: &ModelFile) -> Self {
+        let mut encoders = [0; MAX_DIM];
+        let channels = model.encoder_states.len().min(MAX_DIM);
+        encoders[..channels].copy_from_slice(&model.encoder_states[..channels]);
+        Self {
+            position: model.position_mapped,
+            yaw: model.attitude_mapped,
+            encoders,
+            channels,
+        }
+    }
+}
+
+/// The description a file robot's measurement models read: its mappings
+/// (none for a built-in robot, whose models are written here).
+pub(crate) trait Described {
+    fn description(&self) -> Option<&ModelFile> {
+        None
+    }
+}
+
+impl Described for DiffDrive {}
+impl Described for CartPole {}
+impl Described for Arm {}
+
+impl<const NX: usize, const NU: usize> Described for FileRobot<NX, NU> {
+    fn description(&self) -> Option<&ModelFile> {
+        Some(&self.model)
+    }
+}
+
+/// A file robot's mapped position of the point `lever` (body frame) and
+/// its body's yaw (the heading of its x axis) at state `x`, on any scalar.
+/// The attitude is normalised; level where the file maps none.
+fn mapped_fix<T: recede_model::Scalar>(
+    model: &ModelFile,
+    x: &[T],
+    lever: &Vector3<f64>,
+) -> ([T; 3], T) {
+    let zero = T::from(0.0);
+    let mut out = [zero; 10];
+    model.mapping(x, &mut out);
+    let (w, i, j, k) = (out[3], out[4], out[5], out[6]);
+    let norm2 = w * w + i * i + j * j + k * k;
+    // The heading of the body's x axis, |q|^2 R e_x (the scale leaves it).
+    let yaw = ((i * j + w * k) * 2.0).atan2(w * w + i * i - j * j - k * k);
+    let mut p = [out[0], out[1], out[2]];
+    if lever.iter().any(|v| *v != 0.0) && norm2.re() > 1e-24 {
+        // p + R lever, R of the unit quaternion: v + 2 w (u x v) + 2 u x (u x v).
+        let s = norm2.sqrt().recip();
+        let (w, u) = (w * s, [i * s, j * s, k * s]);
+        let v = [T::from(lever.x), T::from(lever.y), T::from(lever.z)];
+        let cross = |a: [T; 3], b: [T; 3]| {
+            [
+                a[1] * b[2] - a[2] * b[1],
+                a[2] * b[0] - a[0] * b[2],
+                a[0] * b[1] - a[1] * b[0],
+            ]
+        };
+        let uv = cross(u, v);
+        let uuv = cross(u, uv);
+        for r in 0..3 {
+            p[r] += v[r] + (w * uv[r] + uuv[r]) * 2.0;
+        }
+    } else {
+        for r in 0..3 {
+            p[r] += T::from(lever[r]);
+        }
+    }
+    (p, yaw)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,13 +143,13 @@ pub(crate) struct ModelFilter<D, const NX: usize, const NU: usize> {
     p: SMatrix<f64, NX, NX>,
     u: SVector<f64, NU>,
     q_std: SVector<f64, NX>,
-    last_encoders: Option<(f64, [i64; 4])>,
+    last_encoders: Option<(f64, [i64; 2])>,
     noise: ModelNoise,
 }
 
 impl<D, const NX: usize, const NU: usize> ModelFilter<D, NX, NU>
 where
-    D: Dynamics<NX, NU> + Clone,
+    D: Dynamics<NX, NU> + Clone + Described,
 {
     pub fn new(
         dynamics: D,
@@ -109,25 +203,7 @@ where
         gate: f64,
         angle_row: Option<usize>,
     ) -> Outcome {
-        if !z.iter().all(|v| v.is_finite()) {
-            return Outcome::NonFinite;
-        }
-        let x = self.x;
-        let (h0, hj) = jacobian::<NX, M>(|d| {
-            let s = SVector::<DualSVec64<NX>, NX>::from_fn(|i, _| d[i] + x[i]);
-            h(&s)
-        });
-        let mut y = z - h0;
-        if let Some(i) = angle_row {
-            y[i] = wrap_angle(y[i]);
-        }
-        match update(&mut self.p, &y, &hj, &r, gate) {
-            Ok(dx) => {
-                self.x += dx;
-                Outcome::Used
-            }
-            Err(o) => o,
-        }
+        correct(&mut self.x, &mut self.p, z, h, r, gate, angle_row)
     }
 
     fn fix(&mut self, z: &Vector3<f64>, yaw: f64, lever: &Vector3<f64>) -> Outcome {
@@ -167,10 +243,116 @@ where
                 )
             }
             Kind::Arm => Outcome::Ignored,
+            Kind::File(sensing) => self.file_fix(sensing, z, yaw, lever),
         }
     }
 
-    fn encoders(&mut self, ticks: &[i64; 4], channels: usize) -> Outcome {
+    /// A file robot's fix: the mapped position of the sensor's point (3
+    /// rows, `gate_fix`), then the yaw where the file maps an attitude (1
+    /// row, `gate_yaw`; skipped where the body's x axis is near vertical,
+    /// its heading undefined).
+    fn file_fix(
+        &mut self,
+        sensing: FileSensing,
+        z: &Vector3<f64>,
+        yaw: f64,
+        lever: &Vector3<f64>,
+    ) -> Outcome {
+        let Some(model) = self.dynamics.description() else {
+            return Outcome::Ignored;
+        };
+        if !sensing.position {
+            return Outcome::Ignored;
+        }
+        let n = self.noise;
+        let position = correct(
+            &mut self.x,
+            &mut self.p,
+            *z,
+            |s| Vector3::from(mapped_fix(model, s.as_slice(), lever).0),
+            SMatrix::<f64, 3, 3>::identity() * n.fix_std.powi(2),
+            n.gate_fix,
+            None,
+        );
+        if !sensing.yaw || position != Outcome::Used {
+            return position;
+        }
+        // |q|^2 times the x axis' horizontal part: defined when it is not
+        // short against |q|^2.
+        let mut out = [0.0; 10];
+        model.mapping(self.x.as_slice(), &mut out);
+        let (w, i, j, k) = (out[3], out[4], out[5], out[6]);
+        let norm2 = w * w + i * i + j * j + k * k;
+        let heading = (2.0 * (i * j + w * k)).hypot(w * w + i * i - j * j - k * k);
+        if heading.is_nan() || heading <= 0.3 * norm2 {
+            return position;
+        }
+        match correct(
+            &mut self.x,
+            &mut self.p,
+            SVector::<f64, 1>::new(yaw),
+            |s| SVector::<DualSVec64<NX>, 1>::new(mapped_fix(model, s.as_slice(), lever).1),
+            SMatrix::<f64, 1, 1>::new(n.yaw_std.powi(2)),
+            n.gate_yaw,
+            Some(0),
+        ) {
+            Outcome::Ignored => Outcome::Used,
+            o => o,
+        }
+    }
+
+    /// A file robot's encoders: channel `c` reads state `encoders[c]`
+    /// (the channels both the reading and the file have). One update of
+    /// `NX` rows, the unused ones zero (no innovation, no information), so
+    /// any channel count is one fixed-size update and its NIS has the
+    /// channels' degrees of freedom.
+    fn file_encoders(
+        &mut self,
+        sensing: FileSensing,
+        ticks: &[i64; MAX_DIM],
+        channels: usize,
+    ) -> Outcome {
+        let used = channels.min(sensing.channels).min(NX);
+        if used == 0 {
+            return Outcome::Ignored;
+        }
+        let n = self.noise;
+        let per_tick = std::f64::consts::TAU / n.ticks_per_rev as f64;
+        let quant_var = per_tick.powi(2) / 12.0;
+        let states = sensing.encoders;
+        // Floor quantisation: the state lies in [t, t + 1) ticks.
+        let z = SVector::<f64, NX>::from_fn(|c, _| {
+            if c < used {
+                (ticks[c] as f64 + 0.5) * per_tick
+            } else {
+                0.0
+            }
+        });
+        let r = SMatrix::<f64, NX, NX>::from_fn(|a, b| match (a == b, a < used) {
+            (true, true) => quant_var + 1e-8,
+            (true, false) => 1.0,
+            _ => 0.0,
+        });
+        correct(
+            &mut self.x,
+            &mut self.p,
+            z,
+            |s| {
+                SVector::<DualSVec64<NX>, NX>::from_fn(|c, _| {
+                    if c < used {
+                        s[states[c]]
+                    } else {
+                        DualSVec64::from_re(0.0)
+                    }
+                })
+            },
+            r,
+            n.gate_encoders,
+            None,
+        )
+    }
+
+    fn encoders(&mut self, ticks: &[i64; MAX_DIM], channels: usize) -> Outcome {
         let n = self.noise;
         let per_tick = std::f64::consts::TAU / n.ticks_per_rev as f64;
         // Floor quantisation: the angle lies in [t, t + 1) ticks.
@@ -184,7 +366,7 @@ where
                 if channels < 2 {
                     return Outcome::Ignored;
                 }
-                let previous = self.last_encoders.replace((self.t, *ticks));
+                let previous = self.last_encoders.replace((self.t, [ticks[0], ticks[1]]));
                 let Some((t0, ticks0)) = previous else {
                     return Outcome::Ignored;
                 };
@@ -233,6 +415,7 @@ where
                     None,
                 )
             }
+            Kind::File(sensing) => self.file_encoders(sensing, ticks, channels),
         }
     }
 
@@ -245,14 +428,14 @@ where
                 self.noise.gate_imu,
                 None,
             ),
-            Kind::CartPole | Kind::Arm => Outcome::Ignored,
+            Kind::CartPole | Kind::Arm | Kind::File(_) => Outcome::Ignored,
         }
     }
 }
 
 impl<D, const NX: usize, const NU: usize> Filter for ModelFilter<D, NX, NU>
 where
-    D: Dynamics<NX, NU> + Clone,
+    D: Dynamics<NX, NU> + Clone + Described,
 {
     fn time(&self) -> f64 {
         self.t
@@ -311,6 +494,153 @@ where
             ),
             Kind::CartPole => Isometry3::translation(self.x[0], 0.0, 0.0),
             Kind::Arm => Isometry3::identity(),
+            Kind::File(_) => match self.dynamics.description() {
+                Some(model) => {
+                    let (p, [w, i, j, k], _) = model.placement(self.x.as_slice());
+                    Isometry3::from_parts(
+                        Translation3::from(Vector3::from(p)),
+                        UnitQuaternion::new_normalize(nalgebra::Quaternion::new(w, i, j, k)),
+                    )
+                }
+                None => Isometry3::identity(),
+            },
         }
+    }
+}
+
+/// One guarded Kalman update of `x_est`, `p` by a measurement
+/// `z = h(x) + v`, `v ~ N(0, r)`, with `h`'s Jacobian by AD; the innovation
+/// of `angle_row` is wrapped.
+fn correct<const NX: usize, const M: usize>(
+    x_est: &mut SVector<f64, NX>,
+    p: &mut SMatrix<f64, NX, NX>,
+    z: SVector<f64, M>,
+    h: impl Fn(&SVector<DualSVec64<NX>, NX>) -> SVector<DualSVec64<NX>, M>,
+    r: SMatrix<f64, M, M>,
+    gate: f64,
+    angle_row: Option<usize>,
+) -> Outcome {
+    if !z.iter().all(|v| v.is_finite()) {
+        return Outcome::NonFinite;
+    }
+    let x = *x_est;
+    let (h0, hj) = jacobian::<NX, M>(|d| {
+        let s = SVector::<DualSVec64<NX>, NX>::from_fn(|i, _| d[i] + x[i]);
+        h(&s)
+    });
+    let mut y = z - h0;
+    if let Some(i) = angle_row {
+        y[i] = wrap_angle(y[i]);
+    }
+    match update(p, &y, &hj, &r, gate) {
+        Ok(dx) => {
+            *x_est += dx;
+            Outcome::Used
+        }
+        Err(o) => o,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    fn models() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../configs/models")
+    }
+
+    /// The fix's position (3 rows) and yaw by AD against central
+    /// differences of the same function on `f64`.
+    fn check_fix_jacobian<const NX: usize>(model: &ModelFile, x: [f64; NX], lever: Vector3<f64>) {
+        let (h0, j) = jacobian::<NX, 4>(|d| {
+            let s = SVector::<DualSVec64<NX>, NX>::from_fn(|i, _| d[i] + x[i]);
+            let (p, yaw) = mapped_fix(model, s.as_slice(), &lever);
+            SVector::<DualSVec64<NX>, 4>::new(p[0], p[1], p[2], yaw)
+        });
+        let f = |x: &[f64; NX]| {
+            let (p, yaw) = mapped_fix(model, x, &lever);
+            [p[0], p[1], p[2], yaw]
+        };
+        assert_eq!(h0.as_slice(), f(&x), "values");
+        let eps = 1e-6;
+        for i in 0..NX {
+            let (mut a, mut b) = (x, x);
+            a[i] += eps;
+            b[i] -= eps;
+            let (fa, fb) = (f(&a), f(&b));
+            for r in 0..4 {
+                let fd = (fa[r] - fb[r]) / (2.0 * eps);
+                assert!(
+                    (j[(r, i)] - fd).abs() < 1e-6 * (1.0 + fd.abs()),
+                    "row {r}, state {i}: AD {} vs differences {fd}",
+                    j[(r, i)]
+                );
+            }
+        }
+        assert!(
+            j.iter().any(|v| v.abs() > 1e-3),
+            "a Jacobian that says something"
+        );
+    }
+
+    #[test]
+    fn fix_jacobian_of_a_model_file_matches_finite_differences() {
+        let vtol = recede_model::file::load(&models().join("vtol.toml")).unwrap();
+        let x = [0.4, 1.2, 0.3, 0.5, -0.2, 0.7];
+        check_fix_jacobian(&vtol, x, Vector3::new(0.1, 0.02, 0.05));
+        check_fix_jacobian(&vtol, x, Vector3::zeros());
+    }
+
+    #[test]
+    fn fix_jacobian_of_a_urdf_tip_matches_finite_differences() {
+        let arm = recede_model::urdf::load(
+            &models().join("arm6.urdf"),
+            &Default::default(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        let x = [0.3, 0.5, 0.9, -0.4, 0.6, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        check_fix_jacobian(&arm, x, Vector3::new(0.0, 0.0, 0.08));
+    }
+
+    #[test]
+    fn encoder_update_picks_the_named_states() {
+        let cartpole = recede_model::file::load(&models().join("cartpole.toml")).unwrap();
+        let sensing = FileSensing::new(&cartpole);
+        assert_eq!((sensing.channels, sensing.encoders[0]), (1, 1));
+        let noise = ModelNoise {
+            fix_std: 0.01,
+            yaw_std: 0.01,
+            gyro_std: 0.01,
+            speed_std: 0.01,
+            ticks_per_rev: 4096,
+            gate_fix: 16.0,
+            gate_yaw: 10.0,
+            gate_encoders: 14.0,
+            gate_imu: 16.0,
+            max_step: 0.01,
+        };
+        let robot = FileRobot::<4, 1>::new(std::sync::Arc::new(cartpole)).unwrap();
+        let mut f = ModelFilter::new(
+            robot,
+            Kind::File(sensing),
+            &[0.0, 0.5, 0.0, 0.0],
+            &[0.1, 0.1, 0.1, 0.1],
+            &[0.0; 4],
+            noise,
+        );
+        // theta = 0.52 rad is tick 339 of 4096.
+        let mut ticks = [0; MAX_DIM];
+        ticks[0] = (0.52 * 4096.0 / std::f64::consts::TAU).floor() as i64;
+        assert_eq!(f.encoders(&ticks, 1), Outcome::Used);
+        assert!((f.x[1] - 0.52).abs() < 2e-3, "theta {}", f.x[1]);
+        assert!(f.x[0].abs() < 1e-12, "p untouched: {}", f.x[0]);
+        assert!(f.p[(1, 1)].sqrt() < 3e-3 && f.p[(0, 0)].sqrt() > 0.09);
+        // A fix through the position mapping [p, 0, 0].
+        let o = f.fix(&Vector3::new(0.2, 0.0, 0.0), 0.0, &Vector3::zeros());
+        assert_eq!(o, Outcome::Used);
+        assert!((f.x[0] - 0.2).abs() < 0.01, "p {}", f.x[0]);
     }
 }

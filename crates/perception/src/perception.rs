@@ -3,12 +3,13 @@
 //! the estimate, obstacles and targets come out.
 
 use nalgebra::{Isometry3, Vector3};
+use recede_model::file::{FileRobot, ModelFile};
 use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, RobotConfig};
 use recede_msg::{Measurement, Reading, SensorId, SensorInfo, SensorKind, WorldModel, MAX_DIM};
 use serde::Serialize;
 
 use crate::kalman::Outcome;
-use crate::model_filter::{Kind, ModelFilter, ModelNoise};
+use crate::model_filter::{FileSensing, Kind, ModelFilter, ModelNoise};
 use crate::quadrotor::{QuadFilter, QuadNoise};
 use crate::timeline::{Event, Filter, Timeline};
 use crate::{
@@ -51,7 +52,61 @@ enum Estimator {
     DiffDrive(Timeline<ModelFilter<DiffDrive, 5, 2>>),
     CartPole(Timeline<ModelFilter<CartPole, 4, 1>>),
     Arm(Timeline<ModelFilter<Arm, 4, 2>>),
+    File(FileEstimator),
 }
+
+macro_rules! file_estimators {
+    ([$d:tt] $(($variant:ident, $nx:literal, $nu:literal)),* $(,)?) => {
+        /// A model file or URDF robot's filter, one variant per supported
+        /// size (`recede_model::for_each_file_size!`): fixed-size storage,
+        /// as the controller's (boxed: they differ by kilobytes).
+        enum FileEstimator {
+            $($variant(Box<Timeline<ModelFilter<FileRobot<$nx, $nu>, $nx, $nu>>>),)*
+        }
+
+        const _: () = {
+            $(assert!($nx <= MAX_DIM && $nu <= MAX_DIM);)*
+        };
+
+        /// Runs `$body` with `$t` bound to the timeline, whatever the size.
+        macro_rules! each_file {
+            ($d e:expr, $d t:ident => $d body:expr) => {
+                match $d e {
+                    $(FileEstimator::$variant($d t) => $d body,)*
+                }
+            };
+        }
+
+        impl FileEstimator {
+            fn build(
+                model: &std::sync::Arc<ModelFile>,
+                x0: &[f64],
+                std0: &[f64],
+                q_std: &[f64],
+                noise: ModelNoise,
+                history_secs: f64,
+                capacity: usize,
+            ) -> Result<Self, PerceptionError> {
+                let kind = Kind::File(FileSensing::new(model));
+                $(if (model.nx(), model.nu()) == ($nx, $nu) {
+                    let robot = FileRobot::<$nx, $nu>::new(model.clone())
+                        .map_err(recede_model::ModelError::from)?;
+                    let filter = ModelFilter::new(robot, kind, x0, std0, q_std, noise);
+                    return Ok(Self::$variant(Box::new(Timeline::new(filter, history_secs, capacity))));
+                })*
+                Err(recede_model::ModelError::from(recede_model::file::FileError::UnsupportedSize {
+                    file: model.origin.clone(),
+                    nx: model.nx(),
+                    nu: model.nu(),
+                    supported: recede_model::file::supported_sizes(),
+                })
+                .into())
+            }
+        }
+    };
+}
+
+recede_model::for_each_file_size!(file_estimators, $);
 
 macro_rules! each {
     ($e:expr, $t:ident => $body:expr) => {
@@ -60,6 +115,7 @@ macro_rules! each {
             Estimator::DiffDrive($t) => $body,
             Estimator::CartPole($t) => $body,
             Estimator::Arm($t) => $body,
+            Estimator::File(file) => each_file!(file, $t => $body),
         }
     };
 }
@@ -71,6 +127,7 @@ impl std::fmt::Debug for Estimator {
             Self::DiffDrive(_) => "diff_drive",
             Self::CartPole(_) => "cart_pole",
             Self::Arm(_) => "arm",
+            Self::File(_) => "model_file",
         };
         f.debug_struct("Estimator").field("robot", &name).finish()
     }
@@ -106,6 +163,15 @@ fn defaults(robot: &RobotConfig) -> (Vec<f64>, Vec<f64>) {
         RobotConfig::Arm(_) => (vec![0.02, 0.02, 0.1, 0.1], vec![0.01, 0.01, 1.0, 1.0]),
         // No filter for it yet (refused in `Perception::new`).
         RobotConfig::SoftCartPole(_) => (vec![0.0; 10], vec![0.0; 10]),
+        // A URDF arm's angles as the built-in arm's; its rates take 10
+        // rad/s per sqrt(s): an unknown 0.3 kg payload accelerates arm6's
+        // light wrist by tens of rad/s^2, and at 3 the filter fell behind
+        // and gated every reading after 0.05 s (5 held).
+        RobotConfig::ModelFile(f) if f.urdf.is_some() => {
+            let n = robot.dimensions().0 / 2;
+            let per = |a: f64, b: f64| [vec![a; n], vec![b; n]].concat();
+            (per(0.02, 0.1), per(0.01, 10.0))
+        }
         RobotConfig::ModelFile(_) => {
             let (nx, _) = robot.dimensions();
             (vec![0.05; nx], vec![0.1; nx])
@@ -127,6 +193,9 @@ impl Perception {
         ekf.validate()?;
         config.validate()?;
         robot.validate()?;
+        let named: Vec<(&str, SensorKind)> =
+            sensors.iter().map(|s| (s.name.as_str(), s.kind)).collect();
+        Self::check_robot(robot, &named)?;
         let (nx, _) = robot.dimensions();
         if x0.len() != nx || x0.iter().any(|v| !v.is_finite()) {
             return Err(PerceptionError::InitialState {
@@ -182,13 +251,7 @@ impl Perception {
         };
         let h = ekf.history_secs;
         let estimator = match robot {
-            RobotConfig::SoftCartPole(_) => {
-                return Err(PerceptionError::Config {
-                    key: "estimator.kind".into(),
-                    expected: "\"truth\" for the soft cart-pole (it has no model filter yet)",
-                    found: "a filter".into(),
-                })
-            }
+            RobotConfig::SoftCartPole(_) => unreachable_soft()?,
             RobotConfig::Quadrotor(p) => {
                 Quadrotor::new(*p)?;
                 Estimator::Quadrotor(Box::new(Timeline::new(
@@ -226,14 +289,16 @@ impl Perception {
                 h,
                 capacity,
             )),
-            // The filters' measurement models are written per robot.
-            RobotConfig::ModelFile(_) => {
-                return Err(PerceptionError::Config {
-                    key: "estimator.kind".into(),
-                    expected: "`truth` for a model file robot (the EKF's measurement models are written per built-in robot)",
-                    found: "ekf".into(),
-                })
-            }
+            // Measured as its description maps (checked above).
+            RobotConfig::ModelFile(f) => Estimator::File(FileEstimator::build(
+                &f.model().map_err(recede_model::ModelError::from)?,
+                x0,
+                &std0,
+                &q_std,
+                model_noise,
+                h,
+                capacity,
+            )?),
         };
         let cylinders_only = !matches!(robot, RobotConfig::Quadrotor(_));
         let max_points: usize = sensors
@@ -293,6 +358,44 @@ impl Perception {
         };
         perception.estimate(0.0);
         Ok(perception)
+    }
+
+    /// Whether the EKF can run `robot` with these sensors (name and
+    /// kind): the soft cart-pole has no filter; a file robot's position
+    /// fix needs a position mapping, its encoders states to read. `recede
+    /// check` asks it before anything is built; errors name the file, the
+    /// key and what was expected.
+    pub fn check_robot(
+        robot: &RobotConfig,
+        sensors: &[(&str, SensorKind)],
+    ) -> Result<(), PerceptionError> {
+        match robot {
+            RobotConfig::SoftCartPole(_) => unreachable_soft(),
+            RobotConfig::ModelFile(f) => {
+                let model = f.model().map_err(recede_model::ModelError::from)?;
+                for (name, kind) in sensors {
+                    let (key, expected) = match kind {
+                        SensorKind::PositionFix if !model.position_mapped => (
+                            "mapping.position",
+                            format!("a position mapping for the position fix `{name}` to measure"),
+                        ),
+                        SensorKind::Encoders if model.encoder_states.is_empty() => (
+                            "encoders.states",
+                            format!("the states the encoders `{name}` read"),
+                        ),
+                        _ => continue,
+                    };
+                    return Err(PerceptionError::RobotFile {
+                        file: model.origin.clone(),
+                        key: key.into(),
+                        expected,
+                        found: "none".into(),
+                    });
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     fn sensor_index(&self, id: SensorId) -> Option<usize> {
@@ -373,8 +476,8 @@ impl Perception {
                 }
             }
             Measurement::Encoders { ticks } => {
-                let mut t = [0i64; 4];
-                let n = ticks.len().min(4);
+                let mut t = [0i64; MAX_DIM];
+                let n = ticks.len().min(MAX_DIM);
                 t[..n].copy_from_slice(&ticks[..n]);
                 self.insert(
                     stamp,
@@ -527,7 +630,16 @@ impl Perception {
         match &self.estimator {
             Estimator::Quadrotor(_) => Vector3::new(s[0], s[1], s[2]),
             Estimator::DiffDrive(_) => Vector3::new(s[0], s[1], 0.0),
-            Estimator::CartPole(_) | Estimator::Arm(_) => Vector3::zeros(),
+            Estimator::CartPole(_) | Estimator::Arm(_) | Estimator::File(_) => Vector3::zeros(),
         }
     }
+}
+
+/// The soft cart-pole's link of segments has no measurement model yet.
+fn unreachable_soft<T>() -> Result<T, PerceptionError> {
+    Err(PerceptionError::Config {
+        key: "estimator.kind".into(),
+        expected: "\"truth\" for the soft cart-pole (it has no model filter yet)",
+        found: "a filter".into(),
+    })
 }

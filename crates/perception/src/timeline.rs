@@ -24,7 +24,10 @@ pub(crate) enum Event {
         lever_body_m: Vector3<f64>,
     },
     /// Encoder ticks, channels `0..channels`.
-    Encoders { ticks: [i64; 4], channels: usize },
+    Encoders {
+        ticks: [i64; recede_msg::MAX_DIM],
+        channels: usize,
+    },
     /// The command applied from now on.
     Command {
         input: [f64; recede_msg::MAX_DIM],

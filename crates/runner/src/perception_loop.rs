@@ -18,6 +18,9 @@ pub struct PerceptionScore<'h> {
     path: Vec<[f64; 3]>,
     sq_err: f64,
     samples: usize,
+    /// Per state entry, the estimate's squared error summed over steps.
+    state_sq_err: Vec<f64>,
+    state_samples: usize,
     inner: Option<&'h mut dyn StepHook>,
 }
 
@@ -30,13 +33,16 @@ impl std::fmt::Debug for PerceptionScore<'_> {
 }
 
 impl<'h> PerceptionScore<'h> {
-    /// `position_dims`: the leading state entries that are a position.
-    pub fn new(position_dims: usize, inner: Option<&'h mut dyn StepHook>) -> Self {
+    /// `position_dims`: the leading state entries that are a position;
+    /// `nx`: the state's length.
+    pub fn new(position_dims: usize, nx: usize, inner: Option<&'h mut dyn StepHook>) -> Self {
         Self {
             position_dims,
             path: Vec::new(),
             sq_err: 0.0,
             samples: 0,
+            state_sq_err: vec![0.0; nx],
+            state_samples: 0,
             inner,
         }
     }
@@ -50,10 +56,31 @@ impl<'h> PerceptionScore<'h> {
     pub fn estimate_rmse_m(&self) -> Option<f64> {
         (self.samples > 0).then(|| (self.sq_err / self.samples as f64).sqrt())
     }
+
+    /// Root mean square of each state entry's estimation error (state
+    /// units); empty before the first step.
+    pub fn estimate_state_rmse(&self) -> Vec<f64> {
+        if self.state_samples == 0 {
+            return Vec::new();
+        }
+        let n = self.state_samples as f64;
+        self.state_sq_err.iter().map(|s| (s / n).sqrt()).collect()
+    }
 }
 
 impl StepHook for PerceptionScore<'_> {
     fn on_step(&mut self, r: &StepRecord<'_>) {
+        let nx = self.state_sq_err.len();
+        if r.true_state.len() == nx && r.estimate.len() == nx {
+            for (acc, (e, t)) in self
+                .state_sq_err
+                .iter_mut()
+                .zip(r.estimate.iter().zip(r.true_state))
+            {
+                *acc += (e - t).powi(2);
+            }
+            self.state_samples += 1;
+        }
         let n = self.position_dims;
         if n > 0 && r.true_state.len() >= n {
             let mut p = [0.0; 3];

@@ -89,6 +89,10 @@ pub struct RunSummary {
     /// Estimated against true position at the control instants, m (with
     /// `[estimator] kind = "ekf"`).
     pub estimate_rmse_m: Option<f64>,
+    /// Root mean square of each state entry's estimation error at the
+    /// control instants, state units (ekf only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub estimate_state_rmse: Vec<f64>,
     /// Perceived obstacles against the world's objects (ekf only).
     pub detection: Option<DetectionSummary>,
     /// The final pose against the hottest object (ekf, ground robot).
@@ -362,7 +366,7 @@ fn run_scenario(
         progress,
     };
     let position_dims = scoring.pos;
-    let mut perception_score = PerceptionScore::new(position_dims, hook);
+    let mut perception_score = PerceptionScore::new(position_dims, nx, hook);
     scoring.inner = Some(&mut perception_score);
     let mut world = SimWorld::new(
         &mut sim,
@@ -408,6 +412,7 @@ fn run_scenario(
     if let Some(p) = &perception {
         let p = p.perception();
         summary.estimate_rmse_m = perception_score.estimate_rmse_m();
+        summary.estimate_state_rmse = perception_score.estimate_state_rmse();
         summary.detection = Some(detection_summary(
             &f.world,
             perception_score.path(),
@@ -493,6 +498,7 @@ fn summarize(
         unsolved_input_references: 0,
         min_clearance_m: report.min_clearance_m,
         estimate_rmse_m: None,
+        estimate_state_rmse: Vec::new(),
         detection: None,
         target: None,
         estimate_faults: None,

@@ -271,6 +271,14 @@ impl Scenario {
         if let EstimatorConfig::Ekf(ekf) = &f.estimator {
             ekf.validate()?;
             f.perception.validate()?;
+            // What the filter can measure of this robot, before a run builds it.
+            let sensors: Vec<_> = f
+                .sensors
+                .iter()
+                .map(|s| (s.name.as_str(), s.model.kind()))
+                .collect();
+            recede_perception::Perception::check_robot(&f.robot, &sensors)
+                .context("[estimator] kind = \"ekf\"")?;
         }
         if let Some(d) = f.timing.deadline_secs {
             if !(d.is_finite() && d > 0.0) {

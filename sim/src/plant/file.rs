@@ -11,8 +11,9 @@ use recede_model::file::ModelFile;
 use super::{BodyState, Environment, TrueDynamics};
 
 /// A model file's dynamics as the simulator runs them. Scripted pushes and
-/// gusts do not reach it (the file says nothing about where a force acts);
-/// it has no encoders.
+/// gusts do not reach it (the file says nothing about where a force acts).
+/// Its encoders read the states the file names (`[encoders] states`; a
+/// URDF's controlled joints), one channel each.
 #[derive(Debug, Clone)]
 pub struct FileTruth<const NX: usize, const NU: usize> {
     pub model: Arc<ModelFile>,
@@ -69,11 +70,15 @@ impl<const NX: usize, const NU: usize> TrueDynamics<NX, NU> for FileTruth<NX, NU
         }
     }
 
-    fn initial_encoder_angles(&self, _x: &SVector<f64, NX>) -> Vec<f64> {
-        Vec::new()
+    fn initial_encoder_angles(&self, x: &SVector<f64, NX>) -> Vec<f64> {
+        self.model.encoder_states.iter().map(|&i| x[i]).collect()
     }
 
-    fn update_encoder_angles(&self, _x: &SVector<f64, NX>, _h_secs: f64, _angles: &mut [f64]) {}
+    fn update_encoder_angles(&self, x: &SVector<f64, NX>, _h_secs: f64, angles: &mut [f64]) {
+        for (a, &i) in angles.iter_mut().zip(&self.model.encoder_states) {
+            *a = x[i];
+        }
+    }
 
     fn discrete_period_secs(&self) -> Option<f64> {
         self.model.discrete_period_secs

@@ -178,6 +178,10 @@ pub fn parse(
         state_max: vec![f64::INFINITY; nx],
         kind: crate::robots::ModelFileConfig::LINEAR_KIND,
         discrete_period_secs: Some(p),
+        // No mapping and no encoders: the estimator stays the truth.
+        position_mapped: false,
+        attitude_mapped: false,
+        encoder_states: Vec::new(),
         backend: Backend::Linear(Box::new(LinearMap {
             nx,
             nu,

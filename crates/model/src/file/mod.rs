@@ -142,6 +142,15 @@ pub struct ModelFile {
     /// `Some(period)` for a discrete-time robot (`linear_discrete`): its
     /// dynamics give the state one period later, not a derivative.
     pub discrete_period_secs: Option<f64>,
+    /// Whether the file maps the state to a position (`[mapping]
+    /// position`; a URDF's tip): a position fix can then be fused.
+    pub position_mapped: bool,
+    /// Whether it maps the state to an attitude (`[mapping] attitude`; a
+    /// URDF's tip): a fix's yaw can then be fused.
+    pub attitude_mapped: bool,
+    /// The states the `encoders` sensor reads, one channel each in order
+    /// (`[encoders] states`; every controlled joint of a URDF).
+    pub encoder_states: Vec<usize>,
     pub(crate) backend: Backend,
 }
 
@@ -362,6 +371,29 @@ impl ModelFile {
             .iter()
             .map(|s| s.name.get_ref().as_str())
             .collect();
+        let mut encoder_states = Vec::with_capacity(spec.encoders.states.len());
+        for (k, name) in spec.encoders.states.iter().enumerate() {
+            let Some(i) = state_names.iter().position(|s| s == name.get_ref()) else {
+                return Err(invalid(
+                    format!("encoders.states[{k}]"),
+                    "the name of a [[state]] of this file",
+                    format!(
+                        "`{}` (line {}; states: {})",
+                        name.get_ref(),
+                        compile::line_at(text, name.span().start),
+                        state_names.join(", ")
+                    ),
+                ));
+            };
+            if encoder_states.contains(&i) {
+                return Err(invalid(
+                    format!("encoders.states[{k}]"),
+                    "each state read by one channel",
+                    format!("`{}` twice", name.get_ref()),
+                ));
+            }
+            encoder_states.push(i);
+        }
         let input_names: Vec<&str> = spec
             .inputs
             .iter()
@@ -442,6 +474,9 @@ impl ModelFile {
             state_max: vec![f64::INFINITY; nx],
             kind: crate::robots::ModelFileConfig::KIND,
             discrete_period_secs: None,
+            position_mapped: m.position.is_some(),
+            attitude_mapped: m.attitude.is_some(),
+            encoder_states,
             backend: Backend::Tape { dynamics, mapping },
         };
         // A NaN or infinity where the file says the robot starts.
@@ -542,6 +577,14 @@ impl ModelFile {
             Backend::Chain(chain) => Some(chain.energy(x)),
             Backend::Tape { .. } | Backend::Linear(_) => None,
         }
+    }
+
+    /// The mappings on any scalar (duals for a measurement's Jacobian):
+    /// position (3), attitude `[w, x, y, z]` as written, not normalised
+    /// (4), drawn point (3) into `out[..10]`. Allocates nothing.
+    #[inline]
+    pub fn mapping<T: crate::Scalar>(&self, x: &[T], out: &mut [T]) {
+        self.backend.mapping(x, out);
     }
 
     /// Position (m), attitude `[w, x, y, z]` (normalised; level if

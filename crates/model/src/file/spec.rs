@@ -29,6 +29,19 @@ pub(crate) struct Spec {
     pub mapping: MappingSpec,
     #[serde(default)]
     pub governor: Option<GovernorSpec>,
+    #[serde(default)]
+    pub encoders: EncoderSpec,
+}
+
+/// `[encoders]`: the states a scenario's `encoders` sensor reads, one
+/// channel each in this order (a joint angle, or any state a sensor reads
+/// directly: `ticks_per_rev` ticks per 2 pi of the state's unit). The
+/// simulator emits them and the EKF fuses them. None when absent.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EncoderSpec {
+    #[serde(default)]
+    pub states: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -531,6 +531,10 @@ pub(super) fn build(
         state_max,
         kind: crate::robots::ModelFileConfig::URDF_KIND,
         discrete_period_secs: None,
+        // The tip's placement; an encoder on every controlled joint.
+        position_mapped: true,
+        attitude_mapped: true,
+        encoder_states: (0..n).collect(),
         backend: Backend::Chain(Box::new(chain)),
     };
     let mut xdot = vec![0.0; 2 * n];

@@ -1,0 +1,138 @@
+//! The file robots' filter allocates nothing per reading, command or
+//! estimate after setup (its timeline's storage is reserved at setup, its
+//! filters are fixed-size): the URDF arm with six encoders, the model-file
+//! cart-pole with a fix and an encoder.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use common::sensor;
+use nalgebra::{Isometry3, Vector3};
+use recede_model::robots::{ModelFileConfig, RobotConfig};
+use recede_msg::{Measurement, Reading, SensorId, SensorKind, Stamp};
+use recede_perception::{EkfConfig, Perception, PerceptionConfig};
+use recede_test_support::{allocations_in, CountingAllocator};
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+fn models() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../configs/models")
+}
+
+/// Encoders at 500 Hz (and a fix at 100 Hz when `fix`), a command every
+/// 10 ms, an estimate at each command; `secs` long.
+fn stream(channels: usize, fix: bool, secs: f64) -> Vec<(f64, Option<Reading>)> {
+    let mut out = Vec::new();
+    let steps = (secs * 500.0) as usize;
+    for k in 1..=steps {
+        let t = k as f64 / 500.0;
+        out.push((
+            t,
+            Some(Reading {
+                sensor: SensorId(0),
+                stamp: Stamp::new(t, 0.001),
+                measurement: Measurement::Encoders {
+                    ticks: (0..channels).map(|c| (k / 50 + c) as i64).collect(),
+                },
+            }),
+        ));
+        if fix && k % 5 == 0 {
+            out.push((
+                t,
+                Some(Reading {
+                    sensor: SensorId(1),
+                    stamp: Stamp::new(t, 0.002),
+                    measurement: Measurement::PositionFix {
+                        position_m: Vector3::new(0.001 * k as f64, 0.0, 0.0),
+                        yaw_rad: 0.0,
+                    },
+                }),
+            ));
+        }
+        if k % 5 == 0 {
+            out.push((t, None));
+        }
+    }
+    out
+}
+
+fn drive(p: &mut Perception, events: &[(f64, Option<Reading>)], nu: usize) {
+    let command = [0.1; 6];
+    for (t, reading) in events {
+        match reading {
+            Some(r) => {
+                p.on_reading(r);
+            }
+            None => {
+                p.on_command(*t, &command[..nu]);
+                p.estimate(*t);
+            }
+        }
+    }
+}
+
+fn check(robot: RobotConfig, x0: &[f64], channels: usize, fix: bool, nu: usize) {
+    let sensors = vec![
+        sensor(
+            0,
+            "enc",
+            SensorKind::Encoders,
+            500.0,
+            Isometry3::identity(),
+            None,
+        ),
+        sensor(
+            1,
+            "fix",
+            SensorKind::PositionFix,
+            100.0,
+            Isometry3::identity(),
+            None,
+        ),
+    ];
+    let sensors = if fix { sensors } else { sensors[..1].to_vec() };
+    let config = EkfConfig {
+        encoder_ticks_per_rev: 4096,
+        gate_chi2_encoders: 1e9,
+        gate_chi2_position_fix: 1e9,
+        ..EkfConfig::default()
+    };
+    let mut p = Perception::new(&config, &PerceptionConfig::default(), &robot, &sensors, x0)
+        .expect("perception builds");
+    // Past the history window, so the timeline is at its steady length.
+    let warm = stream(channels, fix, 1.0);
+    drive(&mut p, &warm, nu);
+    let later: Vec<_> = stream(channels, fix, 2.0)
+        .into_iter()
+        .filter(|(t, _)| *t > 1.0)
+        .collect();
+    let n = allocations_in(|| drive(&mut p, &later, nu));
+    assert_eq!(
+        n, 0,
+        "allocations over 1 s of readings, commands and estimates"
+    );
+    assert_eq!(p.estimate_faults(), 0);
+    assert!(p.last_estimate().state.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn the_urdf_arms_filter_allocates_nothing_per_step() {
+    let robot = RobotConfig::ModelFile(ModelFileConfig::urdf(
+        models().join("arm6.urdf"),
+        Default::default(),
+        BTreeMap::new(),
+    ));
+    check(robot, &[0.0; 12], 6, false, 6);
+}
+
+#[test]
+fn the_model_file_cart_poles_filter_allocates_nothing_per_step() {
+    let robot = RobotConfig::ModelFile(ModelFileConfig::new(
+        models().join("cartpole.toml"),
+        BTreeMap::new(),
+    ));
+    check(robot, &[0.0, 0.1, 0.0, 0.0], 1, true, 1);
+}
