@@ -6,6 +6,8 @@
 //! `cargo run --release -p recede-mpc --example p1_solvers -- [ROUNDS] [N...]`
 //! prints one JSON line per solver, horizon and round.
 
+#![allow(clippy::print_stdout)] // the figures are this program's output
+
 use std::time::Instant;
 
 use nalgebra::{SVector, Vector1, Vector4};
