@@ -543,40 +543,6 @@ impl Controller {
         })
     }
 
-    /// The command half of [`Self::step`]: the adaptation's observation,
-    /// the feedback solve and the transition recorded, without the
-    /// preparation of the next step. Call [`Self::prepare`] before the
-    /// next feedback; the two in turn compute what `step` does, bit for
-    /// bit, so a loop can overlap the preparation with other work.
-    pub fn feedback(&mut self, x: &[f64], command: &mut [f64]) -> Result<StepReport, ControlError> {
-        each!(self, m => {
-            let (x0, mut u) = checked_io(&m.mpc, x, command)?;
-            if let Some(adaptation) = &mut m.adaptation {
-                let WithResidual {
-                    nominal, residual, ..
-                } = &mut m.mpc.model_mut().dynamics;
-                if let ResidualModel::Mlp(mlp) = residual {
-                    adaptation.observe(nominal, mlp, &x0);
-                }
-            }
-            let report = m.mpc.feedback_step(&x0, &mut u);
-            if let Some(adaptation) = &mut m.adaptation {
-                adaptation.record(&x0, &u);
-            }
-            command.copy_from_slice(u.as_slice());
-            Ok(report)
-        })
-    }
-
-    /// The preparation half of [`Self::step`], after [`Self::feedback`]:
-    /// the plan shifted by a period and the next QP built around it.
-    pub fn prepare(&mut self) -> StepReport {
-        each!(self, m => {
-            let period = m.period_secs;
-            m.mpc.prepare_next(period)
-        })
-    }
-
     /// The predicted states of the current plan, flattened node by node
     /// into `out` (length (N+1) * NX).
     pub fn predicted_states(&self, out: &mut [f64]) -> Result<(), ControlError> {
