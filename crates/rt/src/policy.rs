@@ -31,6 +31,29 @@ pub trait Policy: Send {
     /// The last plan's predicted states, flattened node by node (for the
     /// viewer); left empty when there is none.
     fn predicted_states(&self, _out: &mut Vec<f64>) {}
+    /// Whether a step splits into [`Policy::feedback`] and
+    /// [`Policy::prepare`]. Lockstep then runs the preparation on a
+    /// helper thread while the world moves to the next instant (nothing
+    /// the world or the estimator does reaches the policy meanwhile, so
+    /// the run is the same bit for bit).
+    fn splits_step(&self) -> bool {
+        false
+    }
+    /// The command half of [`Policy::step`] (the whole step unless
+    /// [`Policy::splits_step`]).
+    fn feedback(
+        &mut self,
+        t_secs: f64,
+        estimate: &Estimate,
+        command: &mut [f64],
+    ) -> Result<StepStatus, PolicyError> {
+        self.step(t_secs, estimate, command)
+    }
+    /// The rest of a split step, before the next [`Policy::feedback`]:
+    /// [`Policy::feedback`] then this compute what [`Policy::step`] does.
+    fn prepare(&mut self) -> Result<(), PolicyError> {
+        Ok(())
+    }
 }
 
 /// What a step did, as far as the loop cares.

@@ -501,3 +501,99 @@ fn a_world_that_fails_ends_the_run_with_its_error() {
         "{e}: {source:?}"
     );
 }
+
+/// A real-time iteration in miniature: the feedback applies a gain the
+/// last preparation computed from the plan it left, and the preparation
+/// needs the feedback before it (so running them out of order, or the
+/// preparation on stale data, changes the commands).
+struct Rti {
+    split: bool,
+    gain: f64,
+    last_u: f64,
+    prepared: u64,
+    fed_back: u64,
+}
+
+impl Policy for Rti {
+    fn dimensions(&self) -> (usize, usize) {
+        (2, 1)
+    }
+    fn step(&mut self, t: f64, e: &Estimate, u: &mut [f64]) -> Result<StepStatus, PolicyError> {
+        let status = self.feedback(t, e, u)?;
+        self.prepare()?;
+        Ok(status)
+    }
+    fn splits_step(&self) -> bool {
+        self.split
+    }
+    fn feedback(
+        &mut self,
+        _t: f64,
+        e: &Estimate,
+        u: &mut [f64],
+    ) -> Result<StepStatus, PolicyError> {
+        assert_eq!(
+            self.prepared, self.fed_back,
+            "prepared before each feedback"
+        );
+        let x = e.state();
+        u[0] = (self.gain * (1.0 - x[0]) - 3.0 * x[1]).clamp(-5.0, 5.0);
+        self.last_u = u[0];
+        self.fed_back += 1;
+        Ok(StepStatus::default())
+    }
+    fn prepare(&mut self) -> Result<(), PolicyError> {
+        self.gain = 3.0 + (self.last_u * 0.7).sin();
+        self.prepared += 1;
+        Ok(())
+    }
+    fn late_command(&self, _after_secs: f64, out: &mut [f64]) {
+        out[0] = 0.0;
+    }
+    fn safe_command(&self, out: &mut [f64]) {
+        out[0] = 0.0;
+    }
+}
+
+fn rti_run(split: bool) -> (Vec<u64>, u64) {
+    let mut world = Cart::new(3, true);
+    let mut policy = Rti {
+        split,
+        gain: 3.0,
+        last_u: 0.0,
+        prepared: 0,
+        fed_back: 0,
+    };
+    let mut estimator = FixEstimator::default();
+    let mut bits = Vec::new();
+    let mut hook = |r: &StepRecord<'_>| {
+        bits.push(r.step);
+        bits.extend(r.true_state.iter().map(|v| v.to_bits()));
+        bits.extend(r.estimate.iter().map(|v| v.to_bits()));
+        bits.extend(r.command.iter().map(|v| v.to_bits()));
+    };
+    let mut config = LoopConfig::new(Mode::Lockstep, 0.02, 4.0);
+    config.actuation_delay_secs = 0.005;
+    let report = run(
+        &mut world,
+        &mut policy,
+        &mut estimator,
+        &mut NullSink,
+        &mut hook,
+        &config,
+    )
+    .unwrap();
+    assert_eq!(report.control_steps, 200);
+    assert_eq!(report.step_secs.len(), 200);
+    assert_eq!((policy.fed_back, policy.prepared), (200, 200));
+    assert!((report.final_state[0] - 1.0).abs() < 0.1, "{report:?}");
+    (bits, policy.prepared)
+}
+
+#[test]
+fn a_split_step_prepared_beside_the_world_is_the_inline_step_bit_for_bit() {
+    let (inline, _) = rti_run(false);
+    let (split, _) = rti_run(true);
+    assert_eq!(inline.len(), split.len());
+    assert!(inline == split, "the overlap changed the run");
+}

@@ -156,6 +156,47 @@ impl<'a> Controller<'a> {
         })
     }
 
+    /// Whether the policy's steps split (see [`Policy::splits_step`]).
+    pub(crate) fn splits_step(&self) -> bool {
+        self.policy.splits_step()
+    }
+
+    /// The command half of a split step; [`Self::prepare`] and
+    /// [`Self::complete`] finish it.
+    pub(crate) fn feedback(&mut self, k: u64, t: f64, estimate: &Estimate) -> Result<Cmd, RtError> {
+        let started = Instant::now();
+        let status = self
+            .policy
+            .feedback(t, estimate, &mut self.u)
+            .map_err(RtError::Policy)?;
+        Ok(Cmd {
+            step: k,
+            command: Vals::of(&self.u),
+            late: Vals::of(&[]),
+            estimate: Vals::of(estimate.state()),
+            status,
+            compute_secs: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// The preparation of a split step (lockstep runs it on a helper
+    /// thread): its time, s.
+    pub(crate) fn prepare(&mut self) -> Result<f64, RtError> {
+        let started = Instant::now();
+        self.policy.prepare().map_err(RtError::Policy)?;
+        Ok(started.elapsed().as_secs_f64())
+    }
+
+    /// Completes a prepared split step's `cmd` as [`Self::step`] would
+    /// have made it: the whole step's time, the late command, the counts.
+    pub(crate) fn complete(&mut self, cmd: &mut Cmd, prepare_secs: f64) {
+        cmd.compute_secs += prepare_secs;
+        self.policy.late_command(self.period, &mut self.late);
+        cmd.late = Vals::of(&self.late);
+        self.out.step_secs.push(cmd.compute_secs);
+        self.out.qp_max = self.out.qp_max.max(cmd.status.iterations);
+    }
+
     pub(crate) fn finish(self) -> ControllerOut {
         self.out
     }

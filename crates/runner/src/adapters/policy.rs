@@ -28,6 +28,8 @@ pub struct ControlPolicy {
     /// Reference nodes whose computed input (`input = "inverse_dynamics"`)
     /// had no answer and held the safe input instead.
     unsolved_inputs: usize,
+    /// The last feedback's time, s, until its preparation is done.
+    feedback_secs: f64,
 }
 
 impl ControlPolicy {
@@ -43,6 +45,7 @@ impl ControlPolicy {
             nu,
             split_secs: Vec::new(),
             unsolved_inputs: 0,
+            feedback_secs: 0.0,
         }
     }
 
@@ -94,6 +97,21 @@ impl Policy for ControlPolicy {
         estimate: &Estimate,
         command: &mut [f64],
     ) -> Result<StepStatus, PolicyError> {
+        let status = self.feedback(t_secs, estimate, command)?;
+        self.prepare()?;
+        Ok(status)
+    }
+
+    fn splits_step(&self) -> bool {
+        true
+    }
+
+    fn feedback(
+        &mut self,
+        t_secs: f64,
+        estimate: &Estimate,
+        command: &mut [f64],
+    ) -> Result<StepStatus, PolicyError> {
         let x = estimate.state();
         self.guidance.apply(
             &mut self.controller,
@@ -104,12 +122,18 @@ impl Policy for ControlPolicy {
         self.unsolved_inputs +=
             self.controller
                 .track(&self.reference, t_secs, &mut self.x_ref, &mut self.u_ref)?;
-        let report = self.controller.step(x, command)?;
+        let report = self.controller.feedback(x, command)?;
+        self.feedback_secs = report.feedback_secs;
+        Ok(status(&report))
+    }
+
+    fn prepare(&mut self) -> Result<(), PolicyError> {
+        let report = self.controller.prepare();
         if self.split_secs.len() < self.split_secs.capacity() {
             self.split_secs
-                .push([report.feedback_secs, report.prepare_secs]);
+                .push([self.feedback_secs, report.prepare_secs]);
         }
-        Ok(status(&report))
+        Ok(())
     }
 
     fn late_command(&self, after_secs: f64, out: &mut [f64]) {
