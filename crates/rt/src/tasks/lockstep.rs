@@ -13,6 +13,7 @@
 use std::collections::VecDeque;
 
 use crossbeam_channel::bounded;
+use recede_msg::Reading;
 
 use super::controller::Controller;
 use super::estimator::EstimatorTask;
@@ -46,18 +47,14 @@ impl WorldTask<'_> {
                 break;
             }
             let t = k as f64 * period;
-            self.advance_to(t, &mut queue, &mut current)?;
-            self.deliver(t, k, &mut buf, |step, r| {
-                estimator.reading(step, &r);
-                true
-            });
-            let x = self.truth();
-            if !x.as_slice().is_empty() {
-                estimator.truth(t, x.as_slice());
-            }
-            if !estimator.estimate(t, &mut estimate) {
-                return Err(RtError::Estimator(format!("no estimate at t = {t} s")));
-            }
+            let x = self.sense(
+                k,
+                t,
+                estimator,
+                (&mut queue, &mut current),
+                &mut buf,
+                &mut estimate,
+            )?;
             let cmd = controller.step(k, t, &estimate)?;
             controller.record(k, t, cmd.status, cmd.compute_secs, &estimate);
             estimator.command(t + delay, cmd.command.as_slice());
@@ -84,6 +81,34 @@ impl WorldTask<'_> {
             self.advance_to(steps as f64 * period, &mut queue, &mut current)?;
         }
         Ok(())
+    }
+
+    /// The prologue of every lockstep step: the world brought to instant
+    /// `t` under the queued commands, its readings (and its truth, where it
+    /// has one) handed to the estimator, and the estimate taken. Returns
+    /// the truth for scoring and the recording.
+    fn sense(
+        &mut self,
+        k: u64,
+        t: f64,
+        estimator: &mut EstimatorTask<'_>,
+        (queue, current): (&mut VecDeque<Pending>, &mut Vec<f64>),
+        buf: &mut Vec<Reading>,
+        estimate: &mut Estimate,
+    ) -> Result<Vals, RtError> {
+        self.advance_to(t, queue, current)?;
+        self.deliver(t, k, buf, |step, r| {
+            estimator.reading(step, &r);
+            true
+        });
+        let x = self.truth();
+        if !x.as_slice().is_empty() {
+            estimator.truth(t, x.as_slice());
+        }
+        if !estimator.estimate(t, estimate) {
+            return Err(RtError::Estimator(format!("no estimate at t = {t} s")));
+        }
+        Ok(x)
     }
 
     /// Lockstep for a policy whose step splits (`Policy::splits_step`):
@@ -149,18 +174,14 @@ impl WorldTask<'_> {
                 break;
             }
             let t = k as f64 * period;
-            self.advance_to(t, &mut queue, &mut current)?;
-            self.deliver(t, k, &mut buf, |step, r| {
-                estimator.reading(step, &r);
-                true
-            });
-            let x = self.truth();
-            if !x.as_slice().is_empty() {
-                estimator.truth(t, x.as_slice());
-            }
-            if !estimator.estimate(t, &mut estimate) {
-                return Err(RtError::Estimator(format!("no estimate at t = {t} s")));
-            }
+            let x = self.sense(
+                k,
+                t,
+                estimator,
+                (&mut queue, &mut current),
+                &mut buf,
+                &mut estimate,
+            )?;
             let c = match controller.take() {
                 Some(c) => c,
                 None => self.close(open.take(), &prepared_for, from_helper)?,
