@@ -102,14 +102,10 @@ impl Policy for ControlPolicy {
         Ok(status)
     }
 
-    /// Not split: on the 2-core machine this project is measured on, the
-    /// preparation on a helper thread made the flagship 5-7% slower with
-    /// its recording (the recorder and camera threads already take the
-    /// second core; docs/performance.md). `feedback` and `prepare` stay for
-    /// the loop's split mode, which rt's tests drive.
-    fn splits_step(&self) -> bool {
-        false
-    }
+    // `splits_step` keeps rt's default (not split): on the 2-core machine
+    // this project is measured on, the preparation on a helper thread made
+    // the flagship 5-7% slower with its recording (the recorder and camera
+    // threads already take the second core; docs/performance.md).
 
     fn feedback(
         &mut self,
