@@ -649,14 +649,7 @@ impl DenseSolver {
     /// rho update whose refactorisation fails, is reported as non-convex.
     pub fn solve(&mut self) -> Solve<'_> {
         let started = Instant::now();
-        let mut solve = Solve {
-            status: QpStatus::NonConvex,
-            iterations: 0,
-            solve_secs: 0.0,
-            primal_residual: f64::INFINITY,
-            rho_updates: 0,
-            x: None,
-        };
+        let mut solve = Solve::failed();
         if self.broken {
             return solve;
         }

@@ -96,6 +96,21 @@ pub(crate) struct Solve<'a> {
     pub x: Option<&'a [f64]>,
 }
 
+impl Solve<'_> {
+    /// What a solve that never ran, or broke, reports: non-convex, no
+    /// iterate; either backend fills in what it got through.
+    pub(crate) fn failed() -> Self {
+        Solve {
+            status: QpStatus::NonConvex,
+            iterations: 0,
+            solve_secs: 0.0,
+            primal_residual: f64::INFINITY,
+            rho_updates: 0,
+            x: None,
+        }
+    }
+}
+
 impl Solver {
     /// Sets OSQP up (allocates); `p` must be upper triangular.
     pub fn new(
@@ -235,14 +250,7 @@ impl Solver {
     /// Runs ADMM. A broken factorisation, or a failure inside the solve (a
     /// rho update whose refactorisation fails), is reported as non-convex.
     pub fn solve(&mut self) -> Solve<'_> {
-        let failed = Solve {
-            status: QpStatus::NonConvex,
-            iterations: 0,
-            solve_secs: 0.0,
-            primal_residual: f64::INFINITY,
-            rho_updates: 0,
-            x: None,
-        };
+        let failed = Solve::failed();
         if self.broken {
             return failed;
         }
