@@ -213,12 +213,27 @@ enum Problem {
 }
 
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     match execute(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `recede run --json | head -c 40` and `recede bench ... | head -1` end
+/// as every Unix filter does when their reader leaves: by SIGPIPE, quietly.
+/// Rust ignores SIGPIPE, which turns the write into an error and
+/// `println!` into a panic. Sockets (a viewer over TCP) are unaffected:
+/// the standard library sends with `MSG_NOSIGNAL`.
+fn quiet_on_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any thread exists;
+    // SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

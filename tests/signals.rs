@@ -131,3 +131,34 @@ fn after_sigkill_the_data_log_reads_to_its_last_batch() {
         );
     }
 }
+
+/// A reader that leaves before the summary (`recede ... | head -c 0`):
+/// the write fails with EPIPE and the process ends by SIGPIPE like any
+/// Unix filter, not with a panic. The pipe's read end is closed before
+/// the child starts, so its first write always finds it closed.
+#[test]
+fn a_closed_stdout_ends_the_process_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    for args in [
+        &["check", "configs/cartpole.toml"][..],
+        &["run", "configs/bench/p3.toml", "--json", "--no-rrd"][..],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_recede"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run recede");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {:?} {stderr}",
+            out.status
+        );
+    }
+}
