@@ -26,6 +26,12 @@ pub struct EkfConfig {
     pub gate_chi2_yaw: f64,
     pub gate_chi2_encoders: f64,
     pub gate_chi2_imu: f64,
+    /// Rejections in a row (of the model-driven filters' fixes and
+    /// encoders) after which the next reading is taken with the covariance
+    /// re-opened to its initial spread: a filter grown overconfident would
+    /// otherwise reject every reading for ever. 0.999 gates reject 25
+    /// honest readings in a row with probability 1e-75.
+    pub gate_reset_after: u32,
     /// IMU white noise per sample.
     pub imu_accel_noise_std_mps2: f64,
     pub imu_gyro_noise_std_radps: f64,
@@ -60,6 +66,7 @@ impl Default for EkfConfig {
             gate_chi2_yaw: 10.83,
             gate_chi2_encoders: 13.82,
             gate_chi2_imu: 16.27,
+            gate_reset_after: 25,
             imu_accel_noise_std_mps2: 0.05,
             imu_gyro_noise_std_radps: 0.005,
             imu_accel_bias_walk_mps2_per_sqrt_s: 0.001,
@@ -112,6 +119,7 @@ impl EkfConfig {
         ] {
             non_negative(&k(name), v)?;
         }
+        at_least(&k("gate_reset_after"), self.gate_reset_after as usize, 1)?;
         at_least(
             &k("encoder_ticks_per_rev"),
             self.encoder_ticks_per_rev as usize,

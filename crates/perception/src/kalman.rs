@@ -11,6 +11,9 @@ pub enum Outcome {
     Used,
     /// Outside its Mahalanobis gate; `nis` is its squared distance.
     Rejected { nis: f64 },
+    /// Used after a run of rejections, with the covariance re-opened: the
+    /// estimate had left every measurement, not the other way round.
+    Recovered,
     /// Not finite, or the update it would cause is not: refused.
     NonFinite,
     /// Older than the filter's history: it cannot be fused any more.

@@ -132,6 +132,19 @@ pub(crate) struct ModelNoise {
     pub gate_encoders: f64,
     pub gate_imu: f64,
     pub max_step: f64,
+    pub gate_reset_after: u32,
+}
+
+/// The gate's way out: the reading that makes `after` rejections in a row
+/// is fused without the gate, the covariance first re-opened (scaled so
+/// that it explains the innovation, plus the initial `p0`), so an
+/// estimate that left the measurements (an overconfident covariance, a
+/// model far off) is pulled back instead of rejecting for ever.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct GateRecovery<const NX: usize> {
+    p0: SMatrix<f64, NX, NX>,
+    after: u32,
+    in_a_row: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -145,6 +158,7 @@ pub(crate) struct ModelFilter<D, const NX: usize, const NU: usize> {
     q_std: SVector<f64, NX>,
     last_encoders: Option<(f64, [i64; 2])>,
     noise: ModelNoise,
+    recovery: GateRecovery<NX>,
 }
 
 impl<D, const NX: usize, const NU: usize> ModelFilter<D, NX, NU>
@@ -172,6 +186,11 @@ where
             u: SVector::zeros(),
             q_std: SVector::from_column_slice(q_std),
             last_encoders: None,
+            recovery: GateRecovery {
+                p0: p,
+                after: noise.gate_reset_after.max(1),
+                in_a_row: 0,
+            },
             noise,
         }
     }
@@ -203,7 +222,16 @@ where
         gate: f64,
         angle_row: Option<usize>,
     ) -> Outcome {
-        correct(&mut self.x, &mut self.p, z, h, r, gate, angle_row)
+        correct(
+            &mut self.x,
+            &mut self.p,
+            &mut self.recovery,
+            z,
+            h,
+            r,
+            gate,
+            angle_row,
+        )
     }
 
     fn fix(&mut self, z: &Vector3<f64>, yaw: f64, lever: &Vector3<f64>) -> Outcome {
@@ -268,13 +296,14 @@ where
         let position = correct(
             &mut self.x,
             &mut self.p,
+            &mut self.recovery,
             *z,
             |s| Vector3::from(mapped_fix(model, s.as_slice(), lever).0),
             SMatrix::<f64, 3, 3>::identity() * n.fix_std.powi(2),
             n.gate_fix,
             None,
         );
-        if !sensing.yaw || position != Outcome::Used {
+        if !sensing.yaw || !matches!(position, Outcome::Used | Outcome::Recovered) {
             return position;
         }
         // |q|^2 times the x axis' horizontal part: defined when it is not
@@ -290,6 +319,7 @@ where
         match correct(
             &mut self.x,
             &mut self.p,
+            &mut self.recovery,
             SVector::<f64, 1>::new(yaw),
             |s| SVector::<DualSVec64<NX>, 1>::new(mapped_fix(model, s.as_slice(), lever).1),
             SMatrix::<f64, 1, 1>::new(n.yaw_std.powi(2)),
@@ -336,6 +366,7 @@ where
         correct(
             &mut self.x,
             &mut self.p,
+            &mut self.recovery,
             z,
             |s| {
                 SVector::<DualSVec64<NX>, NX>::from_fn(|c, _| {
@@ -510,10 +541,14 @@ where
 
 /// One guarded Kalman update of `x_est`, `p` by a measurement
 /// `z = h(x) + v`, `v ~ N(0, r)`, with `h`'s Jacobian by AD; the innovation
-/// of `angle_row` is wrapped.
+/// of `angle_row` is wrapped. A rejection that ends a run of
+/// `recovery.after` is retried with the covariance re-opened and no gate
+/// ([`GateRecovery`]).
+#[allow(clippy::too_many_arguments)]
 fn correct<const NX: usize, const M: usize>(
     x_est: &mut SVector<f64, NX>,
     p: &mut SMatrix<f64, NX, NX>,
+    recovery: &mut GateRecovery<NX>,
     z: SVector<f64, M>,
     h: impl Fn(&SVector<DualSVec64<NX>, NX>) -> SVector<DualSVec64<NX>, M>,
     r: SMatrix<f64, M, M>,
@@ -535,7 +570,33 @@ fn correct<const NX: usize, const M: usize>(
     match update(p, &y, &hj, &r, gate) {
         Ok(dx) => {
             *x_est += dx;
+            recovery.in_a_row = 0;
             Outcome::Used
+        }
+        Err(Outcome::Rejected { nis }) => {
+            recovery.in_a_row += 1;
+            if recovery.in_a_row < recovery.after {
+                return Outcome::Rejected { nis };
+            }
+            // Fading memory (the trace form of an adaptive fading factor):
+            // P scaled until H P H' holds what of the innovation the noise
+            // R does not explain; `p0` re-opens what P had closed to
+            // nothing.
+            let kept = *p;
+            let predicted = (hj * *p * hj.transpose()).trace();
+            let fade = (y.norm_squared() - r.trace()) / predicted;
+            *p = *p * if fade.is_finite() { fade.max(1.0) } else { 1.0 } + recovery.p0;
+            match update(p, &y, &hj, &r, f64::INFINITY) {
+                Ok(dx) => {
+                    *x_est += dx;
+                    recovery.in_a_row = 0;
+                    Outcome::Recovered
+                }
+                Err(o) => {
+                    *p = kept;
+                    o
+                }
+            }
         }
         Err(o) => o,
     }
@@ -621,6 +682,7 @@ mod tests {
             gate_encoders: 14.0,
             gate_imu: 16.0,
             max_step: 0.01,
+            gate_reset_after: 25,
         };
         let robot = FileRobot::<4, 1>::new(std::sync::Arc::new(cartpole)).unwrap();
         let mut f = ModelFilter::new(

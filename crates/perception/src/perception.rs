@@ -39,6 +39,9 @@ pub struct SensorStats {
     pub dropped: u64,
     /// Outside their Mahalanobis gate.
     pub rejected: u64,
+    /// Used after `gate_reset_after` rejections in a row (across this
+    /// filter's measurements), with the covariance re-opened.
+    pub gate_resets: u64,
     /// Refused as not finite.
     pub non_finite: u64,
     /// Older than the filter's history.
@@ -248,6 +251,7 @@ impl Perception {
             gate_encoders: ekf.gate_chi2_encoders,
             gate_imu: ekf.gate_chi2_imu,
             max_step: ekf.max_predict_step_secs,
+            gate_reset_after: ekf.gate_reset_after,
         };
         let h = ekf.history_secs;
         let estimator = match robot {
@@ -524,6 +528,7 @@ impl Perception {
         let stats = &mut self.stats[i];
         match outcome {
             Outcome::Rejected { .. } => stats.rejected += 1,
+            Outcome::Recovered => stats.gate_resets += 1,
             Outcome::NonFinite => stats.non_finite += 1,
             Outcome::TooLate => stats.too_late += 1,
             Outcome::Used | Outcome::Ignored => {}

@@ -518,3 +518,64 @@ fn arm_from_its_joint_encoders() {
     }
     assert_eq!(p.sensor_stats()[0].rejected, 0);
 }
+
+/// A filter sure of a wrong state (initial spread 1 um, almost no process
+/// noise, the cart 0.5 m from where it is) rejects the fixes at its gate;
+/// the `gate_reset_after`-th rejection in a row re-opens its covariance and
+/// is fused, and the estimate follows the fixes from then on.
+#[test]
+fn an_overconfident_model_filter_recovers_after_a_run_of_rejections() {
+    let sensors = vec![sensor(
+        0,
+        "fix",
+        SensorKind::PositionFix,
+        50.0,
+        Isometry3::identity(),
+        None,
+    )];
+    let config = EkfConfig {
+        position_fix_std_m: 0.01,
+        initial_std: Some(vec![1e-6; 4]),
+        process_std_per_sqrt_s: Some(vec![1e-9; 4]),
+        ..EkfConfig::default()
+    };
+    let robot = RobotConfig::CartPole(CartPoleParams::default());
+    let mut p = Perception::new(
+        &config,
+        &PerceptionConfig::default(),
+        &robot,
+        &sensors,
+        &[0.0; 4],
+    )
+    .unwrap();
+    p.on_command(0.0, &[0.0]);
+    let mut r = rng(11);
+    // The cart at rest at 0.5 m, the pole upright: an equilibrium.
+    let mut outcomes = Vec::new();
+    for k in 1..=50 {
+        outcomes.push(p.on_reading(&Reading {
+            sensor: SensorId(0),
+            stamp: Stamp::new(k as f64 * 0.02, 0.0),
+            measurement: Measurement::PositionFix {
+                position_m: Vector3::new(0.5 + normal(&mut r) * 0.01, 0.0, 0.0),
+                yaw_rad: 0.0,
+            },
+        }));
+    }
+    let after = config.gate_reset_after as usize;
+    assert!(
+        outcomes[..after - 1]
+            .iter()
+            .all(|o| matches!(o, Outcome::Rejected { .. })),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[after - 1], Outcome::Recovered, "{outcomes:?}");
+    assert!(
+        outcomes[after..].iter().all(|o| *o == Outcome::Used),
+        "{outcomes:?}"
+    );
+    let stats = &p.sensor_stats()[0];
+    assert_eq!((stats.rejected, stats.gate_resets), (after as u64 - 1, 1));
+    let e = p.estimate(1.0);
+    assert!((e.state[0] - 0.5).abs() < 0.02, "{:?}", e.state);
+}
