@@ -289,3 +289,27 @@ fn a_recording_that_cannot_be_written_exits_2_before_the_run() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// A model file that does not load, in a scenario whose initial state
+/// comes from its reference: the error is the file's, not a reference
+/// "of 0 values" (the sizes of a robot that did not load).
+#[test]
+fn an_unloadable_model_file_is_named_before_the_reference_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/cartpole_model_file.toml"),
+    )
+    .unwrap()
+    .replace("initial_state = [0.0, 3.141592653589793, 0.0, 0.0]\n", "")
+    .replace("models/cartpole.toml", "models/missing.toml");
+    let path = dir.path().join("missing_model.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = recede(&["check", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("[robot]") && stderr.contains("missing.toml"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("reference"), "{stderr}");
+}

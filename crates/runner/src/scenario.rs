@@ -201,6 +201,11 @@ impl Scenario {
                 .with_context(|| format!("{}: invalid scenario: [reference]", path.display()))?;
         }
         if file.scenario.initial_state.is_empty() {
+            // The sizes come from the robot: a model file that does not
+            // load is that error, not a reference of the wrong length.
+            file.robot
+                .validate()
+                .with_context(|| format!("{}: invalid scenario: [robot]", path.display()))?;
             let (nx, nu) = file.robot.dimensions();
             // Sampling needs a reference of the robot's sizes.
             limits::check_reference(&file.reference)

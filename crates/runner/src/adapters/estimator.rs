@@ -31,7 +31,7 @@ impl Estimator for PerceptionEstimator {
     fn on_reading(&mut self, reading: &Reading) -> Verdict {
         match self.perception.on_reading(reading) {
             Outcome::Rejected { .. } | Outcome::NonFinite | Outcome::TooLate => Verdict::Rejected,
-            Outcome::Used | Outcome::Ignored => Verdict::Accepted,
+            Outcome::Used | Outcome::Recovered | Outcome::Ignored => Verdict::Accepted,
         }
     }
 
