@@ -317,36 +317,16 @@ pub unsafe extern "C" fn recede_create_in(
     error_len: usize,
 ) -> RecedeStatus {
     let body = |message: &mut Message| {
-        let base = if base_dir.is_null() {
-            None
-        } else {
-            // SAFETY: non-NULL and NUL-terminated per the contract.
-            match unsafe { CStr::from_ptr(base_dir) }.to_str() {
-                Ok(dir) => Some(PathBuf::from(dir)),
-                Err(e) => {
-                    message.set(format_args!("base_dir: not valid UTF-8: {e}"));
-                    return Err(RecedeStatus::Config);
-                }
-            }
-        };
+        // SAFETY: NULL or NUL-terminated per the contract.
+        let base = unsafe { optional_path(base_dir, "base_dir", message) }?;
         if toml.is_null() {
             message.set(Fault::Null("toml"));
             return Err(RecedeStatus::NullPointer);
         }
         // SAFETY: forwarded from this function's contract.
         let x0 = unsafe { initial_state(x0, x0_len, message) }?;
-        let residual_override = if residual_path.is_null() {
-            None
-        } else {
-            // SAFETY: non-NULL and NUL-terminated per the contract.
-            match unsafe { CStr::from_ptr(residual_path) }.to_str() {
-                Ok(path) => Some(PathBuf::from(path)),
-                Err(e) => {
-                    message.set(format_args!("residual_path: not valid UTF-8: {e}"));
-                    return Err(RecedeStatus::Config);
-                }
-            }
-        };
+        // SAFETY: NULL or NUL-terminated per the contract.
+        let residual_override = unsafe { optional_path(residual_path, "residual_path", message) }?;
         // SAFETY: non-NULL; `toml_len` readable bytes per the contract.
         let bytes = unsafe { std::slice::from_raw_parts(toml, toml_len) };
         let text = std::str::from_utf8(bytes).map_err(|e| {
@@ -372,6 +352,29 @@ pub unsafe extern "C" fn recede_create_in(
     };
     // SAFETY: forwarded from this function's contract.
     unsafe { guarded_create(out, error, error_len, body) }
+}
+
+/// An optional path argument: NULL is `None`; anything else must be
+/// UTF-8 (the error names `name`).
+///
+/// # Safety
+/// `ptr` NULL or NUL-terminated.
+unsafe fn optional_path(
+    ptr: *const c_char,
+    name: &str,
+    message: &mut Message,
+) -> Result<Option<PathBuf>, RecedeStatus> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-NULL and NUL-terminated per this function's contract.
+    match unsafe { CStr::from_ptr(ptr) }.to_str() {
+        Ok(path) => Ok(Some(PathBuf::from(path))),
+        Err(e) => {
+            message.set(format_args!("{name}: not valid UTF-8: {e}"));
+            Err(RecedeStatus::Config)
+        }
+    }
 }
 
 /// Frees a controller. NULL is ignored. The handle must not be used again.

@@ -72,3 +72,43 @@ fn a_urdf_arm_resolves_and_steps() {
         "{message}"
     );
 }
+
+/// `base_dir` and `residual_path` that are not UTF-8: a `Config` status
+/// naming the argument, no handle.
+#[test]
+fn a_path_argument_that_is_not_utf8_is_named() {
+    use std::ffi::{c_char, CStr};
+    let toml = scenario("vtol_model_file.toml");
+    let x0 = [0.0, 1.0, 0.0, 0.0, 0.0, 0.0];
+    let dir = std::ffi::CString::new(configs().display().to_string()).unwrap();
+    let bad = CStr::from_bytes_with_nul(b"\xff\xfe\0").unwrap();
+    for (base, residual, name) in [
+        (bad.as_ptr(), std::ptr::null(), "base_dir"),
+        (dir.as_ptr(), bad.as_ptr(), "residual_path"),
+    ] {
+        let mut out = std::ptr::null_mut();
+        let mut error = [0 as c_char; RECEDE_MESSAGE_CAPACITY];
+        // SAFETY: every pointer is valid for the length passed with it;
+        // the paths are NUL-terminated.
+        let status = unsafe {
+            recede_create_in(
+                toml.as_ptr(),
+                toml.len(),
+                base,
+                x0.as_ptr(),
+                x0.len(),
+                residual,
+                &mut out,
+                error.as_mut_ptr(),
+                error.len(),
+            )
+        };
+        assert_eq!(status, RecedeStatus::Config);
+        assert!(out.is_null());
+        let message = common::c_text(&error);
+        assert!(
+            message.starts_with(&format!("{name}: not valid UTF-8")),
+            "{message}"
+        );
+    }
+}
