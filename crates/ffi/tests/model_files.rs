@@ -81,7 +81,7 @@ fn a_path_argument_that_is_not_utf8_is_named() {
     let toml = scenario("vtol_model_file.toml");
     let x0 = [0.0, 1.0, 0.0, 0.0, 0.0, 0.0];
     let dir = std::ffi::CString::new(configs().display().to_string()).unwrap();
-    let bad = CStr::from_bytes_with_nul(b"\xff\xfe\0").unwrap();
+    let bad: &CStr = c"\xff\xfe";
     for (base, residual, name) in [
         (bad.as_ptr(), std::ptr::null(), "base_dir"),
         (dir.as_ptr(), bad.as_ptr(), "residual_path"),
