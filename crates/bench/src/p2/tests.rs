@@ -92,8 +92,9 @@ fn wander_paths_respect_their_bounds() {
         let w = Wander::random(&mut rng, 0.5, 15.0);
         for k in 0..600 {
             let t = k as f64 * 0.05;
-            w.sample(t, &mut x, &mut u);
-            w.sample(t + 1e-5, &mut x2, &mut u);
+            let path = Flight::Wander(w);
+            path.sample(t, &mut x, &mut u);
+            path.sample(t + 1e-5, &mut x2, &mut u);
             assert!(x[2] >= 7.0 - 1e-9, "z {}", x[2]);
             let speed = (x[7].powi(2) + x[8].powi(2) + x[9].powi(2)).sqrt();
             assert!(speed <= 15.0 * 1.5, "speed {speed}");
