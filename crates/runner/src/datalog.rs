@@ -454,7 +454,11 @@ impl DataLog {
         Ok(Self {
             path: path.to_path_buf(),
             writer: Some(writer),
-            columns: vec![Vec::with_capacity(BATCH_ROWS); names.len()],
+            // Each column its own batch's room (`vec![v; n]` would clone
+            // an empty vector's length, not its capacity).
+            columns: (0..names.len())
+                .map(|_| Vec::with_capacity(BATCH_ROWS))
+                .collect(),
             schema,
             nominal: LogNominal::new(robot)?,
             nx,
@@ -547,7 +551,10 @@ impl DataLog {
         let arrays: Vec<ArrayRef> = self
             .columns
             .iter_mut()
-            .map(|c| Arc::new(Float64Array::from(std::mem::take(c))) as ArrayRef)
+            .map(|c| {
+                let full = std::mem::replace(c, Vec::with_capacity(BATCH_ROWS));
+                Arc::new(Float64Array::from(full)) as ArrayRef
+            })
             .collect();
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
         if let Some(w) = &mut self.writer {

@@ -369,6 +369,70 @@ mod tests {
         }
     }
 
+    /// A varied circle: velocity the derivative of position in each plane,
+    /// the speed along the circle swinging about its mean, the bob across
+    /// the plane; clockwise mirrors it; without variation it is the
+    /// steady circle; a swing of 1 or more is refused by name.
+    #[test]
+    fn varied_circle_velocity_is_the_derivative() {
+        let varied = CircleVariation {
+            speed_swing: 0.3,
+            swing_rate_rad_s: 0.8,
+            clockwise: false,
+            phase_rad: 0.4,
+            bob_m: 0.7,
+            bob_rate_rad_s: 1.1,
+        };
+        let c = [1.0, -2.0, 3.0];
+        for plane in [Plane::Xy, Plane::Xz, Plane::Yz] {
+            let (a, b) = plane.axes();
+            let normal = 3 - a - b;
+            let (mut p0, mut p1, mut p, mut v, mut scratch) =
+                ([0.0; 3], [0.0; 3], [0.0; 3], [0.0; 3], [0.0; 3]);
+            let (mut slowest, mut fastest) = (f64::INFINITY, 0.0_f64);
+            for k in 0..200 {
+                let t = 0.07 * k as f64;
+                let h = 1e-6;
+                varied.sample(c, 2.5, 4.0, plane, t - h, &mut p0, &mut scratch);
+                varied.sample(c, 2.5, 4.0, plane, t + h, &mut p1, &mut scratch);
+                varied.sample(c, 2.5, 4.0, plane, t, &mut p, &mut v);
+                let r = ((p[a] - c[a]).powi(2) + (p[b] - c[b]).powi(2)).sqrt();
+                assert!((r - 2.5).abs() < 1e-12);
+                assert!((p[normal] - c[normal] - 0.7 * (1.1 * t).sin()).abs() < 1e-12);
+                for i in 0..3 {
+                    assert!(((p1[i] - p0[i]) / (2.0 * h) - v[i]).abs() < 1e-6);
+                }
+                let along = (v[a] * v[a] + v[b] * v[b]).sqrt();
+                slowest = slowest.min(along);
+                fastest = fastest.max(along);
+            }
+            assert!(slowest < 4.0 * 0.75 && fastest > 4.0 * 1.25, "{slowest} {fastest}");
+        }
+        let mirrored = CircleVariation {
+            clockwise: true,
+            ..varied
+        };
+        let (mut p, mut q, mut v) = ([0.0; 3], [0.0; 3], [0.0; 3]);
+        varied.sample(c, 2.5, 4.0, Plane::Xy, 1.3, &mut p, &mut v);
+        mirrored.sample(c, 2.5, 4.0, Plane::Xy, 1.3, &mut q, &mut v);
+        assert!((p[0] - q[0]).abs() > 1e-3 && (p[2] - q[2]).abs() < 1e-12);
+        let steady = CircleVariation::default();
+        let (mut r, mut w) = ([0.0; 3], [0.0; 3]);
+        for t in [0.0, 0.5, 2.0] {
+            steady.sample(c, 2.5, 4.0, Plane::Xz, t, &mut p, &mut v);
+            circle(c, 2.5, 4.0, Plane::Xz, t, &mut r, &mut w);
+            for i in 0..3 {
+                assert!((p[i] - r[i]).abs() < 1e-12 && (v[i] - w[i]).abs() < 1e-12);
+            }
+        }
+        let swung = CircleVariation {
+            speed_swing: 1.0,
+            ..varied
+        };
+        let e = swung.validate().unwrap_err().to_string();
+        assert!(e.contains("reference.variation.speed_swing"), "{e}");
+    }
+
     #[test]
     fn knots_out_of_range_are_refused() {
         let mut c = spline(1, 3.0).config;

@@ -172,3 +172,53 @@ impl World for SimWorld<'_> {
         self.sim.finish_renders();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datalog::LogTarget;
+    use crate::scenario::Scenario;
+
+    /// Advancing the world with a plant-step log allocates nothing until
+    /// a batch of rows is full (the log's buffers are sized at setup), and
+    /// the world moves exactly as without the log.
+    #[test]
+    fn plant_step_logging_allocates_nothing_and_moves_the_world_alike() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let scenario = Scenario::load(&root.join("configs/bench/arm.toml")).unwrap();
+        let f = &scenario.file;
+        let build = || {
+            Simulator::from_config(&scenario.plant_config(), &f.world, &f.sensors, 0).unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = DataLog::create_for(
+            &dir.path().join("a.arrows"),
+            &f.robot,
+            false,
+            LogTarget::PlantStep,
+        )
+        .unwrap();
+        let (mut plain, mut logged) = (build(), build());
+        let period = scenario.period_secs();
+        let mut world = SimWorld::new(&mut logged, 0);
+        world.log_plant_steps(&mut log, period).unwrap();
+        let mut other = SimWorld::new(&mut plain, 0);
+        let steps = 100;
+        let (mut allocations, mut plain_allocations) = (0, 0);
+        for k in 1..=steps {
+            let u = [0.3 * (k as f64 * 0.1).sin(), -0.2];
+            let t = k as f64 * period;
+            allocations += recede_test_support::allocations_in(|| {
+                world.advance_to(t, &u).unwrap();
+            });
+            plain_allocations += recede_test_support::allocations_in(|| {
+                other.advance_to(t, &u).unwrap();
+            });
+            assert_eq!(world.true_state(), other.true_state(), "period {k}");
+        }
+        assert_eq!((allocations, plain_allocations), (0, 0));
+        assert!(world.take_log_error().is_none());
+        drop(world);
+        assert_eq!(log.rows(), steps);
+    }
+}
