@@ -406,7 +406,10 @@ mod tests {
                 slowest = slowest.min(along);
                 fastest = fastest.max(along);
             }
-            assert!(slowest < 4.0 * 0.75 && fastest > 4.0 * 1.25, "{slowest} {fastest}");
+            assert!(
+                slowest < 4.0 * 0.75 && fastest > 4.0 * 1.25,
+                "{slowest} {fastest}"
+            );
         }
         let mirrored = CircleVariation {
             clockwise: true,

@@ -187,9 +187,8 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let scenario = Scenario::load(&root.join("configs/bench/arm.toml")).unwrap();
         let f = &scenario.file;
-        let build = || {
-            Simulator::from_config(&scenario.plant_config(), &f.world, &f.sensors, 0).unwrap()
-        };
+        let build =
+            || Simulator::from_config(&scenario.plant_config(), &f.world, &f.sensors, 0).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let mut log = DataLog::create_for(
             &dir.path().join("a.arrows"),

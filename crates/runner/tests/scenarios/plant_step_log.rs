@@ -32,7 +32,10 @@ fn check(file: &str, secs: f64) {
     let rows = log.finish().unwrap();
     let t = Transitions::read(&path).unwrap();
     assert_eq!(t.target, LogTarget::PlantStep, "{file}");
-    assert_eq!((rows, t.rows), (summary.control_steps, summary.control_steps));
+    assert_eq!(
+        (rows, t.rows),
+        (summary.control_steps, summary.control_steps)
+    );
 
     let nominal = LogNominal::new(robot).unwrap();
     let mut plant = scenario
@@ -56,10 +59,7 @@ fn check(file: &str, secs: f64) {
         assert_eq!(bits(plant.applied_input()), bits(&u), "{file}: row {row}");
         // The target: what the nominal model misses over the step.
         nominal.predict(&x, &u, h, &mut predicted);
-        assert_eq!(
-            bits(&predicted),
-            bits(&row_of(&t, "nominal_next", nx, row))
-        );
+        assert_eq!(bits(&predicted), bits(&row_of(&t, "nominal_next", nx, row)));
         let target: Vec<f64> = (0..nx).map(|i| (next[i] - predicted[i]) / h).collect();
         assert_eq!(bits(&target), bits(&row_of(&t, "target", nx, row)));
         // The midpoint, on the state's manifold.
