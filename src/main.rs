@@ -38,6 +38,16 @@ enum Command {
         /// crates/learn/README.md for the columns).
         #[arg(long, value_name = "FILE")]
         log_data: Option<PathBuf>,
+        /// What a `--log-data` row is: `control_period` (a whole period
+        /// from the state the controller acted on) or `plant_step` (once a
+        /// period, one plant step with its midpoint state `x_mid`).
+        #[arg(
+            long,
+            value_name = "KIND",
+            requires = "log_data",
+            default_value = "control_period"
+        )]
+        log_target: datalog::LogTarget,
         /// Pace the loop by the wall clock (deadlines, jitter) instead of lockstep.
         #[arg(long)]
         realtime: bool,
@@ -244,6 +254,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             duration,
             json,
             log_data,
+            log_target,
             realtime,
             seed,
             rrd,
@@ -296,7 +307,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             };
             let mut log = log_data
                 .as_deref()
-                .map(|p| datalog::DataLog::create(p, &scenario.file.robot, false))
+                .map(|p| datalog::DataLog::create_for(p, &scenario.file.robot, false, log_target))
                 .transpose()?;
             let summary = run::run_with_options_and_log(&scenario, &options, log.as_mut())?;
             if let Some(log) = log {

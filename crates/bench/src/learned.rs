@@ -1,162 +1,36 @@
 //! The harness of the learned-residual benchmarks (P2's quadrotor and its
-//! arm), written once: a closed loop of a controller whose model is
-//! `nominal + residual` on the true plant, what it measures, the transitions
-//! it logs for training, and training. The controller is the one
-//! `Controller::from_config` builds from a scenario file (what `recede run`
-//! runs) or, for models a scenario cannot name (the oracle's true drag, the
-//! arm's), the benchmark's own MPC.
+//! arm), written once: training flights through `recede run`'s loop with a
+//! transition log (what `recede run --log-data` writes, read back as
+//! `recede train` reads it), training, and the sequence train, save,
+//! evaluate. The controller is the one `Controller::from_config` builds
+//! from a scenario file or, for models a scenario cannot name (the
+//! oracle's true drag, the arm's), the benchmark's own MPC as rt's
+//! `Policy` in the same loop.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use anyhow::{Context, Result};
+use anyhow::{ensure, Context, Result};
 use nalgebra::SVector;
-use recede_control::Controller;
 use recede_control::{ReferenceConfig, ResidualConfig};
 use recede_learn::{Dataset, MlpResidual, ResidualSpec, TrainOptions, TrainReport};
-use recede_model::{
-    Bounds, Discretized, Dynamics, Residual, ResidualEvaluation, Rk4, WithResidual,
-};
-use recede_mpc::{Mpc, MpcConfig, StepReport};
+use recede_model::{Discretized, Dynamics, Residual, ResidualEvaluation, Rk4, WithResidual};
+use recede_mpc::{Mpc, MpcConfig};
 use recede_rt::{
     Estimate, LoopConfig, LoopReport, Mode, NullSink, Policy, PolicyError, StepHook, StepStatus,
     TruthEstimator,
 };
-use recede_sim::plant::Plant;
 use recede_sim::Simulator;
 
-use crate::micros_since;
 use recede_runner::adapters::{status, SimWorld, DEFAULT_RENDER_WORKERS};
-use recede_runner::datalog::Nominal;
+use recede_runner::datalog::{DataLog, LogTarget, Transitions};
+use recede_runner::run::{run_logged, RunOptions, RunSummary};
 use recede_runner::scenario::Scenario;
-use recede_runner::stats::Percentiles;
+use recede_runner::train::{dataset, Target};
 
 /// An MPC of the benchmarks: a robot's nominal model plus a residual.
 pub type ResidualMpc<D, R, const NX: usize, const NU: usize> =
     Mpc<Discretized<WithResidual<D, R>>, (), NX, NU>;
-
-/// What a training sample's target is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetKind {
-    /// `(x_next - nominal_next) / period` over a control period, paired with
-    /// the state at its start: what a robot logging at the control rate
-    /// has. Its error is the unmodelled term's change over half a period.
-    ControlPeriod,
-    /// The same over one plant step (one per control period, cycling
-    /// through the period's steps), paired with the step's midpoint state:
-    /// second order in the plant step, what a robot with a state estimate
-    /// at the plant's rate has.
-    PlantStep,
-}
-
-/// How a closed loop runs and what it logs.
-#[derive(Debug, Clone, Copy)]
-pub struct Rig {
-    pub period_secs: f64,
-    pub plant_step_secs: f64,
-    /// The model the logged targets are the residual of.
-    pub nominal: Nominal,
-    /// Transitions logged for training, if any.
-    pub log: Option<TargetKind>,
-    /// Makes a midpoint state valid (the quadrotor renormalises its
-    /// quaternion; others leave it).
-    pub midpoint: fn(&mut [f64]),
-}
-
-/// What a closed loop measured.
-#[derive(Debug, Clone)]
-pub struct Flown<const NX: usize, const NU: usize> {
-    pub step_us: Vec<f64>,
-    /// From the state to the command (OSQP's solve included), and the
-    /// preparation for the next step.
-    pub feedback_us: Vec<f64>,
-    pub prepare_us: Vec<f64>,
-    pub qp_iterations: Vec<f64>,
-    pub fallbacks: usize,
-    /// Applied inputs at a bound (within 1e-9), over all control steps.
-    pub saturated: usize,
-    pub steps: usize,
-    /// The logged transitions (empty unless [`Rig::log`]).
-    pub data: Dataset<NX, NU>,
-}
-
-impl<const NX: usize, const NU: usize> Flown<NX, NU> {
-    pub fn step_percentiles(&self) -> Percentiles {
-        Percentiles::of(&self.step_us)
-    }
-
-    pub fn saturated_fraction(&self) -> f64 {
-        self.saturated as f64 / (self.steps * NU) as f64
-    }
-}
-
-/// A controller the harness can fly.
-pub trait Stepper<const NX: usize, const NU: usize> {
-    /// Writes the references of the nodes `t, t + dt, ...` from `sample`.
-    fn set_references(
-        &mut self,
-        t: f64,
-        sample: &impl Fn(f64, &mut [f64], &mut [f64]),
-    ) -> Result<()>;
-    /// One control step from `x`; the plan is then shifted by `period_secs`.
-    fn step(
-        &mut self,
-        x: &SVector<f64, NX>,
-        period_secs: f64,
-        u: &mut SVector<f64, NU>,
-    ) -> Result<StepReport>;
-}
-
-impl<D, R, const NX: usize, const NU: usize> Stepper<NX, NU> for ResidualMpc<D, R, NX, NU>
-where
-    D: Dynamics<NX, NU>,
-    R: Residual<NX, NU>,
-{
-    fn set_references(
-        &mut self,
-        t: f64,
-        sample: &impl Fn(f64, &mut [f64], &mut [f64]),
-    ) -> Result<()> {
-        set_references(self, t, sample);
-        Ok(())
-    }
-
-    fn step(
-        &mut self,
-        x: &SVector<f64, NX>,
-        period_secs: f64,
-        u: &mut SVector<f64, NU>,
-    ) -> Result<StepReport> {
-        Ok(Mpc::step(self, x, period_secs, u))
-    }
-}
-
-/// The controller a scenario file describes; its period is the file's.
-impl<const NX: usize, const NU: usize> Stepper<NX, NU> for Controller {
-    fn set_references(
-        &mut self,
-        t: f64,
-        sample: &impl Fn(f64, &mut [f64], &mut [f64]),
-    ) -> Result<()> {
-        let (_, _, n) = self.dimensions();
-        let dt = self.dt_secs();
-        let (mut x, mut u) = ([0.0; NX], [0.0; NU]);
-        for k in 0..=n {
-            sample(t + k as f64 * dt, &mut x, &mut u);
-            self.set_reference(k, &x, Some(&u))?;
-        }
-        Ok(())
-    }
-
-    fn step(
-        &mut self,
-        x: &SVector<f64, NX>,
-        _period_secs: f64,
-        u: &mut SVector<f64, NU>,
-    ) -> Result<StepReport> {
-        Ok(Controller::step(self, x.as_slice(), u.as_mut_slice())?)
-    }
-}
 
 /// A benchmark's own MPC: `nominal + residual` (integrated as
 /// `evaluation` says) with the settings `config`, its plan starting at `x0`
@@ -273,32 +147,19 @@ impl TempFile {
     pub fn new(tag: &str) -> Self {
         Self(std::env::temp_dir().join(format!("recede-{tag}-{}.safetensors", std::process::id())))
     }
+
+    /// A transition log, `recede-<tag>-<process id>-<n>.arrows` (`n`
+    /// counts this process's logs: flights run in parallel).
+    pub fn log(tag: &str) -> Self {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
+        Self(std::env::temp_dir().join(format!("recede-{tag}-{}-{n}.arrows", std::process::id())))
+    }
 }
 
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Writes the references of the nodes `t, t + dt, ...` from `sample`.
-pub fn set_references<D, R, const NX: usize, const NU: usize>(
-    mpc: &mut ResidualMpc<D, R, NX, NU>,
-    t: f64,
-    sample: &impl Fn(f64, &mut [f64], &mut [f64]),
-) where
-    D: Dynamics<NX, NU>,
-    R: Residual<NX, NU>,
-{
-    let dt = mpc.spec().dt_secs;
-    let (xs, us) = mpc.references_mut();
-    let n = us.len();
-    let mut u = [0.0; NU];
-    for (k, x) in xs.iter_mut().enumerate() {
-        sample(t + k as f64 * dt, x.as_mut_slice(), &mut u);
-        if k < n {
-            us[k].copy_from_slice(&u);
-        }
     }
 }
 
@@ -403,87 +264,33 @@ where
     }
 }
 
-/// `steps` control steps of `controller` on `plant` tracking `sample`;
-/// `score` sees the time and the true state at every control instant.
-/// Inputs within 1e-9 of `bounds` count as saturated.
-pub fn closed_loop<S, const NX: usize, const NU: usize>(
-    rig: &Rig,
-    controller: &mut S,
-    plant: &mut dyn Plant,
-    bounds: &Bounds<NU>,
-    steps: usize,
-    sample: &impl Fn(f64, &mut [f64], &mut [f64]),
-    mut score: impl FnMut(f64, &SVector<f64, NX>),
-) -> Result<Flown<NX, NU>>
-where
-    S: Stepper<NX, NU>,
-{
-    let plant_steps = (rig.period_secs / rig.plant_step_secs).round() as usize;
-    let (u_min, u_max) = (bounds.lower, bounds.upper);
-    let mut flown = Flown {
-        step_us: Vec::with_capacity(steps),
-        feedback_us: Vec::with_capacity(steps),
-        prepare_us: Vec::with_capacity(steps),
-        qp_iterations: Vec::with_capacity(steps),
-        fallbacks: 0,
-        saturated: 0,
-        steps,
-        data: Dataset::new(),
+/// A training flight: `scenario` run for `secs` through `recede run`'s
+/// loop (`run_logged`) with a transition log of `target` rows in the
+/// temporary directory (`tag` names it), read back into samples as
+/// `recede train` reads a log; `hook` sees every control step.
+pub fn data_flight<const NX: usize, const NU: usize>(
+    tag: &str,
+    scenario: &Scenario,
+    secs: f64,
+    target: LogTarget,
+    hook: Option<&mut dyn StepHook>,
+) -> Result<(Dataset<NX, NU>, RunSummary)> {
+    let file = TempFile::log(tag);
+    let mut log = DataLog::create_for(&file.0, &scenario.file.robot, false, target)?;
+    let options = RunOptions {
+        duration_secs: Some(secs),
+        ..RunOptions::default()
     };
-    let mut u = SVector::<f64, NU>::zeros();
-    for k in 0..steps {
-        let t = k as f64 * rig.period_secs;
-        let x = SVector::<f64, NX>::from_column_slice(plant.state());
-        score(t, &x);
-        controller.set_references(t, sample)?;
-        let started = Instant::now();
-        let report = controller.step(&x, rig.period_secs, &mut u)?;
-        flown.step_us.push(micros_since(started));
-        flown.feedback_us.push(report.feedback_secs * 1e6);
-        flown.prepare_us.push(report.prepare_secs * 1e6);
-        flown.qp_iterations.push(f64::from(report.qp_iterations));
-        flown.fallbacks += usize::from(report.outcome.is_fallback());
-        flown.saturated += (0..NU)
-            .filter(|&j| u[j] <= u_min[j] + 1e-9 || u[j] >= u_max[j] - 1e-9)
-            .count();
-        // The plant step whose transition is kept (plant-step targets).
-        let kept = k % plant_steps;
-        let mut transition = None;
-        for j in 0..plant_steps {
-            let before = SVector::<f64, NX>::from_column_slice(plant.state());
-            plant.step(t + j as f64 * rig.plant_step_secs, u.as_slice())?;
-            if j == kept {
-                let after = SVector::<f64, NX>::from_column_slice(plant.state());
-                let applied = SVector::<f64, NU>::from_column_slice(plant.applied_input());
-                transition = Some((before, after, applied));
-            }
-        }
-        let Some(target) = rig.log else { continue };
-        let (x_from, x_to, applied, h) = match (target, transition) {
-            (TargetKind::PlantStep, Some((before, after, applied))) => {
-                (before, after, applied, rig.plant_step_secs)
-            }
-            _ => {
-                let x_next = SVector::<f64, NX>::from_column_slice(plant.state());
-                let applied = SVector::<f64, NU>::from_column_slice(plant.applied_input());
-                (x, x_next, applied, rig.period_secs)
-            }
-        };
-        let mut predicted = [0.0; NX];
-        rig.nominal
-            .predict(x_from.as_slice(), applied.as_slice(), h, &mut predicted);
-        let residual = SVector::<f64, NX>::from_fn(|i, _| (x_to[i] - predicted[i]) / h);
-        let at = match target {
-            TargetKind::ControlPeriod => x_from,
-            TargetKind::PlantStep => {
-                let mut mid = (x_from + x_to) * 0.5;
-                (rig.midpoint)(mid.as_mut_slice());
-                mid
-            }
-        };
-        flown.data.push(at, applied, residual);
-    }
-    Ok(flown)
+    let summary = run_logged(scenario, &options, &mut log, hook)?;
+    log.finish()?;
+    let logged = Transitions::read(&file.0)?;
+    let (data, dropped) = dataset::<NX, NU>(&[logged], Target::Target)?;
+    ensure!(
+        dropped == 0,
+        "{}: {dropped} logged transitions were not finite",
+        scenario.path.display()
+    );
+    Ok((data, summary))
 }
 
 /// Trains a benchmark's residual on `data`.

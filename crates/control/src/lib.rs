@@ -29,7 +29,7 @@ pub use recovery::{
     position_governor, quadrotor_recovery, quadrotor_tilt, quadrotor_upset, Governor, Recovery,
 };
 pub use reference::{
-    inverse_dynamics, Computed, EndEffectorCircle, EndEffectorCircleConfig, InputReference, Plane,
-    ReferenceConfig, Sines, Spline, SplineConfig, MAX_KNOTS,
+    inverse_dynamics, CircleVariation, Computed, EndEffectorCircle, EndEffectorCircleConfig,
+    InputReference, Plane, ReferenceConfig, Sines, Spline, SplineConfig, MAX_KNOTS,
 };
 pub use residual::{Adaptation, AdaptationStats, ResidualConfig, ResidualModel, ResidualStats};

@@ -11,7 +11,7 @@ mod shapes;
 mod sines;
 pub use end_effector::{EndEffectorCircle, EndEffectorCircleConfig};
 pub use feed_forward::inverse_dynamics;
-pub use shapes::{Plane, Spline, SplineConfig, MAX_KNOTS};
+pub use shapes::{CircleVariation, Plane, Spline, SplineConfig, MAX_KNOTS};
 pub use sines::{Computed, InputReference, Sines};
 
 /// The `[reference]` table of a scenario.
@@ -41,6 +41,10 @@ pub enum ReferenceConfig {
         #[serde(default)]
         center_xy_m: [f64; 2],
         hover_input: Vec<f64>,
+        /// A speed that swings, a start phase, a direction and a bob across
+        /// the plane (`[reference.variation]`); a steady circle when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        variation: Option<CircleVariation>,
     },
     /// A smooth closed random curve for the quadrotor: a cubic B-spline
     /// through `knots` control points drawn from `seed` in the box
@@ -141,6 +145,7 @@ impl ReferenceConfig {
                 height_m,
                 center_xy_m,
                 hover_input,
+                variation,
                 ..
             } => {
                 quadrotor_only(nx, "circle")?;
@@ -148,6 +153,9 @@ impl ReferenceConfig {
                 positive("reference.speed_m_s", *speed_m_s)?;
                 finite("reference.height_m", &[*height_m])?;
                 finite("reference.center_xy_m", center_xy_m)?;
+                if let Some(v) = variation {
+                    v.validate()?;
+                }
                 len("reference.hover_input", hover_input, nu)
             }
             Self::Spline(spline) => {
@@ -247,20 +255,21 @@ impl ReferenceConfig {
                 plane,
                 center_xy_m,
                 hover_input,
+                variation,
             } => {
                 state.fill(0.0);
                 state[3] = 1.0;
                 let center = [center_xy_m[0], center_xy_m[1], *height_m];
                 let (position, rest) = state.split_at_mut(7);
-                shapes::circle(
-                    center,
-                    *radius_m,
-                    *speed_m_s,
-                    *plane,
-                    t_secs,
-                    &mut position[..3],
-                    &mut rest[..3],
-                );
+                let (position, velocity) = (&mut position[..3], &mut rest[..3]);
+                match variation {
+                    None => shapes::circle(
+                        center, *radius_m, *speed_m_s, *plane, t_secs, position, velocity,
+                    ),
+                    Some(v) => v.sample(
+                        center, *radius_m, *speed_m_s, *plane, t_secs, position, velocity,
+                    ),
+                }
                 input.copy_from_slice(hover_input);
             }
             Self::Spline(spline) => {

@@ -4,7 +4,10 @@
 //! One row per control step: the state the controller acted on, the command
 //! applied over the period, the state one period later, the nominal model's
 //! prediction of it, and the residual target the learned model is fitted
-//! to. The file is an Arrow IPC *stream* (columnar, float64), read by
+//! to. A plant-step log ([`LogTarget::PlantStep`], `--log-target
+//! plant_step`) has, once per control period, one plant step instead (the
+//! world adapter takes it, [`crate::adapters::SimWorld::log_plant_steps`])
+//! and the step's midpoint state, where its target is second-order exact. The file is an Arrow IPC *stream* (columnar, float64), read by
 //! `polars.read_ipc_stream(FILE)` and `pyarrow.ipc.open_stream(FILE)`.
 //! Columns and their availability on a robot are in crates/learn/README.md.
 //!
@@ -37,6 +40,49 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Rows buffered before a record batch is written and flushed: what a
 /// killed run can lose at most.
 pub const BATCH_ROWS: usize = 512;
+/// `target_kind` entry of a plant-step log's schema metadata (absent in a
+/// control-period log, which earlier versions wrote).
+pub const TARGET_KIND_KEY: &str = "target_kind";
+
+/// What a transition log's rows are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogTarget {
+    /// One control period per row, from the state the controller acted
+    /// on: what a robot logging at the control rate has. The target's
+    /// error is the unmodelled term's change over half a period.
+    #[default]
+    ControlPeriod,
+    /// One plant step per control period (the `k`-th period's
+    /// `k mod (period / step)`-th step, cycling through the period), with
+    /// its midpoint state `x_mid` (projected onto the state's manifold):
+    /// the target is second order in the plant step about it. What a
+    /// robot with a state estimate at the plant's rate has.
+    PlantStep,
+}
+
+impl LogTarget {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ControlPeriod => "control_period",
+            Self::PlantStep => "plant_step",
+        }
+    }
+}
+
+impl std::str::FromStr for LogTarget {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "control_period" => Ok(Self::ControlPeriod),
+            "plant_step" => Ok(Self::PlantStep),
+            _ => Err(format!(
+                "expected `control_period` or `plant_step`, found `{s}`"
+            )),
+        }
+    }
+}
+
 /// Step of the RK4 that predicts one period with the nominal model, s (at
 /// most; the period is split evenly).
 const PREDICTION_STEP_SECS: f64 = 0.001;
@@ -64,6 +110,14 @@ macro_rules! nominal {
             pub fn derivative(&self, x: &[f64], u: &[f64], xdot: &mut [f64]) {
                 match self {
                     $(Self::$variant(m) => derivative(m, x, u, xdot),)*
+                }
+            }
+
+            /// `x` brought onto its manifold (`Dynamics::project`: the
+            /// quadrotor's unit quaternion).
+            pub fn project(&self, x: &mut [f64]) {
+                match self {
+                    $(Self::$variant(m) => project(m, x),)*
                 }
             }
 
@@ -107,6 +161,15 @@ macro_rules! file_predict {
             })*
             next.fill(f64::NAN);
         }
+
+        /// [`Nominal::project`] for a model file, at its size.
+        fn project_file(model: &Arc<ModelFile>, x: &mut [f64]) {
+            $(if x.len() == $nx {
+                if let Ok(robot) = FileRobot::<$nx, $nu>::new(model.clone()) {
+                    return project(&robot, x);
+                }
+            })*
+        }
     };
 }
 
@@ -139,6 +202,14 @@ impl LogNominal {
         }
     }
 
+    /// `x` brought onto its manifold.
+    pub fn project(&self, x: &mut [f64]) {
+        match self {
+            Self::Robot(n) => n.project(x),
+            Self::File(m) => project_file(m, x),
+        }
+    }
+
     /// The state `dt_secs` after `x` under `u` into `next` (NaN for a
     /// model of a size the list does not have; never built).
     pub fn predict(&self, x: &[f64], u: &[f64], dt_secs: f64, next: &mut [f64]) {
@@ -162,6 +233,12 @@ fn derivative<D: Dynamics<NX, NU>, const NX: usize, const NU: usize>(
     out.copy_from_slice(d.as_slice());
 }
 
+fn project<D: Dynamics<NX, NU>, const NX: usize, const NU: usize>(m: &D, x: &mut [f64]) {
+    let mut v = SVector::<f64, NX>::from_column_slice(x);
+    m.project(&mut v);
+    x.copy_from_slice(v.as_slice());
+}
+
 fn predict<D: Dynamics<NX, NU>, const NX: usize, const NU: usize>(
     m: &D,
     rk4: &Rk4,
@@ -180,6 +257,12 @@ fn predict<D: Dynamics<NX, NU>, const NX: usize, const NU: usize>(
 /// Column names, in file order, for `nx` states and `nu` inputs; the truth
 /// columns only when the logger is given the true derivative.
 pub fn column_names(nx: usize, nu: usize, with_truth: bool) -> Vec<String> {
+    column_names_of(nx, nu, with_truth, LogTarget::ControlPeriod)
+}
+
+/// [`column_names`] of a log of `target`: a plant-step log has the
+/// midpoint `x_mid` after `target` (and before the truth columns).
+pub fn column_names_of(nx: usize, nu: usize, with_truth: bool, target: LogTarget) -> Vec<String> {
     let mut names = vec!["t_secs".to_string(), "dt_secs".to_string()];
     let mut group = |prefix: &str, n: usize| names.extend((0..n).map(|i| format!("{prefix}_{i}")));
     group("x", nx);
@@ -187,6 +270,9 @@ pub fn column_names(nx: usize, nu: usize, with_truth: bool) -> Vec<String> {
     group("x_next", nx);
     group("nominal_next", nx);
     group("target", nx);
+    if target == LogTarget::PlantStep {
+        group("x_mid", nx);
+    }
     if with_truth {
         group("xdot_true", nx);
         group("true_residual", nx);
@@ -234,6 +320,15 @@ fn unit_label(unit: &str) -> String {
 /// The meaning of every column of [`column_names`], from the robot's
 /// component names and units.
 pub fn column_meanings(robot: &RobotConfig, with_truth: bool) -> Result<Vec<ColumnMeaning>> {
+    column_meanings_of(robot, with_truth, LogTarget::ControlPeriod)
+}
+
+/// [`column_meanings`] of a log of `target` ([`column_names_of`]).
+pub fn column_meanings_of(
+    robot: &RobotConfig,
+    with_truth: bool,
+    target: LogTarget,
+) -> Result<Vec<ColumnMeaning>> {
     let (state_names, input_names, _) = robot.names_and_body()?;
     let (state_units, input_units) = robot.units()?;
     let meaning = |prefix: &str, name: &str, unit: String| {
@@ -266,6 +361,9 @@ pub fn column_meanings(robot: &RobotConfig, with_truth: bool) -> Result<Vec<Colu
     states(&mut out, "x_next_", false);
     states(&mut out, "nominal_next_", false);
     states(&mut out, "target_", true);
+    if target == LogTarget::PlantStep {
+        states(&mut out, "x_mid_", false);
+    }
     if with_truth {
         states(&mut out, "xdot_true_", true);
         states(&mut out, "true_residual_", true);
@@ -282,11 +380,13 @@ pub struct DataLog {
     nx: usize,
     nu: usize,
     with_truth: bool,
+    target: LogTarget,
     columns: Vec<Vec<f64>>,
     rows: usize,
     // Scratch, sized at creation.
     prediction: Vec<f64>,
     xdot_nominal: Vec<f64>,
+    midpoint: Vec<f64>,
 }
 
 impl std::fmt::Debug for DataLog {
@@ -302,9 +402,19 @@ impl DataLog {
     /// Creates `path` for transitions of `robot`. `with_truth`: the loop
     /// knows the true state derivative (simulation) and will pass it.
     pub fn create(path: &Path, robot: &RobotConfig, with_truth: bool) -> Result<Self> {
+        Self::create_for(path, robot, with_truth, LogTarget::ControlPeriod)
+    }
+
+    /// [`Self::create`] for rows of `target`.
+    pub fn create_for(
+        path: &Path,
+        robot: &RobotConfig,
+        with_truth: bool,
+        target: LogTarget,
+    ) -> Result<Self> {
         let (nx, nu) = robot.dimensions();
-        let names = column_names(nx, nu, with_truth);
-        let meanings = column_meanings(robot, with_truth)?;
+        let names = column_names_of(nx, nu, with_truth, target);
+        let meanings = column_meanings_of(robot, with_truth, target)?;
         anyhow::ensure!(
             meanings.len() == names.len(),
             "robot `{}`: {} named components for {} columns",
@@ -312,13 +422,16 @@ impl DataLog {
             meanings.len(),
             names.len()
         );
-        let metadata = HashMap::from([
+        let mut metadata = HashMap::from([
             ("format".to_string(), FORMAT_NAME.to_string()),
             ("format_version".to_string(), FORMAT_VERSION.to_string()),
             ("robot".to_string(), robot.kind().to_string()),
             ("nx".to_string(), nx.to_string()),
             ("nu".to_string(), nu.to_string()),
         ]);
+        if target != LogTarget::ControlPeriod {
+            metadata.insert(TARGET_KIND_KEY.to_string(), target.name().to_string());
+        }
         let schema = Arc::new(Schema::new_with_metadata(
             names
                 .iter()
@@ -341,16 +454,27 @@ impl DataLog {
         Ok(Self {
             path: path.to_path_buf(),
             writer: Some(writer),
-            columns: vec![Vec::with_capacity(BATCH_ROWS); names.len()],
+            // Each column its own batch's room (`vec![v; n]` would clone
+            // an empty vector's length, not its capacity).
+            columns: (0..names.len())
+                .map(|_| Vec::with_capacity(BATCH_ROWS))
+                .collect(),
             schema,
             nominal: LogNominal::new(robot)?,
             nx,
             nu,
             with_truth,
+            target,
             rows: 0,
             prediction: vec![0.0; nx],
             xdot_nominal: vec![0.0; nx],
+            midpoint: vec![0.0; nx],
         })
+    }
+
+    /// What the rows are.
+    pub fn target(&self) -> LogTarget {
+        self.target
     }
 
     pub fn path(&self) -> &Path {
@@ -364,6 +488,8 @@ impl DataLog {
     /// One transition: at `t_secs` the state was `x` and `u` was applied
     /// until `t_secs + dt_secs`, when the state was `x_next`. `xdot_true`:
     /// the true derivative at `(x, u)`, when the log was created with truth.
+    /// A plant-step log adds the midpoint `(x + x_next) / 2`, projected.
+    /// Allocates nothing but a full batch's arrays.
     pub fn record(
         &mut self,
         t_secs: f64,
@@ -397,6 +523,13 @@ impl DataLog {
         for i in 0..nx {
             push((x_next[i] - self.prediction[i]) / dt_secs);
         }
+        if self.target == LogTarget::PlantStep {
+            for i in 0..nx {
+                self.midpoint[i] = (x[i] + x_next[i]) * 0.5;
+            }
+            self.nominal.project(&mut self.midpoint);
+            self.midpoint.iter().for_each(|&v| push(v));
+        }
         if let Some(xdot) = xdot_true {
             self.nominal.derivative(x, u, &mut self.xdot_nominal);
             xdot.iter().for_each(|&v| push(v));
@@ -418,7 +551,10 @@ impl DataLog {
         let arrays: Vec<ArrayRef> = self
             .columns
             .iter_mut()
-            .map(|c| Arc::new(Float64Array::from(std::mem::take(c))) as ArrayRef)
+            .map(|c| {
+                let full = std::mem::replace(c, Vec::with_capacity(BATCH_ROWS));
+                Arc::new(Float64Array::from(full)) as ArrayRef
+            })
             .collect();
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
         if let Some(w) = &mut self.writer {
@@ -447,6 +583,8 @@ pub struct Transitions {
     pub robot: String,
     pub nx: usize,
     pub nu: usize,
+    /// Control periods, or plant steps with their midpoints (`x_mid`).
+    pub target: LogTarget,
     pub columns: HashMap<String, Vec<f64>>,
     pub rows: usize,
 }
@@ -517,10 +655,17 @@ impl Transitions {
                     .extend_from_slice(values.values());
             }
         }
+        let target = match meta.get(TARGET_KIND_KEY) {
+            None => LogTarget::ControlPeriod,
+            Some(kind) => kind
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{name}: schema metadata `{TARGET_KIND_KEY}`: {e}"))?,
+        };
         Ok(Self {
             robot: get("robot")?,
             nx,
             nu,
+            target,
             columns,
             rows,
         })

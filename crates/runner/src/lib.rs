@@ -15,3 +15,9 @@ pub mod safety;
 pub mod scenario;
 pub mod stats;
 pub mod train;
+
+/// Counts allocations in the unit tests (the plant-step log's world step
+/// allocates nothing: `adapters::world`'s tests).
+#[cfg(test)]
+#[global_allocator]
+static GLOBAL: recede_test_support::CountingAllocator = recede_test_support::CountingAllocator;

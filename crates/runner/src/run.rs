@@ -258,14 +258,16 @@ pub fn run_with(
     options: &RunOptions,
     hook: Option<&mut dyn StepHook>,
 ) -> Result<RunSummary> {
-    run_scenario(scenario, options, hook)
+    run_scenario(scenario, options, hook, None)
         .with_context(|| format!("running {}", scenario.path.display()))
 }
 
+/// `plant_steps`: a plant-step data log the world adapter writes.
 fn run_scenario(
     scenario: &Scenario,
     options: &RunOptions,
     hook: Option<&mut dyn StepHook>,
+    plant_steps: Option<&mut crate::datalog::DataLog>,
 ) -> Result<RunSummary> {
     let f = &scenario.file;
     let s = &f.scenario;
@@ -372,6 +374,9 @@ fn run_scenario(
         &mut sim,
         options.render_workers.unwrap_or(DEFAULT_RENDER_WORKERS),
     );
+    if let Some(log) = plant_steps {
+        world.log_plant_steps(log, scenario.period_secs())?;
+    }
     let report = recede_rt::run(
         &mut world,
         &mut policy,
@@ -384,6 +389,10 @@ fn run_scenario(
         eprintln!();
     }
     let report = report?;
+    if let Some(e) = world.take_log_error() {
+        return Err(e.context("writing the data log"));
+    }
+    drop(world);
     drop(sink);
     let recording = match recorder {
         Some(r) => {
@@ -537,16 +546,18 @@ fn summarize(
 }
 
 /// `--log-data`: each control step's transition (true state, the command
-/// applied over the period, true state one period later) into a data log.
-pub struct TransitionHook<'a> {
+/// applied over the period, true state one period later) into a data log,
+/// then the step on to `inner`.
+pub struct TransitionHook<'a, 'h> {
     log: &'a mut crate::datalog::DataLog,
     period_secs: f64,
     last: Option<(f64, Vec<f64>, Vec<f64>)>,
+    inner: Option<&'h mut dyn StepHook>,
     /// The first write error, if any (later rows are skipped).
     pub error: Option<anyhow::Error>,
 }
 
-impl std::fmt::Debug for TransitionHook<'_> {
+impl std::fmt::Debug for TransitionHook<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TransitionHook")
             .field("period_secs", &self.period_secs)
@@ -554,19 +565,23 @@ impl std::fmt::Debug for TransitionHook<'_> {
     }
 }
 
-impl<'a> TransitionHook<'a> {
+impl<'a, 'h> TransitionHook<'a, 'h> {
     pub fn new(log: &'a mut crate::datalog::DataLog, period_secs: f64) -> Self {
         Self {
             log,
             period_secs,
             last: None,
+            inner: None,
             error: None,
         }
     }
 }
 
-impl StepHook for TransitionHook<'_> {
+impl StepHook for TransitionHook<'_, '_> {
     fn on_step(&mut self, r: &StepRecord<'_>) {
+        if let Some(inner) = &mut self.inner {
+            inner.on_step(r);
+        }
         if let Some((t, x, u)) = self.last.take() {
             if self.error.is_none() {
                 if let Err(e) = self
@@ -602,8 +617,27 @@ pub fn run_with_options_and_log(
 ) -> Result<RunSummary> {
     match log {
         None => run_with(scenario, options, None),
-        Some(log) => {
-            let mut hook = TransitionHook::new(log, scenario.period_secs());
+        Some(log) => run_logged(scenario, options, log, None),
+    }
+}
+
+/// [`run_with`] writing `log` (its rows: [`crate::datalog::LogTarget`]),
+/// `hook` seeing every control step.
+pub fn run_logged(
+    scenario: &Scenario,
+    options: &RunOptions,
+    log: &mut crate::datalog::DataLog,
+    hook: Option<&mut dyn StepHook>,
+) -> Result<RunSummary> {
+    use crate::datalog::LogTarget;
+    match log.target() {
+        LogTarget::PlantStep => run_scenario(scenario, options, hook, Some(log))
+            .with_context(|| format!("running {}", scenario.path.display())),
+        LogTarget::ControlPeriod => {
+            let mut hook = TransitionHook {
+                inner: hook,
+                ..TransitionHook::new(log, scenario.period_secs())
+            };
             let summary = run_with(scenario, options, Some(&mut hook))?;
             // The last step's transition ends where the run ends.
             if let (Some((t, x, u)), None) = (hook.last.take(), &hook.error) {

@@ -19,7 +19,7 @@ use nalgebra::SVector;
 use recede_learn::{train, Dataset, EpochReport, MlpResidual, ResidualSpec, TrainOptions};
 use serde::{Deserialize, Serialize};
 
-use crate::datalog::Transitions;
+use crate::datalog::{LogTarget, Transitions};
 
 /// Which columns of the log the residual is fitted to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,7 +103,9 @@ pub struct TrainSummary {
 }
 
 /// Reads the logs into one dataset of `(x, u, residual)` samples, rows with
-/// a non-finite value left out (counted).
+/// a non-finite value left out (counted). A plant-step log's samples sit
+/// at the step's midpoint (`x_mid`), where its target is second-order
+/// exact; a control period's at its start (`x`).
 pub fn dataset<const NX: usize, const NU: usize>(
     logs: &[Transitions],
     target: Target,
@@ -111,7 +113,12 @@ pub fn dataset<const NX: usize, const NU: usize>(
     let mut data = Dataset::new();
     let mut dropped = 0;
     for log in logs {
-        let x = log.group("x", NX)?;
+        // The true residual is a point value at `x` in every log.
+        let at = match (log.target, target) {
+            (LogTarget::PlantStep, Target::Target) => "x_mid",
+            _ => "x",
+        };
+        let x = log.group(at, NX)?;
         let u = log.group("u", NU)?;
         let r = log
             .group(target.prefix(), NX)

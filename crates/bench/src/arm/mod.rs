@@ -16,8 +16,7 @@
 //! controller as a model file, the oracle (a model no file can name) is its
 //! own MPC as the loop's policy. Training flies other draws (other seeds,
 //! never the evaluated ones) with the scenario's nominal controller on the
-//! true plant, in the harness's loop (`learned::closed_loop`: plant-step
-//! targets). The JSON lines have `problem = "p2_arm"`; `rmse_m` is the
+//! true plant, through the same loop with a plant-step transition log. The JSON lines have `problem = "p2_arm"`; `rmse_m` is the
 //! tip's position RMSE, `rmse_rad` the joint angles'.
 
 mod oracle;
@@ -29,7 +28,7 @@ use std::time::Instant;
 
 use anyhow::{ensure, Result};
 use nalgebra::SVector;
-use recede_control::{Controller, ReferenceConfig};
+use recede_control::ReferenceConfig;
 use recede_learn::{
     Activation, Dataset, Feature, MlpResidual, Output, ResidualSpec, SupportGuard, TrainOptions,
     TrainReport,
@@ -38,13 +37,13 @@ use recede_model::robots::arm::{NU, NX};
 use recede_model::robots::Arm;
 use recede_model::ResidualEvaluation;
 use recede_mpc::MpcConfig;
-use recede_runner::datalog::Nominal;
+use recede_runner::datalog::LogTarget;
 use recede_runner::run::{run_with, RunOptions};
 use recede_runner::scenario::Scenario;
 use recede_runner::stats::Percentiles;
 use serde::Serialize;
 
-use crate::learned::{self, LineModel, ModelKind, MpcPolicy, Rig, TargetKind};
+use crate::learned::{self, LineModel, ModelKind, MpcPolicy};
 use crate::scenarios;
 use crate::score::TrackingScore;
 pub use oracle::{
@@ -259,56 +258,21 @@ pub fn closed_loop(
 }
 
 /// One training flight: the scenario's nominal controller tracking the
-/// reference of `seed` for `secs` on the true arm, logging one sample per
-/// control step: a 1 ms plant step (cycling through the period's steps),
-/// its midpoint state, and the joint accelerations the nominal model
-/// misses over it.
+/// reference of `seed` for `secs` on the true arm, through `recede run`'s
+/// loop with a plant-step transition log (`recede run --log-data FILE
+/// --log-target plant_step`): one sample per control step, a 1 ms plant
+/// step (cycling through the period's steps), its midpoint state, and the
+/// joint accelerations the nominal model misses over it.
 pub fn training_flight(seed: u64, secs: f64) -> Result<Dataset<NX, NU>> {
     let scenario = scenario(seed)?;
-    let f = &scenario.file;
-    let mut controller =
-        Controller::from_config(&f.robot, &f.controller, &f.scenario.initial_state)?;
-    let mut plant = scenario.plant_config().build(f.scenario.seed)?;
-    let period_secs = scenario.period_secs();
-    let rig = Rig {
-        period_secs,
-        plant_step_secs: plant.step_secs(),
-        nominal: Nominal::Arm(Arm::default()),
-        log: Some(TargetKind::PlantStep),
-        midpoint: |_| {},
-    };
-    let Some(sines) = f.reference.computed_input() else {
-        anyhow::bail!("the arm's reference computes no torque");
-    };
-    let arm = Arm::default();
-    let unsolved = std::cell::Cell::new(0usize);
-    let sample = |t: f64, x: &mut [f64], u: &mut [f64]| {
-        f.reference.sample(t, x, u);
-        let (state, mut torque) = (
-            SVector::<f64, NX>::from_column_slice(x),
-            SVector::<f64, NU>::zeros(),
-        );
-        let solved = sines.model_input(&arm, t, &state, &mut torque);
-        unsolved.set(unsolved.get() + usize::from(!solved));
-        u.copy_from_slice(torque.as_slice());
-    };
-    let steps = (secs / period_secs).round() as usize;
-    let bounds = arm.input_bounds();
-    let flown = learned::closed_loop(
-        &rig,
-        &mut controller,
-        plant.as_mut(),
-        &bounds,
-        steps,
-        &sample,
-        |_, _| {},
-    )?;
+    let (data, summary) =
+        learned::data_flight("arm-flight", &scenario, secs, LogTarget::PlantStep, None)?;
     ensure!(
-        unsolved.get() == 0,
+        summary.unsolved_input_references == 0,
         "seed {seed}: {} reference nodes without an inverse-dynamics torque",
-        unsolved.get()
+        summary.unsolved_input_references
     );
-    Ok(flown.data)
+    Ok(data)
 }
 
 /// Training data: the nominal controller tracking the training references

@@ -2,40 +2,25 @@
 //! figure-eight, flown by the nominal controller of P2's scenario file on
 //! its true plant, logging one transition per control step.
 //!
-//! They keep the harness's own loop (`learned::closed_loop`), not the
-//! runner's: a plant-step target pairs one 1 ms plant step with its
-//! midpoint state, and the runner's loop shows a hook the control
-//! instants only. What `recede bench p2` times and scores (the figure-eight
-//! lines) runs through the runner.
+//! Each flight is P2's scenario with the flight's path as its reference (a
+//! `circle` with a `[reference.variation]`, or `sines` on the position),
+//! run through `recede run`'s loop with a transition log
+//! (`learned::data_flight`); its targets are plant steps by default
+//! (`recede run --log-data FILE --log-target plant_step`).
 
 use anyhow::Result;
-use nalgebra::Vector4;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use recede_control::Controller;
+use recede_control::{CircleVariation, InputReference, Plane, ReferenceConfig, Sines};
 use recede_learn::Dataset;
 use recede_model::robots::quadrotor::{NU, NX};
 use recede_model::robots::Quadrotor;
-use recede_runner::datalog::Nominal;
+use recede_rt::{StepHook, StepRecord};
+use recede_runner::scenario::Scenario;
 
 use super::DataOptions;
-use crate::learned::{self, Rig, TargetKind};
+use crate::learned;
 use crate::scenarios;
-
-/// P2's loop for the training flights: the scenario's control period, its
-/// plant's step, logging `log`.
-fn rig(period_secs: f64, plant_step_secs: f64, log: Option<TargetKind>) -> Rig {
-    Rig {
-        period_secs,
-        plant_step_secs,
-        nominal: Nominal::Quadrotor(Quadrotor::default()),
-        log,
-        midpoint: |x| {
-            let q = Vector4::new(x[3], x[4], x[5], x[6]).normalize();
-            x[3..7].copy_from_slice(q.as_slice());
-        },
-    }
-}
 
 /// One training flight: a circle (with a slow vertical oscillation) at a
 /// speed that swings around its mean (so the vehicle also pitches along its
@@ -80,26 +65,24 @@ impl Circle {
         }
     }
 
-    /// Reference state (level, hover thrust) at `t_secs`.
-    pub fn sample(&self, t_secs: f64, x: &mut [f64], u: &mut [f64]) {
-        let (ws, v) = (self.swing_rate_rad_s, self.speed_m_s);
-        let (ss, sc) = (ws * t_secs).sin_cos();
-        // Arc length travelled and speed along the circle.
-        let arc = v * t_secs + v * self.swing / ws * (1.0 - sc);
-        let speed = v * (1.0 + self.swing * ss);
-        let a = self.phase_rad + self.direction * arc / self.radius_m;
-        let w = self.direction * speed / self.radius_m;
-        let (s, co) = a.sin_cos();
-        let (bs, bc) = (self.bob_rate_rad_s * t_secs).sin_cos();
-        x.fill(0.0);
-        x[0] = self.center_m[0] + self.radius_m * co;
-        x[1] = self.center_m[1] + self.radius_m * s;
-        x[2] = self.center_m[2] + self.bob_amplitude_m * bs;
-        x[3] = 1.0;
-        x[7] = -self.radius_m * w * s;
-        x[8] = self.radius_m * w * co;
-        x[9] = self.bob_amplitude_m * self.bob_rate_rad_s * bc;
-        u.fill(Quadrotor::default().hover_thrust_n());
+    /// The circle as a scenario's reference: level attitude, hover thrust.
+    pub fn reference(&self) -> ReferenceConfig {
+        ReferenceConfig::Circle {
+            radius_m: self.radius_m,
+            speed_m_s: self.speed_m_s,
+            height_m: self.center_m[2],
+            plane: Plane::Xy,
+            center_xy_m: [self.center_m[0], self.center_m[1]],
+            hover_input: vec![Quadrotor::default().hover_thrust_n(); NU],
+            variation: Some(CircleVariation {
+                speed_swing: self.swing,
+                swing_rate_rad_s: self.swing_rate_rad_s,
+                clockwise: self.direction < 0.0,
+                phase_rad: self.phase_rad,
+                bob_m: self.bob_amplitude_m,
+                bob_rate_rad_s: self.bob_rate_rad_s,
+            }),
+        }
     }
 }
 
@@ -165,20 +148,18 @@ impl Wander {
         }
     }
 
-    /// Reference state (level, hover thrust) at `t_secs`.
-    pub fn sample(&self, t_secs: f64, x: &mut [f64], u: &mut [f64]) {
-        x.fill(0.0);
-        for axis in 0..3 {
-            x[axis] = self.center_m[axis];
-            for k in 0..3 {
-                let (a, w) = (self.amplitude_m[axis][k], self.rate_rad_s[axis][k]);
-                let (s, c) = (w * t_secs + self.phase_rad[axis][k]).sin_cos();
-                x[axis] += a * s;
-                x[7 + axis] += a * w * c;
-            }
-        }
-        x[3] = 1.0;
-        u.fill(Quadrotor::default().hover_thrust_n());
+    /// The path as a scenario's reference: `sines` on the position, their
+    /// rates on the velocity, hover thrust.
+    pub fn reference(&self) -> ReferenceConfig {
+        ReferenceConfig::Sines(Sines {
+            states: vec![0, 1, 2],
+            rate_states: vec![7, 8, 9],
+            center: self.center_m.to_vec(),
+            amplitude: self.amplitude_m.iter().map(|a| a.to_vec()).collect(),
+            frequency_rad_s: self.rate_rad_s.iter().map(|w| w.to_vec()).collect(),
+            phase_rad: self.phase_rad.iter().map(|p| p.to_vec()).collect(),
+            input: InputReference::Given(vec![Quadrotor::default().hover_thrust_n(); NU]),
+        })
     }
 }
 
@@ -190,19 +171,41 @@ pub enum Flight {
 }
 
 impl Flight {
-    pub fn sample(&self, t_secs: f64, x: &mut [f64], u: &mut [f64]) {
+    /// The flight's path as a scenario's reference.
+    pub fn reference(&self) -> ReferenceConfig {
         match self {
-            Flight::Circle(c) => c.sample(t_secs, x, u),
-            Flight::Wander(w) => w.sample(t_secs, x, u),
+            Flight::Circle(c) => c.reference(),
+            Flight::Wander(w) => w.reference(),
         }
+    }
+
+    /// The reference state and input at `t_secs`.
+    pub fn sample(&self, t_secs: f64, x: &mut [f64], u: &mut [f64]) {
+        self.reference().sample(t_secs, x, u);
+    }
+
+    /// P2's scenario (configs/bench/p2_v9.toml: its controller, its true
+    /// plant) flying this path from its start for `secs`.
+    pub fn scenario(&self, secs: f64) -> Result<Scenario> {
+        let mut s = scenarios::p2(9.0)?;
+        let f = &mut s.file;
+        f.reference = self.reference();
+        f.reference
+            .sample(0.0, &mut f.scenario.initial_state, &mut [0.0; NU]);
+        // Level: `sines` leave the states they do not list (the
+        // quaternion) at 0, which P2's controller does not weight (q_w).
+        f.scenario.initial_state[3] = 1.0;
+        f.scenario.duration_secs = secs;
+        Ok(s)
     }
 }
 
 /// The training data: transitions `(x, u, measured residual of x')` of the
 /// nominal MPC flying the random flights on the true plant, one per control
-/// step (see [`TargetKind`]), the flights, and the lowest height reached.
-/// Flights run in parallel (each is its own deterministic closed loop, drawn
-/// up front from the seed), so the data do not depend on the thread count.
+/// step (see `recede_runner::datalog::LogTarget`), the flights, and the
+/// lowest height reached. Flights run in parallel (each is its own
+/// deterministic closed loop, drawn up front from the seed), so the data
+/// do not depend on the thread count.
 pub fn generate_data(options: &DataOptions) -> Result<(Dataset<NX, NU>, Vec<Flight>, f64)> {
     use rayon::prelude::*;
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
@@ -226,32 +229,26 @@ pub fn generate_data(options: &DataOptions) -> Result<(Dataset<NX, NU>, Vec<Flig
     Ok((data, flights, lowest))
 }
 
-/// One training flight: its samples and the lowest height it reached. The
-/// nominal controller and the true plant of P2's scenario file, started on
-/// the flight's path.
+/// The lowest height at the control instants.
+struct Lowest(f64);
+
+impl StepHook for Lowest {
+    fn on_step(&mut self, r: &StepRecord<'_>) {
+        self.0 = self.0.min(r.true_state[2]);
+    }
+}
+
+/// One training flight: its samples and the lowest height it reached (at
+/// the control instants and at the end).
 fn fly(flight: &Flight, options: &DataOptions) -> Result<(Dataset<NX, NU>, f64)> {
-    let sample = |t: f64, x: &mut [f64], u: &mut [f64]| flight.sample(t, x, u);
-    let mut x0 = [0.0; NX];
-    sample(0.0, &mut x0, &mut [0.0; NU]);
-    let scenario = scenarios::p2(9.0)?;
-    let f = &scenario.file;
-    let mut controller = Controller::from_config(&f.robot, &f.controller, &x0)?;
-    let mut plant_config = scenario.plant_config();
-    plant_config.initial_state = Some(x0.to_vec());
-    let mut plant = plant_config.build(f.scenario.seed)?;
-    let period_secs = scenario.period_secs();
-    let steps = (options.flight_secs / period_secs).round() as usize;
-    let mut lowest = f64::INFINITY;
-    let rig = rig(period_secs, plant.step_secs(), Some(options.target));
-    let bounds = Quadrotor::default().input_bounds();
-    let flown = learned::closed_loop(
-        &rig,
-        &mut controller,
-        plant.as_mut(),
-        &bounds,
-        steps,
-        &sample,
-        |_, x| lowest = lowest.min(x[2]),
+    let scenario = flight.scenario(options.flight_secs)?;
+    let mut lowest = Lowest(f64::INFINITY);
+    let (data, summary) = learned::data_flight(
+        "p2-flight",
+        &scenario,
+        options.flight_secs,
+        options.target,
+        Some(&mut lowest),
     )?;
-    Ok((flown.data, lowest.min(plant.state()[2])))
+    Ok((data, lowest.0.min(summary.final_state[2])))
 }

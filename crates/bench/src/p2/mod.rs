@@ -82,7 +82,9 @@ pub struct DataOptions {
     pub target: TargetKind,
 }
 
-pub use crate::learned::TargetKind;
+/// What a training sample's target is: a control period, or one plant
+/// step about its midpoint (the default).
+pub use recede_runner::datalog::LogTarget as TargetKind;
 
 impl Default for DataOptions {
     fn default() -> Self {

@@ -92,8 +92,9 @@ fn wander_paths_respect_their_bounds() {
         let w = Wander::random(&mut rng, 0.5, 15.0);
         for k in 0..600 {
             let t = k as f64 * 0.05;
-            w.sample(t, &mut x, &mut u);
-            w.sample(t + 1e-5, &mut x2, &mut u);
+            let path = Flight::Wander(w);
+            path.sample(t, &mut x, &mut u);
+            path.sample(t + 1e-5, &mut x2, &mut u);
             assert!(x[2] >= 7.0 - 1e-9, "z {}", x[2]);
             let speed = (x[7].powi(2) + x[8].powi(2) + x[9].powi(2)).sqrt();
             assert!(speed <= 15.0 * 1.5, "speed {speed}");
@@ -204,4 +205,49 @@ fn a_lap_tracks_and_reports() {
         assert!(value.get(key).is_some(), "{key}");
     }
     assert!(value["step_us"].get("p99").is_some());
+}
+
+/// P2's training data are what `recede run FLIGHT --log-data FILE
+/// --log-target plant_step` writes for each flight's scenario, read as
+/// `recede train` reads it: the flights run through the runner's loop.
+#[test]
+fn training_flights_are_recede_runs_with_plant_step_logs() {
+    use recede_runner::datalog::{DataLog, LogTarget, Transitions};
+    use recede_runner::run::{run_with_options_and_log, RunOptions};
+    use recede_runner::train::{dataset, Target};
+
+    let options = DataOptions {
+        flights: 1,
+        wander_flights: 1,
+        flight_secs: 0.3,
+        ..DataOptions::default()
+    };
+    let (data, flights, _) = generate_data(&options).unwrap();
+    assert_eq!(data.len(), 2 * 30);
+    let mut logged = Vec::new();
+    for flight in &flights {
+        let scenario = flight.scenario(options.flight_secs).unwrap();
+        // The flight starts on its path, level.
+        let mut x0 = [0.0; NX];
+        flight.sample(0.0, &mut x0, &mut [0.0; NU]);
+        x0[3] = 1.0;
+        assert_eq!(scenario.file.scenario.initial_state, x0.to_vec());
+        let file = learned::TempFile::log("p2-test");
+        let mut log =
+            DataLog::create_for(&file.0, &scenario.file.robot, false, LogTarget::PlantStep)
+                .unwrap();
+        let run = RunOptions {
+            duration_secs: Some(options.flight_secs),
+            ..RunOptions::default()
+        };
+        let summary = run_with_options_and_log(&scenario, &run, Some(&mut log)).unwrap();
+        assert_eq!(summary.control_steps, 30);
+        assert_eq!(summary.fallbacks, 0);
+        log.finish().unwrap();
+        let read = Transitions::read(&file.0).unwrap();
+        let (samples, dropped) = dataset::<NX, NU>(&[read], Target::Target).unwrap();
+        assert_eq!(dropped, 0);
+        logged.extend(samples.samples);
+    }
+    assert_eq!(data.samples, logged);
 }

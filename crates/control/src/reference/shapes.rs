@@ -55,6 +55,96 @@ pub(super) fn circle(
     velocity[b] = speed * c;
 }
 
+/// `[reference.variation]` of a circle: its speed swings as
+/// `speed (1 + speed_swing sin(swing_rate_rad_s t))`, it starts at
+/// `phase_rad` from the plane's first axis, runs clockwise (seen from the
+/// plane's normal) when asked, and bobs across the plane as `bob_m
+/// sin(bob_rate_rad_s t)`. The quadrotor pitches along such a path and
+/// climbs and sinks, which a steady circle never asks of it (P2's training
+/// flights fly them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CircleVariation {
+    pub speed_swing: f64,
+    pub swing_rate_rad_s: f64,
+    pub clockwise: bool,
+    pub phase_rad: f64,
+    pub bob_m: f64,
+    pub bob_rate_rad_s: f64,
+}
+
+impl CircleVariation {
+    pub(super) fn validate(&self) -> Result<(), crate::ControlError> {
+        super::finite(
+            "reference.variation",
+            &[
+                self.speed_swing,
+                self.swing_rate_rad_s,
+                self.phase_rad,
+                self.bob_m,
+                self.bob_rate_rad_s,
+            ],
+        )?;
+        if !(0.0..1.0).contains(&self.speed_swing) {
+            return Err(crate::ControlError::Parse {
+                origin: "reference.variation.speed_swing".into(),
+                message: format!(
+                    "expected a value in [0, 1) (the speed stays positive), found {}",
+                    self.speed_swing
+                ),
+            });
+        }
+        if self.speed_swing > 0.0 && self.swing_rate_rad_s <= 0.0 {
+            return Err(crate::ControlError::Parse {
+                origin: "reference.variation.swing_rate_rad_s".into(),
+                message: format!(
+                    "expected a value > 0 with a speed swing, found {}",
+                    self.swing_rate_rad_s
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// [`circle`] with this variation: position and velocity at `t`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn sample(
+        &self,
+        center: [f64; 3],
+        radius: f64,
+        speed: f64,
+        plane: Plane,
+        t: f64,
+        position: &mut [f64],
+        velocity: &mut [f64],
+    ) {
+        let (ws, v) = (self.swing_rate_rad_s, speed);
+        let (ss, sc) = (ws * t).sin_cos();
+        // Arc length flown and the speed along the circle.
+        let swung = if self.speed_swing == 0.0 {
+            0.0
+        } else {
+            v * self.speed_swing / ws * (1.0 - sc)
+        };
+        let arc = v * t + swung;
+        let speed = v * (1.0 + self.speed_swing * ss);
+        let direction = if self.clockwise { -1.0 } else { 1.0 };
+        let angle = self.phase_rad + direction * arc / radius;
+        let w = direction * speed / radius;
+        let (s, c) = angle.sin_cos();
+        let (bs, bc) = (self.bob_rate_rad_s * t).sin_cos();
+        let (a, b) = plane.axes();
+        let normal = 3 - a - b;
+        position.copy_from_slice(&center);
+        position[a] += radius * c;
+        position[b] += radius * s;
+        position[normal] += self.bob_m * bs;
+        velocity[a] = -radius * w * s;
+        velocity[b] = radius * w * c;
+        velocity[normal] = self.bob_m * self.bob_rate_rad_s * bc;
+    }
+}
+
 /// `[reference] kind = "spline"` as written in the file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -277,6 +367,73 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A varied circle: velocity the derivative of position in each plane,
+    /// the speed along the circle swinging about its mean, the bob across
+    /// the plane; clockwise mirrors it; without variation it is the
+    /// steady circle; a swing of 1 or more is refused by name.
+    #[test]
+    fn varied_circle_velocity_is_the_derivative() {
+        let varied = CircleVariation {
+            speed_swing: 0.3,
+            swing_rate_rad_s: 0.8,
+            clockwise: false,
+            phase_rad: 0.4,
+            bob_m: 0.7,
+            bob_rate_rad_s: 1.1,
+        };
+        let c = [1.0, -2.0, 3.0];
+        for plane in [Plane::Xy, Plane::Xz, Plane::Yz] {
+            let (a, b) = plane.axes();
+            let normal = 3 - a - b;
+            let (mut p0, mut p1, mut p, mut v, mut scratch) =
+                ([0.0; 3], [0.0; 3], [0.0; 3], [0.0; 3], [0.0; 3]);
+            let (mut slowest, mut fastest) = (f64::INFINITY, 0.0_f64);
+            for k in 0..200 {
+                let t = 0.07 * k as f64;
+                let h = 1e-6;
+                varied.sample(c, 2.5, 4.0, plane, t - h, &mut p0, &mut scratch);
+                varied.sample(c, 2.5, 4.0, plane, t + h, &mut p1, &mut scratch);
+                varied.sample(c, 2.5, 4.0, plane, t, &mut p, &mut v);
+                let r = ((p[a] - c[a]).powi(2) + (p[b] - c[b]).powi(2)).sqrt();
+                assert!((r - 2.5).abs() < 1e-12);
+                assert!((p[normal] - c[normal] - 0.7 * (1.1 * t).sin()).abs() < 1e-12);
+                for i in 0..3 {
+                    assert!(((p1[i] - p0[i]) / (2.0 * h) - v[i]).abs() < 1e-6);
+                }
+                let along = (v[a] * v[a] + v[b] * v[b]).sqrt();
+                slowest = slowest.min(along);
+                fastest = fastest.max(along);
+            }
+            assert!(
+                slowest < 4.0 * 0.75 && fastest > 4.0 * 1.25,
+                "{slowest} {fastest}"
+            );
+        }
+        let mirrored = CircleVariation {
+            clockwise: true,
+            ..varied
+        };
+        let (mut p, mut q, mut v) = ([0.0; 3], [0.0; 3], [0.0; 3]);
+        varied.sample(c, 2.5, 4.0, Plane::Xy, 1.3, &mut p, &mut v);
+        mirrored.sample(c, 2.5, 4.0, Plane::Xy, 1.3, &mut q, &mut v);
+        assert!((p[0] - q[0]).abs() > 1e-3 && (p[2] - q[2]).abs() < 1e-12);
+        let steady = CircleVariation::default();
+        let (mut r, mut w) = ([0.0; 3], [0.0; 3]);
+        for t in [0.0, 0.5, 2.0] {
+            steady.sample(c, 2.5, 4.0, Plane::Xz, t, &mut p, &mut v);
+            circle(c, 2.5, 4.0, Plane::Xz, t, &mut r, &mut w);
+            for i in 0..3 {
+                assert!((p[i] - r[i]).abs() < 1e-12 && (v[i] - w[i]).abs() < 1e-12);
+            }
+        }
+        let swung = CircleVariation {
+            speed_swing: 1.0,
+            ..varied
+        };
+        let e = swung.validate().unwrap_err().to_string();
+        assert!(e.contains("reference.variation.speed_swing"), "{e}");
     }
 
     #[test]

@@ -180,12 +180,20 @@ pub fn check_reference(r: &ReferenceConfig) -> Result<()> {
             height_m,
             center_xy_m,
             hover_input,
+            variation,
             ..
         } => {
             check("radius_m", &[*radius_m])?;
             check("speed_m_s", &[*speed_m_s])?;
             check("height_m", &[*height_m])?;
             check("center_xy_m", center_xy_m)?;
+            if let Some(v) = variation {
+                check("variation.speed_swing", &[v.speed_swing])?;
+                check("variation.swing_rate_rad_s", &[v.swing_rate_rad_s])?;
+                check("variation.phase_rad", &[v.phase_rad])?;
+                check("variation.bob_m", &[v.bob_m])?;
+                check("variation.bob_rate_rad_s", &[v.bob_rate_rad_s])?;
+            }
             check("hover_input", hover_input)
         }
         ReferenceConfig::Spline(spline) => {

@@ -2,12 +2,14 @@
 //! (each binary links rerun): the loop's goals, repeatability and
 //! recording (`run_loop`), the perception scenarios (`perception`), the
 //! soft cart-pole (`soft_cartpole`), the URDF arm's Cartesian circle
-//! (`arm6`), the EKF of robots brought by file (`file_ekf`). The fuzzing of every scenario is its
+//! (`arm6`), the EKF of robots brought by file (`file_ekf`), plant-step
+//! transition logs (`plant_step_log`). The fuzzing of every scenario is its
 //! own binary (`fuzz_scenarios.rs`: its panic hook sees every thread).
 
 mod arm6;
 mod file_ekf;
 mod perception;
+mod plant_step_log;
 mod run_loop;
 mod soft_cartpole;
 
