@@ -172,3 +172,69 @@ fn a_missing_or_corrupt_model_file_is_an_error_naming_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad.safetensors"), "{stderr}");
 }
+
+/// `--log-target plant_step`: once a period one plant step of P2's true
+/// plant (1 ms) with its midpoint, which `recede train` fits at `x_mid`;
+/// without `--log-data` the option is refused.
+#[test]
+fn plant_step_logs_train_at_the_midpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("steps.arrows");
+    ok(&recede(&[
+        "run",
+        "configs/bench/p2_v9.toml",
+        "--duration",
+        "0.3",
+        "--json",
+        "--no-rrd",
+        "--log-data",
+        log.to_str().unwrap(),
+        "--log-target",
+        "plant_step",
+    ]));
+    let t = Transitions::read(&log).unwrap();
+    assert_eq!(t.target, recede_runner::datalog::LogTarget::PlantStep);
+    assert_eq!(t.rows, 30);
+    assert!(t.columns["dt_secs"].iter().all(|&h| h == 0.001));
+    let (x, x_next, mid) = (
+        t.group("x", 13).unwrap(),
+        t.group("x_next", 13).unwrap(),
+        t.group("x_mid", 13).unwrap(),
+    );
+    for row in 0..t.rows {
+        // The step's midpoint: the mean (the quaternion renormalised).
+        for i in (0..3).chain(7..13) {
+            assert_eq!(mid[i][row], (x[i][row] + x_next[i][row]) * 0.5);
+        }
+    }
+    let config = dir.path().join("residual.toml");
+    std::fs::write(
+        &config,
+        "hidden = [4]\nfeatures = [{ kind = \"body_velocity\" }, { kind = \"input_sum\" }]\n\
+         outputs = [{ kind = \"world_from_body\", start = 7 }]\n\
+         [training]\nmax_epochs = 2\nbatch_size = 8\n",
+    )
+    .unwrap();
+    let model = dir.path().join("drag.safetensors");
+    let out = recede(&[
+        "train",
+        "--data",
+        log.to_str().unwrap(),
+        "--model",
+        config.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    let summary: serde_json::Value = serde_json::from_str(ok(&out).trim()).unwrap();
+    assert_eq!(summary["samples"], 30);
+
+    let refused = recede(&[
+        "run",
+        "configs/bench/p2_v9.toml",
+        "--no-rrd",
+        "--log-target",
+        "plant_step",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--log-data"));
+}

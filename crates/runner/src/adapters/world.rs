@@ -63,7 +63,10 @@ impl<'a> SimWorld<'a> {
     /// Writes one plant step per control period of `period_secs` to `log`
     /// (a [`crate::datalog::LogTarget::PlantStep`] log): the state before
     /// it, the input the actuators applied over it, the state after it.
-    /// The world moves exactly as without a log.
+    /// The plant and the sensors' schedule move exactly as without a log
+    /// (the simulator is stepped to the kept step's ends in between); only
+    /// scripted objects, placed where the simulator stops, are also placed
+    /// at those ends, which a camera sampled later in the period sees.
     pub fn log_plant_steps(
         &mut self,
         log: &'a mut DataLog,
