@@ -79,13 +79,18 @@ proptest! {
 /// for bit.
 fn tangents_match_duals(x: &SVector<f64, NX>, u: &SVector<f64, NU>) {
     let model = SoftCartPole::default();
-    let t = model.derivative_tangent(x, u).expect("the model gives its tangent");
+    let t = model
+        .derivative_tangent(x, u)
+        .expect("the model gives its tangent");
     let f = model.derivative(x, u);
     for i in 0..NX {
         assert_eq!(t.value[i].to_bits(), f[i].to_bits(), "derivative[{i}]");
     }
     let rk = Rk4::new(0.02, 2);
-    let (by_tangents, by_duals) = (rk.linearize(&model, x, u), rk.linearize_by_duals(&model, x, u));
+    let (by_tangents, by_duals) = (
+        rk.linearize(&model, x, u),
+        rk.linearize_by_duals(&model, x, u),
+    );
     let worst = |a: f64, b: f64| (a - b).abs() / a.abs().max(b.abs()).max(1.0);
     for i in 0..NX {
         for j in 0..NX {

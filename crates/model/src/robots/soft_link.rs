@@ -429,7 +429,10 @@ pub fn acceleration_tangent<const NQ: usize, const D: usize>(
     SMatrix<f64, NQ, NQ>,
     SVector<f64, NQ>,
 ) {
-    assert!(D + 1 == NQ, "one dual direction per coordinate but the cart's");
+    assert!(
+        D + 1 == NQ,
+        "one dual direction per coordinate but the cart's"
+    );
     let seeded = |v: &SVector<f64, NQ>| -> SVector<DualSVec64<D>, NQ> {
         SVector::from_fn(|i, _| match i {
             0 => DualSVec64::from_re(v[0]),
@@ -455,9 +458,15 @@ pub fn acceleration_tangent<const NQ: usize, const D: usize>(
     let mut d_qd = SMatrix::<f64, NQ, NQ>::zeros();
     for k in 1..NQ {
         // The elastic forces are diagonal: -k l q_k - k l tau q'_k.
-        let elastic = if k >= 2 { stiffness[(k - 2) % 3] * l } else { 0.0 };
+        let elastic = if k >= 2 {
+            stiffness[(k - 2) % 3] * l
+        } else {
+            0.0
+        };
         let mut by_q = SVector::<f64, NQ>::from_fn(|i, _| {
-            let dm_a: f64 = (0..NQ).map(|j| column(&on_q.mass[(i, j)], k - 1) * a[j]).sum();
+            let dm_a: f64 = (0..NQ)
+                .map(|j| column(&on_q.mass[(i, j)], k - 1) * a[j])
+                .sum();
             -column(&on_q.bias[i], k - 1) - dm_a
         });
         by_q[k] -= elastic;
