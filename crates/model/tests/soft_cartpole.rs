@@ -69,6 +69,36 @@ proptest! {
         let x = scaled(&s[..NX], LO, HI);
         let u = SVector::<f64, NU>::new(-80.0 + 160.0 * s[NX]);
         check_jacobians(&SoftCartPole::default(), 0.02, &x, &u);
+        tangents_match_duals(&x, &u);
+    }
+}
+
+/// The model's own derivative tangent (what `linearize` now carries
+/// through RK4) against duals through the whole step: the same Jacobians
+/// to round-off, and the continuous tangent's value the derivative's bit
+/// for bit.
+fn tangents_match_duals(x: &SVector<f64, NX>, u: &SVector<f64, NU>) {
+    let model = SoftCartPole::default();
+    let t = model
+        .derivative_tangent(x, u)
+        .expect("the model gives its tangent");
+    let f = model.derivative(x, u);
+    for i in 0..NX {
+        assert_eq!(t.value[i].to_bits(), f[i].to_bits(), "derivative[{i}]");
+    }
+    let rk = Rk4::new(0.02, 2);
+    let (by_tangents, by_duals) = (
+        rk.linearize(&model, x, u),
+        rk.linearize_by_duals(&model, x, u),
+    );
+    let worst = |a: f64, b: f64| (a - b).abs() / a.abs().max(b.abs()).max(1.0);
+    for i in 0..NX {
+        for j in 0..NX {
+            let e = worst(by_tangents.a[(i, j)], by_duals.a[(i, j)]);
+            assert!(e <= 1e-10, "A[{i},{j}]: {e:e}");
+        }
+        let e = worst(by_tangents.b[(i, 0)], by_duals.b[(i, 0)]);
+        assert!(e <= 1e-10, "B[{i}]: {e:e}");
     }
 }
 

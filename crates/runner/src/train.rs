@@ -216,6 +216,7 @@ pub fn run(data: &[PathBuf], model_config: &Path, out: &Path) -> Result<TrainSum
         (4, 1) => go!(4, 1),
         (5, 2) => go!(5, 2),
         (4, 2) => go!(4, 2),
+        (10, 1) => go!(10, 1),
         _ => bail!("no built-in robot has {nx} states and {nu} inputs"),
     };
     bar.finish_and_clear();

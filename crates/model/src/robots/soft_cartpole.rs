@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::soft_link;
 use super::{Body, Pose, Robot};
 use crate::error::{check_non_negative, check_positive};
-use crate::{Bounds, Dynamics, ModelError, Scalar};
+use crate::{Bounds, Dynamics, ModelError, Scalar, Tangent};
 
 /// Generalised coordinates of the 1-segment link: cart, pivot, 3 strains.
 pub const NQ: usize = 5;
@@ -121,6 +121,37 @@ impl Dynamics<NX, NU> for SoftCartPole {
         let p = &self.params;
         let qdd = soft_link::acceleration(p, p.retardation_time_secs, &q, &qd, u[0]);
         SVector::from_fn(|i, _| if i < NQ { qd[i] } else { qdd[i - NQ] })
+    }
+
+    /// By [`soft_link::acceleration_tangent`]: four dual directions and one
+    /// f64 Cholesky factor instead of ten directions through a dual one,
+    /// which is what `Rk4::linearize` then carries through its stages.
+    fn derivative_tangent(
+        &self,
+        x: &SVector<f64, NX>,
+        u: &SVector<f64, NU>,
+    ) -> Option<Tangent<NX, NU>> {
+        let (q, qd) = split(x);
+        let p = &self.params;
+        let (a, d_q, d_qd, d_f) = soft_link::acceleration_tangent::<NQ, { NQ - 1 }>(
+            p,
+            p.retardation_time_secs,
+            &q,
+            &qd,
+            u[0],
+        );
+        let mut t = Tangent::zeros();
+        for i in 0..NQ {
+            t.value[i] = qd[i];
+            t.value[NQ + i] = a[i];
+            t.d_x[(i, NQ + i)] = 1.0;
+            t.d_u[(NQ + i, 0)] = d_f[i];
+            for j in 0..NQ {
+                t.d_x[(NQ + i, j)] = d_q[(i, j)];
+                t.d_x[(NQ + i, NQ + j)] = d_qd[(i, j)];
+            }
+        }
+        Some(t)
     }
 }
 

@@ -14,6 +14,7 @@
 //! `q`, so only positions carry velocity-product terms.
 
 use nalgebra::{SMatrix, SVector};
+use num_dual::DualSVec64;
 
 use super::soft_cartpole::SoftCartPoleParams;
 use crate::{c, Scalar, GRAVITY};
@@ -357,10 +358,14 @@ pub fn acceleration<T: Scalar, const NQ: usize>(
 
 /// Solves `M x = b` for a symmetric positive definite `M` by Cholesky,
 /// on any scalar (no pivoting: `M` is a mass matrix).
-fn solve_spd<T: Scalar, const N: usize>(
-    mut m: SMatrix<T, N, N>,
-    mut b: SVector<T, N>,
-) -> SVector<T, N> {
+fn solve_spd<T: Scalar, const N: usize>(m: SMatrix<T, N, N>, b: SVector<T, N>) -> SVector<T, N> {
+    substitute(&cholesky(m), b)
+}
+
+/// The Cholesky factor `L` of `M = L L^T` in the lower triangle (the upper
+/// triangle keeps `M`'s entries): factored once, it solves every column of
+/// a Jacobian ([`acceleration_tangent`]).
+pub(crate) fn cholesky<T: Scalar, const N: usize>(mut m: SMatrix<T, N, N>) -> SMatrix<T, N, N> {
     for j in 0..N {
         let mut d = m[(j, j)];
         for k in 0..j {
@@ -377,6 +382,14 @@ fn solve_spd<T: Scalar, const N: usize>(
             m[(i, j)] = s * inv;
         }
     }
+    m
+}
+
+/// `L^-T L^-1 b` for the factor of [`cholesky`].
+pub(crate) fn substitute<T: Scalar, const N: usize>(
+    m: &SMatrix<T, N, N>,
+    mut b: SVector<T, N>,
+) -> SVector<T, N> {
     for i in 0..N {
         let mut s = b[i];
         for k in 0..i {
@@ -392,6 +405,79 @@ fn solve_spd<T: Scalar, const N: usize>(
         b[i] = s * m[(i, i)].recip();
     }
     b
+}
+
+/// [`acceleration`] with its exact Jacobians, cheaper than duals through
+/// the whole of it: the mass matrix and bias are assembled on duals of
+/// `D = NQ - 1` directions (every coordinate but the cart's, which neither
+/// enters), once seeded on `q` and once on `q'` (where the mass matrix's
+/// entries stay constants), and the Cholesky factor is formed once on f64
+/// for all columns: `da/dq_k = M^-1 (dQ/dq_k - dM/dq_k a)`, `da/dq'_k =
+/// M^-1 dQ/dq'_k`, `da/dF = M^-1 e_0`. The value is [`acceleration`]'s on
+/// f64 bit for bit (duals compute their real parts by the same f64
+/// operations). Returns `(a, da/dq, da/dq', da/dF)`.
+#[allow(clippy::type_complexity)]
+pub fn acceleration_tangent<const NQ: usize, const D: usize>(
+    p: &SoftCartPoleParams,
+    retardation_secs: f64,
+    q: &SVector<f64, NQ>,
+    qd: &SVector<f64, NQ>,
+    force: f64,
+) -> (
+    SVector<f64, NQ>,
+    SMatrix<f64, NQ, NQ>,
+    SMatrix<f64, NQ, NQ>,
+    SVector<f64, NQ>,
+) {
+    assert!(
+        D + 1 == NQ,
+        "one dual direction per coordinate but the cart's"
+    );
+    let seeded = |v: &SVector<f64, NQ>| -> SVector<DualSVec64<D>, NQ> {
+        SVector::from_fn(|i, _| match i {
+            0 => DualSVec64::from_re(v[0]),
+            _ => DualSVec64::from_re(v[i]).derivative(i - 1),
+        })
+    };
+    let constant = |v: &SVector<f64, NQ>| v.map(DualSVec64::<D>::from_re);
+    let on_q = assemble(p, &seeded(q), &constant(qd));
+    let on_qd = assemble(p, &constant(q), &seeded(qd));
+    let mass = on_q.mass.map(|v| v.re);
+    let mut rhs = elastic_forces(p, retardation_secs, q, qd) - on_q.bias.map(|v| v.re);
+    rhs[0] += force;
+    let factor = cholesky(mass);
+    let a = substitute(&factor, rhs);
+    let column = |v: &DualSVec64<D>, k: usize| v.eps.0.map_or(0.0, |d| d[k]);
+    let l = p.link_length_m / segments(NQ) as f64;
+    let stiffness = [
+        p.bending_stiffness_n_m2,
+        p.axial_stiffness_n,
+        p.shear_stiffness_n,
+    ];
+    let mut d_q = SMatrix::<f64, NQ, NQ>::zeros();
+    let mut d_qd = SMatrix::<f64, NQ, NQ>::zeros();
+    for k in 1..NQ {
+        // The elastic forces are diagonal: -k l q_k - k l tau q'_k.
+        let elastic = if k >= 2 {
+            stiffness[(k - 2) % 3] * l
+        } else {
+            0.0
+        };
+        let mut by_q = SVector::<f64, NQ>::from_fn(|i, _| {
+            let dm_a: f64 = (0..NQ)
+                .map(|j| column(&on_q.mass[(i, j)], k - 1) * a[j])
+                .sum();
+            -column(&on_q.bias[i], k - 1) - dm_a
+        });
+        by_q[k] -= elastic;
+        d_q.set_column(k, &substitute(&factor, by_q));
+        let mut by_qd = SVector::<f64, NQ>::from_fn(|i, _| -column(&on_qd.bias[i], k - 1));
+        by_qd[k] -= elastic * retardation_secs;
+        d_qd.set_column(k, &substitute(&factor, by_qd));
+    }
+    let mut e0 = SVector::<f64, NQ>::zeros();
+    e0[0] = 1.0;
+    (a, d_q, d_qd, substitute(&factor, e0))
 }
 
 /// The tip's position `(x, z)` and angle from upright.
