@@ -70,7 +70,10 @@ impl<'a, const NX: usize> Weight<'a, NX> {
 /// `A' S A` for a symmetric `S`: the lower triangle computed (as
 /// `tr_mul` computes it), the upper mirrored, so the result is exactly
 /// symmetric at half the second product's cost.
-fn sandwich<const NX: usize>(a: &SMatrix<f64, NX, NX>, s: &SMatrix<f64, NX, NX>) -> SMatrix<f64, NX, NX> {
+fn sandwich<const NX: usize>(
+    a: &SMatrix<f64, NX, NX>,
+    s: &SMatrix<f64, NX, NX>,
+) -> SMatrix<f64, NX, NX> {
     let sa = s * a;
     let mut out = SMatrix::<f64, NX, NX>::zeros();
     for col in 0..NX {
@@ -131,32 +134,28 @@ impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
         // the state there: S_N = Q_N, S_i = Q + A_i' S_{i+1} A_i. Then
         // H_{i,j} = B_i' S_{i+1} G_{i+1,j} (G_{i+1,i} = B_i) and
         // H_{i,i} gets R: O(N NX^3 + N^2 NX NU^2) on top of the G blocks,
-        // instead of an NX x NX product for every (i, j). Column c = i NU + ia
-        // of P's upper triangle is rows 0..=c, stored contiguously, and holds
-        // row ia of H_{i,0..=i}: one dot product of row ia of B_i' S_{i+1}
-        // with each column of G's row i + 1 (itself contiguous).
+        // instead of an NX x NX product for every (i, j). G's row i + 1 is
+        // contiguous, and so is column c of P's upper triangle (rows 0..=c).
         let q = Weight::new(&spec.q);
         let mut s = spec.q_terminal;
         for i in (0..n).rev() {
             let m = b[i].transpose() * s;
             let g_row = &self.g[g_index(i + 1, 0)..=g_index(i + 1, i)];
-            for ia in 0..NU {
-                let c = i * NU + ia;
-                let start = layout.p_index(0, c);
-                let column = &mut self.values.p[start..=start + c];
-                let w = m.row(ia);
-                for (r, entry) in column.iter_mut().enumerate() {
-                    let (j, jb) = (r / NU, r % NU);
-                    let g = &g_row[j];
-                    // Summed in order, as the product `m * G` did.
-                    let mut h = w[0] * g[(0, jb)];
-                    for x in 1..NX {
-                        h += w[x] * g[(x, jb)];
+            for (j, g) in g_row.iter().enumerate() {
+                let mut h = m * g;
+                if j == i {
+                    h += spec.r;
+                }
+                for ia in 0..NU {
+                    // Entry (i NU + ia, j NU + jb) of H lies at or below
+                    // the diagonal; its mirror is row j NU + jb of column
+                    // c = i NU + ia, whose rows start at p_index(0, c).
+                    let c = i * NU + ia;
+                    let at = layout.p_index(0, c) + j * NU;
+                    let last = if j == i { ia } else { NU - 1 };
+                    for jb in 0..=last {
+                        self.values.p[at + jb] = 2.0 * h[(ia, jb)];
                     }
-                    if j == i {
-                        h += spec.r[(ia, jb)];
-                    }
-                    *entry = 2.0 * h;
                 }
             }
             if i > 0 {
