@@ -1,6 +1,7 @@
 //! The AD Jacobians of `Rk4::linearize` against central finite differences,
-//! and the f64 step against the value part of `linearize`, for every
-//! built-in robot on random states and inputs.
+//! the f64 step against the value part of `linearize`, and the joint AD
+//! pass against the two separate ones, for every built-in robot on random
+//! states and inputs.
 
 use nalgebra::SVector;
 use proptest::prelude::*;
@@ -29,6 +30,16 @@ where
         let rk = Rk4::new(dt_secs, substeps);
         let lin = rk.linearize(model, x, u);
         let stepped = rk.step(model, x, u);
+        // One pass over state and input together gives the two passes'
+        // numbers (`==`: a zero's sign may differ).
+        let (joint, two) = (
+            rk.linearize_by_duals(model, x, u),
+            rk.linearize_in_two_passes(model, x, u),
+        );
+        prop_assert!(
+            joint.x_next == two.x_next && joint.a == two.a && joint.b == two.b,
+            "substeps {substeps}: the joint pass differs from the two passes: {joint:?} vs {two:?}"
+        );
         for i in 0..NX {
             prop_assert!(
                 stepped[i].to_bits() == lin.x_next[i].to_bits(),

@@ -90,4 +90,7 @@ fn held_jacobians_match_finite_differences() {
     let (up, um) = (u.add_scalar(h), u.add_scalar(-h));
     let column = (rk4.step(&model, &x, &up) - rk4.step(&model, &x, &um)) / (2.0 * h);
     assert!((lin.b.column(0) - column).amax() < 1e-7, "B");
+    // The held term's Jacobians seed the joint pass as they seed the two.
+    let two = rk4.linearize_in_two_passes(&model, &x, &u);
+    assert!(lin.a == two.a && lin.b == two.b && lin.x_next == two.x_next);
 }

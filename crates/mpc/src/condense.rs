@@ -67,6 +67,25 @@ impl<'a, const NX: usize> Weight<'a, NX> {
     }
 }
 
+/// `A' S A` for a symmetric `S`: the lower triangle computed (as
+/// `tr_mul` computes it), the upper mirrored, so the result is exactly
+/// symmetric at half the second product's cost.
+fn sandwich<const NX: usize>(
+    a: &SMatrix<f64, NX, NX>,
+    s: &SMatrix<f64, NX, NX>,
+) -> SMatrix<f64, NX, NX> {
+    let sa = s * a;
+    let mut out = SMatrix::<f64, NX, NX>::zeros();
+    for col in 0..NX {
+        for row in col..NX {
+            let v = a.column(row).dot(&sa.column(col));
+            out[(row, col)] = v;
+            out[(col, row)] = v;
+        }
+    }
+    out
+}
+
 fn g_index(k: usize, j: usize) -> usize {
     (k - 1) * k / 2 + j
 }
@@ -98,41 +117,49 @@ impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
         }
         let n = layout.horizon;
         let (a, b) = (&self.lin.a, &self.lin.b);
-        for j in 0..n {
-            self.g[g_index(j + 1, j)] = b[j];
-            for k in j + 1..n {
-                let previous = self.g[g_index(k, j)];
-                self.g[g_index(k + 1, j)].gemm(1.0, &a[k], &previous, 0.0);
+        // G row by row: row k + 1 is A_k times row k, then B_k. The rows lie
+        // one after the other, so each is read and written in order with
+        // A_k loaded once.
+        for k in 0..n {
+            let start = g_index(k + 1, 0);
+            let (done, rest) = self.g.split_at_mut(start);
+            let row = &mut rest[..=k];
+            let ak = &a[k];
+            for (out, previous) in row.iter_mut().zip(&done[start - k..]) {
+                *out = ak * previous;
             }
+            row[k] = b[k];
         }
         // S_{i+1}, the Hessian of the cost from node i+1 on with respect to
         // the state there: S_N = Q_N, S_i = Q + A_i' S_{i+1} A_i. Then
         // H_{i,j} = B_i' S_{i+1} G_{i+1,j} (G_{i+1,i} = B_i) and
         // H_{i,i} gets R: O(N NX^3 + N^2 NX NU^2) on top of the G blocks,
-        // instead of an NX x NX product for every (i, j).
+        // instead of an NX x NX product for every (i, j). G's row i + 1 is
+        // contiguous, and so is column c of P's upper triangle (rows 0..=c).
         let q = Weight::new(&spec.q);
         let mut s = spec.q_terminal;
         for i in (0..n).rev() {
             let m = b[i].transpose() * s;
-            for j in 0..=i {
-                let mut h = m * self.g[g_index(i + 1, j)];
-                if i == j {
+            let g_row = &self.g[g_index(i + 1, 0)..=g_index(i + 1, i)];
+            for (j, g) in g_row.iter().enumerate() {
+                let mut h = m * g;
+                if j == i {
                     h += spec.r;
                 }
                 for ia in 0..NU {
-                    for jb in 0..NU {
-                        // Entry (i*NU + ia, j*NU + jb) of H lies at or below the
-                        // diagonal; store its mirror (row j*NU+jb, col i*NU+ia).
-                        let (r, c) = (j * NU + jb, i * NU + ia);
-                        if r <= c {
-                            self.values.p[layout.p_index(r, c)] = 2.0 * h[(ia, jb)];
-                        }
+                    // Entry (i NU + ia, j NU + jb) of H lies at or below
+                    // the diagonal; its mirror is row j NU + jb of column
+                    // c = i NU + ia, whose rows start at p_index(0, c).
+                    let c = i * NU + ia;
+                    let at = layout.p_index(0, c) + j * NU;
+                    let last = if j == i { ia } else { NU - 1 };
+                    for jb in 0..=last {
+                        self.values.p[at + jb] = 2.0 * h[(ia, jb)];
                     }
                 }
             }
             if i > 0 {
-                let sa = s * a[i];
-                s = q.plus(&a[i].tr_mul(&sa));
+                s = q.plus(&sandwich(&a[i], &s));
             }
         }
         let first = layout.n_inputs() * (layout.n_inputs() + 1) / 2;
