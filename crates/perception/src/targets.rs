@@ -431,7 +431,12 @@ mod tests {
     fn inline_ceil_and_floor_match_the_standard_ones() {
         for i in -4000..4000 {
             let base = i as f64 * 0.125;
-            for x in [base, base + 1e-12, base - 1e-12, f64::from_bits(base.to_bits() + 1)] {
+            for x in [
+                base,
+                base + 1e-12,
+                base - 1e-12,
+                f64::from_bits(base.to_bits() + 1),
+            ] {
                 assert_eq!(super::ceil(x), x.ceil() as i64, "ceil {x}");
                 assert_eq!(super::floor(x), x.floor() as i64, "floor {x}");
             }

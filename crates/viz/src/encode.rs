@@ -120,7 +120,11 @@ mod tests {
     fn inline_rounding_matches_the_standard_one() {
         for i in 0..200_000u32 {
             let base = i as f32 * 0.25;
-            for x in [base, f32::from_bits(base.to_bits() + 1), f32::from_bits(base.to_bits().saturating_sub(1))] {
+            for x in [
+                base,
+                f32::from_bits(base.to_bits() + 1),
+                f32::from_bits(base.to_bits().saturating_sub(1)),
+            ] {
                 assert_eq!(round_non_negative(x), x.round() as u32, "{x}");
             }
         }
@@ -135,9 +139,23 @@ mod tests {
             };
             assert_eq!(inferno(s), reference, "{s}");
         }
-        for d in [-1.0, 0.0, 0.0004, 0.0005, 0.0015, 1.2345, 65.535, 65.5355, f32::NAN] {
+        for d in [
+            -1.0,
+            0.0,
+            0.0004,
+            0.0005,
+            0.0015,
+            1.2345,
+            65.535,
+            65.5355,
+            f32::NAN,
+        ] {
             let mm = (d * DEPTH_UNITS_PER_M).round();
-            let want = if (1.0..=65535.0).contains(&mm) { mm as u16 } else { 0 };
+            let want = if (1.0..=65535.0).contains(&mm) {
+                mm as u16
+            } else {
+                0
+            };
             assert_eq!(depth_mm(d), want, "{d}");
         }
     }
