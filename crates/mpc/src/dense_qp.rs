@@ -12,14 +12,16 @@
 //! `(P + sigma I + A' diag(rho) A) x~ = sigma x - q + A' (rho z - y)` (the
 //! KKT system with the dual block eliminated; then `z~ = A x~`), whose
 //! matrix is dense for a fully condensed QP, factorised by a dense Cholesky
-//! (nalgebra's, in place) once per matrix or rho change. `A' diag(rho) A`
-//! is accumulated row by row, so an input-box row costs one entry.
+//! once per matrix or rho change, with the soft rows' slacks eliminated
+//! first (`dense_factor.rs`). `A' diag(rho) A` is accumulated row by row,
+//! so an input-box row costs one entry.
 //! Everything is allocated in [`DenseSolver::new`].
 
 use std::time::Instant;
 
-use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
+use nalgebra::DVector;
 
+use crate::dense_factor::{dot, ReducedSystem};
 use crate::qp::{Csc, QpError, Solve};
 use crate::report::QpStatus;
 use crate::OsqpConfig;
@@ -59,45 +61,6 @@ fn c_min(a: f64, b: f64) -> f64 {
 
 fn norm_inf(v: &[f64]) -> f64 {
     v.iter().fold(0.0, |m, x| c_max(m, x.abs()))
-}
-
-/// Solves `L L' x = b` in place, `L` the lower triangle of the
-/// column-major `n x n` slice `l`: both sweeps on contiguous columns
-/// (nalgebra's `solve_mut` goes through a view per column, which cost as
-/// much as the arithmetic at n = 40).
-fn solve_in_place(l: &[f64], n: usize, b: &mut [f64]) {
-    for j in 0..n {
-        let column = &l[j * n..(j + 1) * n];
-        let bj = b[j] / column[j];
-        b[j] = bj;
-        for (bi, lij) in b[j + 1..].iter_mut().zip(&column[j + 1..]) {
-            *bi -= lij * bj;
-        }
-    }
-    for j in (0..n).rev() {
-        let column = &l[j * n..(j + 1) * n];
-        let dot = dot(&b[j + 1..], &column[j + 1..]);
-        b[j] = (b[j] - dot) / column[j];
-    }
-}
-
-/// `x'y` in four independent sums, which the compiler can keep in vector
-/// registers (one running sum is a chain of dependent additions).
-fn dot(x: &[f64], y: &[f64]) -> f64 {
-    let mut sums = [0.0; 4];
-    let (xc, yc) = (x.chunks_exact(4), y.chunks_exact(4));
-    let tail: f64 = xc
-        .remainder()
-        .iter()
-        .zip(yc.remainder())
-        .map(|(a, b)| a * b)
-        .sum();
-    for (a, b) in xc.zip(yc) {
-        for k in 0..4 {
-            sums[k] += a[k] * b[k];
-        }
-    }
-    (sums[0] + sums[1]) + (sums[2] + sums[3]) + tail
 }
 
 /// Row kinds, as OSQP's `constr_type`.
@@ -160,10 +123,24 @@ impl Columns {
         }
     }
 
-    /// `out = M x` for a symmetric `M` stored as its upper triangle.
+    /// `out = M x` for a symmetric `M` stored as its upper triangle. A
+    /// column whose rows are a run ending at the diagonal (a condensed
+    /// Hessian's) is one slice update and one dot product.
     fn sym_mul(&self, x: &[f64], out: &mut [f64]) {
         out.fill(0.0);
         for (c, xc) in x.iter().enumerate() {
+            let (start, end) = (self.indptr[c], self.indptr[c + 1]);
+            let rows = &self.indices[start..end];
+            let run = rows.last() == Some(&c) && rows[0] + rows.len() == c + 1;
+            if run {
+                let first = rows[0];
+                let values = &self.values[start..end - 1];
+                for (o, v) in out[first..c].iter_mut().zip(values) {
+                    *o += v * xc;
+                }
+                out[c] += self.values[end - 1] * xc + dot(values, &x[first..c]);
+                continue;
+            }
             for (r, v) in self.column(c) {
                 out[r] += v * xc;
                 if r != c {
@@ -226,17 +203,14 @@ pub(crate) struct DenseSolver {
     rho: f64,
     p: Columns,
     a: Columns,
-    /// `A`'s entries row by row: (column, index into `a.values`).
-    a_row_ptr: Vec<usize>,
-    a_row_entries: Vec<(usize, usize)>,
     q: Vec<f64>,
     l: Vec<f64>,
     u: Vec<f64>,
     kinds: Vec<RowKind>,
     rho_vec: Vec<f64>,
     rho_inv: Vec<f64>,
-    /// The factor of `P + sigma I + A' diag(rho) A`; its storage is reused.
-    factor: Option<Cholesky<f64, Dyn>>,
+    /// `P + sigma I + A' diag(rho) A` and its factor.
+    system: ReducedSystem,
     broken: bool,
     it: Iterates,
     info: Info,
@@ -308,6 +282,7 @@ impl DenseSolver {
             check_every,
             time_limit_secs: config.time_limit_secs,
         };
+        let system = ReducedSystem::new(n, p.indptr, p.indices, &a_row_ptr, &a_row_entries);
         let zeros = |k: usize| vec![0.0; k];
         let mut solver = Self {
             n,
@@ -316,15 +291,13 @@ impl DenseSolver {
             rho: c_min(c_max(config.rho, RHO_MIN), RHO_MAX),
             p: Columns::from(p),
             a: a_cols,
-            a_row_ptr,
-            a_row_entries,
             q: q.to_vec(),
             l: l.to_vec(),
             u: u.to_vec(),
             kinds: vec![RowKind::Inequality; m],
             rho_vec: zeros(m),
             rho_inv: zeros(m),
-            factor: Some(Cholesky::new_unchecked(DMatrix::zeros(n, n))),
+            system,
             broken: false,
             it: Iterates {
                 x: zeros(n),
@@ -368,46 +341,16 @@ impl DenseSolver {
         }
     }
 
-    /// Assembles and factorises `P + sigma I + A' diag(rho) A` (its lower
-    /// triangle) in the factor's own storage. A pivot that is not positive
-    /// and finite leaves the solver broken until the next success.
+    /// Assembles and factorises `P + sigma I + A' diag(rho) A`
+    /// (`dense_factor.rs`). A pivot that is not positive and finite leaves
+    /// the solver broken until the next success.
     fn refactor(&mut self) -> Result<(), QpError> {
-        let n = self.n;
-        let mut k = match self.factor.take() {
-            Some(f) => f.unpack_dirty(),
-            None => return Err(QpError),
-        };
-        k.fill(0.0);
-        for c in 0..n {
-            for (r, v) in self.p.column(c) {
-                // Upper entry (r, c) is lower entry (c, r).
-                k[(c, r)] += v;
-            }
-            k[(c, c)] += self.settings.sigma;
-        }
-        for r in 0..self.m {
-            let entries = &self.a_row_entries[self.a_row_ptr[r]..self.a_row_ptr[r + 1]];
-            let rho = self.rho_vec[r];
-            for (i, &(ci, ai)) in entries.iter().enumerate() {
-                let vi = rho * self.a.values[ai];
-                for &(cj, aj) in &entries[..=i] {
-                    let (hi, lo) = if ci >= cj { (ci, cj) } else { (cj, ci) };
-                    k[(hi, lo)] += vi * self.a.values[aj];
-                }
-            }
-        }
-        let factor = Cholesky::new_unchecked(k);
-        let l = factor.l_dirty();
-        self.broken = !(0..n).all(|i| {
-            let d = l[(i, i)];
-            d.is_finite() && d > 0.0
-        });
-        self.factor = Some(factor);
-        if self.broken {
-            Err(QpError)
-        } else {
-            Ok(())
-        }
+        let p = (&self.p.indptr[..], &self.p.indices[..], &self.p.values[..]);
+        let factored = self
+            .system
+            .factor(p, &self.a.values, &self.rho_vec, self.settings.sigma);
+        self.broken = factored.is_err();
+        factored
     }
 
     /// New values for `P` and `A` (same patterns as at setup), refactorised.
@@ -498,9 +441,8 @@ impl DenseSolver {
         for i in 0..self.n {
             it.xt[i] += s.sigma * it.x_prev[i] - self.q[i];
         }
-        if let Some(f) = &self.factor {
-            solve_in_place(f.l_dirty().as_slice(), self.n, it.xt.as_mut_slice());
-        }
+        self.system
+            .solve(&self.a.values, &self.rho_vec, it.xt.as_mut_slice());
         self.a.mul(it.xt.as_slice(), &mut it.zt);
         let alpha = s.alpha;
         for i in 0..self.n {

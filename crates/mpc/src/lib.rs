@@ -21,6 +21,7 @@ mod condense;
 mod config;
 mod constraints;
 mod controller;
+mod dense_factor;
 mod dense_qp;
 mod error;
 mod governor;

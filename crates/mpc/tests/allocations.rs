@@ -277,3 +277,36 @@ fn steps_do_not_allocate_at_any_size_or_structure() {
         }
     }
 }
+
+/// The dense backend with soft rows: their slacks are eliminated before
+/// the Cholesky (`dense_factor.rs`), in storage allocated at setup.
+#[test]
+fn dense_steps_with_eliminated_slacks_do_not_allocate() {
+    let mut cfg = p1_config();
+    cfg.qp.solver = recede_mpc::QpSolver::Dense;
+    // The cart kept within 0.25 m of the middle, softly: active from the
+    // start below.
+    cfg.state_bounds = vec![recede_mpc::StateBoundConfig {
+        index: 0,
+        min: Some(-0.25),
+        max: Some(0.25),
+        soft: Some(recede_mpc::SoftPenalty { l1: 100.0, l2: 1.0 }),
+    }];
+    let mut mpc = p1_mpc(cfg.to_spec().unwrap());
+    let (mut x, mut u) = (Vector4::new(0.3, 0.2, 0.0, 0.0), Vector1::zeros());
+    mpc.reset(&x, &u);
+    for _ in 0..3 {
+        mpc.step(&x, P1_DT_SECS, &mut u);
+        x = p1_plant_step(&x, &u);
+    }
+    let mut solved = 0;
+    let n = allocations_in(|| {
+        for _ in 0..50 {
+            let report = mpc.step(&x, P1_DT_SECS, &mut u);
+            solved += usize::from(!report.outcome.is_fallback());
+            x = p1_plant_step(&x, &u);
+        }
+    });
+    assert_eq!(solved, 50, "the measured steps must be real solves");
+    assert_eq!(n, 0, "heap allocations in dense steps with soft rows");
+}

@@ -248,3 +248,31 @@ fn soft_bounds_give_the_same_plan_with_every_qp_structure() {
         }
     }
 }
+
+/// The dense backend eliminates the slacks before its Cholesky
+/// (`dense_factor.rs`): on soft bounds that are active (feasible) and
+/// violated (infeasible as hard bounds), with one slack per row or two
+/// (both sides bounded), it plans what OSQP plans.
+#[test]
+fn the_dense_backend_with_its_slacks_eliminated_plans_what_osqp_plans() {
+    let cases = [
+        (Vector2::new(0.0, 0.0), Some(-0.5), Some(0.5), 100.0, 0.0),
+        (Vector2::new(0.0, 0.0), None, Some(0.5), 100.0, 1.0),
+        (Vector2::new(0.0, 2.0), None, Some(0.0), 1.0, 0.0),
+        (Vector2::new(0.0, 2.0), Some(-3.0), Some(0.0), 0.0, 10.0),
+    ];
+    for (x0, lo, hi, l1, l2) in cases {
+        let mut cfg = config(lo, hi, Some(SoftPenalty { l1, l2 }));
+        let osqp = solve(&cfg, x0);
+        cfg.qp.solver = recede_mpc::QpSolver::Dense;
+        let dense = solve(&cfg, x0);
+        assert_eq!(osqp.outcome, StepOutcome::Solved, "{x0:?} {lo:?} {hi:?}");
+        assert_eq!(dense.outcome, StepOutcome::Solved, "{x0:?} {lo:?} {hi:?}");
+        let du = max_difference(&dense.inputs, &osqp.inputs);
+        let dv = max_difference(&dense.velocities, &osqp.velocities);
+        assert!(
+            du < 1e-6 && dv < 1e-6,
+            "{x0:?} {lo:?} {hi:?}: du {du}, dv {dv}"
+        );
+    }
+}
