@@ -4,13 +4,13 @@
 //! It reports the PCC view of itself (each section's mean curvature) in the
 //! layout of the controller's model; sensors ride on the tip.
 
-use nalgebra::{Isometry3, UnitQuaternion, Vector2, Vector3};
+use nalgebra::{Isometry3, SVector, UnitQuaternion, Vector2, Vector3};
 use recede_model::robots::continuum_arm::{NS, NU, NX};
-use recede_model::robots::ContinuumArmParams;
+use recede_model::robots::{pcc, ContinuumArm, ContinuumArmParams, Robot};
 use serde::{Deserialize, Serialize};
 
 use super::rod::{Rod, Tip};
-use super::{Actuator, BodyState, Disturbances, Plant};
+use super::{Actuator, BodyState, Disturbances, Environment, Plant, PlantRobot, TrueDynamics};
 use crate::config::check::{fail, non_negative};
 use crate::{ConfigError, SimError};
 
@@ -176,7 +176,7 @@ impl ContinuumArmRod {
 
 impl Plant for ContinuumArmRod {
     fn kind(&self) -> &'static str {
-        "continuum_arm"
+        <ContinuumArm as Robot<NX, NU>>::KIND
     }
 
     fn state(&self) -> &[f64] {
@@ -262,5 +262,95 @@ impl Plant for ContinuumArmRod {
 
     fn encoder_angles_rad(&self) -> &[f64] {
         &[]
+    }
+}
+
+/// The PCC model on its own state with the plant's damping and payload
+/// (what `PlantRobot::truth` asks for; the scenario's plant is the rod).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContinuumArmTruth {
+    pub nominal: ContinuumArm,
+    pub retardation_secs: f64,
+}
+
+impl TrueDynamics<NX, NU> for ContinuumArmTruth {
+    fn kind(&self) -> &'static str {
+        <ContinuumArm as Robot<NX, NU>>::KIND
+    }
+
+    fn derivative(
+        &self,
+        x: &SVector<f64, NX>,
+        u: &SVector<f64, NU>,
+        _env: &Environment,
+    ) -> SVector<f64, NX> {
+        let q = SVector::<f64, NS>::from_fn(|i, _| x[i]);
+        let qd = SVector::<f64, NS>::from_fn(|i, _| x[NS + i]);
+        let p = &self.nominal.params;
+        let qdd = pcc::acceleration(p, self.retardation_secs, &q, &qd, u.as_slice());
+        SVector::from_fn(|i, _| if i < NS { qd[i] } else { qdd[i - NS] })
+    }
+
+    fn project(&self, _x: &mut SVector<f64, NX>) {}
+
+    /// The tip, at rest-frame rates (used only by a model-state plant).
+    fn body(&self, x: &SVector<f64, NX>, _xdot: &SVector<f64, NX>) -> BodyState {
+        let q = SVector::<f64, NS>::from_fn(|i, _| x[i]);
+        let ([tx, tz], angle) = pcc::tip(&self.nominal.params, &q);
+        BodyState {
+            world_from_body: Isometry3::from_parts(
+                Vector3::new(tx, 0.0, tz).into(),
+                UnitQuaternion::from_axis_angle(&-Vector3::y_axis(), angle),
+            ),
+            velocity_world_mps: Vector3::zeros(),
+            accel_world_mps2: Vector3::zeros(),
+            angular_velocity_body_radps: Vector3::zeros(),
+            angular_accel_body_radps2: Vector3::zeros(),
+        }
+    }
+
+    fn initial_encoder_angles(&self, _x: &SVector<f64, NX>) -> Vec<f64> {
+        Vec::new()
+    }
+
+    fn update_encoder_angles(&self, _x: &SVector<f64, NX>, _h_secs: f64, _angles: &mut [f64]) {}
+}
+
+impl PlantRobot<NX, NU> for ContinuumArm {
+    type Config = ContinuumArmPlant;
+    type Truth = ContinuumArmTruth;
+
+    fn params(c: &ContinuumArmPlant) -> ContinuumArmParams {
+        c.params
+    }
+    /// The rod of the model's parameters: its discretisation is the only
+    /// thing the controller does not know.
+    fn exact(params: ContinuumArmParams) -> ContinuumArmPlant {
+        ContinuumArmPlant::of(params)
+    }
+    fn validate(c: &ContinuumArmPlant, k: &str) -> Result<(), ConfigError> {
+        c.validate(k)
+    }
+    fn truth(c: &ContinuumArmPlant, nominal: ContinuumArm) -> ContinuumArmTruth {
+        ContinuumArmTruth {
+            nominal,
+            retardation_secs: c
+                .retardation_time_secs
+                .unwrap_or(nominal.params.retardation_time_secs),
+        }
+    }
+    fn plant(
+        c: &ContinuumArmPlant,
+        _nominal: ContinuumArm,
+        actuator: Actuator<NU>,
+        disturbances: Disturbances,
+        step_secs: f64,
+    ) -> Result<Box<dyn Plant>, SimError> {
+        Ok(Box::new(ContinuumArmRod::new(
+            c,
+            actuator,
+            disturbances,
+            step_secs,
+        )?))
     }
 }

@@ -18,7 +18,9 @@ mod true_plant;
 pub use actuator::Actuator;
 pub use arm::{ArmPlant, ArmTruth};
 pub use cartpole::{CartPolePlant, CartPoleTruth};
-pub use continuum_arm::{ContinuumArmPlant, ContinuumArmRod, PayloadChange, MAX_SUBSTEP_SECS};
+pub use continuum_arm::{
+    ContinuumArmPlant, ContinuumArmRod, ContinuumArmTruth, PayloadChange, MAX_SUBSTEP_SECS,
+};
 pub use diffdrive::{DiffDrivePlant, DiffDriveTruth};
 pub use disturbance::{Disturbance, Disturbances, Environment};
 pub use file::FileTruth;

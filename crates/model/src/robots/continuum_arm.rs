@@ -12,6 +12,7 @@ use nalgebra::SVector;
 use serde::{Deserialize, Serialize};
 
 use super::pcc;
+use super::{Body, Pose, Robot};
 use crate::error::{check_non_negative, check_positive};
 use crate::{Bounds, Dynamics, ModelError, Scalar};
 
@@ -122,6 +123,54 @@ impl ContinuumArm {
     }
 }
 
+impl ContinuumArm {
+    /// Curvatures that put the tip at `target` (world x, z), m, started
+    /// from `guess`, the one direction the tip leaves free kept nearest
+    /// `posture`: Gauss-Newton steps on the tip (the PCC frame's exact
+    /// Jacobian) plus the posture's pull projected onto the Jacobian's null
+    /// space. `Err(distance left, m)` out of reach. Setup time.
+    pub fn reach(
+        &self,
+        target: [f64; 2],
+        guess: [f64; NS],
+        posture: [f64; NS],
+    ) -> Result<[f64; NS], f64> {
+        let p = &self.params;
+        let mut q = SVector::<f64, NS>::from(guess);
+        let rest = SVector::<f64, NS>::from(posture);
+        let zero = SVector::<f64, NS>::zeros();
+        let mut miss = f64::INFINITY;
+        for _ in 0..200 {
+            let mut frame = pcc::Frame::<f64, NS>::base(p);
+            for j in 0..NS {
+                frame = frame.along(&q, &zero, j, pcc::section_length(p, NS));
+            }
+            let e = nalgebra::Vector2::new(
+                target[0] - frame.position[0],
+                target[1] - frame.position[1],
+            );
+            miss = e.norm();
+            let j = frame.jacobian;
+            let jjt = j * j.transpose() + nalgebra::Matrix2::identity() * 1e-9;
+            let Some(inv) = jjt.try_inverse() else {
+                return Err(miss);
+            };
+            let pinv = j.transpose() * inv;
+            let null = nalgebra::SMatrix::<f64, NS, NS>::identity() - pinv * j;
+            let step = pinv * e + null * (rest - q) * 0.5;
+            q += step;
+            if miss < 1e-10 && step.norm() < 1e-10 {
+                break;
+            }
+        }
+        if miss < 1e-6 && q.iter().all(|v| v.is_finite()) {
+            Ok(q.into())
+        } else {
+            Err(miss)
+        }
+    }
+}
+
 pub(crate) fn split<T: Scalar>(x: &SVector<T, NX>) -> (SVector<T, NS>, SVector<T, NS>) {
     (
         SVector::from_fn(|i, _| x[i]),
@@ -135,5 +184,63 @@ impl Dynamics<NX, NU> for ContinuumArm {
         let p = &self.params;
         let qdd = pcc::acceleration(p, p.retardation_time_secs, &q, &qd, u.as_slice());
         SVector::from_fn(|i, _| if i < NS { qd[i] } else { qdd[i - NS] })
+    }
+}
+
+impl Robot<NX, NU> for ContinuumArm {
+    const KIND: &'static str = "continuum_arm";
+    const STATE_NAMES: &'static [&'static str; NX] = &[
+        "kappa_1",
+        "kappa_2",
+        "kappa_3",
+        "kappa_1_dot",
+        "kappa_2_dot",
+        "kappa_3_dot",
+    ];
+    const INPUT_NAMES: &'static [&'static str; NU] = &[
+        "tension_1a",
+        "tension_1b",
+        "tension_2a",
+        "tension_2b",
+        "tension_3a",
+        "tension_3b",
+    ];
+    const STATE_UNITS: &'static [&'static str; NX] =
+        &["1/m", "1/m", "1/m", "1/m/s", "1/m/s", "1/m/s"];
+    const INPUT_UNITS: &'static [&'static str; NU] = &["N", "N", "N", "N", "N", "N"];
+    /// Clamped at its base: obstacles constrain its body, not a position
+    /// state.
+    const POSITION_STATES: usize = 0;
+    type Params = ContinuumArmParams;
+
+    fn from_params(params: ContinuumArmParams) -> Result<Self, ModelError> {
+        Self::new(params)
+    }
+    fn input_bounds(&self) -> Bounds<NU> {
+        ContinuumArm::input_bounds(self)
+    }
+    /// The tip.
+    fn point(&self, x: &[f64; NX]) -> [f64; 3] {
+        let [tx, tz] = self.tip(&SVector::from(*x));
+        [tx, 0.0, tz]
+    }
+    /// Drawn as a two-link arm through the middle of its length: the
+    /// chords base-middle and middle-tip (each drawn at half the arm's
+    /// length, not shortened by the bend).
+    fn pose(&self, x: &[f64; NX]) -> Pose {
+        let x = SVector::from(*x);
+        let [mx, mz] = self.point_at(&x, 0.5);
+        let [tx, tz] = self.tip(&x);
+        let q1 = mz.atan2(mx);
+        Pose::TwoLinkArm {
+            q1_rad: q1,
+            q2_rad: (tz - mz).atan2(tx - mx) - q1,
+        }
+    }
+    fn body(&self) -> Body {
+        Body::TwoLinkArm {
+            link1_length_m: 0.5 * self.params.length_m,
+            link2_length_m: 0.5 * self.params.length_m,
+        }
     }
 }
