@@ -126,9 +126,9 @@ impl ContinuumArm {
 impl ContinuumArm {
     /// Curvatures that put the tip at `target` (world x, z), m, started
     /// from `guess`, the one direction the tip leaves free kept nearest
-    /// `posture`: Gauss-Newton steps on the tip (the PCC frame's exact
-    /// Jacobian) plus the posture's pull projected onto the Jacobian's null
-    /// space. `Err(distance left, m)` out of reach. Setup time.
+    /// `posture`: damped Gauss-Newton steps on the tip (the PCC frame's
+    /// exact Jacobian), limited in size, plus the posture's pull projected
+    /// onto the Jacobian's null space. `Err(distance left, m)` out of reach. Setup time.
     pub fn reach(
         &self,
         target: [f64; 2],
@@ -140,7 +140,7 @@ impl ContinuumArm {
         let rest = SVector::<f64, NS>::from(posture);
         let zero = SVector::<f64, NS>::zeros();
         let mut miss = f64::INFINITY;
-        for _ in 0..200 {
+        for _ in 0..500 {
             let mut frame = pcc::Frame::<f64, NS>::base(p);
             for j in 0..NS {
                 frame = frame.along(&q, &zero, j, pcc::section_length(p, NS));
@@ -151,13 +151,24 @@ impl ContinuumArm {
             );
             miss = e.norm();
             let j = frame.jacobian;
-            let jjt = j * j.transpose() + nalgebra::Matrix2::identity() * 1e-9;
+            // Damped far from the target: straight, the tip cannot move
+            // along the arm (J is rank one there), and an undamped step
+            // from it diverged. The damping vanishes as the tip arrives,
+            // so the null space is exact there and the posture's pull
+            // does not hold the tip off.
+            let damping = 1e-4 * miss * miss;
+            let jjt = j * j.transpose() + nalgebra::Matrix2::identity() * damping;
             let Some(inv) = jjt.try_inverse() else {
                 return Err(miss);
             };
             let pinv = j.transpose() * inv;
             let null = nalgebra::SMatrix::<f64, NS, NS>::identity() - pinv * j;
-            let step = pinv * e + null * (rest - q) * 0.5;
+            let mut step = pinv * e + null * (rest - q) * 0.5;
+            // At most 0.5 1/m per section per iteration.
+            let largest = step.amax();
+            if largest > 0.5 {
+                step *= 0.5 / largest;
+            }
             q += step;
             if miss < 1e-10 && step.norm() < 1e-10 {
                 break;
