@@ -25,8 +25,11 @@ pub struct Ball {
 
 /// Most samples between two observed states (bounds the cost of a wild one).
 const MAX_SAMPLES: usize = 64;
-/// Balls in the largest body (the quadrotor: hub and four rotors).
-const MAX_BALLS: usize = 5;
+/// Balls in the largest body (the continuum arm's, [`ARM_BALLS`]).
+const MAX_BALLS: usize = ARM_BALLS;
+/// The continuum arm's body: this many balls spaced evenly along it up to
+/// the tip.
+const ARM_BALLS: usize = 16;
 
 /// The body of `robot` at state `x` into `out` (cleared first).
 pub fn body_balls(robot: &RobotConfig, x: &[f64], out: &mut Vec<Ball>) {
@@ -75,6 +78,21 @@ pub fn body_balls(robot: &RobotConfig, x: &[f64], out: &mut Vec<Ball>) {
                 let ([tx, tz], _) = recede_model::robots::soft_link::tip(p, &q);
                 out.push(ball(Point3::new(x[0], 0.0, 0.0), 0.2));
                 out.push(ball(Point3::new(tx, 0.0, tz), 0.05));
+            }
+        }
+        RobotConfig::ContinuumArm(p) => {
+            // Balls along the arm (the PCC shape of the state), base
+            // excluded (it is clamped there), each of the arm's radius
+            // plus a quarter of the spacing: neighbours overlap, so the
+            // chain covers the body (over by at most that quarter).
+            if let Ok(x) = <&[f64; 6]>::try_from(x) {
+                let q = nalgebra::SVector::<f64, 3>::from_fn(|i, _| x[i]);
+                let spacing = p.length_m / ARM_BALLS as f64;
+                for k in 1..=ARM_BALLS {
+                    let f = k as f64 / ARM_BALLS as f64;
+                    let ([px, pz], _) = recede_model::robots::pcc::point_at(p, &q, f);
+                    out.push(ball(Point3::new(px, 0.0, pz), p.radius_m + 0.25 * spacing));
+                }
             }
         }
         RobotConfig::CartPole(p) => {

@@ -4,7 +4,9 @@
 
 use nalgebra::{Matrix4, SVector, Vector3, Vector4};
 use recede_model::robots::quadrotor::{rotation_from_quaternion, BODY_RATE, QUATERNION};
-use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, Robot, SoftCartPole};
+use recede_model::robots::{
+    Arm, CartPole, ContinuumArm, DiffDrive, Quadrotor, Robot, SoftCartPole,
+};
 use recede_model::DiscreteModel;
 use recede_mpc::{GovernorConfig, Mpc, SafePolicy, StageConstraints, UpsetTest};
 
@@ -49,6 +51,9 @@ impl Recovery<5, 2> for DiffDrive {}
 
 /// Fixed to its base: joint targets are bounded by the joint limits.
 impl Recovery<4, 2> for Arm {}
+
+/// Clamped at its base; tension bounds keep it within its range.
+impl Recovery<6, 6> for ContinuumArm {}
 
 /// The cart-pole's governor: the cart carries its link as P1's carries its
 /// pole (velocity at index 5 of the soft state).

@@ -30,7 +30,7 @@ impl RobotVisitor for Check {
 #[test]
 fn kinds_sizes_and_names_agree_with_the_scenario_file() {
     let robots = every_robot();
-    assert_eq!(robots.len(), 5);
+    assert_eq!(robots.len(), 6);
     for robot in &robots {
         let (nx, nu, _, kind) = robot.visit(Check).unwrap();
         assert_eq!(robot.kind(), kind);

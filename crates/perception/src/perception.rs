@@ -166,6 +166,8 @@ fn defaults(robot: &RobotConfig) -> (Vec<f64>, Vec<f64>) {
         RobotConfig::Arm(_) => (vec![0.02, 0.02, 0.1, 0.1], vec![0.01, 0.01, 1.0, 1.0]),
         // No filter for it yet (refused in `Perception::new`).
         RobotConfig::SoftCartPole(_) => (vec![0.0; 10], vec![0.0; 10]),
+        // No filter for it yet either (refused in `Perception::new`).
+        RobotConfig::ContinuumArm(_) => (vec![0.0; 6], vec![0.0; 6]),
         // A URDF arm's angles as the built-in arm's; its rates take 10
         // rad/s per sqrt(s): an unknown 0.3 kg payload accelerates arm6's
         // light wrist by tens of rad/s^2, and at 3 the filter fell behind
@@ -256,6 +258,7 @@ impl Perception {
         let h = ekf.history_secs;
         let estimator = match robot {
             RobotConfig::SoftCartPole(_) => unreachable_soft()?,
+            RobotConfig::ContinuumArm(_) => no_arm_filter()?,
             RobotConfig::Quadrotor(p) => {
                 Quadrotor::new(*p)?;
                 Estimator::Quadrotor(Box::new(Timeline::new(
@@ -375,6 +378,7 @@ impl Perception {
     ) -> Result<(), PerceptionError> {
         match robot {
             RobotConfig::SoftCartPole(_) => unreachable_soft(),
+            RobotConfig::ContinuumArm(_) => no_arm_filter(),
             RobotConfig::ModelFile(f) => {
                 let model = f.model().map_err(recede_model::ModelError::from)?;
                 for (name, kind) in sensors {
@@ -641,6 +645,15 @@ impl Perception {
 }
 
 /// The soft cart-pole's link of segments has no measurement model yet.
+/// The continuum arm has no model filter yet (docs/soft-robots.md).
+fn no_arm_filter<T>() -> Result<T, PerceptionError> {
+    Err(PerceptionError::Config {
+        key: "estimator.kind".into(),
+        expected: "\"truth\" for the continuum arm (it has no model filter yet)",
+        found: "a filter".into(),
+    })
+}
+
 fn unreachable_soft<T>() -> Result<T, PerceptionError> {
     Err(PerceptionError::Config {
         key: "estimator.kind".into(),

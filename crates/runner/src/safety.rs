@@ -61,6 +61,7 @@ fn actuator_limits(robot: &RobotConfig) -> (Vec<f64>, Vec<f64>) {
         RobotConfig::DiffDrive(p) => sym(&[p.max_accel_m_s2, p.max_yaw_accel_rad_s2]),
         RobotConfig::Arm(p) => sym(&[p.max_torque1_n_m, p.max_torque2_n_m]),
         RobotConfig::SoftCartPole(p) => sym(&[p.max_force_n]),
+        RobotConfig::ContinuumArm(p) => (vec![0.0; 6], vec![p.max_tension_n; 6]),
         RobotConfig::ModelFile(f) => f.model().map_or((vec![], vec![]), |m| {
             (m.input_min.clone(), m.input_max.clone())
         }),

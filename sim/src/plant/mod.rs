@@ -5,17 +5,22 @@
 mod actuator;
 mod arm;
 mod cartpole;
+mod continuum_arm;
 mod diffdrive;
 mod disturbance;
 mod file;
 mod quadrotor;
 mod robot;
+pub mod rod;
 mod soft_cartpole;
 mod true_plant;
 
 pub use actuator::Actuator;
 pub use arm::{ArmPlant, ArmTruth};
 pub use cartpole::{CartPolePlant, CartPoleTruth};
+pub use continuum_arm::{
+    ContinuumArmPlant, ContinuumArmRod, ContinuumArmTruth, PayloadChange, MAX_SUBSTEP_SECS,
+};
 pub use diffdrive::{DiffDrivePlant, DiffDriveTruth};
 pub use disturbance::{Disturbance, Disturbances, Environment};
 pub use file::FileTruth;

@@ -95,6 +95,7 @@ pub fn approach_target(
         RobotConfig::CartPole(_)
         | RobotConfig::Arm(_)
         | RobotConfig::SoftCartPole(_)
+        | RobotConfig::ContinuumArm(_)
         | RobotConfig::ModelFile(_) => false,
     }
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use recede_model::file::ModelFile;
-use recede_model::robots::RobotConfig;
+use recede_model::robots::{continuum_arm, ContinuumArm, Robot, RobotConfig};
 use serde::{Deserialize, Serialize};
 
 use super::shapes::{circle, Plane};
@@ -48,6 +48,48 @@ const TABLE_STEP_SECS: f64 = 0.005;
 /// spread over it.
 const MAX_ROWS: usize = 4_000;
 
+/// Whose forward and inverse kinematics place the end effector.
+#[derive(Debug, Clone, PartialEq)]
+enum Kinematics {
+    /// A URDF arm's chain.
+    File(Arc<ModelFile>),
+    /// The continuum arm's tip on its PCC model (curvatures for angles).
+    Continuum(ContinuumArm),
+}
+
+impl Kinematics {
+    fn end_effector(&self, x: &[f64]) -> Option<[f64; 3]> {
+        match self {
+            Self::File(m) => m.end_effector(x),
+            Self::Continuum(arm) => {
+                let x: &[f64; continuum_arm::NX] = x.get(..continuum_arm::NX)?.try_into().ok()?;
+                Some(arm.point(x))
+            }
+        }
+    }
+
+    /// Angles reaching `target` from `guess`, nearest `posture`.
+    fn reach(
+        &self,
+        target: [f64; 3],
+        guess: &[f64],
+        posture: &[f64],
+    ) -> Option<Result<Vec<f64>, f64>> {
+        match self {
+            Self::File(m) => m.reach(target, guess, posture),
+            Self::Continuum(arm) => {
+                let three = |v: &[f64]| -> Option<[f64; continuum_arm::NS]> { v.try_into().ok() };
+                let (g, p) = (three(guess)?, three(posture)?);
+                if target[1].abs() > 1e-9 {
+                    // The arm bends in the x-z plane only.
+                    return Some(Err(target[1].abs()));
+                }
+                Some(arm.reach([target[0], target[2]], g, p).map(|q| q.to_vec()))
+            }
+        }
+    }
+}
+
 /// The joint path of an [`EndEffectorCircleConfig`], once resolved
 /// against the arm ([`EndEffectorCircle::resolve`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,7 +101,7 @@ pub struct EndEffectorCircle {
 
 #[derive(Debug, Clone, PartialEq)]
 struct Resolved {
-    model: Arc<ModelFile>,
+    model: Kinematics,
     /// Joint angles then rates (`nx` values) at `k * step_secs` into the lap.
     rows: Vec<Vec<f64>>,
     step_secs: f64,
@@ -172,15 +214,23 @@ impl EndEffectorCircle {
                 format!("expected finite values, found {:?}", c.center_m),
             ));
         }
-        let model = match robot {
-            RobotConfig::ModelFile(f) => f.model().map_err(recede_model::ModelError::from)?,
+        let (model, nx, nu) = match robot {
+            RobotConfig::ModelFile(f) => {
+                let model = f.model().map_err(recede_model::ModelError::from)?;
+                if model.end_effector(&model.initial_state).is_none() {
+                    return Err(not_an_arm());
+                }
+                let (nx, nu) = (model.nx(), model.nu());
+                (Kinematics::File(model), nx, nu)
+            }
+            RobotConfig::ContinuumArm(p) => (
+                Kinematics::Continuum(ContinuumArm::new(*p)?),
+                continuum_arm::NX,
+                continuum_arm::NU,
+            ),
             _ => return Err(not_an_arm()),
         };
-        let (nx, nu) = (model.nx(), model.nu());
         let joints = nx / 2;
-        if model.end_effector(&model.initial_state).is_none() {
-            return Err(not_an_arm());
-        }
         if c.posture.len() != joints || c.posture.iter().any(|v| !v.is_finite()) {
             return Err(parse_error(
                 "posture",
@@ -278,6 +328,6 @@ impl EndEffectorCircle {
 fn not_an_arm() -> ControlError {
     parse_error(
         "kind",
-        "end_effector_circle is defined for URDF arms (`[robot] kind = \"urdf\"`)".into(),
+        "end_effector_circle is defined for URDF arms (`[robot] kind = \"urdf\"`) and the continuum arm (`kind = \"continuum_arm\"`)".into(),
     )
 }

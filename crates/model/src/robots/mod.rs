@@ -5,7 +5,9 @@
 
 pub mod arm;
 pub mod cartpole;
+pub mod continuum_arm;
 pub mod diffdrive;
+pub mod pcc;
 pub mod quadrotor;
 mod robot;
 pub mod soft_cartpole;
@@ -13,6 +15,7 @@ pub mod soft_link;
 
 pub use arm::{Arm, ArmParams};
 pub use cartpole::{CartPole, CartPoleParams};
+pub use continuum_arm::{ContinuumArm, ContinuumArmParams};
 pub use diffdrive::{DiffDrive, DiffDriveParams};
 pub use quadrotor::{Quadrotor, QuadrotorParams};
 pub use robot::{Body, Pose, Robot};

@@ -112,6 +112,7 @@ macro_rules! for_each_robot {
             (DiffDrive, diffdrive, DiffDrive, DiffDriveParams),
             (Arm, arm, Arm, ArmParams),
             (SoftCartPole, soft_cartpole, SoftCartPole, SoftCartPoleParams),
+            (ContinuumArm, continuum_arm, ContinuumArm, ContinuumArmParams),
         }
     };
 }

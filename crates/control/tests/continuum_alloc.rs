@@ -1,0 +1,40 @@
+//! The continuum arm's control step (its scenario's OCP: N = 15, 20 ms in
+//! two RK4 substeps, tensions in [0, 40] N) allocates nothing on the heap
+//! after setup, and keeps every tension within its bounds.
+
+use recede_control::{Controller, ControllerConfig};
+use recede_model::robots::{ContinuumArmParams, RobotConfig};
+use recede_mpc::StepOutcome;
+use recede_test_support::{counting, CountingAllocator};
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+#[test]
+fn continuum_arm_step_does_not_allocate() {
+    let config: ControllerConfig = toml::from_str(
+        "horizon_steps = 15\ndt_secs = 0.02\nrk4_substeps = 2\n\
+         state_weights = [100.0, 100.0, 100.0, 0.1, 0.1, 0.1]\n\
+         input_weights = [1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4]\n",
+    )
+    .unwrap();
+    let robot = RobotConfig::ContinuumArm(ContinuumArmParams::default());
+    let mut x = [0.2, -0.1, 0.3, 0.5, 0.0, -0.5];
+    let mut c = Controller::from_config(&robot, &config, &x).unwrap();
+    c.set_constant_reference(&[1.0, 0.5, 0.0, 0.0, 0.0, 0.0], &[0.0; 6])
+        .unwrap();
+    let mut u = [0.0; 6];
+    c.step(&x, &mut u).unwrap();
+    for k in 0..5 {
+        x[0] += 0.05;
+        x[2] -= 0.02;
+        let (n, report) = counting(|| c.step(&x, &mut u).unwrap());
+        assert_eq!(n, 0, "step {k}: {report:?}");
+        assert_eq!(report.outcome, StepOutcome::Solved, "step {k}: {report:?}");
+        assert!(report.qp_iterations > 0);
+        assert!(
+            u.iter().all(|t| (-1e-6..=40.0 + 1e-6).contains(t)),
+            "step {k}: {u:?}"
+        );
+    }
+}
