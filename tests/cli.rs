@@ -313,3 +313,23 @@ fn an_unloadable_model_file_is_named_before_the_reference_sizes() {
     );
     assert!(!stderr.contains("reference"), "{stderr}");
 }
+
+/// A robot parameter out of range on a scenario whose reference is read
+/// on the robot (an end-effector circle): named under `[robot]`, not as
+/// the reference's failure.
+#[test]
+fn a_bad_robot_parameter_is_named_before_the_end_effector_reference() {
+    let out = recede(&[
+        "check",
+        "configs/soft_arm.toml",
+        "--set",
+        "robot.length_m=-1.0",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("[robot]") && stderr.contains("length_m"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("[reference]"), "{stderr}");
+}

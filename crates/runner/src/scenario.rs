@@ -194,6 +194,16 @@ impl Scenario {
         if let Some(p) = &mut file.plant {
             p.robot = p.robot.resolved(dir);
         }
+        // The reference is read on the robot (its sizes, an arm's
+        // kinematics): a robot that does not load, or bad parameters, is
+        // that error, not the reference's.
+        let reads_the_robot = file.scenario.initial_state.is_empty()
+            || matches!(file.reference, ReferenceConfig::EndEffectorCircle(_));
+        if reads_the_robot {
+            file.robot
+                .validate()
+                .with_context(|| format!("{}: invalid scenario: [robot]", path.display()))?;
+        }
         // An end-effector path becomes joint references on the robot's arm.
         if matches!(file.reference, ReferenceConfig::EndEffectorCircle(_)) {
             limits::check_reference(&file.reference)
@@ -201,11 +211,6 @@ impl Scenario {
                 .with_context(|| format!("{}: invalid scenario: [reference]", path.display()))?;
         }
         if file.scenario.initial_state.is_empty() {
-            // The sizes come from the robot: a model file that does not
-            // load is that error, not a reference of the wrong length.
-            file.robot
-                .validate()
-                .with_context(|| format!("{}: invalid scenario: [robot]", path.display()))?;
             let (nx, nu) = file.robot.dimensions();
             // Sampling needs a reference of the robot's sizes.
             limits::check_reference(&file.reference)
