@@ -220,6 +220,9 @@ enum Problem {
     Robust,
     /// The step against the horizon: P1 at N = 20..320, P2 at N = 20..80.
     Scale,
+    /// The soft robots: the soft cart-pole (nominal, residual) and the
+    /// continuum arm against their finer plants (docs/soft-robots.md).
+    Soft,
 }
 
 fn main() -> ExitCode {
@@ -436,6 +439,15 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                     options.p2_horizons = p2_horizons.unwrap_or(options.p2_horizons);
                     // One line per size as it finishes: the largest take a while.
                     bench::scale::run(&options, |line| {
+                        if let Ok(text) = serde_json::to_string(line) {
+                            println!("{text}");
+                        }
+                    })?;
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Problem::Soft => {
+                    // One line per run as it finishes.
+                    bench::soft::run(|line| {
                         if let Ok(text) = serde_json::to_string(line) {
                             println!("{text}");
                         }

@@ -10,6 +10,7 @@ pub mod robust;
 pub mod scale;
 pub mod scenarios;
 pub mod score;
+pub mod soft;
 pub mod stepping;
 
 use std::time::Instant;
