@@ -17,6 +17,7 @@
 use nalgebra::{SMatrix, SVector};
 
 use super::continuum_arm::ContinuumArmParams;
+use super::soft_link::{perp, solve_spd};
 use crate::{c, Scalar, GRAVITY};
 
 /// Gauss-Legendre abscissae on [0, 1] (two points, weight 1/2 each).
@@ -82,11 +83,6 @@ pub(crate) fn shape<T: Scalar>(a: T) -> [T; 6] {
         (-(a * a * sn) - a * cs * 2.0 + sn * 2.0) * r3,
         (a * a * cs - a * sn * 2.0 - cs * 2.0 + 2.0) * r3,
     ]
-}
-
-#[inline(always)]
-fn perp<T: Scalar>(v: [T; 2]) -> [T; 2] {
-    [-v[1], v[0]]
 }
 
 /// A point on the arm: position, angle, their Jacobians in the curvatures,
@@ -265,45 +261,6 @@ pub fn energy<const NS: usize>(
     let a = assemble(p, q, qd);
     let k = p.bending_stiffness_n_m2 * section_length(p, NS);
     0.5 * qd.dot(&(a.mass * qd)) + a.gravity_potential + 0.5 * k * q.norm_squared()
-}
-
-/// Solves `M x = b` for a symmetric positive definite `M` by Cholesky on
-/// any scalar (no pivoting: `M` is a mass matrix).
-fn solve_spd<T: Scalar, const N: usize>(
-    mut m: SMatrix<T, N, N>,
-    mut b: SVector<T, N>,
-) -> SVector<T, N> {
-    for j in 0..N {
-        let mut d = m[(j, j)];
-        for k in 0..j {
-            d -= m[(j, k)] * m[(j, k)];
-        }
-        let ljj = d.sqrt();
-        let inv = ljj.recip();
-        m[(j, j)] = ljj;
-        for i in j + 1..N {
-            let mut s = m[(i, j)];
-            for k in 0..j {
-                s -= m[(i, k)] * m[(j, k)];
-            }
-            m[(i, j)] = s * inv;
-        }
-    }
-    for i in 0..N {
-        let mut s = b[i];
-        for k in 0..i {
-            s -= m[(i, k)] * b[k];
-        }
-        b[i] = s * m[(i, i)].recip();
-    }
-    for i in (0..N).rev() {
-        let mut s = b[i];
-        for k in i + 1..N {
-            s -= m[(k, i)] * b[k];
-        }
-        b[i] = s * m[(i, i)].recip();
-    }
-    b
 }
 
 /// The point at fraction `f` (0 = base, 1 = tip) of the arm's length:

@@ -107,7 +107,7 @@ fn world<T: Scalar>(sn: T, cs: T, v: [T; 2]) -> [T; 2] {
 
 /// A quarter turn towards increasing angle: `(a, t) -> (-t, a)`.
 #[inline(always)]
-fn perp<T: Scalar>(v: [T; 2]) -> [T; 2] {
+pub(crate) fn perp<T: Scalar>(v: [T; 2]) -> [T; 2] {
     [-v[1], v[0]]
 }
 
@@ -357,8 +357,12 @@ pub fn acceleration<T: Scalar, const NQ: usize>(
 }
 
 /// Solves `M x = b` for a symmetric positive definite `M` by Cholesky,
-/// on any scalar (no pivoting: `M` is a mass matrix).
-fn solve_spd<T: Scalar, const N: usize>(m: SMatrix<T, N, N>, b: SVector<T, N>) -> SVector<T, N> {
+/// on any scalar (no pivoting: `M` is a mass matrix). The continuum
+/// arm's model ([`super::pcc`]) solves its mass matrix with it too.
+pub(crate) fn solve_spd<T: Scalar, const N: usize>(
+    m: SMatrix<T, N, N>,
+    b: SVector<T, N>,
+) -> SVector<T, N> {
     substitute(&cholesky(m), b)
 }
 
