@@ -2,15 +2,15 @@
 //! counts as a collision.
 //!
 //! The body is a few balls per robot kind, sized from the robot's own
-//! dimensions (one small place, until the robot descriptors carry their
-//! geometry). Every world object counts, moving ones where they are at the
+//! dimensions: a rigid body's are its model's (`Body::balls`, which keep-out
+//! rows measured from the body also use), the articulated ones' are here. Every world object counts, moving ones where they are at the
 //! instant; the ground counts for a free-flying body only: the cart's rail,
 //! the arm's base and the ground robot's wheels sit on it by construction.
 //! Between two observed states the motion is sampled finely enough that no
 //! ball jumps over a surface (at most half a radius per sample).
 
-use nalgebra::{Point3, Quaternion, UnitQuaternion, Vector3};
-use recede_model::robots::RobotConfig;
+use nalgebra::{Point3, Vector3};
+use recede_model::robots::{Body, Pose, RobotConfig};
 
 use crate::config::WorldConfig;
 use crate::world::{Path, Shape};
@@ -39,37 +39,17 @@ pub fn body_balls(robot: &RobotConfig, x: &[f64], out: &mut Vec<Ball>) {
         radius_m: r,
     };
     match robot {
+        // Rigid bodies: the balls keep-out rows measured from the body
+        // keep clear (`Body::balls`), about the body's position.
         RobotConfig::Quadrotor(p) => {
-            let arm = p.arm_length_m;
-            let rotor = 0.4 * arm;
-            let q = Quaternion::new(x[3], x[4], x[5], x[6]);
-            // A degenerate quaternion (a wild state) is drawn level.
-            let r = if q.norm() > 1e-9 && q.norm().is_finite() {
-                UnitQuaternion::from_quaternion(q)
-            } else {
-                UnitQuaternion::identity()
+            let pose = Pose::Rigid {
+                position_m: [x[0], x[1], x[2]],
+                attitude: [x[3], x[4], x[5], x[6]],
             };
-            let c = Point3::new(x[0], x[1], x[2]);
-            out.push(ball(c, rotor));
-            for i in 0..4 {
-                // The rotors sit on the diagonals, as the viewer draws them.
-                let a = std::f64::consts::FRAC_PI_4 + i as f64 * std::f64::consts::FRAC_PI_2;
-                let v = Vector3::new(arm * a.cos(), arm * a.sin(), 0.0);
-                out.push(ball(c + r * v, rotor));
-            }
+            push_balls(&p.body(), &pose, out);
         }
         RobotConfig::DiffDrive(p) => {
-            // The chassis (1.2 x track wide, 0.3 m high) as three balls
-            // along its length.
-            let (w, len) = (p.track_width_m, 1.2 * p.track_width_m);
-            let (s, c) = x[2].sin_cos();
-            for k in [-1.0, 0.0, 1.0] {
-                let off = k * 0.5 * (len - w);
-                out.push(ball(
-                    Point3::new(x[0] + off * c, x[1] + off * s, 0.15),
-                    0.5 * w,
-                ));
-            }
+            push_balls(&p.body(), &Pose::planar(x[0], x[1], x[2]), out);
         }
         RobotConfig::SoftCartPole(p) => {
             // The cart on its rail at z = 0, the link's tip body.
@@ -126,6 +106,20 @@ pub fn body_balls(robot: &RobotConfig, x: &[f64], out: &mut Vec<Ball>) {
                 }
             }
         }
+    }
+}
+
+/// `body`'s balls at `pose`, placed at the pose's position.
+fn push_balls(body: &Body, pose: &Pose, out: &mut Vec<Ball>) {
+    let (Some(balls), Pose::Rigid { position_m, .. }) = (body.balls(pose), pose) else {
+        return;
+    };
+    let at = Point3::from(*position_m);
+    for b in balls.as_slice() {
+        out.push(Ball {
+            center: at + b.offset_m,
+            radius_m: b.radius_m,
+        });
     }
 }
 

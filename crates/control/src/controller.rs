@@ -8,7 +8,7 @@ use recede_mpc::{Mpc, MpcConfig, MpcError, StageConstraints, StepReport, UpdateE
 use recede_msg::Obstacle;
 use thiserror::Error;
 
-use crate::guidance::{ObstacleConstraintConfig, ObstacleConstraints};
+use crate::guidance::{BodyExtent, ObstacleConstraintConfig, ObstacleConstraints};
 use crate::recovery::{position_governor, Governor, Recovery};
 use crate::residual::{Adaptation, ResidualConfig, ResidualModel, ResidualStats};
 use crate::ControllerConfig;
@@ -251,7 +251,9 @@ fn build_file_robot<const NX: usize, const NU: usize>(
     }
     let constraints = match robot.model.position_states {
         0 => ObstacleConstraints::disabled(0, 0),
-        dims => keep_out::<NX>(obstacles, dims)?,
+        // The contact check counts a file robot's box by its bounding ball,
+        // wider than the box: no body extent for it.
+        dims => keep_out::<NX>(None, obstacles, dims)?,
     };
     let safe = robot.safe_input();
     build(robot, &config, residual, x0, safe, constraints)
@@ -313,7 +315,7 @@ fn file_state_bounds(model: &ModelFile) -> Vec<recede_mpc::StateBoundConfig> {
 
 /// One robot's controller: its input limits where the table leaves them
 /// out, its safe input as the first plan's, keep-out rows on its position.
-fn build_robot<R: Recovery<NX, NU>, const NX: usize, const NU: usize>(
+fn build_robot<R: Recovery<NX, NU> + Send + Sync + 'static, const NX: usize, const NU: usize>(
     robot: R,
     config: &MpcConfig,
     residual: Option<&ResidualConfig>,
@@ -323,7 +325,11 @@ fn build_robot<R: Recovery<NX, NU>, const NX: usize, const NU: usize>(
     let config = with_defaults(config, robot.input_bounds(), R::GOVERNOR);
     let constraints = match R::POSITION_STATES {
         0 => ObstacleConstraints::disabled(0, 0),
-        dims => keep_out::<NX>(obstacles, dims)?,
+        dims => keep_out(
+            BodyExtent::new(robot.body(), move |x| robot.pose(x)),
+            obstacles,
+            dims,
+        )?,
     };
     let mut controller = build(
         robot,
@@ -402,13 +408,15 @@ where
     }))
 }
 
-/// Keep-out rows on the position (the first `dims` states), or none.
+/// Keep-out rows on the position (the first `dims` states), measured from
+/// `robot`'s body where `body_extent` asks, or none.
 fn keep_out<const NX: usize>(
+    extent: Option<BodyExtent<NX>>,
     obstacles: Option<&ObstacleConstraintConfig>,
     dims: usize,
 ) -> Result<ObstacleConstraints<NX>, ControlError> {
     match obstacles {
-        Some(c) => ObstacleConstraints::new(c, 0, dims),
+        Some(c) => ObstacleConstraints::new(c, 0, dims)?.with_body(extent),
         None => Ok(ObstacleConstraints::disabled(0, dims)),
     }
 }

@@ -116,3 +116,105 @@ fn only_the_nearest_obstacles_fill_the_slots_for_a_ground_robot() {
         "{e}"
     );
 }
+
+/// `body_extent` rows on a quadrotor: the clearance of the nearest of its
+/// hub and rotor balls from a pillar's axis (computed here from the balls
+/// the contact check counts), and their position gradient against finite
+/// differences (the attitude enters at the plan: no attitude gradient).
+#[test]
+fn body_extent_rows_are_the_nearest_balls_clearance_and_match_finite_differences() {
+    use recede_control::guidance::BodyExtent;
+    use recede_model::robots::{Body, Pose};
+    let (arm, rotor) = (0.17, 0.068);
+    let body = Body::Quadrotor {
+        arm_length_m: arm,
+        rotor_radius_m: rotor,
+    };
+    let pose = |x: &[f64; 13]| Pose::Rigid {
+        position_m: [x[0], x[1], x[2]],
+        attitude: [x[3], x[4], x[5], x[6]],
+    };
+    let config = ObstacleConstraintConfig {
+        max_obstacles: 1,
+        margin_m: 0.01,
+        body_extent: true,
+        ..ObstacleConstraintConfig::default()
+    };
+    let centre = [0.0, 0.0, 2.0];
+    let pillar = obstacle(1, ObstacleShape::Cylinder { top_m: 4.0 }, centre, 0.15);
+    let mut c = ObstacleConstraints::<13>::new(&config, 0, 3)
+        .unwrap()
+        .with_body(BodyExtent::new(body, pose))
+        .unwrap();
+    c.set_obstacles(&[pillar], &Vector3::new(0.5, 0.0, 2.0));
+    let mut seed = 11u64;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    };
+    for _ in 0..100 {
+        let mut x = SVector::<f64, 13>::zeros();
+        let (angle, dist) = (std::f64::consts::PI * next(), 0.45 + 0.3 * next());
+        x[0] = dist * angle.cos();
+        x[1] = dist * angle.sin();
+        x[2] = 2.0 + 0.5 * next();
+        // Yaw anywhere, tilt up to ~30 degrees.
+        let q =
+            nalgebra::UnitQuaternion::from_euler_angles(0.5 * next(), 0.5 * next(), 3.0 * next());
+        x[3] = q.w;
+        x[4] = q.i;
+        x[5] = q.j;
+        x[6] = q.k;
+        let mut row = [ConstraintRow::<13>::INACTIVE; 1];
+        c.evaluate(0, 0.0, &x, &mut row);
+        // Every ball: hub and rotors, horizontal distance to the axis.
+        let p = Vector3::new(x[0], x[1], 0.0);
+        let mut nearest = p.norm() - rotor;
+        for i in 0..4 {
+            let a = std::f64::consts::FRAC_PI_4 + i as f64 * std::f64::consts::FRAC_PI_2;
+            let mut o = q * Vector3::new(arm * a.cos(), arm * a.sin(), 0.0);
+            o.z = 0.0;
+            nearest = nearest.min((p + o).norm() - rotor);
+        }
+        assert!(
+            (row[0].value - nearest).abs() < 1e-12,
+            "the row {} against the balls' {nearest}",
+            row[0].value
+        );
+        assert!((row[0].lower - (0.15 + 0.01 + 0.07)).abs() < 1e-12);
+        let h = 1e-7;
+        for i in 0..3 {
+            let (mut xp, mut xm) = (x, x);
+            xp[i] += h;
+            xm[i] -= h;
+            let (mut rp, mut rm) = (
+                [ConstraintRow::<13>::INACTIVE; 1],
+                [ConstraintRow::<13>::INACTIVE; 1],
+            );
+            c.evaluate(0, 0.0, &xp, &mut rp);
+            c.evaluate(0, 0.0, &xm, &mut rm);
+            let fd = (rp[0].value - rm[0].value) / (2.0 * h);
+            assert!(
+                (fd - row[0].gradient[i]).abs() < 1e-5,
+                "state {i}: {fd} against {}",
+                row[0].gradient[i]
+            );
+        }
+        assert!((3..13).all(|i| row[0].gradient[i] == 0.0));
+    }
+}
+
+#[test]
+fn body_extent_on_a_body_without_balls_is_refused_naming_the_key() {
+    let config = ObstacleConstraintConfig {
+        body_extent: true,
+        ..ObstacleConstraintConfig::default()
+    };
+    let e = ObstacleConstraints::<13>::new(&config, 0, 3)
+        .unwrap()
+        .with_body(None)
+        .unwrap_err();
+    assert!(e.to_string().contains("body_extent"), "{e}");
+}

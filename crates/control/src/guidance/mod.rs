@@ -17,7 +17,7 @@ use recede_model::robots::RobotConfig;
 use recede_msg::WorldModel;
 
 pub use approach::{approach_target, ApproachConfig};
-pub use rows::{ObstacleConstraintConfig, ObstacleConstraints};
+pub use rows::{BodyExtent, ObstacleConstraintConfig, ObstacleConstraints};
 
 use crate::{Controller, ReferenceConfig};
 

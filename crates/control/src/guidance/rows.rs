@@ -1,9 +1,14 @@
 //! Perceived obstacles as soft distance constraints for the MPC
 //! (`[perception.constraints]`):
 //! `distance(position(x_k), obstacle) >= radius + margin` at every node,
-//! linearised at the current plan on every SQP iteration.
+//! linearised at the current plan on every SQP iteration. With
+//! `body_extent` the distance is the body's, not the position point's.
+
+use std::fmt;
+use std::sync::Arc;
 
 use nalgebra::{SVector, Vector3};
+use recede_model::robots::{Body, Pose};
 use recede_mpc::{BoundedSides, ConstraintRow, SoftPenalty, StageConstraints};
 use recede_msg::{Obstacle, ObstacleShape, MAX_OBSTACLES};
 use serde::{Deserialize, Serialize};
@@ -16,9 +21,15 @@ use crate::ControlError;
 pub struct ObstacleConstraintConfig {
     /// Constraint rows per node: the nearest this many obstacles.
     pub max_obstacles: usize,
-    /// Clearance kept beyond each radius (the robot's own size plus a
-    /// safety distance), m.
+    /// Clearance kept beyond each radius, m: the robot's own size plus a
+    /// safety distance, or with `body_extent` the safety distance alone.
     pub margin_m: f64,
+    /// Measure each row's distance from the robot's body (the nearest of
+    /// the balls the contact check counts, [`Body::balls`], at the plan's
+    /// attitude) instead of from its position point: a quadrotor side-on
+    /// to a pillar reaches 0.19 m towards it, diagonally 0.24 m, and
+    /// `margin_m` alone must assume the worst. Off by default.
+    pub body_extent: bool,
     /// Also added: this many standard deviations of the obstacle's
     /// position and radius.
     pub uncertainty_sigmas: f64,
@@ -32,6 +43,7 @@ impl Default for ObstacleConstraintConfig {
         Self {
             max_obstacles: 8,
             margin_m: 0.4,
+            body_extent: false,
             uncertainty_sigmas: 1.0,
             penalty_l1: 200.0,
             penalty_l2: 2000.0,
@@ -77,12 +89,54 @@ struct Slot {
     planar: bool,
 }
 
+/// The robot's body and where it is at a state: what `body_extent` rows
+/// measure their distance from. Built once at setup.
+#[derive(Clone)]
+pub struct BodyExtent<const NX: usize> {
+    body: Body,
+    pose: Arc<dyn Fn(&[f64; NX]) -> Pose + Send + Sync>,
+}
+
+impl<const NX: usize> BodyExtent<NX> {
+    /// `None` when the body has no balls (an articulated one).
+    pub fn new(
+        body: Body,
+        pose: impl Fn(&[f64; NX]) -> Pose + Send + Sync + 'static,
+    ) -> Option<Self> {
+        let probe = Pose::Rigid {
+            position_m: [0.0; 3],
+            attitude: [1.0, 0.0, 0.0, 0.0],
+        };
+        body.balls(&probe)?;
+        Some(Self {
+            body,
+            pose: Arc::new(pose),
+        })
+    }
+}
+
+impl<const NX: usize> fmt::Debug for BodyExtent<NX> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BodyExtent")
+            .field("body", &self.body)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<const NX: usize> PartialEq for BodyExtent<NX> {
+    fn eq(&self, other: &Self) -> bool {
+        self.body == other.body && Arc::ptr_eq(&self.pose, &other.pose)
+    }
+}
+
 /// Soft keep-out constraints around up to `max_obstacles` obstacles on the
 /// robot's position (`position_index..+2` or `+3` of the state). Inactive
 /// slots have infinite bounds, so the QP's sparsity never changes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObstacleConstraints<const NX: usize> {
     config: ObstacleConstraintConfig,
+    /// The body the distance is measured from (`body_extent`), or none.
+    extent: Option<BodyExtent<NX>>,
     /// Index of the state's x coordinate; y follows, then z when `dims == 3`.
     position_index: usize,
     dims: usize,
@@ -108,6 +162,7 @@ impl<const NX: usize> ObstacleConstraints<NX> {
         }
         Ok(Self {
             config: config.clone(),
+            extent: None,
             position_index,
             dims,
             slots: vec![None; config.max_obstacles],
@@ -123,11 +178,30 @@ impl<const NX: usize> ObstacleConstraints<NX> {
                 max_obstacles: 0,
                 ..ObstacleConstraintConfig::default()
             },
+            extent: None,
             position_index,
             dims,
             slots: Vec::new(),
             order: Vec::new(),
         }
+    }
+
+    /// Measures the rows' distance from `extent`'s body when the config
+    /// asks for it (`body_extent`); an error when it does and the robot's
+    /// body has none.
+    pub fn with_body(mut self, extent: Option<BodyExtent<NX>>) -> Result<Self, ControlError> {
+        if self.config.body_extent {
+            match extent {
+                Some(e) => self.extent = Some(e),
+                None => {
+                    return Err(ControlError::Parse {
+                        origin: "perception.constraints.body_extent".into(),
+                        message: "expected a robot with a rigid body (a quadrotor, a ground robot); this robot's body has no extent model".into(),
+                    })
+                }
+            }
+        }
+        Ok(self)
     }
 
     pub fn config(&self) -> &ObstacleConstraintConfig {
@@ -211,18 +285,40 @@ impl<const NX: usize> StageConstraints<NX> for ObstacleConstraints<NX> {
             };
             let i = self.position_index;
             let mut d = Vector3::new(x[i] - s.centre.x, x[i + 1] - s.centre.y, 0.0);
-            if self.dims == 3 && !s.planar {
+            let planar = self.dims == 2 || s.planar;
+            if !planar {
                 d.z = x[i + 2] - s.centre.z;
             }
             let dist = d.norm();
             let mut gradient = SVector::<f64, NX>::zeros();
             // At the centre any direction is a descent direction: push along x.
             let n = if dist > 1e-9 { d / dist } else { Vector3::x() };
+            let mut value = dist;
+            let mut g = n;
+            if let Some(e) = &self.extent {
+                // The nearest of the body's balls at the plan's attitude:
+                // its surface's distance and the direction to its centre
+                // (the attitude enters at the plan: no gradient of its own).
+                if let Some(balls) = e.body.balls(&(e.pose)(&x.data.0[0])) {
+                    value = f64::INFINITY;
+                    for b in balls.as_slice() {
+                        let mut to_ball = d + b.offset_m;
+                        if planar {
+                            to_ball.z = 0.0;
+                        }
+                        let centre = to_ball.norm();
+                        if centre - b.radius_m < value {
+                            value = centre - b.radius_m;
+                            g = if centre > 1e-9 { to_ball / centre } else { n };
+                        }
+                    }
+                }
+            }
             for c in 0..self.dims {
-                gradient[i + c] = n[c];
+                gradient[i + c] = g[c];
             }
             *row = ConstraintRow {
-                value: dist,
+                value,
                 gradient,
                 lower: s.clearance,
                 upper: f64::INFINITY,

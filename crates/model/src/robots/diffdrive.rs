@@ -52,6 +52,17 @@ impl Default for DiffDriveParams {
 }
 
 impl DiffDriveParams {
+    /// The chassis: 1.2 track widths long, 0.3 m high (drawn, and counted
+    /// by the contact check as [`Body::balls`]).
+    pub fn body(&self) -> Body {
+        let width_m = self.track_width_m;
+        Body::GroundBox {
+            length_m: 1.2 * width_m,
+            width_m,
+            height_m: 0.3,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), ModelError> {
         check_positive("max_speed_m_s", self.max_speed_m_s)?;
         check_positive("max_yaw_rate_rad_s", self.max_yaw_rate_rad_s)?;
@@ -142,11 +153,6 @@ impl Robot<NX, NU> for DiffDrive {
         Pose::planar(x[0], x[1], x[2])
     }
     fn body(&self) -> Body {
-        let width_m = self.params.track_width_m;
-        Body::GroundBox {
-            length_m: 1.2 * width_m,
-            width_m,
-            height_m: 0.3,
-        }
+        self.params.body()
     }
 }

@@ -71,6 +71,15 @@ impl Default for QuadrotorParams {
 }
 
 impl QuadrotorParams {
+    /// Rotors of 0.4 arm lengths' radius (drawn, and counted by the
+    /// contact check as [`Body::balls`]).
+    pub fn body(&self) -> Body {
+        Body::Quadrotor {
+            arm_length_m: self.arm_length_m,
+            rotor_radius_m: 0.4 * self.arm_length_m,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), ModelError> {
         check_positive("mass_kg", self.mass_kg)?;
         check_positive("inertia_xx_kg_m2", self.inertia_xx_kg_m2)?;
@@ -285,9 +294,6 @@ impl Robot<NX, NU> for Quadrotor {
         }
     }
     fn body(&self) -> Body {
-        Body::Quadrotor {
-            arm_length_m: self.params.arm_length_m,
-            rotor_radius_m: 0.4 * self.params.arm_length_m,
-        }
+        self.params.body()
     }
 }
