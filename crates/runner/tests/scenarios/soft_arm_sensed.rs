@@ -85,3 +85,29 @@ fn the_arm_recording_holds_the_rod_the_sections_the_tips_and_their_plots() {
         assert!(blueprint.contains(shown), "{shown} not in the blueprint");
     }
 }
+
+/// The sensed arm's EKF, from a tip fix and a tip IMU, against the rod's
+/// PCC view over the first lap: every sensor delivers, few readings are
+/// gated out, the curvatures are tracked to under 1 1/m, no fallback.
+#[test]
+fn the_sensed_arm_is_estimated_from_its_tip_sensors() {
+    let options = RunOptions {
+        duration_secs: Some(3.0),
+        ..RunOptions::default()
+    };
+    let s = run_with(&load("configs/soft_arm_sensed.toml"), &options, None).unwrap();
+    assert_eq!(s.estimator, "ekf");
+    assert_eq!(s.fallbacks, 0);
+    for (name, sensor) in &s.sensors {
+        assert!(sensor.delivered > 250, "{name}: {sensor:?}");
+        assert!(
+            sensor.rejected * 5 < sensor.delivered,
+            "{name} gated out: {sensor:?}"
+        );
+    }
+    let rmse = &s.estimate_state_rmse;
+    assert_eq!(rmse.len(), 6);
+    for (j, e) in rmse[..3].iter().enumerate() {
+        assert!(*e < 1.0, "kappa {j}: estimate RMSE {e} 1/m ({rmse:?})");
+    }
+}
