@@ -144,7 +144,14 @@ fn the_model_file_cart_poles_filter_allocates_nothing_per_step() {
 fn the_continuum_arms_filter_allocates_nothing_per_step() {
     let robot = RobotConfig::ContinuumArm(Default::default());
     let sensors = vec![
-        sensor(0, "imu", SensorKind::Imu, 500.0, Isometry3::identity(), None),
+        sensor(
+            0,
+            "imu",
+            SensorKind::Imu,
+            500.0,
+            Isometry3::identity(),
+            None,
+        ),
         sensor(
             1,
             "fix",
@@ -213,7 +220,10 @@ fn the_continuum_arms_filter_allocates_nothing_per_step() {
     drive(&mut p, &stream(1, 501));
     let later = stream(501, 1001);
     let n = allocations_in(|| drive(&mut p, &later));
-    assert_eq!(n, 0, "allocations over 1 s of readings, commands and estimates");
+    assert_eq!(
+        n, 0,
+        "allocations over 1 s of readings, commands and estimates"
+    );
     assert_eq!(p.estimate_faults(), 0);
     let x = &p.last_estimate().state;
     assert!(x.iter().all(|v| v.abs() < 0.1), "hanging still: {x:?}");
