@@ -637,11 +637,14 @@ impl World for Shaped {
     }
 }
 
+/// A shape as the sink got it: the step and its points.
+type Seen = (u64, Vec<[f64; 3]>);
+
 /// What the recorder got: truths and shapes, by step.
 #[derive(Default)]
 struct ShapeSink {
     truths: Arc<Mutex<Vec<(u64, f64)>>>,
-    shapes: Arc<Mutex<Vec<(u64, Vec<[f64; 3]>)>>>,
+    shapes: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Sink for ShapeSink {
