@@ -4,7 +4,7 @@
 
 use nalgebra::{Isometry3, Vector3};
 use recede_model::file::{FileRobot, ModelFile};
-use recede_model::robots::{Arm, CartPole, DiffDrive, Quadrotor, RobotConfig};
+use recede_model::robots::{Arm, CartPole, ContinuumArm, DiffDrive, Quadrotor, RobotConfig};
 use recede_msg::{Measurement, Reading, SensorId, SensorInfo, SensorKind, WorldModel, MAX_DIM};
 use serde::Serialize;
 
@@ -55,6 +55,7 @@ enum Estimator {
     DiffDrive(Timeline<ModelFilter<DiffDrive, 5, 2>>),
     CartPole(Timeline<ModelFilter<CartPole, 4, 1>>),
     Arm(Timeline<ModelFilter<Arm, 4, 2>>),
+    ContinuumArm(Box<Timeline<ModelFilter<ContinuumArm, 6, 6>>>),
     File(FileEstimator),
 }
 
@@ -118,6 +119,7 @@ macro_rules! each {
             Estimator::DiffDrive($t) => $body,
             Estimator::CartPole($t) => $body,
             Estimator::Arm($t) => $body,
+            Estimator::ContinuumArm($t) => $body,
             Estimator::File(file) => each_file!(file, $t => $body),
         }
     };
@@ -130,6 +132,7 @@ impl std::fmt::Debug for Estimator {
             Self::DiffDrive(_) => "diff_drive",
             Self::CartPole(_) => "cart_pole",
             Self::Arm(_) => "arm",
+            Self::ContinuumArm(_) => "continuum_arm",
             Self::File(_) => "model_file",
         };
         f.debug_struct("Estimator").field("robot", &name).finish()
@@ -166,8 +169,12 @@ fn defaults(robot: &RobotConfig) -> (Vec<f64>, Vec<f64>) {
         RobotConfig::Arm(_) => (vec![0.02, 0.02, 0.1, 0.1], vec![0.01, 0.01, 1.0, 1.0]),
         // No filter for it yet (refused in `Perception::new`).
         RobotConfig::SoftCartPole(_) => (vec![0.0; 10], vec![0.0; 10]),
-        // No filter for it yet either (refused in `Perception::new`).
-        RobotConfig::ContinuumArm(_) => (vec![0.0; 6], vec![0.0; 6]),
+        // Curvatures known to 0.5 1/m, rates to 2 1/(m s); the rates take
+        // the rod's unmodelled modes as process noise.
+        RobotConfig::ContinuumArm(_) => (
+            vec![0.5, 0.5, 0.5, 2.0, 2.0, 2.0],
+            vec![0.05, 0.05, 0.05, 5.0, 5.0, 5.0],
+        ),
         // A URDF arm's angles as the built-in arm's; its rates take 10
         // rad/s per sqrt(s): an unknown 0.3 kg payload accelerates arm6's
         // light wrist by tens of rad/s^2, and at 3 the filter fell behind
@@ -246,6 +253,7 @@ impl Perception {
             fix_std: ekf.position_fix_std_m,
             yaw_std: ekf.position_fix_yaw_std_rad,
             gyro_std: ekf.imu_gyro_noise_std_radps,
+            accel_std: ekf.imu_gate_std_mps2,
             speed_std: ekf.encoder_speed_std_m_s,
             ticks_per_rev: ekf.encoder_ticks_per_rev,
             gate_fix: ekf.gate_chi2_position_fix,
@@ -258,7 +266,18 @@ impl Perception {
         let h = ekf.history_secs;
         let estimator = match robot {
             RobotConfig::SoftCartPole(_) => unreachable_soft()?,
-            RobotConfig::ContinuumArm(_) => no_arm_filter()?,
+            RobotConfig::ContinuumArm(p) => Estimator::ContinuumArm(Box::new(Timeline::new(
+                ModelFilter::new(
+                    ContinuumArm::new(*p)?,
+                    Kind::ContinuumArm(*p),
+                    x0,
+                    &std0,
+                    &q_std,
+                    model_noise,
+                ),
+                h,
+                capacity,
+            ))),
             RobotConfig::Quadrotor(p) => {
                 Quadrotor::new(*p)?;
                 Estimator::Quadrotor(Box::new(Timeline::new(
@@ -378,7 +397,6 @@ impl Perception {
     ) -> Result<(), PerceptionError> {
         match robot {
             RobotConfig::SoftCartPole(_) => unreachable_soft(),
-            RobotConfig::ContinuumArm(_) => no_arm_filter(),
             RobotConfig::ModelFile(f) => {
                 let model = f.model().map_err(recede_model::ModelError::from)?;
                 for (name, kind) in sensors {
@@ -639,21 +657,15 @@ impl Perception {
         match &self.estimator {
             Estimator::Quadrotor(_) => Vector3::new(s[0], s[1], s[2]),
             Estimator::DiffDrive(_) => Vector3::new(s[0], s[1], 0.0),
-            Estimator::CartPole(_) | Estimator::Arm(_) | Estimator::File(_) => Vector3::zeros(),
+            Estimator::CartPole(_)
+            | Estimator::Arm(_)
+            | Estimator::ContinuumArm(_)
+            | Estimator::File(_) => Vector3::zeros(),
         }
     }
 }
 
 /// The soft cart-pole's link of segments has no measurement model yet.
-/// The continuum arm has no model filter yet (docs/soft-robots.md).
-fn no_arm_filter<T>() -> Result<T, PerceptionError> {
-    Err(PerceptionError::Config {
-        key: "estimator.kind".into(),
-        expected: "\"truth\" for the continuum arm (it has no model filter yet)",
-        found: "a filter".into(),
-    })
-}
-
 fn unreachable_soft<T>() -> Result<T, PerceptionError> {
     Err(PerceptionError::Config {
         key: "estimator.kind".into(),

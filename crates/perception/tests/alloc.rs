@@ -1,7 +1,8 @@
 //! The file robots' filter allocates nothing per reading, command or
 //! estimate after setup (its timeline's storage is reserved at setup, its
 //! filters are fixed-size): the URDF arm with six encoders, the model-file
-//! cart-pole with a fix and an encoder.
+//! cart-pole with a fix and an encoder; the continuum arm with a tip fix
+//! and a tip IMU.
 
 mod common;
 
@@ -135,4 +136,96 @@ fn the_model_file_cart_poles_filter_allocates_nothing_per_step() {
         BTreeMap::new(),
     ));
     check(robot, &[0.0, 0.1, 0.0, 0.0], 1, true, 1);
+}
+
+/// The continuum arm hanging still: a tip fix at 100 Hz and a tip IMU at
+/// 500 Hz (gravity along the tip's -x), a command every 5 ms.
+#[test]
+fn the_continuum_arms_filter_allocates_nothing_per_step() {
+    let robot = RobotConfig::ContinuumArm(Default::default());
+    let sensors = vec![
+        sensor(
+            0,
+            "imu",
+            SensorKind::Imu,
+            500.0,
+            Isometry3::identity(),
+            None,
+        ),
+        sensor(
+            1,
+            "fix",
+            SensorKind::PositionFix,
+            100.0,
+            Isometry3::identity(),
+            None,
+        ),
+    ];
+    let mut p = Perception::new(
+        &EkfConfig::default(),
+        &PerceptionConfig::default(),
+        &robot,
+        &sensors,
+        &[0.0; 6],
+    )
+    .expect("perception builds");
+    let stream = |from: usize, to: usize| {
+        let mut out = Vec::new();
+        for k in from..to {
+            let t = k as f64 / 500.0;
+            out.push((
+                t,
+                Some(Reading {
+                    sensor: SensorId(0),
+                    stamp: Stamp::new(t, 0.001),
+                    measurement: Measurement::Imu {
+                        specific_force_mps2: Vector3::new(-9.81, 0.0, 0.0),
+                        gyro_radps: Vector3::zeros(),
+                    },
+                }),
+            ));
+            if k % 5 == 0 {
+                out.push((
+                    t,
+                    Some(Reading {
+                        sensor: SensorId(1),
+                        stamp: Stamp::new(t, 0.002),
+                        measurement: Measurement::PositionFix {
+                            position_m: Vector3::new(0.0, 0.0, -0.45),
+                            yaw_rad: 0.0,
+                        },
+                    }),
+                ));
+            }
+            if k % 5 == 0 {
+                out.push((t, None));
+            }
+        }
+        out
+    };
+    // Tensions that hold nothing: the arm hangs.
+    let drive = |p: &mut Perception, events: &[(f64, Option<Reading>)]| {
+        for (t, reading) in events {
+            match reading {
+                Some(r) => {
+                    p.on_reading(r);
+                }
+                None => {
+                    p.on_command(*t, &[0.0; 6]);
+                    p.estimate(*t);
+                }
+            }
+        }
+    };
+    drive(&mut p, &stream(1, 501));
+    let later = stream(501, 1001);
+    let n = allocations_in(|| drive(&mut p, &later));
+    assert_eq!(
+        n, 0,
+        "allocations over 1 s of readings, commands and estimates"
+    );
+    assert_eq!(p.estimate_faults(), 0);
+    let x = &p.last_estimate().state;
+    assert!(x.iter().all(|v| v.abs() < 0.1), "hanging still: {x:?}");
+    assert!(p.sensor_stats().iter().all(|s| s.rejected == 0));
 }

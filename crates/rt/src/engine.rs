@@ -12,7 +12,7 @@ use crossbeam_channel::bounded;
 use crate::clock::{Clock, WallClock};
 use crate::config::{LoopConfig, Mode};
 use crate::estimator::{Estimate, Estimator};
-use crate::msg::{Cmd, EstIn, LogMsg, LogTx, MAX_VALUES};
+use crate::msg::{Cmd, EstIn, LogMsg, LogTx, ShapePool, MAX_VALUES};
 use crate::policy::Policy;
 use crate::report::{LoopReport, SensorReport, StepHook};
 use crate::sched::{favour_thread, lower_thread_priority, raise_thread_priority};
@@ -75,14 +75,17 @@ pub fn run(
         dropped: Arc::new(AtomicU64::new(0)),
     };
     let log_dropped = Arc::clone(&log.dropped);
+    let shape_len = world.true_shape().len();
+    let shapes = (recording && shape_len > 0).then(|| ShapePool::new(LOG_POOL, shape_len));
 
     let wall = Instant::now();
     let outcome = std::thread::scope(|scope| {
         let recorder = recording.then(|| {
             let (rx, pool_tx, sink) = (log_rx, pool_tx.clone(), &mut *sink);
+            let shapes = shapes.clone();
             std::thread::Builder::new()
                 .name("recede-rt-recorder".into())
-                .spawn_scoped(scope, move || recorder_task(sink, rx, pool_tx))
+                .spawn_scoped(scope, move || recorder_task(sink, rx, pool_tx, shapes))
         });
         let mut world = WorldTask {
             world: &mut *world,
@@ -98,6 +101,7 @@ pub fn run(
                 queue_drops: vec![0; sensor_names.len()],
                 ..Tally::default()
             },
+            shapes,
         };
         let estimator = EstimatorTask::new(estimator, log.clone(), sensor_names.len());
         let controller = Controller::new(policy, config, log.clone(), (pool_tx, pool_rx));

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use recede_msg::Reading;
 
 use crate::policy::StepStatus;
@@ -58,11 +58,43 @@ pub(crate) struct Cmd {
 pub(crate) enum LogMsg {
     Reading(u64, Arc<Reading>),
     Truth(u64, f64, Vals),
+    /// Pooled ([`ShapePool`]): a rod's nodes outgrow an inline message.
+    Shape(Box<ShapeLog>),
     Step(Box<StepLog>),
     /// A controller step that fell back (formatted on the recorder task, so
     /// that the controller does not allocate).
     Fallback(u64, f64, StepStatus),
     Event(u64, f64, Level, String),
+}
+
+/// A deformable body's true shape at a control instant.
+pub(crate) struct ShapeLog {
+    pub step: u64,
+    pub t_secs: f64,
+    pub points: Vec<[f64; 3]>,
+}
+
+/// Shape logs sized at setup, taken by the world and given back by the
+/// recorder, so that logging a shape never allocates.
+#[derive(Clone)]
+pub(crate) struct ShapePool {
+    pub take: Receiver<Box<ShapeLog>>,
+    pub give: Sender<Box<ShapeLog>>,
+}
+
+impl ShapePool {
+    /// `count` logs of `points` points each.
+    pub(crate) fn new(count: usize, points: usize) -> Self {
+        let (give, take) = crossbeam_channel::bounded(count);
+        for _ in 0..count {
+            let _ = give.try_send(Box::new(ShapeLog {
+                step: 0,
+                t_secs: 0.0,
+                points: Vec::with_capacity(points),
+            }));
+        }
+        Self { take, give }
+    }
 }
 
 /// The loop's side of the recorder queue: never blocks.

@@ -48,6 +48,9 @@ pub trait Sink: Send {
     fn reading(&mut self, _step: u64, _reading: &Reading) {}
     /// The true state at a control instant.
     fn truth(&mut self, _step: u64, _t_secs: f64, _state: &[f64]) {}
+    /// The true shape of a deformable body at a control instant
+    /// ([`crate::World::true_shape`]).
+    fn shape(&mut self, _step: u64, _t_secs: f64, _points: &[[f64; 3]]) {}
     /// A controller step.
     fn step(&mut self, _log: &StepLog) {}
     /// An event for the text log.

@@ -45,6 +45,12 @@ pub trait World {
     fn clearance_m(&self) -> Option<f64> {
         None
     }
+    /// Ground truth: points along a deformable body now (a continuum arm's
+    /// rod nodes, base to tip, world frame), for the recording; empty for
+    /// a rigid robot. Its length stays what it was at the start.
+    fn true_shape(&self) -> &[[f64; 3]] {
+        &[]
+    }
     /// The run is over: finish what is still in flight.
     fn finish(&mut self) {}
 }

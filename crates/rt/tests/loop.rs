@@ -597,3 +597,92 @@ fn a_split_step_prepared_beside_the_world_is_the_inline_step_bit_for_bit() {
     assert_eq!(inline.len(), split.len());
     assert!(inline == split, "the overlap changed the run");
 }
+
+/// The cart with a shape: its rail from the origin to the cart (what a
+/// deformable body's nodes would be).
+struct Shaped {
+    cart: Cart,
+    shape: [[f64; 3]; 2],
+}
+
+impl World for Shaped {
+    fn sensors(&self) -> &[SensorInfo] {
+        self.cart.sensors()
+    }
+    fn input_len(&self) -> usize {
+        1
+    }
+    fn time_secs(&self) -> f64 {
+        self.cart.time_secs()
+    }
+    fn step_secs(&self) -> f64 {
+        H
+    }
+    fn command(&self) -> &[f64] {
+        self.cart.command()
+    }
+    fn advance_to(&mut self, t_secs: f64, command: &[f64]) -> Result<(), WorldError> {
+        self.cart.advance_to(t_secs, command)?;
+        self.shape[1][0] = self.cart.x[0];
+        Ok(())
+    }
+    fn poll_readings(&mut self, t_secs: f64, out: &mut Vec<Reading>) {
+        self.cart.poll_readings(t_secs, out);
+    }
+    fn true_state(&self) -> Option<&[f64]> {
+        self.cart.true_state()
+    }
+    fn true_shape(&self) -> &[[f64; 3]] {
+        &self.shape
+    }
+}
+
+/// A shape as the sink got it: the step and its points.
+type Seen = (u64, Vec<[f64; 3]>);
+
+/// What the recorder got: truths and shapes, by step.
+#[derive(Default)]
+struct ShapeSink {
+    truths: Arc<Mutex<Vec<(u64, f64)>>>,
+    shapes: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Sink for ShapeSink {
+    fn truth(&mut self, step: u64, _t: f64, state: &[f64]) {
+        self.truths.lock().unwrap().push((step, state[0]));
+    }
+    fn shape(&mut self, step: u64, _t: f64, points: &[[f64; 3]]) {
+        self.shapes.lock().unwrap().push((step, points.to_vec()));
+    }
+}
+
+#[test]
+fn a_worlds_shape_reaches_the_recorder_with_its_truth_at_every_step() {
+    for mode in [Mode::Lockstep, Mode::RealTime] {
+        let mut world = Shaped {
+            cart: Cart::new(3, true),
+            shape: [[0.0; 3]; 2],
+        };
+        let mut sink = ShapeSink::default();
+        let (truths, shapes) = (Arc::clone(&sink.truths), Arc::clone(&sink.shapes));
+        let config = LoopConfig::new(mode, 0.02, 1.0);
+        let report = run(
+            &mut world,
+            &mut Pd::default(),
+            &mut TruthEstimator::new(2),
+            &mut sink,
+            &mut |_: &StepRecord<'_>| {},
+            &config,
+        )
+        .unwrap();
+        assert_eq!(report.recorder_dropped, 0);
+        let (truths, shapes) = (truths.lock().unwrap(), shapes.lock().unwrap());
+        assert_eq!(shapes.len(), report.control_steps, "{mode:?}");
+        assert_eq!(truths.len(), shapes.len());
+        for ((k, p), (ks, points)) in truths.iter().zip(shapes.iter()) {
+            assert_eq!(k, ks);
+            assert_eq!(points.as_slice(), &[[0.0; 3], [*p, 0.0, 0.0]]);
+        }
+        assert!(truths.last().unwrap().1 > 0.1, "the cart moved");
+    }
+}

@@ -17,8 +17,10 @@ use recede_viz::{
     RobotPose, Series, Stamp, When,
 };
 
+use arm::ArmView;
 use layout::{layout, Bounds, Perceived, Tracking};
 
+mod arm;
 mod layout;
 
 /// Where `recede run` sends its recording.
@@ -182,6 +184,8 @@ pub struct VizSink {
     perception: Option<Perceived>,
     /// Time of the last image logged, per sensor.
     last_image_secs: Vec<f64>,
+    /// A continuum arm's rod, sections and tip (drawn instead of a body).
+    arm: Option<ArmView>,
 }
 
 /// Images go to the recording at most this often per camera (10 Hz): the
@@ -203,8 +207,13 @@ impl VizSink {
         let states: Vec<&str> = states.iter().map(String::as_str).collect();
         let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
         let (states, inputs) = (&states[..], &inputs[..]);
-        if let Some(body) = body {
+        let arm = ArmView::new(robot);
+        if let (Some(body), None) = (body, &arm) {
             handle.declare_robot(robot_kind(body));
+        }
+        if arm.is_some() {
+            handle.declare_series(Series::Tip, &arm::TIP_NAMES);
+            handle.declare_series(Series::TipError, &["tip error (mm)"]);
         }
         handle.declare_series(Series::State, states);
         handle.declare_series(Series::EstimatorStd, states);
@@ -254,7 +263,10 @@ impl VizSink {
         let tracking = Tracking::new(robot, states);
         handle.declare_series(Series::Tracking, &tracking.names());
         let bounds = Bounds::new(&handle, setup.input_bounds);
-        handle.send_blueprint(&layout(setup, &obstacles));
+        let arm_frame = arm
+            .as_ref()
+            .map(|a| a.frame_points(setup.reference, setup.duration_secs));
+        handle.send_blueprint(&layout(setup, &obstacles, arm_frame.as_deref()));
         // The static scene reaches the file before the run starts.
         handle.flush();
         Self {
@@ -268,6 +280,7 @@ impl VizSink {
             bounds,
             perception: setup.perception.then(Perceived::new),
             last_image_secs: vec![f64::NEG_INFINITY; setup.sensors.len()],
+            arm,
         }
     }
 }
@@ -327,14 +340,26 @@ impl Sink for VizSink {
         let stamp = Stamp::new(step, t_secs);
         let pairs = self.tracking.pairs(&self.reference, t_secs, state);
         self.handle.log_series(stamp, Series::Tracking, pairs);
-        if let Some(pose) = pose(&self.robot, state) {
+        if let Some(arm) = &mut self.arm {
+            arm.truth(&self.handle, stamp, &self.reference, state);
+        } else if let Some(pose) = pose(&self.robot, state) {
             self.handle.log_pose(stamp, pose);
         }
         self.handle.log_series(stamp, Series::State, state);
     }
 
+    fn shape(&mut self, step: u64, t_secs: f64, points: &[[f64; 3]]) {
+        if let Some(arm) = &mut self.arm {
+            let stamp = Stamp::new(step, t_secs);
+            arm.shape(&self.handle, stamp, &self.reference, points);
+        }
+    }
+
     fn step(&mut self, log: &StepLog) {
         let stamp = Stamp::new(log.step, log.t_secs);
+        if let Some(arm) = &mut self.arm {
+            arm.estimate(&self.handle, stamp, &log.estimate);
+        }
         self.handle.log_series(stamp, Series::Command, &log.command);
         self.bounds.at(&self.handle, stamp);
         self.handle

@@ -41,6 +41,9 @@ pub struct Layout {
     pub estimator: bool,
     /// A learned residual is in the model: plot its magnitude.
     pub residual: bool,
+    /// A continuum arm: its plots (tendon tensions, tip against reference,
+    /// tip error) instead of the generic tracking and command ones.
+    pub arm: bool,
 }
 
 impl Layout {
@@ -67,7 +70,32 @@ impl Layout {
             cameras: Vec::new(),
             estimator: false,
             residual: false,
+            arm: false,
         }
+    }
+
+    /// A continuum arm's layout: the 3D view faces the x-z plane the arm
+    /// bends in (the eye on -y, z up), framed on `points` (the base, the
+    /// hanging tip, the reference path) with a margin; the arm's plots.
+    pub fn arm_plane(points: &[Point3<f64>]) -> Self {
+        let mut layout = Self::framing(points);
+        let (lo, hi) = points.iter().fold(
+            (
+                Vector3::repeat(f64::INFINITY),
+                Vector3::repeat(f64::NEG_INFINITY),
+            ),
+            |(lo, hi), p| (lo.inf(&p.coords), hi.sup(&p.coords)),
+        );
+        if !points.is_empty() {
+            let centre = 0.5 * (lo + hi);
+            // Far enough that the box's larger side fills about 2/3 of a
+            // 60-degree view; a 0.1 m floor keeps a point in sight.
+            let side = (hi.x - lo.x).max(hi.z - lo.z).max(0.1);
+            layout.look_at = Point3::from(centre);
+            layout.eye = Point3::new(centre.x, centre.y - 1.3 * side, centre.z);
+        }
+        layout.arm = true;
+        layout
     }
 
     /// Every entity a view of this layout shows (view origins and plot
@@ -86,15 +114,27 @@ impl Layout {
 
     /// The plots beside the 3D view: (title, series in it).
     fn plots(&self) -> Vec<(&'static str, Vec<Series>)> {
-        let mut plots = vec![
-            ("reference vs actual", vec![Series::Tracking]),
-            (
-                "command and bounds",
-                vec![Series::Command, Series::CommandBounds],
-            ),
-            ("step time (us)", vec![Series::StepTimeUs]),
-            ("QP iterations", vec![Series::QpIterations]),
-        ];
+        let mut plots = if self.arm {
+            vec![
+                (
+                    "tendon tensions (N) and bounds",
+                    vec![Series::Command, Series::CommandBounds],
+                ),
+                ("tip vs reference (m)", vec![Series::Tip]),
+                ("tip error (mm)", vec![Series::TipError]),
+                ("step time (us)", vec![Series::StepTimeUs]),
+            ]
+        } else {
+            vec![
+                ("reference vs actual", vec![Series::Tracking]),
+                (
+                    "command and bounds",
+                    vec![Series::Command, Series::CommandBounds],
+                ),
+                ("step time (us)", vec![Series::StepTimeUs]),
+                ("QP iterations", vec![Series::QpIterations]),
+            ]
+        };
         if self.estimator {
             plots.push(("estimator std", vec![Series::EstimatorStd]));
         }

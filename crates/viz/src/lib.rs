@@ -55,5 +55,5 @@ pub use body::{
 pub use error::VizError;
 pub use recorder::{Recorder, RecorderConfig, RecorderHandle, RecorderStats, Sink};
 pub use types::{
-    CameraSpec, Level, Obstacle, ObstacleSource, RobotKind, RobotPose, Series, Stamp, When,
+    CameraSpec, Curve, Level, Obstacle, ObstacleSource, RobotKind, RobotPose, Series, Stamp, When,
 };

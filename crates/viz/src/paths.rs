@@ -28,6 +28,10 @@
 //! | `world/targets` | Points3D | static or per step |
 //! | `world/obstacles/true/{ellipsoids,boxes}` | Ellipsoids3D / Boxes3D, wireframe, grey-green, labelled by name | static or per step |
 //! | `world/obstacles/perceived/{ellipsoids,boxes}` | Ellipsoids3D / Boxes3D, solid, orange | per step |
+//! | `world/arm/shape` | LineStrips3D + Points3D, a continuum arm's true rod nodes | per step |
+//! | `world/arm/sections` | LineStrips3D + Points3D, the estimate's section ends (PCC chords) | per step |
+//! | `world/arm/tip`, `world/arm/tip_reference` | Points3D, the true tip and its reference now | per step |
+//! | `plots/tip`, `plots/tip_error_mm` | Scalars, a continuum arm's tip against its reference, and the error | per step |
 //! | `plots/state`, `plots/tracking`, `plots/command`, `plots/command_bounds`, `plots/step_time_us`, `plots/qp_iterations`, `plots/residual_norm`, `plots/estimator_std` | Scalars (+ static SeriesLines names) | per step |
 //! | `events` | TextLog with a level | per event |
 //!
@@ -80,6 +84,16 @@ pub const TARGETS: &str = "world/targets";
 pub const OBSTACLES_TRUE: &str = "world/obstacles/true";
 /// Obstacles as perception reports them.
 pub const OBSTACLES_PERCEIVED: &str = "world/obstacles/perceived";
+/// A continuum arm's curves ([`crate::Curve`]).
+pub const ARM: &str = "world/arm";
+/// The true rod's nodes, base to tip.
+pub const ARM_SHAPE: &str = "world/arm/shape";
+/// The estimate's section ends (piecewise constant curvature chords).
+pub const ARM_SECTIONS: &str = "world/arm/sections";
+/// The true tip.
+pub const ARM_TIP: &str = "world/arm/tip";
+/// The tip's reference now.
+pub const ARM_TIP_REFERENCE: &str = "world/arm/tip_reference";
 /// Text log of events (fallbacks, dropouts, rejected measurements).
 pub const EVENTS: &str = "events";
 
@@ -101,6 +115,11 @@ pub const PLOT_RESIDUAL_NORM: &str = "plots/residual_norm";
 /// Estimator uncertainty: standard deviations (square roots of the
 /// covariance diagonal).
 pub const PLOT_ESTIMATOR_STD: &str = "plots/estimator_std";
+
+/// A continuum arm's tip and its reference, `[x, x ref, z, z ref]`, m.
+pub const PLOT_TIP: &str = "plots/tip";
+/// A continuum arm's tip error (distance to the reference), mm.
+pub const PLOT_TIP_ERROR_MM: &str = "plots/tip_error_mm";
 
 /// Sub-entity for ellipsoid/sphere obstacles under [`OBSTACLES_TRUE`] or
 /// [`OBSTACLES_PERCEIVED`].

@@ -17,7 +17,7 @@ use crate::blueprint::Layout;
 use crate::error::VizError;
 use crate::paths;
 use crate::types::{
-    CameraSpec, Level, Obstacle, ObstacleSource, RobotKind, RobotPose, Series, Stamp, When,
+    CameraSpec, Curve, Level, Obstacle, ObstacleSource, RobotKind, RobotPose, Series, Stamp, When,
 };
 use crate::writer;
 
@@ -141,6 +141,7 @@ pub(crate) enum Msg {
     Prediction(Stamp, Vec<Point3<f64>>),
     Targets(When, Vec<Point3<f64>>),
     Estimate(Stamp, Point3<f64>),
+    Curve(Stamp, Curve, Vec<Point3<f64>>),
     /// Obstacles and their labels (empty: none).
     Obstacles(When, ObstacleSource, Vec<Obstacle>, Vec<String>),
     Blueprint(Box<Layout>),
@@ -325,6 +326,12 @@ impl RecorderHandle {
     /// The estimated position (or tip) at `stamp` ([`paths::ESTIMATE`]).
     pub fn log_estimate(&self, stamp: Stamp, position: Point3<f64>) {
         self.push(|| Msg::Estimate(stamp, position));
+    }
+
+    /// One of a continuum arm's curves at `stamp` ([`Curve::path`]); each
+    /// call replaces the last.
+    pub fn log_curve(&self, stamp: Stamp, curve: Curve, points: &[Point3<f64>]) {
+        self.push(|| Msg::Curve(stamp, curve, points.to_vec()));
     }
 
     /// The recording's default layout (sent as a blueprint, activated). It

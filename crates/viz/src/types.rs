@@ -165,11 +165,16 @@ pub enum Series {
     ResidualNorm,
     /// Estimator standard deviations ([`crate::paths::PLOT_ESTIMATOR_STD`]).
     EstimatorStd,
+    /// A continuum arm's tip against its reference, `[x, x ref, z, z ref]`
+    /// ([`crate::paths::PLOT_TIP`]).
+    Tip,
+    /// A continuum arm's tip error, mm ([`crate::paths::PLOT_TIP_ERROR_MM`]).
+    TipError,
 }
 
 impl Series {
     /// All groups.
-    pub const ALL: [Series; 8] = [
+    pub const ALL: [Series; 10] = [
         Series::State,
         Series::Tracking,
         Series::Command,
@@ -178,6 +183,8 @@ impl Series {
         Series::QpIterations,
         Series::ResidualNorm,
         Series::EstimatorStd,
+        Series::Tip,
+        Series::TipError,
     ];
 
     /// The entity path of this group.
@@ -192,6 +199,45 @@ impl Series {
             Series::QpIterations => paths::PLOT_QP_ITERATIONS,
             Series::ResidualNorm => paths::PLOT_RESIDUAL_NORM,
             Series::EstimatorStd => paths::PLOT_ESTIMATOR_STD,
+            Series::Tip => paths::PLOT_TIP,
+            Series::TipError => paths::PLOT_TIP_ERROR_MM,
+        }
+    }
+}
+
+/// A deformable body's curves and points (the continuum arm's), each one
+/// entity under [`crate::paths::ARM`], world frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Curve {
+    /// The true rod: its nodes, base to tip, as a strip with dots
+    /// ([`crate::paths::ARM_SHAPE`]).
+    RodShape,
+    /// The estimate's section ends (piecewise constant curvature), base
+    /// first, as chords with dots ([`crate::paths::ARM_SECTIONS`]).
+    Sections,
+    /// The true tip, a point ([`crate::paths::ARM_TIP`]).
+    Tip,
+    /// The tip's reference now, a point ([`crate::paths::ARM_TIP_REFERENCE`]).
+    TipReference,
+}
+
+impl Curve {
+    /// All curves.
+    pub const ALL: [Curve; 4] = [
+        Curve::RodShape,
+        Curve::Sections,
+        Curve::Tip,
+        Curve::TipReference,
+    ];
+
+    /// The entity path of this curve.
+    pub fn path(self) -> &'static str {
+        use crate::paths;
+        match self {
+            Curve::RodShape => paths::ARM_SHAPE,
+            Curve::Sections => paths::ARM_SECTIONS,
+            Curve::Tip => paths::ARM_TIP,
+            Curve::TipReference => paths::ARM_TIP_REFERENCE,
         }
     }
 }

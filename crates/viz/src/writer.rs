@@ -15,11 +15,14 @@ use crate::body;
 use crate::encode;
 use crate::paths;
 use crate::recorder::{Counters, ImageData, Msg};
-use crate::types::{Level, Obstacle, ObstacleSource, Series, Stamp, When};
+use crate::types::{Curve, Level, Obstacle, ObstacleSource, Series, Stamp, When};
 
 const REFERENCE_COLOR: Color = crate::body::rgb(70, 130, 230);
 const PREDICTION_COLOR: Color = crate::body::rgb(255, 140, 0);
 const ESTIMATE_COLOR: Color = crate::body::rgb(0, 200, 255);
+const ROD_COLOR: Color = crate::body::rgb(200, 200, 210);
+const SECTIONS_COLOR: Color = crate::body::rgb(0, 200, 255);
+const TIP_COLOR: Color = crate::body::rgb(240, 60, 60);
 const TARGET_COLOR: Color = crate::body::rgb(220, 40, 200);
 const LIDAR_COLOR: Color = crate::body::rgb(40, 210, 210);
 const TRUE_OBSTACLE_COLOR: Color = crate::body::rgba(120, 170, 120, 255);
@@ -168,6 +171,7 @@ impl<'a> Writer<'a> {
                         .with_colors([ESTIMATE_COLOR]),
                 )
                 .map_err(rerun_err),
+            Msg::Curve(stamp, curve, points) => self.write_curve(stamp, curve, &points),
             Msg::Obstacles(when, source, obstacles, labels) => {
                 if !labels.is_empty() && labels.len() != obstacles.len() {
                     return Err(format!(
@@ -385,8 +389,45 @@ fn msg_stamp(msg: &Msg) -> Option<Stamp> {
         Msg::Reference(When::At(stamp), _)
         | Msg::Targets(When::At(stamp), _)
         | Msg::Obstacles(When::At(stamp), ..) => Some(*stamp),
-        Msg::Estimate(stamp, _) => Some(*stamp),
+        Msg::Estimate(stamp, _) | Msg::Curve(stamp, ..) => Some(*stamp),
         _ => None,
+    }
+}
+
+impl Writer<'_> {
+    /// A curve: the rod as a grey tube with its nodes, the sections as
+    /// cyan chords with their ends, the tips as dots.
+    fn write_curve(
+        &self,
+        stamp: Stamp,
+        curve: Curve,
+        points: &[Point3<f64>],
+    ) -> Result<(), String> {
+        let rerun_err = |err: rerun::RecordingStreamError| err.to_string();
+        let pts = f32_points(points);
+        let when = When::At(stamp);
+        let (color, line, dot) = match curve {
+            Curve::RodShape => (ROD_COLOR, Some(0.008_f32), 0.005_f32),
+            Curve::Sections => (SECTIONS_COLOR, Some(0.002), 0.008),
+            Curve::Tip => (TIP_COLOR, None, 0.008),
+            Curve::TipReference => (REFERENCE_COLOR, None, 0.008),
+        };
+        if let Some(radius) = line {
+            self.log(
+                when,
+                curve.path(),
+                &LineStrips3D::new([pts.clone()])
+                    .with_radii([radius])
+                    .with_colors([color]),
+            )
+            .map_err(rerun_err)?;
+        }
+        self.log(
+            when,
+            curve.path(),
+            &Points3D::new(pts).with_radii([dot]).with_colors([color]),
+        )
+        .map_err(rerun_err)
     }
 }
 

@@ -175,6 +175,49 @@ fn every_entity_the_blueprint_shows_is_logged() {
     }
 }
 
+/// The arm's layout faces the x-z plane from -y, framed on its points,
+/// and shows its plots (tensions with bounds, tip, tip error), each logged.
+#[test]
+fn the_arm_layout_faces_its_plane_and_shows_its_plots() {
+    let points = [
+        Point3::origin(),
+        Point3::new(0.0, 0.0, -0.45),
+        Point3::new(0.11, 0.0, -0.36),
+    ];
+    let layout = Layout::arm_plane(&points);
+    assert!(layout.arm);
+    let eye = layout.eye - layout.look_at;
+    assert!(
+        eye.y < -0.3 && eye.x.abs() < 1e-12 && eye.z.abs() < 1e-12,
+        "{eye:?}"
+    );
+    assert!(
+        (layout.look_at.z + 0.225).abs() < 1e-12,
+        "{:?}",
+        layout.look_at
+    );
+    let shown = layout.entities();
+    for series in [
+        Series::Command,
+        Series::CommandBounds,
+        Series::Tip,
+        Series::TipError,
+    ] {
+        assert!(shown.contains(&series.path().to_owned()), "{shown:?}");
+    }
+    assert!(!shown.contains(&Series::Tracking.path().to_owned()));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("arm.rrd");
+    record(&file, &layout);
+    let logged: BTreeSet<String> = chunks(&messages(&file), StoreKind::Recording)
+        .iter()
+        .map(path_of)
+        .collect();
+    for entity in shown {
+        assert!(logged.contains(&entity), "{entity} not logged");
+    }
+}
+
 #[test]
 fn images_are_stored_encoded() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use nalgebra::{Isometry3, Point3, UnitQuaternion, Vector3};
 use recede_viz::{
-    paths, CameraSpec, Level, Obstacle, ObstacleSource, Recorder, RecorderConfig, RobotKind,
+    paths, CameraSpec, Curve, Level, Obstacle, ObstacleSource, Recorder, RecorderConfig, RobotKind,
     RobotPose, Series, Stamp, VizError, When,
 };
 use rerun::{ChunkStore, ChunkStoreConfig};
@@ -105,6 +105,11 @@ fn recording_contains_every_entity_path_on_both_timelines() {
         recorder.log_series(t, Series::QpIterations, &[12.0]);
         recorder.log_series(t, Series::ResidualNorm, &[0.01]);
         recorder.log_series(t, Series::EstimatorStd, &[0.02, 0.02, 0.03]);
+        recorder.log_series(t, Series::Tip, &[0.05, 0.06, -0.3, -0.31]);
+        recorder.log_series(t, Series::TipError, &[14.1]);
+        for curve in Curve::ALL {
+            recorder.log_curve(t, curve, &path[..3]);
+        }
     }
     recorder.log_event(Stamp::new(5, 0.05), Level::Warn, "fallback: shifted plan");
     let stats = recorder.finish().unwrap();
@@ -139,6 +144,9 @@ fn recording_contains_every_entity_path_on_both_timelines() {
     }
     for series in Series::ALL {
         expected.push(series.path().to_owned());
+    }
+    for curve in Curve::ALL {
+        expected.push(curve.path().to_owned());
     }
     for path in &expected {
         assert!(found.contains(path), "missing {path}; found {found:?}");

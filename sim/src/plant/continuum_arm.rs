@@ -111,6 +111,9 @@ pub struct ContinuumArmRod {
     /// The tip's mean accelerations over the last step (the IMU's).
     tip_accel: Vector2<f64>,
     angle_accel: f64,
+    /// The centre line, base, hinges and tip, world frame (y = 0): what
+    /// the recording draws and the cameras see.
+    shape: Vec<[f64; 3]>,
 }
 
 impl ContinuumArmRod {
@@ -143,6 +146,7 @@ impl ContinuumArmRod {
             tip: Tip::default(),
             tip_accel: Vector2::zeros(),
             angle_accel: 0.0,
+            shape: vec![[0.0; 3]; config.elements + 2],
         };
         plant.observe();
         Ok(plant)
@@ -171,6 +175,13 @@ impl ContinuumArmRod {
         let (kappa, rate) = self.seen.split_at_mut(NS);
         self.rod.pcc_view(kappa, rate);
         self.tip = self.rod.tip();
+        let (base, tip) = (Vector2::zeros(), self.tip.position);
+        let points = std::iter::once(&base)
+            .chain(self.rod.hinges())
+            .chain(std::iter::once(&tip));
+        for (out, p) in self.shape.iter_mut().zip(points) {
+            *out = [p.x, 0.0, p.y];
+        }
     }
 }
 
@@ -262,6 +273,10 @@ impl Plant for ContinuumArmRod {
 
     fn encoder_angles_rad(&self) -> &[f64] {
         &[]
+    }
+
+    fn shape_points(&self) -> &[[f64; 3]] {
+        &self.shape
     }
 }
 

@@ -66,6 +66,12 @@ pub trait Plant: std::fmt::Debug + Send {
     fn body(&self) -> BodyState;
     /// Wheel or joint angles, rad, one per encoder channel.
     fn encoder_angles_rad(&self) -> &[f64];
+    /// Points along a deformable body now, base to tip, world frame (the
+    /// continuum arm's rod nodes), for the recording and the cameras;
+    /// empty for a rigid robot. Its length never changes.
+    fn shape_points(&self) -> &[[f64; 3]] {
+        &[]
+    }
 }
 
 /// A plant's command as `NU` finite numbers: the length and NaN checks every

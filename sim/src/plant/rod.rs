@@ -291,6 +291,12 @@ impl Rod {
         }
     }
 
+    /// The hinges' positions, world `(x, z)`, as the last kinematics pass
+    /// (`tip`, `step`) left them: the recording's shape without a copy.
+    pub fn hinges(&self) -> &[V2] {
+        &self.hinge
+    }
+
     /// Points along the centre line, base to tip (hinges, then the tip).
     pub fn centre_line(&mut self, out: &mut Vec<[f64; 2]>) {
         let tip = self.tip();

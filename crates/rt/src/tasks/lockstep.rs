@@ -19,7 +19,7 @@ use super::controller::Controller;
 use super::estimator::EstimatorTask;
 use super::world::{Pending, WorldTask};
 use crate::estimator::Estimate;
-use crate::msg::{Cmd, LogMsg, Vals};
+use crate::msg::{Cmd, Vals};
 use crate::report::CommandSource;
 use crate::sched::favour_thread;
 use crate::RtError;
@@ -60,9 +60,7 @@ impl WorldTask<'_> {
             estimator.command(t + delay, cmd.command.as_slice());
             let clearance = self.clearance();
             self.tally.min_clearance = self.tally.min_clearance.min(clearance);
-            if self.log.on() && !x.as_slice().is_empty() {
-                self.log.send(|| LogMsg::Truth(k, t, x));
-            }
+            self.log_truth(k, t, x);
             self.settle(
                 k,
                 t,
@@ -190,9 +188,7 @@ impl WorldTask<'_> {
             estimator.command(t + delay, cmd.command.as_slice());
             let clearance = self.clearance();
             self.tally.min_clearance = self.tally.min_clearance.min(clearance);
-            if self.log.on() && !x.as_slice().is_empty() {
-                self.log.send(|| LogMsg::Truth(k, t, x));
-            }
+            self.log_truth(k, t, x);
             queue.push_back(Pending {
                 at_secs: t + delay,
                 command: cmd.command.as_slice().to_vec(),

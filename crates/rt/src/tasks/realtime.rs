@@ -9,7 +9,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::world::{Pending, WorldTask};
 use crate::clock::Clock;
-use crate::msg::{Cmd, EstIn, LogMsg, Vals};
+use crate::msg::{Cmd, EstIn, Vals};
 use crate::report::CommandSource;
 use crate::sink::Level;
 use crate::RtError;
@@ -86,9 +86,7 @@ impl WorldTask<'_> {
                 let x = self.truth();
                 let clearance = self.clearance();
                 self.tally.min_clearance = self.tally.min_clearance.min(clearance);
-                if self.log.on() && !x.as_slice().is_empty() {
-                    self.log.send(|| LogMsg::Truth(k, t, x));
-                }
+                self.log_truth(k, t, x);
                 open.instants.push_back(OpenInstant { k, t, x, clearance });
                 next_instant += 1;
             }

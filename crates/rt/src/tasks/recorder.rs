@@ -9,14 +9,19 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
-use crate::msg::LogMsg;
+use crate::msg::{LogMsg, ShapePool};
 use crate::sink::{Level, Sink, StepLog};
 
 /// How long the recorder sleeps on an empty queue. At 500 Hz a nap
 /// gathers a few messages; the default queue holds thousands.
 const NAP: Duration = Duration::from_millis(2);
 
-pub(crate) fn recorder_task(sink: &mut dyn Sink, rx: Receiver<LogMsg>, pool: Sender<Box<StepLog>>) {
+pub(crate) fn recorder_task(
+    sink: &mut dyn Sink,
+    rx: Receiver<LogMsg>,
+    pool: Sender<Box<StepLog>>,
+    shapes: Option<ShapePool>,
+) {
     // Until every sender is gone: on a stop the queue is drained, so the
     // recording holds everything that was queued.
     loop {
@@ -31,6 +36,12 @@ pub(crate) fn recorder_task(sink: &mut dyn Sink, rx: Receiver<LogMsg>, pool: Sen
         match msg {
             LogMsg::Reading(step, r) => sink.reading(step, &r),
             LogMsg::Truth(step, t, x) => sink.truth(step, t, x.as_slice()),
+            LogMsg::Shape(shape) => {
+                sink.shape(shape.step, shape.t_secs, &shape.points);
+                if let Some(shapes) = &shapes {
+                    let _ = shapes.give.try_send(shape);
+                }
+            }
             LogMsg::Step(log) => {
                 sink.step(&log);
                 // Back to the controller's pool.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use recede_msg::Reading;
 
 use crate::config::LoopConfig;
-use crate::msg::{Cmd, LogMsg, LogTx, Vals};
+use crate::msg::{Cmd, LogMsg, LogTx, ShapePool, Vals};
 use crate::report::{CommandSource, StepHook, StepRecord};
 use crate::sink::Level;
 use crate::world::World;
@@ -24,6 +24,8 @@ pub(crate) struct WorldTask<'a> {
     pub dropouts_seen: Vec<u64>,
     pub sensor_names: &'a [String],
     pub tally: Tally,
+    /// Shape logs, when recording a world that has a shape.
+    pub shapes: Option<ShapePool>,
 }
 
 /// What the world counts over a run.
@@ -59,6 +61,30 @@ impl WorldTask<'_> {
     /// Ground truth: the true state (empty when unknown).
     pub(crate) fn truth(&self) -> Vals {
         Vals::of(self.world.true_state().unwrap_or(&[]))
+    }
+
+    /// Queues the truth at control instant `k` for the recorder, and the
+    /// world's shape when it has one (from the pool: a pool or queue with
+    /// no room drops it, counted).
+    pub(crate) fn log_truth(&self, k: u64, t: f64, x: Vals) {
+        if !self.log.on() || x.as_slice().is_empty() {
+            return;
+        }
+        self.log.send(|| LogMsg::Truth(k, t, x));
+        let Some(pool) = &self.shapes else { return };
+        let Ok(mut shape) = pool.take.try_recv() else {
+            self.log.count_drop();
+            return;
+        };
+        let points = self.world.true_shape();
+        // Within the capacity sized at setup: never a reallocation.
+        let n = points.len().min(shape.points.capacity());
+        shape.points.clear();
+        shape.points.extend_from_slice(&points[..n]);
+        (shape.step, shape.t_secs) = (k, t);
+        if let Some(LogMsg::Shape(back)) = self.log.try_send(LogMsg::Shape(shape)) {
+            let _ = pool.give.try_send(back);
+        }
     }
 
     /// Advances the world to `t` under `command`.

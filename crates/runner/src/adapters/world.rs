@@ -146,6 +146,10 @@ impl World for SimWorld<'_> {
         self.sim.command()
     }
 
+    fn true_shape(&self) -> &[[f64; 3]] {
+        self.sim.plant().shape_points()
+    }
+
     fn advance_to(&mut self, t_secs: f64, command: &[f64]) -> Result<(), WorldError> {
         self.advance_logging(t_secs, command)
     }

@@ -12,7 +12,18 @@ use super::{state_point, SinkSetup};
 
 /// The default layout of a run: framed on the reference, the targets and
 /// the obstacles; a view per camera; the estimator's plot when there is one.
-pub(super) fn layout(setup: &SinkSetup<'_>, obstacles: &[Obstacle]) -> Layout {
+/// A continuum arm's (`arm`: the points that frame it) faces its plane.
+pub(super) fn layout(
+    setup: &SinkSetup<'_>,
+    obstacles: &[Obstacle],
+    arm: Option<&[Point3<f64>]>,
+) -> Layout {
+    if let Some(points) = arm {
+        let mut layout = Layout::arm_plane(points);
+        layout.cameras = cameras(setup);
+        layout.estimator = setup.perception;
+        return layout;
+    }
     let (nx, nu) = setup.robot.dimensions();
     let (mut x, mut u) = (vec![0.0; nx], vec![0.0; nu]);
     let mut points: Vec<Point3<f64>> = match setup.reference {
@@ -45,14 +56,18 @@ pub(super) fn layout(setup: &SinkSetup<'_>, obstacles: &[Obstacle]) -> Layout {
         points.extend(centres.into_iter().filter(|c| near(c)));
     }
     let mut layout = Layout::framing(&points);
-    layout.cameras = setup
+    layout.cameras = cameras(setup);
+    layout.estimator = setup.perception;
+    layout
+}
+
+fn cameras(setup: &SinkSetup<'_>) -> Vec<String> {
+    setup
         .sensors
         .iter()
         .filter(|s| s.intrinsics.is_some())
         .map(|s| s.name.clone())
-        .collect();
-    layout.estimator = setup.perception;
-    layout
+        .collect()
 }
 
 fn bounding_box(points: &[Point3<f64>]) -> (Point3<f64>, Point3<f64>) {

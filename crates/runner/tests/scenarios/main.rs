@@ -11,6 +11,7 @@ mod file_ekf;
 mod perception;
 mod plant_step_log;
 mod run_loop;
+mod soft_arm_sensed;
 mod soft_cartpole;
 
 use std::path::{Path, PathBuf};
