@@ -40,8 +40,8 @@ fn states() -> [SVector<f64, NX>; 4] {
 fn check_jacobians<D: Dynamics<NX, NU>>(model: &D, what: &str) {
     let mut m = ImplicitMidpoint::new(0.02);
     // Tight enough that Newton's tolerance stays far below the differences.
-    m.tolerance = 1e-14;
-    m.max_iterations = 60;
+    m.tolerance = 1e-12;
+    m.max_iterations = 100;
     for x in states() {
         let u = SVector::<f64, NU>::new(12.0);
         let lin = m.solve(model, &x, &u).expect("converges");
@@ -89,10 +89,12 @@ fn jacobians_match_finite_differences() {
     check_jacobians(&every, "residual at the midpoint");
 }
 
-/// 0.4 s of a bent, swinging, pushed link: the rule's error against RK4 at
-/// 0.5 ms falls as h^2 from 20 ms to 5 ms, and one RK4 step of 20 ms
-/// (|lambda| h = 3.9 for the 195 rad/s mode, past RK4's 2.8) blows up where
-/// the implicit rule stays within its error.
+/// 0.4 s of a bent, swinging, pushed link against RK4 at 0.25 ms: the
+/// rule's error falls as h^2 once the link's fast modes are resolved (5,
+/// 2.5, 1.25 ms); at the scenario's 20 ms, where they are not (|lambda| h
+/// = 3.9 for the 195 rad/s mode), the cart and the link's base angle stay
+/// within 1 cm and 0.01 rad while one RK4 step of 20 ms (past RK4's
+/// |lambda| h = 2.8) blows up.
 #[test]
 fn second_order_against_fine_rk4_and_stable_where_rk4_is_not() {
     let model = SoftCartPole::default();
@@ -100,21 +102,26 @@ fn second_order_against_fine_rk4_and_stable_where_rk4_is_not() {
     let u = SVector::<f64, NU>::new(5.0);
     let duration = 0.4;
     let reference = {
-        let rk = Rk4::new(0.0005, 1);
-        (0..800).fold(x0, |x, _| rk.step(&model, &x, &u))
+        let rk = Rk4::new(0.00025, 1);
+        (0..1600).fold(x0, |x, _| rk.step(&model, &x, &u))
     };
     let error = |dt: f64| {
         let m = ImplicitMidpoint::new(dt);
         let n = (duration / dt).round() as usize;
         let x = (0..n).fold(x0, |x, _| m.step(&model, &x, &u));
         assert_eq!(m.stats().failures, 0, "dt {dt}");
-        (x - reference).amax()
+        (x - reference).abs()
     };
-    let (e20, e10, e5) = (error(0.02), error(0.01), error(0.005));
-    println!("errors at 20, 10, 5 ms: {e20:e} {e10:e} {e5:e}");
-    assert!(e20 < 0.2, "{e20}");
-    assert!(e10 / e5 > 3.0 && e10 / e5 < 5.0, "{e10} / {e5}");
-    assert!(e20 / e10 > 2.5, "{e20} / {e10}");
+    let (e5, e2, e1) = (
+        error(0.005).amax(),
+        error(0.0025).amax(),
+        error(0.00125).amax(),
+    );
+    println!("errors at 5, 2.5, 1.25 ms: {e5:e} {e2:e} {e1:e}");
+    assert!(e5 / e2 > 3.0 && e5 / e2 < 6.0, "{e5} / {e2}");
+    assert!(e2 / e1 > 3.5 && e2 / e1 < 4.5, "{e2} / {e1}");
+    let e20 = error(0.02);
+    assert!(e20[0] < 0.01 && e20[1] < 0.01, "{e20:?}");
     let rk = Rk4::new(0.02, 1);
     let explicit = (0..20).fold(x0, |x, _| rk.step(&model, &x, &u));
     let blown = explicit.iter().any(|v| !v.is_finite()) || (explicit - reference).amax() > 1e3;
