@@ -156,12 +156,12 @@ impl ImplicitMidpoint {
         Ok(Linearization { x_next: y, a, b })
     }
 
-    /// Simplified Newton from the linearly implicit predictor, with the
-    /// matrix `I - h/2 J` from forward differences of the `f64` derivative
-    /// (a Newton matrix only sets the convergence rate, and ten `f64`
-    /// derivatives cost less than one tangent), refreshed at the current
-    /// midpoint when the iteration contracts slower than [`SLOW`]; then
-    /// the exact tangent at the converged midpoint.
+    /// Simplified Newton from the linearly implicit predictor (the matrix
+    /// `I - h/2 J` at `x`, refreshed at the current midpoint when the
+    /// iteration contracts slower than [`SLOW`]), then the tangent at the
+    /// converged midpoint. (`J` by forward differences of the f64
+    /// derivative instead of the tangent was tried: 1.1-1.2x slower on the
+    /// soft cart-pole, docs/performance.md.)
     fn newton<D, const NX: usize, const NU: usize>(
         &self,
         model: &D,
@@ -174,9 +174,10 @@ impl ImplicitMidpoint {
     {
         self.stats.steps.fetch_add(1, Relaxed);
         let h = self.dt_secs;
-        let f = model.derivative(x, u);
-        let mut lu = self.newton_matrix(model, x, &f, u);
-        let Some(predicted) = lu.solve(&((f + held) * h)) else {
+        let identity = SMatrix::<f64, NX, NX>::identity();
+        let start = tangent(model, x, u);
+        let mut lu = Lu::new(identity - start.d_x * (0.5 * h));
+        let Some(predicted) = lu.solve(&((start.value + held) * h)) else {
             return Err(self.fail(NewtonFailure::Breakdown));
         };
         let mut y = x + predicted;
@@ -184,8 +185,7 @@ impl ImplicitMidpoint {
         let mut previous = f64::INFINITY;
         loop {
             let mid = (x + y) * 0.5;
-            let f = model.derivative(&mid, u);
-            let r = y - x - (f + held) * h;
+            let r = y - x - (model.derivative(&mid, u) + held) * h;
             let size = r.amax();
             if !size.is_finite() {
                 self.count(iterations);
@@ -200,7 +200,8 @@ impl ImplicitMidpoint {
                 return Err(self.fail(NewtonFailure::NotConverged));
             }
             if size > SLOW * previous {
-                lu = self.newton_matrix(model, &mid, &f, u);
+                let t = tangent(model, &mid, u);
+                lu = Lu::new(identity - t.d_x * (0.5 * h));
                 self.stats.refreshes.fetch_add(1, Relaxed);
             }
             previous = size;
@@ -211,30 +212,6 @@ impl ImplicitMidpoint {
             y -= dy;
             iterations += 1;
         }
-    }
-
-    /// `I - h/2 J` at `at` (where the derivative is `f`), `J` by forward
-    /// differences, factorised.
-    fn newton_matrix<D, const NX: usize, const NU: usize>(
-        &self,
-        model: &D,
-        at: &SVector<f64, NX>,
-        f: &SVector<f64, NX>,
-        u: &SVector<f64, NU>,
-    ) -> Lu<NX>
-    where
-        D: Dynamics<NX, NU>,
-    {
-        let mut m = SMatrix::<f64, NX, NX>::identity();
-        for j in 0..NX {
-            let delta = 1e-7 * at[j].abs().max(1.0);
-            let mut shifted = *at;
-            shifted[j] += delta;
-            let column = (model.derivative(&shifted, u) - f) * (-0.5 * self.dt_secs / delta);
-            let mut target = m.column_mut(j);
-            target += column;
-        }
-        Lu::new(m)
     }
 
     fn count(&self, iterations: usize) {

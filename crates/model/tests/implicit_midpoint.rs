@@ -45,7 +45,11 @@ fn check_jacobians<D: Dynamics<NX, NU>>(model: &D, what: &str) {
     for x in states() {
         let u = SVector::<f64, NU>::new(12.0);
         let lin = m.solve(model, &x, &u).expect("converges");
-        assert_eq!(lin.x_next, m.step(model, &x, &u), "{what}: value is the step's");
+        assert_eq!(
+            lin.x_next,
+            m.step(model, &x, &u),
+            "{what}: value is the step's"
+        );
         for j in 0..NX + NU {
             let central = |h: f64| {
                 let (mut xp, mut xm, mut up, mut um) = (x, x, u, u);
@@ -125,7 +129,10 @@ fn second_order_against_fine_rk4_and_stable_where_rk4_is_not() {
     let rk = Rk4::new(0.02, 1);
     let explicit = (0..20).fold(x0, |x, _| rk.step(&model, &x, &u));
     let blown = explicit.iter().any(|v| !v.is_finite()) || (explicit - reference).amax() > 1e3;
-    assert!(blown, "one RK4 step of 20 ms should not be stable: {explicit:?}");
+    assert!(
+        blown,
+        "one RK4 step of 20 ms should not be stable: {explicit:?}"
+    );
 }
 
 #[test]
@@ -143,7 +150,8 @@ fn newton_failure_is_counted_and_non_finite() {
     assert_eq!((stats.steps, stats.failures), (3, 3), "{stats:?}");
 
     let ok = ImplicitMidpoint::new(0.02);
-    ok.solve(&model, &x, &u).expect("converges with the default bound");
+    ok.solve(&model, &x, &u)
+        .expect("converges with the default bound");
     let stats = ok.stats();
     assert_eq!((stats.steps, stats.failures), (1, 0), "{stats:?}");
     assert!(stats.iterations >= 2 && stats.iterations <= 30, "{stats:?}");

@@ -2,8 +2,8 @@
 //! problem of fixed sizes.
 
 use nalgebra::{SMatrix, SVector};
-use serde::{Deserialize, Serialize};
 use recede_model::IntegratorKind;
+use serde::{Deserialize, Serialize};
 
 use crate::governor::GovernorConfig;
 use crate::osqp_settings::OsqpConfig;
