@@ -121,7 +121,7 @@ fn second_order_against_fine_rk4_and_stable_where_rk4_is_not() {
         error(0.0025).amax(),
         error(0.00125).amax(),
     );
-    println!("errors at 5, 2.5, 1.25 ms: {e5:e} {e2:e} {e1:e}");
+    // Measured: 0.45, 0.083, 0.019.
     assert!(e5 / e2 > 3.0 && e5 / e2 < 6.0, "{e5} / {e2}");
     assert!(e2 / e1 > 3.5 && e2 / e1 < 4.5, "{e2} / {e1}");
     let e20 = error(0.02);
@@ -155,5 +155,4 @@ fn newton_failure_is_counted_and_non_finite() {
     let stats = ok.stats();
     assert_eq!((stats.steps, stats.failures), (1, 0), "{stats:?}");
     assert!(stats.iterations >= 2 && stats.iterations <= 30, "{stats:?}");
-    println!("{stats:?}");
 }
