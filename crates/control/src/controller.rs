@@ -3,7 +3,7 @@ use std::sync::Arc;
 use nalgebra::{SVector, Vector3};
 use recede_model::file::{FileError, FileRobot, ModelFile};
 use recede_model::robots::{self, Robot, RobotConfig};
-use recede_model::{Bounds, Discretized, ModelError, Rk4, WithResidual};
+use recede_model::{Bounds, Discretized, Integrator, ModelError, NewtonStats, WithResidual};
 use recede_mpc::{Mpc, MpcConfig, MpcError, StageConstraints, StepReport, UpdateError};
 use recede_msg::Obstacle;
 use thiserror::Error;
@@ -399,7 +399,7 @@ where
     };
     let model = Discretized::new(
         WithResidual::new(dynamics, model).with_evaluation(evaluation),
-        Rk4::new(spec.dt_secs, config.rk4_substeps),
+        Integrator::new(config.integrator, spec.dt_secs, config.rk4_substeps),
     );
     Ok(Box::new(RobotController {
         mpc: Mpc::new(model, constraints, spec, &x0, &u0)?,
@@ -507,6 +507,12 @@ impl Controller {
                 m.adaptation.as_ref().map(|a| (a.enabled(), a.stats())),
             )),
         })
+    }
+
+    /// The implicit midpoint rule's Newton counts (iterations, failures);
+    /// `None` when the model is integrated by RK4.
+    pub fn newton_stats(&self) -> Option<NewtonStats> {
+        each!(self, m => m.mpc.model().integrator.newton_stats())
     }
 
     /// Switches online adaptation on or off; false when there is none to

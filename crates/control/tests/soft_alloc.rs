@@ -1,5 +1,6 @@
 //! The soft cart-pole's control step (N = 40, two RK4 substeps per
-//! interval, as its scenario) allocates nothing on the heap after setup.
+//! interval, or the implicit midpoint rule as its scenario) allocates
+//! nothing on the heap after setup.
 
 use recede_control::{Controller, ControllerConfig};
 use recede_model::robots::{RobotConfig, SoftCartPoleParams};
@@ -11,11 +12,20 @@ static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[test]
 fn soft_cartpole_step_does_not_allocate() {
-    let config: ControllerConfig = toml::from_str(
-        "horizon_steps = 40\ndt_secs = 0.02\nrk4_substeps = 2\n\
+    check("rk4_substeps = 2");
+}
+
+#[test]
+fn soft_cartpole_implicit_midpoint_step_does_not_allocate() {
+    check("integrator = \"implicit_midpoint\"");
+}
+
+fn check(integrator: &str) {
+    let config: ControllerConfig = toml::from_str(&format!(
+        "horizon_steps = 40\ndt_secs = 0.02\n{integrator}\n\
          state_weights = [1e3, 1e3, 1, 1, 1, 1e-2, 1e-2, 1e-3, 1e-3, 1e-3]\n\
          input_weights = [1e-2]\ninput_min = [-80.0]\ninput_max = [80.0]\n",
-    )
+    ))
     .unwrap();
     let robot = RobotConfig::SoftCartPole(SoftCartPoleParams::default());
     // Hanging, slightly bent, swinging.
@@ -46,4 +56,8 @@ fn soft_cartpole_step_does_not_allocate() {
         }
     }
     assert!(solved >= 3, "{solved} of 5 steps solved");
+    if let Some(newton) = c.newton_stats() {
+        // 6 steps of 40 intervals, each linearised once and rolled once.
+        assert!(newton.steps >= 240 && newton.failures == 0, "{newton:?}");
+    }
 }

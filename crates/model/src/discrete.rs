@@ -1,6 +1,7 @@
 use nalgebra::{SMatrix, SVector};
+use serde::{Deserialize, Serialize};
 
-use crate::{Dynamics, Linearization, Rk4};
+use crate::{Dynamics, ImplicitMidpoint, Linearization, NewtonStats, Rk4};
 
 /// A discrete-time model `x+ = F(x, u)` with its Jacobians: what an MPC
 /// shoots with. Continuous models become one through [`Discretized`]; a
@@ -19,18 +20,75 @@ pub trait DiscreteModel<const NX: usize, const NU: usize> {
     }
 }
 
-/// A continuous model integrated by RK4 over each interval.
+/// Which scheme a scenario discretises its model with (`[controller]
+/// integrator`): explicit RK4 in `rk4_substeps` substeps (the default), or
+/// the A-stable implicit midpoint rule in one step per interval.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegratorKind {
+    #[default]
+    Rk4,
+    ImplicitMidpoint,
+}
+
+impl IntegratorKind {
+    pub fn is_rk4(&self) -> bool {
+        *self == Self::Rk4
+    }
+}
+
+/// A discretisation of a continuous model over one interval.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Integrator {
+    Rk4(Rk4),
+    ImplicitMidpoint(ImplicitMidpoint),
+}
+
+impl Integrator {
+    /// The scheme `kind` over `dt_secs` (`substeps` only for RK4).
+    pub fn new(kind: IntegratorKind, dt_secs: f64, substeps: usize) -> Self {
+        match kind {
+            IntegratorKind::Rk4 => Self::Rk4(Rk4::new(dt_secs, substeps)),
+            IntegratorKind::ImplicitMidpoint => {
+                Self::ImplicitMidpoint(ImplicitMidpoint::new(dt_secs))
+            }
+        }
+    }
+
+    /// Newton's counts for the implicit midpoint rule; `None` for RK4.
+    pub fn newton_stats(&self) -> Option<NewtonStats> {
+        match self {
+            Self::Rk4(_) => None,
+            Self::ImplicitMidpoint(m) => Some(m.stats()),
+        }
+    }
+}
+
+impl From<Rk4> for Integrator {
+    fn from(rk4: Rk4) -> Self {
+        Self::Rk4(rk4)
+    }
+}
+
+impl From<ImplicitMidpoint> for Integrator {
+    fn from(m: ImplicitMidpoint) -> Self {
+        Self::ImplicitMidpoint(m)
+    }
+}
+
+/// A continuous model integrated over each interval by RK4 or the implicit
+/// midpoint rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Discretized<D> {
     pub dynamics: D,
-    pub integrator: Rk4,
+    pub integrator: Integrator,
 }
 
 impl<D> Discretized<D> {
-    pub fn new(dynamics: D, integrator: Rk4) -> Self {
+    pub fn new(dynamics: D, integrator: impl Into<Integrator>) -> Self {
         Self {
             dynamics,
-            integrator,
+            integrator: integrator.into(),
         }
     }
 }
@@ -40,11 +98,17 @@ where
     D: Dynamics<NX, NU>,
 {
     fn step(&self, x: &SVector<f64, NX>, u: &SVector<f64, NU>) -> SVector<f64, NX> {
-        self.integrator.step(&self.dynamics, x, u)
+        match &self.integrator {
+            Integrator::Rk4(rk4) => rk4.step(&self.dynamics, x, u),
+            Integrator::ImplicitMidpoint(m) => m.step(&self.dynamics, x, u),
+        }
     }
 
     fn linearize(&self, x: &SVector<f64, NX>, u: &SVector<f64, NU>) -> Linearization<NX, NU> {
-        self.integrator.linearize(&self.dynamics, x, u)
+        match &self.integrator {
+            Integrator::Rk4(rk4) => rk4.linearize(&self.dynamics, x, u),
+            Integrator::ImplicitMidpoint(m) => m.linearize(&self.dynamics, x, u),
+        }
     }
 
     fn is_linear_time_invariant(&self) -> bool {

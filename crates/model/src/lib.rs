@@ -14,14 +14,16 @@ mod discrete;
 mod discretize;
 mod error;
 pub mod file;
+mod implicit;
 mod residual;
 pub mod robots;
 pub mod urdf;
 
 pub use bounds::Bounds;
-pub use discrete::{DiscreteModel, Discretized, LinearModel};
+pub use discrete::{DiscreteModel, Discretized, Integrator, IntegratorKind, LinearModel};
 pub use discretize::{Linearization, Rk4, Tangent};
 pub use error::ModelError;
+pub use implicit::{ImplicitMidpoint, NewtonFailure, NewtonStats};
 pub use residual::{Residual, ResidualEvaluation, WithResidual, ZeroResidual};
 
 use nalgebra::SVector;

@@ -2,6 +2,7 @@
 //! problem of fixed sizes.
 
 use nalgebra::{SMatrix, SVector};
+use recede_model::IntegratorKind;
 use serde::{Deserialize, Serialize};
 
 use crate::governor::GovernorConfig;
@@ -84,6 +85,11 @@ pub struct MpcConfig {
     /// RK4 steps per interval.
     #[serde(default = "one")]
     pub rk4_substeps: usize,
+    /// The discretisation: `"rk4"` (default, `rk4_substeps` substeps) or
+    /// `"implicit_midpoint"` (one A-stable step per interval, Newton on
+    /// the model's tangent; `rk4_substeps` must then be 1).
+    #[serde(default, skip_serializing_if = "IntegratorKind::is_rk4")]
+    pub integrator: IntegratorKind,
     /// Time between two control steps, s: how far the plan is shifted
     /// after each step. `dt_secs` when absent.
     #[serde(default)]
@@ -202,6 +208,13 @@ impl MpcConfig {
         }
         if self.rk4_substeps == 0 {
             return Err(bad("rk4_substeps", "an integer >= 1", "0"));
+        }
+        if self.integrator == IntegratorKind::ImplicitMidpoint && self.rk4_substeps != 1 {
+            return Err(bad(
+                "rk4_substeps",
+                "1 (or absent) with integrator = \"implicit_midpoint\"",
+                self.rk4_substeps.to_string(),
+            ));
         }
         if self.sqp_iterations == 0 {
             return Err(bad("sqp_iterations", "an integer >= 1", "0"));

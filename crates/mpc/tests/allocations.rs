@@ -114,6 +114,7 @@ fn quadrotor_config() -> MpcConfig {
         horizon_steps: 20,
         dt_secs: 0.05,
         rk4_substeps: 1,
+        integrator: Default::default(),
         period_secs: None,
         state_weights: q,
         terminal_weights: None,

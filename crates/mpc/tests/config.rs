@@ -371,3 +371,18 @@ fn the_qp_solver_key() {
             .unwrap();
     assert!(unscaled_blocks.to_spec::<4, 1>().is_ok());
 }
+
+#[test]
+fn the_integrator_is_rk4_unless_chosen() {
+    use recede_model::IntegratorKind;
+    assert_eq!(base().integrator, IntegratorKind::Rk4);
+    let cfg = parse("integrator = \"implicit_midpoint\"").unwrap();
+    assert_eq!(cfg.integrator, IntegratorKind::ImplicitMidpoint);
+    cfg.to_spec::<4, 1>().expect("valid");
+    // Substeps are RK4's: refused with the implicit rule rather than ignored.
+    let mut cfg = cfg;
+    cfg.rk4_substeps = 2;
+    assert_eq!(config_error_key(&cfg), "rk4_substeps");
+    let e = parse("integrator = \"euler\"").unwrap_err().to_string();
+    assert!(e.contains("implicit_midpoint"), "{e}");
+}

@@ -76,6 +76,7 @@ fn config(qp: QpConfig) -> MpcConfig {
         horizon_steps: N,
         dt_secs: DT,
         rk4_substeps: 1,
+        integrator: Default::default(),
         period_secs: None,
         state_weights: vec![10.0, 0.0],
         terminal_weights: None,

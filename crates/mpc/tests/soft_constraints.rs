@@ -27,6 +27,7 @@ fn config(v_min: Option<f64>, v_max: Option<f64>, soft: Option<SoftPenalty>) -> 
         horizon_steps: N,
         dt_secs: DT,
         rk4_substeps: 1,
+        integrator: Default::default(),
         period_secs: None,
         state_weights: vec![10.0, 0.0],
         terminal_weights: None,

@@ -137,6 +137,10 @@ pub struct RunSummary {
     /// The share of the residual's evaluations its support guard clipped
     /// (features outside the training data's box), when it has one.
     pub residual_clipped_fraction: Option<f64>,
+    /// The implicit midpoint rule's Newton counts (steps, iterations,
+    /// matrix refreshes, failures), when the scenario integrates with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub newton: Option<recede_model::NewtonStats>,
     pub final_state: Vec<f64>,
 }
 
@@ -413,6 +417,7 @@ fn run_scenario(
     let residual = policy.controller.residual_stats();
     let mut summary = summarize(scenario, seed, &report, &scoring, recording, residual);
     summary.inaccurate_solves = policy.controller.fallback_counts().inaccurate;
+    summary.newton = policy.controller.newton_stats();
     summary.unsolved_input_references = policy.unsolved_inputs();
     let split = |i: usize| -> Vec<f64> { policy.split_secs().iter().map(|s| s[i] * 1e6).collect() };
     summary.feedback_us = Percentiles::of(&split(0));
@@ -541,6 +546,7 @@ fn summarize(
         residual_clipped_fraction: residual
             .map(|r| r.outside_support as f64 / r.evaluations.max(1) as f64),
         residual,
+        newton: None,
         final_state: report.final_state.clone(),
     }
 }

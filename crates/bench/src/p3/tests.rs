@@ -24,6 +24,7 @@ fn by_hand(d: &P3Data, osqp: OsqpConfig) -> Mpc<LinearModel<NX, NU>, (), NX, NU>
         horizon_steps: d.N,
         dt_secs: 0.1,
         rk4_substeps: 1,
+        integrator: Default::default(),
         period_secs: None,
         state_weights: diagonal(&d.Q, 0.5),
         terminal_weights: Some(diagonal(&d.QN, 0.5)),

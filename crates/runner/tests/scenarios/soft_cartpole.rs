@@ -1,6 +1,6 @@
 //! The soft cart-pole's scenario closed: the 1-segment model's MPC swings
 //! the 3-segment plant's link up from hanging and holds it, within the
-//! +-80 N bound.
+//! +-80 N bound, on the implicit midpoint rule.
 
 use recede_runner::run::{run_with, RunOptions};
 use recede_runner::scenario::Scenario;
@@ -26,6 +26,10 @@ fn soft_link_swings_up_and_holds() {
     assert_eq!(s.safety.soft_bound_violations, 0, "{:?}", s.safety);
     assert_eq!(s.safety.constraint_violations, 0, "{:?}", s.safety);
     assert_eq!(s.safety.collisions, 0);
+    // The scenario integrates with the implicit midpoint rule, whose
+    // Newton iteration converged at every interval.
+    let newton = s.newton.expect("the implicit midpoint rule's counts");
+    assert!(newton.steps > 0 && newton.failures == 0, "{newton:?}");
 }
 
 /// The same swing-up with the model plus the residual trained on the
