@@ -65,7 +65,10 @@ fn the_model_input_follows_the_table() {
     for k in 0..150 {
         let t = 1.05 + k as f64 * 0.041;
         reference.sample(t, &mut x, &mut u);
-        assert!(u.iter().all(|v| (0.0..=params.max_tension_n).contains(v)), "{u:?}");
+        assert!(
+            u.iter().all(|v| (0.0..=params.max_tension_n).contains(v)),
+            "{u:?}"
+        );
         reference.sample(t - 0.005, &mut a, &mut ua);
         reference.sample(t + 0.005, &mut b, &mut ua);
         let f = arm.derivative(&SVector::from(x), &SVector::from(u));
@@ -82,7 +85,10 @@ fn the_model_input_follows_the_table() {
         c.config.input_from_model = true;
     }
     let e = old.resolve(&robot).unwrap_err().to_string();
-    assert!(e.contains("input_from_model") && e.contains("max_tension_n"), "{e}");
+    assert!(
+        e.contains("input_from_model") && e.contains("max_tension_n"),
+        "{e}"
+    );
 }
 
 #[test]

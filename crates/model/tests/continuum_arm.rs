@@ -248,7 +248,9 @@ fn inverse_dynamics_give_back_the_acceleration() {
     let model = ContinuumArm::default();
     let mut seed = 7u64;
     let mut draw = |scale: f64| {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((seed >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale
     };
     let mut checked = 0;
@@ -261,18 +263,33 @@ fn inverse_dynamics_give_back_the_acceleration() {
         };
         checked += 1;
         for j in 0..NS {
-            assert!(u[2 * j] == 0.0 || u[2 * j + 1] == 0.0, "pair {j} pulls both: {u:?}");
+            assert!(
+                u[2 * j] == 0.0 || u[2 * j + 1] == 0.0,
+                "pair {j} pulls both: {u:?}"
+            );
         }
-        assert!(u.iter().all(|t| (0.0..=model.params.max_tension_n).contains(t)));
+        assert!(u
+            .iter()
+            .all(|t| (0.0..=model.params.max_tension_n).contains(t)));
         let x = SVector::<f64, NX>::from_fn(|i, _| if i < NS { q[i] } else { qd[i - NS] });
         let f = model.derivative(&x, &SVector::from(u));
         let scale = qdd.iter().fold(1.0f64, |m, v| m.max(v.abs()));
         for j in 0..NS {
-            assert!((f[NS + j] - qdd[j]).abs() < 1e-9 * scale, "{j}: {} vs {}", f[NS + j], qdd[j]);
+            assert!(
+                (f[NS + j] - qdd[j]).abs() < 1e-9 * scale,
+                "{j}: {} vs {}",
+                f[NS + j],
+                qdd[j]
+            );
         }
     }
-    assert!(checked > 50, "only {checked} draws within the tension limit");
+    assert!(
+        checked > 50,
+        "only {checked} draws within the tension limit"
+    );
     // Curvatures of 30 1/m need ~100 N: refused, with the pull.
-    let err = model.tensions_for([30.0, 0.0, 0.0], [0.0; 3], [0.0; 3]).unwrap_err();
+    let err = model
+        .tensions_for([30.0, 0.0, 0.0], [0.0; 3], [0.0; 3])
+        .unwrap_err();
     assert!(err > model.params.max_tension_n, "{err}");
 }

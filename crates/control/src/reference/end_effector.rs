@@ -381,7 +381,8 @@ fn model_inputs(
     let mut inputs = Vec::with_capacity(count);
     for k in 0..count {
         let (prev, next) = (&rows[(k + count - 1) % count], &rows[(k + 1) % count]);
-        let qdd: [f64; NS] = std::array::from_fn(|i| (next[NS + i] - prev[NS + i]) / (2.0 * step_secs));
+        let qdd: [f64; NS] =
+            std::array::from_fn(|i| (next[NS + i] - prev[NS + i]) / (2.0 * step_secs));
         let u = arm
             .tensions_for(three(&rows[k]), three(&rows[k][NS..]), qdd)
             .map_err(|pull| refuse(format!("at row {k} of the lap"), pull))?;
