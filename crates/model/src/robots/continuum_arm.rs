@@ -188,8 +188,9 @@ impl ContinuumArm {
     /// k tau qd_i) / L_i`, and pair `i` supplies the difference between
     /// section `i`'s moment and section `i+1`'s. Each pair pulls on one
     /// side only (the other tendon slack), the least tension that does it.
-    /// `Err(largest tension needed, N)` beyond `max_tension_n`: the arm
-    /// cannot follow that motion. The input reference of a path.
+    /// `Err(largest tension needed, N)` beyond `max_tension_n` (or the
+    /// non-finite pull): the arm cannot follow that motion. The input
+    /// reference of a path.
     pub fn tensions_for(
         &self,
         q: [f64; NS],
@@ -212,12 +213,15 @@ impl ContinuumArm {
         for i in (0..NS).rev() {
             let moment = need[i] / l;
             let pull = (moment - distal) / p.tendon_offset_m;
+            if !pull.is_finite() {
+                return Err(pull);
+            }
             distal = moment;
             out[2 * i] = pull.max(0.0);
             out[2 * i + 1] = (-pull).max(0.0);
             largest = largest.max(pull.abs());
         }
-        if largest.is_finite() && largest <= p.max_tension_n {
+        if largest <= p.max_tension_n {
             Ok(out)
         } else {
             Err(largest)
