@@ -378,15 +378,24 @@ fn model_inputs(
             ),
         )
     };
+    // The whole lap is checked, so a refusal names its worst row.
     let mut inputs = Vec::with_capacity(count);
+    let mut worst: Option<(usize, f64)> = None;
     for k in 0..count {
         let (prev, next) = (&rows[(k + count - 1) % count], &rows[(k + 1) % count]);
         let qdd: [f64; NS] =
             std::array::from_fn(|i| (next[NS + i] - prev[NS + i]) / (2.0 * step_secs));
-        let u = arm
-            .tensions_for(three(&rows[k]), three(&rows[k][NS..]), qdd)
-            .map_err(|pull| refuse(format!("at row {k} of the lap"), pull))?;
-        inputs.push(u.to_vec());
+        match arm.tensions_for(three(&rows[k]), three(&rows[k][NS..]), qdd) {
+            Ok(u) => inputs.push(u.to_vec()),
+            Err(pull) => {
+                if worst.is_none_or(|(_, w)| pull > w || pull.is_nan()) {
+                    worst = Some((k, pull));
+                }
+            }
+        }
+    }
+    if let Some((k, pull)) = worst {
+        return Err(refuse(format!("at row {k} of {count} of the lap"), pull));
     }
     let hold = arm
         .tensions_for(three(&rows[0]), [0.0; NS], [0.0; NS])
