@@ -38,3 +38,34 @@ fn continuum_arm_step_does_not_allocate() {
         );
     }
 }
+
+/// Sampling the circle whose input is the model's tensions
+/// (`input_from_model`) allocates nothing either: the table is built at
+/// setup, a sample interpolates it.
+#[test]
+fn model_input_circle_samples_without_allocating() {
+    use recede_control::{EndEffectorCircleConfig, Plane, ReferenceConfig};
+    let robot = RobotConfig::ContinuumArm(ContinuumArmParams::default());
+    let mut reference = ReferenceConfig::EndEffectorCircle(
+        EndEffectorCircleConfig {
+            center_m: [0.18, 0.0, -0.36],
+            radius_m: 0.04,
+            plane: Plane::Xz,
+            speed_m_s: 0.08,
+            start_secs: 1.0,
+            laps: Some(2.0),
+            posture: vec![0.48, 4.24, 3.95],
+            input: vec![0.0; 6],
+            input_from_model: true,
+        }
+        .into(),
+    );
+    reference.resolve(&robot).unwrap();
+    let (mut x, mut u) = ([0.0; 6], [0.0; 6]);
+    for k in 0..50 {
+        let t = 0.17 * k as f64;
+        let (n, _) = counting(|| reference.sample(t, &mut x, &mut u));
+        assert_eq!(n, 0, "sample at {t} s");
+        assert!(u.iter().any(|v| *v > 1.0), "no tension at {t} s: {u:?}");
+    }
+}

@@ -238,3 +238,58 @@ fn modes_of_the_hanging_arm() {
     // RK4 is stable to |lambda| h = 2.8: the scenario's substep must stay below.
     assert!(fastest.is_finite() && fastest > 1.0, "{fastest}");
 }
+
+/// `tensions_for` inverts the dynamics: at random states and wanted
+/// accelerations its tensions, fed forward, give back that acceleration
+/// (to 1e-9 of its size), each pair pulling on one side only; a motion
+/// needing more than `max_tension_n` is refused with the pull it needs.
+#[test]
+fn inverse_dynamics_give_back_the_acceleration() {
+    let model = ContinuumArm::default();
+    let mut seed = 7u64;
+    let mut draw = |scale: f64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale
+    };
+    let mut checked = 0;
+    for _ in 0..200 {
+        let q = [draw(4.0), draw(4.0), draw(4.0)];
+        let qd = [draw(3.0), draw(3.0), draw(3.0)];
+        let qdd = [draw(50.0), draw(50.0), draw(50.0)];
+        let Ok(u) = model.tensions_for(q, qd, qdd) else {
+            continue;
+        };
+        checked += 1;
+        for j in 0..NS {
+            assert!(
+                u[2 * j] == 0.0 || u[2 * j + 1] == 0.0,
+                "pair {j} pulls both: {u:?}"
+            );
+        }
+        assert!(u
+            .iter()
+            .all(|t| (0.0..=model.params.max_tension_n).contains(t)));
+        let x = SVector::<f64, NX>::from_fn(|i, _| if i < NS { q[i] } else { qd[i - NS] });
+        let f = model.derivative(&x, &SVector::from(u));
+        let scale = qdd.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        for j in 0..NS {
+            assert!(
+                (f[NS + j] - qdd[j]).abs() < 1e-9 * scale,
+                "{j}: {} vs {}",
+                f[NS + j],
+                qdd[j]
+            );
+        }
+    }
+    assert!(
+        checked > 50,
+        "only {checked} draws within the tension limit"
+    );
+    // Curvatures of 30 1/m need ~100 N: refused, with the pull.
+    let err = model
+        .tensions_for([30.0, 0.0, 0.0], [0.0; 3], [0.0; 3])
+        .unwrap_err();
+    assert!(err > model.params.max_tension_n, "{err}");
+}

@@ -217,6 +217,7 @@ pub fn run(data: &[PathBuf], model_config: &Path, out: &Path) -> Result<TrainSum
         (5, 2) => go!(5, 2),
         (4, 2) => go!(4, 2),
         (10, 1) => go!(10, 1),
+        (6, 6) => go!(6, 6),
         _ => bail!("no built-in robot has {nx} states and {nu} inputs"),
     };
     bar.finish_and_clear();

@@ -10,6 +10,7 @@
 //! [`Guidance::new`].
 
 mod approach;
+mod body_rows;
 mod rows;
 
 use nalgebra::Vector3;
@@ -17,6 +18,7 @@ use recede_model::robots::RobotConfig;
 use recede_msg::WorldModel;
 
 pub use approach::{approach_target, ApproachConfig};
+pub use body_rows::{ArmBodyKeepOut, BodyObstacle, BODY_FRACTIONS};
 pub use rows::{BodyExtent, ObstacleConstraintConfig, ObstacleConstraints};
 
 use crate::{Controller, ReferenceConfig};

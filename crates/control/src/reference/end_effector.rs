@@ -36,6 +36,13 @@ pub struct EndEffectorCircleConfig {
     /// posture the joints the path leaves free are kept nearest.
     pub posture: Vec<f64>,
     pub input: Vec<f64>,
+    /// The continuum arm only: the input reference is the model's own
+    /// tensions along the path (inverse dynamics of the curvature table;
+    /// the holding tensions at rest) instead of `input`, so the input
+    /// weights pull towards what the path needs rather than towards fixed
+    /// tensions. A path needing more than the tendons' limit is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub input_from_model: bool,
 }
 
 fn default_start_secs() -> f64 {
@@ -104,6 +111,10 @@ struct Resolved {
     model: Kinematics,
     /// Joint angles then rates (`nx` values) at `k * step_secs` into the lap.
     rows: Vec<Vec<f64>>,
+    /// With `input_from_model`: the input at each row, and at rest on the
+    /// first row (before and after the laps); empty otherwise.
+    inputs: Vec<Vec<f64>>,
+    hold_input: Vec<f64>,
     step_secs: f64,
 }
 
@@ -284,10 +295,17 @@ impl EndEffectorCircle {
                 row.extend((0..joints).map(|i| (next[i] - prev[i]) / (2.0 * step_secs)));
                 row
             })
-            .collect();
+            .collect::<Vec<Vec<f64>>>();
+        let (inputs, hold_input) = if c.input_from_model {
+            model_inputs(&model, &rows, step_secs)?
+        } else {
+            (Vec::new(), Vec::new())
+        };
         self.resolved = Some(Resolved {
             model,
             rows,
+            inputs,
+            hold_input,
             step_secs,
         });
         Ok(())
@@ -311,6 +329,9 @@ impl EndEffectorCircle {
             if let Some(first) = r.rows.first() {
                 state[..joints].copy_from_slice(&first[..joints]);
             }
+            if r.hold_input.len() == input.len() {
+                input.copy_from_slice(&r.hold_input);
+            }
             return;
         }
         let s = (t_secs - self.config.start_secs) / r.step_secs;
@@ -322,7 +343,64 @@ impl EndEffectorCircle {
         for (i, v) in state.iter_mut().enumerate().take(a.len()) {
             *v = a[i] + (b[i] - a[i]) * frac;
         }
+        if r.inputs.len() == count {
+            let (a, b) = (&r.inputs[k], &r.inputs[(k + 1) % count]);
+            for (i, v) in input.iter_mut().enumerate().take(a.len()) {
+                *v = a[i] + (b[i] - a[i]) * frac;
+            }
+        }
     }
+}
+
+/// The continuum arm's tensions along the table (accelerations by central
+/// differences of the rates around the lap) and at rest on its first row.
+/// Setup time.
+fn model_inputs(
+    model: &Kinematics,
+    rows: &[Vec<f64>],
+    step_secs: f64,
+) -> Result<(Vec<Vec<f64>>, Vec<f64>), ControlError> {
+    let Kinematics::Continuum(arm) = model else {
+        return Err(parse_error(
+            "input_from_model",
+            "expected false: the model's input along the path is defined for the continuum arm only".into(),
+        ));
+    };
+    const NS: usize = continuum_arm::NS;
+    let three = |v: &[f64]| -> [f64; NS] { std::array::from_fn(|i| v[i]) };
+    let count = rows.len();
+    let refuse = |at: String, pull: f64| {
+        parse_error(
+            "input_from_model",
+            format!(
+                "the path needs a tendon pull of {pull:.1} N {at}, beyond max_tension_n = {} N: move the circle or slow it",
+                arm.params.max_tension_n
+            ),
+        )
+    };
+    // The whole lap is checked, so a refusal names its worst row.
+    let mut inputs = Vec::with_capacity(count);
+    let mut worst: Option<(usize, f64)> = None;
+    for k in 0..count {
+        let (prev, next) = (&rows[(k + count - 1) % count], &rows[(k + 1) % count]);
+        let qdd: [f64; NS] =
+            std::array::from_fn(|i| (next[NS + i] - prev[NS + i]) / (2.0 * step_secs));
+        match arm.tensions_for(three(&rows[k]), three(&rows[k][NS..]), qdd) {
+            Ok(u) => inputs.push(u.to_vec()),
+            Err(pull) => {
+                if worst.is_none_or(|(_, w)| pull > w || pull.is_nan()) {
+                    worst = Some((k, pull));
+                }
+            }
+        }
+    }
+    if let Some((k, pull)) = worst {
+        return Err(refuse(format!("at row {k} of {count} of the lap"), pull));
+    }
+    let hold = arm
+        .tensions_for(three(&rows[0]), [0.0; NS], [0.0; NS])
+        .map_err(|pull| refuse("holding the first point".into(), pull))?;
+    Ok((inputs, hold.to_vec()))
 }
 
 fn not_an_arm() -> ControlError {

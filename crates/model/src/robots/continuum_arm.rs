@@ -182,6 +182,53 @@ impl ContinuumArm {
     }
 }
 
+impl ContinuumArm {
+    /// Tensions that give `q'' = qdd` at `(q, qd)` (inverse dynamics):
+    /// section `i`'s tendon moment must be `((M qdd)_i + bias_i + k q_i +
+    /// k tau qd_i) / L_i`, and pair `i` supplies the difference between
+    /// section `i`'s moment and section `i+1`'s. Each pair pulls on one
+    /// side only (the other tendon slack), the least tension that does it.
+    /// `Err(largest tension needed, N)` beyond `max_tension_n` (or the
+    /// non-finite pull): the arm cannot follow that motion. The input
+    /// reference of a path.
+    pub fn tensions_for(
+        &self,
+        q: [f64; NS],
+        qd: [f64; NS],
+        qdd: [f64; NS],
+    ) -> Result<[f64; NU], f64> {
+        let p = &self.params;
+        let (q, qd, qdd) = (
+            SVector::<f64, NS>::from(q),
+            SVector::<f64, NS>::from(qd),
+            SVector::<f64, NS>::from(qdd),
+        );
+        let a = pcc::assemble(p, &q, &qd);
+        let l = pcc::section_length(p, NS);
+        let k = p.bending_stiffness_n_m2 * l;
+        let need = a.mass * qdd + a.bias + q * k + qd * (k * p.retardation_time_secs);
+        let mut out = [0.0; NU];
+        let mut distal = 0.0;
+        let mut largest: f64 = 0.0;
+        for i in (0..NS).rev() {
+            let moment = need[i] / l;
+            let pull = (moment - distal) / p.tendon_offset_m;
+            if !pull.is_finite() {
+                return Err(pull);
+            }
+            distal = moment;
+            out[2 * i] = pull.max(0.0);
+            out[2 * i + 1] = (-pull).max(0.0);
+            largest = largest.max(pull.abs());
+        }
+        if largest <= p.max_tension_n {
+            Ok(out)
+        } else {
+            Err(largest)
+        }
+    }
+}
+
 pub(crate) fn split<T: Scalar>(x: &SVector<T, NX>) -> (SVector<T, NS>, SVector<T, NS>) {
     (
         SVector::from_fn(|i, _| x[i]),
