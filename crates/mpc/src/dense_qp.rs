@@ -22,6 +22,9 @@ use std::time::Instant;
 use nalgebra::DVector;
 
 use crate::dense_factor::{dot, ReducedSystem};
+
+mod polish;
+use polish::Polish;
 use crate::qp::{Csc, QpError, Solve};
 use crate::report::QpStatus;
 use crate::OsqpConfig;
@@ -218,6 +221,8 @@ pub(crate) struct DenseSolver {
     /// infeasibility, as OSQP's).
     x_out: Vec<f64>,
     y_out: Vec<f64>,
+    /// The active-set step (`[controller.qp] polish`), if on.
+    polish: Option<Polish>,
 }
 
 impl DenseSolver {
@@ -229,6 +234,7 @@ impl DenseSolver {
         l: &[f64],
         u: &[f64],
         config: &OsqpConfig,
+        polish: bool,
     ) -> Result<Self, String> {
         let (n, m) = (p.ncols, a.nrows);
         let shapes_ok = p.nrows == n && a.ncols == n && q.len() == n && l.len() == m;
@@ -318,7 +324,11 @@ impl DenseSolver {
             info: Info::default(),
             x_out: zeros(n),
             y_out: zeros(m),
+            polish: None,
         };
+        if polish {
+            solver.polish = Some(Polish::new(solver.system.clone(), n, m));
+        }
         for r in 0..m {
             solver.kinds[r] = row_kind(l[r], u[r]);
         }
@@ -596,6 +606,9 @@ impl DenseSolver {
             return solve;
         }
         let s = self.settings;
+        if let Some(pol) = self.polish.as_mut() {
+            pol.reset();
+        }
         let mut status = None;
         let mut checked = false;
         let mut iter = 1;
@@ -612,6 +625,10 @@ impl DenseSolver {
                 self.update_info(iter);
                 status = self.check_termination(false);
                 if status.is_some() {
+                    break;
+                }
+                if self.try_polish(iter) {
+                    status = Some(QpStatus::Solved);
                     break;
                 }
             }
