@@ -43,9 +43,7 @@ impl Backend {
             QpSolver::Osqp => {
                 Solver::new(p, q, a, l, u, config, scaling_iterations).map(Self::Osqp)
             }
-            QpSolver::Dense => {
-                DenseSolver::new(p, q, a, l, u, config, polish).map(Self::Dense)
-            }
+            QpSolver::Dense => DenseSolver::new(p, q, a, l, u, config, polish).map(Self::Dense),
         }
     }
 

@@ -24,10 +24,10 @@ use nalgebra::DVector;
 use crate::dense_factor::{dot, ReducedSystem};
 
 mod polish;
-use polish::Polish;
 use crate::qp::{Csc, QpError, Solve};
 use crate::report::QpStatus;
 use crate::OsqpConfig;
+use polish::Polish;
 
 /// OSQP 0.6's constants (`constants.h`).
 const INFTY: f64 = 1e30;

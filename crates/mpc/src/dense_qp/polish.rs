@@ -293,12 +293,24 @@ mod tests {
     impl Qp {
         fn p(&self) -> Csc<'_> {
             let (ip, ix, v) = &self.p;
-            Csc { nrows: self.n, ncols: self.n, indptr: ip, indices: ix, values: v }
+            Csc {
+                nrows: self.n,
+                ncols: self.n,
+                indptr: ip,
+                indices: ix,
+                values: v,
+            }
         }
 
         fn a(&self) -> Csc<'_> {
             let (ip, ix, v) = &self.a;
-            Csc { nrows: self.m, ncols: self.n, indptr: ip, indices: ix, values: v }
+            Csc {
+                nrows: self.m,
+                ncols: self.n,
+                indptr: ip,
+                indices: ix,
+                values: v,
+            }
         }
 
         fn solver(&self, config: &OsqpConfig, polish: bool) -> DenseSolver {
@@ -334,7 +346,9 @@ mod tests {
 
         fn objective(&self, x: &[f64]) -> f64 {
             let px = self.px(x);
-            (0..self.n).map(|i| 0.5 * x[i] * px[i] + self.q[i] * x[i]).sum()
+            (0..self.n)
+                .map(|i| 0.5 * x[i] * px[i] + self.q[i] * x[i])
+                .sum()
         }
 
         /// The KKT residuals of `(x, y)`, dense: stationarity, bound
@@ -354,7 +368,11 @@ mod tests {
             let mut comp: f64 = 0.0;
             for r in 0..self.m {
                 viol = viol.max(self.l[r] - ax[r]).max(ax[r] - self.u[r]);
-                let miss = if y[r] < 0.0 { ax[r] - self.l[r] } else { self.u[r] - ax[r] };
+                let miss = if y[r] < 0.0 {
+                    ax[r] - self.l[r]
+                } else {
+                    self.u[r] - ax[r]
+                };
                 comp = comp.max((y[r] * miss).abs());
             }
             (stat, viol, comp)
@@ -378,7 +396,9 @@ mod tests {
     /// and `k` dense rows whose bounds `x = 0` satisfies, tight enough that
     /// several are active at the optimum.
     fn random_qp(rng: &mut Rng, n: usize, k: usize) -> Qp {
-        let m_rows: Vec<Vec<f64>> = (0..n).map(|_| (0..n).map(|_| rng.uniform()).collect()).collect();
+        let m_rows: Vec<Vec<f64>> = (0..n)
+            .map(|_| (0..n).map(|_| rng.uniform()).collect())
+            .collect();
         let mut p = (vec![0], Vec::new(), Vec::new());
         for c in 0..n {
             for r in 0..=c {
@@ -392,7 +412,9 @@ mod tests {
             p.0.push(p.1.len());
         }
         let q = (0..n).map(|_| 10.0 * rng.uniform()).collect();
-        let dense: Vec<Vec<f64>> = (0..k).map(|_| (0..n).map(|_| rng.uniform()).collect()).collect();
+        let dense: Vec<Vec<f64>> = (0..k)
+            .map(|_| (0..n).map(|_| rng.uniform()).collect())
+            .collect();
         let m = n + k;
         let mut a = (vec![0], Vec::new(), Vec::new());
         for c in 0..n {
@@ -410,7 +432,15 @@ mod tests {
             l[n + j] = -0.2 - 0.3 * rng.uniform().abs();
             u[n + j] = 0.2 + 0.3 * rng.uniform().abs();
         }
-        Qp { n, m, p, q, a, l, u }
+        Qp {
+            n,
+            m,
+            p,
+            q,
+            a,
+            l,
+            u,
+        }
     }
 
     fn flagship_settings() -> OsqpConfig {
@@ -431,7 +461,11 @@ mod tests {
         };
         let mut s = qp.solver(&config, false);
         let solve = s.solve();
-        assert_eq!(solve.status, QpStatus::Solved, "the reference did not converge");
+        assert_eq!(
+            solve.status,
+            QpStatus::Solved,
+            "the reference did not converge"
+        );
         let x = solve.x.unwrap().to_vec();
         let f = qp.objective(&x);
         (x, f)
@@ -456,14 +490,26 @@ mod tests {
             accepted += 1;
             let x = s.x_out.clone();
             let (stat, viol, comp) = qp.kkt(&x, &s.y_out);
-            assert!(stat < 1e-6 && viol < 1e-6 && comp < 1e-6, "case {case}: KKT {stat:e} {viol:e} {comp:e}");
+            assert!(
+                stat < 1e-6 && viol < 1e-6 && comp < 1e-6,
+                "case {case}: KKT {stat:e} {viol:e} {comp:e}"
+            );
             let (x_ref, f_ref) = reference(&qp);
             let f = qp.objective(&x);
-            assert!((f - f_ref).abs() < 1e-7 * (1.0 + f_ref.abs()), "case {case}: cost {f} against {f_ref}");
-            let dx = x.iter().zip(&x_ref).fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                (f - f_ref).abs() < 1e-7 * (1.0 + f_ref.abs()),
+                "case {case}: cost {f} against {f_ref}"
+            );
+            let dx = x
+                .iter()
+                .zip(&x_ref)
+                .fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
             assert!(dx < 1e-4, "case {case}: x off the reference's by {dx:e}");
         }
-        assert!(accepted >= 20, "only {accepted} of 40 solved by the active-set step");
+        assert!(
+            accepted >= 20,
+            "only {accepted} of 40 solved by the active-set step"
+        );
     }
 
     /// Reads a QP recorded from the flagship (`tests/data`): the problem,
@@ -472,7 +518,11 @@ mod tests {
         let text = include_str!("../../tests/data/flagship_pillar_qp.txt");
         let mut lines = text.lines();
         let head: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-        let (n, m, rho) = (head[1].parse().unwrap(), head[3].parse().unwrap(), head[5].parse().unwrap());
+        let (n, m, rho) = (
+            head[1].parse().unwrap(),
+            head[3].parse().unwrap(),
+            head[5].parse().unwrap(),
+        );
         let mut field = |name: &str| -> Vec<f64> {
             let line = lines.next().unwrap();
             let mut words = line.split_whitespace();
@@ -483,13 +533,44 @@ mod tests {
             v
         };
         let ints = |v: Vec<f64>| v.into_iter().map(|x| x as usize).collect::<Vec<_>>();
-        let p = (ints(field("p_indptr")), ints(field("p_indices")), field("p_values"));
+        let p = (
+            ints(field("p_indptr")),
+            ints(field("p_indices")),
+            field("p_values"),
+        );
         let q = field("q");
-        let a = (ints(field("a_indptr")), ints(field("a_indices")), field("a_values"));
-        let big = |v: Vec<f64>| v.into_iter().map(|x| if x.abs() >= 1e30 { x.signum() * f64::INFINITY } else { x }).collect();
+        let a = (
+            ints(field("a_indptr")),
+            ints(field("a_indices")),
+            field("a_values"),
+        );
+        let big = |v: Vec<f64>| {
+            v.into_iter()
+                .map(|x| {
+                    if x.abs() >= 1e30 {
+                        x.signum() * f64::INFINITY
+                    } else {
+                        x
+                    }
+                })
+                .collect()
+        };
         let (l, u) = (big(field("l")), big(field("u")));
         let (x0, _z0, y0) = (field("x0"), field("z0"), field("y0"));
-        (Qp { n, m, p, q, a, l, u }, rho, x0, y0)
+        (
+            Qp {
+                n,
+                m,
+                p,
+                q,
+                a,
+                l,
+                u,
+            },
+            rho,
+            x0,
+            y0,
+        )
     }
 
     /// A QP the flagship solved past `pillar_eight` with 342 ADMM
@@ -500,12 +581,19 @@ mod tests {
     #[test]
     fn a_recorded_flagship_qp_past_the_pillar_ends_at_the_first_attempt() {
         let (qp, rho, x0, y0) = recorded();
-        let config = OsqpConfig { rho, ..flagship_settings() };
+        let config = OsqpConfig {
+            rho,
+            ..flagship_settings()
+        };
         let mut plain = qp.solver(&config, false);
         plain.warm_start(&x0, &y0).unwrap();
         let slow = plain.solve();
         assert_eq!(slow.status, QpStatus::Solved);
-        assert!(slow.iterations > 200, "plain ADMM took {} iterations", slow.iterations);
+        assert!(
+            slow.iterations > 200,
+            "plain ADMM took {} iterations",
+            slow.iterations
+        );
         let mut s = qp.solver(&config, true);
         s.warm_start(&x0, &y0).unwrap();
         let solve = s.solve();
@@ -514,9 +602,15 @@ mod tests {
         assert!(s.polish.as_ref().unwrap().accepted);
         let x = s.x_out.clone();
         let (stat, viol, comp) = qp.kkt(&x, &s.y_out);
-        assert!(stat < 1e-6 && viol < 1e-6 && comp < 1e-6, "KKT {stat:e} {viol:e} {comp:e}");
+        assert!(
+            stat < 1e-6 && viol < 1e-6 && comp < 1e-6,
+            "KKT {stat:e} {viol:e} {comp:e}"
+        );
         let (_, f_ref) = reference(&qp);
         let f = qp.objective(&x);
-        assert!((f - f_ref).abs() < 1e-6 * (1.0 + f_ref.abs()), "cost {f} against {f_ref}");
+        assert!(
+            (f - f_ref).abs() < 1e-6 * (1.0 + f_ref.abs()),
+            "cost {f} against {f_ref}"
+        );
     }
 }
