@@ -14,7 +14,9 @@
 //! matrix is dense for a fully condensed QP, factorised by a dense Cholesky
 //! once per matrix or rho change, with the soft rows' slacks eliminated
 //! first (`dense_factor.rs`). `A' diag(rho) A` is accumulated row by row,
-//! so an input-box row costs one entry.
+//! so an input-box row costs one entry. Beyond OSQP: an exact
+//! active-set step once ADMM is slow (`[controller.qp] polish`,
+//! `polish.rs`).
 //! Everything is allocated in [`DenseSolver::new`].
 
 use std::time::Instant;

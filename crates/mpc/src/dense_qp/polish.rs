@@ -8,9 +8,9 @@
 //! ADMM's, in a second factor). Its multipliers are clipped to their sign
 //! and the result is accepted only if it meets the solve's own tolerances
 //! (primal and dual residuals, as a converged ADMM iterate would), so a
-//! wrong guess is corrected up to [`ROUNDS`] times (a primal-dual
-//! active-set step: wrong-signed multipliers dropped, violated rows
-//! added), each a factorisation, and then ADMM goes on. Attempts are
+//! wrong guess gets up to two corrections (a primal-dual active-set
+//! step: wrong-signed multipliers dropped, violated rows added; [`ROUNDS`]
+//! factorisations in all), and then ADMM goes on. Attempts are
 //! spaced 60, 120, 240... iterations apart and skipped while the guess is
 //! the one that failed. Why: past an obstacle the flagship's keep-out rows
 //! and their slacks are active, and ADMM's linear convergence needs
