@@ -167,6 +167,8 @@ struct Settings {
     eps_rel: f64,
     check_every: u32,
     time_limit_secs: Option<f64>,
+    /// The configured rho (clamped), where solves start with polish on.
+    rho: f64,
 }
 
 /// The ADMM iterates and the residual work vectors.
@@ -289,6 +291,7 @@ impl DenseSolver {
             eps_rel: config.eps_rel,
             check_every,
             time_limit_secs: config.time_limit_secs,
+            rho: c_min(c_max(config.rho, RHO_MIN), RHO_MAX),
         };
         let system = ReducedSystem::new(n, p.indptr, p.indices, &a_row_ptr, &a_row_entries);
         let zeros = |k: usize| vec![0.0; k];
@@ -634,7 +637,10 @@ impl DenseSolver {
                     break;
                 }
             }
-            if s.adaptive_rho && iter % s.adaptive_rho_interval == 0 {
+            // With the active-set step, rho adapts only in a solve that
+            // reached it (`polish.rs`: the stalled ones).
+            let adapting = self.polish.as_ref().is_none_or(|p| iter >= p.first);
+            if s.adaptive_rho && adapting && iter % s.adaptive_rho_interval == 0 {
                 if !checked {
                     self.update_info(iter);
                 }
@@ -687,6 +693,13 @@ impl DenseSolver {
             self.it.x.fill(0.0);
             self.it.z.fill(0.0);
             self.it.y.fill(0.0);
+        }
+        if self.polish.is_some() && self.rho != s.rho {
+            // Every solve starts from the configured rho: one adapted in a
+            // stalled solve would set the next ordinary ones' cost.
+            self.rho = s.rho;
+            self.set_rho_vec();
+            let _ = self.refactor();
         }
         solve.status = status;
         solve.iterations = self.info.iterations;

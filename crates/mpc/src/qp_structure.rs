@@ -64,7 +64,9 @@ pub struct QpConfig {
     #[serde(skip_serializing_if = "is_osqp")]
     pub solver: QpSolver,
     /// The dense solver's active-set step once ADMM is slow (`dense_qp/
-    /// polish.rs`); off when absent. Only with `solver = "dense"`.
+    /// polish.rs`), with rho adapted only in those slow solves and reset
+    /// to `osqp.rho` after them; off when absent. Only with `solver =
+    /// "dense"`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub polish: bool,
 }
