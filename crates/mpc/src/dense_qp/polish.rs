@@ -242,10 +242,8 @@ impl DenseSolver {
         changed
     }
 
-    /// The polished point becomes the iterate. Rho stays as ADMM adapted
-    /// it on the way (restoring the solve's starting rho was measured
-    /// worse: the next solves then lack the adaptation and most of them
-    /// reached the active-set step).
+    /// The polished point becomes the iterate (`solve` then puts rho back
+    /// to the configured one, as after any solve with the step on).
     fn accept_polished(&mut self, iter: u32, pri_res: f64, dua_res: f64) {
         let pol = self.polish.as_mut().expect("polish is on");
         pol.accepted = true;
