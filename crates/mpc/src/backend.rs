@@ -37,12 +37,13 @@ impl Backend {
         u: &[f64],
         config: &OsqpConfig,
         scaling_iterations: u32,
+        polish: bool,
     ) -> Result<Self, String> {
         match solver {
             QpSolver::Osqp => {
                 Solver::new(p, q, a, l, u, config, scaling_iterations).map(Self::Osqp)
             }
-            QpSolver::Dense => DenseSolver::new(p, q, a, l, u, config).map(Self::Dense),
+            QpSolver::Dense => DenseSolver::new(p, q, a, l, u, config, polish).map(Self::Dense),
         }
     }
 

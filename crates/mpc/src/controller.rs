@@ -141,6 +141,7 @@ where
                 &u,
                 &spec.osqp,
                 spec.osqp.scaling_for(matches!(qp, Structure::Full(_))),
+                spec.qp.polish,
             )
             .map_err(MpcError::Setup)?
         };

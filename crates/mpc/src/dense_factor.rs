@@ -25,7 +25,7 @@ struct Eliminated {
 }
 
 /// `K`'s partition and factor; everything allocated in [`Self::new`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ReducedSystem {
     /// Dense position of each variable, `usize::MAX` for an eliminated one.
     dense_of: Vec<usize>,

@@ -14,7 +14,9 @@
 //! matrix is dense for a fully condensed QP, factorised by a dense Cholesky
 //! once per matrix or rho change, with the soft rows' slacks eliminated
 //! first (`dense_factor.rs`). `A' diag(rho) A` is accumulated row by row,
-//! so an input-box row costs one entry.
+//! so an input-box row costs one entry. Beyond OSQP: an exact
+//! active-set step once ADMM is slow (`[controller.qp] polish`,
+//! `polish.rs`).
 //! Everything is allocated in [`DenseSolver::new`].
 
 use std::time::Instant;
@@ -22,9 +24,12 @@ use std::time::Instant;
 use nalgebra::DVector;
 
 use crate::dense_factor::{dot, ReducedSystem};
+
+mod polish;
 use crate::qp::{Csc, QpError, Solve};
 use crate::report::QpStatus;
 use crate::OsqpConfig;
+use polish::Polish;
 
 /// OSQP 0.6's constants (`constants.h`).
 const INFTY: f64 = 1e30;
@@ -162,6 +167,8 @@ struct Settings {
     eps_rel: f64,
     check_every: u32,
     time_limit_secs: Option<f64>,
+    /// The configured rho (clamped), where solves start with polish on.
+    rho: f64,
 }
 
 /// The ADMM iterates and the residual work vectors.
@@ -218,6 +225,8 @@ pub(crate) struct DenseSolver {
     /// infeasibility, as OSQP's).
     x_out: Vec<f64>,
     y_out: Vec<f64>,
+    /// The active-set step (`[controller.qp] polish`), if on.
+    polish: Option<Polish>,
 }
 
 impl DenseSolver {
@@ -229,6 +238,7 @@ impl DenseSolver {
         l: &[f64],
         u: &[f64],
         config: &OsqpConfig,
+        polish: bool,
     ) -> Result<Self, String> {
         let (n, m) = (p.ncols, a.nrows);
         let shapes_ok = p.nrows == n && a.ncols == n && q.len() == n && l.len() == m;
@@ -281,6 +291,7 @@ impl DenseSolver {
             eps_rel: config.eps_rel,
             check_every,
             time_limit_secs: config.time_limit_secs,
+            rho: c_min(c_max(config.rho, RHO_MIN), RHO_MAX),
         };
         let system = ReducedSystem::new(n, p.indptr, p.indices, &a_row_ptr, &a_row_entries);
         let zeros = |k: usize| vec![0.0; k];
@@ -318,7 +329,11 @@ impl DenseSolver {
             info: Info::default(),
             x_out: zeros(n),
             y_out: zeros(m),
+            polish: None,
         };
+        if polish {
+            solver.polish = Some(Polish::new(solver.system.clone(), n, m));
+        }
         for r in 0..m {
             solver.kinds[r] = row_kind(l[r], u[r]);
         }
@@ -596,6 +611,9 @@ impl DenseSolver {
             return solve;
         }
         let s = self.settings;
+        if let Some(pol) = self.polish.as_mut() {
+            pol.reset();
+        }
         let mut status = None;
         let mut checked = false;
         let mut iter = 1;
@@ -614,8 +632,15 @@ impl DenseSolver {
                 if status.is_some() {
                     break;
                 }
+                if self.try_polish(iter) {
+                    status = Some(QpStatus::Solved);
+                    break;
+                }
             }
-            if s.adaptive_rho && iter % s.adaptive_rho_interval == 0 {
+            // With the active-set step, rho adapts only in a solve that
+            // reached it (`polish.rs`: the stalled ones).
+            let adapting = self.polish.as_ref().is_none_or(|p| iter >= p.first);
+            if s.adaptive_rho && adapting && iter % s.adaptive_rho_interval == 0 {
                 if !checked {
                     self.update_info(iter);
                 }
@@ -668,6 +693,13 @@ impl DenseSolver {
             self.it.x.fill(0.0);
             self.it.z.fill(0.0);
             self.it.y.fill(0.0);
+        }
+        if self.polish.is_some() && self.rho != s.rho {
+            // Every solve starts from the configured rho: one adapted in a
+            // stalled solve would set the next ordinary ones' cost.
+            self.rho = s.rho;
+            self.set_rho_vec();
+            let _ = self.refactor();
         }
         solve.status = status;
         solve.iterations = self.info.iterations;

@@ -63,6 +63,12 @@ pub struct QpConfig {
     /// The solver; OSQP when absent.
     #[serde(skip_serializing_if = "is_osqp")]
     pub solver: QpSolver,
+    /// The dense solver's active-set step once ADMM is slow (`dense_qp/
+    /// polish.rs`), with rho adapted only in those slow solves and reset
+    /// to `osqp.rho` after them; off when absent. Only with `solver =
+    /// "dense"`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub polish: bool,
 }
 
 fn is_osqp(solver: &QpSolver) -> bool {
@@ -80,6 +86,13 @@ impl QpConfig {
                 key: "qp.block".into(),
                 expected: "an integer >= 1 (stages per block)".into(),
                 found: "0".into(),
+            });
+        }
+        if self.polish && self.solver != QpSolver::Dense {
+            return Err(MpcError::Config {
+                key: "qp.polish".into(),
+                expected: "solver = \"dense\" (the active-set step is the dense solver's)".into(),
+                found: "true".into(),
             });
         }
         Ok(())

@@ -81,6 +81,39 @@ fn p1_steps_with_the_dense_solver_do_not_allocate() {
     );
 }
 
+/// With the dense solver's active-set step (`[controller.qp] polish`):
+/// P1's swing-up has solves past the step's first attempt (60 ADMM
+/// iterations), which factorise and solve in the step's own storage.
+#[test]
+fn p1_steps_with_the_active_set_step_do_not_allocate() {
+    let mut cfg = p1_config();
+    cfg.qp.solver = recede_mpc::QpSolver::Dense;
+    cfg.qp.polish = true;
+    let mut mpc = p1_mpc(cfg.to_spec().unwrap());
+    let mut x = p1_x0();
+    let mut u = Vector1::zeros();
+    mpc.step(&x, P1_DT_SECS, &mut u);
+    x = p1_plant_step(&x, &u);
+    let (mut solved, mut longest) = (0, 0);
+    let n = allocations_in(|| {
+        for _ in 0..100 {
+            let report = mpc.step(&x, P1_DT_SECS, &mut u);
+            solved += usize::from(!report.outcome.is_fallback());
+            longest = longest.max(report.qp_iterations);
+            x = p1_plant_step(&x, &u);
+        }
+    });
+    assert_eq!(solved, 100, "the measured steps must be real solves");
+    assert!(
+        longest >= 60,
+        "no solve reached the active-set step ({longest} iterations at most)"
+    );
+    assert_eq!(
+        n, 0,
+        "heap allocations in 100 P1 steps with the active-set step"
+    );
+}
+
 #[test]
 fn fallback_steps_do_not_allocate() {
     let mut mpc = p1_mpc(p1_spec());

@@ -386,3 +386,13 @@ fn the_integrator_is_rk4_unless_chosen() {
     let e = parse("integrator = \"euler\"").unwrap_err().to_string();
     assert!(e.contains("implicit_midpoint"), "{e}");
 }
+
+/// `[controller.qp] polish`: off when absent, on with the dense solver,
+/// an error naming `qp.polish` with OSQP (the step is the dense solver's).
+#[test]
+fn the_qp_polish_key() {
+    assert!(!base().qp.polish);
+    let on = parse("[qp]\nsolver = \"dense\"\npolish = true").unwrap();
+    assert!(on.qp.polish && on.to_spec::<4, 1>().is_ok());
+    assert_rejected("[qp]\npolish = true", "qp.polish");
+}

@@ -232,6 +232,7 @@ fn soft_bounds_give_the_same_plan_with_every_qp_structure() {
                     condensing,
                     block,
                     solver,
+                    ..Default::default()
                 };
                 let other = solve(&other_cfg, x0);
                 assert_eq!(
