@@ -1,4 +1,4 @@
-use nalgebra::SVector;
+use nalgebra::{SMatrix, SVector};
 use serde::{Deserialize, Serialize};
 
 use num_dual::DualSVec64;
@@ -138,8 +138,13 @@ where
         self.nominal.project(x);
     }
 
+    fn project_tangent(&self, x: &SVector<f64, NX>) -> Option<SMatrix<f64, NX, NX>> {
+        self.nominal.project_tangent(x)
+    }
+
     /// The nominal model's, plus the residual's when it is evaluated at
     /// every stage.
+    #[inline]
     fn derivative_tangent(
         &self,
         x: &SVector<f64, NX>,
