@@ -343,15 +343,17 @@ impl<const NX: usize, const NU: usize> Sensitivity<NX, NU> {
     fn accumulate(&mut self, j: &SMatrix<f64, NX, NX>, s: &Self) {
         let (sx, su) = (s.x.as_slice(), s.u.as_slice());
         let (ox, ou) = (self.x.as_mut_slice(), self.u.as_mut_slice());
-        for i in 0..NX {
-            let (oxi, oui) = (&mut ox[i * NX..(i + 1) * NX], &mut ou[i * NU..(i + 1) * NU]);
-            for k in 0..NX {
+        // `k` outside: consecutive updates go to different columns, so
+        // they do not wait on each other's stores.
+        for k in 0..NX {
+            let (sxk, suk) = (&sx[k * NX..(k + 1) * NX], &su[k * NU..(k + 1) * NU]);
+            for i in 0..NX {
                 let jik = j[(i, k)];
                 if jik != 0.0 {
-                    for (o, v) in oxi.iter_mut().zip(&sx[k * NX..(k + 1) * NX]) {
+                    for (o, v) in ox[i * NX..(i + 1) * NX].iter_mut().zip(sxk) {
                         *o += jik * v;
                     }
-                    for (o, v) in oui.iter_mut().zip(&su[k * NU..(k + 1) * NU]) {
+                    for (o, v) in ou[i * NU..(i + 1) * NU].iter_mut().zip(suk) {
                         *o += jik * v;
                     }
                 }
