@@ -143,8 +143,9 @@ where
     }
 
     /// The nominal model's, plus the residual's when it is evaluated at
-    /// every stage.
-    #[inline]
+    /// every stage. Inlined: the tangent is 1.9 kB, and a call returning
+    /// it through `Option` copies it (measured: P2's residual step +10 us).
+    #[inline(always)]
     fn derivative_tangent(
         &self,
         x: &SVector<f64, NX>,

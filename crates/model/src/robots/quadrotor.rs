@@ -257,7 +257,7 @@ impl Dynamics<NX, NU> for Quadrotor {
     /// skips, where duals carry all 17 directions through every operation
     /// (docs/performance.md, "P2's step: the dense backend and the
     /// quadrotor's tangent"). Tested against duals and finite differences.
-    #[inline]
+    #[inline(always)]
     fn derivative_tangent(
         &self,
         x: &SVector<f64, NX>,
