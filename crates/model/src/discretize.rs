@@ -394,9 +394,17 @@ impl<const NX: usize, const NU: usize> Sensitivity<NX, NU> {
         set(self.u.as_mut_slice(), s.u.as_slice(), other.u.as_slice());
     }
 
+    /// `self += other`, on slices (nalgebra's `+=` on these sizes compiles
+    /// to a strided loop).
+    #[inline]
     fn add(&mut self, other: &Self) {
-        self.x += other.x;
-        self.u += other.u;
+        let add = |out: &mut [f64], other: &[f64]| {
+            for (o, v) in out.iter_mut().zip(other) {
+                *o += v;
+            }
+        };
+        add(self.x.as_mut_slice(), other.x.as_slice());
+        add(self.u.as_mut_slice(), other.u.as_slice());
     }
 
     /// RK4's update, `self += (k1 + (k2 + k3) 2 + k4) sixth`.
