@@ -112,8 +112,10 @@ impl Rk4 {
     }
 
     /// [`Self::linearize`] from the model's derivative tangents: each
-    /// stage's `dk = (df/dx) dx_stage (+ df/du)`, the step's value the
-    /// `f64` step's bit for bit. `None` when the model gives no tangent,
+    /// stage's `dk = (df/dx) dx_stage (+ df/du)`, then the projection's
+    /// Jacobian after each substep ([`Dynamics::project_tangent`]); the
+    /// step's value the `f64` step's bit for bit. Only the Jacobians'
+    /// entries that are not zero cost work. `None` when the model gives no tangent,
     /// or holds a term without giving its tangent.
     fn linearize_by_tangents<D, const NX: usize, const NU: usize>(
         &self,
@@ -147,8 +149,11 @@ impl Rk4 {
         let h = self.dt_secs / self.substeps as f64;
         let (half, full, sixth, two) = (0.5 * h, h, h / 6.0, 2.0);
         let mut x = *x;
-        let mut dx = SMatrix::<f64, NX, NX>::identity();
-        let mut du = SMatrix::<f64, NX, NU>::zeros();
+        let mut s = Sensitivity::<NX, NU>::identity();
+        // The stages' sensitivities and the current stage state's, written
+        // in place (no copies of the 13 x 17 blocks).
+        let mut ks = [Sensitivity::<NX, NU>::zeros(); 4];
+        let mut at = s;
         let mut held_first = held_first;
         for step in 0..self.substeps {
             let held = match held_first.take() {
@@ -157,39 +162,48 @@ impl Rk4 {
                 None => None,
             };
             // The held term's derivative with respect to the step's (x, u).
-            let held = held.map(|t| (t.value, t.d_x * dx, t.d_x * du + t.d_u));
-            let stage =
-                |t: Tangent<NX, NU>, sx: &SMatrix<f64, NX, NX>, su: &SMatrix<f64, NX, NU>| {
-                    let mut k = t.value;
-                    let mut kx = t.d_x * sx;
-                    let mut ku = t.d_x * su + t.d_u;
-                    if let Some((value, hx, hu)) = &held {
-                        k += value;
-                        kx += hx;
-                        ku += hu;
+            let held = held.map(|t| {
+                let mut hs = Sensitivity::zeros();
+                hs.set_chained(&s, &t);
+                (t.value, hs)
+            });
+            let mut k = [SVector::<f64, NX>::zeros(); 4];
+            for stage in 0..4 {
+                let t = match (stage, first.take()) {
+                    (0, Some(t)) => t,
+                    (0, None) => model.derivative_tangent(&x, u)?,
+                    _ => {
+                        let c = if stage == 3 { full } else { half };
+                        model.derivative_tangent(&(x + k[stage - 1] * c), u)?
                     }
-                    (k, kx, ku)
                 };
-            let tangent = |at: &SVector<f64, NX>| model.derivative_tangent(at, u);
-            let t1 = match first.take() {
-                Some(t) => t,
-                None => tangent(&x)?,
-            };
-            let (k1, k1x, k1u) = stage(t1, &dx, &du);
-            let (x2, x2x, x2u) = (x + k1 * half, dx + k1x * half, du + k1u * half);
-            let (k2, k2x, k2u) = stage(tangent(&x2)?, &x2x, &x2u);
-            let (x3, x3x, x3u) = (x + k2 * half, dx + k2x * half, du + k2u * half);
-            let (k3, k3x, k3u) = stage(tangent(&x3)?, &x3x, &x3u);
-            let (x4, x4x, x4u) = (x + k3 * full, dx + k3x * full, du + k3u * full);
-            let (k4, k4x, k4u) = stage(tangent(&x4)?, &x4x, &x4u);
-            x += (k1 + (k2 + k3) * two + k4) * sixth;
-            dx += (k1x + (k2x + k3x) * two + k4x) * sixth;
-            du += (k1u + (k2u + k3u) * two + k4u) * sixth;
+                if step == 0 && stage == 0 {
+                    // `J I = J`, the product's result bit for bit.
+                    ks[0].set_transposed(&t);
+                } else {
+                    ks[stage].set_chained(if stage == 0 { &s } else { &at }, &t);
+                }
+                k[stage] = t.value;
+                if let Some((value, hs)) = &held {
+                    k[stage] += value;
+                    ks[stage].add(hs);
+                }
+                if stage < 3 {
+                    let c = if stage == 2 { full } else { half };
+                    at.set_plus(&s, c, &ks[stage]);
+                }
+            }
+            x += (k[0] + (k[1] + k[2]) * two + k[3]) * sixth;
+            s.add_weighted(sixth, &ks);
+            if let Some(p) = model.project_tangent(&x) {
+                s = s.left_multiplied(&p);
+            }
+            model.project(&mut x);
         }
         Some(Linearization {
             x_next: x,
-            a: dx,
-            b: du,
+            a: s.x.transpose(),
+            b: s.u.transpose(),
         })
     }
 
@@ -287,6 +301,122 @@ impl Rk4 {
             a: derivatives(&out_x),
             b: derivatives(&out_u),
         }
+    }
+}
+
+/// A state's derivatives with respect to the step's `(x, u)`, stored
+/// transposed: column `i` holds row `i` of `dx/dx0` (of `dx/du`), so a
+/// product with a model's Jacobian is a sum of contiguous columns, one per
+/// entry that is not zero.
+#[derive(Debug, Clone, Copy)]
+struct Sensitivity<const NX: usize, const NU: usize> {
+    x: SMatrix<f64, NX, NX>,
+    u: SMatrix<f64, NU, NX>,
+}
+
+impl<const NX: usize, const NU: usize> Sensitivity<NX, NU> {
+    fn identity() -> Self {
+        Self {
+            x: SMatrix::identity(),
+            u: SMatrix::zeros(),
+        }
+    }
+
+    fn zeros() -> Self {
+        Self {
+            x: SMatrix::zeros(),
+            u: SMatrix::zeros(),
+        }
+    }
+
+    /// `J S`. The zeros of `J` are skipped; the remaining terms are summed
+    /// in the order of the dense product (`k` ascending), so the result is
+    /// the dense product's bit for bit (a zero's sign aside).
+    fn left_multiplied(&self, j: &SMatrix<f64, NX, NX>) -> Self {
+        let mut out = Self::zeros();
+        out.accumulate(j, self);
+        out
+    }
+
+    /// `self += J S`, as [`Self::left_multiplied`].
+    #[inline]
+    fn accumulate(&mut self, j: &SMatrix<f64, NX, NX>, s: &Self) {
+        let (sx, su) = (s.x.as_slice(), s.u.as_slice());
+        let (ox, ou) = (self.x.as_mut_slice(), self.u.as_mut_slice());
+        // `k` outside: consecutive updates go to different columns, so
+        // they do not wait on each other's stores.
+        for k in 0..NX {
+            let (sxk, suk) = (&sx[k * NX..(k + 1) * NX], &su[k * NU..(k + 1) * NU]);
+            for i in 0..NX {
+                let jik = j[(i, k)];
+                if jik != 0.0 {
+                    for (o, v) in ox[i * NX..(i + 1) * NX].iter_mut().zip(sxk) {
+                        *o += jik * v;
+                    }
+                    for (o, v) in ou[i * NU..(i + 1) * NU].iter_mut().zip(suk) {
+                        *o += jik * v;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The derivatives of `g(x, u)` at the state `s` is of: `dg/dx S_x`
+    /// and `dg/dx S_u + dg/du`.
+    #[inline]
+    fn set_chained(&mut self, s: &Self, t: &Tangent<NX, NU>) {
+        self.x.as_mut_slice().fill(0.0);
+        self.u.as_mut_slice().fill(0.0);
+        self.accumulate(&t.d_x, s);
+        for i in 0..NX {
+            for j in 0..NU {
+                self.u[(j, i)] += t.d_u[(i, j)];
+            }
+        }
+    }
+
+    /// `(dg/dx, dg/du)`, the derivatives at the step's start.
+    #[inline]
+    fn set_transposed(&mut self, t: &Tangent<NX, NU>) {
+        self.x = t.d_x.transpose();
+        self.u = t.d_u.transpose();
+    }
+
+    /// `self = s + other * a`.
+    #[inline]
+    fn set_plus(&mut self, s: &Self, a: f64, other: &Self) {
+        let set = |out: &mut [f64], s: &[f64], other: &[f64]| {
+            for ((o, v), w) in out.iter_mut().zip(s).zip(other) {
+                *o = v + w * a;
+            }
+        };
+        set(self.x.as_mut_slice(), s.x.as_slice(), other.x.as_slice());
+        set(self.u.as_mut_slice(), s.u.as_slice(), other.u.as_slice());
+    }
+
+    /// `self += other`, on slices (nalgebra's `+=` on these sizes compiles
+    /// to a strided loop).
+    #[inline]
+    fn add(&mut self, other: &Self) {
+        let add = |out: &mut [f64], other: &[f64]| {
+            for (o, v) in out.iter_mut().zip(other) {
+                *o += v;
+            }
+        };
+        add(self.x.as_mut_slice(), other.x.as_slice());
+        add(self.u.as_mut_slice(), other.u.as_slice());
+    }
+
+    /// RK4's update, `self += (k1 + (k2 + k3) 2 + k4) sixth`.
+    #[inline]
+    fn add_weighted(&mut self, sixth: f64, k: &[Self; 4]) {
+        let update = |out: &mut [f64], k: [&[f64]; 4]| {
+            for (e, o) in out.iter_mut().enumerate() {
+                *o += (k[0][e] + (k[1][e] + k[2][e]) * 2.0 + k[3][e]) * sixth;
+            }
+        };
+        update(self.x.as_mut_slice(), k.each_ref().map(|k| k.x.as_slice()));
+        update(self.u.as_mut_slice(), k.each_ref().map(|k| k.u.as_slice()));
     }
 }
 

@@ -26,7 +26,7 @@ pub use error::ModelError;
 pub use implicit::{ImplicitMidpoint, NewtonFailure, NewtonStats};
 pub use residual::{Residual, ResidualEvaluation, WithResidual, ZeroResidual};
 
-use nalgebra::SVector;
+use nalgebra::{SMatrix, SVector};
 use num_dual::DualNum;
 
 /// Standard gravity, m/s^2, as fixed by the reference problems.
@@ -79,13 +79,22 @@ pub trait Dynamics<const NX: usize, const NU: usize> {
     /// (a URDF chain: RNEA alone on duals). [`Rk4::linearize`] then
     /// carries them through its stages by the chain rule. The value must
     /// be [`Self::derivative`]'s on `f64`, bit for bit; a model that
-    /// projects ([`Self::project`]) must not give one. `None` (the
-    /// default): the integrator differentiates on duals.
+    /// projects ([`Self::project`]) must give its projection's Jacobian
+    /// too ([`Self::project_tangent`]). `None` (the default): the
+    /// integrator differentiates on duals.
     fn derivative_tangent(
         &self,
         _x: &SVector<f64, NX>,
         _u: &SVector<f64, NU>,
     ) -> Option<Tangent<NX, NU>> {
+        None
+    }
+
+    /// The Jacobian of [`Self::project`] at `x` (before projecting), which
+    /// [`Rk4::linearize`] applies after each substep of a model that gives
+    /// [`Self::derivative_tangent`]. `None` (the default): the identity, a
+    /// model that does not project.
+    fn project_tangent(&self, _x: &SVector<f64, NX>) -> Option<SMatrix<f64, NX, NX>> {
         None
     }
 

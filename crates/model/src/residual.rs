@@ -1,4 +1,4 @@
-use nalgebra::SVector;
+use nalgebra::{SMatrix, SVector};
 use serde::{Deserialize, Serialize};
 
 use num_dual::DualSVec64;
@@ -138,8 +138,14 @@ where
         self.nominal.project(x);
     }
 
+    fn project_tangent(&self, x: &SVector<f64, NX>) -> Option<SMatrix<f64, NX, NX>> {
+        self.nominal.project_tangent(x)
+    }
+
     /// The nominal model's, plus the residual's when it is evaluated at
-    /// every stage.
+    /// every stage. Inlined: the tangent is 1.9 kB, and a call returning
+    /// it through `Option` copies it (measured: P2's residual step +10 us).
+    #[inline(always)]
     fn derivative_tangent(
         &self,
         x: &SVector<f64, NX>,

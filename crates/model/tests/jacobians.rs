@@ -1,13 +1,13 @@
 //! The AD Jacobians of `Rk4::linearize` against central finite differences,
 //! the f64 step against the value part of `linearize`, and the joint AD
 //! pass against the two separate ones, for every built-in robot on random
-//! states and inputs.
+//! states and inputs; the quadrotor's hand-written tangent against duals.
 
 use nalgebra::SVector;
 use proptest::prelude::*;
 use recede_model::robots::{arm, cartpole, diffdrive, quadrotor};
 use recede_model::robots::{Arm, ArmParams, CartPole, DiffDrive, Quadrotor};
-use recede_model::{Dynamics, Rk4};
+use recede_model::{c, Dynamics, Residual, ResidualEvaluation, Rk4, Scalar, WithResidual};
 
 /// Maps unit samples in [0, 1) onto `[lo_i, hi_i)`.
 fn scaled<const N: usize>(unit: &[f64], lo: [f64; N], hi: [f64; N]) -> SVector<f64, N> {
@@ -115,6 +115,42 @@ proptest! {
         check_model(&model, 0.05, &x, &u)?;
     }
 
+    /// The written-out tangent (the path `linearize` takes) against the
+    /// duals through the generic derivative, with and without a held
+    /// residual, over substeps 1 and 4 (each renormalises).
+    #[test]
+    fn quadrotor_tangent_matches_duals(
+        s in unit(quadrotor::NX + quadrotor::NU)
+            .prop_filter("quaternion away from zero", |s| {
+                s[3..7].iter().map(|v| (2.0 * v - 1.0).powi(2)).sum::<f64>() > 0.1
+            })
+    ) {
+        let x = scaled(
+            &s[..13],
+            [-5.0, -5.0, 0.0, -1.0, -1.0, -1.0, -1.0, -5.0, -5.0, -5.0, -4.0, -4.0, -4.0],
+            [5.0, 5.0, 5.0, 1.0, 1.0, 1.0, 1.0, 5.0, 5.0, 5.0, 4.0, 4.0, 4.0],
+        );
+        let u = scaled(&s[13..], [0.0; 4], [8.0; 4]);
+        let nominal = Quadrotor::default();
+        prop_assert!(nominal.derivative_tangent(&x, &u).is_some());
+        let held = WithResidual::new(nominal, Drag).with_evaluation(ResidualEvaluation::OncePerStep);
+        for substeps in [1, 4] {
+            let rk = Rk4::new(0.05, substeps);
+            let pairs = [
+                (rk.linearize(&nominal, &x, &u), rk.linearize_by_duals(&nominal, &x, &u)),
+                (rk.linearize(&held, &x, &u), rk.linearize_by_duals(&held, &x, &u)),
+            ];
+            for (tangent, duals) in pairs {
+                prop_assert!(tangent.x_next == duals.x_next, "value: {tangent:?} vs {duals:?}");
+                let close = |a: f64, b: f64| (a - b).abs() <= 1e-11 * a.abs().max(1.0);
+                for (a, b) in tangent.a.iter().zip(duals.a.iter()).chain(tangent.b.iter().zip(duals.b.iter())) {
+                    prop_assert!(close(*a, *b), "substeps {substeps}: {a:e} vs {b:e}");
+                }
+            }
+        }
+        check_model(&held, 0.05, &x, &u)?;
+    }
+
     #[test]
     fn diffdrive_jacobians(s in unit(diffdrive::NX + diffdrive::NU)) {
         let x = scaled(&s[..5], [-10.0, -10.0, -PI, -1.5, -2.0], [10.0, 10.0, PI, 1.5, 2.0]);
@@ -129,5 +165,20 @@ proptest! {
         let model = Arm::new(ArmParams { payload_mass_kg: payload, ..ArmParams::default() })
             .expect("valid arm parameters");
         check_model(&model, 0.02, &x, &u)?;
+    }
+}
+
+/// A smooth drag-like residual on the quadrotor's velocity and body rates,
+/// depending on the attitude and the thrusts too (every kind of column).
+struct Drag;
+
+impl Residual<13, 4> for Drag {
+    fn add_to<T: Scalar>(&self, x: &SVector<T, 13>, u: &SVector<T, 4>, xdot: &mut SVector<T, 13>) {
+        let thrust = u[0] + u[1] + u[2] + u[3];
+        for i in 0..3 {
+            let v = x[7 + i];
+            xdot[7 + i] -= v * (v * v + c::<T>(1.0)).sqrt() * 0.3 + x[4 + i] * thrust * 0.01;
+            xdot[10 + i] -= x[10 + i] * 0.05 + u[i] * u[i + 1] * 0.002;
+        }
     }
 }

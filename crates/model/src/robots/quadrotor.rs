@@ -16,12 +16,12 @@
 //! [`Dynamics::project`] renormalises the quaternion (on any scalar, so the
 //! Jacobians of a discrete step include the projection).
 
-use nalgebra::{Matrix3, SVector, Vector3, Vector4};
+use nalgebra::{Matrix3, SMatrix, SVector, Vector3, Vector4};
 use serde::{Deserialize, Serialize};
 
 use super::{Body, Pose, Robot};
 use crate::error::{check_non_negative, check_positive};
-use crate::{c, Bounds, Dynamics, ModelError, Scalar, GRAVITY};
+use crate::{c, Bounds, Dynamics, ModelError, Scalar, Tangent, GRAVITY};
 
 pub const NX: usize = 13;
 pub const NU: usize = 4;
@@ -259,6 +259,99 @@ impl Dynamics<NX, NU> for Quadrotor {
         let mut q = state_quaternion(x);
         normalize_quaternion(&mut q);
         x.fixed_rows_mut::<4>(QUATERNION).copy_from(&q);
+    }
+
+    /// Written out (the value is [`Self::derivative`]'s on `f64`): 67 of
+    /// the 221 entries are not zero, which `Rk4::linearize`'s chain rule
+    /// skips, where duals carry all 17 directions through every operation
+    /// (docs/performance.md, "P2's step: the dense backend and the
+    /// quadrotor's tangent"). Tested against duals and finite differences.
+    #[inline(always)]
+    fn derivative_tangent(
+        &self,
+        x: &SVector<f64, NX>,
+        u: &SVector<f64, NU>,
+    ) -> Option<Tangent<NX, NU>> {
+        let p = &self.params;
+        let mut t = Tangent::zeros();
+        t.value = self.derivative(x, u);
+        let (qw, qx, qy, qz) = (x[3], x[4], x[5], x[6]);
+        let (w0, w1, w2) = (x[10], x[11], x[12]);
+        // p' = v
+        for i in 0..3 {
+            t.d_x[(POSITION + i, VELOCITY + i)] = 1.0;
+        }
+        // q' = 1/2 q (x) [0, w]: rows of d/dq and d/dw.
+        let (q, w) = (QUATERNION, BODY_RATE);
+        let d_q = [
+            [0.0, -w0, -w1, -w2],
+            [w0, 0.0, w2, -w1],
+            [w1, -w2, 0.0, w0],
+            [w2, w1, -w0, 0.0],
+        ];
+        let d_w = [[-qx, -qy, -qz], [qw, -qz, qy], [qz, qw, -qx], [-qy, qx, qw]];
+        for i in 0..4 {
+            for j in 0..4 {
+                t.d_x[(q + i, q + j)] = 0.5 * d_q[i][j];
+            }
+            for j in 0..3 {
+                t.d_x[(q + i, w + j)] = 0.5 * d_w[i][j];
+            }
+        }
+        // v' = R(q) e_z T - g e_z, T = sum f / m.
+        let inv_m = p.mass_kg.recip();
+        let thrust = (u[0] + u[1] + u[2] + u[3]) * inv_m;
+        let (a, b) = (2.0 * thrust, 4.0 * thrust);
+        let d_vq = [
+            [a * qy, a * qz, a * qw, a * qx],
+            [-a * qx, -a * qw, a * qz, a * qy],
+            [0.0, -b * qx, -b * qy, 0.0],
+        ];
+        let d_vu = [
+            2.0 * (qx * qz + qw * qy) * inv_m,
+            2.0 * (qy * qz - qw * qx) * inv_m,
+            (1.0 - 2.0 * (qx * qx + qy * qy)) * inv_m,
+        ];
+        for i in 0..3 {
+            for j in 0..4 {
+                t.d_x[(VELOCITY + i, q + j)] = d_vq[i][j];
+                t.d_u[(VELOCITY + i, j)] = d_vu[i];
+            }
+        }
+        // w' = J^-1 (tau - w x J w), J diagonal.
+        let (jx, jy, jz) = (p.inertia_xx_kg_m2, p.inertia_yy_kg_m2, p.inertia_zz_kg_m2);
+        let (cx, cy, cz) = ((jz - jy) / jx, (jx - jz) / jy, (jy - jx) / jz);
+        t.d_x[(w, w + 1)] = -w2 * cx;
+        t.d_x[(w, w + 2)] = -w1 * cx;
+        t.d_x[(w + 1, w)] = -w2 * cy;
+        t.d_x[(w + 1, w + 2)] = -w0 * cy;
+        t.d_x[(w + 2, w)] = -w1 * cz;
+        t.d_x[(w + 2, w + 1)] = -w0 * cz;
+        // tau is linear in f: its Jacobian is tau of the unit thrusts.
+        let inv_j = [jx.recip(), jy.recip(), jz.recip()];
+        for j in 0..NU {
+            let tau = self.body_torque(&SVector::<f64, NU>::from_fn(|i, _| f64::from(i == j)));
+            for i in 0..3 {
+                t.d_u[(w + i, j)] = tau[i] * inv_j[i];
+            }
+        }
+        Some(t)
+    }
+
+    /// The renormalisation's Jacobian, `(I - q^ q^') / |q|` on the
+    /// quaternion's rows, the identity elsewhere.
+    fn project_tangent(&self, x: &SVector<f64, NX>) -> Option<SMatrix<f64, NX, NX>> {
+        let q = state_quaternion(x);
+        let inv_norm = q.dot(&q).sqrt().recip();
+        let unit = q * inv_norm;
+        let mut j = SMatrix::<f64, NX, NX>::identity();
+        for r in 0..4 {
+            for c in 0..4 {
+                let delta = f64::from(r == c);
+                j[(QUATERNION + r, QUATERNION + c)] = (delta - unit[r] * unit[c]) * inv_norm;
+            }
+        }
+        Some(j)
     }
 }
 
