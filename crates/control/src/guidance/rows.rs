@@ -89,12 +89,15 @@ struct Slot {
     planar: bool,
 }
 
+/// Where a robot's body is at a state (its `Robot::pose`).
+type PoseOf<const NX: usize> = Arc<dyn Fn(&[f64; NX]) -> Pose + Send + Sync>;
+
 /// The robot's body and where it is at a state: what `body_extent` rows
 /// measure their distance from. Built once at setup.
 #[derive(Clone)]
 pub struct BodyExtent<const NX: usize> {
     body: Body,
-    pose: Arc<dyn Fn(&[f64; NX]) -> Pose + Send + Sync>,
+    pose: PoseOf<NX>,
 }
 
 impl<const NX: usize> BodyExtent<NX> {
