@@ -1,25 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the flagship's residual (model.safetensors, training.json)
-# with the project's own pipeline, bit for bit: the training flights of
-# configs/train/ flown by `recede run --log-data` (lockstep, seeded), then
-# `recede train` with configs/residual_flagship.toml (seeded).
+# Regenerates the flagship's residual (model.safetensors, training.json) bit
+# for bit: configs/train/quadrotor_* flown with control-period logs, then
+# `recede train` with configs/residual_flagship.toml (data/train_residual.sh).
 #   bash data/flagship_residual/regenerate.sh
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-export LC_ALL=C
-cargo build --release --quiet --bin recede
-recede=target/release/recede
-logs=$(mktemp -d)
-trap 'rm -rf "$logs"' EXIT
-for flight in configs/train/quadrotor_*.toml; do
-    name=$(basename "$flight" .toml)
-    # Exit 1 (goal missed) still logs the flight; 2 is an error.
-    status=0
-    "$recede" run "$flight" --no-rrd --json --log-data "$logs/$name.arrow" \
-        >"$logs/$name.json" || status=$?
-    [ "$status" -le 1 ] || exit "$status"
-    echo "$name: $(grep -o '"tracking_rmse_m":[^,]*' "$logs/$name.json")" >&2
-done
-"$recede" train --data "$logs"/quadrotor_*.arrow --model configs/residual_flagship.toml \
-    --out data/flagship_residual/model.safetensors >data/flagship_residual/training.json
-sha256sum data/flagship_residual/model.safetensors
+exec bash "$(dirname "$0")/../train_residual.sh" quadrotor_ configs/residual_flagship.toml \
+    flagship_residual control_period tracking_rmse_m

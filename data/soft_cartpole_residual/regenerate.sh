@@ -1,25 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates the soft cart-pole's residual (model.safetensors, training.json)
-# with the project's own pipeline, bit for bit: the training flights of
-# configs/train/ flown by `recede run --log-data` (lockstep, seeded), then
-# `recede train` with configs/residual_soft_cartpole.toml (seeded).
+# Regenerates the soft cart-pole's residual (model.safetensors,
+# training.json) bit for bit: configs/train/soft_cartpole_* flown with
+# control-period logs, then `recede train` with
+# configs/residual_soft_cartpole.toml (data/train_residual.sh).
 #   bash data/soft_cartpole_residual/regenerate.sh
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-export LC_ALL=C
-cargo build --release --quiet --bin recede
-recede=target/release/recede
-logs=$(mktemp -d)
-trap 'rm -rf "$logs"' EXIT
-for flight in configs/train/soft_cartpole_*.toml; do
-    name=$(basename "$flight" .toml)
-    # Exit 1 (goal missed) still logs the flight; 2 is an error.
-    status=0
-    "$recede" run "$flight" --no-rrd --json --log-data "$logs/$name.arrow" \
-        >"$logs/$name.json" || status=$?
-    [ "$status" -le 1 ] || exit "$status"
-    echo "$name: $(grep -o '"goal_reached":[^,]*' "$logs/$name.json")" >&2
-done
-"$recede" train --data "$logs"/soft_cartpole_*.arrow --model configs/residual_soft_cartpole.toml \
-    --out data/soft_cartpole_residual/model.safetensors >data/soft_cartpole_residual/training.json
-sha256sum data/soft_cartpole_residual/model.safetensors
+exec bash "$(dirname "$0")/../train_residual.sh" soft_cartpole_ configs/residual_soft_cartpole.toml \
+    soft_cartpole_residual control_period goal_reached

@@ -3,6 +3,8 @@
 //! small-deflection cantilever, energy conserved without damping and input
 //! and never rising with damping, and the tendons' statics.
 
+mod common;
+
 use nalgebra::{SMatrix, SVector};
 use proptest::prelude::*;
 use recede_model::robots::continuum_arm::{NS, NU, NX};
@@ -19,34 +21,13 @@ fn check_jacobians(model: &ContinuumArm, dt: f64, x: &SVector<f64, NX>, u: &SVec
         for i in 0..NX {
             assert_eq!(stepped[i].to_bits(), lin.x_next[i].to_bits(), "x_next[{i}]");
         }
-        for j in 0..NX + NU {
-            let central = |h: f64| {
-                let (mut xp, mut xm, mut up, mut um) = (*x, *x, *u, *u);
-                if j < NX {
-                    xp[j] += h;
-                    xm[j] -= h;
-                } else {
-                    up[j - NX] += h;
-                    um[j - NX] -= h;
-                }
-                (rk.step(model, &xp, &up) - rk.step(model, &xm, &um)) / (2.0 * h)
-            };
-            let scale = if j < NX { x[j] } else { u[j - NX] }.abs().max(1.0);
-            let h = 1e-4 * scale;
-            let fd = (central(0.5 * h) * 4.0 - central(h)) / 3.0;
-            for i in 0..NX {
-                let ad = if j < NX {
-                    lin.a[(i, j)]
-                } else {
-                    lin.b[(i, j - NX)]
-                };
-                assert!(
-                    (ad - fd[i]).abs() <= 1e-6 * ad.abs().max(1.0),
-                    "substeps {substeps}: d x+[{i}] / d [{j}]: AD {ad:e} vs FD {:e} at x = {x:?}",
-                    fd[i]
-                );
-            }
-        }
+        common::assert_jacobians_match_differences(
+            |x, u| rk.step(model, x, u),
+            &lin,
+            x,
+            u,
+            &format!("substeps {substeps}"),
+        );
     }
 }
 

@@ -4,6 +4,8 @@
 //! step of the same length diverges, and Newton's failure as a count and
 //! non-finite values rather than a panic.
 
+mod common;
+
 use nalgebra::SVector;
 use recede_model::robots::soft_cartpole::{NU, NX};
 use recede_model::robots::SoftCartPole;
@@ -50,34 +52,7 @@ fn check_jacobians<D: Dynamics<NX, NU>>(model: &D, what: &str) {
             m.step(model, &x, &u),
             "{what}: value is the step's"
         );
-        for j in 0..NX + NU {
-            let central = |h: f64| {
-                let (mut xp, mut xm, mut up, mut um) = (x, x, u, u);
-                if j < NX {
-                    xp[j] += h;
-                    xm[j] -= h;
-                } else {
-                    up[j - NX] += h;
-                    um[j - NX] -= h;
-                }
-                (m.step(model, &xp, &up) - m.step(model, &xm, &um)) / (2.0 * h)
-            };
-            let scale = if j < NX { x[j] } else { u[j - NX] }.abs().max(1.0);
-            let h = 1e-4 * scale;
-            let fd = (central(0.5 * h) * 4.0 - central(h)) / 3.0;
-            for i in 0..NX {
-                let exact = if j < NX {
-                    lin.a[(i, j)]
-                } else {
-                    lin.b[(i, j - NX)]
-                };
-                assert!(
-                    (exact - fd[i]).abs() <= 1e-6 * exact.abs().max(1.0),
-                    "{what}: x = {x:?}: d x+[{i}] / d [{j}]: {exact:e} vs FD {:e}",
-                    fd[i]
-                );
-            }
-        }
+        common::assert_jacobians_match_differences(|x, u| m.step(model, x, u), &lin, &x, &u, what);
     }
     assert_eq!(m.stats().failures, 0);
 }

@@ -2,6 +2,8 @@
 //! differences, energy conserved without damping and input and decaying
 //! with damping, and the rigid cart-pole (P1) as the limit of a stiff link.
 
+mod common;
+
 use nalgebra::SVector;
 use proptest::prelude::*;
 use recede_model::robots::soft_cartpole::{NQ, NU, NX};
@@ -18,38 +20,13 @@ fn check_jacobians(model: &SoftCartPole, dt: f64, x: &SVector<f64, NX>, u: &SVec
         for i in 0..NX {
             assert_eq!(stepped[i].to_bits(), lin.x_next[i].to_bits(), "x_next[{i}]");
         }
-        for j in 0..NX + NU {
-            // Central differences at h and h/2, Richardson-extrapolated:
-            // truncation O(h^4) with a step large enough that the round-off
-            // of a stiff step (amplified by the mass matrix's condition)
-            // stays below the tolerance.
-            let central = |h: f64| {
-                let (mut xp, mut xm, mut up, mut um) = (*x, *x, *u, *u);
-                if j < NX {
-                    xp[j] += h;
-                    xm[j] -= h;
-                } else {
-                    up[j - NX] += h;
-                    um[j - NX] -= h;
-                }
-                (rk.step(model, &xp, &up) - rk.step(model, &xm, &um)) / (2.0 * h)
-            };
-            let scale = if j < NX { x[j] } else { u[j - NX] }.abs().max(1.0);
-            let h = 1e-4 * scale;
-            let fd = (central(0.5 * h) * 4.0 - central(h)) / 3.0;
-            for i in 0..NX {
-                let ad = if j < NX {
-                    lin.a[(i, j)]
-                } else {
-                    lin.b[(i, j - NX)]
-                };
-                assert!(
-                    (ad - fd[i]).abs() <= 1e-6 * ad.abs().max(1.0),
-                    "substeps {substeps}: d x+[{i}] / d [{j}]: AD {ad:e} vs FD {:e}",
-                    fd[i]
-                );
-            }
-        }
+        common::assert_jacobians_match_differences(
+            |x, u| rk.step(model, x, u),
+            &lin,
+            x,
+            u,
+            &format!("substeps {substeps}"),
+        );
     }
 }
 
