@@ -281,6 +281,11 @@ impl<const NX: usize> StageConstraints<NX> for ObstacleConstraints<NX> {
         x: &SVector<f64, NX>,
         out: &mut [ConstraintRow<NX>],
     ) {
+        // The body's balls at the plan's attitude: one pose for every row.
+        let balls = self
+            .extent
+            .as_ref()
+            .and_then(|e| e.body.balls(&(e.pose)(&x.data.0[0])));
         for (row, slot) in out.iter_mut().zip(&self.slots) {
             let Some(s) = slot else {
                 *row = ConstraintRow::INACTIVE;
@@ -298,22 +303,20 @@ impl<const NX: usize> StageConstraints<NX> for ObstacleConstraints<NX> {
             let n = if dist > 1e-9 { d / dist } else { Vector3::x() };
             let mut value = dist;
             let mut g = n;
-            if let Some(e) = &self.extent {
-                // The nearest of the body's balls at the plan's attitude:
-                // its surface's distance and the direction to its centre
-                // (the attitude enters at the plan: no gradient of its own).
-                if let Some(balls) = e.body.balls(&(e.pose)(&x.data.0[0])) {
-                    value = f64::INFINITY;
-                    for b in balls.as_slice() {
-                        let mut to_ball = d + b.offset_m;
-                        if planar {
-                            to_ball.z = 0.0;
-                        }
-                        let centre = to_ball.norm();
-                        if centre - b.radius_m < value {
-                            value = centre - b.radius_m;
-                            g = if centre > 1e-9 { to_ball / centre } else { n };
-                        }
+            if let Some(balls) = &balls {
+                // The nearest ball: its surface's distance and the direction
+                // to its centre (the attitude enters at the plan: no
+                // gradient of its own).
+                value = f64::INFINITY;
+                for b in balls.as_slice() {
+                    let mut to_ball = d + b.offset_m;
+                    if planar {
+                        to_ball.z = 0.0;
+                    }
+                    let centre = to_ball.norm();
+                    if centre - b.radius_m < value {
+                        value = centre - b.radius_m;
+                        g = if centre > 1e-9 { to_ball / centre } else { n };
                     }
                 }
             }
