@@ -148,6 +148,10 @@ pub struct ContactTally {
     pub first_with: Option<String>,
     /// Deepest penetration seen, m (0 without contact).
     pub deepest_m: f64,
+    /// Smallest distance from the body's surface (its balls) to a world
+    /// object over the run, m: negative while they overlap. `None` without
+    /// objects or before the first state; the ground is not counted.
+    pub min_clearance_m: Option<f64>,
 }
 
 /// Follows the true state through a run and counts contact episodes.
@@ -223,8 +227,10 @@ impl ContactMonitor {
         let t0 = self.prev_t;
         for k in 1..=samples {
             let s = k as f64 / samples as f64;
+            // The last sample is the observed state itself (not rebuilt
+            // from a previous one that may have been non-finite).
             for ((out, p), q) in self.sample.iter_mut().zip(&self.prev).zip(x) {
-                *out = p + s * (q - p);
+                *out = if k == samples { *q } else { p + s * (q - p) };
             }
             let sample = std::mem::take(&mut self.sample);
             self.check(t0 + s * (t_secs - t0), &sample);
@@ -239,6 +245,11 @@ impl ContactMonitor {
         let mut deepest = 0.0_f64;
         let mut with: Option<usize> = None; // usize::MAX: the ground
         for ball in &self.a {
+            // A non-finite state is no contact: shapes' distances (min/max
+            // of NaN) would place it inside something.
+            if !ball.center.iter().all(|c| c.is_finite()) {
+                continue;
+            }
             if let Some(h) = self.ground {
                 let depth = ball.radius_m - (ball.center.z - h);
                 if depth > deepest {
@@ -252,6 +263,10 @@ impl ContactMonitor {
                     shape.set_center(s.base + p.offset(t_secs));
                 }
                 let depth = ball.radius_m - shape.signed_distance(&ball.center);
+                // NaN (a wild state) leaves the figure as it was.
+                if -depth < self.tally.min_clearance_m.unwrap_or(f64::INFINITY) {
+                    self.tally.min_clearance_m = Some(-depth);
+                }
                 if depth > deepest {
                     deepest = depth;
                     with = Some(i);
@@ -331,12 +346,48 @@ mod tests {
         assert!(m.tally().deepest_m > 0.5);
     }
 
+    /// The body's clearance is measured from its surface: hovering beside
+    /// the pillar with the origin 0.3 m from it, the nearest ball (a rotor,
+    /// reaching towards it) is closer than the origin; it is negative
+    /// exactly when contact is counted, and a wild state leaves it alone.
+    #[test]
+    fn the_clearance_is_the_bodys_and_negative_exactly_in_contact() {
+        let mut m = ContactMonitor::new(&quad(), &pillar_world()).unwrap();
+        let beside = state([5.0 - 0.2 - 0.3, 0.0, 2.0]);
+        m.observe(0.0, &beside);
+        let mut balls = Vec::new();
+        body_balls(&quad(), &beside, &mut balls);
+        let pillar = Shape::Cylinder {
+            center: Point3::new(5.0, 0.0, 2.0),
+            radius: 0.2,
+            half_height: 2.0,
+        };
+        let expected = balls
+            .iter()
+            .map(|b| pillar.signed_distance(&b.center) - b.radius_m)
+            .fold(f64::INFINITY, f64::min);
+        let c = m.tally().min_clearance_m.unwrap();
+        assert_eq!(c, expected);
+        assert!(c > 0.0 && c < 0.3 - 0.1, "{c}");
+        assert_eq!(m.tally().episodes, 0);
+        m.observe(0.1, &state([f64::NAN, 0.0, 2.0]));
+        assert_eq!(m.tally().min_clearance_m, Some(c));
+        // Moved on to 2 cm from the pillar's surface: the rotors overlap it.
+        m.observe(0.2, &state([5.0 - 0.2 - 0.02, 0.0, 2.0]));
+        assert_eq!(m.tally().episodes, 1);
+        let c = m.tally().min_clearance_m.unwrap();
+        assert!(c < 0.0 && (c + m.tally().deepest_m).abs() < 1e-12, "{c}");
+    }
+
     #[test]
     fn wild_states_neither_panic_nor_count_as_contact() {
-        let mut m = ContactMonitor::new(&quad(), &WorldConfig::default()).unwrap();
-        m.observe(0.0, &state([0.0, 0.0, 2.0]));
-        m.observe(0.1, &state([f64::NAN, 1e308, f64::INFINITY]));
-        m.observe(0.2, &[0.0; 3]);
-        assert_eq!(m.tally().episodes, 0);
+        for world in [WorldConfig::default(), pillar_world()] {
+            let mut m = ContactMonitor::new(&quad(), &world).unwrap();
+            m.observe(0.0, &state([0.0, 0.0, 2.0]));
+            m.observe(0.1, &state([f64::NAN, 1e308, f64::INFINITY]));
+            m.observe(0.15, &state([f64::NAN, 0.0, 2.0]));
+            m.observe(0.2, &[0.0; 3]);
+            assert_eq!(m.tally().episodes, 0);
+        }
     }
 }

@@ -83,8 +83,11 @@ pub struct RunSummary {
     /// model's input Jacobian without full column rank there), which held
     /// the safe input instead; 0 for a given input.
     pub unsolved_input_references: usize,
-    /// Smallest distance from the robot's body origin to an obstacle at
-    /// the control instants, m (none without obstacles).
+    /// Smallest distance from the robot's body (the balls the contact
+    /// check counts) to a world object over the run, m: negative exactly
+    /// when it touched one (the ground is not counted). From the body's
+    /// origin at the control instants when the robot has no such body.
+    /// None without obstacles.
     pub min_clearance_m: Option<f64>,
     /// Estimated against true position at the control instants, m (with
     /// `[estimator] kind = "ekf"`).
@@ -510,7 +513,7 @@ fn summarize(
             .collect(),
         control_effort: scoring.effort / steps,
         unsolved_input_references: 0,
-        min_clearance_m: report.min_clearance_m,
+        min_clearance_m: safety.min_body_clearance_m.or(report.min_clearance_m),
         estimate_rmse_m: None,
         estimate_state_rmse: Vec::new(),
         detection: None,

@@ -39,6 +39,11 @@ pub struct Safety {
     pub first_collision_with: Option<String>,
     /// Deepest penetration of the body into anything, m.
     pub max_penetration_m: f64,
+    /// Smallest distance from the body's surface to a world object, m
+    /// (the balls the contact check counts, sampled as it samples; the
+    /// ground not counted): negative exactly when the body touched one.
+    #[serde(skip)]
+    pub min_body_clearance_m: Option<f64>,
     /// Control instants at which the true state broke a hard state bound.
     pub constraint_violations: usize,
     /// Control instants at which it exceeded a soft state bound.
@@ -181,6 +186,7 @@ impl SafetyScore {
             first_collision_secs: c.first_secs,
             first_collision_with: c.first_with.clone(),
             max_penetration_m: c.deepest_m,
+            min_body_clearance_m: c.min_clearance_m,
             constraint_violations: self.hard_steps,
             soft_bound_violations: self.soft_steps,
             bounds: self.bounds.clone(),
