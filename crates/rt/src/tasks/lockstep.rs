@@ -72,7 +72,7 @@ impl WorldTask<'_> {
             );
             queue.push_back(Pending {
                 at_secs: t + delay,
-                command: cmd.command.as_slice().to_vec(),
+                command: cmd.command,
             });
         }
         if !self.tally.stopped {
@@ -191,7 +191,7 @@ impl WorldTask<'_> {
             self.log_truth(k, t, x);
             queue.push_back(Pending {
                 at_secs: t + delay,
-                command: cmd.command.as_slice().to_vec(),
+                command: cmd.command,
             });
             std::mem::swap(&mut estimate, &mut prepared_for);
             open = Some(OpenStep {

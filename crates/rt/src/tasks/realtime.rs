@@ -95,11 +95,13 @@ impl WorldTask<'_> {
             while let Some((tk, command)) = self.settle_front(&mut open, t, deadline - 0.5 * h) {
                 let at_secs = (tk + self.config.actuation_delay_secs).max(t);
                 // The estimator predicts with it; a full queue loses it.
-                let _ = est_tx.try_send(EstIn::Command(at_secs, Vals::of(&command)));
+                let _ = est_tx.try_send(EstIn::Command(at_secs, command));
                 queue.push_back(Pending { at_secs, command });
             }
             while queue.front().is_some_and(|p| p.at_secs <= t + 0.5 * h) {
-                current = queue.pop_front().expect("front exists").command;
+                let p = queue.pop_front().expect("front exists");
+                current.clear();
+                current.extend_from_slice(p.command.as_slice());
             }
             self.advance(t + h, &current)?;
             let now = self.world.time_secs();
@@ -137,7 +139,7 @@ impl WorldTask<'_> {
     /// command if it came in, or with the fallback once `t` is `due_after`
     /// past the instant. Returns (instant time, command) when settled; None
     /// while the instant must wait.
-    fn settle_front(&mut self, open: &mut Open, t: f64, due_after: f64) -> Option<(f64, Vec<f64>)> {
+    fn settle_front(&mut self, open: &mut Open, t: f64, due_after: f64) -> Option<(f64, Vals)> {
         let OpenInstant {
             k,
             t: tk,
@@ -157,18 +159,26 @@ impl WorldTask<'_> {
                 Some(&cmd),
                 clearance,
             );
-            command.to_vec()
+            cmd.command
         } else if t >= tk + due_after {
             let (command, source) = match (&open.last_late, open.misses_in_row) {
-                (Some(late), 0) => (late.as_slice().to_vec(), CommandSource::ShiftedPlan),
-                _ => (self.safe.to_vec(), CommandSource::Safe),
+                (Some(late), 0) => (*late, CommandSource::ShiftedPlan),
+                _ => (Vals::of(self.safe), CommandSource::Safe),
             };
             open.misses_in_row += 1;
             self.tally.misses += 1;
             self.log.event(k, t, Level::Warn, || {
                 format!("deadline missed at step {k}: applying the {source:?} command")
             });
-            self.settle(k, tk, x.as_slice(), &command, source, None, clearance);
+            self.settle(
+                k,
+                tk,
+                x.as_slice(),
+                command.as_slice(),
+                source,
+                None,
+                clearance,
+            );
             command
         } else {
             return None;

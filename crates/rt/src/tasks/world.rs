@@ -45,7 +45,8 @@ pub(crate) struct Tally {
 /// A command waiting for its time to act.
 pub(crate) struct Pending {
     pub at_secs: f64,
-    pub command: Vec<f64>,
+    /// Inline: queued every step without allocating.
+    pub command: Vals,
 }
 
 impl WorldTask<'_> {
@@ -106,7 +107,8 @@ impl WorldTask<'_> {
             }
             let p = queue.pop_front().expect("front exists");
             self.advance(p.at_secs, current)?;
-            *current = p.command;
+            current.clear();
+            current.extend_from_slice(p.command.as_slice());
         }
         self.advance(t, current)
     }
