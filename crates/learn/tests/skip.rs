@@ -315,3 +315,55 @@ fn skip_term_round_trips_and_files_without_it_keep_their_meaning() {
         Err(LearnError::MissingTensor { .. })
     ));
 }
+
+/// Trained on a box, asked outside it: a residual linear in the features
+/// (plus a bounded nonlinear part) is followed by the skip term where the
+/// clipped MLP alone stays at the boundary's value.
+#[test]
+fn training_with_a_skip_term_extrapolates_beyond_the_box() {
+    use recede_learn::{train, Dataset, TrainOptions};
+    let truth = |x: &SVector<f64, 4>, u: &SVector<f64, 1>| {
+        let mut r = SVector::<f64, 4>::zeros();
+        r[2] = 0.8 * x[1] - 0.5 * u[0] + 0.2 * x[3].sin();
+        r[3] = -0.6 * x[2] + 0.3 * x[1] + 0.1 * x[3].cos();
+        r
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let mut data = Dataset::<4, 1>::new();
+    for _ in 0..2000 {
+        let x = SVector::<f64, 4>::from_fn(|_, _| rng.random_range(-1.0..1.0));
+        let u = SVector::<f64, 1>::new(rng.random_range(-1.0..1.0));
+        data.push(x, u, truth(&x, &u));
+    }
+    let spec = cartpole_spec(Activation::Tanh, SupportGuard::Clip);
+    let fit = |linear_skip: bool| {
+        let options = TrainOptions {
+            max_epochs: 40,
+            learning_rate: 3e-3,
+            linear_skip,
+            ..TrainOptions::default()
+        };
+        train(&data, &spec, &options, |_| {}).unwrap().0
+    };
+    let (with, without) = (fit(true), fit(false));
+    assert!(with.network().skip.is_some() && without.network().skip.is_none());
+    let error = |model: &MlpResidual<4, 1>, reach: f64| {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut e2 = 0.0;
+        for _ in 0..200 {
+            let x = SVector::<f64, 4>::from_fn(|_, _| rng.random_range(-reach..reach));
+            let u = SVector::<f64, 1>::new(rng.random_range(-reach..reach));
+            let mut g = SVector::zeros();
+            model.add_to(&x, &u, &mut g);
+            e2 += (g - truth(&x, &u)).norm_squared();
+        }
+        (e2 / 200.0).sqrt()
+    };
+    // Both fit the box; outside it (up to 3x) only the skip term follows.
+    assert!(error(&with, 1.0) < 0.05 && error(&without, 1.0) < 0.05);
+    let (far_with, far_without) = (error(&with, 3.0), error(&without, 3.0));
+    assert!(
+        far_with < 0.3 * far_without,
+        "outside the box: with the skip term {far_with}, without {far_without}"
+    );
+}
