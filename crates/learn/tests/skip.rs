@@ -280,6 +280,12 @@ fn skip_term_round_trips_and_files_without_it_keep_their_meaning() {
     let exported =
         MlpResidual::<13, 4>::from_bytes(include_bytes!("data/exported_f32.safetensors")).unwrap();
     assert!(exported.network().skip.is_none());
+    // The flagship's residual as shipped before skip terms (main e9a9ca1):
+    // it loads without one and writes back the same bytes.
+    let old = include_bytes!("data/flagship_before_skip.safetensors");
+    let flagship = MlpResidual::<13, 4>::from_bytes(old).unwrap();
+    assert!(flagship.network().skip.is_none());
+    assert_eq!(flagship.to_bytes(), old.to_vec());
 
     let skip = with_random_skip(&plain, 3, 0.7);
     let bytes = skip.to_bytes();
