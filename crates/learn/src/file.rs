@@ -32,6 +32,10 @@ struct Architecture {
     /// Widths from input to output, e.g. `[9, 32, 32, 3]`.
     layer_sizes: Vec<usize>,
     activation: Activation,
+    /// A linear skip term (tensor `skip.weight`); absent in files without
+    /// one, so those keep their bytes and older files their meaning.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    linear_skip: bool,
 }
 
 impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
@@ -45,6 +49,7 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
             nu: NU,
             layer_sizes: spec.layer_sizes(NU),
             activation: spec.activation,
+            linear_skip: net.skip.is_some(),
         };
         let mut meta = BTreeMap::new();
         meta.insert("format", FORMAT_NAME.to_string());
@@ -66,6 +71,12 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
             tensors.insert(
                 format!("layers.{l}.bias"),
                 (vec![layer.outputs], &layer.bias),
+            );
+        }
+        if let Some(skip) = &net.skip {
+            tensors.insert(
+                "skip.weight".to_string(),
+                (vec![net.n_outputs(), net.n_inputs()], skip),
             );
         }
         let mut header = serde_json::Map::new();
@@ -217,10 +228,17 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
                 bias,
             });
         }
+        let skip = if arch.linear_skip {
+            let shape = [sizes[n_layers], sizes[0]];
+            Some(read_tensor(&tensors, "skip.weight", &shape)?)
+        } else {
+            None
+        };
         if let Some(extra) = tensors.names().into_iter().find(|name| {
-            !(0..n_layers).any(|l| {
-                *name == format!("layers.{l}.weight") || *name == format!("layers.{l}.bias")
-            })
+            !((arch.linear_skip && *name == "skip.weight")
+                || (0..n_layers).any(|l| {
+                    *name == format!("layers.{l}.weight") || *name == format!("layers.{l}.bias")
+                }))
         }) {
             return Err(LearnError::invalid(
                 "tensors",
@@ -230,6 +248,7 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         let network = Network {
             activation: arch.activation,
             layers,
+            skip,
         };
         Self::new(spec, network, normalization, support)
     }

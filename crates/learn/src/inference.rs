@@ -36,6 +36,8 @@ struct GuardedInput {
     input: [f64; MAX_WIDTH],
     /// `d input_i / d raw_i`: `1 / std_i`, or 0 where clipped.
     scale: [f64; MAX_WIDTH],
+    /// Normalised, never clipped: the skip term's input.
+    unclipped: [f64; MAX_WIDTH],
     /// The fade factor (1 unless fading) and `d fade / d raw_i`.
     fade: f64,
     fade_slope: [f64; MAX_WIDTH],
@@ -60,6 +62,7 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         let mut g = GuardedInput {
             input: [0.0; MAX_WIDTH],
             scale: [0.0; MAX_WIDTH],
+            unclipped: [0.0; MAX_WIDTH],
             fade: 1.0,
             fade_slope: [0.0; MAX_WIDTH],
         };
@@ -106,6 +109,7 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
                 }
             }
             g.input[i] = (v - mean[i]) * (1.0 / std[i]);
+            g.unclipped[i] = (raw - mean[i]) * (1.0 / std[i]);
         }
         if outside {
             self.counters
@@ -148,17 +152,29 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
             &self.normalization.output_std,
         );
         let nf = self.n_features();
+        let std = &self.normalization.feature_std;
         let mut values = [0.0; MAX_WIDTH];
         let mut jacobians = ArrayVec::<Gradient<NX, NU>, MAX_WIDTH>::new();
         if with_gradient {
             self.network
                 .value_and_gradients(&g.input[..nf], |o, y, dy| {
+                    let skip = self.network.skip_row(o);
+                    let y = match skip {
+                        Some(_) => y + self.network.skip_sum(o, &g.unclipped[..nf]),
+                        None => y,
+                    };
                     let pre = y * os[o] + om[o];
                     values[o] = pre * g.fade;
                     // d values_o / d raw_i, then back through the features.
                     let mut cot = [0.0; MAX_WIDTH];
                     for i in 0..nf {
                         cot[i] = os[o] * g.fade * dy[i] * g.scale[i] + pre * g.fade_slope[i];
+                    }
+                    if let Some(row) = skip {
+                        // The skip term is never clipped: slope S_oi / std_i.
+                        for i in 0..nf {
+                            cot[i] += os[o] * g.fade * row[i] * (1.0 / std[i]);
+                        }
                     }
                     let mut gradient = Gradient::zeros();
                     let mut at = 0;
@@ -173,7 +189,7 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
                 });
         } else {
             let mut buf = g.input;
-            self.network.forward(&mut buf);
+            self.network.forward_split(&mut buf, &g.unclipped);
             for o in 0..self.n_outputs() {
                 values[o] = (buf[o] * os[o] + om[o]) * g.fade;
             }

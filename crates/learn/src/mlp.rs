@@ -313,7 +313,8 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
     }
 
     /// The network's input at `(x, u)` into `f`: raw features, guarded
-    /// (clipped if the guard says so), normalised. Returns the fade factor
+    /// (clipped if the guard says so), normalised; into `unclipped` the
+    /// same normalised but never clipped (the skip term's input). Returns the fade factor
     /// (1 unless fading) and whether a feature was outside the support, or
     /// `None` if a feature is not finite.
     #[inline]
@@ -322,10 +323,12 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         x: &SVector<T, NX>,
         u: &SVector<T, NU>,
         f: &mut Features<T>,
+        unclipped: &mut Features<T>,
         rotations: &mut Rotations<T>,
         count: bool,
     ) -> Option<(T, bool)> {
         self.raw_features_into(x, u, f, rotations);
+        unclipped.clear();
         let n = self.n_features();
         let (lo, hi) = (&self.support.feature_min, &self.support.feature_max);
         let (mean, std) = (
@@ -336,6 +339,8 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         let mut fade = c::<T>(1.0);
         for i in 0..n {
             let v = f[i].re();
+            let pushed = unclipped.try_push((f[i] - mean[i]) * (1.0 / std[i]));
+            debug_assert!(pushed.is_ok(), "as many as the features");
             if !v.is_finite() {
                 if count {
                     self.counters.non_finite.fetch_add(1, Ordering::Relaxed);
@@ -410,8 +415,9 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         rotations: &mut Rotations<T>,
     ) -> bool {
         self.counters.evaluations.fetch_add(1, Ordering::Relaxed);
-        let mut f = Features::new();
-        let Some((fade, _)) = self.network_input(x, u, &mut f, rotations, true) else {
+        let (mut f, mut unclipped) = (Features::new(), Features::new());
+        let Some((fade, _)) = self.network_input(x, u, &mut f, &mut unclipped, rotations, true)
+        else {
             return false;
         };
         let mut re = [0.0; MAX_WIDTH];
@@ -429,6 +435,9 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
                 let mut v = c::<T>(y);
                 for (fi, &g) in f.iter().zip(gradient) {
                     v += *fi * g;
+                }
+                if self.network.skip.is_some() {
+                    v += self.network.skip_sum(o, &unclipped);
                 }
                 let pushed = values.try_push((v * os[o] + om[o]) * fade);
                 debug_assert!(pushed.is_ok(), "output buffer overflow");

@@ -32,11 +32,19 @@ impl Layer {
     }
 }
 
-/// Affine layers with an activation between them (none after the last).
+/// Affine layers with an activation between them (none after the last),
+/// and optionally a linear skip term from the input straight to the output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Network {
     pub activation: Activation,
     pub layers: Vec<Layer>,
+    /// `y += S s`, row-major `[outputs][inputs]`, where `s` is the skip
+    /// input: the normalised features *before* the support guard clips
+    /// them (in training the two inputs are the same). The MLP is held at
+    /// the box's boundary outside the training support, the skip term keeps
+    /// growing with the features, so a residual that grows with speed (drag)
+    /// extrapolates to first order, and RLS can adapt its slope there.
+    pub skip: Option<Vec<f64>>,
 }
 
 impl Network {
@@ -45,7 +53,21 @@ impl Network {
         Self {
             activation,
             layers: sizes.windows(2).map(|w| Layer::zeros(w[0], w[1])).collect(),
+            skip: None,
         }
+    }
+
+    /// The same network with a linear skip term of zeros.
+    pub fn with_zero_skip(mut self) -> Self {
+        self.skip = Some(vec![0.0; self.n_outputs() * self.n_inputs()]);
+        self
+    }
+
+    /// Row `o` of the skip term's weight (`None` without a skip term).
+    #[inline]
+    pub fn skip_row(&self, o: usize) -> Option<&[f64]> {
+        let n = self.n_inputs();
+        self.skip.as_deref().map(|s| &s[o * n..(o + 1) * n])
     }
 
     /// Checks shapes chain, widths fit the inference buffers and every
@@ -97,6 +119,17 @@ impl Network {
             check_finite(&format!("layer {l} weight"), &layer.weight)?;
             check_finite(&format!("layer {l} bias"), &layer.bias)?;
         }
+        if let Some(skip) = &self.skip {
+            let expected = self.n_inputs() * self.n_outputs();
+            if skip.len() != expected {
+                return Err(LearnError::mismatch(
+                    "skip weight length",
+                    expected,
+                    skip.len(),
+                ));
+            }
+            check_finite("skip weight", skip)?;
+        }
         Ok(())
     }
 
@@ -113,12 +146,13 @@ impl Network {
         self.layers[self.layers.len() - 1].inputs
     }
 
-    /// Number of parameters (weights and biases).
+    /// Number of parameters (weights, biases and the skip term).
     pub fn n_params(&self) -> usize {
         self.layers
             .iter()
             .map(|l| l.weight.len() + l.bias.len())
-            .sum()
+            .sum::<usize>()
+            + self.skip.as_ref().map_or(0, Vec::len)
     }
 
     /// Runs every layer but the last: the input of the last layer, in
@@ -141,16 +175,44 @@ impl Network {
         affine(&self.layers[self.layers.len() - 1], hidden, out);
     }
 
-    /// The whole network: `buf[..n_inputs()]` in, `buf[..n_outputs()]` out.
+    /// The whole network: `buf[..n_inputs()]` in, `buf[..n_outputs()]` out;
+    /// the skip term, if any, sees the same input.
     #[inline]
     pub fn forward<T: Scalar>(&self, buf: &mut [T; MAX_WIDTH]) {
+        let input = *buf;
+        self.forward_split(buf, &input);
+    }
+
+    /// The whole network with the MLP on `buf[..n_inputs()]` and the skip
+    /// term on `skip_input` (the unclipped input); `buf[..n_outputs()]` out.
+    #[inline]
+    pub fn forward_split<T: Scalar>(&self, buf: &mut [T; MAX_WIDTH], skip_input: &[T; MAX_WIDTH]) {
         self.forward_hidden(buf);
         let mut out = [c::<T>(0.0); MAX_WIDTH];
         self.forward_last(buf, &mut out);
+        if self.skip.is_some() {
+            for (o, y) in out[..self.n_outputs()].iter_mut().enumerate() {
+                *y += self.skip_sum(o, skip_input);
+            }
+        }
         *buf = out;
     }
 
-    /// The whole network on `f64` with, for each output `o`, its gradient
+    /// `(S s)_o`, summed from zero in input order (every evaluation path
+    /// sums it the same way, so their values agree bit for bit); zero
+    /// without a skip term.
+    #[inline]
+    pub fn skip_sum<T: Scalar>(&self, o: usize, skip_input: &[T]) -> T {
+        let mut acc = c::<T>(0.0);
+        if let Some(row) = self.skip_row(o) {
+            for (&w, &s) in row.iter().zip(skip_input) {
+                acc += s * w;
+            }
+        }
+        acc
+    }
+
+    /// The MLP (without the skip term) on `f64` with, for each output `o`, its gradient
     /// with respect to the input (reverse mode): `gradient(o, y_o, dy_o/dinput)`
     /// is called once per output, in order. Inference on dual numbers uses
     /// this instead of pushing duals through every layer: the network's
@@ -348,6 +410,12 @@ impl Backprop {
             }
         }
         let n_out = net.n_outputs();
+        if net.skip.is_some() {
+            let (input, rest) = self.acts.split_at_mut(1);
+            for (o, y) in rest[n_layers - 1][..n_out].iter_mut().enumerate() {
+                *y += net.skip_sum(o, &input[0]);
+            }
+        }
         let y = &self.acts[n_layers];
         let mut loss = 0.0;
         for o in 0..n_out {
@@ -356,6 +424,15 @@ impl Backprop {
             self.delta[o] = 2.0 * e / n_out as f64 * scale;
         }
         loss /= n_out as f64;
+        if let Some(g) = &mut grad.skip {
+            let n_in = net.n_inputs();
+            for o in 0..n_out {
+                let d = self.delta[o];
+                for (gi, &a) in g[o * n_in..(o + 1) * n_in].iter_mut().zip(&self.acts[0]) {
+                    *gi += d * a;
+                }
+            }
+        }
 
         for l in (0..n_layers).rev() {
             let layer = &net.layers[l];

@@ -3,8 +3,13 @@
 //!
 //! The last layer is linear in its weights: `y = W phi` with
 //! `phi = [h; 1]` (`h` the last hidden activation, `1` for the bias) and `y`
-//! in normalised output units. All outputs share one covariance `P`
-//! (`(H+1) x (H+1)`), since they share the regressor. One update:
+//! in normalised output units; with a linear skip term
+//! ([`crate::Network::skip`]) `phi = [h; 1; s]`, `s` the unclipped
+//! normalised features, and `W = [W_last, b, S]`, so adaptation can follow
+//! a residual that keeps growing outside the training box where `h` is
+//! frozen by the clip guard. All outputs share one covariance `P`
+//! (`dim x dim`, `dim = H + 1 (+ features)`), since they share the
+//! regressor. One update:
 //!
 //! ```text
 //! e   = t - W phi                  (innovation, normalised units)
@@ -112,8 +117,10 @@ pub struct RlsStats {
 #[derive(Debug, Clone)]
 pub struct Rls {
     config: RlsConfig,
-    /// `H + 1`.
+    /// `H + 1`, plus the number of features with a skip term.
     dim: usize,
+    /// `H`, the last hidden width: `phi[hidden]` is the bias' 1.
+    hidden: usize,
     n_out: usize,
     /// Row-major `dim x dim`.
     p: Vec<f64>,
@@ -128,10 +135,25 @@ impl Rls {
         config: RlsConfig,
     ) -> Result<Self, LearnError> {
         config.validate()?;
-        let dim = model.network().last_hidden_width() + 1;
+        let hidden = model.network().last_hidden_width();
+        let skip = model
+            .network()
+            .skip
+            .as_ref()
+            .map_or(0, |_| model.n_features());
+        let dim = hidden + 1 + skip;
+        if dim > MAX_WIDTH {
+            // The regressor lives in a MAX_WIDTH buffer on the stack.
+            return Err(LearnError::TooWide {
+                what: "RLS regressor (last hidden width + 1 + skip features)".to_string(),
+                width: dim,
+                max: MAX_WIDTH,
+            });
+        }
         let mut rls = Self {
             config,
             dim,
+            hidden,
             n_out: model.n_outputs(),
             p: vec![0.0; dim * dim],
             p_phi: vec![0.0; dim],
@@ -182,9 +204,16 @@ impl Rls {
             return RlsOutcome::Disabled;
         }
         let finite = x.iter().chain(u.iter()).all(|v| v.is_finite());
-        let mut features = Features::new();
+        let (mut features, mut unclipped) = (Features::new(), Features::new());
         let inputs = if finite {
-            model.network_input(x, u, &mut features, &mut Rotations::new(), false)
+            model.network_input(
+                x,
+                u,
+                &mut features,
+                &mut unclipped,
+                &mut Rotations::new(),
+                false,
+            )
         } else {
             None
         };
@@ -215,17 +244,23 @@ impl Rls {
             return RlsOutcome::RejectedNonFinite;
         }
 
-        // phi = [h; 1] and the innovation.
+        // phi = [h; 1 (; s)] and the innovation.
         model.network().forward_hidden(&mut phi);
-        let d = self.dim;
-        phi[d - 1] = 1.0;
+        let (d, h) = (self.dim, self.hidden);
+        phi[h] = 1.0;
+        let skip = &phi_skip_range(h, d);
+        phi[skip.clone()].copy_from_slice(&unclipped[..skip.len()]);
         let last = model.network().layers.len() - 1;
         let mut innovation = [0.0; MAX_WIDTH];
         {
-            let layer = &model.network().layers[last];
+            let net = model.network();
+            let layer = &net.layers[last];
             for o in 0..self.n_out {
                 let row = &layer.weight[o * layer.inputs..(o + 1) * layer.inputs];
-                let y: f64 = layer.bias[o] + (0..d - 1).map(|i| row[i] * phi[i]).sum::<f64>();
+                let mut y: f64 = layer.bias[o] + (0..h).map(|i| row[i] * phi[i]).sum::<f64>();
+                if net.skip.is_some() {
+                    y += net.skip_sum(o, &phi[skip.clone()]);
+                }
                 innovation[o] = target[o] - y;
             }
         }
@@ -268,14 +303,26 @@ impl Rls {
         } else {
             1.0
         };
-        let layer = &mut model.network_mut().layers[last];
-        let h = layer.inputs;
+        let net = model.network_mut();
+        let layer = &mut net.layers[last];
         for o in 0..self.n_out {
             let e = innovation[o] * scale / denom;
             for i in 0..h {
                 layer.weight[o * h + i] += e * self.p_phi[i];
             }
-            layer.bias[o] += e * self.p_phi[d - 1];
+            layer.bias[o] += e * self.p_phi[h];
+        }
+        if let Some(weights) = &mut net.skip {
+            let n = skip.len();
+            for o in 0..self.n_out {
+                let e = innovation[o] * scale / denom;
+                for (w, p) in weights[o * n..(o + 1) * n]
+                    .iter_mut()
+                    .zip(&self.p_phi[skip.clone()])
+                {
+                    *w += e * p;
+                }
+            }
         }
 
         // Covariance: P = (P - P phi phi' P / denom) / lambda, kept symmetric.
@@ -302,4 +349,9 @@ impl Rls {
             RlsOutcome::Updated
         }
     }
+}
+
+/// Where the skip term's regressor sits in `phi`: after `[h; 1]`.
+fn phi_skip_range(hidden: usize, dim: usize) -> std::ops::Range<usize> {
+    hidden + 1..dim
 }

@@ -3,7 +3,7 @@
 //! validation loss. Seeded with ChaCha8 and single-threaded, so the same data,
 //! spec and options give the same model bit for bit.
 
-use nalgebra::SVector;
+use nalgebra::{DMatrix, SVector};
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -73,6 +73,10 @@ pub struct TrainOptions {
     /// An epoch improves if it lowers the best validation loss by more than
     /// this (absolute, normalised units).
     pub min_improvement: f64,
+    /// Train a linear skip term beside the MLP ([`Network::skip`]): it
+    /// starts at zero and extrapolates beyond the training support, where
+    /// the clip guard holds the MLP at the box's boundary.
+    pub linear_skip: bool,
 }
 
 impl Default for TrainOptions {
@@ -89,6 +93,7 @@ impl Default for TrainOptions {
             validation_fraction: 0.2,
             patience: 20,
             min_improvement: 0.0,
+            linear_skip: false,
         }
     }
 }
@@ -280,6 +285,11 @@ pub fn train<const NX: usize, const NU: usize>(
     }
 
     let mut grad = Network::zeros(&sizes, spec.activation);
+    if options.linear_skip {
+        net = net.with_zero_skip();
+        grad = grad.with_zero_skip();
+        net.skip = least_squares_skip(&feats, &targets, nf, no, &train_idx);
+    }
     let mut m = grad.clone();
     let mut v = grad.clone();
     let mut scratch = Backprop::new(&net);
@@ -393,10 +403,57 @@ fn stats(table: &[f64], width: usize, rows: &[usize], mean: &mut [f64], std: &mu
     }
 }
 
+/// The skip term's starting point: the least-squares fit of the (normalised)
+/// targets on the (normalised) features over the training split, so the
+/// MLP learns what a linear model leaves and the linear part, the one that
+/// extrapolates, carries what it can. A tiny ridge keeps the normal
+/// equations solvable for collinear features; `Some(zeros)` if they are not.
+fn least_squares_skip(
+    feats: &[f64],
+    targets: &[f64],
+    nf: usize,
+    no: usize,
+    rows: &[usize],
+) -> Option<Vec<f64>> {
+    let mut ftf = DMatrix::<f64>::zeros(nf, nf);
+    let mut ftt = DMatrix::<f64>::zeros(nf, no);
+    for &r in rows {
+        let f = &feats[r * nf..(r + 1) * nf];
+        let t = &targets[r * no..(r + 1) * no];
+        for i in 0..nf {
+            for j in 0..nf {
+                ftf[(i, j)] += f[i] * f[j];
+            }
+            for o in 0..no {
+                ftt[(i, o)] += f[i] * t[o];
+            }
+        }
+    }
+    let ridge = 1e-9 * ftf.trace().max(1.0);
+    for i in 0..nf {
+        ftf[(i, i)] += ridge;
+    }
+    let mut skip = vec![0.0; no * nf];
+    if let Some(chol) = ftf.cholesky() {
+        let x = chol.solve(&ftt);
+        if x.iter().all(|v| v.is_finite()) {
+            for o in 0..no {
+                for i in 0..nf {
+                    skip[o * nf + i] = x[(i, o)];
+                }
+            }
+        }
+    }
+    Some(skip)
+}
+
 fn zero(net: &mut Network) {
     for l in &mut net.layers {
         l.weight.fill(0.0);
         l.bias.fill(0.0);
+    }
+    if let Some(s) = &mut net.skip {
+        s.fill(0.0);
     }
 }
 
@@ -430,5 +487,15 @@ fn adam(
             o.weight_decay,
         );
         update(&mut pl.bias, &gl.bias, &mut ml.bias, &mut vl.bias, 0.0);
+    }
+    if let (Some(p), Some(g), Some(m), Some(v)) =
+        (&mut net.skip, &grad.skip, &mut m.skip, &mut v.skip)
+    {
+        for i in 0..p.len() {
+            let gi = g[i] + o.weight_decay * p[i];
+            m[i] = b1 * m[i] + (1.0 - b1) * gi;
+            v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
+            p[i] -= o.learning_rate * (m[i] / c1) / ((v[i] / c2).sqrt() + o.adam_epsilon);
+        }
     }
 }

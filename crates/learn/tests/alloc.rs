@@ -9,7 +9,7 @@ use recede_model::robots::CartPole;
 use recede_model::{Residual, Rk4, WithResidual};
 use recede_test_support::{allocations_in, CountingAllocator};
 
-use common::{cartpole_spec, quadrotor_spec, random_model, unit_quaternion};
+use common::{cartpole_spec, quadrotor_spec, random_model, unit_quaternion, with_random_skip};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -60,5 +60,24 @@ fn inference_linearisation_and_rls_do_not_allocate() {
         }
     });
     assert_eq!(n, 0, "RLS update allocated");
+    assert!(rls.stats().updated > 0);
+
+    // With a linear skip term: inference, its Jacobian and RLS on [h; 1; s].
+    let mut skip = with_random_skip(&quad, 3, 0.5);
+    let mut rls = Rls::new(&skip, RlsConfig::default()).unwrap();
+    // A measured residual near the model's own prediction (innovation small).
+    let mut rq = SVector::<f64, 13>::zeros();
+    skip.add_to(&xq, &uq, &mut rq);
+    rq[7] += 0.05;
+    let n = allocations_in(|| {
+        for _ in 0..20 {
+            let mut xdot = SVector::<f64, 13>::zeros();
+            skip.add_to(&xq, &uq, &mut xdot);
+            std::hint::black_box(xdot);
+            std::hint::black_box(skip.tangent(&xq, &uq));
+            std::hint::black_box(rls.update(&mut skip, &xq, &uq, &rq));
+        }
+    });
+    assert_eq!(n, 0, "the skip term's inference or RLS allocated");
     assert!(rls.stats().updated > 0);
 }

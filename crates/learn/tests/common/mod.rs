@@ -128,3 +128,23 @@ pub fn p2_drag_spec() -> ResidualSpec {
     file.remove("training");
     toml::Value::Table(file).try_into().unwrap()
 }
+
+/// `model` with a linear skip term of weights uniform in `[-scale, scale]`.
+pub fn with_random_skip<const NX: usize, const NU: usize>(
+    model: &MlpResidual<NX, NU>,
+    seed: u64,
+    scale: f64,
+) -> MlpResidual<NX, NU> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut net = model.network().clone().with_zero_skip();
+    for w in net.skip.iter_mut().flatten() {
+        *w = rng.random_range(-scale..scale);
+    }
+    MlpResidual::new(
+        model.spec().clone(),
+        net,
+        model.normalization().clone(),
+        model.support().clone(),
+    )
+    .expect("valid model")
+}
