@@ -44,9 +44,11 @@ pub(crate) struct ReducedSystem {
     l: Vec<f64>,
     /// `1 / L_ii`: multiplications instead of divisions.
     inv_diag: Vec<f64>,
-    /// One row's dense values, gathered (and its twin's, `factor`).
-    row_values: Vec<f64>,
-    row_values2: Vec<f64>,
+    /// `row_dense`'s values, gathered by `factor` (contiguous per row).
+    row_vals: Vec<f64>,
+    /// Per row: its first dense position when its dense positions are
+    /// one run (a condensed row's), so that `solve` works on slices.
+    row_run: Vec<Option<usize>>,
     /// The dense part of a right-hand side.
     work: Vec<f64>,
 }
@@ -124,19 +126,26 @@ impl ReducedSystem {
             row_ptr[r + 1] = row_dense.len();
         }
         let nd = dense_vars.len();
+        let row_run = (0..m)
+            .map(|r| {
+                let entries = &row_dense[row_ptr[r]..row_ptr[r + 1]];
+                let first = entries.first()?.0;
+                (entries.last()?.0 == first + entries.len() - 1).then_some(first)
+            })
+            .collect();
         Self {
             dense_of,
             dense_vars,
             pivots: vec![0.0; eliminated.len()],
             eliminated,
             row_ptr,
+            row_vals: vec![0.0; row_dense.len()],
             row_dense,
             row_elim,
             weights: vec![0.0; m],
             l: vec![0.0; nd * nd],
             inv_diag: vec![0.0; nd],
-            row_values: vec![0.0; nd],
-            row_values2: vec![0.0; nd],
+            row_run,
             work: vec![0.0; nd],
         }
     }
@@ -190,6 +199,9 @@ impl ReducedSystem {
                 }
             }
         }
+        for (v, &(_, at)) in self.row_vals.iter_mut().zip(&self.row_dense) {
+            *v = a_values[at];
+        }
         let m = self.weights.len();
         let mut r = 0;
         while r < m {
@@ -200,27 +212,18 @@ impl ReducedSystem {
             };
             // A row's dense positions increase (`new`); a condensed row
             // covers a run of them, whose products are one slice update.
-            let contiguous = entries.last().map(|e| e.0) == Some(first + entries.len() - 1);
-            let vals = &mut self.row_values[..entries.len()];
-            for (v, &(_, at)) in vals.iter_mut().zip(entries) {
-                *v = a_values[at];
-            }
+            let contiguous = self.row_run[r].is_some();
+            let vals = &self.row_vals[self.row_ptr[r]..self.row_ptr[r + 1]];
             let w = self.weights[r];
             // The next row over the same run (a node's keep-out rows): both
             // in one pass over `K`, each entry still adding row `r`'s term
             // first, so the sums are the row-by-row ones bit for bit.
-            let twin = contiguous && r + 1 < m && {
-                let next = &self.row_dense[self.row_ptr[r + 1]..self.row_ptr[r + 2]];
-                next.len() == entries.len()
-                    && next.first().map(|e| e.0) == Some(first)
-                    && next.last().map(|e| e.0) == Some(first + next.len() - 1)
-            };
+            let twin = contiguous
+                && r + 1 < m
+                && self.row_run[r + 1] == Some(first)
+                && self.row_ptr[r + 2] - self.row_ptr[r + 1] == entries.len();
             if twin {
-                let next = &self.row_dense[self.row_ptr[r + 1]..self.row_ptr[r + 2]];
-                let vals2 = &mut self.row_values2[..next.len()];
-                for (v, &(_, at)) in vals2.iter_mut().zip(next) {
-                    *v = a_values[at];
-                }
+                let vals2 = &self.row_vals[self.row_ptr[r + 1]..self.row_ptr[r + 2]];
                 let w2 = self.weights[r + 1];
                 for x in 0..entries.len() {
                     let (wi, wi2) = (w * vals[x], w2 * vals2[x]);
@@ -251,7 +254,8 @@ impl ReducedSystem {
         cholesky_rows(k, nd, &mut self.inv_diag)
     }
 
-    /// Solves `K x = b` in place with the last factor.
+    /// Solves `K x = b` in place with the last factor (made with the same
+    /// `a_values` and `rho`: the rows' values are the factor's copies).
     pub fn solve(&mut self, a_values: &[f64], rho: &[f64], b: &mut [f64]) {
         for (w, &v) in self.work.iter_mut().zip(&self.dense_vars) {
             *w = b[v];
@@ -260,8 +264,16 @@ impl ReducedSystem {
         for (e, el) in self.eliminated.iter().enumerate() {
             if let Some((r, at)) = el.mixed {
                 let t = rho[r] * a_values[at] * b[el.var] / self.pivots[e];
-                for &(i, ai) in &self.row_dense[self.row_ptr[r]..self.row_ptr[r + 1]] {
-                    self.work[i] -= a_values[ai] * t;
+                let vals = &self.row_vals[self.row_ptr[r]..self.row_ptr[r + 1]];
+                if let Some(first) = self.row_run[r] {
+                    for (w, v) in self.work[first..first + vals.len()].iter_mut().zip(vals) {
+                        *w -= v * t;
+                    }
+                } else {
+                    let entries = &self.row_dense[self.row_ptr[r]..self.row_ptr[r + 1]];
+                    for (&(i, _), v) in entries.iter().zip(vals) {
+                        self.work[i] -= v * t;
+                    }
                 }
             }
         }
@@ -269,11 +281,18 @@ impl ReducedSystem {
         for (e, el) in self.eliminated.iter().enumerate() {
             let mut rhs = b[el.var];
             if let Some((r, at)) = el.mixed {
-                let entries = &self.row_dense[self.row_ptr[r]..self.row_ptr[r + 1]];
-                let ax: f64 = entries
-                    .iter()
-                    .map(|&(i, ai)| a_values[ai] * self.work[i])
-                    .sum();
+                let vals = &self.row_vals[self.row_ptr[r]..self.row_ptr[r + 1]];
+                let ax: f64 = if let Some(first) = self.row_run[r] {
+                    let work = &self.work[first..first + vals.len()];
+                    vals.iter().zip(work).map(|(v, w)| v * w).sum()
+                } else {
+                    let entries = &self.row_dense[self.row_ptr[r]..self.row_ptr[r + 1]];
+                    entries
+                        .iter()
+                        .zip(vals)
+                        .map(|(&(i, _), v)| v * self.work[i])
+                        .sum()
+                };
                 rhs -= rho[r] * a_values[at] * ax;
             }
             b[el.var] = rhs / self.pivots[e];
