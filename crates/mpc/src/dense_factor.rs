@@ -44,6 +44,10 @@ pub(crate) struct ReducedSystem {
     l: Vec<f64>,
     /// `1 / L_ii`: multiplications instead of divisions.
     inv_diag: Vec<f64>,
+    /// Per dense variable: the first dense position of its `P` column when
+    /// the column's rows are the dense positions from there to its own (a
+    /// condensed Hessian's upper triangle), so that it is one slice add.
+    p_run: Vec<Option<usize>>,
     /// `row_dense`'s values, gathered by `factor` (contiguous per row).
     row_vals: Vec<f64>,
     /// Per row: its first dense position when its dense positions are
@@ -133,7 +137,20 @@ impl ReducedSystem {
                 (entries.last()?.0 == first + entries.len() - 1).then_some(first)
             })
             .collect();
+        let p_run = dense_vars
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let rows = &p_indices[p_indptr[v]..p_indptr[v + 1]];
+                let first = dense_of[*rows.first()?];
+                let run = first != usize::MAX
+                    && first + rows.len() == i + 1
+                    && rows.iter().enumerate().all(|(t, &r)| dense_of[r] == first + t);
+                run.then_some(first)
+            })
+            .collect();
         Self {
+            p_run,
             dense_of,
             dense_vars,
             pivots: vec![0.0; eliminated.len()],
@@ -187,9 +204,17 @@ impl ReducedSystem {
         }
         let nd = self.dense_vars.len();
         let k = &mut self.l;
-        k.fill(0.0);
         for (i, &v) in self.dense_vars.iter().enumerate() {
+            // Only the lower triangle is read.
+            k[i * nd..i * nd + i].fill(0.0);
             k[i * nd + i] = sigma;
+            if let Some(first) = self.p_run[i] {
+                let values = &p_values[p_indptr[v]..p_indptr[v + 1]];
+                for (kij, p) in k[i * nd + first..=i * nd + i].iter_mut().zip(values) {
+                    *kij += p;
+                }
+                continue;
+            }
             // `P`'s upper column `v` is `K`'s lower row of `v`'s position.
             for at in p_indptr[v]..p_indptr[v + 1] {
                 let j = self.dense_of[p_indices[at]];
