@@ -145,7 +145,10 @@ impl ReducedSystem {
                 let first = dense_of[*rows.first()?];
                 let run = first != usize::MAX
                     && first + rows.len() == i + 1
-                    && rows.iter().enumerate().all(|(t, &r)| dense_of[r] == first + t);
+                    && rows
+                        .iter()
+                        .enumerate()
+                        .all(|(t, &r)| dense_of[r] == first + t);
                 run.then_some(first)
             })
             .collect();
