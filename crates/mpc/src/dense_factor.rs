@@ -44,8 +44,15 @@ pub(crate) struct ReducedSystem {
     l: Vec<f64>,
     /// `1 / L_ii`: multiplications instead of divisions.
     inv_diag: Vec<f64>,
-    /// One row's dense values, gathered.
-    row_values: Vec<f64>,
+    /// Per dense variable: the first dense position of its `P` column when
+    /// the column's rows are the dense positions from there to its own (a
+    /// condensed Hessian's upper triangle), so that it is one slice add.
+    p_run: Vec<Option<usize>>,
+    /// `row_dense`'s values, gathered by `factor` (contiguous per row).
+    row_vals: Vec<f64>,
+    /// Per row: its first dense position when its dense positions are
+    /// one run (a condensed row's), so that `solve` works on slices.
+    row_run: Vec<Option<usize>>,
     /// The dense part of a right-hand side.
     work: Vec<f64>,
 }
@@ -123,18 +130,42 @@ impl ReducedSystem {
             row_ptr[r + 1] = row_dense.len();
         }
         let nd = dense_vars.len();
+        let row_run = (0..m)
+            .map(|r| {
+                let entries = &row_dense[row_ptr[r]..row_ptr[r + 1]];
+                let first = entries.first()?.0;
+                (entries.last()?.0 == first + entries.len() - 1).then_some(first)
+            })
+            .collect();
+        let p_run = dense_vars
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let rows = &p_indices[p_indptr[v]..p_indptr[v + 1]];
+                let first = dense_of[*rows.first()?];
+                let run = first != usize::MAX
+                    && first + rows.len() == i + 1
+                    && rows
+                        .iter()
+                        .enumerate()
+                        .all(|(t, &r)| dense_of[r] == first + t);
+                run.then_some(first)
+            })
+            .collect();
         Self {
+            p_run,
             dense_of,
             dense_vars,
             pivots: vec![0.0; eliminated.len()],
             eliminated,
             row_ptr,
+            row_vals: vec![0.0; row_dense.len()],
             row_dense,
             row_elim,
             weights: vec![0.0; m],
             l: vec![0.0; nd * nd],
             inv_diag: vec![0.0; nd],
-            row_values: vec![0.0; nd],
+            row_run,
             work: vec![0.0; nd],
         }
     }
@@ -176,9 +207,17 @@ impl ReducedSystem {
         }
         let nd = self.dense_vars.len();
         let k = &mut self.l;
-        k.fill(0.0);
         for (i, &v) in self.dense_vars.iter().enumerate() {
+            // Only the lower triangle is read.
+            k[i * nd..i * nd + i].fill(0.0);
             k[i * nd + i] = sigma;
+            if let Some(first) = self.p_run[i] {
+                let values = &p_values[p_indptr[v]..p_indptr[v + 1]];
+                for (kij, p) in k[i * nd + first..=i * nd + i].iter_mut().zip(values) {
+                    *kij += p;
+                }
+                continue;
+            }
             // `P`'s upper column `v` is `K`'s lower row of `v`'s position.
             for at in p_indptr[v]..p_indptr[v + 1] {
                 let j = self.dense_of[p_indices[at]];
@@ -188,18 +227,42 @@ impl ReducedSystem {
                 }
             }
         }
-        for r in 0..self.weights.len() {
+        for (v, &(_, at)) in self.row_vals.iter_mut().zip(&self.row_dense) {
+            *v = a_values[at];
+        }
+        let m = self.weights.len();
+        let mut r = 0;
+        while r < m {
             let entries = &self.row_dense[self.row_ptr[r]..self.row_ptr[r + 1]];
-            let w = self.weights[r];
             let Some(&(first, _)) = entries.first() else {
+                r += 1;
                 continue;
             };
             // A row's dense positions increase (`new`); a condensed row
             // covers a run of them, whose products are one slice update.
-            let contiguous = entries.last().map(|e| e.0) == Some(first + entries.len() - 1);
-            let vals = &mut self.row_values[..entries.len()];
-            for (v, &(_, at)) in vals.iter_mut().zip(entries) {
-                *v = a_values[at];
+            let contiguous = self.row_run[r].is_some();
+            let vals = &self.row_vals[self.row_ptr[r]..self.row_ptr[r + 1]];
+            let w = self.weights[r];
+            // The next row over the same run (a node's keep-out rows): both
+            // in one pass over `K`, each entry still adding row `r`'s term
+            // first, so the sums are the row-by-row ones bit for bit.
+            let twin = contiguous
+                && r + 1 < m
+                && self.row_run[r + 1] == Some(first)
+                && self.row_ptr[r + 2] - self.row_ptr[r + 1] == entries.len();
+            if twin {
+                let vals2 = &self.row_vals[self.row_ptr[r + 1]..self.row_ptr[r + 2]];
+                let w2 = self.weights[r + 1];
+                for x in 0..entries.len() {
+                    let (wi, wi2) = (w * vals[x], w2 * vals2[x]);
+                    let i = first + x;
+                    let row = &mut k[i * nd + first..i * nd + i + 1];
+                    for ((kij, aj), bj) in row.iter_mut().zip(&vals[..=x]).zip(&vals2[..=x]) {
+                        *kij = *kij + wi * aj + wi2 * bj;
+                    }
+                }
+                r += 2;
+                continue;
             }
             for (x, &(i, _)) in entries.iter().enumerate() {
                 let wi = w * vals[x];
@@ -214,11 +277,13 @@ impl ReducedSystem {
                     }
                 }
             }
+            r += 1;
         }
         cholesky_rows(k, nd, &mut self.inv_diag)
     }
 
-    /// Solves `K x = b` in place with the last factor.
+    /// Solves `K x = b` in place with the last factor (made with the same
+    /// `a_values` and `rho`: the rows' values are the factor's copies).
     pub fn solve(&mut self, a_values: &[f64], rho: &[f64], b: &mut [f64]) {
         for (w, &v) in self.work.iter_mut().zip(&self.dense_vars) {
             *w = b[v];
@@ -227,8 +292,16 @@ impl ReducedSystem {
         for (e, el) in self.eliminated.iter().enumerate() {
             if let Some((r, at)) = el.mixed {
                 let t = rho[r] * a_values[at] * b[el.var] / self.pivots[e];
-                for &(i, ai) in &self.row_dense[self.row_ptr[r]..self.row_ptr[r + 1]] {
-                    self.work[i] -= a_values[ai] * t;
+                let vals = &self.row_vals[self.row_ptr[r]..self.row_ptr[r + 1]];
+                if let Some(first) = self.row_run[r] {
+                    for (w, v) in self.work[first..first + vals.len()].iter_mut().zip(vals) {
+                        *w -= v * t;
+                    }
+                } else {
+                    let entries = &self.row_dense[self.row_ptr[r]..self.row_ptr[r + 1]];
+                    for (&(i, _), v) in entries.iter().zip(vals) {
+                        self.work[i] -= v * t;
+                    }
                 }
             }
         }
@@ -236,11 +309,18 @@ impl ReducedSystem {
         for (e, el) in self.eliminated.iter().enumerate() {
             let mut rhs = b[el.var];
             if let Some((r, at)) = el.mixed {
-                let entries = &self.row_dense[self.row_ptr[r]..self.row_ptr[r + 1]];
-                let ax: f64 = entries
-                    .iter()
-                    .map(|&(i, ai)| a_values[ai] * self.work[i])
-                    .sum();
+                let vals = &self.row_vals[self.row_ptr[r]..self.row_ptr[r + 1]];
+                let ax: f64 = if let Some(first) = self.row_run[r] {
+                    let work = &self.work[first..first + vals.len()];
+                    vals.iter().zip(work).map(|(v, w)| v * w).sum()
+                } else {
+                    let entries = &self.row_dense[self.row_ptr[r]..self.row_ptr[r + 1]];
+                    entries
+                        .iter()
+                        .zip(vals)
+                        .map(|(&(i, _), v)| v * self.work[i])
+                        .sum()
+                };
                 rhs -= rho[r] * a_values[at] * ax;
             }
             b[el.var] = rhs / self.pivots[e];
@@ -252,12 +332,26 @@ impl ReducedSystem {
 }
 
 /// Cholesky in place of the row-major lower triangle of `k` (`n x n`):
-/// `L_ij = (K_ij - L_i. L_j.) / L_jj` over contiguous row prefixes.
+/// `L_ij = (K_ij - L_i. L_j.) / L_jj` over contiguous row prefixes. Four
+/// columns `j` at a time share the loads of row `i`'s prefix
+/// ([`dot4`]); each `L_ij` is summed exactly as [`dot`] sums it.
 fn cholesky_rows(k: &mut [f64], n: usize, inv_diag: &mut [f64]) -> Result<(), QpError> {
     for i in 0..n {
         let (done, rest) = k.split_at_mut(i * n);
         let row_i = &mut rest[..n];
-        for j in 0..i {
+        let mut j0 = 0;
+        while j0 + 4 <= i {
+            let rows = [0, 1, 2, 3].map(|t| &done[(j0 + t) * n..(j0 + t) * n + j0 + t]);
+            let sums = dot4(&row_i[..j0], rows.map(|r| &r[..j0]));
+            for t in 0..4 {
+                let j = j0 + t;
+                let tail = tail_dot(&row_i[j0..j], &rows[t][j0..j]);
+                let s = row_i[j] - (lanes_total(sums[t]) + tail);
+                row_i[j] = s * inv_diag[j];
+            }
+            j0 += 4;
+        }
+        for j in j0..i {
             let s = row_i[j] - dot(&row_i[..j], &done[j * n..j * n + j]);
             row_i[j] = s * inv_diag[j];
         }
@@ -272,18 +366,41 @@ fn cholesky_rows(k: &mut [f64], n: usize, inv_diag: &mut [f64]) -> Result<(), Qp
 }
 
 /// Solves `L L' x = b` in place, `L` row-major: the forward sweep by row
-/// dot products, the backward one by row updates.
+/// dot products (four rows sharing the loads of `b`, each summed as
+/// [`dot`] sums it), the backward one by row updates (two rows per pass
+/// over `b`, each entry subtracting the higher row's term first).
 fn solve_rows(l: &[f64], inv_diag: &[f64], b: &mut [f64]) {
     let n = inv_diag.len();
-    for i in 0..n {
+    let mut i0 = 0;
+    while i0 + 4 <= n {
+        let rows = [0, 1, 2, 3].map(|t| &l[(i0 + t) * n..(i0 + t) * n + i0 + t]);
+        let sums = dot4(&b[..i0], rows.map(|r| &r[..i0]));
+        for t in 0..4 {
+            let i = i0 + t;
+            let tail = tail_dot(&rows[t][i0..i], &b[i0..i]);
+            b[i] = (b[i] - (lanes_total(sums[t]) + tail)) * inv_diag[i];
+        }
+        i0 += 4;
+    }
+    for i in i0..n {
         b[i] = (b[i] - dot(&l[i * n..i * n + i], &b[..i])) * inv_diag[i];
     }
-    for i in (0..n).rev() {
-        let xi = b[i] * inv_diag[i];
-        b[i] = xi;
-        for (bj, lij) in b[..i].iter_mut().zip(&l[i * n..i * n + i]) {
-            *bj -= lij * xi;
+    let mut i = n;
+    while i >= 2 {
+        let (hi, lo) = (i - 1, i - 2);
+        let xh = b[hi] * inv_diag[hi];
+        b[hi] = xh;
+        b[lo] -= l[hi * n + lo] * xh;
+        let xl = b[lo] * inv_diag[lo];
+        b[lo] = xl;
+        let (row_h, row_l) = (&l[hi * n..hi * n + lo], &l[lo * n..lo * n + lo]);
+        for ((bj, lh), ll) in b[..lo].iter_mut().zip(row_h).zip(row_l) {
+            *bj = *bj - lh * xh - ll * xl;
         }
+        i -= 2;
+    }
+    if i == 1 {
+        b[0] *= inv_diag[0];
     }
 }
 
@@ -292,18 +409,39 @@ fn solve_rows(l: &[f64], inv_diag: &[f64], b: &mut [f64]) {
 pub(crate) fn dot(x: &[f64], y: &[f64]) -> f64 {
     let mut sums = [0.0; 4];
     let (xc, yc) = (x.chunks_exact(4), y.chunks_exact(4));
-    let tail: f64 = xc
-        .remainder()
-        .iter()
-        .zip(yc.remainder())
-        .map(|(a, b)| a * b)
-        .sum();
+    let tail = tail_dot(xc.remainder(), yc.remainder());
     for (a, b) in xc.zip(yc) {
         for k in 0..4 {
             sums[k] += a[k] * b[k];
         }
     }
-    (sums[0] + sums[1]) + (sums[2] + sums[3]) + tail
+    lanes_total(sums) + tail
+}
+
+/// The last `len % 4` products of [`dot`], summed in order.
+fn tail_dot(x: &[f64], y: &[f64]) -> f64 {
+    x.iter().zip(y).map(|(a, b)| a * b).sum()
+}
+
+fn lanes_total(sums: [f64; 4]) -> f64 {
+    (sums[0] + sums[1]) + (sums[2] + sums[3])
+}
+
+/// [`dot`]'s four lane sums of `x` against four rows at once, for a
+/// length that is a multiple of 4 (no tail).
+#[inline(always)]
+fn dot4(x: &[f64], ys: [&[f64]; 4]) -> [[f64; 4]; 4] {
+    let mut s = [[0.0; 4]; 4];
+    let [y0, y1, y2, y3] = ys.map(|y| y.chunks_exact(4));
+    for ((((a, b0), b1), b2), b3) in x.chunks_exact(4).zip(y0).zip(y1).zip(y2).zip(y3) {
+        for k in 0..4 {
+            s[0][k] += a[k] * b0[k];
+            s[1][k] += a[k] * b1[k];
+            s[2][k] += a[k] * b2[k];
+            s[3][k] += a[k] * b3[k];
+        }
+    }
+    s
 }
 
 #[cfg(test)]
@@ -400,6 +538,115 @@ mod tests {
         let p = (&p_indptr[..], &p_indices[..], &p_values[..]);
         k.factor(p, &a_values, &rho, 1e-6).unwrap();
         let x = [1.5, -0.25, 0.75, 3.0];
+        let mut b = k_times(n, p, &a_row_ptr, &a_entries, &a_values, &rho, 1e-6, &x);
+        k.solve(&a_values, &rho, &mut b);
+        for (got, want) in b.iter().zip(&x) {
+            assert!((got - want).abs() < 1e-9, "{b:?} against {x:?}");
+        }
+    }
+
+    /// The blocked kernels against the one-column-at-a-time ones they
+    /// replaced: the same factor and solution bit for bit, for every size
+    /// around the blocks' multiples of 4.
+    #[test]
+    fn blocked_kernels_sum_as_the_plain_ones() {
+        fn plain_cholesky(k: &mut [f64], n: usize, inv_diag: &mut [f64]) {
+            for i in 0..n {
+                let (done, rest) = k.split_at_mut(i * n);
+                let row_i = &mut rest[..n];
+                for j in 0..i {
+                    let s = row_i[j] - dot(&row_i[..j], &done[j * n..j * n + j]);
+                    row_i[j] = s * inv_diag[j];
+                }
+                row_i[i] = (row_i[i] - dot(&row_i[..i], &row_i[..i])).sqrt();
+                inv_diag[i] = 1.0 / row_i[i];
+            }
+        }
+        fn plain_solve(l: &[f64], inv_diag: &[f64], b: &mut [f64]) {
+            let n = inv_diag.len();
+            for i in 0..n {
+                b[i] = (b[i] - dot(&l[i * n..i * n + i], &b[..i])) * inv_diag[i];
+            }
+            for i in (0..n).rev() {
+                let xi = b[i] * inv_diag[i];
+                b[i] = xi;
+                for (bj, lij) in b[..i].iter_mut().zip(&l[i * n..i * n + i]) {
+                    *bj -= lij * xi;
+                }
+            }
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % 20001) as f64 / 10000.0 - 1.0
+        };
+        for n in (1..=13).chain([80, 81]) {
+            // M M' + n I: well conditioned, every entry inexact in binary.
+            let m: Vec<f64> = (0..n * n).map(|_| next()).collect();
+            let mut k = vec![0.0; n * n];
+            for i in 0..n {
+                for j in 0..=i {
+                    let v = dot(&m[i * n..i * n + n], &m[j * n..j * n + n]);
+                    k[i * n + j] = v + if i == j { n as f64 } else { 0.0 };
+                }
+            }
+            let (mut blocked, mut plain) = (k.clone(), k);
+            let (mut inv_b, mut inv_p) = (vec![0.0; n], vec![0.0; n]);
+            cholesky_rows(&mut blocked, n, &mut inv_b).unwrap();
+            plain_cholesky(&mut plain, n, &mut inv_p);
+            for i in 0..n {
+                for j in 0..=i {
+                    let (got, want) = (blocked[i * n + j], plain[i * n + j]);
+                    assert_eq!(got.to_bits(), want.to_bits(), "n {n} L[{i}][{j}]");
+                }
+            }
+            let b: Vec<f64> = (0..n).map(|_| next()).collect();
+            let (mut x_b, mut x_p) = (b.clone(), b);
+            solve_rows(&blocked, &inv_b, &mut x_b);
+            plain_solve(&plain, &inv_p, &mut x_p);
+            for (got, want) in x_b.iter().zip(&x_p) {
+                assert_eq!(got.to_bits(), want.to_bits(), "n {n}");
+            }
+        }
+    }
+
+    /// Two soft rows over the same inputs (a node's keep-out rows), each
+    /// with its slack: assembled in one pass, the system is still solved.
+    #[test]
+    fn twin_rows_are_assembled_together() {
+        let n = 5;
+        // Inputs u0..u2 with a dense `P`, slacks s0 and s1 on the diagonal.
+        let p_indptr = [0, 1, 3, 6, 7, 8];
+        let p_indices = [0, 0, 1, 0, 1, 2, 3, 4];
+        let p_values = [4.0, 1.0, 4.0, 0.5, 1.0, 5.0, 0.1, 0.2];
+        // Rows: u0..u2 boxes | u0 - u1 + 2 u2 + s0 | 3 u0 + u1 - u2 + s1 | s0 | s1.
+        let a_row_ptr = [0, 1, 2, 3, 7, 11, 12, 13];
+        let a_entries = [
+            (0, 0),
+            (1, 1),
+            (2, 2),
+            (0, 3),
+            (1, 4),
+            (2, 5),
+            (3, 6),
+            (0, 7),
+            (1, 8),
+            (2, 9),
+            (4, 10),
+            (3, 11),
+            (4, 12),
+        ];
+        let a_values = [
+            1.0, 1.0, 1.0, 1.0, -1.0, 2.0, 1.0, 3.0, 1.0, -1.0, 1.0, 1.0, 1.0,
+        ];
+        let rho = [0.1, 0.2, 0.3, 0.9, 0.4, 0.1, 0.05];
+        let mut k = ReducedSystem::new(n, &p_indptr, &p_indices, &a_row_ptr, &a_entries);
+        assert_eq!(k.dense_len(), 3);
+        let p = (&p_indptr[..], &p_indices[..], &p_values[..]);
+        k.factor(p, &a_values, &rho, 1e-6).unwrap();
+        let x = [0.5, -1.25, 2.0, 0.75, -0.3];
         let mut b = k_times(n, p, &a_row_ptr, &a_entries, &a_values, &rho, 1e-6, &x);
         k.solve(&a_values, &rho, &mut b);
         for (got, want) in b.iter().zip(&x) {
