@@ -28,7 +28,9 @@ pub const DEPTH_UNITS_PER_M: f32 = 1000.0;
 /// flagship's CPU with its recording, on a machine the loop shares.
 pub fn jpeg_rgb(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, String> {
     let (Ok(w16), Ok(h16)) = (u16::try_from(w), u16::try_from(h)) else {
-        return Err(format!("JPEG encoding failed: {w}x{h} exceeds 65535 pixels a side"));
+        return Err(format!(
+            "JPEG encoding failed: {w}x{h} exceeds 65535 pixels a side"
+        ));
     };
     let mut out = Vec::with_capacity(rgb.len() / 8);
     jpeg_encoder::Encoder::new(&mut out, JPEG_QUALITY)
