@@ -66,9 +66,11 @@ fn round_non_negative(x: f32) -> u32 {
 
 /// 16-bit greyscale PNG bytes of a depth image in millimetres.
 pub fn png_depth_mm(depth_m: &[f32], w: u32, h: u32) -> Result<Vec<u8>, String> {
-    let mut bytes = Vec::with_capacity(2 * depth_m.len());
-    for d in depth_m {
-        bytes.extend_from_slice(&depth_mm(*d).to_ne_bytes());
+    // Written in place: growing the buffer a pixel at a time cost a
+    // capacity check each.
+    let mut bytes = vec![0_u8; 2 * depth_m.len()];
+    for (out, d) in bytes.chunks_exact_mut(2).zip(depth_m) {
+        out.copy_from_slice(&depth_mm(*d).to_ne_bytes());
     }
     let mut out = Vec::with_capacity(bytes.len() / 2);
     PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
@@ -80,13 +82,14 @@ pub fn png_depth_mm(depth_m: &[f32], w: u32, h: u32) -> Result<Vec<u8>, String> 
 /// JPEG bytes of an infrared image in kelvin, colormapped over [`IR_SPAN_K`].
 pub fn jpeg_infrared(kelvin: &[f32], w: u32, h: u32) -> Result<Vec<u8>, String> {
     let (lo, hi) = IR_SPAN_K;
-    // Sized first: collecting a `flat_map` grows the buffer as it goes
+    // Sized first and written in place: collecting a `flat_map`, or
+    // extending a pixel at a time, grows or checks the buffer as it goes
     // (a third of this function's time on the recorder thread).
-    let mut rgb = Vec::with_capacity(3 * kelvin.len());
-    for k in kelvin {
+    let mut rgb = vec![0_u8; 3 * kelvin.len()];
+    for (out, k) in rgb.chunks_exact_mut(3).zip(kelvin) {
         let s = ((k - lo) / (hi - lo)).clamp(0.0, 1.0);
         // NaN (no reading) is the coldest colour.
-        rgb.extend_from_slice(&inferno(if s.is_nan() { 0.0 } else { s }));
+        out.copy_from_slice(&inferno(if s.is_nan() { 0.0 } else { s }));
     }
     jpeg_rgb(&rgb, w, h)
 }
