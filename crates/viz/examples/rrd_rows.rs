@@ -1,6 +1,7 @@
 //! Prints each entity of an `.rrd` recording with its timed rows, static
 //! rows and timelines: two recordings of the same run can be compared
 //! line by line (`cargo run -p recede-viz --example rrd_rows -- run.rrd`).
+#![allow(clippy::print_stdout)] // the listing is this program's output
 
 use std::collections::{BTreeMap, BTreeSet};
 
