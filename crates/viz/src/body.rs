@@ -213,28 +213,27 @@ pub(crate) fn log_body(rec: &RecordingStream, kind: &RobotKind) -> RecordingStre
     Ok(())
 }
 
-/// Logs the transforms of `pose` at the stream's current time.
-pub(crate) fn log_pose(rec: &RecordingStream, pose: &RobotPose) -> RecordingStreamResult<()> {
+/// The transforms of `pose`, each with its entity path, handed to `emit`.
+pub(crate) fn pose_transforms(pose: &RobotPose, mut emit: impl FnMut(&'static str, &Transform3D)) {
     match *pose {
         RobotPose::Rigid { world_from_body } => {
-            rec.log(paths::ROBOT, &to_transform(&world_from_body))?;
+            emit(paths::ROBOT, &to_transform(&world_from_body));
         }
         RobotPose::CartPole {
             cart_position_m,
             pole_angle_rad,
         } => {
-            rec.log(
+            emit(
                 paths::ROBOT,
                 &Transform3D::from_translation([cart_position_m as f32, 0.0, 0.0]),
-            )?;
-            rec.log(paths::POLE, &to_transform(&cart_from_pole(pole_angle_rad)))?;
+            );
+            emit(paths::POLE, &to_transform(&cart_from_pole(pole_angle_rad)));
         }
         RobotPose::TwoLinkArm { q1_rad, q2_rad } => {
-            rec.log(paths::LINK1, &to_transform(&base_from_link1(q1_rad)))?;
-            rec.log(paths::LINK2, &to_transform(&elbow_from_link2(q2_rad)))?;
+            emit(paths::LINK1, &to_transform(&base_from_link1(q1_rad)));
+            emit(paths::LINK2, &to_transform(&elbow_from_link2(q2_rad)));
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

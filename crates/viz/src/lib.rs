@@ -39,6 +39,7 @@
 //!
 //! Entity paths and timelines are listed in [`paths`].
 
+mod batch;
 mod blueprint;
 mod body;
 pub mod encode;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use nalgebra::Point3;
 use rerun::{RecordingStream, RecordingStreamBuilder};
 
@@ -49,10 +49,14 @@ pub struct RecorderConfig {
     /// Where the recording goes.
     pub sink: Sink,
     /// Messages the channel from the loop to the recorder thread holds before
-    /// the loop's calls start dropping. Each message is one call; the largest
-    /// are images (a 160x120 f32 image is 77 kB), so the default of 1024 bounds
-    /// the queue at about 80 MB in the worst case.
+    /// the loop's calls start dropping. Each message is one call, most of
+    /// them a few hundred bytes: the default (16384, a second and a half of
+    /// the flagship at 25x real time) rides out a recorder thread kept off
+    /// the CPU by a loaded machine; the images in it are bounded apart.
     pub channel_capacity: usize,
+    /// Images the channel holds at most (a 160x120 f32 image is 77 kB: the
+    /// default of 128 bounds them at about 10 MB); more are dropped first.
+    pub image_capacity: usize,
     /// Rerun application id.
     pub application_id: &'static str,
     /// Rerun recording name (shown in the viewer), if any.
@@ -64,7 +68,9 @@ pub struct RecorderConfig {
 
 impl RecorderConfig {
     /// Default channel capacity.
-    pub const DEFAULT_CAPACITY: usize = 1024;
+    pub const DEFAULT_CAPACITY: usize = 16384;
+    /// Default bound on the images queued.
+    pub const DEFAULT_IMAGE_CAPACITY: usize = 128;
 
     /// Record to an `.rrd` file.
     pub fn file(path: impl Into<PathBuf>) -> Self {
@@ -85,6 +91,7 @@ impl RecorderConfig {
         Self {
             sink,
             channel_capacity: Self::DEFAULT_CAPACITY,
+            image_capacity: Self::DEFAULT_IMAGE_CAPACITY,
             application_id: "recede",
             recording_name: None,
             shutdown_timeout: Duration::from_secs(30),
@@ -99,7 +106,8 @@ pub struct RecorderStats {
     pub queued: u64,
     /// Calls dropped because the channel was full (or the recorder had stopped).
     pub dropped: u64,
-    /// Of `dropped`, images (dropped first: at half a channel).
+    /// Of `dropped`, images (dropped first: at half a channel, or when
+    /// [`RecorderConfig::image_capacity`] are queued).
     pub images_dropped: u64,
     /// Queued data the recorder thread refused (an image whose buffer does not
     /// match its size) or rerun failed to serialise; each also gets an ERROR event.
@@ -112,6 +120,8 @@ pub(crate) struct Counters {
     dropped: AtomicU64,
     images_dropped: AtomicU64,
     pub(crate) rejected: AtomicU64,
+    /// Images in the channel now (taken off by the recorder thread).
+    pub(crate) images_queued: AtomicU64,
 }
 
 /// Image payloads, copied out of the caller's buffers.
@@ -160,22 +170,26 @@ pub(crate) enum Msg {
 pub struct RecorderHandle {
     tx: Sender<Msg>,
     counters: Arc<Counters>,
+    image_capacity: u64,
 }
 
 impl RecorderHandle {
-    fn push(&self, make: impl FnOnce() -> Msg) {
+    /// Queues the message `make` builds; false (counted) when it is dropped.
+    fn push(&self, make: impl FnOnce() -> Msg) -> bool {
         // Check before building the message, so that a full channel does not
         // cost a copy of an image.
         if self.tx.is_full() {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
+            return false;
         }
         match self.tx.try_send(make()) {
             Ok(()) => {
                 self.counters.queued.fetch_add(1, Ordering::Relaxed);
+                true
             }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                false
             }
         }
     }
@@ -190,16 +204,25 @@ impl RecorderHandle {
     }
 
     /// Like `push`, for an image: it is dropped (and counted) already when
-    /// the channel is half full, so that under load the recorder thins the
-    /// images (the bulk of its work: encoding) and keeps poses and plots.
+    /// the channel is half full or holds its share of images, so that under
+    /// load the recorder thins the images (the bulk of its work: encoding)
+    /// and keeps poses and plots.
     fn push_image(&self, make: impl FnOnce() -> Msg) {
         let room = self.tx.capacity().unwrap_or(usize::MAX);
-        if self.tx.len() >= (room / 2).max(1) {
+        let images = &self.counters.images_queued;
+        if self.tx.len() >= (room / 2).max(1)
+            || images.load(Ordering::Relaxed) >= self.image_capacity
+        {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             self.counters.images_dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        self.push(make);
+        // Counted before it is sent, so that the recorder thread's decrement
+        // never comes first.
+        images.fetch_add(1, Ordering::Relaxed);
+        if !self.push(make) {
+            images.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// Calls dropped so far because the recorder could not keep up.
@@ -448,7 +471,11 @@ impl Recorder {
             })
             .map_err(VizError::SpawnThread)?;
         Ok(Self {
-            handle: RecorderHandle { tx, counters },
+            handle: RecorderHandle {
+                tx,
+                counters,
+                image_capacity: config.image_capacity as u64,
+            },
             worker: Some(Worker { join, done }),
             sink: config.sink,
             shutdown_timeout: config.shutdown_timeout,
@@ -510,6 +537,13 @@ impl Drop for Recorder {
 const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// Longest wait for an explicit flush (a viewer may be slow to take it).
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the recorder thread sleeps on an empty queue. It polls rather
+/// than blocks, so that no sender ever has to wake it: a blocked receiver
+/// cost a system call per message on the sending side and a context switch
+/// on the machine (most of the flagship's 143,574). At the flagship's
+/// pace a nap gathers ten or so steps; the default queue holds a thousand
+/// messages (a hundred steps).
+const NAP: Duration = Duration::from_millis(2);
 
 /// The recorder thread: write until told to stop (or every sender is gone),
 /// then flush. Dropping the stream afterwards finishes the file (footer).
@@ -521,22 +555,40 @@ fn run(
 ) -> Result<(), VizError> {
     let mut writer = writer::Writer::new(&rec, counters);
     let mut flushed_at = Instant::now();
-    for msg in rx.iter() {
+    loop {
+        let msg = match rx.try_recv() {
+            Ok(msg) => msg,
+            Err(TryRecvError::Empty) => {
+                writer.hand_over_if_due();
+                std::thread::sleep(NAP);
+                continue;
+            }
+            Err(TryRecvError::Disconnected) => break,
+        };
         match msg {
             Msg::Shutdown => break,
+            Msg::Image { .. } => {
+                counters.images_queued.fetch_sub(1, Ordering::Relaxed);
+                writer.write(msg);
+            }
             // A failed intermediate flush shows again in the final one.
             Msg::Flush => {
+                writer.hand_over();
                 let _ = rec.flush_with_timeout(FLUSH_TIMEOUT);
                 flushed_at = Instant::now();
             }
             msg => writer.write(msg),
         }
+        writer.hand_over_if_due();
         // A kill loses at most about this much of the recording.
         if flushed_at.elapsed() >= FLUSH_INTERVAL {
+            writer.hand_over();
             let _ = rec.flush_async();
             flushed_at = Instant::now();
         }
     }
+    writer.hand_over();
+    drop(writer);
     let flushed = rec.flush_blocking().map_err(|source| VizError::Flush {
         sink: sink_name.to_owned(),
         source,
@@ -607,6 +659,7 @@ mod tests {
         let handle = RecorderHandle {
             tx,
             counters: Arc::new(Counters::default()),
+            image_capacity: 1,
         };
         let t = Stamp::new(0, 0.0);
         for _ in 0..5 {
@@ -626,6 +679,7 @@ mod tests {
         let handle = RecorderHandle {
             tx,
             counters: Arc::new(Counters::default()),
+            image_capacity: 8,
         };
         let t = Stamp::new(0, 0.0);
         for _ in 0..3 {
@@ -641,6 +695,33 @@ mod tests {
         handle.log_series(t, Series::StepTimeUs, &[1.0]);
         assert_eq!(handle.stats().queued, 4);
         assert_eq!(handle.stats().dropped, 1);
+    }
+
+    #[test]
+    fn queued_images_are_bounded_apart_from_the_channel() {
+        let (tx, rx) = crossbeam_channel::bounded(100);
+        let handle = RecorderHandle {
+            tx,
+            counters: Arc::new(Counters::default()),
+            image_capacity: 2,
+        };
+        let t = Stamp::new(0, 0.0);
+        for _ in 0..3 {
+            handle.log_rgb(t, "rgb", [1, 1], &[1, 2, 3]);
+        }
+        assert_eq!(handle.stats().images_dropped, 1);
+        // The recorder thread takes one off: there is room for one more.
+        let _ = rx.try_recv().unwrap();
+        handle
+            .counters
+            .images_queued
+            .fetch_sub(1, Ordering::Relaxed);
+        handle.log_rgb(t, "rgb", [1, 1], &[1, 2, 3]);
+        handle.log_rgb(t, "rgb", [1, 1], &[1, 2, 3]);
+        assert_eq!(
+            (handle.stats().queued, handle.stats().images_dropped),
+            (3, 2)
+        );
     }
 
     #[test]

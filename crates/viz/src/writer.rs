@@ -10,6 +10,7 @@ use rerun::{
     TextLog,
 };
 
+use crate::batch::Rows;
 use crate::blueprint;
 use crate::body;
 use crate::encode;
@@ -31,11 +32,31 @@ const PERCEIVED_OBSTACLE_COLOR: Color = crate::body::rgba(255, 120, 30, 140);
 pub(crate) struct Writer<'a> {
     rec: &'a RecordingStream,
     counters: &'a Counters,
+    /// Timed rows not yet handed to the stream (see `batch`).
+    rows: Rows,
 }
 
 impl<'a> Writer<'a> {
     pub(crate) fn new(rec: &'a RecordingStream, counters: &'a Counters) -> Self {
-        Self { rec, counters }
+        Self {
+            rec,
+            counters,
+            rows: Rows::new(),
+        }
+    }
+
+    /// Hands the rows gathered so far to the stream (before any flush of
+    /// the stream, and at the end).
+    pub(crate) fn hand_over(&mut self) {
+        let failed = self.rows.flush(self.rec);
+        self.counters.rejected.fetch_add(failed, Ordering::Relaxed);
+    }
+
+    /// Hands the rows over if they have waited a tick.
+    pub(crate) fn hand_over_if_due(&mut self) {
+        if self.rows.due() {
+            self.hand_over();
+        }
     }
 
     /// Writes one message. A failure is counted as rejected and reported in
@@ -54,8 +75,9 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// Static data goes to the stream at once; timed rows are gathered.
     fn log<AS: ?Sized + AsComponents>(
-        &self,
+        &mut self,
         when: When,
         path: impl Into<rerun::EntityPath>,
         archetype: &AS,
@@ -64,7 +86,8 @@ impl<'a> Writer<'a> {
             When::Static => self.rec.log_static(path, archetype),
             When::At(stamp) => {
                 self.set_time(stamp);
-                self.rec.log(path, archetype)
+                self.rows.push(self.rec, path, archetype);
+                Ok(())
             }
         }
     }
@@ -83,7 +106,10 @@ impl<'a> Writer<'a> {
             Msg::Robot(kind) => body::log_body(self.rec, &kind).map_err(rerun_err),
             Msg::Pose(stamp, pose) => {
                 self.set_time(stamp);
-                body::log_pose(self.rec, &pose).map_err(rerun_err)
+                body::pose_transforms(&pose, |path, transform| {
+                    self.rows.push(self.rec, path, transform);
+                });
+                Ok(())
             }
             Msg::Camera(camera) => {
                 let path = paths::camera(&camera.name);
@@ -185,6 +211,7 @@ impl<'a> Writer<'a> {
             }
             Msg::Blueprint(layout) => {
                 blueprint::send(self.rec, &layout).map_err(rerun_err)?;
+                self.hand_over();
                 // The blueprint closes the static scene: batch it out now, so
                 // that it precedes every per-step chunk in the file. Not
                 // blocking: the loop's first steps must not wait for a disk.
@@ -217,7 +244,7 @@ impl<'a> Writer<'a> {
     }
 
     fn write_image(
-        &self,
+        &mut self,
         stamp: Stamp,
         camera: &str,
         resolution_px: [u32; 2],
@@ -262,7 +289,7 @@ impl<'a> Writer<'a> {
     }
 
     fn write_obstacles(
-        &self,
+        &mut self,
         when: When,
         source: ObstacleSource,
         obstacles: &[Obstacle],
@@ -398,7 +425,7 @@ impl Writer<'_> {
     /// A curve: the rod as a grey tube with its nodes, the sections as
     /// cyan chords with their ends, the tips as dots.
     fn write_curve(
-        &self,
+        &mut self,
         stamp: Stamp,
         curve: Curve,
         points: &[Point3<f64>],
