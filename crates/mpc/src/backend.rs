@@ -67,6 +67,11 @@ impl Backend {
         dispatch!(self, s => s.warm_start(x, y))
     }
 
+    /// Back to the configured rho, after a solve that failed.
+    pub fn reset_rho(&mut self) -> Result<(), QpError> {
+        dispatch!(self, s => s.reset_rho())
+    }
+
     pub fn duals(&self) -> &[f64] {
         dispatch!(self, s => s.duals())
     }

@@ -70,6 +70,11 @@ pub struct Mpc<M, C, const NX: usize, const NU: usize> {
     /// shifted with the plan (zero after a failure that poisoned it).
     duals: Vec<f64>,
     duals_scratch: Vec<f64>,
+    /// The solver's own duals are a solve's that was not accepted (an
+    /// infeasible QP's grow without bound): the next solve starts from
+    /// [`Self::duals`] instead, or a feasible QP after an infeasible one
+    /// may not converge at all.
+    solver_duals_stale: bool,
     solver: Backend,
     prepared: bool,
     /// What the preparation's presolve left in OSQP (`presolve.rs`).
@@ -164,6 +169,7 @@ where
             zeros,
             duals: vec![0.0; nr],
             duals_scratch: vec![0.0; nr],
+            solver_duals_stale: false,
             qp,
             layout,
             spec,
@@ -544,6 +550,8 @@ where
             }
             _ => false,
         };
+        // Cleared below once this solve's duals are taken.
+        self.solver_duals_stale = true;
         let Some(z) = solution.filter(|_| accepted) else {
             return Err(Failure::Qp(qp_status));
         };
@@ -554,6 +562,7 @@ where
         let y = self.solver.duals();
         if y.iter().all(|v| v.is_finite()) {
             self.duals.copy_from_slice(y);
+            self.solver_duals_stale = false;
         } else {
             self.duals.fill(0.0);
         }

@@ -368,6 +368,17 @@ impl DenseSolver {
         factored
     }
 
+    /// Back to the configured rho (an adapted one is carried from solve
+    /// to solve); refactorises when it changes.
+    pub fn reset_rho(&mut self) -> Result<(), QpError> {
+        if self.rho == self.settings.rho {
+            return Ok(());
+        }
+        self.rho = self.settings.rho;
+        self.set_rho_vec();
+        self.refactor()
+    }
+
     /// New values for `P` and `A` (same patterns as at setup), refactorised.
     pub fn update_p_a(&mut self, p: &[f64], a: &[f64]) -> Result<(), QpError> {
         if p.len() != self.p.values.len() || a.len() != self.a.values.len() {

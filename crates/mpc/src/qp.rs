@@ -67,6 +67,8 @@ pub(crate) struct Solver {
     nnz_a: usize,
     /// The last factorisation failed: solving would read a broken one.
     broken: bool,
+    /// The configured rho, where [`Solver::reset_rho`] returns.
+    rho: f64,
 }
 
 // The workspace is owned by this value alone and OSQP keeps no global state.
@@ -162,7 +164,17 @@ impl Solver {
             nnz_p: p.values.len(),
             nnz_a: a.values.len(),
             broken: false,
+            rho: config.rho,
         })
+    }
+
+    /// Back to the configured rho (OSQP carries an adapted one from solve
+    /// to solve); refactorises.
+    pub fn reset_rho(&mut self) -> Result<(), QpError> {
+        // SAFETY: the workspace is valid while `self` lives.
+        let code = unsafe { ffi::osqp_update_rho(self.work, self.rho) };
+        self.broken |= code != 0;
+        check(code)
     }
 
     /// New values for `P` and `A` (same pattern as at setup), refactorised.

@@ -96,9 +96,15 @@ where
     /// was shifted and re-linearised), and the duals of the last solve:
     /// shifted with the plan by the preparation (`osqp.shift_duals`), or
     /// OSQP's own, in place, unless they are a failed presolve's
-    /// (`hand_back`): then the last accepted ones are handed back.
+    /// (`hand_back`) or a failed solve's: then the last accepted ones are
+    /// handed back.
     fn warm_start_from_plan(&mut self, hand_back: bool) -> Result<(), QpError> {
-        if self.shifts_duals() || hand_back {
+        if self.solver_duals_stale {
+            // The rho a failed solve adapted to is no start for the next
+            // (a feasible QP after an infeasible one ran to the cap).
+            self.solver.reset_rho()?;
+        }
+        if self.shifts_duals() || hand_back || self.solver_duals_stale {
             self.solver.warm_start(&self.zeros, &self.duals)
         } else {
             self.solver.warm_start_x(&self.zeros)
