@@ -123,6 +123,42 @@ fn push_balls(body: &Body, pose: &Pose, out: &mut Vec<Ball>) {
     }
 }
 
+/// Samples between two placements of the same balls: no ball moves more
+/// than half its radius per sample.
+fn samples_between(a: &[Ball], b: &[Ball]) -> usize {
+    let mut samples = 1usize;
+    for (p, q) in a.iter().zip(b) {
+        let n = ((q.center - p.center).norm() / (0.5 * p.radius_m)).ceil();
+        // NaN and huge values fall to the cap (`as` saturates, NaN -> 0).
+        samples = samples.max((n as usize).min(MAX_SAMPLES));
+    }
+    samples
+}
+
+/// Balls covering a rod of `radius_m` through `nodes` (base to tip; the
+/// clamped base node excluded) into `out` (cleared first): one at each
+/// element's middle and one at its outer node, `e / 2` apart on an element
+/// of length `e`, each of radius `sqrt(r^2 + (e/4)^2)`, so that
+/// neighbours' spheres meet around the rod's surface between them: the
+/// union covers the rod, over by at most `sqrt(r^2 + (e/4)^2) - r` (1 mm
+/// for the 10 mm rod in 24 elements of 18.75 mm).
+pub fn shape_balls(nodes: &[[f64; 3]], radius_m: f64, out: &mut Vec<Ball>) {
+    out.clear();
+    for w in nodes.windows(2) {
+        let (p, q) = (Point3::from(w[0]), Point3::from(w[1]));
+        let e = (q - p).norm();
+        let radius = radius_m.hypot(0.25 * e);
+        out.push(Ball {
+            center: p + 0.5 * (q - p),
+            radius_m: radius,
+        });
+        out.push(Ball {
+            center: q,
+            radius_m: radius,
+        });
+    }
+}
+
 /// Whether the ground is an obstacle for `robot` (free-flying bodies only).
 pub fn ground_counts(robot: &RobotConfig) -> bool {
     matches!(robot, RobotConfig::Quadrotor(_))
@@ -165,6 +201,13 @@ pub struct ContactMonitor {
     b: Vec<Ball>,
     in_contact: bool,
     tally: ContactTally,
+    /// A deformable body's true shape (`with_shape`): its node count (0:
+    /// none, the state's balls count), the rod's radius, the previous
+    /// and the sampled shape.
+    shape_points: usize,
+    shape_radius_m: f64,
+    prev_shape: Vec<[f64; 3]>,
+    sample_shape: Vec<[f64; 3]>,
 }
 
 impl ContactMonitor {
@@ -196,7 +239,61 @@ impl ContactMonitor {
             b: Vec::with_capacity(MAX_BALLS),
             in_contact: false,
             tally: ContactTally::default(),
+            shape_points: 0,
+            shape_radius_m: 0.0,
+            prev_shape: Vec::new(),
+            sample_shape: Vec::new(),
         })
+    }
+
+    /// Counts contacts of a deformable body's true shape (`points` nodes,
+    /// base to tip, of a rod of `radius_m`: the plant's `shape_points`)
+    /// given to [`Self::observe_shape`] instead of the balls of its
+    /// controller-model state. No effect for fewer than 2 points.
+    pub fn with_shape(mut self, points: usize, radius_m: f64) -> Self {
+        if points >= 2 && radius_m.is_finite() && radius_m >= 0.0 {
+            self.shape_points = points;
+            self.shape_radius_m = radius_m;
+            self.prev_shape = vec![[0.0; 3]; points];
+            self.sample_shape = vec![[0.0; 3]; points];
+            let balls = 2 * (points - 1);
+            self.a.reserve(balls);
+            self.b.reserve(balls);
+        }
+        self
+    }
+
+    /// As [`Self::observe`], from the body's true shape `shape` when the
+    /// monitor was built for one of its length ([`Self::with_shape`]);
+    /// otherwise from the state `x`. The nodes move linearly between two
+    /// observations, sampled as the balls are in `observe`.
+    pub fn observe_shape(&mut self, t_secs: f64, x: &[f64], shape: &[[f64; 3]]) {
+        if self.shape_points == 0 || shape.len() != self.shape_points {
+            return self.observe(t_secs, x);
+        }
+        let r = self.shape_radius_m;
+        if !self.started {
+            self.started = true;
+            self.prev_shape.copy_from_slice(shape);
+            self.prev_t = t_secs;
+            shape_balls(shape, r, &mut self.a);
+            self.check_balls(t_secs);
+            return;
+        }
+        shape_balls(&self.prev_shape, r, &mut self.a);
+        shape_balls(shape, r, &mut self.b);
+        let samples = samples_between(&self.a, &self.b);
+        let t0 = self.prev_t;
+        for k in 1..=samples {
+            let s = k as f64 / samples as f64;
+            for ((out, p), q) in self.sample_shape.iter_mut().zip(&self.prev_shape).zip(shape) {
+                *out = std::array::from_fn(|i| p[i] + s * (q[i] - p[i]));
+            }
+            shape_balls(&self.sample_shape, r, &mut self.a);
+            self.check_balls(t0 + s * (t_secs - t0));
+        }
+        self.prev_shape.copy_from_slice(shape);
+        self.prev_t = t_secs;
     }
 
     /// The true state `x` at `t_secs`; the motion from the previous
@@ -214,12 +311,7 @@ impl ContactMonitor {
         }
         body_balls(&self.robot, &self.prev, &mut self.a);
         body_balls(&self.robot, x, &mut self.b);
-        let mut samples = 1usize;
-        for (p, q) in self.a.iter().zip(&self.b) {
-            let n = ((q.center - p.center).norm() / (0.5 * p.radius_m)).ceil();
-            // NaN and huge values fall to the cap (`as` saturates, NaN -> 0).
-            samples = samples.max((n as usize).min(MAX_SAMPLES));
-        }
+        let samples = samples_between(&self.a, &self.b);
         let t0 = self.prev_t;
         for k in 1..=samples {
             let s = k as f64 / samples as f64;
@@ -236,6 +328,11 @@ impl ContactMonitor {
 
     fn check(&mut self, t_secs: f64, x: &[f64]) {
         body_balls(&self.robot, x, &mut self.a);
+        self.check_balls(t_secs);
+    }
+
+    /// Contact of the balls in `a` at `t_secs`.
+    fn check_balls(&mut self, t_secs: f64) {
         let mut deepest = 0.0_f64;
         let mut with: Option<usize> = None; // usize::MAX: the ground
         for ball in &self.a {
