@@ -436,4 +436,52 @@ mod tests {
         m.observe(0.2, &[0.0; 3]);
         assert_eq!(m.tally().episodes, 0);
     }
+
+    /// A deformable body counts by its true shape, not by the balls of
+    /// its controller-model state: a straight rod swept sideways through a
+    /// ball its PCC state (hanging straight, untouched) never reaches is
+    /// one episode, its depth the rod's; the balls cover the rod to its
+    /// radius and no more than a millimetre beyond.
+    #[test]
+    fn a_rod_counts_by_its_true_shape() {
+        use recede_model::robots::ContinuumArmParams;
+        let arm = RobotConfig::ContinuumArm(ContinuumArmParams::default());
+        let world: WorldConfig = toml::from_str(
+            r#"objects = [{ name = "ball", shape = { kind = "sphere", center_m = [0.1, 0.0, -0.2], radius_m = 0.02 } }]"#,
+        )
+        .unwrap();
+        // 24 elements of 18.75 mm, hanging at x = dx.
+        let rod = |dx: f64| -> Vec<[f64; 3]> {
+            (0..=24).map(|i| [dx, 0.0, -0.01875 * i as f64]).collect()
+        };
+        let mut balls = Vec::new();
+        shape_balls(&rod(0.0), 0.01, &mut balls);
+        assert_eq!(balls.len(), 48);
+        let r = balls[0].radius_m;
+        assert!(r >= 0.01 && r - 0.01 < 1.1e-3 && (r - 0.01f64.hypot(0.0046875)).abs() < 1e-12);
+        let mut m = ContactMonitor::new(&arm, &world).unwrap().with_shape(25, 0.01);
+        let x = [0.0; 6];
+        // Clear at x = 0 and x = 0.2; through the ball between (a jump of
+        // 0.2 m in one observation: sampled).
+        m.observe_shape(0.0, &x, &rod(0.0));
+        m.observe_shape(0.1, &x, &rod(0.2));
+        assert_eq!(m.tally().episodes, 1);
+        assert_eq!(m.tally().first_with.as_deref(), Some("ball"));
+        assert!(m.tally().deepest_m > 0.025, "{:?}", m.tally());
+        // A shape of another length falls back to the state's balls: the
+        // straight PCC arm at x = 0 is 80 mm clear.
+        let mut by_state = ContactMonitor::new(&arm, &world).unwrap().with_shape(25, 0.01);
+        by_state.observe_shape(0.0, &x, &rod(0.1)[..10]);
+        assert_eq!(by_state.tally().episodes, 0);
+        // Just touching (the rod's surface 0.5 mm into the ball) counts;
+        // 1.5 mm clear does not, whatever the balls' overlap.
+        for (gap, episodes) in [(-0.0005, 1), (0.0015, 0)] {
+            let mut m = ContactMonitor::new(&arm, &world).unwrap().with_shape(25, 0.01);
+            // The rod's axis, parallel to the ball's centre row, at the
+            // ball's radius plus its own plus the gap.
+            let dx = 0.03 + gap;
+            m.observe_shape(0.0, &x, &rod(0.1 - dx));
+            assert_eq!(m.tally().episodes, episodes, "gap {gap}");
+        }
+    }
 }
