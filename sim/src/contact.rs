@@ -286,7 +286,12 @@ impl ContactMonitor {
         let t0 = self.prev_t;
         for k in 1..=samples {
             let s = k as f64 / samples as f64;
-            for ((out, p), q) in self.sample_shape.iter_mut().zip(&self.prev_shape).zip(shape) {
+            for ((out, p), q) in self
+                .sample_shape
+                .iter_mut()
+                .zip(&self.prev_shape)
+                .zip(shape)
+            {
                 *out = std::array::from_fn(|i| p[i] + s * (q[i] - p[i]));
             }
             shape_balls(&self.sample_shape, r, &mut self.a);
@@ -459,7 +464,9 @@ mod tests {
         assert_eq!(balls.len(), 48);
         let r = balls[0].radius_m;
         assert!(r >= 0.01 && r - 0.01 < 1.1e-3 && (r - 0.01f64.hypot(0.0046875)).abs() < 1e-12);
-        let mut m = ContactMonitor::new(&arm, &world).unwrap().with_shape(25, 0.01);
+        let mut m = ContactMonitor::new(&arm, &world)
+            .unwrap()
+            .with_shape(25, 0.01);
         let x = [0.0; 6];
         // Clear at x = 0 and x = 0.2; through the ball between (a jump of
         // 0.2 m in one observation: sampled).
@@ -470,13 +477,17 @@ mod tests {
         assert!(m.tally().deepest_m > 0.025, "{:?}", m.tally());
         // A shape of another length falls back to the state's balls: the
         // straight PCC arm at x = 0 is 80 mm clear.
-        let mut by_state = ContactMonitor::new(&arm, &world).unwrap().with_shape(25, 0.01);
+        let mut by_state = ContactMonitor::new(&arm, &world)
+            .unwrap()
+            .with_shape(25, 0.01);
         by_state.observe_shape(0.0, &x, &rod(0.1)[..10]);
         assert_eq!(by_state.tally().episodes, 0);
         // Just touching (the rod's surface 0.5 mm into the ball) counts;
         // 1.5 mm clear does not, whatever the balls' overlap.
         for (gap, episodes) in [(-0.0005, 1), (0.0015, 0)] {
-            let mut m = ContactMonitor::new(&arm, &world).unwrap().with_shape(25, 0.01);
+            let mut m = ContactMonitor::new(&arm, &world)
+                .unwrap()
+                .with_shape(25, 0.01);
             // The rod's axis, parallel to the ball's centre row, at the
             // ball's radius plus its own plus the gap.
             let dx = 0.03 + gap;

@@ -95,8 +95,7 @@ fn continuum_arm_step_with_body_rows_does_not_allocate() {
     };
     let robot = RobotConfig::ContinuumArm(ContinuumArmParams::default());
     let mut x = [0.2, -0.1, 0.3, 0.5, 0.0, -0.5];
-    let mut c =
-        Controller::with_obstacles(&robot, &config.mpc, None, Some(&rows), &x).unwrap();
+    let mut c = Controller::with_obstacles(&robot, &config.mpc, None, Some(&rows), &x).unwrap();
     let ball = [Obstacle {
         id: 0,
         shape: ObstacleShape::Sphere,

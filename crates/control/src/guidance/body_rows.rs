@@ -47,8 +47,7 @@ impl<const NX: usize> BodyPoints<NX> {
     /// Point `k`'s position and Jacobian at `x`; a non-finite point when
     /// the model gives none (the QP then falls back, counted).
     pub fn point(&self, x: &SVector<f64, NX>, k: usize) -> ([f64; 3], [[f64; NX]; 3]) {
-        (self.at)(&x.data.0[0], body_fraction(k))
-            .unwrap_or(([f64::NAN; 3], [[f64::NAN; NX]; 3]))
+        (self.at)(&x.data.0[0], body_fraction(k)).unwrap_or(([f64::NAN; 3], [[f64::NAN; NX]; 3]))
     }
 
     /// The keep-out row of point `(p, jac)` against a centre (an axis when
@@ -67,9 +66,8 @@ impl<const NX: usize> BodyPoints<NX> {
         let dist = d.norm();
         // At the centre any direction is a descent direction: push along x.
         let n = if dist > 1e-9 { d / dist } else { Vector3::x() };
-        let gradient = SVector::<f64, NX>::from_fn(|c, _| {
-            n.x * jac[0][c] + n.y * jac[1][c] + n.z * jac[2][c]
-        });
+        let gradient =
+            SVector::<f64, NX>::from_fn(|c, _| n.x * jac[0][c] + n.y * jac[1][c] + n.z * jac[2][c]);
         ConstraintRow {
             value: dist,
             gradient,
