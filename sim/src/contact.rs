@@ -123,6 +123,42 @@ fn push_balls(body: &Body, pose: &Pose, out: &mut Vec<Ball>) {
     }
 }
 
+/// Samples between two placements of the same balls: no ball moves more
+/// than half its radius per sample.
+fn samples_between(a: &[Ball], b: &[Ball]) -> usize {
+    let mut samples = 1usize;
+    for (p, q) in a.iter().zip(b) {
+        let n = ((q.center - p.center).norm() / (0.5 * p.radius_m)).ceil();
+        // NaN and huge values fall to the cap (`as` saturates, NaN -> 0).
+        samples = samples.max((n as usize).min(MAX_SAMPLES));
+    }
+    samples
+}
+
+/// Balls covering a rod of `radius_m` through `nodes` (base to tip; the
+/// clamped base node excluded) into `out` (cleared first): one at each
+/// element's middle and one at its outer node, `e / 2` apart on an element
+/// of length `e`, each of radius `sqrt(r^2 + (e/4)^2)`, so that
+/// neighbours' spheres meet around the rod's surface between them: the
+/// union covers the rod, over by at most `sqrt(r^2 + (e/4)^2) - r` (1 mm
+/// for the 10 mm rod in 24 elements of 18.75 mm).
+pub fn shape_balls(nodes: &[[f64; 3]], radius_m: f64, out: &mut Vec<Ball>) {
+    out.clear();
+    for w in nodes.windows(2) {
+        let (p, q) = (Point3::from(w[0]), Point3::from(w[1]));
+        let e = (q - p).norm();
+        let radius = radius_m.hypot(0.25 * e);
+        out.push(Ball {
+            center: p + 0.5 * (q - p),
+            radius_m: radius,
+        });
+        out.push(Ball {
+            center: q,
+            radius_m: radius,
+        });
+    }
+}
+
 /// Whether the ground is an obstacle for `robot` (free-flying bodies only).
 pub fn ground_counts(robot: &RobotConfig) -> bool {
     matches!(robot, RobotConfig::Quadrotor(_))
@@ -169,6 +205,13 @@ pub struct ContactMonitor {
     b: Vec<Ball>,
     in_contact: bool,
     tally: ContactTally,
+    /// A deformable body's true shape (`with_shape`): its node count (0:
+    /// none, the state's balls count), the rod's radius, the previous
+    /// and the sampled shape.
+    shape_points: usize,
+    shape_radius_m: f64,
+    prev_shape: Vec<[f64; 3]>,
+    sample_shape: Vec<[f64; 3]>,
 }
 
 impl ContactMonitor {
@@ -200,7 +243,66 @@ impl ContactMonitor {
             b: Vec::with_capacity(MAX_BALLS),
             in_contact: false,
             tally: ContactTally::default(),
+            shape_points: 0,
+            shape_radius_m: 0.0,
+            prev_shape: Vec::new(),
+            sample_shape: Vec::new(),
         })
+    }
+
+    /// Counts contacts of a deformable body's true shape (`points` nodes,
+    /// base to tip, of a rod of `radius_m`: the plant's `shape_points`)
+    /// given to [`Self::observe_shape`] instead of the balls of its
+    /// controller-model state. No effect for fewer than 2 points.
+    pub fn with_shape(mut self, points: usize, radius_m: f64) -> Self {
+        if points >= 2 && radius_m.is_finite() && radius_m >= 0.0 {
+            self.shape_points = points;
+            self.shape_radius_m = radius_m;
+            self.prev_shape = vec![[0.0; 3]; points];
+            self.sample_shape = vec![[0.0; 3]; points];
+            let balls = 2 * (points - 1);
+            self.a.reserve(balls);
+            self.b.reserve(balls);
+        }
+        self
+    }
+
+    /// As [`Self::observe`], from the body's true shape `shape` when the
+    /// monitor was built for one of its length ([`Self::with_shape`]);
+    /// otherwise from the state `x`. The nodes move linearly between two
+    /// observations, sampled as the balls are in `observe`.
+    pub fn observe_shape(&mut self, t_secs: f64, x: &[f64], shape: &[[f64; 3]]) {
+        if self.shape_points == 0 || shape.len() != self.shape_points {
+            return self.observe(t_secs, x);
+        }
+        let r = self.shape_radius_m;
+        if !self.started {
+            self.started = true;
+            self.prev_shape.copy_from_slice(shape);
+            self.prev_t = t_secs;
+            shape_balls(shape, r, &mut self.a);
+            self.check_balls(t_secs);
+            return;
+        }
+        shape_balls(&self.prev_shape, r, &mut self.a);
+        shape_balls(shape, r, &mut self.b);
+        let samples = samples_between(&self.a, &self.b);
+        let t0 = self.prev_t;
+        for k in 1..=samples {
+            let s = k as f64 / samples as f64;
+            for ((out, p), q) in self
+                .sample_shape
+                .iter_mut()
+                .zip(&self.prev_shape)
+                .zip(shape)
+            {
+                *out = std::array::from_fn(|i| p[i] + s * (q[i] - p[i]));
+            }
+            shape_balls(&self.sample_shape, r, &mut self.a);
+            self.check_balls(t0 + s * (t_secs - t0));
+        }
+        self.prev_shape.copy_from_slice(shape);
+        self.prev_t = t_secs;
     }
 
     /// The true state `x` at `t_secs`; the motion from the previous
@@ -218,12 +320,7 @@ impl ContactMonitor {
         }
         body_balls(&self.robot, &self.prev, &mut self.a);
         body_balls(&self.robot, x, &mut self.b);
-        let mut samples = 1usize;
-        for (p, q) in self.a.iter().zip(&self.b) {
-            let n = ((q.center - p.center).norm() / (0.5 * p.radius_m)).ceil();
-            // NaN and huge values fall to the cap (`as` saturates, NaN -> 0).
-            samples = samples.max((n as usize).min(MAX_SAMPLES));
-        }
+        let samples = samples_between(&self.a, &self.b);
         let t0 = self.prev_t;
         for k in 1..=samples {
             let s = k as f64 / samples as f64;
@@ -242,6 +339,11 @@ impl ContactMonitor {
 
     fn check(&mut self, t_secs: f64, x: &[f64]) {
         body_balls(&self.robot, x, &mut self.a);
+        self.check_balls(t_secs);
+    }
+
+    /// Contact of the balls in `a` at `t_secs`.
+    fn check_balls(&mut self, t_secs: f64) {
         let mut deepest = 0.0_f64;
         let mut with: Option<usize> = None; // usize::MAX: the ground
         for ball in &self.a {
@@ -388,6 +490,60 @@ mod tests {
             m.observe(0.15, &state([f64::NAN, 0.0, 2.0]));
             m.observe(0.2, &[0.0; 3]);
             assert_eq!(m.tally().episodes, 0);
+        }
+    }
+
+    /// A deformable body counts by its true shape, not by the balls of
+    /// its controller-model state: a straight rod swept sideways through a
+    /// ball its PCC state (hanging straight, untouched) never reaches is
+    /// one episode, its depth the rod's; the balls cover the rod to its
+    /// radius and no more than a millimetre beyond.
+    #[test]
+    fn a_rod_counts_by_its_true_shape() {
+        use recede_model::robots::ContinuumArmParams;
+        let arm = RobotConfig::ContinuumArm(ContinuumArmParams::default());
+        let world: WorldConfig = toml::from_str(
+            r#"objects = [{ name = "ball", shape = { kind = "sphere", center_m = [0.1, 0.0, -0.2], radius_m = 0.02 } }]"#,
+        )
+        .unwrap();
+        // 24 elements of 18.75 mm, hanging at x = dx.
+        let rod = |dx: f64| -> Vec<[f64; 3]> {
+            (0..=24).map(|i| [dx, 0.0, -0.01875 * i as f64]).collect()
+        };
+        let mut balls = Vec::new();
+        shape_balls(&rod(0.0), 0.01, &mut balls);
+        assert_eq!(balls.len(), 48);
+        let r = balls[0].radius_m;
+        assert!(r >= 0.01 && r - 0.01 < 1.1e-3 && (r - 0.01f64.hypot(0.0046875)).abs() < 1e-12);
+        let mut m = ContactMonitor::new(&arm, &world)
+            .unwrap()
+            .with_shape(25, 0.01);
+        let x = [0.0; 6];
+        // Clear at x = 0 and x = 0.2; through the ball between (a jump of
+        // 0.2 m in one observation: sampled).
+        m.observe_shape(0.0, &x, &rod(0.0));
+        m.observe_shape(0.1, &x, &rod(0.2));
+        assert_eq!(m.tally().episodes, 1);
+        assert_eq!(m.tally().first_with.as_deref(), Some("ball"));
+        assert!(m.tally().deepest_m > 0.025, "{:?}", m.tally());
+        // A shape of another length falls back to the state's balls: the
+        // straight PCC arm at x = 0 is 80 mm clear.
+        let mut by_state = ContactMonitor::new(&arm, &world)
+            .unwrap()
+            .with_shape(25, 0.01);
+        by_state.observe_shape(0.0, &x, &rod(0.1)[..10]);
+        assert_eq!(by_state.tally().episodes, 0);
+        // Just touching (the rod's surface 0.5 mm into the ball) counts;
+        // 1.5 mm clear does not, whatever the balls' overlap.
+        for (gap, episodes) in [(-0.0005, 1), (0.0015, 0)] {
+            let mut m = ContactMonitor::new(&arm, &world)
+                .unwrap()
+                .with_shape(25, 0.01);
+            // The rod's axis, parallel to the ball's centre row, at the
+            // ball's radius plus its own plus the gap.
+            let dx = 0.03 + gap;
+            m.observe_shape(0.0, &x, &rod(0.1 - dx));
+            assert_eq!(m.tally().episodes, episodes, "gap {gap}");
         }
     }
 }

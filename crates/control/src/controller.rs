@@ -8,7 +8,7 @@ use recede_mpc::{Mpc, MpcConfig, MpcError, StageConstraints, StepReport, UpdateE
 use recede_msg::Obstacle;
 use thiserror::Error;
 
-use crate::guidance::{BodyExtent, ObstacleConstraintConfig, ObstacleConstraints};
+use crate::guidance::{BodyExtent, BodyPoints, ObstacleConstraintConfig, ObstacleConstraints};
 use crate::recovery::{position_governor, Governor, Recovery};
 use crate::residual::{Adaptation, ResidualConfig, ResidualModel, ResidualStats};
 use crate::ControllerConfig;
@@ -323,8 +323,15 @@ fn build_robot<R: Recovery<NX, NU> + Send + Sync + 'static, const NX: usize, con
     x0: &[f64],
 ) -> Result<Box<RobotController<R, NX, NU, ObstacleConstraints<NX>>>, ControlError> {
     let config = with_defaults(config, robot.input_bounds(), R::GOVERNOR);
+    let points = BodyPoints::new(move |x, f| robot.body_point(x, f));
     let constraints = match R::POSITION_STATES {
-        0 => ObstacleConstraints::disabled(0, 0),
+        // A deformable body fixed to its base: rows on its points.
+        0 => match (obstacles, points) {
+            (Some(c), Some(points)) if NX >= 3 => {
+                ObstacleConstraints::new(c, 0, 3)?.with_points(Some(points))
+            }
+            _ => ObstacleConstraints::disabled(0, 0),
+        },
         dims => keep_out(
             BodyExtent::new(robot.body(), move |x| robot.pose(x)),
             obstacles,
@@ -469,7 +476,8 @@ impl Controller {
 
     /// As [`Self::with_residual`], and for the robots that move among
     /// obstacles (quadrotor, ground robot) `obstacles` soft keep-out rows
-    /// per node ([`Self::set_obstacles`] fills them between steps); none
+    /// per node (for a deformable body, the continuum arm, one per point
+    /// along it and obstacle: `guidance::BodyPoints`) ([`Self::set_obstacles`] fills them between steps); none
     /// when `None`.
     pub fn with_obstacles(
         robot: &RobotConfig,
@@ -485,11 +493,11 @@ impl Controller {
     /// Replaces the obstacles the plan keeps clear of with the nearest of
     /// `obstacles` to `position` (as many as the controller has rows for;
     /// see [`Self::with_obstacles`]); they enter at the next preparation.
-    /// False for robots without obstacle rows (cart-pole, arm). Allocates
-    /// nothing.
+    /// False for robots without obstacle rows (cart-pole, rigid arm, a
+    /// continuum arm built without them). Allocates nothing.
     pub fn set_obstacles(&mut self, obstacles: &[Obstacle], position: &Vector3<f64>) -> bool {
         each!(self, m => {
-            if !moves_among_obstacles(m) {
+            if !moves_among_obstacles(m) && !m.mpc.constraints_mut().on_body_points() {
                 return false;
             }
             m.mpc.constraints_mut().set_obstacles(obstacles, position);

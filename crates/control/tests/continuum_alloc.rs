@@ -69,3 +69,58 @@ fn model_input_circle_samples_without_allocating() {
         assert!(u.iter().any(|v| *v > 1.0), "no tension at {t} s: {u:?}");
     }
 }
+
+/// With keep-out rows on the body's points and a ball set between steps
+/// (`set_obstacles`, as guidance does every step), a step allocates
+/// nothing and the rows are there: the controller accepts the obstacle.
+#[test]
+fn continuum_arm_step_with_body_rows_does_not_allocate() {
+    use nalgebra::Vector3;
+    use recede_control::guidance::ObstacleConstraintConfig;
+    use recede_msg::{Obstacle, ObstacleShape};
+    let config: ControllerConfig = toml::from_str(
+        "horizon_steps = 15\ndt_secs = 0.02\nrk4_substeps = 2\n\
+         state_weights = [10.0, 10.0, 10.0, 0.1, 0.1, 0.1]\n\
+         input_weights = [0.3, 0.3, 0.03, 0.03, 0.03, 0.03]\n",
+    )
+    .unwrap();
+    let rows = ObstacleConstraintConfig {
+        max_obstacles: 1,
+        margin_m: 0.02,
+        uncertainty_sigmas: 0.0,
+        penalty_l1: 1e4,
+        penalty_l2: 1e6,
+        known_obstacles: true,
+        ..ObstacleConstraintConfig::default()
+    };
+    let robot = RobotConfig::ContinuumArm(ContinuumArmParams::default());
+    let mut x = [0.2, -0.1, 0.3, 0.5, 0.0, -0.5];
+    let mut c = Controller::with_obstacles(&robot, &config.mpc, None, Some(&rows), &x).unwrap();
+    let ball = [Obstacle {
+        id: 0,
+        shape: ObstacleShape::Sphere,
+        position_m: Vector3::new(-0.04, 0.0, -0.2),
+        radius_m: 0.012,
+        position_std_m: 0.0,
+        radius_std_m: 0.0,
+        hits: 1,
+        last_seen_secs: 0.0,
+    }];
+    c.set_constant_reference(&[-1.0, 3.0, 3.0, 0.0, 0.0, 0.0], &[0.0; 6])
+        .unwrap();
+    let mut u = [0.0; 6];
+    assert!(c.set_obstacles(&ball, &Vector3::zeros()));
+    c.step(&x, &mut u).unwrap();
+    for k in 0..5 {
+        x[0] -= 0.05;
+        let (n, report) = counting(|| {
+            assert!(c.set_obstacles(&ball, &Vector3::new(0.1, 0.0, -0.4)));
+            c.step(&x, &mut u).unwrap()
+        });
+        assert_eq!(n, 0, "step {k}: {report:?}");
+        assert_eq!(report.outcome, StepOutcome::Solved, "step {k}: {report:?}");
+    }
+    // Without rows the arm's controller takes no obstacle.
+    let mut plain = Controller::from_config(&robot, &config, &x).unwrap();
+    assert!(!plain.set_obstacles(&ball, &Vector3::zeros()));
+}

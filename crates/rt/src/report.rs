@@ -36,6 +36,9 @@ pub struct StepRecord<'a> {
     /// Distance from the robot's body origin to the nearest obstacle, m
     /// (infinite without obstacles or when the world does not know it).
     pub clearance_m: f64,
+    /// A deformable body's true shape at the control instant, base to tip
+    /// ([`crate::World::true_shape`]; empty for a rigid body).
+    pub true_shape: &'a [[f64; 3]],
 }
 
 /// Sees every control step on the world task.

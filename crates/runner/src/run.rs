@@ -287,11 +287,12 @@ fn run_scenario(
     // The recording first: a sink that cannot be written stops us here.
     let recorder = options.recording.open(&s.name)?;
     let perceiving = matches!(f.estimator, EstimatorConfig::Ekf(_));
+    let known = f.perception.constraints.known_obstacles;
     let controller = Controller::with_obstacles(
         &f.robot,
         &f.controller.mpc,
         f.controller.residual.as_ref(),
-        perceiving.then_some(&f.perception.constraints),
+        (perceiving || known).then_some(&f.perception.constraints),
         &s.initial_state,
     )
     .context("building the controller")?;
@@ -300,7 +301,10 @@ fn run_scenario(
     let sensor_infos: Vec<_> = sim.sensors().cloned().collect();
     // What perception sees reaches the controller inside the estimate;
     // guidance turns it into keep-out rows and the approach to a target.
-    let guidance = Guidance::new(&f.robot, f.perception.approach.as_ref());
+    let mut guidance = Guidance::new(&f.robot, f.perception.approach.as_ref());
+    if known {
+        guidance = guidance.with_known_obstacles(scenario.known_obstacles()?);
+    }
     let mut policy = ControlPolicy::new(controller, f.reference.clone(), guidance);
     policy.keep_split((duration / scenario.period_secs()).ceil() as usize + 2);
     let mut truth = TruthEstimator::new(nx);
@@ -370,7 +374,12 @@ fn run_scenario(
         state_sq: vec![0.0; nx],
         effort: 0.0,
         steps: 0,
-        safety: SafetyScore::new(&f.robot, &f.controller.mpc, &f.world).context("[world]")?,
+        safety: SafetyScore::new(&f.robot, &f.controller.mpc, &f.world)
+            .context("[world]")?
+            .with_shape(
+                sim.plant().shape_points().len(),
+                sim.plant().shape_radius_m(),
+            ),
         inner: None,
         progress,
     };

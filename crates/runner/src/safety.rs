@@ -128,9 +128,17 @@ impl SafetyScore {
         })
     }
 
+    /// Counts contacts of a deformable body's true shape (the plant's
+    /// `points` nodes of a rod of `radius_m`) rather than of its
+    /// controller-model state's balls.
+    pub fn with_shape(mut self, points: usize, radius_m: f64) -> Self {
+        self.contact = self.contact.with_shape(points, radius_m);
+        self
+    }
+
     pub fn observe(&mut self, r: &StepRecord<'_>) {
         let x = r.true_state;
-        self.contact.observe(r.t_secs, x);
+        self.contact.observe_shape(r.t_secs, x, r.true_shape);
         let (mut hard, mut soft) = (false, false);
         for b in &mut self.bounds {
             let Some(&v) = x.get(b.index) else { continue };

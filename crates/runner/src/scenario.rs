@@ -230,6 +230,67 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// `[world]`'s objects as the controller's known obstacles
+    /// (`[perception.constraints] known_obstacles`): a ball as itself, an
+    /// upright cylinder as itself, a box as the upright cylinder around
+    /// it. Moving objects are refused (a map is static).
+    pub fn known_obstacles(&self) -> Result<Vec<recede_msg::Obstacle>> {
+        use recede_msg::{Obstacle, ObstacleShape};
+        use recede_sim::config::ShapeConfig;
+        let mut out = Vec::new();
+        for (i, o) in self.file.world.objects.iter().enumerate() {
+            if o.path.is_some() {
+                bail!(
+                    "[world] objects[{i}] (`{}`): expected a static object for a known obstacle, found a `path`",
+                    o.name
+                );
+            }
+            let (shape, centre, radius) = match &o.shape {
+                ShapeConfig::Sphere { center_m, radius_m } => {
+                    (ObstacleShape::Sphere, *center_m, *radius_m)
+                }
+                ShapeConfig::Cylinder {
+                    center_m,
+                    radius_m,
+                    height_m,
+                } => (
+                    ObstacleShape::Cylinder {
+                        top_m: center_m[2] + 0.5 * height_m,
+                    },
+                    *center_m,
+                    *radius_m,
+                ),
+                ShapeConfig::Box {
+                    center_m, size_m, ..
+                } => (
+                    ObstacleShape::Cylinder {
+                        top_m: center_m[2] + 0.5 * size_m[2],
+                    },
+                    *center_m,
+                    0.5 * size_m[0].hypot(size_m[1]),
+                ),
+            };
+            out.push(Obstacle {
+                id: i as u32,
+                shape,
+                position_m: nalgebra::Vector3::from(centre),
+                radius_m: radius,
+                position_std_m: 0.0,
+                radius_std_m: 0.0,
+                hits: 1,
+                last_seen_secs: 0.0,
+            });
+        }
+        if out.len() > recede_msg::MAX_OBSTACLES {
+            bail!(
+                "[world] objects: expected at most {} known obstacles, found {}",
+                recede_msg::MAX_OBSTACLES,
+                out.len()
+            );
+        }
+        Ok(out)
+    }
+
     fn validate(&self) -> Result<()> {
         let f = &self.file;
         f.robot.validate().context("[robot]")?;
@@ -289,6 +350,13 @@ impl Scenario {
                 .collect();
             recede_perception::Perception::check_robot(&f.robot, &sensors)
                 .context("[estimator] kind = \"ekf\"")?;
+        }
+        if f.perception.constraints.known_obstacles {
+            f.perception
+                .validate()
+                .context("[perception.constraints] known_obstacles")?;
+            self.known_obstacles()
+                .context("[perception.constraints] known_obstacles")?;
         }
         if let Some(d) = f.timing.deadline_secs {
             if !(d.is_finite() && d > 0.0) {

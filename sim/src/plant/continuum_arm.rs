@@ -278,6 +278,10 @@ impl Plant for ContinuumArmRod {
     fn shape_points(&self) -> &[[f64; 3]] {
         &self.shape
     }
+
+    fn shape_radius_m(&self) -> f64 {
+        self.rod.params.radius_m
+    }
 }
 
 /// The PCC model on its own state with the plant's damping and payload

@@ -72,6 +72,11 @@ pub trait Plant: std::fmt::Debug + Send {
     fn shape_points(&self) -> &[[f64; 3]] {
         &[]
     }
+    /// The radius of the body through [`Self::shape_points`], m (0 for a
+    /// rigid robot): what the contact check and the clearance add to them.
+    fn shape_radius_m(&self) -> f64 {
+        0.0
+    }
 }
 
 /// A plant's command as `NU` finite numbers: the length and NaN checks every

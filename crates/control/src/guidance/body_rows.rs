@@ -1,128 +1,133 @@
-//! Keep-out rows on points along the continuum arm's body: `distance(p(x,
-//! f_k), c) >= clearance` for the points at fractions `f_k` of its length
-//! (section midpoints and ends by default), each point's position and its
-//! exact Jacobian in the curvatures from the PCC model's forward
-//! kinematics (`pcc::Frame`), linearised like the other keep-out rows. One
-//! circular obstacle in the arm's x-z plane (a cylinder along y).
-//!
-//! Not yet wired into [`crate::Controller`] (its constraint type is the
-//! position rows' [`super::ObstacleConstraints`] for every robot): a
-//! tested building block (docs/soft-robots.md).
+//! Keep-out rows on points along a deformable body (the continuum arm's):
+//! `distance(p(x, f_k), c) >= clearance` for the points at fractions `f_k`
+//! of its length, each point's position and its exact Jacobian from the
+//! robot's model (`Robot::body_point`: the PCC forward kinematics for the
+//! arm), linearised like the position rows. [`super::ObstacleConstraints`]
+//! carries them ([`super::ObstacleConstraints::with_points`]) in place of
+//! its position rows, one row per point and obstacle slot: the same soft
+//! rows with slacks, filled by the same `Controller::set_obstacles`.
 
-use nalgebra::SVector;
-use recede_model::robots::continuum_arm::{NS, NX};
-use recede_model::robots::{pcc, ContinuumArm};
-use recede_mpc::{BoundedSides, ConstraintRow, SoftPenalty, StageConstraints};
+use std::fmt;
+use std::sync::Arc;
 
-/// Body points: the three section midpoints and ends, base to tip.
-pub const BODY_FRACTIONS: [f64; 6] = [1.0 / 6.0, 2.0 / 6.0, 3.0 / 6.0, 4.0 / 6.0, 5.0 / 6.0, 1.0];
+use nalgebra::{SVector, Vector3};
+use recede_mpc::ConstraintRow;
 
-/// A circle in the x-z plane the body keeps out of: centre `(x, z)`, m,
-/// and the clearance kept from it (radius plus the arm's own radius plus
-/// a margin), m.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BodyObstacle {
-    pub centre_m: [f64; 2],
-    pub clearance_m: f64,
+/// Points held clear per obstacle: every twelfth of the length, base
+/// excluded (clamped), tip included. On the 0.45 m arm they are 37.5 mm
+/// apart, so a chord between two points at the clearance `C` passes the
+/// centre no nearer than `sqrt(C^2 - 18.75^2 mm^2)` (52 of 55 mm).
+pub const BODY_POINTS: usize = 12;
+
+/// The fraction of the length of point `k` (0-based), base to tip.
+pub fn body_fraction(k: usize) -> f64 {
+    (k + 1) as f64 / BODY_POINTS as f64
 }
 
-/// Soft keep-out rows on [`BODY_FRACTIONS`] of the arm; inactive (infinite
-/// bounds, same sparsity) without an obstacle.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ArmBodyKeepOut {
-    arm: ContinuumArm,
-    obstacle: Option<BodyObstacle>,
-    penalty: SoftPenalty,
+/// A point at a fraction of the body's length and its Jacobian (rows x,
+/// y, z) at a state.
+type PointOf<const NX: usize> =
+    Arc<dyn Fn(&[f64; NX], f64) -> Option<([f64; 3], [[f64; NX]; 3])> + Send + Sync>;
+
+/// Where the deformable body's points are at a state. Built once at setup.
+#[derive(Clone)]
+pub struct BodyPoints<const NX: usize> {
+    at: PointOf<NX>,
 }
 
-impl ArmBodyKeepOut {
-    pub fn new(arm: ContinuumArm, penalty: SoftPenalty) -> Self {
-        Self {
-            arm,
-            obstacle: None,
-            penalty,
-        }
+impl<const NX: usize> BodyPoints<NX> {
+    /// `None` for a rigid body (`at` gives no point).
+    pub fn new(
+        at: impl Fn(&[f64; NX], f64) -> Option<([f64; 3], [[f64; NX]; 3])> + Send + Sync + 'static,
+    ) -> Option<Self> {
+        at(&[0.0; NX], 1.0)?;
+        Some(Self { at: Arc::new(at) })
     }
 
-    pub fn set_obstacle(&mut self, obstacle: Option<BodyObstacle>) {
-        self.obstacle = obstacle;
+    /// Point `k`'s position and Jacobian at `x`; a non-finite point when
+    /// the model gives none (the QP then falls back, counted).
+    pub fn point(&self, x: &SVector<f64, NX>, k: usize) -> ([f64; 3], [[f64; NX]; 3]) {
+        (self.at)(&x.data.0[0], body_fraction(k)).unwrap_or(([f64::NAN; 3], [[f64::NAN; NX]; 3]))
     }
 
-    /// World `(x, z)` of the point at fraction `f` and its Jacobian in the
-    /// curvatures (rows x, z).
-    pub fn point(&self, x: &SVector<f64, NX>, f: f64) -> ([f64; 2], [[f64; NS]; 2]) {
-        let p = &self.arm.params;
-        let q = SVector::<f64, NS>::from_fn(|i, _| x[i]);
-        let qd = SVector::<f64, NS>::zeros();
-        let l = pcc::section_length(p, NS);
-        let s = f.clamp(0.0, 1.0) * p.length_m;
-        let mut frame = pcc::Frame::<f64, NS>::base(p);
-        for j in 0..NS {
-            let start = j as f64 * l;
-            if s <= start + l || j == NS - 1 {
-                frame = frame.along(&q, &qd, j, (s - start).clamp(0.0, l));
-                break;
-            }
-            frame = frame.along(&q, &qd, j, l);
+    /// The keep-out row of point `(p, jac)` against a centre (an axis when
+    /// `planar`: horizontal distance) with its clearance.
+    pub fn row(
+        p: &[f64; 3],
+        jac: &[[f64; NX]; 3],
+        centre: &Vector3<f64>,
+        clearance: f64,
+        planar: bool,
+    ) -> ConstraintRow<NX> {
+        let mut d = Vector3::new(p[0] - centre.x, p[1] - centre.y, p[2] - centre.z);
+        if planar {
+            d.z = 0.0;
         }
-        let jac = std::array::from_fn(|r| std::array::from_fn(|c| frame.jacobian[(r, c)]));
-        (frame.position, jac)
+        let dist = d.norm();
+        // At the centre any direction is a descent direction: push along x.
+        let n = if dist > 1e-9 { d / dist } else { Vector3::x() };
+        let gradient =
+            SVector::<f64, NX>::from_fn(|c, _| n.x * jac[0][c] + n.y * jac[1][c] + n.z * jac[2][c]);
+        ConstraintRow {
+            value: dist,
+            gradient,
+            lower: clearance,
+            upper: f64::INFINITY,
+        }
     }
 }
 
-impl StageConstraints<NX> for ArmBodyKeepOut {
-    fn rows(&self) -> usize {
-        BODY_FRACTIONS.len()
+impl<const NX: usize> fmt::Debug for BodyPoints<NX> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BodyPoints")
+            .field("points", &BODY_POINTS)
+            .finish_non_exhaustive()
     }
+}
 
-    fn soft_penalty(&self, _row: usize) -> Option<SoftPenalty> {
-        Some(self.penalty)
-    }
-
-    fn bounded_sides(&self, _row: usize) -> BoundedSides {
-        BoundedSides::Lower
-    }
-
-    fn evaluate(
-        &self,
-        _node: usize,
-        _time_secs: f64,
-        x: &SVector<f64, NX>,
-        out: &mut [ConstraintRow<NX>],
-    ) {
-        for (row, &f) in out.iter_mut().zip(&BODY_FRACTIONS) {
-            let Some(o) = self.obstacle else {
-                *row = ConstraintRow::INACTIVE;
-                continue;
-            };
-            let (pos, jac) = self.point(x, f);
-            let d = [pos[0] - o.centre_m[0], pos[1] - o.centre_m[1]];
-            let dist = d[0].hypot(d[1]);
-            // At the centre any direction is a descent direction: push along x.
-            let n = if dist > 1e-9 {
-                [d[0] / dist, d[1] / dist]
-            } else {
-                [1.0, 0.0]
-            };
-            let mut gradient = SVector::<f64, NX>::zeros();
-            for c in 0..NS {
-                gradient[c] = n[0] * jac[0][c] + n[1] * jac[1][c];
-            }
-            *row = ConstraintRow {
-                value: dist,
-                gradient,
-                lower: o.clearance_m,
-                upper: f64::INFINITY,
-            };
-        }
+impl<const NX: usize> PartialEq for BodyPoints<NX> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.at, &other.at)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::guidance::{ObstacleConstraintConfig, ObstacleConstraints};
+    use recede_model::robots::continuum_arm::NX;
+    use recede_model::robots::{ContinuumArm, Robot};
+    use recede_mpc::StageConstraints;
+    use recede_msg::{Obstacle, ObstacleShape};
 
-    fn rows_at(k: &ArmBodyKeepOut, x: &SVector<f64, NX>) -> Vec<ConstraintRow<NX>> {
+    fn arm_rows(obstacle: Option<([f64; 3], f64)>) -> ObstacleConstraints<NX> {
+        let arm = ContinuumArm::default();
+        let config = ObstacleConstraintConfig {
+            max_obstacles: 1,
+            margin_m: 0.015,
+            uncertainty_sigmas: 0.0,
+            ..ObstacleConstraintConfig::default()
+        };
+        let mut rows = ObstacleConstraints::<NX>::new(&config, 0, 3)
+            .unwrap()
+            .with_points(BodyPoints::new(move |x, f| arm.body_point(x, f)));
+        if let Some((c, r)) = obstacle {
+            let o = Obstacle {
+                id: 0,
+                shape: ObstacleShape::Sphere,
+                position_m: Vector3::from(c),
+                radius_m: r,
+                position_std_m: 0.0,
+                radius_std_m: 0.0,
+                hits: 1,
+                last_seen_secs: 0.0,
+            };
+            rows.set_obstacles(&[o], &Vector3::zeros());
+        }
+        rows
+    }
+
+    fn rows_at(k: &ObstacleConstraints<NX>, x: &SVector<f64, NX>) -> Vec<ConstraintRow<NX>> {
         let mut out = vec![ConstraintRow::INACTIVE; k.rows()];
         k.evaluate(1, 0.0, x, &mut out);
         out
@@ -134,30 +139,24 @@ mod tests {
     #[test]
     fn rows_match_finite_differences() {
         let arm = ContinuumArm::default();
-        let mut k = ArmBodyKeepOut::new(
-            arm,
-            SoftPenalty {
-                l1: 200.0,
-                l2: 2000.0,
-            },
-        );
         let x = SVector::<f64, NX>::from([1.9, 3.1, 2.9, 0.4, -0.2, 0.1]);
-        assert!(rows_at(&k, &x)
+        let empty = arm_rows(None);
+        assert_eq!(empty.rows(), BODY_POINTS);
+        assert!(rows_at(&empty, &x)
             .iter()
             .all(|r| *r == ConstraintRow::INACTIVE));
-        k.set_obstacle(Some(BodyObstacle {
-            centre_m: [0.1, -0.2],
-            clearance_m: 0.03,
-        }));
-        for &f in &BODY_FRACTIONS {
-            let (p, _) = k.point(&x, f);
-            let q = arm.point_at(&x, f);
+        let k = arm_rows(Some(([0.1, 0.0, -0.2], 0.015)));
+        let points = BodyPoints::new(move |x, f| arm.body_point(x, f)).unwrap();
+        for i in 0..BODY_POINTS {
+            let (p, _) = points.point(&x, i);
+            let q = arm.point_at(&x, body_fraction(i));
             assert!(
-                (p[0] - q[0]).abs() < 1e-12 && (p[1] - q[1]).abs() < 1e-12,
-                "{f}"
+                (p[0] - q[0]).abs() < 1e-12 && p[1] == 0.0 && (p[2] - q[1]).abs() < 1e-12,
+                "{i}"
             );
         }
         let rows = rows_at(&k, &x);
+        assert!(rows.iter().all(|r| r.lower == 0.03), "{rows:?}");
         let h = 1e-6;
         for i in 0..NX {
             let (mut a, mut b) = (x, x);
@@ -175,39 +174,29 @@ mod tests {
         }
     }
 
-    /// A circle beside the straight hanging arm's middle is violated by
-    /// the body point there and no other (the tip row alone would not see
-    /// it), and a small step in the curvatures along the violated row's
-    /// gradient moves that point out.
+    /// A ball beside the straight hanging arm's middle is violated by the
+    /// body points there and by no point near the tip (a tip row alone
+    /// would not see it), and a small step in the curvatures along a
+    /// violated row's gradient moves that point out.
     #[test]
-    fn a_circle_on_the_body_is_violated_and_the_gradient_leads_out() {
-        let arm = ContinuumArm::default();
-        let mut k = ArmBodyKeepOut::new(
-            arm,
-            SoftPenalty {
-                l1: 200.0,
-                l2: 2000.0,
-            },
-        );
+    fn a_ball_on_the_body_is_violated_and_the_gradient_leads_out() {
         // Straight down: the point at half length is at (0, -0.225).
-        k.set_obstacle(Some(BodyObstacle {
-            centre_m: [0.01, -0.225],
-            clearance_m: 0.04,
-        }));
+        let k = arm_rows(Some(([0.01, 0.0, -0.225], 0.01)));
         let x = SVector::<f64, NX>::zeros();
         let rows = rows_at(&k, &x);
         let violated: Vec<usize> = (0..k.rows())
             .filter(|&r| rows[r].value < rows[r].lower)
             .collect();
-        assert_eq!(violated, vec![2], "{rows:?}");
-        let r = &rows[2];
+        // Its neighbours, 37.5 mm along, are 39 mm from it: clear of 25.
+        assert_eq!(violated, vec![5], "{rows:?}");
+        let r = &rows[5];
         let step = r.gradient * (1e-3 / r.gradient.norm());
         let after = rows_at(&k, &(x + step));
         assert!(
-            after[2].value > r.value,
+            after[5].value > r.value,
             "{} -> {}",
             r.value,
-            after[2].value
+            after[5].value
         );
     }
 }

@@ -15,10 +15,10 @@ mod rows;
 
 use nalgebra::Vector3;
 use recede_model::robots::RobotConfig;
-use recede_msg::WorldModel;
+use recede_msg::{Obstacle, WorldModel};
 
 pub use approach::{approach_target, ApproachConfig};
-pub use body_rows::{ArmBodyKeepOut, BodyObstacle, BODY_FRACTIONS};
+pub use body_rows::{body_fraction, BodyPoints, BODY_POINTS};
 pub use rows::{BodyExtent, ObstacleConstraintConfig, ObstacleConstraints};
 
 use crate::{Controller, ReferenceConfig};
@@ -41,6 +41,20 @@ pub fn position(robot: &RobotConfig, x: &[f64]) -> Option<Vector3<f64>> {
     }
 }
 
+/// Where the keep-out rows rank obstacles from (nearest first): the
+/// position, or a deformable body's tip (the continuum arm's).
+pub fn keep_out_position(robot: &RobotConfig, x: &[f64]) -> Option<Vector3<f64>> {
+    match robot {
+        RobotConfig::ContinuumArm(p) => {
+            let x: &[f64; 6] = x.try_into().ok()?;
+            let q = nalgebra::SVector::<f64, 3>::from_fn(|i, _| x[i]);
+            let ([tx, tz], _) = recede_model::robots::pcc::point_at(p, &q, 1.0);
+            Some(Vector3::new(tx, 0.0, tz))
+        }
+        _ => position(robot, x),
+    }
+}
+
 /// Applies a world model to a controller and its reference before each
 /// step.
 #[derive(Debug, Clone)]
@@ -50,6 +64,9 @@ pub struct Guidance {
     approach: Option<ApproachConfig>,
     x_ref: Vec<f64>,
     approaching: bool,
+    /// Obstacles known from the start (`known_obstacles`), used instead
+    /// of the world model's when there are any.
+    known: Vec<Obstacle>,
 }
 
 impl Guidance {
@@ -60,7 +77,15 @@ impl Guidance {
             approach: approach.cloned(),
             x_ref: vec![0.0; nx],
             approaching: false,
+            known: Vec::new(),
         }
+    }
+
+    /// Keep-out rows on `known` obstacles (a map) instead of the perceived
+    /// ones.
+    pub fn with_known_obstacles(mut self, known: Vec<Obstacle>) -> Self {
+        self.known = known;
+        self
     }
 
     /// The obstacles of `world` nearest to the estimated position in `x`
@@ -75,8 +100,13 @@ impl Guidance {
         x: &[f64],
         world: &WorldModel,
     ) {
-        if let Some(p) = position(&self.robot, x) {
-            controller.set_obstacles(world.obstacles(), &p);
+        if let Some(p) = keep_out_position(&self.robot, x) {
+            let obstacles = if self.known.is_empty() {
+                world.obstacles()
+            } else {
+                &self.known
+            };
+            controller.set_obstacles(obstacles, &p);
         }
         let Some(a) = &self.approach else { return };
         let Some(target) = world

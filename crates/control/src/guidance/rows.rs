@@ -13,6 +13,7 @@ use recede_mpc::{BoundedSides, ConstraintRow, SoftPenalty, StageConstraints};
 use recede_msg::{Obstacle, ObstacleShape, MAX_OBSTACLES};
 use serde::{Deserialize, Serialize};
 
+use super::body_rows::{BodyPoints, BODY_POINTS};
 use crate::ControlError;
 
 /// `[perception.constraints]`: how obstacles enter the MPC.
@@ -36,6 +37,11 @@ pub struct ObstacleConstraintConfig {
     /// Slack penalty per metre of violation, and per metre squared.
     pub penalty_l1: f64,
     pub penalty_l2: f64,
+    /// The world's objects, as the scenario declares them, are known to
+    /// the controller from the start (a map) instead of perceived: for a
+    /// robot whose sensors do not see them (the continuum arm). Off by
+    /// default.
+    pub known_obstacles: bool,
 }
 
 impl Default for ObstacleConstraintConfig {
@@ -47,6 +53,7 @@ impl Default for ObstacleConstraintConfig {
             uncertainty_sigmas: 1.0,
             penalty_l1: 200.0,
             penalty_l2: 2000.0,
+            known_obstacles: false,
         }
     }
 }
@@ -140,6 +147,9 @@ pub struct ObstacleConstraints<const NX: usize> {
     config: ObstacleConstraintConfig,
     /// The body the distance is measured from (`body_extent`), or none.
     extent: Option<BodyExtent<NX>>,
+    /// A deformable body's points, each held clear instead of the position
+    /// (`with_points`), or none.
+    points: Option<BodyPoints<NX>>,
     /// Index of the state's x coordinate; y follows, then z when `dims == 3`.
     position_index: usize,
     dims: usize,
@@ -166,6 +176,7 @@ impl<const NX: usize> ObstacleConstraints<NX> {
         Ok(Self {
             config: config.clone(),
             extent: None,
+            points: None,
             position_index,
             dims,
             slots: vec![None; config.max_obstacles],
@@ -182,6 +193,7 @@ impl<const NX: usize> ObstacleConstraints<NX> {
                 ..ObstacleConstraintConfig::default()
             },
             extent: None,
+            points: None,
             position_index,
             dims,
             slots: Vec::new(),
@@ -205,6 +217,20 @@ impl<const NX: usize> ObstacleConstraints<NX> {
             }
         }
         Ok(self)
+    }
+
+    /// Holds `points` of a deformable body clear (one row per point and
+    /// obstacle) instead of the position states; `None` changes nothing.
+    pub fn with_points(mut self, points: Option<BodyPoints<NX>>) -> Self {
+        if points.is_some() {
+            self.points = points;
+        }
+        self
+    }
+
+    /// Whether the rows are on a deformable body's points.
+    pub fn on_body_points(&self) -> bool {
+        self.points.is_some()
     }
 
     pub fn config(&self) -> &ObstacleConstraintConfig {
@@ -259,7 +285,7 @@ impl<const NX: usize> ObstacleConstraints<NX> {
 
 impl<const NX: usize> StageConstraints<NX> for ObstacleConstraints<NX> {
     fn rows(&self) -> usize {
-        self.slots.len()
+        self.slots.len() * self.points.as_ref().map_or(1, |_| BODY_POINTS)
     }
 
     fn soft_penalty(&self, _row: usize) -> Option<SoftPenalty> {
@@ -281,6 +307,21 @@ impl<const NX: usize> StageConstraints<NX> for ObstacleConstraints<NX> {
         x: &SVector<f64, NX>,
         out: &mut [ConstraintRow<NX>],
     ) {
+        if let Some(points) = &self.points {
+            // Each point once, against every slot: rows point-major.
+            let mut rows = out.chunks_mut(self.slots.len().max(1));
+            for k in 0..BODY_POINTS {
+                let Some(chunk) = rows.next() else { return };
+                let (p, jac) = points.point(x, k);
+                for (row, slot) in chunk.iter_mut().zip(&self.slots) {
+                    *row = match slot {
+                        Some(s) => BodyPoints::row(&p, &jac, &s.centre, s.clearance, s.planar),
+                        None => ConstraintRow::INACTIVE,
+                    };
+                }
+            }
+            return;
+        }
         // The body's balls at the plan's attitude: one pose for every row.
         let balls = self
             .extent

@@ -295,6 +295,30 @@ impl Robot<NX, NU> for ContinuumArm {
             q2_rad: (tz - mz).atan2(tx - mx) - q1,
         }
     }
+    /// The PCC shape's point (in the x-z plane) and its exact Jacobian in
+    /// the curvatures (the frame's, `pcc::Frame`); the rates move no point.
+    fn body_point(&self, x: &[f64; NX], f: f64) -> Option<([f64; 3], [[f64; NX]; 3])> {
+        let p = &self.params;
+        let q = SVector::<f64, NS>::from_fn(|i, _| x[i]);
+        let qd = SVector::<f64, NS>::zeros();
+        let l = pcc::section_length(p, NS);
+        let s = f.clamp(0.0, 1.0) * p.length_m;
+        let mut frame = pcc::Frame::<f64, NS>::base(p);
+        for j in 0..NS {
+            let start = j as f64 * l;
+            if s <= start + l || j == NS - 1 {
+                frame = frame.along(&q, &qd, j, (s - start).clamp(0.0, l));
+                break;
+            }
+            frame = frame.along(&q, &qd, j, l);
+        }
+        let mut jac = [[0.0; NX]; 3];
+        for c in 0..NS {
+            jac[0][c] = frame.jacobian[(0, c)];
+            jac[2][c] = frame.jacobian[(1, c)];
+        }
+        Some(([frame.position[0], 0.0, frame.position[1]], jac))
+    }
     fn body(&self) -> Body {
         Body::TwoLinkArm {
             link1_length_m: 0.5 * self.params.length_m,

@@ -38,6 +38,13 @@ pub trait Robot<const NX: usize, const NU: usize>: Dynamics<NX, NU> + Copy {
     fn pose(&self, x: &[f64; NX]) -> Pose;
     /// The body's shape and size, for drawing.
     fn body(&self) -> Body;
+    /// A deformable body's point at fraction `f` of its length (world
+    /// frame, m) and its Jacobian in the state (rows x, y, z): what
+    /// keep-out rows on the whole body hold clear. `None` for a rigid body
+    /// (their rows use its position states).
+    fn body_point(&self, _x: &[f64; NX], _f: f64) -> Option<([f64; 3], [[f64; NX]; 3])> {
+        None
+    }
 }
 
 /// A robot's simple body (what the viewer draws), in metres.

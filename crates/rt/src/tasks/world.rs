@@ -178,6 +178,7 @@ impl WorldTask<'_> {
             status: cmd.map(|c| c.status),
             compute_secs: cmd.map_or(0.0, |c| c.compute_secs),
             clearance_m: clearance,
+            true_shape: self.world.true_shape(),
         });
     }
 }

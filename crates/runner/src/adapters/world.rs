@@ -169,8 +169,19 @@ impl World for SimWorld<'_> {
         Some(self.sim.true_state())
     }
 
-    /// From the body's origin.
+    /// From the body's origin; for a deformable body, from its surface
+    /// (its nodes and the middles between them, less its radius).
     fn clearance_m(&self) -> Option<f64> {
+        let plant = self.sim.plant();
+        let shape = plant.shape_points();
+        if shape.len() >= 2 {
+            let d = |p: [f64; 3]| self.sim.distance_to_nearest_obstacle(&Point3::from(p));
+            let nearest = shape.windows(2).fold(f64::INFINITY, |m, w| {
+                let mid = std::array::from_fn(|i| 0.5 * (w[0][i] + w[1][i]));
+                m.min(d(w[1])).min(d(mid))
+            });
+            return Some(nearest - plant.shape_radius_m());
+        }
         let p = self.sim.body().world_from_body.translation.vector;
         Some(self.sim.distance_to_nearest_obstacle(&Point3::from(p)))
     }

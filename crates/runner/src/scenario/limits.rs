@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Result};
 use recede_control::{InputReference, ReferenceConfig};
+use recede_model::robots::RobotConfig;
 use recede_mpc::MpcConfig;
 use recede_sim::config::{SensorConfig, SensorModelConfig};
 
@@ -129,8 +130,13 @@ pub fn check_problem_size(s: &Scenario) -> Result<()> {
     let n = c.horizon_steps as f64;
     let soft = c.state_bounds.iter().filter(|b| b.soft.is_some()).count() as f64;
     let mut rows = nu as f64 + c.state_bounds.len() as f64 + soft;
-    if let EstimatorConfig::Ekf(_) = &f.estimator {
-        rows += f.perception.constraints.max_obstacles as f64;
+    if matches!(f.estimator, EstimatorConfig::Ekf(_)) || f.perception.constraints.known_obstacles {
+        // A deformable body has a row per point along it and obstacle.
+        let per_obstacle = match f.robot {
+            RobotConfig::ContinuumArm(_) => recede_control::guidance::BODY_POINTS,
+            _ => 1,
+        };
+        rows += (f.perception.constraints.max_obstacles * per_obstacle) as f64;
     }
     let vars = n * (nu as f64 + soft);
     let bytes = 8.0 * (vars * vars + n * rows * vars + 0.5 * n * n * (nx * nu) as f64);

@@ -1,7 +1,8 @@
 //! Scenario files run end to end through the runner, in one test binary
 //! (each binary links rerun): the loop's goals, repeatability and
 //! recording (`run_loop`), the perception scenarios (`perception`), the
-//! soft cart-pole (`soft_cartpole`), the URDF arm's Cartesian circle
+//! soft cart-pole (`soft_cartpole`), the continuum arm around a ball
+//! (`soft_arm_obstacle`), the URDF arm's Cartesian circle
 //! (`arm6`), the EKF of robots brought by file (`file_ekf`), plant-step
 //! transition logs (`plant_step_log`). The fuzzing of every scenario is its
 //! own binary (`fuzz_scenarios.rs`: its panic hook sees every thread).
@@ -11,6 +12,7 @@ mod file_ekf;
 mod perception;
 mod plant_step_log;
 mod run_loop;
+mod soft_arm_obstacle;
 mod soft_arm_sensed;
 mod soft_cartpole;
 

@@ -18,7 +18,7 @@ fn load(file: &str) -> Scenario {
 }
 
 /// Entity paths of the recording and the blueprint's chunks, as text.
-fn decode(path: &std::path::Path) -> (BTreeSet<String>, String) {
+pub(crate) fn decode(path: &std::path::Path) -> (BTreeSet<String>, String) {
     let file = std::fs::File::open(path).expect("open rrd");
     let msgs: Vec<LogMsg> = DecoderApp::decode_lazy(BufReader::new(file))
         .map(|m| m.expect("decode rrd message"))
