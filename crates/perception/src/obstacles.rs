@@ -6,7 +6,7 @@
 //! All buffers are sized at construction from the sensors' resolutions and
 //! the grid; a frame only writes into them.
 
-use nalgebra::{Isometry3, Point3, Vector3};
+use nalgebra::{Isometry3, Point3, UnitQuaternion, Vector3};
 use recede_msg::{CameraIntrinsics, DepthImage, LidarScan, Obstacle, ObstacleShape};
 
 use crate::ObstacleConfig;
@@ -52,7 +52,8 @@ struct Pt {
     row: u32,
     /// Half the horizontal bearing step between this sample and its
     /// neighbours in its row, rad: where the surface's edge lies on average
-    /// beyond the outermost sample that hits it.
+    /// beyond the outermost sample that hits it. `NaN` until a cluster
+    /// that is fitted needs it ([`ObstacleMapper::fill_half_steps`]).
     half_step: f32,
     /// Its neighbour in its row to the left / right of the image is nearer
     /// (an occluder in front) or is the same surface going on beyond the
@@ -219,6 +220,18 @@ pub struct ObstacleMapper {
     /// fit reads them up to eight times; two `atan2` per pixel were 6% of
     /// the flagship's time).
     polar: Vec<(f64, f64)>,
+    /// The points' indices grouped by cluster (in point order within each)
+    /// and where each cluster's group ends: a cluster's members in one
+    /// pass over the points, not one pass per cluster.
+    by_cluster: Vec<u32>,
+    cluster_ends: Vec<u32>,
+    /// The current depth frame's camera (orientation, intrinsics, pixel
+    /// stride) for the bearing steps computed when needed; `None` for a
+    /// scan.
+    camera: Option<(UnitQuaternion<f64>, CameraIntrinsics, usize)>,
+    /// The rays' x through the sampled columns of the current depth image
+    /// (each its own division otherwise).
+    column_rays: Vec<f64>,
     bins: Vec<Bin>,
     detections: Vec<Detection>,
     tracks: Vec<Track>,
@@ -246,6 +259,10 @@ impl ObstacleMapper {
             stack: Vec::with_capacity(max_points),
             members: Vec::with_capacity(max_points),
             polar: Vec::with_capacity(max_points),
+            by_cluster: Vec::with_capacity(max_points),
+            cluster_ends: Vec::with_capacity(max_points + 1),
+            camera: None,
+            column_rays: Vec::with_capacity(max_points),
             bins: Vec::with_capacity(max_points),
             detections: Vec::with_capacity(max_points / 4 + 16),
             tracks: Vec::with_capacity(max_tracks),
@@ -301,9 +318,13 @@ impl ObstacleMapper {
         if self.points.len() == self.points.capacity() {
             return None;
         }
-        let i = ((p.x - self.origin.0) / c.cell_size_m).floor();
-        let j = ((p.y - self.origin.1) / c.cell_size_m).floor();
-        if !(i >= 0.0 && j >= 0.0 && (i as usize) < self.side && (j as usize) < self.side) {
+        // (`floor` is a libm call on this target; for a non-negative
+        // coordinate truncation is the same, and `x < side` is
+        // `floor(x) < side`.)
+        let i = (p.x - self.origin.0) / c.cell_size_m;
+        let j = (p.y - self.origin.1) / c.cell_size_m;
+        let side = self.side as f64;
+        if !(i >= 0.0 && j >= 0.0 && i < side && j < side) {
             return None;
         }
         Some(j as usize * self.side + i as usize)
@@ -372,14 +393,29 @@ impl ObstacleMapper {
     /// Clusters the frame's points and fits them, seen from `eye`;
     /// `angular_resolution_rad` is the angle between neighbouring samples.
     fn fit(&mut self, eye: &Vector3<f64>, angular_resolution_rad: f64) {
-        let clusters = self.label();
+        let clusters = self.label() as usize;
+        // Counting sort by cluster: `cluster_ends[l]` counts, then starts,
+        // then (after the scatter) ends the group of cluster `l`.
+        self.cluster_ends.clear();
+        self.cluster_ends.resize(clusters + 1, 0);
+        for pt in &self.points {
+            self.cluster_ends[self.cells[pt.cell as usize].label as usize] += 1;
+        }
+        let mut start = 0;
+        for end in &mut self.cluster_ends {
+            (start, *end) = (start + *end, start);
+        }
+        self.by_cluster.clear();
+        self.by_cluster.resize(self.points.len(), 0);
+        for (k, pt) in self.points.iter().enumerate() {
+            let next = &mut self.cluster_ends[self.cells[pt.cell as usize].label as usize];
+            self.by_cluster[*next as usize] = k as u32;
+            *next += 1;
+        }
         for label in 1..=clusters {
+            let group = self.cluster_ends[label - 1] as usize..self.cluster_ends[label] as usize;
             self.members.clear();
-            for (k, pt) in self.points.iter().enumerate() {
-                if self.cells[pt.cell as usize].label == label {
-                    self.members.push(k as u32);
-                }
-            }
+            self.members.extend_from_slice(&self.by_cluster[group]);
             // Too small, or cut by the image's side (its width, and so its
             // radius and centre, unknown): wait for a better view.
             if self.members.len() < self.config.min_points as usize
@@ -387,7 +423,22 @@ impl ObstacleMapper {
             {
                 continue;
             }
+            self.fill_half_steps();
             self.fit_cluster(eye, angular_resolution_rad);
+        }
+    }
+
+    /// Computes the bearing step of the members that have none yet (a
+    /// depth image's points): asked only for clusters that are fitted.
+    fn fill_half_steps(&mut self) {
+        let Some((rotation, k, stride)) = self.camera else {
+            return;
+        };
+        for &m in &self.members {
+            let pt = &mut self.points[m as usize];
+            if pt.half_step.is_nan() {
+                pt.half_step = half_step(&rotation, &k, stride, pt.column, pt.row) as f32;
+            }
         }
     }
 
@@ -761,26 +812,30 @@ impl ObstacleMapper {
         let max_range = self.config.max_range_m;
         let last_u = (w - 1) / stride * stride;
         self.edge_rows = Some((0, ((h - 1) / stride * stride) as u32));
+        self.camera = Some((world_from_camera.rotation, *k, stride));
+        // A ray's x depends on its column alone, its y on its row.
+        let cached = w.div_ceil(stride) <= self.column_rays.capacity();
+        self.column_rays.clear();
+        if cached {
+            let columns = (0..w).step_by(stride).map(|u| k.ray(u as u32, 0).x);
+            self.column_rays.extend(columns);
+        }
         for v in (0..h).step_by(stride) {
-            for u in (0..w).step_by(stride) {
+            let ray_y = k.ray(0, v as u32).y;
+            for (c, u) in (0..w).step_by(stride).enumerate() {
                 let z = image.data[v * w + u] as f64;
                 if !(z.is_finite() && z > 0.0 && z <= max_range) {
                     continue;
                 }
-                let ray = k.ray(u as u32, v as u32);
+                let ray_x = match cached {
+                    true => self.column_rays[c],
+                    false => k.ray(u as u32, 0).x,
+                };
+                let ray = Vector3::new(ray_x, ray_y, 1.0);
                 let p = world_from_camera * Point3::from(ray * z);
                 let Some(cell) = self.cell_of(&p.coords) else {
                     continue;
                 };
-                // The bearings half a stride to either side: a pitched
-                // camera's columns fan out, and off the optical axis a
-                // pixel spans a smaller angle.
-                let side = Vector3::new(0.5 * stride as f64 / k.fx_px, 0.0, 0.0);
-                let (a, b) = (
-                    world_from_camera.rotation * (ray - side),
-                    world_from_camera.rotation * (ray + side),
-                );
-                let step = crate::kalman::wrap_angle(b.y.atan2(b.x) - a.y.atan2(a.x)).abs();
                 let row = &image.data[v * w..(v + 1) * w];
                 let neighbour = |du: isize| {
                     let n = u as isize + du * stride as isize;
@@ -795,7 +850,7 @@ impl ObstacleMapper {
                     &p.coords,
                     u == 0 || u == last_u,
                     (v as u32, u as u32),
-                    0.5 * step,
+                    f64::NAN,
                     cut,
                 );
             }
@@ -816,6 +871,7 @@ impl ObstacleMapper {
     ) {
         self.begin(world_from_sensor);
         self.edge_rows = None;
+        self.camera = None;
         let max_range = self.config.max_range_m.min(scan.range_max_m);
         for (i, &r) in scan.ranges_m.iter().enumerate() {
             let r = r as f64;
@@ -1091,6 +1147,22 @@ fn hidden_edge(range: f64, neighbour: Option<f64>, max_range: f64) -> bool {
 const OCCLUDER_M: f64 = 0.05;
 const OCCLUDER_PER_M: f64 = 0.02;
 
+/// Half the bearing step at depth pixel `(u, v)`: between the rays half a
+/// stride to either side, turned into the world. A pitched camera's
+/// columns fan out, and off the optical axis a pixel spans a smaller angle.
+fn half_step(
+    rotation: &UnitQuaternion<f64>,
+    k: &CameraIntrinsics,
+    stride: usize,
+    u: u32,
+    v: u32,
+) -> f64 {
+    let ray = k.ray(u, v);
+    let side = Vector3::new(0.5 * stride as f64 / k.fx_px, 0.0, 0.0);
+    let (a, b) = (rotation * (ray - side), rotation * (ray + side));
+    0.5 * crate::kalman::wrap_angle(b.y.atan2(b.x) - a.y.atan2(a.x)).abs()
+}
+
 fn horizontal_range(eye: &Vector3<f64>, p: &Vector3<f64>) -> f64 {
     ((p.x - eye.x).powi(2) + (p.y - eye.y).powi(2)).sqrt()
 }
@@ -1099,3 +1171,7 @@ fn relative_bearing(eye: &Vector3<f64>, p: &Vector3<f64>, centre: f64) -> f64 {
     let b = (p.y - eye.y).atan2(p.x - eye.x) - centre;
     crate::kalman::wrap_angle(b)
 }
+
+#[cfg(test)]
+#[path = "obstacles_tests.rs"]
+mod tests;

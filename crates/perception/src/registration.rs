@@ -2,7 +2,7 @@
 //! depth pixel's footprint reprojected into the infrared image, computed
 //! only where a blob asks.
 
-use nalgebra::{Isometry3, Point3};
+use nalgebra::{Isometry3, Point3, Vector3};
 use recede_msg::{CameraIntrinsics, DepthImage};
 
 /// Neighbouring depths further apart than this fraction of the depth
@@ -11,11 +11,12 @@ const EDGE_FRACTION: f64 = 0.05;
 
 /// `x.ceil() as i64`, inline: the target has no rounding instruction
 /// without SSE4.1, and libm's `ceil` and `floor` were a fifth of the
-/// reprojection's time. Exact for |x| < 2^63 (a pixel coordinate).
+/// reprojection's time. Saturating like `as` (a wild depth projects far
+/// off the image; it must not overflow).
 fn ceil(x: f64) -> i64 {
     let t = x as i64;
     if (t as f64) < x {
-        t + 1
+        t.saturating_add(1)
     } else {
         t
     }
@@ -25,7 +26,7 @@ fn ceil(x: f64) -> i64 {
 fn floor(x: f64) -> i64 {
     let t = x as i64;
     if (t as f64) > x {
-        t - 1
+        t.saturating_sub(1)
     } else {
         t
     }
@@ -57,13 +58,26 @@ pub struct Registration {
     z: Vec<f32>,
     /// The last depth image (empty when its size was not the camera's).
     depth: Vec<f32>,
-    /// Per tile (row-major): the box of infrared pixels `[x0, x1, y0, y1]`
-    /// its pixels can write (empty when `x0 > x1`), and whether it has
-    /// been reprojected for this image.
-    tiles: Vec<([i64; 4], bool)>,
+    /// Row-major.
+    tiles: Vec<Tile>,
     /// A new depth image: `z` and the tiles are not yet reset.
     fresh: bool,
     stamp_secs: f64,
+}
+
+/// One tile of the depth image.
+#[derive(Debug, Clone, Copy)]
+struct Tile {
+    /// The rays through its corner pixels' centres (unit optical z in the
+    /// depth camera), turned into the infrared camera's axes.
+    corners: [Vector3<f64>; 4],
+    /// Its pixels' depths this image, `(lo, hi)` (`lo > hi`: none).
+    depth: (f32, f32),
+    /// The infrared pixels `[x0, x1, y0, y1]` its pixels can write (none
+    /// when `x0 > x1`).
+    reach: [i64; 4],
+    /// Reprojected for this image.
+    done: bool,
 }
 
 impl Registration {
@@ -73,18 +87,30 @@ impl Registration {
         depth_k: CameraIntrinsics,
         ir_from_depth: Isometry3<f64>,
     ) -> Self {
-        let tiles = (depth_k.width_px as usize).div_ceil(TILE)
-            * (depth_k.height_px as usize).div_ceil(TILE);
-        Self {
+        let mut r = Self {
             ir,
             ir_from_depth,
             depth_k,
             z: vec![f32::NAN; ir.pixel_count()],
             depth: Vec::with_capacity(depth_k.pixel_count()),
-            tiles: vec![([0, -1, 0, -1], false); tiles],
+            tiles: Vec::new(),
             fresh: false,
             stamp_secs: f64::NEG_INFINITY,
-        }
+        };
+        let count = r.tile_columns() * (depth_k.height_px as usize).div_ceil(TILE);
+        r.tiles = (0..count)
+            .map(|t| {
+                let ((u0, u1), (v0, v1)) = r.tile_pixels(t);
+                let ray = |u: usize, v: usize| ir_from_depth.rotation * depth_k.ray(u as u32, v as u32);
+                Tile {
+                    corners: [ray(u0, v0), ray(u1 - 1, v0), ray(u0, v1 - 1), ray(u1 - 1, v1 - 1)],
+                    depth: (f32::INFINITY, 0.0),
+                    reach: [0, -1, 0, -1],
+                    done: false,
+                }
+            })
+            .collect();
+        r
     }
 
     /// Takes a depth image (reprojected where first needed): a size other
@@ -110,10 +136,10 @@ impl Registration {
             self.bound_tiles();
         }
         for t in 0..self.tiles.len() {
-            let ([a0, a1, b0, b1], done) = self.tiles[t];
-            if !done && a0 <= x1 && x0 <= a1 && b0 <= y1 && y0 <= b1 {
+            let [a0, a1, b0, b1] = self.tiles[t].reach;
+            if !self.tiles[t].done && a0 <= x1 && x0 <= a1 && b0 <= y1 && y0 <= b1 {
                 self.reproject_tile(t);
-                self.tiles[t].1 = true;
+                self.tiles[t].done = true;
             }
         }
         &self.z
@@ -141,56 +167,60 @@ impl Registration {
     /// the infrared camera leaves the tile unbounded.
     fn bound_tiles(&mut self) {
         const ALL: [i64; 4] = [i64::MIN, i64::MAX, i64::MIN, i64::MAX];
-        let w = self.depth_k.width_px as usize;
-        for t in 0..self.tiles.len() {
-            let ((u0, u1), (v0, v1)) = self.tile_pixels(t);
-            let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-            if !self.depth.is_empty() {
-                for v in v0..v1 {
-                    for &d in &self.depth[v * w + u0..v * w + u1] {
-                        let d = d as f64;
-                        if d.is_finite() && d > 0.0 {
-                            lo = lo.min(d);
-                            hi = hi.max(d);
+        for tile in &mut self.tiles {
+            (tile.depth, tile.done) = ((f32::INFINITY, 0.0), false);
+        }
+        let (w, columns) = (self.depth_k.width_px as usize, self.tile_columns());
+        if !self.depth.is_empty() {
+            for (v, row) in self.depth.chunks_exact(w).enumerate() {
+                let tiles = &mut self.tiles[(v / TILE) * columns..];
+                for (tile, chunk) in tiles.iter_mut().zip(row.chunks(TILE)) {
+                    let (mut lo, mut hi) = tile.depth;
+                    for &d in chunk {
+                        // (false for NaN)
+                        if d > 0.0 && d < f32::INFINITY {
+                            lo = if d < lo { d } else { lo };
+                            hi = if d > hi { d } else { hi };
                         }
                     }
+                    tile.depth = (lo, hi);
                 }
             }
+        }
+        let (t, ir, dk) = (self.ir_from_depth.translation.vector, self.ir, self.depth_k);
+        for tile in &mut self.tiles {
+            let (lo, hi) = tile.depth;
             if lo > hi {
-                self.tiles[t] = ([0, -1, 0, -1], false);
+                tile.reach = [0, -1, 0, -1];
                 continue;
             }
             let (mut x, mut y) = ((f64::INFINITY, f64::NEG_INFINITY), (f64::INFINITY, f64::NEG_INFINITY));
             let mut scale = 0.0f64;
             let mut bounded = true;
-            for (u, v, d) in [u0, u1 - 1]
-                .into_iter()
-                .flat_map(|u| [(u, v0), (u, v1 - 1)])
-                .flat_map(|(u, v)| [(u, v, lo), (u, v, hi)])
-            {
-                let p = self.ir_from_depth * Point3::from(self.depth_k.ray(u as u32, v as u32) * d);
-                let px = self.ir.project(&p.coords).filter(|_| p.z > 1e-3);
-                let Some(px) = px.filter(|q| q.x.abs() < 1e9 && q.y.abs() < 1e9) else {
-                    bounded = false;
-                    break;
-                };
-                (x.0, x.1) = (x.0.min(px.x), x.1.max(px.x));
-                (y.0, y.1) = (y.0.min(px.y), y.1.max(px.y));
-                scale = scale.max(d / p.z);
+            for d in [lo as f64, hi as f64] {
+                for a in &tile.corners {
+                    let p = a * d + t;
+                    let inv = 1.0 / p.z;
+                    let (px, py) = (ir.fx_px * p.x * inv + ir.cx_px, ir.fy_px * p.y * inv + ir.cy_px);
+                    bounded &= p.z > 1e-3;
+                    (x.0, x.1) = (x.0.min(px), x.1.max(px));
+                    (y.0, y.1) = (y.0.min(py), y.1.max(py));
+                    scale = scale.max(d * inv);
+                }
             }
-            let reach = if bounded {
-                let hu = 0.5 * scale * self.ir.fx_px / self.depth_k.fx_px;
-                let hv = 0.5 * scale * self.ir.fy_px / self.depth_k.fy_px;
+            let hu = 0.5 * scale * ir.fx_px / dk.fx_px;
+            let hv = 0.5 * scale * ir.fy_px / dk.fy_px;
+            let edges = [x.0 - hu - 0.5, x.1 + hu - 0.5, y.0 - hv - 0.5, y.1 + hv - 0.5];
+            tile.reach = if bounded && edges.iter().all(|e| e.abs() < 1e9) {
                 [
-                    floor(x.0 - hu - 0.5) - 1,
-                    ceil(x.1 + hu - 0.5) + 1,
-                    floor(y.0 - hv - 0.5) - 1,
-                    ceil(y.1 + hv - 0.5) + 1,
+                    floor(edges[0]) - 1,
+                    ceil(edges[1]) + 1,
+                    floor(edges[2]) - 1,
+                    ceil(edges[3]) + 1,
                 ]
             } else {
                 ALL
             };
-            self.tiles[t] = (reach, false);
         }
     }
 
@@ -413,9 +443,14 @@ pub(crate) mod testing {
 #[cfg(test)]
 mod tests {
     /// The inline roundings agree with the standard library's on pixel
-    /// coordinates: negative, integral, halves and values just off them.
+    /// coordinates (negative, integral, halves and values just off them)
+    /// and beyond `i64`'s range.
     #[test]
     fn inline_ceil_and_floor_match_the_standard_ones() {
+        for x in [1e30, -1e30, 9.3e18, -9.3e18, f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+            assert_eq!(super::ceil(x), x.ceil() as i64, "ceil {x}");
+            assert_eq!(super::floor(x), x.floor() as i64, "floor {x}");
+        }
         for i in -4000..4000 {
             let base = i as f64 * 0.125;
             for x in [
@@ -465,7 +500,7 @@ mod tests {
                         }
                     }
                     if query == 0 {
-                        skipped.fetch_add(r.tiles.iter().filter(|t| !t.1).count(), Relaxed);
+                        skipped.fetch_add(r.tiles.iter().filter(|t| !t.done).count(), Relaxed);
                     }
                 }
                 let all = r.cover([0, iw - 1, 0, ih - 1]).to_vec();
