@@ -71,8 +71,9 @@ struct Tile {
     /// The rays through its corner pixels' centres (unit optical z in the
     /// depth camera), turned into the infrared camera's axes.
     corners: [Vector3<f64>; 4],
-    /// Its pixels' depths this image, `(lo, hi)` (`lo > hi`: none).
-    depth: (f32, f32),
+    /// Its pixels' valid depths this image, `(lo, hi)`, as the bits of
+    /// the `f32`s (`lo > hi`: none).
+    depth: (i32, i32),
     /// The infrared pixels `[x0, x1, y0, y1]` its pixels can write (none
     /// when `x0 > x1`).
     reach: [i64; 4],
@@ -104,7 +105,7 @@ impl Registration {
                 let ray = |u: usize, v: usize| ir_from_depth.rotation * depth_k.ray(u as u32, v as u32);
                 Tile {
                     corners: [ray(u0, v0), ray(u1 - 1, v0), ray(u0, v1 - 1), ray(u1 - 1, v1 - 1)],
-                    depth: (f32::INFINITY, 0.0),
+                    depth: (i32::MAX, 0),
                     reach: [0, -1, 0, -1],
                     done: false,
                 }
@@ -168,20 +169,23 @@ impl Registration {
     fn bound_tiles(&mut self) {
         const ALL: [i64; 4] = [i64::MIN, i64::MAX, i64::MIN, i64::MAX];
         for tile in &mut self.tiles {
-            (tile.depth, tile.done) = ((f32::INFINITY, 0.0), false);
+            (tile.depth, tile.done) = ((i32::MAX, 0), false);
         }
         let (w, columns) = (self.depth_k.width_px as usize, self.tile_columns());
         if !self.depth.is_empty() {
             for (v, row) in self.depth.chunks_exact(w).enumerate() {
                 let tiles = &mut self.tiles[(v / TILE) * columns..];
                 for (tile, chunk) in tiles.iter_mut().zip(row.chunks(TILE)) {
+                    // A positive finite f32's bits, as an i32, lie in
+                    // (0, +inf's) and order as the values do: integer
+                    // minima without branches (a fifth of the cost with
+                    // float comparisons and NaN tests).
                     let (mut lo, mut hi) = tile.depth;
                     for &d in chunk {
-                        // (false for NaN)
-                        if d > 0.0 && d < f32::INFINITY {
-                            lo = if d < lo { d } else { lo };
-                            hi = if d > hi { d } else { hi };
-                        }
+                        let b = d.to_bits() as i32;
+                        let valid = b > 0 && b < 0x7f80_0000;
+                        lo = lo.min(if valid { b } else { i32::MAX });
+                        hi = hi.max(if valid { b } else { 0 });
                     }
                     tile.depth = (lo, hi);
                 }
@@ -194,6 +198,7 @@ impl Registration {
                 tile.reach = [0, -1, 0, -1];
                 continue;
             }
+            let (lo, hi) = (f32::from_bits(lo as u32), f32::from_bits(hi as u32));
             let (mut x, mut y) = ((f64::INFINITY, f64::NEG_INFINITY), (f64::INFINITY, f64::NEG_INFINITY));
             let mut scale = 0.0f64;
             let mut bounded = true;
