@@ -725,10 +725,7 @@ impl ObstacleMapper {
     /// few Gauss-Newton steps on the distances to the circle (the
     /// algebraic fit alone reads a short arc's radius small: 0.25 for a
     /// 0.3 m pillar seen over a third of its width).
-    fn fit_circle(
-        &self,
-        (lo, hi): (f64, f64),
-    ) -> Option<(nalgebra::Vector2<f64>, f64)> {
+    fn fit_circle(&self, (lo, hi): (f64, f64)) -> Option<(nalgebra::Vector2<f64>, f64)> {
         let in_span = |(&k, &(b, _)): (&u32, &(f64, f64))| {
             let p = self.points[k as usize].p.map(f64::from);
             (b >= lo - 1e-9 && b <= hi + 1e-9).then_some(p.xy())
@@ -772,11 +769,7 @@ impl ObstacleMapper {
 
     /// Calls `f(row)` for each image row of the members between the
     /// bearings `lo` and `hi` (members are in row order).
-    fn each_row(
-        &self,
-        (lo, hi): (f64, f64),
-        mut f: impl FnMut(&Row),
-    ) {
+    fn each_row(&self, (lo, hi): (f64, f64), mut f: impl FnMut(&Row)) {
         let mut row = Row::EMPTY;
         for (&k, &(b, range)) in self.members.iter().zip(&self.polar) {
             if b < lo - 1e-9 || b > hi + 1e-9 {

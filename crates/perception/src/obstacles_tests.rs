@@ -22,7 +22,12 @@ impl Scene {
             cylinders: (0..rng.random_range(0..12))
                 .map(|_| {
                     let (x, y) = at(rng);
-                    (x, y, rng.random_range(0.05..1.0), rng.random_range(0.3..4.0))
+                    (
+                        x,
+                        y,
+                        rng.random_range(0.05..1.0),
+                        rng.random_range(0.3..4.0),
+                    )
                 })
                 .collect(),
             spheres: (0..rng.random_range(0..4))
@@ -66,7 +71,12 @@ impl Scene {
         best
     }
 
-    fn render(&self, k: &CameraIntrinsics, pose: &Isometry3<f64>, rng: &mut ChaCha8Rng) -> DepthImage {
+    fn render(
+        &self,
+        k: &CameraIntrinsics,
+        pose: &Isometry3<f64>,
+        rng: &mut ChaCha8Rng,
+    ) -> DepthImage {
         let mut img = DepthImage::filled(k.width_px, k.height_px, f32::NAN);
         for v in 0..k.height_px {
             for u in 0..k.width_px {
@@ -84,11 +94,10 @@ impl Scene {
 /// A camera 0.3 to 3 m up, any heading, pitched down up to 0.5 rad and
 /// rolled a little (optical frame: z ahead, x right, y down).
 fn pose(rng: &mut ChaCha8Rng) -> Isometry3<f64> {
-    let flu_from_optical = UnitQuaternion::from_rotation_matrix(
-        &nalgebra::Rotation3::from_matrix_unchecked(nalgebra::Matrix3::new(
-            0.0, 0.0, 1.0, -1.0, 0.0, 0.0, 0.0, -1.0, 0.0,
-        )),
-    );
+    let flu_from_optical =
+        UnitQuaternion::from_rotation_matrix(&nalgebra::Rotation3::from_matrix_unchecked(
+            nalgebra::Matrix3::new(0.0, 0.0, 1.0, -1.0, 0.0, 0.0, 0.0, -1.0, 0.0),
+        ));
     let r = UnitQuaternion::from_euler_angles(
         rng.random_range(-0.1..0.1),
         rng.random_range(-0.1..0.5),
@@ -172,7 +181,11 @@ fn reference_points(
 #[test]
 fn depth_points_and_members_equal_the_reference() {
     use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-    let (points, clusters, detections) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
+    let (points, clusters, detections) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    );
     proptest!(ProptestConfig::with_cases(64), |(seed: u64, stride in 1u32..4, cylinders_only: bool)| {
         let mut rng = crate::registration::testing::rng(seed);
         let k = CameraIntrinsics::from_hfov(
@@ -207,6 +220,13 @@ fn depth_points_and_members_equal_the_reference() {
         }
     });
     // The cases fit clusters: points with their steps used, detections.
-    let (points, clusters, detections) = (points.into_inner(), clusters.into_inner(), detections.into_inner());
-    assert!(points > 5000 && clusters > 100 && detections > 40, "{points} {clusters} {detections}");
+    let (points, clusters, detections) = (
+        points.into_inner(),
+        clusters.into_inner(),
+        detections.into_inner(),
+    );
+    assert!(
+        points > 5000 && clusters > 100 && detections > 40,
+        "{points} {clusters} {detections}"
+    );
 }

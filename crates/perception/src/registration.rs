@@ -102,9 +102,15 @@ impl Registration {
         r.tiles = (0..count)
             .map(|t| {
                 let ((u0, u1), (v0, v1)) = r.tile_pixels(t);
-                let ray = |u: usize, v: usize| ir_from_depth.rotation * depth_k.ray(u as u32, v as u32);
+                let ray =
+                    |u: usize, v: usize| ir_from_depth.rotation * depth_k.ray(u as u32, v as u32);
                 Tile {
-                    corners: [ray(u0, v0), ray(u1 - 1, v0), ray(u0, v1 - 1), ray(u1 - 1, v1 - 1)],
+                    corners: [
+                        ray(u0, v0),
+                        ray(u1 - 1, v0),
+                        ray(u0, v1 - 1),
+                        ray(u1 - 1, v1 - 1),
+                    ],
                     depth: (i32::MAX, 0),
                     reach: [0, -1, 0, -1],
                     done: false,
@@ -156,7 +162,10 @@ impl Registration {
             self.depth_k.width_px as usize,
             self.depth_k.height_px as usize,
         );
-        let (u0, v0) = ((t % self.tile_columns()) * TILE, (t / self.tile_columns()) * TILE);
+        let (u0, v0) = (
+            (t % self.tile_columns()) * TILE,
+            (t / self.tile_columns()) * TILE,
+        );
         ((u0, (u0 + TILE).min(w)), (v0, (v0 + TILE).min(h)))
     }
 
@@ -199,14 +208,20 @@ impl Registration {
                 continue;
             }
             let (lo, hi) = (f32::from_bits(lo as u32), f32::from_bits(hi as u32));
-            let (mut x, mut y) = ((f64::INFINITY, f64::NEG_INFINITY), (f64::INFINITY, f64::NEG_INFINITY));
+            let (mut x, mut y) = (
+                (f64::INFINITY, f64::NEG_INFINITY),
+                (f64::INFINITY, f64::NEG_INFINITY),
+            );
             let mut scale = 0.0f64;
             let mut bounded = true;
             for d in [lo as f64, hi as f64] {
                 for a in &tile.corners {
                     let p = a * d + t;
                     let inv = 1.0 / p.z;
-                    let (px, py) = (ir.fx_px * p.x * inv + ir.cx_px, ir.fy_px * p.y * inv + ir.cy_px);
+                    let (px, py) = (
+                        ir.fx_px * p.x * inv + ir.cx_px,
+                        ir.fy_px * p.y * inv + ir.cy_px,
+                    );
                     bounded &= p.z > 1e-3;
                     (x.0, x.1) = (x.0.min(px), x.1.max(px));
                     (y.0, y.1) = (y.0.min(py), y.1.max(py));
@@ -215,7 +230,12 @@ impl Registration {
             }
             let hu = 0.5 * scale * ir.fx_px / dk.fx_px;
             let hv = 0.5 * scale * ir.fy_px / dk.fy_px;
-            let edges = [x.0 - hu - 0.5, x.1 + hu - 0.5, y.0 - hv - 0.5, y.1 + hv - 0.5];
+            let edges = [
+                x.0 - hu - 0.5,
+                x.1 + hu - 0.5,
+                y.0 - hv - 0.5,
+                y.1 + hv - 0.5,
+            ];
             tile.reach = if bounded && edges.iter().all(|e| e.abs() < 1e9) {
                 [
                     floor(edges[0]) - 1,
@@ -385,11 +405,8 @@ pub(crate) mod testing {
     pub fn pose(rng: &mut ChaCha8Rng, max_angle: f64) -> Isometry3<f64> {
         let mut r = || rng.random_range(-1.0..1.0);
         let t = Translation3::new(0.1 * r(), 0.1 * r(), 0.1 * r());
-        let q = UnitQuaternion::from_euler_angles(
-            max_angle * r(),
-            max_angle * r(),
-            max_angle * r(),
-        );
+        let q =
+            UnitQuaternion::from_euler_angles(max_angle * r(), max_angle * r(), max_angle * r());
         Isometry3::from_parts(t, q)
     }
 
@@ -417,8 +434,14 @@ pub(crate) mod testing {
         }
         for _ in 0..rng.random_range(0..8) {
             let d = rng.random_range(0.2..20.0);
-            let (cu, cv) = (rng.random_range(0.0..w as f64), rng.random_range(0.0..h as f64));
-            let (ru, rv) = (rng.random_range(0.5..0.4 * w as f64), rng.random_range(0.5..0.4 * h as f64));
+            let (cu, cv) = (
+                rng.random_range(0.0..w as f64),
+                rng.random_range(0.0..h as f64),
+            );
+            let (ru, rv) = (
+                rng.random_range(0.5..0.4 * w as f64),
+                rng.random_range(0.5..0.4 * h as f64),
+            );
             let disc = rng.random_bool(0.5);
             for v in 0..h {
                 for u in 0..w {
@@ -452,7 +475,15 @@ mod tests {
     /// and beyond `i64`'s range.
     #[test]
     fn inline_ceil_and_floor_match_the_standard_ones() {
-        for x in [1e30, -1e30, 9.3e18, -9.3e18, f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+        for x in [
+            1e30,
+            -1e30,
+            9.3e18,
+            -9.3e18,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ] {
             assert_eq!(super::ceil(x), x.ceil() as i64, "ceil {x}");
             assert_eq!(super::floor(x), x.floor() as i64, "floor {x}");
         }
@@ -514,6 +545,9 @@ mod tests {
         });
         // The cases exercise both: tiles left out, depths placed.
         let (skipped, placed) = (skipped.into_inner(), placed.into_inner());
-        assert!(skipped > 1000 && placed > 10_000, "{skipped} tiles skipped, {placed} cells placed");
+        assert!(
+            skipped > 1000 && placed > 10_000,
+            "{skipped} tiles skipped, {placed} cells placed"
+        );
     }
 }

@@ -368,8 +368,14 @@ mod tests {
         }
         for _ in 0..rng.random_range(0..6) {
             let temp = rng.random_range(305.0..600.0);
-            let (cu, cv) = (rng.random_range(0.0..w as f64), rng.random_range(0.0..h as f64));
-            let (ru, rv) = (rng.random_range(0.5..0.3 * w as f64), rng.random_range(0.5..0.3 * h as f64));
+            let (cu, cv) = (
+                rng.random_range(0.0..w as f64),
+                rng.random_range(0.0..h as f64),
+            );
+            let (ru, rv) = (
+                rng.random_range(0.5..0.3 * w as f64),
+                rng.random_range(0.5..0.3 * h as f64),
+            );
             for v in 0..h {
                 for u in 0..w {
                     let (x, y) = ((u as f64 + 0.5 - cu) / ru, (v as f64 + 0.5 - cv) / rv);
@@ -421,6 +427,9 @@ mod tests {
         });
         // The cases place blobs and leave some unplaced.
         let (placed, unplaced) = (placed.into_inner(), unplaced.into_inner());
-        assert!(placed > 200 && unplaced > 20, "{placed} placed, {unplaced} not");
+        assert!(
+            placed > 200 && unplaced > 20,
+            "{placed} placed, {unplaced} not"
+        );
     }
 }
