@@ -452,7 +452,7 @@ pub(crate) mod testing {
                         x.abs() <= 1.0 && y.abs() <= 1.0
                     };
                     let cell = &mut img.data[v * w + u];
-                    if inside && !(*cell as f64 <= d) {
+                    if inside && (cell.is_nan() || *cell as f64 > d) {
                         *cell = d as f32;
                     }
                 }
