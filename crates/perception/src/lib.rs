@@ -30,6 +30,7 @@ mod model_filter;
 mod obstacles;
 mod perception;
 mod quadrotor;
+mod registration;
 mod targets;
 mod timeline;
 
@@ -40,4 +41,5 @@ pub use obstacles::{Detection, ObstacleMapper};
 pub use perception::{Estimate, Perception, SensorStats};
 /// The percept types, re-exported from `recede-msg` where they live.
 pub use recede_msg::{Obstacle, ObstacleShape, Target, WorldModel};
-pub use targets::{Blob, Registration, TargetFinder};
+pub use registration::Registration;
+pub use targets::{Blob, TargetFinder};

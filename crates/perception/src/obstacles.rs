@@ -6,7 +6,7 @@
 //! All buffers are sized at construction from the sensors' resolutions and
 //! the grid; a frame only writes into them.
 
-use nalgebra::{Isometry3, Point3, Vector3};
+use nalgebra::{Isometry3, Point3, UnitQuaternion, Vector3};
 use recede_msg::{CameraIntrinsics, DepthImage, LidarScan, Obstacle, ObstacleShape};
 
 use crate::ObstacleConfig;
@@ -52,7 +52,8 @@ struct Pt {
     row: u32,
     /// Half the horizontal bearing step between this sample and its
     /// neighbours in its row, rad: where the surface's edge lies on average
-    /// beyond the outermost sample that hits it.
+    /// beyond the outermost sample that hits it. `NaN` until a cluster
+    /// that is fitted needs it ([`ObstacleMapper::fill_half_steps`]).
     half_step: f32,
     /// Its neighbour in its row to the left / right of the image is nearer
     /// (an occluder in front) or is the same surface going on beyond the
@@ -214,6 +215,23 @@ pub struct ObstacleMapper {
     points: Vec<Pt>,
     stack: Vec<u32>,
     members: Vec<u32>,
+    /// Per member: its bearing relative to the cluster's centre bearing and
+    /// its horizontal range from the eye, computed once per cluster (the
+    /// fit reads them up to eight times; two `atan2` per pixel were 6% of
+    /// the flagship's time).
+    polar: Vec<(f64, f64)>,
+    /// The points' indices grouped by cluster (in point order within each)
+    /// and where each cluster's group ends: a cluster's members in one
+    /// pass over the points, not one pass per cluster.
+    by_cluster: Vec<u32>,
+    cluster_ends: Vec<u32>,
+    /// The current depth frame's camera (orientation, intrinsics, pixel
+    /// stride) for the bearing steps computed when needed; `None` for a
+    /// scan.
+    camera: Option<(UnitQuaternion<f64>, CameraIntrinsics, usize)>,
+    /// The rays' x through the sampled columns of the current depth image
+    /// (each its own division otherwise).
+    column_rays: Vec<f64>,
     bins: Vec<Bin>,
     detections: Vec<Detection>,
     tracks: Vec<Track>,
@@ -240,6 +258,11 @@ impl ObstacleMapper {
             points: Vec::with_capacity(max_points),
             stack: Vec::with_capacity(max_points),
             members: Vec::with_capacity(max_points),
+            polar: Vec::with_capacity(max_points),
+            by_cluster: Vec::with_capacity(max_points),
+            cluster_ends: Vec::with_capacity(max_points + 1),
+            camera: None,
+            column_rays: Vec::with_capacity(max_points),
             bins: Vec::with_capacity(max_points),
             detections: Vec::with_capacity(max_points / 4 + 16),
             tracks: Vec::with_capacity(max_tracks),
@@ -283,27 +306,40 @@ impl ObstacleMapper {
         self.origin = (o.x - h, o.y - h);
     }
 
+    /// The grid cell a point falls in, `None` for a point the frame drops
+    /// (ground, too high, off the grid, or the buffer full): asked before
+    /// the point's bearing step and edges, which the ground (most of a
+    /// pitched camera's pixels) never needs.
+    fn cell_of(&self, p: &Vector3<f64>) -> Option<usize> {
+        let c = &self.config;
+        if p.z < c.ground_height_m + c.ground_tolerance_m || p.z > c.max_height_m {
+            return None;
+        }
+        if self.points.len() == self.points.capacity() {
+            return None;
+        }
+        // (`floor` is a libm call on this target; for a non-negative
+        // coordinate truncation is the same, and `x < side` is
+        // `floor(x) < side`.)
+        let i = (p.x - self.origin.0) / c.cell_size_m;
+        let j = (p.y - self.origin.1) / c.cell_size_m;
+        let side = self.side as f64;
+        if !(i >= 0.0 && j >= 0.0 && i < side && j < side) {
+            return None;
+        }
+        Some(j as usize * self.side + i as usize)
+    }
+
+    /// Adds a point to `cell` ([`Self::cell_of`]).
     fn add_point(
         &mut self,
+        cell: usize,
         p: &Vector3<f64>,
         border: bool,
         (row, column): (u32, u32),
         half_step: f64,
         cut: [bool; 2],
     ) {
-        let c = &self.config;
-        if p.z < c.ground_height_m + c.ground_tolerance_m || p.z > c.max_height_m {
-            return;
-        }
-        if self.points.len() == self.points.capacity() {
-            return;
-        }
-        let i = ((p.x - self.origin.0) / c.cell_size_m).floor();
-        let j = ((p.y - self.origin.1) / c.cell_size_m).floor();
-        if !(i >= 0.0 && j >= 0.0 && (i as usize) < self.side && (j as usize) < self.side) {
-            return;
-        }
-        let cell = j as usize * self.side + i as usize;
         if self.cells[cell].count == 0 {
             self.touched.push(cell as u32);
         }
@@ -357,14 +393,29 @@ impl ObstacleMapper {
     /// Clusters the frame's points and fits them, seen from `eye`;
     /// `angular_resolution_rad` is the angle between neighbouring samples.
     fn fit(&mut self, eye: &Vector3<f64>, angular_resolution_rad: f64) {
-        let clusters = self.label();
+        let clusters = self.label() as usize;
+        // Counting sort by cluster: `cluster_ends[l]` counts, then starts,
+        // then (after the scatter) ends the group of cluster `l`.
+        self.cluster_ends.clear();
+        self.cluster_ends.resize(clusters + 1, 0);
+        for pt in &self.points {
+            self.cluster_ends[self.cells[pt.cell as usize].label as usize] += 1;
+        }
+        let mut start = 0;
+        for end in &mut self.cluster_ends {
+            (start, *end) = (start + *end, start);
+        }
+        self.by_cluster.clear();
+        self.by_cluster.resize(self.points.len(), 0);
+        for (k, pt) in self.points.iter().enumerate() {
+            let next = &mut self.cluster_ends[self.cells[pt.cell as usize].label as usize];
+            self.by_cluster[*next as usize] = k as u32;
+            *next += 1;
+        }
         for label in 1..=clusters {
+            let group = self.cluster_ends[label - 1] as usize..self.cluster_ends[label] as usize;
             self.members.clear();
-            for (k, pt) in self.points.iter().enumerate() {
-                if self.cells[pt.cell as usize].label == label {
-                    self.members.push(k as u32);
-                }
-            }
+            self.members.extend_from_slice(&self.by_cluster[group]);
             // Too small, or cut by the image's side (its width, and so its
             // radius and centre, unknown): wait for a better view.
             if self.members.len() < self.config.min_points as usize
@@ -372,7 +423,22 @@ impl ObstacleMapper {
             {
                 continue;
             }
+            self.fill_half_steps();
             self.fit_cluster(eye, angular_resolution_rad);
+        }
+    }
+
+    /// Computes the bearing step of the members that have none yet (a
+    /// depth image's points): asked only for clusters that are fitted.
+    fn fill_half_steps(&mut self) {
+        let Some((rotation, k, stride)) = self.camera else {
+            return;
+        };
+        for &m in &self.members {
+            let pt = &mut self.points[m as usize];
+            if pt.half_step.is_nan() {
+                pt.half_step = half_step(&rotation, &k, stride, pt.column, pt.row) as f32;
+            }
         }
     }
 
@@ -392,12 +458,17 @@ impl ObstacleMapper {
         }
         let centre_bearing = sy.atan2(sx);
         let (mut lo, mut hi, mut near) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY);
+        self.polar.clear();
         for &k in &self.members {
             let p = self.points[k as usize].p.map(f64::from);
-            let b = relative_bearing(eye, &p, centre_bearing);
+            let (b, r) = (
+                relative_bearing(eye, &p, centre_bearing),
+                horizontal_range(eye, &p),
+            );
+            self.polar.push((b, r));
             lo = lo.min(b);
             hi = hi.max(b);
-            near = near.min(horizontal_range(eye, &p));
+            near = near.min(r);
         }
         let heights = (zmin, zmax);
         // One bin per bearing step; a cluster wider than the buffer (never
@@ -409,15 +480,13 @@ impl ObstacleMapper {
         }
         self.bins.clear();
         self.bins.resize(steps as usize + 1, Bin::EMPTY);
-        for &k in &self.members {
-            let p = self.points[k as usize].p.map(f64::from);
-            let b = relative_bearing(eye, &p, centre_bearing);
+        for &(b, r) in &self.polar {
             let i = (((b - lo) / res).round() as usize).min(self.bins.len() - 1);
             let bin = &mut self.bins[i];
             bin.count += 1;
             bin.lo = bin.lo.min(b);
             bin.hi = bin.hi.max(b);
-            bin.near = bin.near.min(horizontal_range(eye, &p));
+            bin.near = bin.near.min(r);
         }
         // Surfaces end where the background shows through (an empty
         // bearing step), where the range jumps (one object before another)
@@ -534,7 +603,7 @@ impl ObstacleMapper {
         let (mut widest, mut step) = (0.0f64, 0.0);
         let (mut one_sum, mut one_max, mut one_rows, mut one_bearing) = (0.0, 0.0f64, 0usize, 0.0);
         let (mut hidden, mut hidden_rows) = (0.0f64, 0usize);
-        self.each_row(eye, centre_bearing, (lo, hi), |row| match row.width() {
+        self.each_row((lo, hi), |row| match row.width() {
             RowWidth::Full {
                 half_width,
                 half_step,
@@ -551,7 +620,7 @@ impl ObstacleMapper {
             RowWidth::Hidden(h) => (hidden, hidden_rows) = (hidden.max(h), hidden_rows + 1),
         });
         let (mut full_sum, mut full_rows) = (0.0, 0usize);
-        self.each_row(eye, centre_bearing, (lo, hi), |row| {
+        self.each_row((lo, hi), |row| {
             if let RowWidth::Full { half_width, .. } = row.width() {
                 if half_width >= widest - 2.0 * step {
                     (full_sum, full_rows) = (full_sum + half_width, full_rows + 1);
@@ -574,19 +643,18 @@ impl ObstacleMapper {
         let (mut sum, mut n, mut count) = (0.0, 0usize, 0usize);
         let (mut pzmin, mut pzmax) = (f64::INFINITY, f64::NEG_INFINITY);
         let mut at_image_edge = false;
-        for &k in &self.members {
-            let p = self.points[k as usize].p.map(f64::from);
-            let b = relative_bearing(eye, &p, centre_bearing);
+        for (&k, &(b, r)) in self.members.iter().zip(&self.polar) {
             if b < lo - 1e-9 || b > hi + 1e-9 {
                 continue;
             }
+            let p = self.points[k as usize].p.map(f64::from);
             count += 1;
             pzmin = pzmin.min(p.z);
             pzmax = pzmax.max(p.z);
             let row = self.points[k as usize].row;
             at_image_edge |= self.edge_rows.is_some_and(|(a, b)| row == a || row == b);
             if (b - mid).abs() <= band {
-                sum += horizontal_range(eye, &p);
+                sum += r;
                 n += 1;
             }
         }
@@ -633,7 +701,7 @@ impl ObstacleMapper {
         // circle fitted to the points is taken when it lies behind them
         // and is at least as wide as what is seen.
         if partial && matches!(shape, ObstacleShape::Cylinder { .. }) {
-            if let Some((c, r)) = self.fit_circle(eye, centre_bearing, (lo, hi)) {
+            if let Some((c, r)) = self.fit_circle((lo, hi)) {
                 let behind = (c - eye.xy()).norm() > near;
                 if behind && r >= radius && r <= self.config.max_radius_m {
                     (centre.x, centre.y, radius, partial) = (c.x, c.y, r, false);
@@ -657,22 +725,17 @@ impl ObstacleMapper {
     /// few Gauss-Newton steps on the distances to the circle (the
     /// algebraic fit alone reads a short arc's radius small: 0.25 for a
     /// 0.3 m pillar seen over a third of its width).
-    fn fit_circle(
-        &self,
-        eye: &Vector3<f64>,
-        centre_bearing: f64,
-        (lo, hi): (f64, f64),
-    ) -> Option<(nalgebra::Vector2<f64>, f64)> {
-        let in_span = |k: &u32| {
-            let p = self.points[*k as usize].p.map(f64::from);
-            let b = relative_bearing(eye, &p, centre_bearing);
+    fn fit_circle(&self, (lo, hi): (f64, f64)) -> Option<(nalgebra::Vector2<f64>, f64)> {
+        let in_span = |(&k, &(b, _)): (&u32, &(f64, f64))| {
+            let p = self.points[k as usize].p.map(f64::from);
             (b >= lo - 1e-9 && b <= hi + 1e-9).then_some(p.xy())
         };
+        let members = || self.members.iter().zip(&self.polar);
         // Relative to the first point, for conditioning.
-        let o = self.members.iter().find_map(in_span)?;
+        let o = members().find_map(in_span)?;
         let mut a = nalgebra::Matrix3::<f64>::zeros();
         let mut rhs = Vector3::<f64>::zeros();
-        for q in self.members.iter().filter_map(in_span) {
+        for q in members().filter_map(in_span) {
             let (x, y) = (q.x - o.x, q.y - o.y);
             let row = Vector3::new(x, y, 1.0);
             a += row * row.transpose();
@@ -687,7 +750,7 @@ impl ObstacleMapper {
         let mut r = r2.sqrt();
         for _ in 0..5 {
             let (mut jtj, mut jtr) = (nalgebra::Matrix3::<f64>::zeros(), Vector3::<f64>::zeros());
-            for q in self.members.iter().filter_map(in_span) {
+            for q in members().filter_map(in_span) {
                 let v = q - o - c;
                 let dist = v.norm().max(1e-9);
                 let j = Vector3::new(-v.x / dist, -v.y / dist, -1.0);
@@ -706,32 +769,18 @@ impl ObstacleMapper {
 
     /// Calls `f(row)` for each image row of the members between the
     /// bearings `lo` and `hi` (members are in row order).
-    fn each_row(
-        &self,
-        eye: &Vector3<f64>,
-        centre_bearing: f64,
-        (lo, hi): (f64, f64),
-        mut f: impl FnMut(&Row),
-    ) {
+    fn each_row(&self, (lo, hi): (f64, f64), mut f: impl FnMut(&Row)) {
         let mut row = Row::EMPTY;
-        for &k in &self.members {
-            let pt = self.points[k as usize];
-            let p = pt.p.map(f64::from);
-            let b = relative_bearing(eye, &p, centre_bearing);
+        for (&k, &(b, range)) in self.members.iter().zip(&self.polar) {
             if b < lo - 1e-9 || b > hi + 1e-9 {
                 continue;
             }
+            let pt = self.points[k as usize];
             if pt.row != row.index && row.is_some() {
                 f(&row);
                 row = Row::EMPTY;
             }
-            row.add(
-                pt.row,
-                b,
-                f64::from(pt.half_step),
-                &pt,
-                horizontal_range(eye, &p),
-            );
+            row.add(pt.row, b, f64::from(pt.half_step), &pt, range);
         }
         if row.is_some() {
             f(&row);
@@ -756,23 +805,30 @@ impl ObstacleMapper {
         let max_range = self.config.max_range_m;
         let last_u = (w - 1) / stride * stride;
         self.edge_rows = Some((0, ((h - 1) / stride * stride) as u32));
+        self.camera = Some((world_from_camera.rotation, *k, stride));
+        // A ray's x depends on its column alone, its y on its row.
+        let cached = w.div_ceil(stride) <= self.column_rays.capacity();
+        self.column_rays.clear();
+        if cached {
+            let columns = (0..w).step_by(stride).map(|u| k.ray(u as u32, 0).x);
+            self.column_rays.extend(columns);
+        }
         for v in (0..h).step_by(stride) {
-            for u in (0..w).step_by(stride) {
+            let ray_y = k.ray(0, v as u32).y;
+            for (c, u) in (0..w).step_by(stride).enumerate() {
                 let z = image.data[v * w + u] as f64;
                 if !(z.is_finite() && z > 0.0 && z <= max_range) {
                     continue;
                 }
-                let ray = k.ray(u as u32, v as u32);
+                let ray_x = match cached {
+                    true => self.column_rays[c],
+                    false => k.ray(u as u32, 0).x,
+                };
+                let ray = Vector3::new(ray_x, ray_y, 1.0);
                 let p = world_from_camera * Point3::from(ray * z);
-                // The bearings half a stride to either side: a pitched
-                // camera's columns fan out, and off the optical axis a
-                // pixel spans a smaller angle.
-                let side = Vector3::new(0.5 * stride as f64 / k.fx_px, 0.0, 0.0);
-                let (a, b) = (
-                    world_from_camera.rotation * (ray - side),
-                    world_from_camera.rotation * (ray + side),
-                );
-                let step = crate::kalman::wrap_angle(b.y.atan2(b.x) - a.y.atan2(a.x)).abs();
+                let Some(cell) = self.cell_of(&p.coords) else {
+                    continue;
+                };
                 let row = &image.data[v * w..(v + 1) * w];
                 let neighbour = |du: isize| {
                     let n = u as isize + du * stride as isize;
@@ -783,10 +839,11 @@ impl ObstacleMapper {
                     hidden_edge(z, neighbour(1), max_range),
                 ];
                 self.add_point(
+                    cell,
                     &p.coords,
                     u == 0 || u == last_u,
                     (v as u32, u as u32),
-                    0.5 * step,
+                    f64::NAN,
                     cut,
                 );
             }
@@ -807,6 +864,7 @@ impl ObstacleMapper {
     ) {
         self.begin(world_from_sensor);
         self.edge_rows = None;
+        self.camera = None;
         let max_range = self.config.max_range_m.min(scan.range_max_m);
         for (i, &r) in scan.ranges_m.iter().enumerate() {
             let r = r as f64;
@@ -815,6 +873,9 @@ impl ObstacleMapper {
             }
             let a = scan.angle_min_rad + i as f64 * scan.angle_increment_rad;
             let p = world_from_sensor * Point3::new(r * a.cos(), r * a.sin(), 0.0);
+            let Some(cell) = self.cell_of(&p.coords) else {
+                continue;
+            };
             let half_step = 0.5 * scan.angle_increment_rad.abs();
             let neighbour =
                 |n: Option<usize>| n.and_then(|n| scan.ranges_m.get(n)).map(|&r| r as f64);
@@ -822,7 +883,7 @@ impl ObstacleMapper {
                 hidden_edge(r, neighbour(i.checked_sub(1)), max_range),
                 hidden_edge(r, neighbour(Some(i + 1)), max_range),
             ];
-            self.add_point(&p.coords, false, (0, i as u32), half_step, cut);
+            self.add_point(cell, &p.coords, false, (0, i as u32), half_step, cut);
         }
         let eye = world_from_sensor.translation.vector;
         self.fit(&eye, scan.angle_increment_rad.abs());
@@ -1079,6 +1140,22 @@ fn hidden_edge(range: f64, neighbour: Option<f64>, max_range: f64) -> bool {
 const OCCLUDER_M: f64 = 0.05;
 const OCCLUDER_PER_M: f64 = 0.02;
 
+/// Half the bearing step at depth pixel `(u, v)`: between the rays half a
+/// stride to either side, turned into the world. A pitched camera's
+/// columns fan out, and off the optical axis a pixel spans a smaller angle.
+fn half_step(
+    rotation: &UnitQuaternion<f64>,
+    k: &CameraIntrinsics,
+    stride: usize,
+    u: u32,
+    v: u32,
+) -> f64 {
+    let ray = k.ray(u, v);
+    let side = Vector3::new(0.5 * stride as f64 / k.fx_px, 0.0, 0.0);
+    let (a, b) = (rotation * (ray - side), rotation * (ray + side));
+    0.5 * crate::kalman::wrap_angle(b.y.atan2(b.x) - a.y.atan2(a.x)).abs()
+}
+
 fn horizontal_range(eye: &Vector3<f64>, p: &Vector3<f64>) -> f64 {
     ((p.x - eye.x).powi(2) + (p.y - eye.y).powi(2)).sqrt()
 }
@@ -1087,3 +1164,7 @@ fn relative_bearing(eye: &Vector3<f64>, p: &Vector3<f64>, centre: f64) -> f64 {
     let b = (p.y - eye.y).atan2(p.x - eye.x) - centre;
     crate::kalman::wrap_angle(b)
 }
+
+#[cfg(test)]
+#[path = "obstacles_tests.rs"]
+mod tests;

@@ -3,35 +3,9 @@
 //! registered into the infrared camera, then tracked.
 
 use nalgebra::{Isometry3, Point3, Vector3};
-use recede_msg::{CameraIntrinsics, DepthImage, InfraredImage, Target};
+use recede_msg::{CameraIntrinsics, InfraredImage, Target};
 
-use crate::TargetConfig;
-
-/// Neighbouring depths further apart than this fraction of the depth
-/// make a depth edge.
-const EDGE_FRACTION: f64 = 0.05;
-
-/// `x.ceil() as i64`, inline: the target has no rounding instruction
-/// without SSE4.1, and libm's `ceil` and `floor` were a fifth of the
-/// reprojection's time. Exact for |x| < 2^63 (a pixel coordinate).
-fn ceil(x: f64) -> i64 {
-    let t = x as i64;
-    if (t as f64) < x {
-        t + 1
-    } else {
-        t
-    }
-}
-
-/// `x.floor() as i64`, inline (see [`ceil`]).
-fn floor(x: f64) -> i64 {
-    let t = x as i64;
-    if (t as f64) > x {
-        t - 1
-    } else {
-        t
-    }
-}
+use crate::{Registration, TargetConfig};
 
 /// One blob of one infrared image, before tracking.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,131 +24,6 @@ struct Track {
     variance: f64,
     confirmed: bool,
     matched: bool,
-}
-
-/// The depth camera's image seen from the infrared camera: per infrared
-/// pixel the nearest depth (infrared optical z), `NaN` where none.
-///
-/// Reprojected only when an infrared frame finds a hot blob to place: a
-/// depth frame is kept (one copy) until then. Reprojecting every depth
-/// frame was 8% of the flagship's CPU time, for infrared frames that mostly
-/// come at a lower rate or find nothing.
-#[derive(Debug, Clone)]
-pub struct Registration {
-    ir: CameraIntrinsics,
-    ir_from_depth: Isometry3<f64>,
-    depth_k: CameraIntrinsics,
-    z: Vec<f32>,
-    /// The last depth image, not yet reprojected when `pending`.
-    depth: Vec<f32>,
-    pending: bool,
-    stamp_secs: f64,
-}
-
-impl Registration {
-    /// `ir_from_depth` maps depth-optical to infrared-optical coordinates.
-    pub fn new(
-        ir: CameraIntrinsics,
-        depth_k: CameraIntrinsics,
-        ir_from_depth: Isometry3<f64>,
-    ) -> Self {
-        Self {
-            ir,
-            ir_from_depth,
-            depth_k,
-            z: vec![f32::NAN; ir.pixel_count()],
-            depth: Vec::with_capacity(depth_k.pixel_count()),
-            pending: false,
-            stamp_secs: f64::NEG_INFINITY,
-        }
-    }
-
-    /// Takes a depth image (reprojected when first needed): a size other
-    /// than the depth camera's gives no depth.
-    pub fn update(&mut self, stamp_secs: f64, depth: &DepthImage) {
-        self.stamp_secs = stamp_secs;
-        self.depth.clear();
-        let fits = depth.width_px == self.depth_k.width_px
-            && depth.height_px == self.depth_k.height_px
-            && depth.data.len() == self.depth_k.pixel_count();
-        if fits {
-            self.depth.extend_from_slice(&depth.data);
-        }
-        self.pending = true;
-    }
-
-    /// The registered depth of infrared pixel `i` (row-major), `NaN` where
-    /// none.
-    fn z(&mut self, i: usize) -> f32 {
-        self.reproject();
-        self.z[i]
-    }
-
-    /// Reprojects the pending depth image: each depth pixel off a depth
-    /// edge fills the infrared pixels whose centres fall inside its own
-    /// footprint (its square projected at its depth), nearest surface
-    /// first, so that a coarser depth camera leaves no holes and an edge
-    /// does not bleed.
-    fn reproject(&mut self) {
-        if !self.pending {
-            return;
-        }
-        self.pending = false;
-        self.z.fill(f32::NAN);
-        if self.depth.is_empty() {
-            return;
-        }
-        let (w, h) = (
-            self.depth_k.width_px as usize,
-            self.depth_k.height_px as usize,
-        );
-        let depth = &self.depth;
-        let (iw, ih) = (self.ir.width_px as i64, self.ir.height_px as i64);
-        for v in 0..h {
-            for u in 0..w {
-                let d = depth[v * w + u] as f64;
-                if !(d.is_finite() && d > 0.0) {
-                    continue;
-                }
-                // A pixel on a depth edge mixes two surfaces (and a gap
-                // narrower than a depth pixel looks like its border): leave
-                // it out rather than lend its depth to the wrong one.
-                let differs = |uu: usize, vv: usize| {
-                    let n = depth[vv * w + uu] as f64;
-                    !(n.is_finite() && (n - d).abs() <= EDGE_FRACTION * d)
-                };
-                if (u > 0 && differs(u - 1, v))
-                    || (u + 1 < w && differs(u + 1, v))
-                    || (v > 0 && differs(u, v - 1))
-                    || (v + 1 < h && differs(u, v + 1))
-                {
-                    continue;
-                }
-                let p = self.ir_from_depth * Point3::from(self.depth_k.ray(u as u32, v as u32) * d);
-                let Some(px) = self.ir.project(&p.coords) else {
-                    continue;
-                };
-                // Half the footprint, in infrared pixels.
-                let scale = d / p.z;
-                let hu = 0.5 * scale * self.ir.fx_px / self.depth_k.fx_px;
-                let hv = 0.5 * scale * self.ir.fy_px / self.depth_k.fy_px;
-                let (u0, u1) = (ceil(px.x - hu - 0.5), floor(px.x + hu - 0.5));
-                let (v0, v1) = (ceil(px.y - hv - 0.5), floor(px.y + hv - 0.5));
-                for y in v0.max(0)..v1.min(ih - 1) + 1 {
-                    for x in u0.max(0)..u1.min(iw - 1) + 1 {
-                        let cell = &mut self.z[(y * iw + x) as usize];
-                        if !(cell.is_finite() && (*cell as f64) <= p.z) {
-                            *cell = p.z as f32;
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    pub fn stamp_secs(&self) -> f64 {
-        self.stamp_secs
-    }
 }
 
 /// Infrared images to target tracks.
@@ -264,22 +113,17 @@ impl TargetFinder {
             self.stack.clear();
             self.stack.push(start as u32);
             let (mut n, mut su, mut sv, mut peak) = (0u32, 0.0, 0.0, f64::NEG_INFINITY);
-            self.depths.clear();
-            // Flood fill (4-connected): centroid, peak, registered depths.
+            let (mut x0, mut x1, mut y0, mut y1) = (w, 0, h, 0);
+            // Flood fill (4-connected): centroid, peak, bounding box.
             while let Some(i) = self.stack.pop() {
                 let i = i as usize;
                 let (u, v) = (i % w, i / w);
                 n += 1;
                 su += u as f64 + 0.5;
                 sv += v as f64 + 0.5;
+                (x0, x1, y0, y1) = (x0.min(u), x1.max(u), y0.min(v), y1.max(v));
                 let t = image.data[i] as f64;
                 peak = peak.max(t);
-                if let Some(r) = registration.as_deref_mut() {
-                    let z = r.z(i);
-                    if z.is_finite() {
-                        self.depths.push(z);
-                    }
-                }
                 let push = |j: usize, labels: &mut Vec<u32>, stack: &mut Vec<u32>| {
                     if labels[j] == 0 && hot(image.data[j]) {
                         labels[j] = next;
@@ -303,13 +147,27 @@ impl TargetFinder {
                 continue;
             }
             // Temperature: the mean of the blob's upper half (edge pixels
-            // mix in the background).
+            // mix in the background); the registered depths of its pixels
+            // (its box, row-major: the order of a whole-image scan).
             let half = 0.5 * (threshold + peak);
             let (mut st, mut nt) = (0.0, 0usize);
-            for (i, &l) in self.labels.iter().enumerate() {
-                if l == next && image.data[i] as f64 >= half {
-                    st += image.data[i] as f64;
-                    nt += 1;
+            let z = registration
+                .as_deref_mut()
+                .filter(|r| r.infrared_size() == (w, h))
+                .map(|r| r.cover([x0 as i64, x1 as i64, y0 as i64, y1 as i64]));
+            self.depths.clear();
+            for y in y0..=y1 {
+                for i in y * w + x0..=y * w + x1 {
+                    if self.labels[i] != next {
+                        continue;
+                    }
+                    if image.data[i] as f64 >= half {
+                        st += image.data[i] as f64;
+                        nt += 1;
+                    }
+                    if let Some(z) = z.filter(|z| z[i].is_finite()) {
+                        self.depths.push(z[i]);
+                    }
                 }
             }
             // A hot pixel sees the hot surface, so no depth behind it can be
@@ -343,7 +201,7 @@ impl TargetFinder {
         world_from_camera: &Isometry3<f64>,
     ) {
         let registration = registration
-            .filter(|r| (r.stamp_secs - t_secs).abs() <= self.config.max_depth_offset_secs);
+            .filter(|r| (r.stamp_secs() - t_secs).abs() <= self.config.max_depth_offset_secs);
         self.blobs(image, registration);
         for t in &mut self.tracks {
             t.matched = false;
@@ -425,21 +283,153 @@ impl TargetFinder {
 
 #[cfg(test)]
 mod tests {
-    /// The inline roundings agree with the standard library's on pixel
-    /// coordinates: negative, integral, halves and values just off them.
-    #[test]
-    fn inline_ceil_and_floor_match_the_standard_ones() {
-        for i in -4000..4000 {
-            let base = i as f64 * 0.125;
-            for x in [
-                base,
-                base + 1e-12,
-                base - 1e-12,
-                f64::from_bits(base.to_bits() + 1),
-            ] {
-                assert_eq!(super::ceil(x), x.ceil() as i64, "ceil {x}");
-                assert_eq!(super::floor(x), x.floor() as i64, "floor {x}");
+    use super::*;
+    use crate::registration::testing;
+    use proptest::prelude::*;
+    use rand::RngExt;
+
+    /// The blobs as they were found before the registration was asked per
+    /// blob box: depths read from the whole image's registration during
+    /// the flood fill, the temperature from a scan of the whole image.
+    fn reference_blobs(
+        finder: &mut TargetFinder,
+        image: &InfraredImage,
+        z: Option<&[f32]>,
+    ) -> Vec<Blob> {
+        let (w, h) = (image.width_px as usize, image.height_px as usize);
+        let threshold = finder.ambient(image) + finder.config.threshold_above_ambient_k;
+        let hot = |v: f32| v.is_finite() && v as f64 > threshold;
+        let mut labels = vec![0u32; w * h];
+        let mut blobs = Vec::new();
+        let mut next = 0;
+        for start in 0..w * h {
+            if labels[start] != 0 || !hot(image.data[start]) {
+                continue;
+            }
+            next += 1;
+            labels[start] = next;
+            let mut stack = vec![start];
+            let (mut n, mut su, mut sv, mut peak) = (0u32, 0.0, 0.0, f64::NEG_INFINITY);
+            let mut depths = Vec::new();
+            while let Some(i) = stack.pop() {
+                let (u, v) = (i % w, i / w);
+                n += 1;
+                su += u as f64 + 0.5;
+                sv += v as f64 + 0.5;
+                peak = peak.max(image.data[i] as f64);
+                if let Some(z) = z.filter(|z| z[i].is_finite()) {
+                    depths.push(z[i]);
+                }
+                let near = [
+                    (u > 0).then(|| i - 1),
+                    (u + 1 < w).then(|| i + 1),
+                    (v > 0).then(|| i - w),
+                    (v + 1 < h).then(|| i + w),
+                ];
+                for j in near.into_iter().flatten() {
+                    if labels[j] == 0 && hot(image.data[j]) {
+                        labels[j] = next;
+                        stack.push(j);
+                    }
+                }
+            }
+            if n < finder.config.min_pixels || blobs.len() == finder.blobs.capacity() {
+                continue;
+            }
+            let half = 0.5 * (threshold + peak);
+            let (mut st, mut nt) = (0.0, 0usize);
+            for (i, &l) in labels.iter().enumerate() {
+                if l == next && image.data[i] as f64 >= half {
+                    st += image.data[i] as f64;
+                    nt += 1;
+                }
+            }
+            let depth_m = (!depths.is_empty()).then(|| {
+                let q = (3 * depths.len()) / 4;
+                *depths.select_nth_unstable_by(q, f32::total_cmp).1 as f64
+            });
+            blobs.push(Blob {
+                centroid_px: (su / n as f64, sv / n as f64),
+                pixels: n,
+                temperature_k: if nt > 0 { st / nt as f64 } else { peak },
+                depth_m,
+            });
+        }
+        blobs
+    }
+
+    /// An infrared image: ambient 293 K with 0.3 K of noise, hot boxes and
+    /// discs (some cut by the border), hot single pixels (too small).
+    fn infrared(rng: &mut rand_chacha::ChaCha8Rng, k: &CameraIntrinsics) -> InfraredImage {
+        let (w, h) = (k.width_px as usize, k.height_px as usize);
+        let mut img = InfraredImage::filled(k.width_px, k.height_px, 293.0);
+        for t in &mut img.data {
+            *t += 0.3 * rng.random_range(-1.0f32..1.0);
+        }
+        for _ in 0..rng.random_range(0..6) {
+            let temp = rng.random_range(305.0..600.0);
+            let (cu, cv) = (
+                rng.random_range(0.0..w as f64),
+                rng.random_range(0.0..h as f64),
+            );
+            let (ru, rv) = (
+                rng.random_range(0.5..0.3 * w as f64),
+                rng.random_range(0.5..0.3 * h as f64),
+            );
+            for v in 0..h {
+                for u in 0..w {
+                    let (x, y) = ((u as f64 + 0.5 - cu) / ru, (v as f64 + 0.5 - cv) / rv);
+                    if x * x + y * y <= 1.0 || (temp > 450.0 && x.abs().max(y.abs()) <= 1.0) {
+                        img.data[v * w + u] = (temp + rng.random_range(-3.0..3.0)) as f32;
+                    }
+                }
             }
         }
+        for _ in 0..rng.random_range(0..4) {
+            let i = rng.random_range(0..w * h);
+            img.data[i] = 400.0;
+        }
+        img
+    }
+
+    /// The blobs placed through the per-box registration are the blobs of
+    /// the whole reprojection to the bit (centroid, pixels, temperature,
+    /// depth): random cameras, poses, depth and infrared images, two
+    /// infrared images per depth image and two depth images.
+    #[test]
+    fn blobs_equal_those_of_the_whole_registration() {
+        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+        let (placed, unplaced) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        proptest!(ProptestConfig::with_cases(96), |(seed: u64, wide in proptest::bool::ANY)| {
+            let mut rng = testing::rng(seed);
+            let (ir, dk) = (testing::camera(&mut rng), testing::camera(&mut rng));
+            let pose = testing::pose(&mut rng, if wide { 1.2 } else { 0.1 });
+            let mut registration = Registration::new(ir, dk, pose);
+            let mut finder = TargetFinder::new(&TargetConfig::default(), ir);
+            let mut reference = TargetFinder::new(&TargetConfig::default(), ir);
+            for frame in 0..2 {
+                registration.update(frame as f64, &testing::depth(&mut rng, &dk));
+                let whole = registration.whole_reference();
+                for _ in 0..2 {
+                    let image = infrared(&mut rng, &ir);
+                    let fast = finder.blobs(&image, Some(&mut registration)).to_vec();
+                    let slow = reference_blobs(&mut reference, &image, Some(&whole));
+                    prop_assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
+                    for b in &fast {
+                        let count = if b.depth_m.is_some() { &placed } else { &unplaced };
+                        count.fetch_add(1, Relaxed);
+                    }
+                    let blind = finder.blobs(&image, None).to_vec();
+                    let slow = reference_blobs(&mut reference, &image, None);
+                    prop_assert_eq!(format!("{blind:?}"), format!("{slow:?}"));
+                }
+            }
+        });
+        // The cases place blobs and leave some unplaced.
+        let (placed, unplaced) = (placed.into_inner(), unplaced.into_inner());
+        assert!(
+            placed > 200 && unplaced > 20,
+            "{placed} placed, {unplaced} not"
+        );
     }
 }

@@ -229,3 +229,78 @@ fn the_continuum_arms_filter_allocates_nothing_per_step() {
     assert!(x.iter().all(|v| v.abs() < 0.1), "hanging still: {x:?}");
     assert!(p.sensor_stats().iter().all(|s| s.rejected == 0));
 }
+
+/// The depth and infrared path allocates nothing per frame after setup:
+/// obstacles from depth, blobs placed through the registration (tiles,
+/// bounds, bearing steps and clusters in buffers sized at construction).
+#[test]
+fn depth_and_infrared_frames_allocate_nothing() {
+    use common::{render_depth, render_infrared, rng, world_from_camera, Thing};
+    use recede_msg::CameraIntrinsics;
+    use recede_perception::{
+        ObstacleConfig, ObstacleMapper, Registration, TargetConfig, TargetFinder,
+    };
+    let scene = [
+        Thing::Cylinder {
+            x: 4.0,
+            y: 0.5,
+            radius: 0.3,
+            height: 2.0,
+            temperature_k: 293.0,
+        },
+        Thing::Cylinder {
+            x: 5.0,
+            y: -1.0,
+            radius: 0.25,
+            height: 1.8,
+            temperature_k: 310.0,
+        },
+        Thing::Sphere {
+            centre: Vector3::new(4.0, 1.5, 0.8),
+            radius: 0.3,
+            temperature_k: 450.0,
+        },
+    ];
+    let (dk, ik) = (
+        CameraIntrinsics::from_hfov(160, 120, 1.5),
+        CameraIntrinsics::from_hfov(160, 120, 1.0),
+    );
+    let config = ObstacleConfig::default();
+    let mut mapper = ObstacleMapper::new(
+        &config,
+        false,
+        ObstacleMapper::points_per_image(&config, &dk),
+    );
+    let body_from_depth = world_from_camera(Vector3::new(0.1, 0.0, 0.0), 0.0, 0.2);
+    let body_from_ir = world_from_camera(Vector3::new(0.1, 0.0, -0.03), 0.0, 0.2);
+    let mut registration = Registration::new(ik, dk, body_from_ir.inverse() * body_from_depth);
+    let mut finder = TargetFinder::new(&TargetConfig::default(), ik);
+    let mut r = rng(5);
+    let frames: Vec<_> = (0..6)
+        .map(|f| {
+            let body = Isometry3::translation(0.2 * f as f64, 0.0, 1.0);
+            let depth = render_depth(&scene, &dk, &(body * body_from_depth), 10.0, 0.01, &mut r);
+            let ir = render_infrared(&scene, &ik, &(body * body_from_ir), 0.3, &mut r);
+            (f as f64 / 30.0, body, depth, ir)
+        })
+        .collect();
+    let mut run = |frames: &[(
+        f64,
+        Isometry3<f64>,
+        recede_msg::DepthImage,
+        recede_msg::InfraredImage,
+    )]| {
+        for (t, body, depth, ir) in frames {
+            mapper.depth_frame(*t, depth, &dk, &(body * body_from_depth));
+            registration.update(*t, depth);
+            finder.frame(*t, ir, Some(&mut registration), &(body * body_from_ir));
+        }
+    };
+    run(&frames[..2]);
+    let n = allocations_in(|| run(&frames[2..]));
+    assert_eq!(n, 0, "allocations over four depth and infrared frames");
+    assert!(
+        !finder.last_blobs().is_empty() && finder.last_blobs().iter().any(|b| b.depth_m.is_some())
+    );
+    assert!(!mapper.last_detections().is_empty());
+}
