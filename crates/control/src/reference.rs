@@ -278,6 +278,9 @@ impl ReferenceConfig {
                 let (position, rest) = state.split_at_mut(7);
                 spline.sample(t_secs, &mut position[..3], &mut rest[..3]);
                 input.copy_from_slice(&spline.config.hover_input);
+                if spline.config.flat_feedforward {
+                    flat_attitude_and_thrust(spline.acceleration(t_secs), &mut state[3..7], input);
+                }
             }
             Self::Waypoints {
                 states,
@@ -345,6 +348,53 @@ fn finite(key: &str, values: &[f64]) -> Result<(), ControlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With `flat_feedforward` the reference is a trajectory of the
+    /// nominal quadrotor: its derivative at the reference state and input
+    /// is the curve's acceleration, at speeds up to 12 m/s.
+    #[test]
+    fn a_flat_spline_reference_is_flown_by_the_nominal_quadrotor() {
+        use nalgebra::SVector;
+        use recede_model::robots::{Quadrotor, QuadrotorParams};
+        use recede_model::Dynamics;
+        let params = QuadrotorParams::default();
+        let hover = params.mass_kg * recede_model::GRAVITY / 4.0;
+        let config = |flat| SplineConfig {
+            seed: 42,
+            knots: 8,
+            center_m: [0.0, 0.0, 6.0],
+            half_extent_m: [20.0, 15.0, 2.0],
+            peak_speed_m_s: 12.0,
+            hover_input: vec![hover; 4],
+            flat_feedforward: flat,
+        };
+        let quad = Quadrotor::new(params).unwrap();
+        let flat = ReferenceConfig::Spline(Spline::try_from(config(true)).unwrap());
+        let level = ReferenceConfig::Spline(Spline::try_from(config(false)).unwrap());
+        let (mut x, mut u) = ([0.0; 13], [0.0; 4]);
+        let mut worst_level = 0.0_f64;
+        for k in 0..300 {
+            let t = 0.1 * k as f64;
+            let ReferenceConfig::Spline(sp) = &flat else { unreachable!() };
+            let a = sp.acceleration(t);
+            for (r, worst) in [(&flat, None), (&level, Some(&mut worst_level))] {
+                r.sample(t, &mut x, &mut u);
+                let q = SVector::<f64, 4>::from_column_slice(&x[3..7]);
+                assert!((q.norm() - 1.0).abs() < 1e-12, "unit quaternion");
+                let dx = quad.derivative(
+                    &SVector::<f64, 13>::from_column_slice(&x),
+                    &SVector::<f64, 4>::from_column_slice(&u),
+                );
+                let err = (0..3).map(|i| (dx[7 + i] - a[i]).abs()).fold(0.0, f64::max);
+                match worst {
+                    None => assert!(err < 1e-9, "t {t}: acceleration off by {err}"),
+                    Some(w) => *w = w.max(err),
+                }
+            }
+        }
+        // The level reference is not flyable at this speed.
+        assert!(worst_level > 5.0, "{worst_level}");
+    }
 
     #[test]
     fn waypoints_hold_each_state_from_its_time() {
@@ -424,5 +474,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(unknown.contains("inverse_dynamics"), "{unknown}");
+    }
+}
+
+/// A quadrotor's attitude `q` (`[w, x, y, z]`) and rotor thrusts `input`
+/// (hover's, scaled) for the acceleration `a`: the body's z axis along
+/// `a + g` by the shortest rotation from level (no turn about z), total
+/// thrust `|a + g| / g` times hover's. Free fall or a thrust pointing down
+/// keeps hover's (no attitude gives them).
+fn flat_attitude_and_thrust(a: [f64; 3], q: &mut [f64], input: &mut [f64]) {
+    let g = recede_model::GRAVITY;
+    let f = [a[0], a[1], a[2] + g];
+    let norm = (f[0] * f[0] + f[1] * f[1] + f[2] * f[2]).sqrt();
+    if !(norm > 1e-9 && norm.is_finite()) {
+        return;
+    }
+    let z = f.map(|v| v / norm);
+    // cos of half the tilt; the axis is e_z x z = (-z_y, z_x, 0).
+    let w = (0.5 * (1.0 + z[2])).sqrt();
+    if !(w > 1e-6) {
+        return;
+    }
+    q.copy_from_slice(&[w, -z[1] / (2.0 * w), z[0] / (2.0 * w), 0.0]);
+    for u in input {
+        *u *= norm / g;
     }
 }

@@ -161,6 +161,13 @@ pub struct SplineConfig {
     /// The fastest point of the curve is flown at this speed.
     pub peak_speed_m_s: f64,
     pub hover_input: Vec<f64>,
+    /// A quadrotor's attitude and rotor thrusts along the curve from its
+    /// acceleration (differential flatness: thrust along `a + g`, no yaw
+    /// about it) instead of hover's level attitude and thrust: at 12 m/s
+    /// the hover reference asks the controller to fight the tilt the path
+    /// needs. Off by default (the reference as before).
+    #[serde(default)]
+    pub flat_feedforward: bool,
 }
 
 fn default_knots() -> usize {
@@ -283,6 +290,29 @@ impl Spline {
         (position, derivative)
     }
 
+    /// Second derivative with respect to the parameter `s`.
+    fn second_derivative_at(&self, s: f64) -> [f64; 3] {
+        let n = self.points.len();
+        let wrapped = s.rem_euclid(n as f64);
+        let i = (wrapped.floor() as usize).min(n - 1);
+        let u = wrapped - i as f64;
+        let p = |k: usize| &self.points[(i + k + n - 1) % n];
+        let ddb = [1.0 - u, 3.0 * u - 2.0, 1.0 - 3.0 * u, u];
+        let mut out = [0.0; 3];
+        for (k, w) in ddb.iter().enumerate() {
+            for (axis, o) in out.iter_mut().enumerate() {
+                *o += w * p(k)[axis];
+            }
+        }
+        out
+    }
+
+    /// Acceleration at `t` seconds, m/s^2.
+    pub(super) fn acceleration(&self, t: f64) -> [f64; 3] {
+        let d = self.second_derivative_at(t / self.segment_secs);
+        d.map(|v| v / (self.segment_secs * self.segment_secs))
+    }
+
     /// Position and velocity at `t` seconds.
     pub(super) fn sample(&self, t: f64, position: &mut [f64], velocity: &mut [f64]) {
         let (p, d) = self.at_parameter(t / self.segment_secs);
@@ -310,8 +340,28 @@ mod tests {
             half_extent_m: [6.0, 4.0, 1.0],
             peak_speed_m_s: peak,
             hover_input: vec![2.4525; 4],
+            flat_feedforward: false,
         })
         .unwrap()
+    }
+
+    /// The acceleration is the velocity's derivative (central differences).
+    #[test]
+    fn the_acceleration_is_the_velocitys_derivative() {
+        let sp = spline(7, 12.0);
+        let h = 1e-5;
+        for k in 0..200 {
+            let t = 0.137 * k as f64;
+            let (mut p, mut v0, mut v1) = ([0.0; 3], [0.0; 3], [0.0; 3]);
+            sp.sample(t - h, &mut p, &mut v0);
+            sp.sample(t + h, &mut p, &mut v1);
+            let a = sp.acceleration(t);
+            for axis in 0..3 {
+                let fd = (v1[axis] - v0[axis]) / (2.0 * h);
+                // O(h) at the knots, where the jerk jumps.
+                assert!((fd - a[axis]).abs() < 1e-4 * (1.0 + a[axis].abs()), "t {t}: {fd} vs {}", a[axis]);
+            }
+        }
     }
 
     /// Velocity is the derivative of position (central differences), the
