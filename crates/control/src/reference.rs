@@ -345,6 +345,30 @@ fn finite(key: &str, values: &[f64]) -> Result<(), ControlError> {
     }
 }
 
+/// A quadrotor's attitude `q` (`[w, x, y, z]`) and rotor thrusts `input`
+/// (hover's, scaled) for the acceleration `a`: the body's z axis along
+/// `a + g` by the shortest rotation from level (no turn about z), total
+/// thrust `|a + g| / g` times hover's. Free fall or a thrust pointing down
+/// keeps hover's (no attitude gives them).
+fn flat_attitude_and_thrust(a: [f64; 3], q: &mut [f64], input: &mut [f64]) {
+    let g = recede_model::GRAVITY;
+    let f = [a[0], a[1], a[2] + g];
+    let norm = (f[0] * f[0] + f[1] * f[1] + f[2] * f[2]).sqrt();
+    if !(norm > 1e-9 && norm.is_finite()) {
+        return;
+    }
+    let z = f.map(|v| v / norm);
+    // cos of half the tilt; the axis is e_z x z = (-z_y, z_x, 0).
+    let w = (0.5 * (1.0 + z[2])).sqrt();
+    if w <= 1e-6 {
+        return;
+    }
+    q.copy_from_slice(&[w, -z[1] / (2.0 * w), z[0] / (2.0 * w), 0.0]);
+    for u in input {
+        *u *= norm / g;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,7 +399,9 @@ mod tests {
         let mut worst_level = 0.0_f64;
         for k in 0..300 {
             let t = 0.1 * k as f64;
-            let ReferenceConfig::Spline(sp) = &flat else { unreachable!() };
+            let ReferenceConfig::Spline(sp) = &flat else {
+                unreachable!()
+            };
             let a = sp.acceleration(t);
             for (r, worst) in [(&flat, None), (&level, Some(&mut worst_level))] {
                 r.sample(t, &mut x, &mut u);
@@ -474,29 +500,5 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(unknown.contains("inverse_dynamics"), "{unknown}");
-    }
-}
-
-/// A quadrotor's attitude `q` (`[w, x, y, z]`) and rotor thrusts `input`
-/// (hover's, scaled) for the acceleration `a`: the body's z axis along
-/// `a + g` by the shortest rotation from level (no turn about z), total
-/// thrust `|a + g| / g` times hover's. Free fall or a thrust pointing down
-/// keeps hover's (no attitude gives them).
-fn flat_attitude_and_thrust(a: [f64; 3], q: &mut [f64], input: &mut [f64]) {
-    let g = recede_model::GRAVITY;
-    let f = [a[0], a[1], a[2] + g];
-    let norm = (f[0] * f[0] + f[1] * f[1] + f[2] * f[2]).sqrt();
-    if !(norm > 1e-9 && norm.is_finite()) {
-        return;
-    }
-    let z = f.map(|v| v / norm);
-    // cos of half the tilt; the axis is e_z x z = (-z_y, z_x, 0).
-    let w = (0.5 * (1.0 + z[2])).sqrt();
-    if !(w > 1e-6) {
-        return;
-    }
-    q.copy_from_slice(&[w, -z[1] / (2.0 * w), z[0] / (2.0 * w), 0.0]);
-    for u in input {
-        *u *= norm / g;
     }
 }

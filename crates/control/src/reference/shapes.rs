@@ -359,7 +359,11 @@ mod tests {
             for axis in 0..3 {
                 let fd = (v1[axis] - v0[axis]) / (2.0 * h);
                 // O(h) at the knots, where the jerk jumps.
-                assert!((fd - a[axis]).abs() < 1e-4 * (1.0 + a[axis].abs()), "t {t}: {fd} vs {}", a[axis]);
+                assert!(
+                    (fd - a[axis]).abs() < 1e-4 * (1.0 + a[axis].abs()),
+                    "t {t}: {fd} vs {}",
+                    a[axis]
+                );
             }
         }
     }
