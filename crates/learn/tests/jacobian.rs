@@ -11,7 +11,7 @@ use recede_learn::{Activation, MlpResidual, Support, SupportGuard};
 use recede_model::robots::CartPole;
 use recede_model::{Residual, ResidualEvaluation, Rk4, WithResidual};
 
-use common::{cartpole_spec, quadrotor_spec, random_model, unit_quaternion};
+use common::{cartpole_spec, central_difference, quadrotor_spec, random_model, unit_quaternion};
 
 fn fd_step_jacobians<D: recede_model::Dynamics<4, 1>>(
     rk4: &Rk4,
@@ -111,15 +111,7 @@ fn check_quadrotor(
     }
     let h = 1e-6;
     for j in 0..17 {
-        let (mut xp, mut xm, mut up, mut um) = (*x, *x, *u, *u);
-        if j < 13 {
-            xp[j] += h;
-            xm[j] -= h;
-        } else {
-            up[j - 13] += h;
-            um[j - 13] -= h;
-        }
-        let fd = (g(&xp, &up) - g(&xm, &um)) / (2.0 * h);
+        let fd = central_difference(&g, x, u, j, h);
         for i in 0..13 {
             // The value on duals is the value on f64, bit for bit.
             assert_eq!(out[i].re, value[i]);
@@ -257,15 +249,7 @@ fn angle_features_values_and_derivatives() {
         let h = 1e-6;
         let mut moved = 0.0f64;
         for j in 0..6 {
-            let (mut xp, mut xm, mut up, mut um) = (x, x, u, u);
-            if j < 4 {
-                xp[j] += h;
-                xm[j] -= h;
-            } else {
-                up[j - 4] += h;
-                um[j - 4] -= h;
-            }
-            let fd = (g(&xp, &up) - g(&xm, &um)) / (2.0 * h);
+            let fd = central_difference(&g, &x, &u, j, h);
             for i in 0..4 {
                 assert_eq!(out[i].re, value[i]);
                 let ad = out[i].eps.0.map_or(0.0, |e| e[j]);

@@ -15,8 +15,8 @@ use recede_learn::{
 use recede_model::Residual;
 
 use common::{
-    cartpole_spec, edit_header, get_meta, quadrotor_spec, random_model, random_network,
-    unit_quaternion, with_random_skip,
+    cartpole_spec, central_difference, edit_header, get_meta, quadrotor_spec, random_model,
+    random_network, unit_quaternion, with_random_skip,
 };
 
 fn all_params(net: &Network) -> Vec<f64> {
@@ -96,15 +96,7 @@ fn check_jacobian(model: &MlpResidual<13, 4>, x: &SVector<f64, 13>, u: &SVector<
     model.add_to_on_scalar(&xd, &ud, &mut reference);
     let h = 1e-6;
     for j in 0..17 {
-        let (mut xp, mut xm, mut up, mut um) = (*x, *x, *u, *u);
-        if j < 13 {
-            xp[j] += h;
-            xm[j] -= h;
-        } else {
-            up[j - 13] += h;
-            um[j - 13] -= h;
-        }
-        let fd = (g(&xp, &up) - g(&xm, &um)) / (2.0 * h);
+        let fd = central_difference(&g, x, u, j, h);
         for i in 0..13 {
             let ad = if j < 13 {
                 t.d_x[(i, j)]

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use nalgebra::SVector;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use recede_learn::{
@@ -147,4 +148,24 @@ pub fn with_random_skip<const NX: usize, const NU: usize>(
         model.support().clone(),
     )
     .expect("valid model")
+}
+
+/// `d g / d var_j` by central differences of step `h`, the variables being
+/// `(x, u)`: states first, then inputs.
+pub fn central_difference<const NX: usize, const NU: usize>(
+    g: impl Fn(&SVector<f64, NX>, &SVector<f64, NU>) -> SVector<f64, NX>,
+    x: &SVector<f64, NX>,
+    u: &SVector<f64, NU>,
+    j: usize,
+    h: f64,
+) -> SVector<f64, NX> {
+    let (mut xp, mut xm, mut up, mut um) = (*x, *x, *u, *u);
+    if j < NX {
+        xp[j] += h;
+        xm[j] -= h;
+    } else {
+        up[j - NX] += h;
+        um[j - NX] -= h;
+    }
+    (g(&xp, &up) - g(&xm, &um)) / (2.0 * h)
 }
