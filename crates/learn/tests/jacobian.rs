@@ -111,7 +111,7 @@ fn check_quadrotor(
     }
     let h = 1e-6;
     for j in 0..17 {
-        let fd = central_difference(&g, x, u, j, h);
+        let fd = central_difference(g, x, u, j, h);
         for i in 0..13 {
             // The value on duals is the value on f64, bit for bit.
             assert_eq!(out[i].re, value[i]);
@@ -249,7 +249,7 @@ fn angle_features_values_and_derivatives() {
         let h = 1e-6;
         let mut moved = 0.0f64;
         for j in 0..6 {
-            let fd = central_difference(&g, &x, &u, j, h);
+            let fd = central_difference(g, &x, &u, j, h);
             for i in 0..4 {
                 assert_eq!(out[i].re, value[i]);
                 let ad = out[i].eps.0.map_or(0.0, |e| e[j]);

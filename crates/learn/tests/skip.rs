@@ -96,7 +96,7 @@ fn check_jacobian(model: &MlpResidual<13, 4>, x: &SVector<f64, 13>, u: &SVector<
     model.add_to_on_scalar(&xd, &ud, &mut reference);
     let h = 1e-6;
     for j in 0..17 {
-        let fd = central_difference(&g, x, u, j, h);
+        let fd = central_difference(g, x, u, j, h);
         for i in 0..13 {
             let ad = if j < 13 {
                 t.d_x[(i, j)]
