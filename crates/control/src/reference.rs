@@ -21,12 +21,17 @@ pub enum ReferenceConfig {
     /// Hold a state and an input.
     Setpoint { state: Vec<f64>, input: Vec<f64> },
     /// P2's figure-eight for the quadrotor: `p = (A sin wt, A/2 sin 2wt, h)`
-    /// with `w = v_max / (A sqrt 2)`, level attitude, hover input.
+    /// with `w = v_max / (A sqrt 2)`, level attitude, hover input (or,
+    /// with `flat_feedforward`, the attitude and thrusts that fly it).
     FigureEight {
         amplitude_m: f64,
         height_m: f64,
         peak_speed_m_s: f64,
         hover_input: Vec<f64>,
+        /// Attitude and thrusts from the path's acceleration (as the
+        /// spline's); level and hover when false, as files before it meant.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        flat_feedforward: bool,
     },
     /// A circle for the quadrotor: `radius_m` about `(0, 0, height_m)`
     /// (or `center_m`) in `plane` (`xy`, `xz`, `yz`), flown at `speed_m_s`
@@ -45,6 +50,10 @@ pub enum ReferenceConfig {
         /// the plane (`[reference.variation]`); a steady circle when absent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         variation: Option<CircleVariation>,
+        /// Attitude and thrusts from the path's acceleration (as the
+        /// spline's); level and hover when false, as files before it meant.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        flat_feedforward: bool,
     },
     /// A smooth closed random curve for the quadrotor: a cubic B-spline
     /// through `knots` control points drawn from `seed` in the box
@@ -113,6 +122,7 @@ impl ReferenceConfig {
                 peak_speed_m_s,
                 height_m,
                 hover_input,
+                ..
             } => {
                 if nx != 13 {
                     return Err(ControlError::Parse {
@@ -235,6 +245,7 @@ impl ReferenceConfig {
                 height_m,
                 peak_speed_m_s,
                 hover_input,
+                flat_feedforward,
             } => {
                 let w = peak_speed_m_s / (a * std::f64::consts::SQRT_2);
                 let (s1, c1) = (w * t_secs).sin_cos();
@@ -247,6 +258,10 @@ impl ReferenceConfig {
                 state[7] = a * w * c1;
                 state[8] = a * w * c2;
                 input.copy_from_slice(hover_input);
+                if *flat_feedforward {
+                    let acceleration = [-a * w * w * s1, -2.0 * a * w * w * s2, 0.0];
+                    flat_attitude_and_thrust(acceleration, &mut state[3..7], input);
+                }
             }
             Self::Circle {
                 radius_m,
@@ -256,21 +271,26 @@ impl ReferenceConfig {
                 center_xy_m,
                 hover_input,
                 variation,
+                flat_feedforward,
             } => {
                 state.fill(0.0);
                 state[3] = 1.0;
                 let center = [center_xy_m[0], center_xy_m[1], *height_m];
+                let sample = |t: f64, position: &mut [f64], velocity: &mut [f64]| match variation {
+                    None => {
+                        shapes::circle(center, *radius_m, *speed_m_s, *plane, t, position, velocity)
+                    }
+                    Some(v) => {
+                        v.sample(center, *radius_m, *speed_m_s, *plane, t, position, velocity)
+                    }
+                };
                 let (position, rest) = state.split_at_mut(7);
-                let (position, velocity) = (&mut position[..3], &mut rest[..3]);
-                match variation {
-                    None => shapes::circle(
-                        center, *radius_m, *speed_m_s, *plane, t_secs, position, velocity,
-                    ),
-                    Some(v) => v.sample(
-                        center, *radius_m, *speed_m_s, *plane, t_secs, position, velocity,
-                    ),
-                }
+                sample(t_secs, &mut position[..3], &mut rest[..3]);
                 input.copy_from_slice(hover_input);
+                if *flat_feedforward {
+                    let acceleration = circle_acceleration(sample, t_secs);
+                    flat_attitude_and_thrust(acceleration, &mut state[3..7], input);
+                }
             }
             Self::Spline(spline) => {
                 state.fill(0.0);
@@ -343,6 +363,18 @@ fn finite(key: &str, values: &[f64]) -> Result<(), ControlError> {
             message: format!("expected finite values, found {v}"),
         }),
     }
+}
+
+/// The acceleration of a circle reference at `t`: a central difference of
+/// its velocity over +-1 ms (the swing and bob make the closed form long;
+/// the difference's error, `h^2/6 |v'''|`, is ~1e-7 m/s^2 on the shipped
+/// circles).
+fn circle_acceleration(sample: impl Fn(f64, &mut [f64], &mut [f64]), t: f64) -> [f64; 3] {
+    const H: f64 = 1e-3;
+    let (mut p, mut v_plus, mut v_minus) = ([0.0; 3], [0.0; 3], [0.0; 3]);
+    sample(t + H, &mut p, &mut v_plus);
+    sample(t - H, &mut p, &mut v_minus);
+    std::array::from_fn(|i| (v_plus[i] - v_minus[i]) / (2.0 * H))
 }
 
 /// A quadrotor's attitude `q` (`[w, x, y, z]`) and rotor thrusts `input`
@@ -420,6 +452,90 @@ mod tests {
         }
         // The level reference is not flyable at this speed.
         assert!(worst_level > 5.0, "{worst_level}");
+    }
+
+    /// The worst gap over `t` in [0, 30) s between the nominal quadrotor's
+    /// acceleration at the reference's state and input and the reference
+    /// velocity's own central difference (h = 1e-5, not the code's).
+    fn worst_unflown_acceleration(r: &ReferenceConfig) -> f64 {
+        use nalgebra::SVector;
+        use recede_model::robots::{Quadrotor, QuadrotorParams};
+        use recede_model::Dynamics;
+        let quad = Quadrotor::new(QuadrotorParams::default()).unwrap();
+        let (mut x, mut u, mut scratch) = ([0.0; 13], [0.0; 4], [0.0; 4]);
+        let (mut plus, mut minus) = ([0.0; 13], [0.0; 13]);
+        let h = 1e-5;
+        let mut worst = 0.0_f64;
+        for k in 0..300 {
+            let t = 0.1 * k as f64;
+            r.sample(t + h, &mut plus, &mut scratch);
+            r.sample(t - h, &mut minus, &mut scratch);
+            r.sample(t, &mut x, &mut u);
+            let q = SVector::<f64, 4>::from_column_slice(&x[3..7]);
+            assert!((q.norm() - 1.0).abs() < 1e-12, "unit quaternion at {t}");
+            let dx = quad.derivative(
+                &SVector::<f64, 13>::from_column_slice(&x),
+                &SVector::<f64, 4>::from_column_slice(&u),
+            );
+            for i in 0..3 {
+                let a = (plus[7 + i] - minus[7 + i]) / (2.0 * h);
+                worst = worst.max((dx[7 + i] - a).abs());
+            }
+        }
+        worst
+    }
+
+    /// The figure-eight and the circle (steady and varied, in a vertical
+    /// plane) with `flat_feedforward` are trajectories of the nominal
+    /// quadrotor; their level references are not, and a file without the
+    /// key keeps the level one.
+    #[test]
+    fn flat_figure_eight_and_circles_are_flown_by_the_nominal_quadrotor() {
+        let params = recede_model::robots::QuadrotorParams::default();
+        let hover = params.mass_kg * recede_model::GRAVITY / 4.0;
+        let eight = |flat| ReferenceConfig::FigureEight {
+            amplitude_m: 10.0,
+            height_m: 2.0,
+            peak_speed_m_s: 9.0,
+            hover_input: vec![hover; 4],
+            flat_feedforward: flat,
+        };
+        let circle = |flat, variation| ReferenceConfig::Circle {
+            radius_m: 10.0,
+            speed_m_s: 7.0,
+            height_m: 12.0,
+            plane: Plane::Xz,
+            center_xy_m: [1.0, -2.0],
+            hover_input: vec![hover; 4],
+            variation,
+            flat_feedforward: flat,
+        };
+        let varied = Some(CircleVariation {
+            speed_swing: 0.3,
+            swing_rate_rad_s: 0.7,
+            clockwise: true,
+            phase_rad: 0.4,
+            bob_m: 1.5,
+            bob_rate_rad_s: 1.1,
+        });
+        for (flat, level) in [
+            (eight(true), eight(false)),
+            (circle(true, None), circle(false, None)),
+            (circle(true, varied), circle(false, varied)),
+        ] {
+            let (flown, unflown) = (
+                worst_unflown_acceleration(&flat),
+                worst_unflown_acceleration(&level),
+            );
+            assert!(flown < 1e-4, "{flat:?}: off by {flown} m/s^2");
+            assert!(unflown > 3.0, "{level:?}: only {unflown} m/s^2");
+        }
+        let file = "kind = \"figure_eight\"\namplitude_m = 10.0\nheight_m = 2.0\n\
+                    peak_speed_m_s = 9.0\nhover_input = [2.4525, 2.4525, 2.4525, 2.4525]\n";
+        let parsed: ReferenceConfig = toml::from_str(file).unwrap();
+        assert_eq!(parsed, eight(false));
+        let written = toml::to_string(&parsed).unwrap();
+        assert!(!written.contains("flat_feedforward"), "{written}");
     }
 
     #[test]

@@ -34,6 +34,7 @@ fn figure_eight(speed: f64) -> ReferenceConfig {
         height_m: 2.0,
         peak_speed_m_s: speed,
         hover_input: vec![2.4525; 4],
+        flat_feedforward: false,
     }
 }
 

@@ -82,6 +82,7 @@ impl Circle {
                 bob_m: self.bob_amplitude_m,
                 bob_rate_rad_s: self.bob_rate_rad_s,
             }),
+            flat_feedforward: false,
         }
     }
 }

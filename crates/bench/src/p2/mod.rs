@@ -180,6 +180,7 @@ pub fn figure_eight(v_max: f64) -> ReferenceConfig {
         height_m: HEIGHT_M,
         peak_speed_m_s: v_max,
         hover_input: vec![Quadrotor::default().hover_thrust_n(); NU],
+        flat_feedforward: false,
     }
 }
 

@@ -174,6 +174,7 @@ pub fn check_reference(r: &ReferenceConfig) -> Result<()> {
             height_m,
             peak_speed_m_s,
             hover_input,
+            ..
         } => {
             check("amplitude_m", &[*amplitude_m])?;
             check("height_m", &[*height_m])?;
