@@ -119,8 +119,8 @@ pub fn check_timing(c: &MpcConfig) -> Result<()> {
     Ok(())
 }
 
-/// The condensed QP's size: variables (inputs and one slack per soft row
-/// and node), a dense Hessian, constraint rows over every input, and the
+/// The condensed QP's size: variables (inputs and one slack per soft row,
+/// keep-out rows included, and node), a dense Hessian, constraint rows over every input, and the
 /// prediction blocks (N^2 NX NU / 2). Checked before the controller is
 /// built, which would allocate it.
 pub fn check_problem_size(s: &Scenario) -> Result<()> {
@@ -130,20 +130,25 @@ pub fn check_problem_size(s: &Scenario) -> Result<()> {
     let n = c.horizon_steps as f64;
     let soft = c.state_bounds.iter().filter(|b| b.soft.is_some()).count() as f64;
     let mut rows = nu as f64 + c.state_bounds.len() as f64 + soft;
+    let mut obstacle_rows = 0.0;
     if matches!(f.estimator, EstimatorConfig::Ekf(_)) || f.perception.constraints.known_obstacles {
         // A deformable body has a row per point along it and obstacle.
         let per_obstacle = match f.robot {
             RobotConfig::ContinuumArm(_) => recede_control::guidance::BODY_POINTS,
             _ => 1,
         };
-        rows += (f.perception.constraints.max_obstacles * per_obstacle) as f64;
+        obstacle_rows = (f.perception.constraints.max_obstacles * per_obstacle) as f64;
+        rows += obstacle_rows;
     }
-    let vars = n * (nu as f64 + soft);
+    // Keep-out rows are soft: each carries a slack variable at every node.
+    let vars = n * (nu as f64 + soft + obstacle_rows);
     let bytes = 8.0 * (vars * vars + n * rows * vars + 0.5 * n * n * (nx * nu) as f64);
     if !(vars <= MAX_QP_VARIABLES as f64 && bytes <= MAX_QP_BYTES) {
         bail!(
-            "[controller] `horizon_steps`: {} intervals make a QP of {vars} variables and about \
-             {:.0} MB; expected at most {MAX_QP_VARIABLES} variables and {:.0} MB",
+            "[controller] `horizon_steps`: {} intervals make a QP of {vars} variables (inputs, \
+             and a slack per soft or keep-out row: {obstacle_rows} keep-out rows from \
+             [perception.constraints] `max_obstacles`) and about {:.0} MB; expected at most \
+             {MAX_QP_VARIABLES} variables and {:.0} MB",
             c.horizon_steps,
             bytes / 1e6,
             MAX_QP_BYTES / 1e6

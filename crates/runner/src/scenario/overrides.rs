@@ -201,6 +201,26 @@ mod tests {
         assert_eq!(from_file.file, from_set.file);
     }
 
+    /// Keep-out rows are soft, so each adds a variable per node: 300
+    /// obstacles on the flagship's 20 nodes are a 6,000-slack QP (a dense
+    /// Hessian of ~300 MB), refused before anything is built; 2 pass.
+    #[test]
+    fn keep_out_slacks_count_toward_the_qp_size() {
+        let flagship =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/quadrotor_figure8.toml");
+        let many = Scenario::load_with(
+            &flagship,
+            &[set("perception.constraints.max_obstacles=300")],
+        )
+        .unwrap_err();
+        let text = format!("{many:#}");
+        assert!(
+            text.contains("horizon_steps") && text.contains("max_obstacles"),
+            "{text}"
+        );
+        Scenario::load_with(&flagship, &[set("perception.constraints.max_obstacles=2")]).unwrap();
+    }
+
     #[test]
     fn errors_name_the_override_and_match_the_files() {
         let unknown = Scenario::load_with(
