@@ -304,10 +304,15 @@ impl<const NX: usize, const NU: usize> Blocks<NX, NU> {
             for k in lay.owned(blk) {
                 let w = if k == n { &q_terminal } else { &q };
                 let active = lay.active(blk, k);
-                for c2 in 0..active {
-                    let wm = w.times(&self.m[lay.m_index(blk, k, c2)]);
-                    for c1 in 0..=c2 {
-                        p[c2 * (c2 + 1) / 2 + c1] += 2.0 * self.m[lay.m_index(blk, k, c1)].dot(&wm);
+                // M_k's active columns, and P's columns as slices: the same
+                // sums in the same order, without an index per entry.
+                let first = lay.m_index(blk, k, 0);
+                let mk = &self.m[first..first + active];
+                for (c2, m2) in mk.iter().enumerate() {
+                    let wm = w.times(m2);
+                    let column = &mut p[c2 * (c2 + 1) / 2..][..=c2];
+                    for (entry, m1) in column.iter_mut().zip(mk) {
+                        *entry += 2.0 * m1.dot(&wm);
                     }
                 }
             }
@@ -412,8 +417,12 @@ impl<const NX: usize, const NU: usize> Blocks<NX, NU> {
                 let w = if k == n { &wq_terminal } else { &wq };
                 let residual = xs[k] + self.c[k + blk] - x_ref[k];
                 let g = w.times(&residual) * 2.0;
-                for col in 0..lay.active(blk, k) {
-                    q[first + col] += self.m[lay.m_index(blk, k, col)].dot(&g);
+                let (at, active) = (lay.m_index(blk, k, 0), lay.active(blk, k));
+                for (qi, m) in q[first..first + active]
+                    .iter_mut()
+                    .zip(&self.m[at..at + active])
+                {
+                    *qi += m.dot(&g);
                 }
             }
             if !lay.last(blk) {

@@ -3,7 +3,8 @@
 //! OSQP 0.6's algorithm, step for step (its `osqp_solve`: relaxation
 //! `alpha`, `sigma`, per-row rho with equality rows at 1e3 rho and free
 //! rows at 1e-6, adaptive rho from the residual ratio every
-//! `adaptive_rho_interval` iterations, termination on eps_abs / eps_rel
+//! `adaptive_rho_interval` iterations (doubled when rho cycles:
+//! `rho_schedule.rs`), termination on eps_abs / eps_rel
 //! every `check_termination_every`, the 10x "inaccurate" check at the end,
 //! primal and dual infeasibility certificates, rho carried from solve to
 //! solve, iterates cold-started after an infeasible verdict), without Ruiz
@@ -28,6 +29,7 @@ use crate::dense_factor::{dot, ReducedSystem};
 mod polish;
 use crate::qp::{Csc, QpError, Solve};
 use crate::report::QpStatus;
+use crate::rho_schedule::RhoSchedule;
 use crate::OsqpConfig;
 use polish::Polish;
 
@@ -627,6 +629,7 @@ impl DenseSolver {
         }
         let mut status = None;
         let mut checked = false;
+        let mut schedule = RhoSchedule::new(s.adaptive_rho_interval);
         let mut iter = 1;
         while iter <= s.max_iterations {
             self.iterate();
@@ -651,7 +654,8 @@ impl DenseSolver {
             // With the active-set step, rho adapts only in a solve that
             // reached it (`polish.rs`: the stalled ones).
             let adapting = self.polish.as_ref().is_none_or(|p| iter >= p.first);
-            if s.adaptive_rho && adapting && iter % s.adaptive_rho_interval == 0 {
+            let due = schedule.adapts_at(iter);
+            if s.adaptive_rho && adapting && due {
                 if !checked {
                     self.update_info(iter);
                 }
@@ -659,6 +663,7 @@ impl DenseSolver {
                 if rho > self.rho * ADAPTIVE_RHO_TOLERANCE
                     || rho < self.rho / ADAPTIVE_RHO_TOLERANCE
                 {
+                    schedule.updated(self.rho, rho);
                     self.rho = rho;
                     self.set_rho_vec();
                     solve.rho_updates += 1;

@@ -31,6 +31,8 @@ mod qp;
 mod qp_structure;
 mod qp_values;
 mod report;
+mod rho_schedule;
+mod ruiz;
 mod structure;
 
 pub use config::{

@@ -65,6 +65,13 @@ pub struct OsqpConfig {
     /// back to back only pays for it (docs/performance.md, "The C
     /// interface's real-time iteration").
     pub presolve_prediction: bool,
+    /// With Ruiz scaling: steps (matrix updates) between recomputations of
+    /// the scaling. OSQP 0.6 recomputes it at every `update_P_A` (1); 0
+    /// keeps the one computed at the first update after setup. Kept, the
+    /// step saves the Ruiz passes and the warm-started iterates (kept in
+    /// OSQP's scaled coordinates) stay in the coordinates of the next
+    /// solve (docs/performance.md, "Linear in the horizon, session 13").
+    pub rescale_every: u32,
 }
 
 impl Default for OsqpConfig {
@@ -86,6 +93,7 @@ impl Default for OsqpConfig {
             // Measured not to pay (docs/performance.md, "Dual warm starts").
             shift_duals: false,
             presolve_prediction: false,
+            rescale_every: 1,
         }
     }
 }
@@ -128,6 +136,7 @@ impl OsqpConfig {
             time_limit_secs: None,
             shift_duals: false,
             presolve_prediction: false,
+            rescale_every: 1,
         }
     }
 
