@@ -63,8 +63,8 @@ fn hover(adaptation: Option<RlsConfig>, steps: usize) -> (f64, Controller) {
     controller
         .set_constant_reference(&x0, hover_input.as_slice())
         .unwrap();
-    let plant =
-        WithResidual::new(Quadrotor::default(), Push).with_evaluation(ResidualEvaluation::EveryStage);
+    let plant = WithResidual::new(Quadrotor::default(), Push)
+        .with_evaluation(ResidualEvaluation::EveryStage);
     let rk4 = Rk4::new(0.001, 1);
     let mut x = SVector::<f64, 13>::from_column_slice(&x0);
     let mut u = [0.0; 4];
@@ -92,7 +92,10 @@ fn an_adapted_bias_cancels_a_constant_unknown_force() {
     // Without the estimate the MPC trades position error against tilt and
     // thrust away from hover: it settles off the set point.
     assert!(fixed > 0.05, "no adaptation: {fixed} m off");
-    assert!(adapted < 0.005, "bias adaptation: {adapted} m off (without: {fixed})");
+    assert!(
+        adapted < 0.005,
+        "bias adaptation: {adapted} m off (without: {fixed})"
+    );
     let stats = controller.residual_stats().unwrap().adaptation.unwrap();
     assert_eq!(stats.updated as usize, steps - 1, "{stats:?}");
 
@@ -109,7 +112,9 @@ fn an_adapted_bias_cancels_a_constant_unknown_force() {
         .residual
         .add_to(&x, &Quadrotor::default().hover_input(), &mut xdot);
     for (i, a) in PUSH.iter().enumerate() {
-        assert!((xdot[7 + i] - a).abs() < 0.02, "estimated {xdot:?}, pushed {PUSH:?}");
+        assert!(
+            (xdot[7 + i] - a).abs() < 0.02,
+            "estimated {xdot:?}, pushed {PUSH:?}"
+        );
     }
-
 }

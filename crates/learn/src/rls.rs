@@ -287,8 +287,7 @@ impl Rls {
             let layer = &net.layers[last];
             for o in 0..self.n_out {
                 let row = &layer.weight[o * layer.inputs..(o + 1) * layer.inputs];
-                let mut y: f64 =
-                    layer.bias[o] + (0..width).map(|i| row[i] * phi[i]).sum::<f64>();
+                let mut y: f64 = layer.bias[o] + (0..width).map(|i| row[i] * phi[i]).sum::<f64>();
                 if net.skip.is_some() {
                     y += net.skip_sum(o, &unclipped[..model.n_features()]);
                 }

@@ -7,7 +7,7 @@ use nalgebra::SVector;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use recede_learn::{
-    AdaptedParameters, Activation, MlpResidual, Rls, RlsConfig, RlsOutcome, Support, SupportGuard,
+    Activation, AdaptedParameters, MlpResidual, Rls, RlsConfig, RlsOutcome, Support, SupportGuard,
 };
 use recede_model::Residual;
 
@@ -302,7 +302,10 @@ fn rls_on_the_bias_alone_estimates_a_constant_offset() {
         );
     }
     // Only the last layer's bias moved.
-    let (l, l0) = (model.network().layers[2].clone(), &frozen.network().layers[2]);
+    let (l, l0) = (
+        model.network().layers[2].clone(),
+        &frozen.network().layers[2],
+    );
     assert_eq!(l.weight, l0.weight);
     assert_ne!(l.bias, l0.bias);
     assert_eq!(model.network().layers[..2], frozen.network().layers[..2]);
