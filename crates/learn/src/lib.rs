@@ -38,7 +38,7 @@ pub use error::LearnError;
 pub use file::{FORMAT_NAME, FORMAT_VERSION};
 pub use mlp::{GuardStats, MlpResidual, Normalization, Support};
 pub use network::{Layer, Network};
-pub use rls::{Rls, RlsConfig, RlsOutcome, RlsStats};
+pub use rls::{AdaptedParameters, Rls, RlsConfig, RlsOutcome, RlsStats};
 pub use spec::{
     body_from_world, rotation, Activation, Feature, Output, ResidualSpec, SupportGuard,
     FEATURE_KINDS, OUTPUT_KINDS,

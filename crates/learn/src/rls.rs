@@ -18,6 +18,13 @@
 //! P   = (P - k phi' P) / lambda    (then its trace clamped to max_trace)
 //! ```
 //!
+//! With `parameters = "bias"` only the last layer's bias `b` is adapted
+//! (`phi = [1]`, `P` a scalar): a constant offset on each output, estimated
+//! from the prediction error. That is a disturbance estimate carried in the
+//! model, so the MPC plans with it: integral action the MPC way, for an
+//! unknown force that is nearly constant (a payload, a wind), without the
+//! noise of fitting every last-layer weight to it.
+//!
 //! Samples are rejected, and counted, when `x`, `u` or the target is not
 //! finite, when the innovation exceeds `max_innovation` output stds, or (with
 //! the fade guard) when a feature is outside the training support: fitting
@@ -49,6 +56,21 @@ pub struct RlsConfig {
     pub max_step: f64,
     /// Reject samples whose innovation exceeds this many output stds.
     pub max_innovation: f64,
+    /// What is adapted: the whole last layer (default) or its bias alone.
+    pub parameters: AdaptedParameters,
+}
+
+/// Which of the model's parameters [`Rls`] adapts (`parameters` in
+/// [`RlsConfig`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdaptedParameters {
+    /// The last layer's weights and bias (and the skip term, if any).
+    #[default]
+    LastLayer,
+    /// The last layer's bias alone: a constant offset per output, what a
+    /// nearly constant unknown force (a payload) looks like.
+    Bias,
 }
 
 impl Default for RlsConfig {
@@ -60,6 +82,7 @@ impl Default for RlsConfig {
             max_covariance_trace: 1e3,
             max_step: 0.1,
             max_innovation: 20.0,
+            parameters: AdaptedParameters::LastLayer,
         }
     }
 }
@@ -117,9 +140,11 @@ pub struct RlsStats {
 #[derive(Debug, Clone)]
 pub struct Rls {
     config: RlsConfig,
-    /// `H + 1`, plus the number of features with a skip term.
+    /// `H + 1`, plus the number of features with a skip term; 1 when only
+    /// the bias is adapted.
     dim: usize,
-    /// `H`, the last hidden width: `phi[hidden]` is the bias' 1.
+    /// `H`, the last hidden width: `phi[hidden]` is the bias' 1 (0 when
+    /// only the bias is adapted).
     hidden: usize,
     n_out: usize,
     /// Row-major `dim x dim`.
@@ -135,12 +160,17 @@ impl Rls {
         config: RlsConfig,
     ) -> Result<Self, LearnError> {
         config.validate()?;
-        let hidden = model.network().last_hidden_width();
-        let skip = model
-            .network()
-            .skip
-            .as_ref()
-            .map_or(0, |_| model.n_features());
+        let (hidden, skip) = match config.parameters {
+            AdaptedParameters::LastLayer => (
+                model.network().last_hidden_width(),
+                model
+                    .network()
+                    .skip
+                    .as_ref()
+                    .map_or(0, |_| model.n_features()),
+            ),
+            AdaptedParameters::Bias => (0, 0),
+        };
         let dim = hidden + 1 + skip;
         if dim > MAX_WIDTH {
             // The regressor lives in a MAX_WIDTH buffer on the stack.
@@ -244,12 +274,12 @@ impl Rls {
             return RlsOutcome::RejectedNonFinite;
         }
 
-        // phi = [h; 1 (; s)] and the innovation.
+        // phi = [h; 1 (; s)] and the innovation (of the whole output: with
+        // the bias alone, phi = [1] and the rest of the network is fixed).
         model.network().forward_hidden(&mut phi);
         let (d, h) = (self.dim, self.hidden);
-        phi[h] = 1.0;
+        let width = model.network().last_hidden_width();
         let skip = &phi_skip_range(h, d);
-        phi[skip.clone()].copy_from_slice(&unclipped[..skip.len()]);
         let last = model.network().layers.len() - 1;
         let mut innovation = [0.0; MAX_WIDTH];
         {
@@ -257,13 +287,15 @@ impl Rls {
             let layer = &net.layers[last];
             for o in 0..self.n_out {
                 let row = &layer.weight[o * layer.inputs..(o + 1) * layer.inputs];
-                let mut y: f64 = layer.bias[o] + (0..h).map(|i| row[i] * phi[i]).sum::<f64>();
+                let mut y: f64 = layer.bias[o] + (0..width).map(|i| row[i] * phi[i]).sum::<f64>();
                 if net.skip.is_some() {
-                    y += net.skip_sum(o, &phi[skip.clone()]);
+                    y += net.skip_sum(o, &unclipped[..model.n_features()]);
                 }
                 innovation[o] = target[o] - y;
             }
         }
+        phi[h] = 1.0;
+        phi[skip.clone()].copy_from_slice(&unclipped[..skip.len()]);
         let worst = innovation[..self.n_out]
             .iter()
             .fold(0.0_f64, |m, e| m.max(e.abs()));
@@ -312,7 +344,7 @@ impl Rls {
             }
             layer.bias[o] += e * self.p_phi[h];
         }
-        if let Some(weights) = &mut net.skip {
+        if let (Some(weights), false) = (&mut net.skip, skip.is_empty()) {
             let n = skip.len();
             for o in 0..self.n_out {
                 let e = innovation[o] * scale / denom;

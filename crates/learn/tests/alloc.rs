@@ -4,7 +4,7 @@
 mod common;
 
 use nalgebra::SVector;
-use recede_learn::{Activation, MlpResidual, Rls, RlsConfig, SupportGuard};
+use recede_learn::{Activation, AdaptedParameters, MlpResidual, Rls, RlsConfig, SupportGuard};
 use recede_model::robots::CartPole;
 use recede_model::{Residual, Rk4, WithResidual};
 use recede_test_support::{allocations_in, CountingAllocator};
@@ -60,6 +60,21 @@ fn inference_linearisation_and_rls_do_not_allocate() {
         }
     });
     assert_eq!(n, 0, "RLS update allocated");
+    assert!(rls.stats().updated > 0);
+
+    // The bias alone (a disturbance estimate): the same update, 1x1.
+    let bias = RlsConfig {
+        parameters: AdaptedParameters::Bias,
+        ..RlsConfig::default()
+    };
+    let mut rls = Rls::new(&adapted, bias).unwrap();
+    let n = allocations_in(|| {
+        for k in 0..50 {
+            let target = if k % 5 == 0 { &bad } else { &r };
+            std::hint::black_box(rls.update(&mut adapted, &x, &u, target));
+        }
+    });
+    assert_eq!(n, 0, "bias RLS update allocated");
     assert!(rls.stats().updated > 0);
 
     // With a linear skip term: inference, its Jacobian and RLS on [h; 1; s].

@@ -6,7 +6,9 @@ mod common;
 use nalgebra::SVector;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use recede_learn::{Activation, MlpResidual, Rls, RlsConfig, RlsOutcome, Support, SupportGuard};
+use recede_learn::{
+    Activation, AdaptedParameters, MlpResidual, Rls, RlsConfig, RlsOutcome, Support, SupportGuard,
+};
 use recede_model::Residual;
 
 use common::{cartpole_spec, random_model};
@@ -257,4 +259,55 @@ fn rls_with_fade_guard_skips_samples_outside_the_support() {
         rls.update(&mut model, &inside, &u, &r),
         RlsOutcome::Updated | RlsOutcome::UpdatedClamped
     ));
+}
+
+#[test]
+fn rls_on_the_bias_alone_estimates_a_constant_offset() {
+    let mut model = base();
+    let frozen = model.clone();
+    let offset = SVector::<f64, 4>::new(0.0, 0.0, 0.7, -1.3);
+    let mut rls = Rls::new(
+        &model,
+        RlsConfig {
+            parameters: AdaptedParameters::Bias,
+            ..config()
+        },
+    )
+    .unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let mut noise = ChaCha8Rng::seed_from_u64(13);
+    for _ in 0..600 {
+        let (x, u) = sample(&mut rng);
+        // What the model predicts, plus the offset, plus noise of zero mean.
+        let mut r = truth(&frozen, &x, &u) + offset;
+        for v in r.iter_mut().skip(2) {
+            *v += noise.random_range(-0.5..0.5);
+        }
+        assert!(matches!(
+            rls.update(&mut model, &x, &u, &r),
+            RlsOutcome::Updated | RlsOutcome::UpdatedClamped
+        ));
+    }
+    // The model is the old one plus the offset, everywhere (to the noise
+    // the forgetting leaves: memory ~100 samples).
+    for seed in 20..30 {
+        let (x, u) = sample(&mut ChaCha8Rng::seed_from_u64(seed));
+        let (mut g, mut g0) = (SVector::zeros(), SVector::zeros());
+        model.add_to(&x, &u, &mut g);
+        frozen.add_to(&x, &u, &mut g0);
+        let shift = g - g0;
+        assert!(
+            (shift - offset).amax() < 0.1,
+            "learned offset {shift:?}, expected {offset:?}"
+        );
+    }
+    // Only the last layer's bias moved.
+    let (l, l0) = (
+        model.network().layers[2].clone(),
+        &frozen.network().layers[2],
+    );
+    assert_eq!(l.weight, l0.weight);
+    assert_ne!(l.bias, l0.bias);
+    assert_eq!(model.network().layers[..2], frozen.network().layers[..2]);
+    assert!(rls.covariance_trace() < 1.0);
 }
