@@ -243,3 +243,205 @@ impl DenseSolver {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::DenseSolver;
+    use crate::qp::Csc;
+    use crate::report::QpStatus;
+    use crate::OsqpConfig;
+
+    /// A deterministic generator (splitmix64) in [-1, 1).
+    struct Rng(u64);
+
+    impl Rng {
+        fn uniform(&mut self) -> f64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        }
+    }
+
+    /// `min 1/2 x'Px + q'x` over `n` variables, `P = M'M + 0.05 I` dense
+    /// (not an M-matrix), one bound row per variable but the last (which
+    /// has none), with entries of either sign and scale, one row free, the
+    /// boxes tight enough that about half the bounds are active.
+    struct BoxQp {
+        n: usize,
+        p: (Vec<usize>, Vec<usize>, Vec<f64>),
+        q: Vec<f64>,
+        a: (Vec<usize>, Vec<usize>, Vec<f64>),
+        l: Vec<f64>,
+        u: Vec<f64>,
+    }
+
+    impl BoxQp {
+        fn random(rng: &mut Rng, n: usize) -> Self {
+            let m: Vec<Vec<f64>> = (0..n)
+                .map(|_| (0..n).map(|_| rng.uniform()).collect())
+                .collect();
+            let mut p = (vec![0], Vec::new(), Vec::new());
+            for c in 0..n {
+                for r in 0..=c {
+                    let v: f64 = (0..n).map(|i| m[i][r] * m[i][c]).sum();
+                    p.1.push(r);
+                    p.2.push(v + if r == c { 0.05 } else { 0.0 });
+                }
+                p.0.push(p.1.len());
+            }
+            let q = (0..n).map(|_| 5.0 * rng.uniform()).collect();
+            let rows = n - 1;
+            let mut a = (vec![0], Vec::new(), Vec::new());
+            for c in 0..n {
+                if c < rows {
+                    a.1.push(c);
+                    a.2.push(if c % 3 == 1 { -0.5 } else { 2.0 });
+                }
+                a.0.push(a.1.len());
+            }
+            let mut l: Vec<f64> = (0..rows)
+                .map(|_| -0.2 - 0.3 * rng.uniform().abs())
+                .collect();
+            let mut u: Vec<f64> = (0..rows).map(|_| 0.1 + 0.3 * rng.uniform().abs()).collect();
+            l[2] = f64::NEG_INFINITY;
+            u[2] = f64::INFINITY;
+            Self { n, p, q, a, l, u }
+        }
+
+        fn solver(&self, config: &OsqpConfig, active_set: bool) -> Result<DenseSolver, String> {
+            let (pp, pi, pv) = &self.p;
+            let (ap, ai, av) = &self.a;
+            let m = self.l.len();
+            let p = Csc {
+                nrows: self.n,
+                ncols: self.n,
+                indptr: pp,
+                indices: pi,
+                values: pv,
+            };
+            let a = Csc {
+                nrows: m,
+                ncols: self.n,
+                indptr: ap,
+                indices: ai,
+                values: av,
+            };
+            DenseSolver::new(&p, &self.q, &a, &self.l, &self.u, config, false, active_set)
+        }
+
+        fn objective(&self, x: &[f64]) -> f64 {
+            let (pp, pi, pv) = &self.p;
+            let mut f: f64 = self.q.iter().zip(x).map(|(q, x)| q * x).sum();
+            for c in 0..self.n {
+                for at in pp[c]..pp[c + 1] {
+                    let r = pi[at];
+                    let w = if r == c { 0.5 } else { 1.0 };
+                    f += w * pv[at] * x[r] * x[c];
+                }
+            }
+            f
+        }
+    }
+
+    fn tight() -> OsqpConfig {
+        OsqpConfig {
+            eps_abs: 1e-11,
+            eps_rel: 1e-11,
+            max_iterations: 400_000,
+            ..OsqpConfig::default()
+        }
+    }
+
+    /// Random box QPs: the active-set solution is ADMM's at 1e-11 (cost
+    /// and point), its multipliers have their bounds' signs, and every
+    /// bound holds.
+    #[test]
+    fn the_exact_box_solve_finds_admms_optimum() {
+        let mut rng = Rng(11);
+        let mut active_total = 0;
+        for case in 0..30 {
+            let qp = BoxQp::random(&mut rng, 14);
+            let mut exact = qp.solver(&OsqpConfig::default(), true).unwrap();
+            let solve = exact.solve();
+            assert_eq!(solve.status, QpStatus::Solved, "case {case}");
+            assert!(!solve.exact_fallback, "case {case}");
+            let x = solve.x.unwrap().to_vec();
+            let mut admm = qp.solver(&tight(), false).unwrap();
+            let reference = admm.solve();
+            assert_eq!(reference.status, QpStatus::Solved, "case {case}");
+            let x_ref = reference.x.unwrap();
+            let (f, f_ref) = (qp.objective(&x), qp.objective(x_ref));
+            assert!(
+                f <= f_ref + 1e-9 * (1.0 + f_ref.abs()),
+                "case {case}: {f} vs {f_ref}"
+            );
+            let dx = x
+                .iter()
+                .zip(x_ref)
+                .fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
+            assert!(dx < 1e-6, "case {case}: x off ADMM's by {dx:e}");
+            let y = exact.duals();
+            for (r, &a) in qp.a.2.iter().enumerate() {
+                let ax = a * x[r];
+                assert!(
+                    ax >= qp.l[r] - 1e-12 && ax <= qp.u[r] + 1e-12,
+                    "case {case}"
+                );
+                if y[r] > 0.0 {
+                    assert!((ax - qp.u[r]).abs() < 1e-9, "case {case}: row {r}");
+                } else if y[r] < 0.0 {
+                    assert!((ax - qp.l[r]).abs() < 1e-9, "case {case}: row {r}");
+                }
+                active_total += usize::from(y[r] != 0.0);
+            }
+        }
+        assert!(
+            active_total > 60,
+            "only {active_total} active bounds in 30 QPs"
+        );
+    }
+
+    /// From a warm start at the solution's own bounds the first guess is
+    /// right: one factorisation.
+    #[test]
+    fn a_warm_start_on_the_active_bounds_takes_one_round() {
+        let qp = BoxQp::random(&mut Rng(5), 14);
+        let mut s = qp.solver(&OsqpConfig::default(), true).unwrap();
+        let cold = s.solve();
+        let (rounds, x) = (cold.iterations, cold.x.unwrap().to_vec());
+        assert!(rounds > 1, "the cold start needed {rounds} round");
+        s.warm_start_x(&x).unwrap();
+        assert_eq!(s.solve().iterations, 1);
+    }
+
+    /// A row with two entries is no box: setup says so.
+    #[test]
+    fn a_qp_with_a_general_row_is_refused() {
+        let mut qp = BoxQp::random(&mut Rng(3), 6);
+        // Column 0's entry joins row 1 too.
+        qp.a.0 = vec![0, 2, 3, 4, 5, 5, 5];
+        qp.a.1 = vec![0, 1, 1, 2, 3];
+        qp.a.2 = vec![1.0, 1.0, 1.0, 1.0, 1.0];
+        qp.l.truncate(4);
+        qp.u.truncate(4);
+        assert!(qp.solver(&OsqpConfig::default(), true).is_err());
+        assert!(qp.solver(&OsqpConfig::default(), false).is_ok());
+    }
+
+    /// A bound row whose entry is zero has no box to project on: the solve
+    /// is handed to ADMM, which solves it, and says so.
+    #[test]
+    fn a_zero_entry_falls_back_to_admm() {
+        let mut qp = BoxQp::random(&mut Rng(9), 8);
+        qp.a.2[0] = 0.0;
+        qp.l[0] = -1.0;
+        qp.u[0] = 1.0;
+        let mut s = qp.solver(&OsqpConfig::default(), true).unwrap();
+        let solve = s.solve();
+        assert!(solve.exact_fallback);
+        assert_eq!(solve.status, QpStatus::Solved);
+        assert_eq!(s.box_qp.as_ref().unwrap().fallbacks, 1);
+    }
+}
