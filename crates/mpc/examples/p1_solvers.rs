@@ -6,6 +6,7 @@
 //! `cargo run --release -p recede-mpc --example p1_solvers -- [ROUNDS] [N...]`
 //! prints one JSON line per solver, horizon and round. `iterations` are
 //! ADMM iterations, or for `ActiveSet` its rounds (factorisations).
+//! `P1_SOLVERS=Dense,ActiveSet` runs only those lines (for callgrind).
 
 #![allow(clippy::print_stdout)] // the figures are this program's output
 
@@ -99,9 +100,14 @@ fn main() {
     } else {
         &[40][..]
     };
+    let only = std::env::var("P1_SOLVERS").ok();
+    let chosen = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|s| s == name))
+    };
     for round in 0..rounds {
         for &horizon in horizons {
-            for solver in SOLVERS {
+            for solver in SOLVERS.into_iter().filter(|s| chosen(s.0)) {
                 println!("{{\"round\": {round}, \"line\": {}}}", run(solver, horizon));
             }
         }
