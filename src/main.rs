@@ -424,6 +424,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                         options.structures[0].block = block;
                     }
                     if !qp_solver.is_empty() {
+                        options.p1_file_solver = false;
                         options.structures = options
                             .structures
                             .iter()

@@ -23,11 +23,17 @@ pub struct ScaleOptions {
     /// P1 and P2 horizons; the sizes by default.
     pub p1_horizons: Vec<usize>,
     pub p2_horizons: Vec<usize>,
+    /// P1's lines keep configs/bench/p1.toml's solver (the dense backend's
+    /// exact box solve) wherever the structure condenses fully; off when
+    /// the solvers are asked for (`--qp-solver`). P2's lines run the
+    /// structures' solver as before.
+    pub p1_file_solver: bool,
 }
 
 impl Default for ScaleOptions {
     fn default() -> Self {
         Self {
+            p1_file_solver: true,
             structures: vec![QpConfig::default()],
             p1_horizons: P1_HORIZONS.to_vec(),
             p2_horizons: P2_HORIZONS.to_vec(),
@@ -52,6 +58,9 @@ pub struct ScaleLine {
     pub stages_per_block: usize,
     /// The QP solver (`[controller.qp] solver`).
     pub solver: QpSolver,
+    /// The dense solver's exact box solve (`[controller.qp] active_set`):
+    /// `qp_iterations` are its rounds then.
+    pub active_set: bool,
     pub step_us: Percentiles,
     pub qp_iterations: Iterations,
     /// P1: the benchmark's closed-loop cost (123971.2 at N = 40).
@@ -78,20 +87,35 @@ fn with(mut mpc: MpcConfig, horizon: usize, qp: &QpConfig) -> MpcConfig {
     mpc
 }
 
+/// P1's controller at this horizon and structure, with p1.toml's solver
+/// where the structure condenses fully and `file_solver` asks for it.
+fn p1_with(horizon: usize, qp: &QpConfig, file_solver: bool) -> Result<MpcConfig> {
+    let file = crate::p1::config(None)?;
+    let mut chosen = qp.clone();
+    if file_solver && qp.stages_per_block(horizon, 4, 1) >= horizon {
+        chosen.solver = file.qp.solver;
+        chosen.polish = file.qp.polish;
+        chosen.active_set = file.qp.active_set;
+    }
+    Ok(with(file, horizon, &chosen))
+}
+
 /// Every line, each written through `emit` as it finishes.
 pub fn run(options: &ScaleOptions, mut emit: impl FnMut(&ScaleLine)) -> Result<Vec<ScaleLine>> {
     let mut lines = Vec::new();
     for qp in &options.structures {
         for &n in &options.p1_horizons {
-            let config = with(crate::p1::config(None)?, n, qp);
+            let config = p1_with(n, qp, options.p1_file_solver)?;
             let k = config.qp.stages_per_block(n, 4, 1);
+            let (solver, active_set) = (config.qp.solver, config.qp.active_set);
             let r = crate::p1::run_with("scale", config, None)?;
             let line = ScaleLine {
                 problem: "p1",
                 horizon: n,
                 condensing: qp.condensing,
                 stages_per_block: k,
-                solver: qp.solver,
+                solver,
+                active_set,
                 step_us: r.step_us,
                 qp_iterations: Iterations {
                     median: f64::from(r.qp_iterations.median),
@@ -115,6 +139,7 @@ pub fn run(options: &ScaleOptions, mut emit: impl FnMut(&ScaleLine)) -> Result<V
                 condensing: qp.condensing,
                 stages_per_block: k,
                 solver: qp.solver,
+                active_set: qp.active_set,
                 step_us: r.step_us,
                 qp_iterations: Iterations {
                     median: r.qp_iterations.median,
@@ -148,11 +173,37 @@ mod tests {
             }],
             p1_horizons: vec![80],
             p2_horizons: vec![],
+            p1_file_solver: false,
         };
         let lines = run(&options, |_| {}).expect("the dense line runs");
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0].solver, QpSolver::Dense);
         assert!(lines[0].stages_per_block < 80, "blocks were chosen");
         assert_eq!(lines[0].fallbacks, 0);
+    }
+
+    /// Without solvers asked for, P1's fully condensed line runs
+    /// p1.toml's exact box solve (at the reference's cost), its blocks
+    /// OSQP.
+    #[test]
+    fn p1_keeps_its_files_solver_where_it_condenses_fully() {
+        let options = ScaleOptions {
+            p1_horizons: vec![40, 80],
+            p2_horizons: vec![],
+            ..ScaleOptions::default()
+        };
+        let lines = run(&options, |_| {}).expect("the lines run");
+        assert_eq!(
+            (lines[0].solver, lines[0].active_set),
+            (QpSolver::Dense, true)
+        );
+        let cost = lines[0].closed_loop_cost.unwrap();
+        assert!((cost - 123_971.2).abs() / 123_971.2 < 1e-6, "cost {cost}");
+        assert!(lines[1].stages_per_block < 80);
+        assert_eq!(
+            (lines[1].solver, lines[1].active_set),
+            (QpSolver::Osqp, false)
+        );
+        assert!(lines.iter().all(|l| l.fallbacks == 0));
     }
 }

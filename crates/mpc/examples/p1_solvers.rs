@@ -4,7 +4,9 @@
 //! `recede bench p1`'s step, without the loop around it.
 //!
 //! `cargo run --release -p recede-mpc --example p1_solvers -- [ROUNDS] [N...]`
-//! prints one JSON line per solver, horizon and round.
+//! prints one JSON line per solver, horizon and round. `iterations` are
+//! ADMM iterations, or for `ActiveSet` its rounds (factorisations).
+//! `P1_SOLVERS=Dense,ActiveSet` runs only those lines (for callgrind).
 
 #![allow(clippy::print_stdout)] // the figures are this program's output
 
@@ -29,10 +31,19 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-fn run(solver: QpSolver, horizon: usize) -> String {
+/// The lines: OSQP, the dense ADMM, and the dense backend's exact box
+/// solve (`qp.active_set`).
+const SOLVERS: [(&str, QpSolver, bool); 3] = [
+    ("Osqp", QpSolver::Osqp, false),
+    ("Dense", QpSolver::Dense, false),
+    ("ActiveSet", QpSolver::Dense, true),
+];
+
+fn run((name, solver, active_set): (&str, QpSolver, bool), horizon: usize) -> String {
     let mut cfg: MpcConfig = toml::from_str(P1).expect("P1 parses");
     cfg.horizon_steps = horizon;
     cfg.qp.solver = solver;
+    cfg.qp.active_set = active_set;
     // Fully condensed at every horizon: the dense backend takes no blocks.
     cfg.qp.condensing = recede_mpc::Condensing::Full;
     let model = Discretized::new(CartPole::default(), Rk4::new(0.02, 1));
@@ -66,7 +77,7 @@ fn run(solver: QpSolver, horizon: usize) -> String {
     prepare.sort_by(f64::total_cmp);
     iterations.sort();
     format!(
-        "{{\"solver\": \"{solver:?}\", \"horizon\": {horizon}, \"median_us\": {:.1}, \"p99_us\": {:.1}, \"max_us\": {:.1}, \"solve_median_us\": {:.1}, \"prepare_median_us\": {:.1}, \"iterations_median\": {}, \"iterations_max\": {}, \"cost\": {cost:.2}, \"fallbacks\": {fallbacks}}}",
+        "{{\"solver\": \"{name}\", \"horizon\": {horizon}, \"median_us\": {:.1}, \"p99_us\": {:.1}, \"max_us\": {:.1}, \"solve_median_us\": {:.1}, \"prepare_median_us\": {:.1}, \"iterations_median\": {}, \"iterations_max\": {}, \"cost\": {cost:.2}, \"fallbacks\": {fallbacks}, \"active_set_fallbacks\": {}}}",
         percentile(&times, 0.5),
         percentile(&times, 0.99),
         times[times.len() - 1],
@@ -74,6 +85,7 @@ fn run(solver: QpSolver, horizon: usize) -> String {
         percentile(&prepare, 0.5),
         iterations[100],
         iterations[199],
+        mpc.fallback_counts().active_set_fallbacks,
     )
 }
 
@@ -88,9 +100,14 @@ fn main() {
     } else {
         &[40][..]
     };
+    let only = std::env::var("P1_SOLVERS").ok();
+    let chosen = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|s| s == name))
+    };
     for round in 0..rounds {
         for &horizon in horizons {
-            for solver in [QpSolver::Osqp, QpSolver::Dense] {
+            for solver in SOLVERS.into_iter().filter(|s| chosen(s.0)) {
                 println!("{{\"round\": {round}, \"line\": {}}}", run(solver, horizon));
             }
         }

@@ -38,12 +38,15 @@ impl Backend {
         config: &OsqpConfig,
         scaling_iterations: u32,
         polish: bool,
+        active_set: bool,
     ) -> Result<Self, String> {
         match solver {
             QpSolver::Osqp => {
                 Solver::new(p, q, a, l, u, config, scaling_iterations).map(Self::Osqp)
             }
-            QpSolver::Dense => DenseSolver::new(p, q, a, l, u, config, polish).map(Self::Dense),
+            QpSolver::Dense => {
+                DenseSolver::new(p, q, a, l, u, config, polish, active_set).map(Self::Dense)
+            }
         }
     }
 

@@ -127,6 +127,12 @@ fn times_by_spans<const NX: usize, const NU: usize>(
     out
 }
 
+/// Up to this many states `G`'s blocks are plain products: the spans'
+/// loop bookkeeping cost more than the 4x4 product itself on P1's
+/// cart-pole (15% of its step's instructions, docs/performance.md "P1
+/// solved exactly"), and both sum the same terms in the same order.
+const PLAIN_PRODUCT_MAX_NX: usize = 6;
+
 fn g_index(k: usize, j: usize) -> usize {
     (k - 1) * k / 2 + j
 }
@@ -166,9 +172,15 @@ impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
             let (done, rest) = self.g.split_at_mut(start);
             let row = &mut rest[..=k];
             let ak = &a[k];
-            let spans = column_spans(ak);
-            for (out, previous) in row.iter_mut().zip(&done[start - k..]) {
-                *out = times_by_spans(ak, &spans, previous);
+            if NX <= PLAIN_PRODUCT_MAX_NX {
+                for (out, previous) in row.iter_mut().zip(&done[start - k..]) {
+                    *out = ak * previous;
+                }
+            } else {
+                let spans = column_spans(ak);
+                for (out, previous) in row.iter_mut().zip(&done[start - k..]) {
+                    *out = times_by_spans(ak, &spans, previous);
+                }
             }
             row[k] = b[k];
         }

@@ -147,6 +147,7 @@ where
                 &spec.osqp,
                 spec.osqp.scaling_for(matches!(qp, Structure::Full(_))),
                 spec.qp.polish,
+                spec.qp.active_set,
             )
             .map_err(MpcError::Setup)?
         };
@@ -537,6 +538,7 @@ where
         self.report.qp_rho_updates += solve.rho_updates;
         self.report.osqp_solve_secs += solve.solve_secs;
         self.report.qp_primal_residual = solve.primal_residual;
+        self.counts.active_set_fallbacks += usize::from(solve.exact_fallback);
         self.report.sqp_iterations += 1;
         // OSQP reports `SolvedInaccurate` when a stopped iterate meets 10x
         // its tolerances; a bare iteration or time limit is used only when

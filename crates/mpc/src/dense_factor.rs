@@ -335,7 +335,7 @@ impl ReducedSystem {
 /// `L_ij = (K_ij - L_i. L_j.) / L_jj` over contiguous row prefixes. Four
 /// columns `j` at a time share the loads of row `i`'s prefix
 /// ([`dot4`]); each `L_ij` is summed exactly as [`dot`] sums it.
-fn cholesky_rows(k: &mut [f64], n: usize, inv_diag: &mut [f64]) -> Result<(), QpError> {
+pub(crate) fn cholesky_rows(k: &mut [f64], n: usize, inv_diag: &mut [f64]) -> Result<(), QpError> {
     for i in 0..n {
         let (done, rest) = k.split_at_mut(i * n);
         let row_i = &mut rest[..n];
@@ -369,7 +369,7 @@ fn cholesky_rows(k: &mut [f64], n: usize, inv_diag: &mut [f64]) -> Result<(), Qp
 /// dot products (four rows sharing the loads of `b`, each summed as
 /// [`dot`] sums it), the backward one by row updates (two rows per pass
 /// over `b`, each entry subtracting the higher row's term first).
-fn solve_rows(l: &[f64], inv_diag: &[f64], b: &mut [f64]) {
+pub(crate) fn solve_rows(l: &[f64], inv_diag: &[f64], b: &mut [f64]) {
     let n = inv_diag.len();
     let mut i0 = 0;
     while i0 + 4 <= n {

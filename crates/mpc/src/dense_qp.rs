@@ -26,11 +26,13 @@ use nalgebra::DVector;
 
 use crate::dense_factor::{dot, ReducedSystem};
 
+mod box_qp;
 mod polish;
 use crate::qp::{Csc, QpError, Solve};
 use crate::report::QpStatus;
 use crate::rho_schedule::RhoSchedule;
 use crate::OsqpConfig;
+use box_qp::BoxQp;
 use polish::Polish;
 
 /// OSQP 0.6's constants (`constants.h`).
@@ -229,10 +231,16 @@ pub(crate) struct DenseSolver {
     y_out: Vec<f64>,
     /// The active-set step (`[controller.qp] polish`), if on.
     polish: Option<Polish>,
+    /// The exact box solve (`[controller.qp] active_set`), if on; ADMM's
+    /// factorisation is then deferred to a solve that falls back to it.
+    box_qp: Option<BoxQp>,
+    /// ADMM's factor does not match `P`, `A` or rho (deferred).
+    stale: bool,
 }
 
 impl DenseSolver {
     /// Sets the solver up (allocates everything); `p` upper triangular.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         p: &Csc,
         q: &[f64],
@@ -241,6 +249,7 @@ impl DenseSolver {
         u: &[f64],
         config: &OsqpConfig,
         polish: bool,
+        active_set: bool,
     ) -> Result<Self, String> {
         let (n, m) = (p.ncols, a.nrows);
         let shapes_ok = p.nrows == n && a.ncols == n && q.len() == n && l.len() == m;
@@ -332,7 +341,21 @@ impl DenseSolver {
             x_out: zeros(n),
             y_out: zeros(m),
             polish: None,
+            box_qp: None,
+            stale: false,
         };
+        if active_set {
+            let boxed = BoxQp::new(n, &a_row_ptr, &a_row_entries);
+            let Some(boxed) = boxed else {
+                return Err(
+                    "qp.active_set needs a QP whose rows each bound one variable, \
+                            at most one per variable (a fully condensed QP with input bounds \
+                            alone)"
+                        .into(),
+                );
+            };
+            solver.box_qp = Some(boxed);
+        }
         if polish {
             solver.polish = Some(Polish::new(solver.system.clone(), n, m));
         }
@@ -340,7 +363,7 @@ impl DenseSolver {
             solver.kinds[r] = row_kind(l[r], u[r]);
         }
         solver.set_rho_vec();
-        if solver.refactor().is_err() {
+        if solver.factor_now().is_err() {
             return Err("the dense factorisation of the initial QP failed".into());
         }
         Ok(solver)
@@ -360,8 +383,19 @@ impl DenseSolver {
 
     /// Assembles and factorises `P + sigma I + A' diag(rho) A`
     /// (`dense_factor.rs`). A pivot that is not positive and finite leaves
-    /// the solver broken until the next success.
+    /// the solver broken until the next success. With the exact box
+    /// solve on, only marks the factor stale (`factor_now` on demand).
     fn refactor(&mut self) -> Result<(), QpError> {
+        if self.box_qp.is_some() {
+            self.stale = true;
+            self.broken = false;
+            return Ok(());
+        }
+        self.factor_now()
+    }
+
+    fn factor_now(&mut self) -> Result<(), QpError> {
+        self.stale = false;
         let p = (&self.p.indptr[..], &self.p.indices[..], &self.p.values[..]);
         let factored = self
             .system
@@ -388,6 +422,9 @@ impl DenseSolver {
         }
         self.p.values.copy_from_slice(p);
         self.a.values.copy_from_slice(a);
+        if let Some(b) = self.box_qp.as_mut() {
+            b.p_changed();
+        }
         self.refactor()
     }
 
@@ -623,6 +660,24 @@ impl DenseSolver {
         if self.broken {
             return solve;
         }
+        if self.box_qp.is_some() {
+            if self.solve_box() {
+                solve.status = QpStatus::Solved;
+                solve.iterations = self.info.iterations;
+                solve.primal_residual = self.info.pri_res;
+                solve.solve_secs = started.elapsed().as_secs_f64();
+                solve.x = Some(&self.x_out[..]);
+                return solve;
+            }
+            solve.exact_fallback = true;
+            if let Some(b) = self.box_qp.as_mut() {
+                b.fallbacks += 1;
+            }
+            if self.stale && self.factor_now().is_err() {
+                solve.solve_secs = started.elapsed().as_secs_f64();
+                return solve;
+            }
+        }
         let s = self.settings;
         if let Some(pol) = self.polish.as_mut() {
             pol.reset();
@@ -667,7 +722,7 @@ impl DenseSolver {
                     self.rho = rho;
                     self.set_rho_vec();
                     solve.rho_updates += 1;
-                    if self.refactor().is_err() {
+                    if self.factor_now().is_err() {
                         solve.iterations = iter;
                         solve.solve_secs = started.elapsed().as_secs_f64();
                         return solve;

@@ -112,6 +112,9 @@ pub(crate) struct Solve<'a> {
     pub rho_updates: u32,
     /// The primal iterate, for the statuses that have one.
     pub x: Option<&'a [f64]>,
+    /// The dense backend's exact box solve did not converge and ADMM
+    /// solved instead (`dense_qp/box_qp.rs`).
+    pub exact_fallback: bool,
 }
 
 impl Solve<'_> {
@@ -125,6 +128,7 @@ impl Solve<'_> {
             primal_residual: f64::INFINITY,
             rho_updates: 0,
             x: None,
+            exact_fallback: false,
         }
     }
 }
@@ -471,6 +475,7 @@ impl Solver {
             primal_residual,
             rho_updates,
             x: has_iterate.then_some(x),
+            exact_fallback: false,
         }
     }
 }

@@ -69,6 +69,12 @@ pub struct QpConfig {
     /// "dense"`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub polish: bool,
+    /// The dense solver solves a QP whose rows are all bounds on single
+    /// variables exactly, by a primal-dual active-set method, with ADMM as
+    /// its counted fallback (`dense_qp/box_qp.rs`); off when absent. Only
+    /// with `solver = "dense"` and such a QP (setup refuses others).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub active_set: bool,
 }
 
 fn is_osqp(solver: &QpSolver) -> bool {
@@ -92,6 +98,13 @@ impl QpConfig {
             return Err(MpcError::Config {
                 key: "qp.polish".into(),
                 expected: "solver = \"dense\" (the active-set step is the dense solver's)".into(),
+                found: "true".into(),
+            });
+        }
+        if self.active_set && self.solver != QpSolver::Dense {
+            return Err(MpcError::Config {
+                key: "qp.active_set".into(),
+                expected: "solver = \"dense\" (the exact box solve is the dense solver's)".into(),
                 found: "true".into(),
             });
         }

@@ -93,6 +93,9 @@ pub struct FallbackCounts {
     /// (`osqp.presolve_prediction` on, but that solve gave no usable
     /// iterate): they started as without it, from a zero correction.
     pub presolve_unused: usize,
+    /// Solves the dense backend's exact box solve (`qp.active_set`) handed
+    /// to its ADMM after its active-set rounds did not settle.
+    pub active_set_fallbacks: usize,
 }
 
 /// Statistics of the last step.

@@ -114,6 +114,41 @@ fn p1_steps_with_the_active_set_step_do_not_allocate() {
     );
 }
 
+/// With the exact box solve (`[controller.qp] active_set`, P1's own
+/// configuration): the swing-up's saturated steps take several
+/// active-set rounds, each a Cholesky of the free block in the step's
+/// own storage.
+#[test]
+fn p1_steps_with_the_exact_box_solve_do_not_allocate() {
+    let mut cfg = p1_config();
+    cfg.qp.solver = recede_mpc::QpSolver::Dense;
+    cfg.qp.active_set = true;
+    let mut mpc = p1_mpc(cfg.to_spec().unwrap());
+    let mut x = p1_x0();
+    let mut u = Vector1::zeros();
+    mpc.step(&x, P1_DT_SECS, &mut u);
+    x = p1_plant_step(&x, &u);
+    let (mut solved, mut longest) = (0, 0);
+    let n = allocations_in(|| {
+        for _ in 0..100 {
+            let report = mpc.step(&x, P1_DT_SECS, &mut u);
+            solved += usize::from(!report.outcome.is_fallback());
+            longest = longest.max(report.qp_iterations);
+            x = p1_plant_step(&x, &u);
+        }
+    });
+    assert_eq!(solved, 100, "the measured steps must be real solves");
+    assert!(
+        longest >= 3,
+        "no solve changed its active set twice ({longest} rounds at most)"
+    );
+    assert_eq!(mpc.fallback_counts().active_set_fallbacks, 0);
+    assert_eq!(
+        n, 0,
+        "heap allocations in 100 P1 steps with the exact box solve"
+    );
+}
+
 #[test]
 fn fallback_steps_do_not_allocate() {
     let mut mpc = p1_mpc(p1_spec());

@@ -313,7 +313,7 @@ mod tests {
 
         fn solver(&self, config: &OsqpConfig, polish: bool) -> DenseSolver {
             let (p, a) = (self.p(), self.a());
-            DenseSolver::new(&p, &self.q, &a, &self.l, &self.u, config, polish).unwrap()
+            DenseSolver::new(&p, &self.q, &a, &self.l, &self.u, config, polish, false).unwrap()
         }
 
         fn ax(&self, x: &[f64]) -> Vec<f64> {
