@@ -123,9 +123,9 @@ impl Dynamics<NX, NU> for SoftCartPole {
         SVector::from_fn(|i, _| if i < NQ { qd[i] } else { qdd[i - NQ] })
     }
 
-    /// By [`soft_link::acceleration_tangent`]: four dual directions and one
-    /// f64 Cholesky factor instead of ten directions through a dual one,
-    /// which is what `Rk4::linearize` then carries through its stages.
+    /// By [`soft_link::acceleration_tangent`]: the mass matrix's and the
+    /// bias's derivatives in closed form and one f64 Cholesky factor for
+    /// every column (before: the assembly on 4-direction duals, twice).
     fn derivative_tangent(
         &self,
         x: &SVector<f64, NX>,
@@ -133,13 +133,8 @@ impl Dynamics<NX, NU> for SoftCartPole {
     ) -> Option<Tangent<NX, NU>> {
         let (q, qd) = split(x);
         let p = &self.params;
-        let (a, d_q, d_qd, d_f) = soft_link::acceleration_tangent::<NQ, { NQ - 1 }>(
-            p,
-            p.retardation_time_secs,
-            &q,
-            &qd,
-            u[0],
-        );
+        let (a, d_q, d_qd, d_f) =
+            soft_link::acceleration_tangent(p, p.retardation_time_secs, &q, &qd, u[0]);
         let mut t = Tangent::zeros();
         for i in 0..NQ {
             t.value[i] = qd[i];

@@ -19,6 +19,9 @@ use num_dual::DualSVec64;
 use super::soft_cartpole::SoftCartPoleParams;
 use crate::{c, Scalar, GRAVITY};
 
+mod tangent;
+pub use tangent::acceleration_tangent;
+
 /// Gauss-Legendre abscissae on [0, 1] (two points, weight 1/2 each).
 const GAUSS: [f64; 2] = [0.211_324_865_405_187_1, 0.788_675_134_594_812_9];
 
@@ -411,8 +414,10 @@ pub(crate) fn substitute<T: Scalar, const N: usize>(
     b
 }
 
-/// [`acceleration`] with its exact Jacobians, cheaper than duals through
-/// the whole of it: the mass matrix and bias are assembled on duals of
+/// [`acceleration`] with its exact Jacobians for any number of segments,
+/// cheaper than duals through the whole of it (the 1-segment model's own
+/// tangent is [`acceleration_tangent`], in closed form; this is its
+/// reference in tests): the mass matrix and bias are assembled on duals of
 /// `D = NQ - 1` directions (every coordinate but the cart's, which neither
 /// enters), once seeded on `q` and once on `q'` (where the mass matrix's
 /// entries stay constants), and the Cholesky factor is formed once on f64
@@ -421,7 +426,7 @@ pub(crate) fn substitute<T: Scalar, const N: usize>(
 /// f64 bit for bit (duals compute their real parts by the same f64
 /// operations). Returns `(a, da/dq, da/dq', da/dF)`.
 #[allow(clippy::type_complexity)]
-pub fn acceleration_tangent<const NQ: usize, const D: usize>(
+pub fn acceleration_tangent_by_duals<const NQ: usize, const D: usize>(
     p: &SoftCartPoleParams,
     retardation_secs: f64,
     q: &SVector<f64, NQ>,
