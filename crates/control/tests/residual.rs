@@ -280,3 +280,38 @@ fn adaptation_learns_the_drag_from_transitions_and_can_be_switched_off() {
     on.step(&x0, &mut u).unwrap();
     assert_eq!(on.residual_stats().unwrap().adaptation.unwrap().updated, 99);
 }
+
+/// The controller's model linearises a held MLP through the MLP's own
+/// tangent (one `f64` evaluation with reverse-mode rows), not the trait's
+/// default on duals: the same `Linearization` bit for bit as the bare MLP.
+#[test]
+fn the_controllers_residual_linearises_through_the_mlps_tangent() {
+    let spec = drag_spec(vec![16]);
+    let mut net = recede_learn::Network::zeros(&spec.layer_sizes(4), spec.activation);
+    let mut k = 0.0_f64;
+    for layer in &mut net.layers {
+        for w in layer.weight.iter_mut().chain(layer.bias.iter_mut()) {
+            k += 1.0;
+            *w = (k * 0.7548776662).fract() * 1.6 - 0.8;
+        }
+    }
+    let norm = recede_learn::Normalization::identity(6, 3);
+    let support = recede_learn::Support::unbounded(6);
+    let mlp = MlpResidual::<13, 4>::new(spec, net, norm, support).unwrap();
+    let q = nalgebra::UnitQuaternion::from_euler_angles(0.2, -0.1, 0.4);
+    let x = SVector::<f64, 13>::from_column_slice(&[
+        1.0, -2.0, 2.0, q.w, q.i, q.j, q.k, 6.0, 5.0, 0.3, 0.6, -0.2, 0.1,
+    ]);
+    let u = SVector::<f64, 4>::new(2.3, 2.6, 2.5, 2.4);
+    let model = recede_control::ResidualModel::Mlp(mlp.clone());
+    assert_eq!(model.tangent(&x, &u), mlp.tangent(&x, &u));
+    let rk4 = Rk4::new(0.05, 1);
+    let through_controller = rk4.linearize(&WithResidual::new(Quadrotor::default(), model), &x, &u);
+    let bare = rk4.linearize(&WithResidual::new(Quadrotor::default(), mlp), &x, &u);
+    assert_eq!(through_controller, bare);
+    assert_ne!(
+        bare.a,
+        rk4.linearize(&Quadrotor::default(), &x, &u).a,
+        "the residual is in the linearisation"
+    );
+}

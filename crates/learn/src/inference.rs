@@ -134,13 +134,16 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
     }
 
     /// The residual's rows at a real point, with gradients when
-    /// `with_gradient`. False for a non-finite feature (no contribution).
+    /// `with_gradient`: `emit(state index, value, gradient)` for each, in
+    /// order (straight into the caller's sums: a row is 17 `f64` for P2,
+    /// and collecting them cost copies). False for a non-finite feature
+    /// (no contribution).
     fn rows(
         &self,
         x: &SVector<f64, NX>,
         u: &SVector<f64, NU>,
         with_gradient: bool,
-        rows: &mut ArrayVec<Row<NX, NU>, MAX_WIDTH>,
+        mut emit: impl FnMut(usize, f64, Option<&Gradient<NX, NU>>),
     ) -> bool {
         self.counters.evaluations.fetch_add(1, Ordering::Relaxed);
         let mut rotations = Rotations::new();
@@ -197,22 +200,7 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         let jacobians = with_gradient.then_some(jacobians.as_slice());
         let mut at = 0;
         for out in &self.spec.outputs {
-            out.rows(
-                x,
-                &values,
-                at,
-                jacobians,
-                &mut rotations,
-                |index, value, g| {
-                    let row = Row {
-                        index,
-                        value,
-                        gradient: g.copied().unwrap_or_else(Gradient::zeros),
-                    };
-                    let pushed = rows.try_push(row);
-                    debug_assert!(pushed.is_ok(), "at most MAX_WIDTH outputs");
-                },
-            );
+            out.rows(x, &values, at, jacobians, &mut rotations, &mut emit);
             at += out.width();
         }
         true
@@ -224,16 +212,17 @@ impl<const NX: usize, const NU: usize> Residual<NX, NU> for MlpResidual<NX, NU> 
     /// over the integration step costs per linearisation.
     fn tangent(&self, x: &SVector<f64, NX>, u: &SVector<f64, NU>) -> Tangent<NX, NU> {
         let mut t = Tangent::<NX, NU>::zeros();
-        let mut rows = ArrayVec::<Row<NX, NU>, MAX_WIDTH>::new();
-        if self.rows(x, u, true, &mut rows) {
-            for row in &rows {
-                t.value[row.index] += row.value;
-                let mut d_x = t.d_x.row_mut(row.index);
-                d_x += row.gradient.x.transpose();
-                let mut d_u = t.d_u.row_mut(row.index);
-                d_u += row.gradient.u.transpose();
+        self.rows(x, u, true, |index, value, g| {
+            t.value[index] += value;
+            if let Some(g) = g {
+                for j in 0..NX {
+                    t.d_x[(index, j)] += g.x[j];
+                }
+                for j in 0..NU {
+                    t.d_u[(index, j)] += g.u[j];
+                }
             }
-        }
+        });
         t
     }
 
@@ -243,8 +232,17 @@ impl<const NX: usize, const NU: usize> Residual<NX, NU> for MlpResidual<NX, NU> 
         }
         let with_gradient = T::NDERIV == 1;
         let (xr, ur) = (x.map(|v| v.re()), u.map(|v| v.re()));
-        let mut rows = ArrayVec::new();
-        if !self.rows(&xr, &ur, with_gradient, &mut rows) {
+        let mut rows = ArrayVec::<Row<NX, NU>, MAX_WIDTH>::new();
+        let finite = self.rows(&xr, &ur, with_gradient, |index, value, g| {
+            let row = Row {
+                index,
+                value,
+                gradient: g.copied().unwrap_or_else(Gradient::zeros),
+            };
+            let pushed = rows.try_push(row);
+            debug_assert!(pushed.is_ok(), "at most MAX_WIDTH outputs");
+        });
+        if !finite {
             return;
         }
         if !with_gradient {

@@ -15,6 +15,9 @@ use crate::spec::{vec3_at, Feature, Output, Rotations};
 
 /// `d/dq of sum_ij cot_ij R_ij(q)` for the rotation of [`crate::rotation`]
 /// (quadratic in `q = [w, x, y, z]`), added to `gx[quat_start..+4]`.
+/// Inlined: the callers build `cot` just before, and a call reloads it from
+/// memory as pairs of scalars stored one by one (a store-forwarding stall).
+#[inline(always)]
 pub(crate) fn rotation_pullback<const NX: usize>(
     x: &SVector<f64, NX>,
     quat_start: usize,
@@ -167,6 +170,7 @@ impl<const NX: usize, const NU: usize> Gradient<NX, NU> {
 }
 
 /// Pulls `cot` back through `v_b = R(q)^T v`.
+#[inline(always)]
 fn body_velocity_pullback<const NX: usize>(
     x: &SVector<f64, NX>,
     quat_start: usize,

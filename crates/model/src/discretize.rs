@@ -161,11 +161,19 @@ impl Rk4 {
                 None if step > 0 => model.held_tangent(&x, u),
                 None => None,
             };
-            // The held term's derivative with respect to the step's (x, u).
+            // The held term's derivative with respect to the step's (x, u):
+            // at the first substep `s` is the identity, and `J I = J` bit for
+            // bit (a zero's sign aside), so the product is skipped. Only the
+            // rows the term writes (its non-zero columns here) are added to
+            // the stages' sensitivities.
             let held = held.map(|t| {
                 let mut hs = Sensitivity::zeros();
-                hs.set_chained(&s, &t);
-                (t.value, hs)
+                if step == 0 {
+                    hs.set_transposed(&t);
+                } else {
+                    hs.set_chained(&s, &t);
+                }
+                (t.value, hs, hs.nonzero_columns())
             });
             let mut k = [SVector::<f64, NX>::zeros(); 4];
             for stage in 0..4 {
@@ -184,9 +192,9 @@ impl Rk4 {
                     ks[stage].set_chained(if stage == 0 { &s } else { &at }, &t);
                 }
                 k[stage] = t.value;
-                if let Some((value, hs)) = &held {
+                if let Some((value, hs, columns)) = &held {
                     k[stage] += value;
-                    ks[stage].add(hs);
+                    ks[stage].add_columns(hs, columns);
                 }
                 if stage < 3 {
                     let c = if stage == 2 { full } else { half };
@@ -394,17 +402,30 @@ impl<const NX: usize, const NU: usize> Sensitivity<NX, NU> {
         set(self.u.as_mut_slice(), s.u.as_slice(), other.u.as_slice());
     }
 
-    /// `self += other`, on slices (nalgebra's `+=` on these sizes compiles
-    /// to a strided loop).
+    /// Which columns (rows of the Jacobian) hold a non-zero entry.
+    fn nonzero_columns(&self) -> [bool; NX] {
+        let (x, u) = (self.x.as_slice(), self.u.as_slice());
+        std::array::from_fn(|i| {
+            x[i * NX..(i + 1) * NX].iter().any(|&v| v != 0.0)
+                || u[i * NU..(i + 1) * NU].iter().any(|&v| v != 0.0)
+        })
+    }
+
+    /// `self += other` over the columns `columns` marks (the others of
+    /// `other` are zero: a held residual writes a few state derivatives),
+    /// on slices (nalgebra's `+=` on these sizes compiles to a strided loop).
     #[inline]
-    fn add(&mut self, other: &Self) {
-        let add = |out: &mut [f64], other: &[f64]| {
-            for (o, v) in out.iter_mut().zip(other) {
+    fn add_columns(&mut self, other: &Self, columns: &[bool; NX]) {
+        let (ox, ou) = (self.x.as_mut_slice(), self.u.as_mut_slice());
+        let (vx, vu) = (other.x.as_slice(), other.u.as_slice());
+        for (i, _) in columns.iter().enumerate().filter(|(_, &c)| c) {
+            for (o, v) in ox[i * NX..(i + 1) * NX].iter_mut().zip(&vx[i * NX..]) {
                 *o += v;
             }
-        };
-        add(self.x.as_mut_slice(), other.x.as_slice());
-        add(self.u.as_mut_slice(), other.u.as_slice());
+            for (o, v) in ou[i * NU..(i + 1) * NU].iter_mut().zip(&vu[i * NU..]) {
+                *o += v;
+            }
+        }
     }
 
     /// RK4's update, `self += (k1 + (k2 + k3) 2 + k4) sixth`.
