@@ -5,7 +5,7 @@ use nalgebra::{Isometry3, Point3, Vector3};
 use recede_msg::{Measurement, SensorId};
 use recede_sim::config::SensorConfig;
 use recede_sim::plant::BodyState;
-use recede_sim::sensors::{RenderCache, SampleContext, Sensor};
+use recede_sim::sensors::{BodyShape, RenderCache, SampleContext, Sensor};
 use recede_sim::world::{Ground, Object, Shape, World, Yaw};
 
 const AMBIENT: f64 = 290.0;
@@ -39,6 +39,7 @@ fn shoot(sensor: &mut Sensor, world: &World, body: &BodyState) -> Measurement {
         body,
         encoder_angles_rad: &[],
         world,
+        shape: BodyShape::NONE,
     };
     sensor
         .sample(&ctx, &mut RenderCache::default())
