@@ -175,13 +175,14 @@ impl Bound {
     /// Whether some of the solid is on the positive side of the plane
     /// through the eye with unit normal `n` (with a margin for rounding).
     fn reaches(&self, n: &Vector3<f64>) -> bool {
-        if let Bound::Capsule { a, b, r } = self {
-            let far = n.dot(a).max(n.dot(b));
-            return far + r >= -1e-6 * (1.0 + a.norm().max(b.norm()));
-        }
-        let (c, extent) = match self {
-            Bound::Sphere { c, r } => (c, *r),
-            Bound::Box { c, axes } => (c, axes.iter().map(|a| n.dot(a).abs()).sum()),
+        // The signed distance of the solid's farthest point along `n`, and
+        // the size of the numbers it came from (for the margin).
+        let (far, size) = match self {
+            Bound::Sphere { c, r } => (n.dot(c) + r, c.norm()),
+            Bound::Box { c, axes } => (
+                n.dot(c) + axes.iter().map(|a| n.dot(a).abs()).sum::<f64>(),
+                c.norm(),
+            ),
             Bound::Cylinder {
                 c,
                 axis,
@@ -189,13 +190,12 @@ impl Bound {
                 half_height,
             } => {
                 let along = n.dot(axis);
-                (
-                    c,
-                    half_height * along.abs() + r * (1.0 - along * along).max(0.0).sqrt(),
-                )
+                let extent = half_height * along.abs() + r * (1.0 - along * along).max(0.0).sqrt();
+                (n.dot(c) + extent, c.norm())
             }
-            Bound::Capsule { .. } => return true,
+            // The segment's farther end, plus the radius.
+            Bound::Capsule { a, b, r } => (n.dot(a).max(n.dot(b)) + r, a.norm().max(b.norm())),
         };
-        n.dot(c) + extent >= -1e-6 * (1.0 + c.norm())
+        far >= -1e-6 * (1.0 + size)
     }
 }
