@@ -226,7 +226,12 @@ fn a_world_fixed_camera_sees_the_body_from_outside() {
                 radius_m: 0.05,
             },
         };
-        centre(sensor.sample(&ctx, &mut cache).expect("sampled").measurement)
+        centre(
+            sensor
+                .sample(&ctx, &mut cache)
+                .expect("sampled")
+                .measurement,
+        )
     };
     for body in [body_at(0.0, 0.0), body_at(5.0, 3.0)] {
         // The pixel's ray passes 13 mm beside the axis (1/2 px at 3 m):
