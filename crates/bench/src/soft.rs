@@ -164,6 +164,15 @@ mod tests {
             assert!(line.goal_reached && line.fallbacks == 0, "{line:?}");
         }
         assert!(lines[2].end_effector_rmse_m.is_some_and(f64::is_finite));
+        for line in &lines {
+            let rtf = line.plant_real_time_factor;
+            assert!(rtf.is_finite() && rtf > 0.0, "{line:?}");
+            // The factor and the mean step describe the same stepping.
+            let scenario = load(line.scenario).unwrap();
+            let h = scenario.plant_config().build(0).unwrap().step_secs();
+            let from_step = 1e6 * h / line.plant_step_us;
+            assert!((from_step / rtf - 1.0).abs() < 0.01, "{rtf} vs {from_step}");
+        }
         let mut nominal = load(SOFT_CARTPOLE).unwrap();
         nominal.file.controller.residual = None;
         let s = run_with(&nominal, &RunOptions::default(), None).unwrap();
