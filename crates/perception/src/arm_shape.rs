@@ -54,8 +54,8 @@ impl ArmShape {
         }
         let r2 = self.radius_m * self.radius_m;
         for (i, &z) in depth.data.iter().enumerate() {
-            // NaN (no return, out of range) fails this too.
-            if !(z > 0.0) {
+            // NaN (no return, out of range) is not positive either.
+            if z.is_nan() || z <= 0.0 {
                 continue;
             }
             let (u, v) = (i as u32 % k.width_px, i as u32 / k.width_px);
