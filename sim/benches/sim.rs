@@ -5,7 +5,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use recede_msg::SensorId;
 use recede_sim::config::{PlantConfig, SensorConfig, WorldConfig};
-use recede_sim::sensors::{RenderCache, SampleContext, Sensor};
+use recede_sim::sensors::{BodyShape, RenderCache, SampleContext, Sensor};
 use recede_sim::Simulator;
 use serde::Deserialize;
 
@@ -45,6 +45,7 @@ fn cameras(c: &mut Criterion) {
                     body: &body,
                     encoder_angles_rad: &[],
                     world: sim.world(),
+                    shape: BodyShape::NONE,
                 };
                 black_box(sensor.sample(&ctx, &mut cache))
             })

@@ -12,7 +12,7 @@ use recede_msg::{CameraIntrinsics, Reading, SensorId, SensorInfo};
 
 use crate::config::{validate_sensors, PlantConfig, SensorConfig, WorldConfig};
 use crate::plant::{BodyState, Plant};
-use crate::sensors::{RenderCache, SampleContext, Sensor, SensorCounts};
+use crate::sensors::{BodyShape, RenderCache, SampleContext, Sensor, SensorCounts};
 use crate::world::World;
 use crate::SimError;
 
@@ -114,12 +114,12 @@ impl Simulator {
             .map(|(i, c)| Sensor::new(SensorId(i as u32), c, seed))
             .collect();
         let infos: Vec<SensorInfo> = sensors.iter().map(|s| s.info.clone()).collect();
-        let mut keys: Vec<(CameraIntrinsics, Isometry3<f64>)> = Vec::new();
+        let mut keys: Vec<(CameraIntrinsics, Isometry3<f64>, bool)> = Vec::new();
         let group = sensors
             .iter()
             .map(|s| {
                 let k = s.info.intrinsics.filter(|_| s.is_camera())?;
-                let key = (k, s.info.body_from_sensor);
+                let key = (k, s.info.body_from_sensor, s.info.world_fixed);
                 Some(match keys.iter().position(|g| *g == key) {
                     Some(g) => g,
                     None => {
@@ -305,6 +305,10 @@ impl Simulator {
                         body: &body,
                         encoder_angles_rad: self.plant.encoder_angles_rad(),
                         world: &self.world,
+                        shape: BodyShape {
+                            points: self.plant.shape_points(),
+                            radius_m: self.plant.shape_radius_m(),
+                        },
                     };
                     let Some(sensor) = self.sensors[i].as_mut() else {
                         continue;
@@ -325,6 +329,9 @@ impl Simulator {
             return;
         }
         let world = Arc::new(self.world.clone());
+        // The body's points as they are now: the plant moves on meanwhile.
+        let shape: Arc<[[f64; 3]]> = Arc::from(self.plant.shape_points());
+        let radius_m = self.plant.shape_radius_m();
         for (g, sensors) in lent {
             while self.jobs.len() >= self.render_workers {
                 self.join_oldest();
@@ -332,6 +339,7 @@ impl Simulator {
             // The group's cache is home: its job (if any) was joined above.
             let mut cache = self.caches[g].take().unwrap_or_default();
             let world = Arc::clone(&world);
+            let shape = Arc::clone(&shape);
             let spawned = std::thread::Builder::new()
                 .name("recede-render".into())
                 .spawn(move || {
@@ -340,6 +348,10 @@ impl Simulator {
                         body: &body,
                         encoder_angles_rad: &[],
                         world: &world,
+                        shape: BodyShape {
+                            points: &shape,
+                            radius_m,
+                        },
                     };
                     let sampled = sensors
                         .into_iter()

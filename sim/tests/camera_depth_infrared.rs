@@ -5,7 +5,7 @@ use nalgebra::{Isometry3, Point3, Vector3};
 use recede_msg::{Measurement, SensorId};
 use recede_sim::config::SensorConfig;
 use recede_sim::plant::BodyState;
-use recede_sim::sensors::{RenderCache, SampleContext, Sensor};
+use recede_sim::sensors::{BodyShape, RenderCache, SampleContext, Sensor};
 use recede_sim::world::{Ground, Object, Shape, World, Yaw};
 
 const AMBIENT: f64 = 290.0;
@@ -39,6 +39,7 @@ fn shoot(sensor: &mut Sensor, world: &World, body: &BodyState) -> Measurement {
         body,
         encoder_angles_rad: &[],
         world,
+        shape: BodyShape::NONE,
     };
     sensor
         .sample(&ctx, &mut RenderCache::default())
@@ -177,4 +178,71 @@ fn infrared_reads_hot_object_temperature_and_ambient_background() {
         wall[0] > wall[1] && wall[0] > wall[2],
         "wall is red: {wall:?}"
     );
+}
+
+/// A camera mounted in the world (`frame = "world"`) stays where it is as
+/// the body moves; it sees the plant's body (capsules along its points)
+/// in depth and at the body's temperature in infrared; and one render
+/// cache casts again when only the body's points change.
+#[test]
+fn a_world_fixed_camera_sees_the_body_from_outside() {
+    let config = |kind: &str, extra: &str| -> Sensor {
+        let c: SensorConfig = toml::from_str(&format!(
+            r#"
+            name = "{kind}"
+            rate_hz = 30.0
+            mount = {{ frame = "world", translation_m = [0.0, 0.0, 1.0] }}
+            model = {{ kind = "{kind}", width_px = 160, height_px = 120, hfov_rad = 1.2 {extra} }}
+            "#
+        ))
+        .expect("camera config");
+        assert!(c.world_fixed());
+        Sensor::new(SensorId(0), &c, 5)
+    };
+    let mut depth = config("depth_camera", ", max_range_m = 20.0");
+    let mut infrared = config("infrared_camera", "");
+    let world = wall_world();
+    // A rod of radius 5 cm standing at x = 3 across the optical axis, in
+    // front of the heater.
+    let rod: Vec<[f64; 3]> = (0..=4).map(|i| [3.0, 0.0, 0.5 + 0.25 * i as f64]).collect();
+    let aside: Vec<[f64; 3]> = rod.iter().map(|p| [p[0], 2.0, p[2]]).collect();
+    let mut cache = RenderCache::default();
+    let centre = |m: Measurement| match m {
+        Measurement::DepthImage(img) | Measurement::InfraredImage(img) => {
+            // The two pixels either side of the optical axis.
+            let (w, h) = (img.width_px as usize, img.height_px as usize);
+            img.data[(h / 2) * w + w / 2 - 1]
+        }
+        other => panic!("not an image: {other:?}"),
+    };
+    let mut take = |sensor: &mut Sensor, body: &BodyState, points: &[[f64; 3]]| {
+        let ctx = SampleContext {
+            t_secs: 0.0,
+            body,
+            encoder_angles_rad: &[],
+            world: &world,
+            shape: BodyShape {
+                points,
+                radius_m: 0.05,
+            },
+        };
+        centre(
+            sensor
+                .sample(&ctx, &mut cache)
+                .expect("sampled")
+                .measurement,
+        )
+    };
+    for body in [body_at(0.0, 0.0), body_at(5.0, 3.0)] {
+        // The pixel's ray passes 13 mm beside the axis (1/2 px at 3 m):
+        // the face is at 3 - sqrt(0.05^2 - 0.013^2) = 2.952 m.
+        let d = take(&mut depth, &body, &rod);
+        assert!((d - 2.9517).abs() < 2e-4, "depth {d}");
+        let t = take(&mut infrared, &body, &rod);
+        assert_eq!(t, recede_sim::sensors::BODY_TEMPERATURE_K as f32);
+    }
+    // The same instant, pose and intrinsics, the body moved aside: the
+    // wall (6 m) is seen again, not the cached rod.
+    let d = take(&mut depth, &body_at(0.0, 0.0), &aside);
+    assert!((d - 6.0).abs() < 1e-3, "depth {d}");
 }

@@ -11,8 +11,12 @@
 //! No `oracle` line: no controller model holds either plant (a 3-segment
 //! link, a rod of 24 elements); the issue asks for one only where the
 //! plant's own model can serve the MPC.
+//!
+//! Each line also times the plant alone ([`PLANT_METHOD`]): the issue asks
+//! that it simulate at ten times real time or faster.
 
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -39,6 +43,51 @@ pub struct SoftLine {
     pub fallbacks: usize,
     pub collisions: u64,
     pub control_steps: usize,
+    /// Simulated seconds per wall-clock second of the plant alone.
+    pub plant_real_time_factor: f64,
+    /// Mean wall time of one plant integration step, us.
+    pub plant_step_us: f64,
+    /// How the two fields above are measured.
+    pub plant_method: &'static str,
+}
+
+/// How [`SoftLine::plant_real_time_factor`] is measured.
+pub const PLANT_METHOD: &str = "the scenario's true plant alone (no controller, sensors or loop), \
+     built from its [plant] and initial state, stepped at its integration rate over the \
+     scenario's duration under the reference's feed-forward input (sampled at each control \
+     period beforehand, held between); the factor is the duration over the wall time of \
+     the steps, best of three";
+
+/// The plant alone: (real-time factor, mean step in us); see
+/// [`PLANT_METHOD`].
+pub fn plant_speed(scenario: &Scenario) -> Result<(f64, f64)> {
+    let f = &scenario.file;
+    let (nx, nu) = f.robot.dimensions();
+    let duration = f.scenario.duration_secs;
+    let period = scenario.period_secs();
+    let (mut x, mut u) = (vec![0.0; nx], vec![0.0; nu]);
+    let periods = (duration / period).ceil() as usize;
+    let inputs: Vec<Vec<f64>> = (0..periods)
+        .map(|i| {
+            f.reference.sample(i as f64 * period, &mut x, &mut u);
+            u.clone()
+        })
+        .collect();
+    let mut best = f64::INFINITY;
+    let mut steps = 0;
+    for _ in 0..3 {
+        let mut plant = scenario.plant_config().build(f.scenario.seed)?;
+        let h = plant.step_secs();
+        steps = (duration / h).round() as usize;
+        let start = Instant::now();
+        for i in 0..steps {
+            let t = i as f64 * h;
+            let k = ((t / period + 1e-9) as usize).min(periods - 1);
+            plant.step(t, &inputs[k])?;
+        }
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    Ok((duration / best, 1e6 * best / steps.max(1) as f64))
 }
 
 /// The soft scenarios, in the source tree (their model files and plants
@@ -55,6 +104,7 @@ fn load(file: &str) -> Result<Scenario> {
 
 fn fly(file: &'static str, model: &'static str, scenario: &Scenario) -> Result<SoftLine> {
     let s = run_with(scenario, &RunOptions::default(), None)?;
+    let (plant_real_time_factor, plant_step_us) = plant_speed(scenario)?;
     Ok(SoftLine {
         problem: "soft",
         robot: s.robot.clone(),
@@ -68,6 +118,9 @@ fn fly(file: &'static str, model: &'static str, scenario: &Scenario) -> Result<S
         fallbacks: s.fallbacks,
         collisions: s.safety.collisions,
         control_steps: s.control_steps,
+        plant_real_time_factor,
+        plant_step_us,
+        plant_method: PLANT_METHOD,
     })
 }
 
@@ -111,6 +164,15 @@ mod tests {
             assert!(line.goal_reached && line.fallbacks == 0, "{line:?}");
         }
         assert!(lines[2].end_effector_rmse_m.is_some_and(f64::is_finite));
+        for line in &lines {
+            let rtf = line.plant_real_time_factor;
+            assert!(rtf.is_finite() && rtf > 0.0, "{line:?}");
+            // The factor and the mean step describe the same stepping.
+            let scenario = load(line.scenario).unwrap();
+            let h = scenario.plant_config().build(0).unwrap().step_secs();
+            let from_step = 1e6 * h / line.plant_step_us;
+            assert!((from_step / rtf - 1.0).abs() < 0.01, "{rtf} vs {from_step}");
+        }
         let mut nominal = load(SOFT_CARTPOLE).unwrap();
         nominal.file.controller.residual = None;
         let s = run_with(&nominal, &RunOptions::default(), None).unwrap();

@@ -31,8 +31,12 @@ pub struct SensorInfo {
     pub name: String,
     pub kind: SensorKind,
     /// Where the sensor sits on the robot: maps sensor coordinates to body
-    /// coordinates.
+    /// coordinates (world coordinates when [`Self::world_fixed`]).
     pub body_from_sensor: Isometry3<f64>,
+    /// Mounted in the world, not on the body (a camera watching the robot
+    /// from outside): `body_from_sensor` is then `world_from_sensor`.
+    #[serde(default)]
+    pub world_fixed: bool,
     /// Nominal sample rate, Hz.
     pub rate_hz: f64,
     /// Delay between the instant described and availability, s.

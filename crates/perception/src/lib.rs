@@ -15,6 +15,8 @@
 //! - Obstacles from depth images and planar lidar scans ([`ObstacleMapper`]).
 //! - Hot targets from infrared images, placed with the registered depth
 //!   ([`TargetFinder`]).
+//! - A continuum arm's shape from a world-fixed depth camera: the pixels
+//!   that land in its workspace, back-projected ([`ArmShape`]).
 //! - [`Perception`]: the facade the loop calls with every reading; what it
 //!   sees comes out as `recede_msg`'s [`WorldModel`](recede_msg::WorldModel).
 //!
@@ -23,6 +25,7 @@
 //! Depends on msg and model only, never on the MPC, the simulator, the
 //! viewer or the loop.
 
+mod arm_shape;
 mod config;
 mod error;
 mod kalman;
@@ -34,6 +37,7 @@ mod registration;
 mod targets;
 mod timeline;
 
+pub use arm_shape::ArmShape;
 pub use config::{EkfConfig, ObstacleConfig, PerceptionConfig, TargetConfig};
 pub use error::PerceptionError;
 pub use kalman::Outcome;

@@ -462,6 +462,15 @@ impl Perception {
             return Outcome::NonFinite;
         }
         let body_from_sensor = info.body_from_sensor;
+        // A world-fixed camera or lidar does not move with the estimate.
+        let world_fixed = info.world_fixed;
+        let world_from = |p: &Self| {
+            if world_fixed {
+                body_from_sensor
+            } else {
+                p.pose_at(stamp) * body_from_sensor
+            }
+        };
         let outcome = match &reading.measurement {
             Measurement::Imu {
                 specific_force_mps2,
@@ -514,7 +523,7 @@ impl Perception {
                 )
             }
             Measurement::DepthImage(image) => {
-                let world_from_camera = self.pose_at(stamp) * body_from_sensor;
+                let world_from_camera = world_from(self);
                 if let Some(k) = info.intrinsics {
                     if let Some(m) = &mut self.mapper {
                         m.depth_frame(stamp, image, &k, &world_from_camera);
@@ -528,14 +537,14 @@ impl Perception {
                 Outcome::Used
             }
             Measurement::LidarScan(scan) => {
-                let world_from_sensor = self.pose_at(stamp) * body_from_sensor;
+                let world_from_sensor = world_from(self);
                 if let Some(m) = &mut self.mapper {
                     m.scan_frame(stamp, scan, &world_from_sensor);
                 }
                 Outcome::Used
             }
             Measurement::InfraredImage(image) => {
-                let world_from_camera = self.pose_at(stamp) * body_from_sensor;
+                let world_from_camera = world_from(self);
                 let registration = self.registration.as_mut().map(|(_, r)| r);
                 match &mut self.finder {
                     Some((id, f)) if *id == reading.sensor => {

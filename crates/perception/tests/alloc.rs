@@ -304,3 +304,39 @@ fn depth_and_infrared_frames_allocate_nothing() {
     );
     assert!(!mapper.last_detections().is_empty());
 }
+
+/// The arm's shape from a world-fixed depth camera: the first frame fills
+/// the buffer's capacity, later frames (more or fewer arm pixels, one
+/// overflowing) allocate nothing.
+#[test]
+fn arm_shape_frames_allocate_nothing() {
+    use common::{render_depth, rng, world_from_camera, Thing};
+    use nalgebra::Point3;
+    use recede_msg::CameraIntrinsics;
+    use recede_perception::ArmShape;
+    let k = CameraIntrinsics::from_hfov(160, 120, 1.0);
+    let camera = world_from_camera(Vector3::new(-0.6, 0.0, 0.2), 0.0, 0.0);
+    let mut r = rng(3);
+    let frames: Vec<_> = (0..5)
+        .map(|f| {
+            let scene = [Thing::Cylinder {
+                x: 0.05 * f as f64,
+                y: 0.0,
+                radius: 0.01 + 0.01 * f as f64,
+                height: 0.4,
+                temperature_k: 300.0,
+            }];
+            render_depth(&scene, &k, &camera, 5.0, 0.001, &mut r)
+        })
+        .collect();
+    let mut shape = ArmShape::new(k, camera, Point3::new(0.0, 0.0, 0.2), 0.5, 600);
+    shape.update(&frames[0]);
+    let mut counts = Vec::with_capacity(frames.len());
+    let n = allocations_in(|| {
+        for depth in &frames[1..] {
+            counts.push(shape.update(depth).len());
+        }
+    });
+    assert_eq!(n, 0, "allocations over four arm frames");
+    assert!(counts[0] > 50 && shape.overflow() > 0, "{counts:?}");
+}

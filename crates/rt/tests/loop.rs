@@ -44,6 +44,7 @@ impl Cart {
                 name: "fix".into(),
                 kind: SensorKind::PositionFix,
                 body_from_sensor: Isometry3::identity(),
+                world_fixed: false,
                 rate_hz: 100.0,
                 latency_secs: 0.005,
                 intrinsics: None,

@@ -207,7 +207,7 @@ impl VizSink {
         let states: Vec<&str> = states.iter().map(String::as_str).collect();
         let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
         let (states, inputs) = (&states[..], &inputs[..]);
-        let arm = ArmView::new(robot);
+        let arm = ArmView::new(robot, setup.sensors);
         if let (Some(body), None) = (body, &arm) {
             handle.declare_robot(robot_kind(body));
         }
@@ -266,7 +266,9 @@ impl VizSink {
         let arm_frame = arm
             .as_ref()
             .map(|a| a.frame_points(setup.reference, setup.duration_secs));
-        handle.send_blueprint(&layout(setup, &obstacles, arm_frame.as_deref()));
+        let mut blueprint = layout(setup, &obstacles, arm_frame.as_deref());
+        blueprint.arm_seen = arm.as_ref().is_some_and(ArmView::is_seen);
+        handle.send_blueprint(&blueprint);
         // The static scene reaches the file before the run starts.
         handle.flush();
         Self {
@@ -316,6 +318,9 @@ impl Sink for VizSink {
             Measurement::DepthImage(img) => {
                 self.handle
                     .log_depth(stamp, name, [img.width_px, img.height_px], &img.data);
+                if let Some(arm) = &mut self.arm {
+                    arm.depth(&self.handle, stamp, reading.sensor, img);
+                }
             }
             Measurement::InfraredImage(img) => {
                 self.handle

@@ -44,6 +44,9 @@ pub struct Layout {
     /// A continuum arm: its plots (tendon tensions, tip against reference,
     /// tip error) instead of the generic tracking and command ones.
     pub arm: bool,
+    /// A depth camera sees the arm: the 3D view shows its perceived points
+    /// ([`crate::paths::ARM_PERCEIVED`]) beside the rod.
+    pub arm_seen: bool,
 }
 
 impl Layout {
@@ -71,6 +74,7 @@ impl Layout {
             estimator: false,
             residual: false,
             arm: false,
+            arm_seen: false,
         }
     }
 
@@ -103,6 +107,9 @@ impl Layout {
     pub fn entities(&self) -> Vec<String> {
         let mut out = vec![paths::WORLD.to_owned(), paths::EVENTS.to_owned()];
         out.extend(self.cameras.iter().map(|c| paths::camera_image(c)));
+        if self.arm_seen {
+            out.push(paths::ARM_PERCEIVED.to_owned());
+        }
         out.extend(
             self.plots()
                 .into_iter()

@@ -31,6 +31,7 @@
 //! | `world/arm/shape` | LineStrips3D + Points3D, a continuum arm's true rod nodes | per step |
 //! | `world/arm/sections` | LineStrips3D + Points3D, the estimate's section ends (PCC chords) | per step |
 //! | `world/arm/tip`, `world/arm/tip_reference` | Points3D, the true tip and its reference now | per step |
+//! | `world/arm/perceived` | Points3D, the rod's surface as a world-fixed depth camera sees it | per image |
 //! | `plots/tip`, `plots/tip_error_mm` | Scalars, a continuum arm's tip against its reference, and the error | per step |
 //! | `plots/state`, `plots/tracking`, `plots/command`, `plots/command_bounds`, `plots/step_time_us`, `plots/qp_iterations`, `plots/residual_norm`, `plots/estimator_std` | Scalars (+ static SeriesLines names) | per step |
 //! | `events` | TextLog with a level | per event |
@@ -94,6 +95,8 @@ pub const ARM_SECTIONS: &str = "world/arm/sections";
 pub const ARM_TIP: &str = "world/arm/tip";
 /// The tip's reference now.
 pub const ARM_TIP_REFERENCE: &str = "world/arm/tip_reference";
+/// The rod's surface points a world-fixed depth camera sees.
+pub const ARM_PERCEIVED: &str = "world/arm/perceived";
 /// Text log of events (fallbacks, dropouts, rejected measurements).
 pub const EVENTS: &str = "events";
 

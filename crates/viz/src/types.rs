@@ -219,15 +219,19 @@ pub enum Curve {
     Tip,
     /// The tip's reference now, a point ([`crate::paths::ARM_TIP_REFERENCE`]).
     TipReference,
+    /// The rod's surface as a depth camera sees it: back-projected pixels,
+    /// world frame, dots only ([`crate::paths::ARM_PERCEIVED`]).
+    PerceivedShape,
 }
 
 impl Curve {
     /// All curves.
-    pub const ALL: [Curve; 4] = [
+    pub const ALL: [Curve; 5] = [
         Curve::RodShape,
         Curve::Sections,
         Curve::Tip,
         Curve::TipReference,
+        Curve::PerceivedShape,
     ];
 
     /// The entity path of this curve.
@@ -238,6 +242,7 @@ impl Curve {
             Curve::Sections => paths::ARM_SECTIONS,
             Curve::Tip => paths::ARM_TIP,
             Curve::TipReference => paths::ARM_TIP_REFERENCE,
+            Curve::PerceivedShape => paths::ARM_PERCEIVED,
         }
     }
 }

@@ -23,6 +23,7 @@ const PREDICTION_COLOR: Color = crate::body::rgb(255, 140, 0);
 const ESTIMATE_COLOR: Color = crate::body::rgb(0, 200, 255);
 const ROD_COLOR: Color = crate::body::rgb(200, 200, 210);
 const SECTIONS_COLOR: Color = crate::body::rgb(0, 200, 255);
+const PERCEIVED_SHAPE_COLOR: Color = crate::body::rgb(255, 120, 30);
 const TIP_COLOR: Color = crate::body::rgb(240, 60, 60);
 const TARGET_COLOR: Color = crate::body::rgb(220, 40, 200);
 const LIDAR_COLOR: Color = crate::body::rgb(40, 210, 210);
@@ -438,6 +439,7 @@ impl Writer<'_> {
             Curve::Sections => (SECTIONS_COLOR, Some(0.002), 0.008),
             Curve::Tip => (TIP_COLOR, None, 0.008),
             Curve::TipReference => (REFERENCE_COLOR, None, 0.008),
+            Curve::PerceivedShape => (PERCEIVED_SHAPE_COLOR, None, 0.0015),
         };
         if let Some(radius) = line {
             self.log(

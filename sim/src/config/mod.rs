@@ -10,7 +10,7 @@ mod world;
 
 pub use plant::{ActuatorConfig, DisturbanceConfig, PlantConfig, RobotConfig};
 pub use sensors::{
-    validate_sensors, DropoutConfig, MountConfig, OutageConfig, OutlierConfig, SensorConfig,
-    SensorModelConfig,
+    validate_sensors, DropoutConfig, MountConfig, MountFrame, OutageConfig, OutlierConfig,
+    SensorConfig, SensorModelConfig,
 };
 pub use world::{GroundConfig, ObjectConfig, PathConfig, ShapeConfig, WorldConfig};

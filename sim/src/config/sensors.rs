@@ -24,15 +24,36 @@ pub struct SensorConfig {
     pub model: SensorModelConfig,
 }
 
-/// Where the sensor sits on the body. The rotation (roll, pitch, yaw about
-/// x, y, z, applied as `Rz(yaw) Ry(pitch) Rx(roll)`) turns a frame with x
-/// forward, y left, z up; with zero rotation a camera looks along body x
-/// (its optical frame is then x right, y down, z forward).
+/// Where the sensor sits on the body (or, with `frame = "world"`, in the
+/// world). The rotation (roll, pitch, yaw about x, y, z, applied as
+/// `Rz(yaw) Ry(pitch) Rx(roll)`) turns a frame with x forward, y left, z
+/// up; with zero rotation a camera looks along body x (its optical frame
+/// is then x right, y down, z forward).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MountConfig {
     pub translation_m: [f64; 3],
     pub rotation_rpy_rad: [f64; 3],
+    /// What the translation and rotation are relative to: the body (the
+    /// default; a rod's tip for the continuum arm) or the world (a camera
+    /// watching the robot from outside; cameras and lidars only).
+    #[serde(skip_serializing_if = "MountFrame::is_body")]
+    pub frame: MountFrame,
+}
+
+/// The frame a sensor is mounted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MountFrame {
+    #[default]
+    Body,
+    World,
+}
+
+impl MountFrame {
+    fn is_body(&self) -> bool {
+        *self == MountFrame::Body
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -286,10 +307,31 @@ impl SensorConfig {
         }
         probability(&k("outliers.probability"), self.outliers.probability)?;
         non_negative(&k("outliers.magnitude"), self.outliers.magnitude)?;
+        let looks = matches!(
+            self.model.kind(),
+            SensorKind::RgbCamera
+                | SensorKind::DepthCamera
+                | SensorKind::InfraredCamera
+                | SensorKind::Lidar2d
+        );
+        if self.mount.frame == MountFrame::World && !looks {
+            // An IMU, fix or encoder measures the body's own motion.
+            return Err(fail(
+                &k("mount.frame"),
+                "\"body\" for a sensor that is not a camera or lidar",
+                "\"world\"",
+            ));
+        }
         self.model.validate(&k("model"))
     }
 
-    /// `body_from_sensor`; for cameras, body from the optical frame.
+    /// Whether the sensor is mounted in the world rather than on the body.
+    pub fn world_fixed(&self) -> bool {
+        self.mount.frame == MountFrame::World
+    }
+
+    /// `body_from_sensor` (`world_from_sensor` when [`Self::world_fixed`]);
+    /// for cameras, from the optical frame.
     pub fn body_from_sensor(&self) -> Isometry3<f64> {
         let [r, p, y] = self.mount.rotation_rpy_rad;
         let mut rotation = UnitQuaternion::from_euler_angles(r, p, y);

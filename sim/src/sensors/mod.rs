@@ -9,7 +9,10 @@ mod imu;
 mod lidar;
 mod simple;
 
-pub use camera::{CameraRays, CastScratch, Hits, RenderCache, Tiles, CAMERA_FAR_M};
+pub use camera::{
+    BodyShape, CameraRays, CastScratch, Hits, RenderCache, Tiles, BODY, BODY_COLOR_RGB,
+    BODY_TEMPERATURE_K, CAMERA_FAR_M,
+};
 pub use faults::Faults;
 pub use imu::Imu;
 pub use lidar::Lidar;
@@ -29,6 +32,8 @@ pub struct SampleContext<'a> {
     pub body: &'a BodyState,
     pub encoder_angles_rad: &'a [f64],
     pub world: &'a World,
+    /// The plant's deformable body, which the cameras see.
+    pub shape: BodyShape<'a>,
 }
 
 #[derive(Debug, Clone)]
@@ -171,6 +176,7 @@ impl Sensor {
                 name: config.name.clone(),
                 kind: config.model.kind(),
                 body_from_sensor: config.body_from_sensor(),
+                world_fixed: config.world_fixed(),
                 rate_hz: config.rate_hz,
                 latency_secs: config.latency_secs,
                 intrinsics,
@@ -230,7 +236,11 @@ impl Sensor {
             self.counts.taken += 1;
         }
         let body_from_sensor = self.info.body_from_sensor;
-        let world_from_sensor = ctx.body.world_from_body * body_from_sensor;
+        let world_from_sensor = if self.info.world_fixed {
+            body_from_sensor
+        } else {
+            ctx.body.world_from_body * body_from_sensor
+        };
         let rng = &mut self.noise_rng;
         let faults = &mut self.faults;
         let measurement = match &mut self.model {
@@ -261,7 +271,7 @@ impl Sensor {
                 rays,
                 noise_std_levels,
             } => {
-                let hits = cache.hits(rays, ctx.world, &world_from_sensor);
+                let hits = cache.hits(rays, ctx.world, ctx.shape, &world_from_sensor);
                 Measurement::RgbImage(camera::rgb(
                     &rays.intrinsics,
                     hits,
@@ -276,7 +286,7 @@ impl Sensor {
                 range_m,
                 noise,
             } => {
-                let hits = cache.hits(rays, ctx.world, &world_from_sensor);
+                let hits = cache.hits(rays, ctx.world, ctx.shape, &world_from_sensor);
                 Measurement::DepthImage(camera::depth(
                     &rays.intrinsics,
                     hits,
@@ -287,7 +297,7 @@ impl Sensor {
                 ))
             }
             Model::Infrared { rays, noise_std_k } => {
-                let hits = cache.hits(rays, ctx.world, &world_from_sensor);
+                let hits = cache.hits(rays, ctx.world, ctx.shape, &world_from_sensor);
                 Measurement::InfraredImage(camera::infrared(
                     &rays.intrinsics,
                     hits,

@@ -162,6 +162,7 @@ pub fn sensor(
         name: name.into(),
         kind,
         body_from_sensor,
+        world_fixed: false,
         rate_hz,
         latency_secs: 0.0,
         intrinsics,

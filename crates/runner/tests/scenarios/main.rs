@@ -2,7 +2,8 @@
 //! (each binary links rerun): the loop's goals, repeatability and
 //! recording (`run_loop`), the perception scenarios (`perception`), the
 //! soft cart-pole (`soft_cartpole`), the continuum arm around a ball
-//! (`soft_arm_obstacle`), the URDF arm's Cartesian circle
+//! (`soft_arm_obstacle`) and seen by a world-fixed depth camera
+//! (`soft_arm_seen`), the URDF arm's Cartesian circle
 //! (`arm6`), the EKF of robots brought by file (`file_ekf`), plant-step
 //! transition logs (`plant_step_log`). The fuzzing of every scenario is its
 //! own binary (`fuzz_scenarios.rs`: its panic hook sees every thread).
@@ -13,6 +14,7 @@ mod perception;
 mod plant_step_log;
 mod run_loop;
 mod soft_arm_obstacle;
+mod soft_arm_seen;
 mod soft_arm_sensed;
 mod soft_cartpole;
 

@@ -15,6 +15,7 @@ use nalgebra::{Isometry3, Vector3};
 use recede_msg::CameraIntrinsics;
 
 use crate::world::World;
+pub use packet::BODY;
 use packet::{Frame, Lanes, Nearest, Packet, LANES, SKY, TILE};
 pub use shade::{depth, infrared, rgb};
 pub use tiles::Tiles;
@@ -24,13 +25,48 @@ pub const CAMERA_FAR_M: f64 = 1000.0;
 /// Direction towards the sun, world frame (unit), for shading.
 const SUN: [f64; 3] = [0.3651483716701107, 0.18257418583505536, 0.912870929175277];
 
+/// Colour of the plant's own body ([`BodyShape`]) in the cameras.
+pub const BODY_COLOR_RGB: [u8; 3] = [200, 200, 210];
+/// Surface temperature of the plant's own body, K (silicone near room
+/// temperature, warmer than the default ambient 290 K).
+pub const BODY_TEMPERATURE_K: f64 = 303.0;
+
+/// A deformable body the cameras see besides the world's objects (the
+/// continuum arm's rod): capsules of `radius_m` between consecutive
+/// `points` (world frame; the plant's `shape_points`). Empty for a rigid
+/// robot: its body is not drawn.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BodyShape<'a> {
+    pub points: &'a [[f64; 3]],
+    pub radius_m: f64,
+}
+
+impl<'a> BodyShape<'a> {
+    /// No body.
+    pub const NONE: BodyShape<'static> = BodyShape {
+        points: &[],
+        radius_m: 0.0,
+    };
+
+    /// The capsules' segments, base first (none without a radius).
+    pub fn segments(self) -> impl Iterator<Item = ([f64; 3], [f64; 3])> + 'a {
+        let points = if self.radius_m > 0.0 {
+            self.points
+        } else {
+            &[]
+        };
+        points.windows(2).map(|w| (w[0], w[1]))
+    }
+}
+
 /// What each pixel's ray met, row-major, one array per field (so the cast
 /// writes them and the shading reads them with SIMD).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Hits {
     /// Distance along the optical axis, m (infinite for no hit).
     pub depth_m: Vec<f32>,
-    /// `u32::MAX` for sky, `u32::MAX - 1` for the ground, else the object.
+    /// `u32::MAX` for sky, `u32::MAX - 1` for the ground, [`BODY`] for the
+    /// plant's own body, else the object.
     pub surface: Vec<u32>,
     /// Cosine between the surface normal and the sun direction (>= 0).
     pub sun_cos: Vec<f32>,
@@ -75,11 +111,12 @@ impl CameraRays {
         Self { intrinsics, tiles }
     }
 
-    /// Casts every pixel's ray from `world_from_camera` into `out`
-    /// (row-major); `scratch` is reused across frames.
+    /// Casts every pixel's ray from `world_from_camera` against the world
+    /// and `body` into `out` (row-major); `scratch` is reused across frames.
     pub fn cast(
         &self,
         world: &World,
+        body: BodyShape<'_>,
         world_from_camera: &Isometry3<f64>,
         scratch: &mut CastScratch,
         out: &mut Hits,
@@ -95,8 +132,8 @@ impl CameraRays {
             packet,
             nearest,
         } = scratch;
-        tiles.fill(k, world, world_from_camera);
-        frame.prepare(world, world_from_camera, &Vector3::from(SUN));
+        tiles.fill(k, world, body, world_from_camera);
+        frame.prepare(world, body, world_from_camera, &Vector3::from(SUN));
         let cols = w.div_ceil(TILE);
         for (i, dirs) in self.tiles.iter().enumerate() {
             // Without objects, only the ground is left, which needs only z.
@@ -108,7 +145,7 @@ impl CameraRays {
                     break;
                 }
                 if let Some(prim) = frame.prims.get(object as usize) {
-                    prim.cast(object, packet, nearest);
+                    prim.cast(frame.surface(object), packet, nearest);
                     farthest = nearest.farthest();
                 }
             }
@@ -159,10 +196,13 @@ impl Default for CastScratch {
 
 /// The last cast, reused by another camera at the same instant with the
 /// same pose and intrinsics (for example the colour and depth streams of
-/// one RGB-D sensor). Keyed on exact bits, so it never changes a result.
+/// one RGB-D sensor). Keyed on exact bits (the body's points and radius
+/// too), so it never changes a result.
 #[derive(Debug, Clone, Default)]
 pub struct RenderCache {
-    key: Option<[u64; 14]>,
+    key: Option<[u64; 15]>,
+    /// The body's points of the last cast (storage kept across frames).
+    body_key: Vec<[f64; 3]>,
     scratch: CastScratch,
     pub hits: Hits,
 }
@@ -173,6 +213,7 @@ impl RenderCache {
         &mut self,
         rays: &CameraRays,
         world: &World,
+        body: BodyShape<'_>,
         world_from_camera: &Isometry3<f64>,
     ) -> &Hits {
         let k = &rays.intrinsics;
@@ -193,11 +234,27 @@ impl RenderCache {
             q.y,
             q.z,
             q.w,
+            body.radius_m,
         ]
         .map(f64::to_bits);
-        if self.key != Some(key) {
-            rays.cast(world, world_from_camera, &mut self.scratch, &mut self.hits);
+        let bits = |p: &[f64; 3]| p.map(f64::to_bits);
+        let same_body = self.body_key.len() == body.points.len()
+            && self
+                .body_key
+                .iter()
+                .zip(body.points)
+                .all(|(a, b)| bits(a) == bits(b));
+        if self.key != Some(key) || !same_body {
+            rays.cast(
+                world,
+                body,
+                world_from_camera,
+                &mut self.scratch,
+                &mut self.hits,
+            );
             self.key = Some(key);
+            self.body_key.clear();
+            self.body_key.extend_from_slice(body.points);
         }
         &self.hits
     }
@@ -208,6 +265,8 @@ impl RenderCache {
     }
 }
 
+#[cfg(test)]
+mod body_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,7 +333,7 @@ mod tests {
                 Translation3::new(eye[0], eye[1], eye[2]),
                 UnitQuaternion::from_euler_angles(0.0, pitch, yaw) * optical,
             );
-            rays.cast(&world, &pose, &mut scratch, &mut hits);
+            rays.cast(&world, BodyShape::NONE, &pose, &mut scratch, &mut hits);
             let k = &rays.intrinsics;
             for v in 0..k.height_px {
                 for u in 0..k.width_px {

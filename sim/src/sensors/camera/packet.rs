@@ -6,6 +6,7 @@
 
 use nalgebra::{Isometry3, Point3, Vector3};
 
+use super::BodyShape;
 use crate::world::{Shape, World};
 
 /// Rays per packet: one tile of `TILE` x `TILE` pixels, row-major.
@@ -16,6 +17,8 @@ pub type Lanes = [f32; LANES];
 /// `u32::MAX` for sky, `u32::MAX - 1` for the ground, else the object.
 pub const SKY: u32 = u32::MAX;
 pub const GROUND: u32 = u32::MAX - 1;
+/// The plant's own deformable body (the continuum arm's rod).
+pub const BODY: u32 = u32::MAX - 2;
 
 /// The rays of one packet in world orientation, from the eye.
 #[derive(Debug, Clone)]
@@ -134,6 +137,26 @@ pub enum Prim {
         cap_z: f32,
         cap_sun: f32,
     },
+    /// A capsule (a segment `a`-`b` swept by a ball), relative to the eye:
+    /// one segment of a deformable body. `u` is the unit axis, `len` the
+    /// segment's length, and `c = |a x u|^2 - r^2` (in `f64` before
+    /// rounding: the difference of two nearly equal numbers for a thin rod
+    /// far away).
+    Capsule {
+        a: [f32; 3],
+        b: [f32; 3],
+        u: [f32; 3],
+        len: f32,
+        a_u: f32,
+        c: f32,
+        /// `|a|^2 - r^2` and `|b|^2 - r^2`, the end balls' constants.
+        a2: f32,
+        b2: f32,
+        a_sun: f32,
+        u_sun: f32,
+        b_sun: f32,
+        inv_r: f32,
+    },
 }
 
 /// The cosine between a world-frame normal and the sun, clamped at 0.
@@ -209,6 +232,39 @@ impl Prim {
                     cap_sun,
                 }
             }
+        }
+    }
+
+    /// The capsule of radius `r` along `p`-`q` (world frame), seen from `eye`.
+    pub fn capsule(
+        p: [f64; 3],
+        q: [f64; 3],
+        r: f64,
+        eye: &Point3<f64>,
+        sun: &Vector3<f64>,
+    ) -> Self {
+        let v3 = |v: Vector3<f64>| [v.x as f32, v.y as f32, v.z as f32];
+        let (a, b) = (Point3::from(p) - eye, Point3::from(q) - eye);
+        let len = (b - a).norm();
+        // A degenerate segment is a ball: any axis will do.
+        let u = if len > 0.0 {
+            (b - a) / len
+        } else {
+            Vector3::x()
+        };
+        Prim::Capsule {
+            a: v3(a),
+            b: v3(b),
+            u: v3(u),
+            len: len as f32,
+            a_u: a.dot(&u) as f32,
+            c: (a.cross(&u).norm_squared() - r * r) as f32,
+            a2: (a.norm_squared() - r * r) as f32,
+            b2: (b.norm_squared() - r * r) as f32,
+            a_sun: a.dot(sun) as f32,
+            u_sun: u.dot(sun) as f32,
+            b_sun: b.dot(sun) as f32,
+            inv_r: (1.0 / r) as f32,
         }
     }
 
@@ -290,13 +346,64 @@ impl Prim {
                     best.keep(l, id, t, sc);
                 }
             }
+            Prim::Capsule {
+                a,
+                b,
+                u,
+                len,
+                a_u,
+                c,
+                a2,
+                b2,
+                a_sun,
+                u_sun,
+                b_sun,
+                inv_r,
+            } => {
+                for l in 0..LANES {
+                    let (x, y, z) = (dx[l], dy[l], dz[l]);
+                    // Side: the infinite cylinder about the axis, where
+                    // |(t d - a) x u|^2 = r^2, kept only between the ends.
+                    let d_u = x * u[0] + y * u[1] + z * u[2];
+                    let d_a = x * a[0] + y * a[1] + z * a[2];
+                    let qa = 1.0 - d_u * d_u;
+                    let qb = d_a - a_u * d_u;
+                    let ts = (qb - (qb * qb - qa * c).sqrt()) / qa;
+                    let s = ts * d_u - a_u;
+                    let ts = if (ts > 0.0) & (s >= 0.0) & (s <= len) {
+                        ts
+                    } else {
+                        f32::INFINITY
+                    };
+                    // The end balls (NaN where missed, so not taken).
+                    let d_b = x * b[0] + y * b[1] + z * b[2];
+                    let ta = d_a - (d_a * d_a - a2).sqrt();
+                    let tb = d_b - (d_b * d_b - b2).sqrt();
+                    let ta = if ta > 0.0 { ta } else { f32::INFINITY };
+                    let tb = if tb > 0.0 { tb } else { f32::INFINITY };
+                    let t = min(ts, min(ta, tb));
+                    // Normal (t d - centre) / r, the centre on the axis.
+                    let t_sun = t * p.d_sun[l];
+                    let side_sun = (t_sun - a_sun - s * u_sun) * inv_r;
+                    let ball = if ta < tb { a_sun } else { b_sun };
+                    let sc = if ts <= min(ta, tb) {
+                        side_sun
+                    } else {
+                        (t_sun - ball) * inv_r
+                    };
+                    best.keep(l, id, t, max(sc, 0.0));
+                }
+            }
         }
     }
 }
 
-/// Per frame: the eye, the camera's rotation and the prepared primitives.
+/// Per frame: the eye, the camera's rotation and the prepared primitives
+/// (the world's objects, then the body's capsules).
 #[derive(Debug, Clone, Default)]
 pub struct Frame {
+    /// How many of `prims` are the world's objects.
+    pub objects: usize,
     rot: [[f32; 3]; 3],
     sun: [f32; 3],
     /// Eye height above the ground and the ground's sun cosine, when the
@@ -306,10 +413,12 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// Prepares `world` as seen from `world_from_camera`, reusing storage.
+    /// Prepares `world` and `body` as seen from `world_from_camera`,
+    /// reusing storage.
     pub fn prepare(
         &mut self,
         world: &World,
+        body: BodyShape<'_>,
         world_from_camera: &Isometry3<f64>,
         sun: &Vector3<f64>,
     ) {
@@ -328,6 +437,21 @@ impl Frame {
                 .iter()
                 .map(|o| Prim::new(&o.shape, &eye, sun)),
         );
+        self.objects = self.prims.len();
+        self.prims.extend(
+            body.segments()
+                .map(|(p, q)| Prim::capsule(p, q, body.radius_m, &eye, sun)),
+        );
+    }
+
+    /// The surface id of primitive `i`: the object's index, or [`BODY`].
+    #[inline]
+    pub fn surface(&self, i: u32) -> u32 {
+        if (i as usize) < self.objects {
+            i
+        } else {
+            BODY
+        }
     }
 
     /// The packet of optical-frame directions `dirs` in world orientation

@@ -6,8 +6,8 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use recede_msg::{CameraIntrinsics, DepthImage, Image, InfraredImage, RgbImage};
 
-use super::packet::{GROUND, SKY};
-use super::Hits;
+use super::packet::{BODY, GROUND, SKY};
+use super::{Hits, BODY_COLOR_RGB, BODY_TEMPERATURE_K};
 use crate::sensors::gauss::FastGauss;
 use crate::sensors::Faults;
 use crate::world::{Surface, World};
@@ -26,15 +26,15 @@ fn pixel_rng(rng: &mut ChaCha8Rng) -> FastGauss {
 const BATCH: usize = 160;
 
 /// A per-frame table of one property of every surface, indexed by
-/// [`Hits::surface`] plus two (wrapping): the ground, the sky, then the
-/// objects in order; so no match per pixel.
+/// [`Hits::surface`] plus three (wrapping): the plant's body, the ground,
+/// the sky, then the objects in order; so no match per pixel.
 struct Palette<T>(Vec<T>);
 
 impl<T: Copy> Palette<T> {
-    fn new(world: &World, of: impl Fn(Surface) -> T, sky: T) -> Self {
+    fn new(world: &World, of: impl Fn(Surface) -> T, sky: T, body: T) -> Self {
         let objects = (0..world.objects().len()).map(|i| of(Surface::Object(i)));
         Self(
-            [of(Surface::Ground), sky]
+            [body, of(Surface::Ground), sky]
                 .into_iter()
                 .chain(objects)
                 .collect(),
@@ -43,8 +43,10 @@ impl<T: Copy> Palette<T> {
 
     #[inline]
     fn get(&self, id: u32) -> T {
-        const _: () = assert!(GROUND.wrapping_add(2) == 0 && SKY.wrapping_add(2) == 1);
-        self.0[(id.wrapping_add(2) as usize).min(self.0.len() - 1)]
+        const _: () = assert!(
+            BODY.wrapping_add(3) == 0 && GROUND.wrapping_add(3) == 1 && SKY.wrapping_add(3) == 2
+        );
+        self.0[(id.wrapping_add(3) as usize).min(self.0.len() - 1)]
     }
 }
 
@@ -122,7 +124,7 @@ pub fn rgb(
         )
     };
     let sky = (world.sky_color_rgb.map(f32::from), [0.0; 3]);
-    let palette = Palette::new(world, |s| lit(world.color_rgb(s)), sky);
+    let palette = Palette::new(world, |s| lit(world.color_rgb(s)), sky, lit(BODY_COLOR_RGB));
     let mut data = vec![[0u8; 3]; hits.len()];
     let mut batch = Batch::new();
     let mut lit = [0.0f32; 3 * BATCH];
@@ -193,6 +195,7 @@ pub fn infrared(
         world,
         |s| world.temperature_k(s) as f32,
         world.sky_temperature_k as f32,
+        BODY_TEMPERATURE_K as f32,
     );
     let mut data = vec![0.0f32; hits.len()];
     let mut batch = Batch::new();

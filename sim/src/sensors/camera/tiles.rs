@@ -4,6 +4,7 @@ use nalgebra::{Isometry3, Point3, Vector3};
 use recede_msg::CameraIntrinsics;
 
 use super::packet::TILE;
+use super::BodyShape;
 use crate::world::{Shape, World};
 
 /// Per image tile, the objects its rays may meet.
@@ -28,13 +29,15 @@ impl Tiles {
         &self.lists[i]
     }
 
-    /// Lists, for every tile, the objects that reach into the pyramid of
-    /// its rays: between the planes through the eye and its first and last
-    /// pixel columns, and between those through its first and last rows.
+    /// Lists, for every tile, the objects (then the body's capsules,
+    /// numbered after them) that reach into the pyramid of its rays:
+    /// between the planes through the eye and its first and last pixel
+    /// columns, and between those through its first and last rows.
     pub fn fill(
         &mut self,
         k: &CameraIntrinsics,
         world: &World,
+        body: BodyShape<'_>,
         world_from_camera: &Isometry3<f64>,
     ) {
         let (w, h) = (k.width_px as usize, k.height_px as usize);
@@ -46,13 +49,29 @@ impl Tiles {
         fill_planes(&mut self.row_planes, rows, h, k.fy_px, k.cy_px, 1);
         let camera_from_world = world_from_camera.inverse();
         let eye = Point3::from(world_from_camera.translation.vector);
-        for (i, o) in world.objects().iter().enumerate() {
+        let objects = world.objects().iter().map(|o| {
             let b = o.shape.aabb();
+            (
+                b.min.coords,
+                b.max.coords,
+                Bound::new(&o.shape, &camera_from_world),
+            )
+        });
+        let capsules = body.segments().map(|(p, q)| {
+            let (p, q) = (Vector3::from(p), Vector3::from(q));
+            let r = Vector3::repeat(body.radius_m);
+            let bound = Bound::Capsule {
+                a: (camera_from_world * Point3::from(p)).coords,
+                b: (camera_from_world * Point3::from(q)).coords,
+                r: body.radius_m,
+            };
+            (p.inf(&q) - r, p.sup(&q) + r, bound)
+        });
+        for (i, (lo, hi, bound)) in objects.chain(capsules).enumerate() {
             // Distance from the eye to the box: no hit on the object is nearer
             // (rounded down to stay a lower bound in f32).
-            let gap = (eye.coords - eye.coords.sup(&b.min.coords).inf(&b.max.coords)).norm();
+            let gap = (eye.coords - eye.coords.sup(&lo).inf(&hi)).norm();
             let near = (gap as f32) * (1.0 - 1e-6);
-            let bound = Bound::new(&o.shape, &camera_from_world);
             let reaches = |p: &[Vector3<f64>; 2]| bound.reaches(&p[0]) && bound.reaches(&p[1]);
             self.in_cols.clear();
             self.in_cols.extend(self.col_planes.iter().map(reaches));
@@ -111,6 +130,12 @@ enum Bound {
         r: f64,
         half_height: f64,
     },
+    /// The segment's ends and the radius.
+    Capsule {
+        a: Vector3<f64>,
+        b: Vector3<f64>,
+        r: f64,
+    },
 }
 
 impl Bound {
@@ -150,9 +175,14 @@ impl Bound {
     /// Whether some of the solid is on the positive side of the plane
     /// through the eye with unit normal `n` (with a margin for rounding).
     fn reaches(&self, n: &Vector3<f64>) -> bool {
-        let (c, extent) = match self {
-            Bound::Sphere { c, r } => (c, *r),
-            Bound::Box { c, axes } => (c, axes.iter().map(|a| n.dot(a).abs()).sum()),
+        // The signed distance of the solid's farthest point along `n`, and
+        // the size of the numbers it came from (for the margin).
+        let (far, size) = match self {
+            Bound::Sphere { c, r } => (n.dot(c) + r, c.norm()),
+            Bound::Box { c, axes } => (
+                n.dot(c) + axes.iter().map(|a| n.dot(a).abs()).sum::<f64>(),
+                c.norm(),
+            ),
             Bound::Cylinder {
                 c,
                 axis,
@@ -160,12 +190,12 @@ impl Bound {
                 half_height,
             } => {
                 let along = n.dot(axis);
-                (
-                    c,
-                    half_height * along.abs() + r * (1.0 - along * along).max(0.0).sqrt(),
-                )
+                let extent = half_height * along.abs() + r * (1.0 - along * along).max(0.0).sqrt();
+                (n.dot(c) + extent, c.norm())
             }
+            // The segment's farther end, plus the radius.
+            Bound::Capsule { a, b, r } => (n.dot(a).max(n.dot(b)) + r, a.norm().max(b.norm())),
         };
-        n.dot(c) + extent >= -1e-6 * (1.0 + c.norm())
+        far >= -1e-6 * (1.0 + size)
     }
 }
