@@ -131,7 +131,7 @@ fn times_by_spans<const NX: usize, const NU: usize>(
 /// loop bookkeeping cost more than the 4x4 product itself on P1's
 /// cart-pole (15% of its step's instructions, docs/performance.md "P1
 /// solved exactly"), and both sum the same terms in the same order.
-const PLAIN_PRODUCT_MAX_NX: usize = 6;
+const PLAIN_PRODUCT_MAX_NX: usize = 10;
 
 fn g_index(k: usize, j: usize) -> usize {
     (k - 1) * k / 2 + j
