@@ -28,6 +28,23 @@ use crate::dense_factor::{dot, ReducedSystem};
 
 mod box_qp;
 mod polish;
+
+/// A deterministic generator (splitmix64) in [-1, 1) for the backend's
+/// random QPs: the unit tests need no crate.
+#[cfg(test)]
+mod test_rng {
+    pub(super) struct Rng(pub(super) u64);
+
+    impl Rng {
+        pub(super) fn uniform(&mut self) -> f64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        }
+    }
+}
 use crate::qp::{Csc, QpError, Solve};
 use crate::report::QpStatus;
 use crate::rho_schedule::RhoSchedule;

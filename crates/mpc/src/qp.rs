@@ -579,7 +579,7 @@ mod tests {
         p
     }
 
-    fn solver(d: &Data, p: &[f64], a: &[f64]) -> Solver {
+    fn solver(d: &Data, p: &[f64], a: &[f64], config: &OsqpConfig) -> Solver {
         let pc = Csc {
             nrows: d.n,
             ncols: d.n,
@@ -595,7 +595,7 @@ mod tests {
             values: a,
         };
         let (l, u) = (vec![-1.0; d.m], vec![1.0; d.m]);
-        Solver::new(&pc, &vec![0.0; d.n], &ac, &l, &u, &OsqpConfig::default(), 5).unwrap()
+        Solver::new(&pc, &vec![0.0; d.n], &ac, &l, &u, config, 5).unwrap()
     }
 
     /// Everything OSQP keeps of the scaled problem, as bits.
@@ -630,8 +630,8 @@ mod tests {
             let d = pattern(n, dense);
             let p0 = hessian(&d, &mut seed);
             let a0 = values(d.a_idx.len(), &mut seed);
-            let mut osqp = solver(&d, &p0, &a0);
-            let mut here = solver(&d, &p0, &a0);
+            let mut osqp = solver(&d, &p0, &a0, &OsqpConfig::default());
+            let mut here = solver(&d, &p0, &a0, &OsqpConfig::default());
             for _ in 0..4 {
                 let p = hessian(&d, &mut seed);
                 let a = values(d.a_idx.len(), &mut seed);
@@ -682,25 +682,7 @@ mod tests {
             max_iterations: 100_000,
             ..OsqpConfig::default()
         };
-        let build = |p: &[f64], a: &[f64]| {
-            let pc = Csc {
-                nrows: d.n,
-                ncols: d.n,
-                indptr: &d.p_ptr,
-                indices: &d.p_idx,
-                values: p,
-            };
-            let ac = Csc {
-                nrows: d.m,
-                ncols: d.n,
-                indptr: &d.a_ptr,
-                indices: &d.a_idx,
-                values: a,
-            };
-            let (l, u) = (vec![-1.0; d.m], vec![1.0; d.m]);
-            Solver::new(&pc, &vec![0.0; d.n], &ac, &l, &u, &config, 5).unwrap()
-        };
-        let (mut kept, mut fresh) = (build(&p0, &a0), build(&p0, &a0));
+        let (mut kept, mut fresh) = (solver(&d, &p0, &a0, &config), solver(&d, &p0, &a0, &config));
         kept.rescale_every = 0;
         kept.update_p_a(&p0, &a0).unwrap();
         let before = state(&kept);

@@ -272,6 +272,7 @@ fn clipped(kind: RowKind, side: i8, y: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_rng::Rng;
     use super::super::DenseSolver;
     use crate::qp::Csc;
     use crate::report::QpStatus;
@@ -374,19 +375,6 @@ mod tests {
                 comp = comp.max((y[r] * miss).abs());
             }
             (stat, viol, comp)
-        }
-    }
-
-    /// A deterministic generator (splitmix64): the tests need no crate.
-    struct Rng(u64);
-
-    impl Rng {
-        fn uniform(&mut self) -> f64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
         }
     }
 
