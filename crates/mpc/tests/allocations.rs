@@ -13,7 +13,7 @@ use common::*;
 use nalgebra::{SVector, Vector1, Vector4};
 use recede_model::robots::quadrotor::{self, Quadrotor};
 use recede_model::{Discretized, Rk4};
-use recede_mpc::{Mpc, MpcConfig};
+use recede_mpc::{Mpc, MpcConfig, StepReport};
 use recede_test_support::{allocations_in, CountingAllocator};
 
 #[global_allocator]
@@ -49,6 +49,24 @@ fn p1_steps_do_not_allocate() {
     assert_eq!(n, 0, "heap allocations in 100 P1 steps");
 }
 
+/// P1's swing-up from rest: one step to set up, then the heap allocations
+/// in the next 100 steps; `each` sees every measured step's report.
+fn p1_swing_up_allocations(
+    mpc: &mut Mpc<CartPoleModel, (), 4, 1>,
+    mut each: impl FnMut(&StepReport),
+) -> usize {
+    let mut x = p1_x0();
+    let mut u = Vector1::zeros();
+    mpc.step(&x, P1_DT_SECS, &mut u);
+    x = p1_plant_step(&x, &u);
+    allocations_in(|| {
+        for _ in 0..100 {
+            each(&mpc.step(&x, P1_DT_SECS, &mut u));
+            x = p1_plant_step(&x, &u);
+        }
+    })
+}
+
 /// The dense backend (`[controller.qp] solver = "dense"`) allocates
 /// nothing either, over P1's swing-up: its long solves adapt rho, and each
 /// adaptation refactorises in the factor's own storage.
@@ -57,18 +75,10 @@ fn p1_steps_with_the_dense_solver_do_not_allocate() {
     let mut cfg = p1_config();
     cfg.qp.solver = recede_mpc::QpSolver::Dense;
     let mut mpc = p1_mpc(cfg.to_spec().unwrap());
-    let mut x = p1_x0();
-    let mut u = Vector1::zeros();
-    mpc.step(&x, P1_DT_SECS, &mut u);
-    x = p1_plant_step(&x, &u);
     let (mut solved, mut rho_updates) = (0, 0);
-    let n = allocations_in(|| {
-        for _ in 0..100 {
-            let report = mpc.step(&x, P1_DT_SECS, &mut u);
-            solved += usize::from(!report.outcome.is_fallback());
-            rho_updates += report.qp_rho_updates;
-            x = p1_plant_step(&x, &u);
-        }
+    let n = p1_swing_up_allocations(&mut mpc, |report| {
+        solved += usize::from(!report.outcome.is_fallback());
+        rho_updates += report.qp_rho_updates;
     });
     assert_eq!(solved, 100, "the measured steps must be real solves");
     assert!(
@@ -90,18 +100,10 @@ fn p1_steps_with_the_active_set_step_do_not_allocate() {
     cfg.qp.solver = recede_mpc::QpSolver::Dense;
     cfg.qp.polish = true;
     let mut mpc = p1_mpc(cfg.to_spec().unwrap());
-    let mut x = p1_x0();
-    let mut u = Vector1::zeros();
-    mpc.step(&x, P1_DT_SECS, &mut u);
-    x = p1_plant_step(&x, &u);
     let (mut solved, mut longest) = (0, 0);
-    let n = allocations_in(|| {
-        for _ in 0..100 {
-            let report = mpc.step(&x, P1_DT_SECS, &mut u);
-            solved += usize::from(!report.outcome.is_fallback());
-            longest = longest.max(report.qp_iterations);
-            x = p1_plant_step(&x, &u);
-        }
+    let n = p1_swing_up_allocations(&mut mpc, |report| {
+        solved += usize::from(!report.outcome.is_fallback());
+        longest = longest.max(report.qp_iterations);
     });
     assert_eq!(solved, 100, "the measured steps must be real solves");
     assert!(
@@ -124,18 +126,10 @@ fn p1_steps_with_the_exact_box_solve_do_not_allocate() {
     cfg.qp.solver = recede_mpc::QpSolver::Dense;
     cfg.qp.active_set = true;
     let mut mpc = p1_mpc(cfg.to_spec().unwrap());
-    let mut x = p1_x0();
-    let mut u = Vector1::zeros();
-    mpc.step(&x, P1_DT_SECS, &mut u);
-    x = p1_plant_step(&x, &u);
     let (mut solved, mut longest) = (0, 0);
-    let n = allocations_in(|| {
-        for _ in 0..100 {
-            let report = mpc.step(&x, P1_DT_SECS, &mut u);
-            solved += usize::from(!report.outcome.is_fallback());
-            longest = longest.max(report.qp_iterations);
-            x = p1_plant_step(&x, &u);
-        }
+    let n = p1_swing_up_allocations(&mut mpc, |report| {
+        solved += usize::from(!report.outcome.is_fallback());
+        longest = longest.max(report.qp_iterations);
     });
     assert_eq!(solved, 100, "the measured steps must be real solves");
     assert!(
