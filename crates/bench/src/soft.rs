@@ -134,16 +134,13 @@ pub fn run(mut each: impl FnMut(&SoftLine)) -> Result<Vec<SoftLine>> {
         each(&line);
         lines.push(line);
     };
-    let residual = load(SOFT_CARTPOLE)?;
-    let mut nominal = residual.clone();
-    nominal.file.controller.residual = None;
-    push(fly(SOFT_CARTPOLE, "nominal", &nominal)?);
-    push(fly(SOFT_CARTPOLE, "residual", &residual)?);
-    let residual = load(SOFT_ARM)?;
-    let mut nominal = residual.clone();
-    nominal.file.controller.residual = None;
-    push(fly(SOFT_ARM, "nominal", &nominal)?);
-    push(fly(SOFT_ARM, "residual", &residual)?);
+    for file in [SOFT_CARTPOLE, SOFT_ARM] {
+        let residual = load(file)?;
+        let mut nominal = residual.clone();
+        nominal.file.controller.residual = None;
+        push(fly(file, "nominal", &nominal)?);
+        push(fly(file, "residual", &residual)?);
+    }
     Ok(lines)
 }
 
