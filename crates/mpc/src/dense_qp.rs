@@ -30,13 +30,13 @@ mod box_qp;
 mod polish;
 
 /// A deterministic generator (splitmix64) in [-1, 1) for the backend's
-/// random QPs: the unit tests need no crate.
+/// random QPs (and the Riccati solver's): the unit tests need no crate.
 #[cfg(test)]
-mod test_rng {
-    pub(super) struct Rng(pub(super) u64);
+pub(crate) mod test_rng {
+    pub(crate) struct Rng(pub(crate) u64);
 
     impl Rng {
-        pub(super) fn uniform(&mut self) -> f64 {
+        pub(crate) fn uniform(&mut self) -> f64 {
             self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
             let mut z = self.0;
             z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

@@ -32,6 +32,7 @@ mod qp_structure;
 mod qp_values;
 mod report;
 mod rho_schedule;
+mod riccati;
 mod ruiz;
 mod structure;
 

@@ -1,0 +1,277 @@
+//! The exact solve of an OCP whose only inequalities are input boxes
+//! (`[controller.qp] solver = "riccati"`), in time linear in N.
+//!
+//! The QP is the uncondensed multiple-shooting one, in the corrections
+//! `(dx_k, du_k)` of the plan: `min sum 1/2 [dx;du]' H_k [dx;du] + h_k'
+//! [dx;du]` (the same objective as the condensed QPs, `P = 2 H`),
+//! `dx_{k+1} = A_k dx_k + B_k du_k + e_k`, `lo_k <= du_k <= hi_k`, `dx_0`
+//! measured. The primal-dual active-set method of `dense_qp/box_qp.rs`
+//! (Hintermüller, Ito and Kunisch 2002) runs on it stage-wise: each round
+//! fixes the guessed active inputs at their bounds and solves the
+//! remaining equality-constrained LQ problem by one Riccati recursion (the
+//! fixed inputs' rows of each stage's `NU x NU` system replaced by
+//! identity rows), then takes every fixed input's multiplier from the
+//! adjoint recursion `lambda_k = Q_k r_k + A_k' lambda_{k+1}` (the KKT
+//! gradient `g_k = R r_k + B_k' lambda_{k+1}`), frees those of the wrong
+//! sign and fixes the free inputs outside their box, until nothing
+//! changes: the QP's exact KKT point. The first guess is the shifted
+//! plan's saturated inputs (a zero correction at a bound), so a step whose
+//! saturation did not change is one recursion. A stage whose reduced
+//! Hessian is not positive definite, a non-finite value, or
+//! [`MAX_ROUNDS`] without settling is a failure the controller answers
+//! with OSQP on blocks (counted, `FallbackCounts::riccati_fallbacks`).
+
+use nalgebra::{SMatrix, SVector};
+
+/// Active-set rounds before the solve gives up: each is one Riccati
+/// recursion.
+pub(crate) const MAX_ROUNDS: u32 = 25;
+/// Relative tolerance on a bound's violation and a multiplier's sign
+/// (as in `box_qp.rs`): rounding level.
+const TOL: f64 = 1e-9;
+
+/// Why a solve gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RiccatiFailure {
+    /// A stage's reduced input Hessian had no Cholesky factor.
+    NotPositiveDefinite,
+    NonFinite,
+    /// [`MAX_ROUNDS`] rounds and the active set still changed.
+    RoundLimit,
+}
+
+/// The linearised dynamics of stages 0..N.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dynamics<'a, const NX: usize, const NU: usize> {
+    pub a: &'a [SMatrix<f64, NX, NX>],
+    pub b: &'a [SMatrix<f64, NX, NU>],
+    pub defect: &'a [SVector<f64, NX>],
+}
+
+/// The cost: `H_xx = 2 Q` at nodes 1..N (`2 Q_N` at N), `H_uu = 2 R`, the
+/// gradients `2 Q (xs - x_ref)` and `2 R (us - u_ref)` at zero correction.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cost<'a, const NX: usize, const NU: usize> {
+    pub q: &'a SMatrix<f64, NX, NX>,
+    pub q_terminal: &'a SMatrix<f64, NX, NX>,
+    pub r: &'a SMatrix<f64, NU, NU>,
+    /// `xs_k - x_ref_k`, nodes 0..=N.
+    pub x_offset: &'a [SVector<f64, NX>],
+    /// `us_k - u_ref_k`, stages 0..N.
+    pub u_offset: &'a [SVector<f64, NU>],
+}
+
+/// Workspace, every vector sized at setup.
+#[derive(Debug)]
+pub(crate) struct RiccatiBox<const NX: usize, const NU: usize> {
+    /// The cost-to-go `1/2 x' P_k x + p_k' x` of nodes 0..=N.
+    pm: Vec<SMatrix<f64, NX, NX>>,
+    pv: Vec<SVector<f64, NX>>,
+    /// The policy `du_k = K_k dx_k + kff_k` of each stage.
+    gain: Vec<SMatrix<f64, NU, NX>>,
+    ff: Vec<SVector<f64, NU>>,
+    /// The correction's box per stage.
+    lo: Vec<SVector<f64, NU>>,
+    hi: Vec<SVector<f64, NU>>,
+    /// Per stage and input: -1 fixed at `lo`, 1 at `hi`, 0 free.
+    side: Vec<[i8; NU]>,
+    /// The solution: state corrections (0..=N), input corrections (0..N)
+    /// and the KKT gradients `g_k` (OSQP's bound multiplier is `-g_k`).
+    pub dx: Vec<SVector<f64, NX>>,
+    pub du: Vec<SVector<f64, NU>>,
+    pub grad: Vec<SVector<f64, NU>>,
+}
+
+impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
+    pub fn new(horizon: usize) -> Self {
+        Self {
+            pm: vec![SMatrix::zeros(); horizon + 1],
+            pv: vec![SVector::zeros(); horizon + 1],
+            gain: vec![SMatrix::zeros(); horizon],
+            ff: vec![SVector::zeros(); horizon],
+            lo: vec![SVector::zeros(); horizon],
+            hi: vec![SVector::zeros(); horizon],
+            side: vec![[0; NU]; horizon],
+            dx: vec![SVector::zeros(); horizon + 1],
+            du: vec![SVector::zeros(); horizon],
+            grad: vec![SVector::zeros(); horizon],
+        }
+    }
+
+    pub fn horizon(&self) -> usize {
+        self.du.len()
+    }
+
+    /// Solves from `dx0` with the boxes `lo_k <= du_k <= hi_k` (infinite
+    /// sides allowed); the first active set is the bounds a zero
+    /// correction touches. Returns the rounds taken; on success `dx`,
+    /// `du` (within the boxes) and `grad` hold the solution.
+    pub fn solve(
+        &mut self,
+        dynamics: &Dynamics<'_, NX, NU>,
+        cost: &Cost<'_, NX, NU>,
+        bounds: (&[SVector<f64, NU>], &[SVector<f64, NU>]),
+        dx0: &SVector<f64, NX>,
+    ) -> Result<u32, RiccatiFailure> {
+        let n = self.horizon();
+        self.lo.copy_from_slice(&bounds.0[..n]);
+        self.hi.copy_from_slice(&bounds.1[..n]);
+        for k in 0..n {
+            for i in 0..NU {
+                let (lo, hi) = (self.lo[k][i], self.hi[k][i]);
+                if lo.is_nan() || hi.is_nan() || lo > hi {
+                    return Err(RiccatiFailure::NonFinite);
+                }
+                self.side[k][i] = if 0.0 <= lo + TOL * (1.0 + lo.abs()) {
+                    -1
+                } else if 0.0 >= hi - TOL * (1.0 + hi.abs()) {
+                    1
+                } else {
+                    0
+                };
+            }
+        }
+        for round in 1..=MAX_ROUNDS {
+            self.backward(dynamics, cost)?;
+            self.forward(dynamics, cost, dx0)?;
+            if !self.update_active_set() {
+                for k in 0..n {
+                    self.du[k] = self.du[k]
+                        .zip_zip_map(&self.lo[k], &self.hi[k], |v, lo, hi| v.max(lo).min(hi));
+                }
+                return Ok(round);
+            }
+        }
+        Err(RiccatiFailure::RoundLimit)
+    }
+
+    /// The value of input `i` at stage `k` when fixed.
+    fn fixed_value(&self, k: usize, i: usize) -> Option<f64> {
+        match self.side[k][i] {
+            -1 => Some(self.lo[k][i]),
+            1 => Some(self.hi[k][i]),
+            _ => None,
+        }
+    }
+
+    /// The Riccati recursion for the current active set.
+    fn backward(
+        &mut self,
+        dynamics: &Dynamics<'_, NX, NU>,
+        cost: &Cost<'_, NX, NU>,
+    ) -> Result<(), RiccatiFailure> {
+        let n = self.horizon();
+        self.pm[n] = cost.q_terminal * 2.0;
+        self.pv[n] = cost.q_terminal * cost.x_offset[n] * 2.0;
+        for k in (0..n).rev() {
+            let (a, b, defect) = (&dynamics.a[k], &dynamics.b[k], &dynamics.defect[k]);
+            let (pn, pvn) = (&self.pm[k + 1], &self.pv[k + 1]);
+            let t = pn * defect + pvn;
+            let pa = pn * a;
+            let pb = pn * b;
+            let huu = cost.r * 2.0 + b.transpose() * pb;
+            let hux = b.transpose() * pa;
+            let hu = cost.r * cost.u_offset[k] * 2.0 + b.transpose() * t;
+            // Fixed inputs: identity rows and columns, their values moved
+            // to the free rows' right-hand side.
+            let mut m = huu;
+            let mut rhs_gain = -hux;
+            let mut rhs_ff = -hu;
+            for i in 0..NU {
+                if let Some(c) = self.fixed_value(k, i) {
+                    for r in 0..NU {
+                        rhs_ff[r] -= huu[(r, i)] * c;
+                    }
+                }
+            }
+            for i in 0..NU {
+                if let Some(c) = self.fixed_value(k, i) {
+                    m.row_mut(i).fill(0.0);
+                    m.column_mut(i).fill(0.0);
+                    m[(i, i)] = 1.0;
+                    rhs_gain.row_mut(i).fill(0.0);
+                    rhs_ff[i] = c;
+                }
+            }
+            let chol = m.cholesky().ok_or(RiccatiFailure::NotPositiveDefinite)?;
+            let gain = chol.solve(&rhs_gain);
+            let ff = chol.solve(&rhs_ff);
+            if k > 0 {
+                // The cost-to-go under this (not everywhere optimal) policy.
+                let hxx = cost.q * 2.0 + a.transpose() * pa;
+                let hx = cost.q * cost.x_offset[k] * 2.0 + a.transpose() * t;
+                let kt_huu = gain.transpose() * huu;
+                let p = hxx + hux.transpose() * gain + gain.transpose() * hux + kt_huu * gain;
+                self.pm[k] = (p + p.transpose()) * 0.5;
+                self.pv[k] = hx + hux.transpose() * ff + gain.transpose() * hu + kt_huu * ff;
+            }
+            self.gain[k] = gain;
+            self.ff[k] = ff;
+        }
+        Ok(())
+    }
+
+    /// The policy rolled out from `dx0`, then the adjoint recursion for
+    /// each stage's KKT gradient.
+    fn forward(
+        &mut self,
+        dynamics: &Dynamics<'_, NX, NU>,
+        cost: &Cost<'_, NX, NU>,
+        dx0: &SVector<f64, NX>,
+    ) -> Result<(), RiccatiFailure> {
+        let n = self.horizon();
+        self.dx[0] = *dx0;
+        for k in 0..n {
+            let (a, b, defect) = (&dynamics.a[k], &dynamics.b[k], &dynamics.defect[k]);
+            let mut du = self.gain[k] * self.dx[k] + self.ff[k];
+            for i in 0..NU {
+                if let Some(c) = self.fixed_value(k, i) {
+                    du[i] = c;
+                }
+            }
+            self.du[k] = du;
+            self.dx[k + 1] = a * self.dx[k] + b * du + defect;
+        }
+        let mut lambda = cost.q_terminal * (cost.x_offset[n] + self.dx[n]) * 2.0;
+        for k in (0..n).rev() {
+            let (a, b) = (&dynamics.a[k], &dynamics.b[k]);
+            self.grad[k] = cost.r * (cost.u_offset[k] + self.du[k]) * 2.0 + b.transpose() * lambda;
+            if k > 0 {
+                lambda = cost.q * (cost.x_offset[k] + self.dx[k]) * 2.0 + a.transpose() * lambda;
+            }
+        }
+        let finite = |v: &f64| v.is_finite();
+        if self.dx.iter().all(|x| x.iter().all(finite))
+            && self.grad.iter().all(|g| g.iter().all(finite))
+        {
+            Ok(())
+        } else {
+            Err(RiccatiFailure::NonFinite)
+        }
+    }
+
+    /// The primal-dual active-set update; whether the set changed.
+    fn update_active_set(&mut self) -> bool {
+        let scale = self.grad.iter().fold(0.0_f64, |m, g| m.max(g.amax()));
+        let gtol = TOL * (1.0 + scale);
+        let mut changed = false;
+        for k in 0..self.horizon() {
+            for i in 0..NU {
+                let (lo, hi, x, g) = (self.lo[k][i], self.hi[k][i], self.du[k][i], self.grad[k][i]);
+                let side = match self.side[k][i] {
+                    0 if x < lo - TOL * (1.0 + lo.abs()) => -1,
+                    0 if x > hi + TOL * (1.0 + hi.abs()) => 1,
+                    0 => 0,
+                    s if (s < 0 && g < -gtol) || (s > 0 && g > gtol) => 0,
+                    s => s,
+                };
+                changed |= side != self.side[k][i];
+                self.side[k][i] = side;
+            }
+        }
+        changed
+    }
+}
+
+#[cfg(test)]
+mod tests;
