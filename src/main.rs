@@ -131,8 +131,9 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         condensing: Vec<recede_mpc::Condensing>,
         /// scale only: the QP solvers to measure each structure with
-        /// (osqp, dense; default osqp). The dense one needs an unscaled QP
-        /// (full condensing).
+        /// (osqp, dense, riccati; default osqp). The dense one needs an
+        /// unscaled QP (full condensing); riccati is for P1 (input bounds
+        /// only) and not full condensing.
         #[arg(long, value_delimiter = ',')]
         qp_solver: Vec<recede_mpc::QpSolver>,
         /// scale only: stages per block for `partial` (chosen by size when absent).

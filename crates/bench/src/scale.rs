@@ -56,7 +56,8 @@ pub struct ScaleLine {
     /// horizon: fully condensed; 1: not condensed).
     pub condensing: Condensing,
     pub stages_per_block: usize,
-    /// The QP solver (`[controller.qp] solver`).
+    /// The QP solver (`[controller.qp] solver`, or the Riccati active set
+    /// where `auto` condensing chose it).
     pub solver: QpSolver,
     /// The dense solver's exact box solve (`[controller.qp] active_set`):
     /// `qp_iterations` are its rounds then.
@@ -107,7 +108,11 @@ pub fn run(options: &ScaleOptions, mut emit: impl FnMut(&ScaleLine)) -> Result<V
         for &n in &options.p1_horizons {
             let config = p1_with(n, qp, options.p1_file_solver)?;
             let k = config.qp.stages_per_block(n, 4, 1);
-            let (solver, active_set) = (config.qp.solver, config.qp.active_set);
+            // The cart-pole's OCP has no constraint rows: input bounds
+            // alone unless state bounds are set.
+            let box_only = config.state_bounds.is_empty();
+            let solver = config.qp.chosen_solver(n, 4, 1, box_only);
+            let active_set = config.qp.active_set;
             let r = crate::p1::run_with("scale", config, None)?;
             let line = ScaleLine {
                 problem: "p1",

@@ -1,6 +1,8 @@
 //! The QP seam: the controller's one solver, OSQP (`qp.rs`) or the dense
 //! ADMM (`dense_qp.rs`), chosen at setup by `[controller.qp] solver`.
 //! Both take the same compressed-column data and report the same way.
+//! With `solver = "riccati"` OSQP is set up here as the fallback of the
+//! controller's stage-wise solve (`controller/stagewise.rs`).
 
 use crate::dense_qp::DenseSolver;
 use crate::qp::{Csc, QpError, Solve, Solver};
@@ -41,7 +43,8 @@ impl Backend {
         active_set: bool,
     ) -> Result<Self, String> {
         match solver {
-            QpSolver::Osqp => {
+            // The Riccati solver's fallback is OSQP (on blocks).
+            QpSolver::Osqp | QpSolver::Riccati => {
                 Solver::new(p, q, a, l, u, config, scaling_iterations).map(Self::Osqp)
             }
             QpSolver::Dense => {

@@ -343,6 +343,14 @@ impl MpcConfig {
                 "\"dense\"",
             ));
         }
+        if self.qp.solver == QpSolver::Riccati && !self.state_bounds.is_empty() {
+            return Err(bad(
+                "qp.solver",
+                "another solver: \"riccati\" solves OCPs whose only inequalities are input \
+                 bounds, and this one has state_bounds",
+                "\"riccati\"",
+            ));
+        }
         if let Some(g) = &self.governor {
             g.validate(NX)?;
         }

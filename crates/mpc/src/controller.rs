@@ -7,6 +7,7 @@
 //! allocated in [`Mpc::new`]; both phases only write into it.
 
 mod presolve;
+mod stagewise;
 mod update;
 
 use std::time::Instant;
@@ -22,9 +23,10 @@ use crate::qp::Csc;
 use crate::report::{Failure, FallbackCounts, QpStatus, StepOutcome, StepReport};
 use crate::structure::Structure;
 use presolve::Presolve;
+use stagewise::Stagewise;
 pub use update::UpdateError;
 
-use crate::{MpcError, OcpSpec};
+use crate::{MpcError, OcpSpec, QpSolver};
 
 /// The input applied when no plan can be trusted, as a function of the
 /// measured state (an upset quadrotor needs torques, not hover thrust).
@@ -79,6 +81,9 @@ pub struct Mpc<M, C, const NX: usize, const NU: usize> {
     prepared: bool,
     /// What the preparation's presolve left in OSQP (`presolve.rs`).
     presolve: Presolve,
+    /// The Riccati active set, when it solves the QPs (`stagewise.rs`):
+    /// OSQP is then its fallback.
+    stagewise: Option<Stagewise<NX, NU>>,
     consecutive_failures: usize,
     safe_policy: Option<SafePolicy<NX, NU>>,
     upset: Option<UpsetTest<NX>>,
@@ -119,6 +124,17 @@ where
             });
         }
         let n = spec.horizon_steps;
+        let box_only = spec.state_bounds.is_empty() && constraints.rows() == 0;
+        let riccati = spec.qp.chosen_solver(n, NX, NU, box_only) == QpSolver::Riccati;
+        if riccati && !box_only {
+            return Err(MpcError::Config {
+                key: "qp.solver".into(),
+                expected: "another solver: \"riccati\" solves OCPs whose only inequalities \
+                           are input bounds, and this one has constraint rows"
+                    .into(),
+                found: "\"riccati\"".into(),
+            });
+        }
         let mut soft: Vec<_> = spec.state_bounds.iter().map(|b| b.soft).collect();
         soft.extend((0..constraints.rows()).map(|r| constraints.soft_penalty(r)));
         // State bounds stay two-sided: `set_state_bound` may open either side.
@@ -177,6 +193,7 @@ where
             solver,
             prepared: false,
             presolve: Presolve::NotRun,
+            stagewise: riccati.then(|| Stagewise::new(n)),
             consecutive_failures: 0,
             safe_policy: None,
             upset: None,
@@ -202,6 +219,16 @@ where
     /// fully condensed, 1 when not condensed at all.
     pub fn qp_stages_per_block(&self) -> usize {
         self.qp.stages_per_block(&self.layout)
+    }
+
+    /// The solver that runs: `qp.solver`, or the Riccati active set where
+    /// `auto` chose it.
+    pub fn qp_solver(&self) -> QpSolver {
+        if self.stagewise.is_some() {
+            QpSolver::Riccati
+        } else {
+            self.spec.qp.solver
+        }
     }
 
     pub fn model(&self) -> &M {
@@ -430,6 +457,24 @@ where
     /// factorisation that fails, leave the controller unprepared: the next
     /// feedback reports it instead of solving.
     fn push_matrices(&mut self) {
+        if self.stagewise.is_some() {
+            self.prepared = self.linearization_is_finite();
+            return;
+        }
+        self.push_to_solver();
+    }
+
+    /// The stage-wise solve's data: finite Jacobians and defects.
+    fn linearization_is_finite(&self) -> bool {
+        let lin = self.qp.linearization();
+        let finite = |v: &f64| v.is_finite();
+        lin.a.iter().all(|m| m.iter().all(finite))
+            && lin.b.iter().all(|m| m.iter().all(finite))
+            && lin.defect.iter().all(|d| d.iter().all(finite))
+    }
+
+    /// [`Self::push_matrices`] for OSQP (or the dense ADMM).
+    fn push_to_solver(&mut self) {
         if !(self.qp.changed() || self.solver.is_broken()) {
             return;
         }
@@ -461,6 +506,16 @@ where
 
     fn linearize_and_condense(&mut self) {
         self.qp.linearize(&self.model, &self.xs, &self.us);
+        if let Some(sw) = &mut self.stagewise {
+            // Condensed only if the stage-wise solve falls back.
+            sw.osqp_stale = true;
+            return;
+        }
+        self.condense_for_solver();
+    }
+
+    /// The QP OSQP solves, from the current linearisation.
+    fn condense_for_solver(&mut self) {
         self.qp.condense(&self.layout, &self.spec);
         self.report.constraint_faults += self.evaluate_constraints();
         // State bounds are linear with constant gradients: with a linear
@@ -511,6 +566,12 @@ where
             return Err(Failure::NonFiniteState);
         }
         if !self.prepared {
+            return Err(Failure::NotPrepared);
+        }
+        if let Some(result) = self.feedback_stagewise(x0) {
+            return result;
+        }
+        if !self.prepare_fallback() {
             return Err(Failure::NotPrepared);
         }
         self.fill_bounds_and_cost(x0);

@@ -50,6 +50,13 @@ pub enum QpSolver {
     /// OSQP's algorithm on the reduced system, factorised by a dense
     /// Cholesky: for small fully condensed QPs. No Ruiz scaling.
     Dense,
+    /// The uncondensed QP solved exactly by a primal-dual active-set
+    /// method whose every round is one Riccati recursion (`riccati.rs`):
+    /// time linear in N. Only for OCPs whose inequalities are input bounds
+    /// alone (setup refuses state bounds and constraint rows); OSQP on the
+    /// blocks of `condensing` (`auto`: partial) is its counted fallback.
+    /// `auto` condensing picks it by itself beyond [`full_max_inputs`].
+    Riccati,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +94,15 @@ impl QpConfig {
     }
 
     pub fn validate(&self) -> Result<(), MpcError> {
+        if self.solver == QpSolver::Riccati && self.condensing == Condensing::Full {
+            return Err(MpcError::Config {
+                key: "qp.condensing".into(),
+                expected: "auto, partial or none with solver = \"riccati\" (its fallback is \
+                           OSQP on blocks)"
+                    .into(),
+                found: "\"full\"".into(),
+            });
+        }
         if self.block == Some(0) {
             return Err(MpcError::Config {
                 key: "qp.block".into(),
@@ -120,11 +136,30 @@ impl QpConfig {
                 .clamp(1, horizon.max(1))
         };
         match self.condensing {
+            // The Riccati solver's fallback QP is never the dense one.
+            Condensing::Auto if self.solver == QpSolver::Riccati => partial(),
             Condensing::Full => horizon,
             Condensing::None => 1,
             Condensing::Partial => partial(),
             Condensing::Auto if horizon * nu <= full_max_inputs(nx) => horizon,
             Condensing::Auto => partial(),
+        }
+    }
+
+    /// The solver that runs, for an OCP whose only inequalities are input
+    /// bounds (`box_only`) or not: `auto` condensing with the default
+    /// solver takes the Riccati active set where it would otherwise
+    /// condense partially (docs/performance.md, "P1 linear in N: Riccati
+    /// active set").
+    pub fn chosen_solver(&self, horizon: usize, nx: usize, nu: usize, box_only: bool) -> QpSolver {
+        let auto_riccati = self.condensing == Condensing::Auto
+            && self.solver == QpSolver::Osqp
+            && box_only
+            && horizon * nu > full_max_inputs(nx);
+        if auto_riccati {
+            QpSolver::Riccati
+        } else {
+            self.solver
         }
     }
 }
@@ -136,9 +171,10 @@ impl std::str::FromStr for QpSolver {
         match s {
             "osqp" => Ok(Self::Osqp),
             "dense" => Ok(Self::Dense),
+            "riccati" => Ok(Self::Riccati),
             other => Err(MpcError::Config {
                 key: "qp.solver".into(),
-                expected: "one of osqp, dense".into(),
+                expected: "one of osqp, dense, riccati".into(),
                 found: other.into(),
             }),
         }
@@ -160,5 +196,38 @@ impl std::str::FromStr for Condensing {
                 found: other.into(),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `auto` takes the Riccati active set where it would condense in
+    /// blocks, for input bounds alone; an explicit solver stays.
+    #[test]
+    fn auto_chooses_the_riccati_solver_for_long_box_only_horizons() {
+        let auto = QpConfig::default();
+        assert_eq!(auto.chosen_solver(40, 4, 1, true), QpSolver::Osqp);
+        assert_eq!(auto.chosen_solver(80, 4, 1, true), QpSolver::Riccati);
+        assert_eq!(auto.chosen_solver(80, 4, 1, false), QpSolver::Osqp);
+        let dense = QpConfig {
+            solver: QpSolver::Dense,
+            ..QpConfig::default()
+        };
+        assert_eq!(dense.chosen_solver(320, 4, 1, true), QpSolver::Dense);
+        let riccati = QpConfig {
+            solver: QpSolver::Riccati,
+            ..QpConfig::default()
+        };
+        assert!(
+            riccati.stages_per_block(20, 4, 1) < 20,
+            "its fallback is blocks"
+        );
+        let full = QpConfig {
+            condensing: Condensing::Full,
+            ..riccati
+        };
+        assert!(full.validate().is_err());
     }
 }

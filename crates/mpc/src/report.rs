@@ -96,6 +96,11 @@ pub struct FallbackCounts {
     /// Solves the dense backend's exact box solve (`qp.active_set`) handed
     /// to its ADMM after its active-set rounds did not settle.
     pub active_set_fallbacks: usize,
+    /// Solves the Riccati active set (`qp.solver = "riccati"`, or chosen
+    /// by `auto`) handed to OSQP on blocks: its rounds did not settle, a
+    /// stage's reduced Hessian was not positive definite, or a value was
+    /// not finite.
+    pub riccati_fallbacks: usize,
 }
 
 /// Statistics of the last step.

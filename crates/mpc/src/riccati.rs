@@ -23,9 +23,13 @@
 
 use nalgebra::{SMatrix, SVector};
 
-/// Active-set rounds before the solve gives up: each is one Riccati
-/// recursion.
-pub(crate) const MAX_ROUNDS: u32 = 25;
+/// Primal-dual active-set rounds before the solve turns to the primal
+/// active-set method: each is one Riccati recursion. P1's swing-up needs
+/// up to 28 (N = 320); at N = 160 two of its steps cycle.
+pub(crate) const MAX_ROUNDS: u32 = 30;
+/// Rounds of the primal active-set method (one bound added or dropped per
+/// round, the cost never rising: no cycle) before the solve gives up.
+pub(crate) const MAX_PRIMAL_ROUNDS: u32 = 400;
 /// Relative tolerance on a bound's violation and a multiplier's sign
 /// (as in `box_qp.rs`): rounding level.
 const TOL: f64 = 1e-9;
@@ -36,7 +40,7 @@ pub(crate) enum RiccatiFailure {
     /// A stage's reduced input Hessian had no Cholesky factor.
     NotPositiveDefinite,
     NonFinite,
-    /// [`MAX_ROUNDS`] rounds and the active set still changed.
+    /// [`MAX_ROUNDS`] and [`MAX_PRIMAL_ROUNDS`] rounds without settling.
     RoundLimit,
 }
 
@@ -80,6 +84,9 @@ pub(crate) struct RiccatiBox<const NX: usize, const NU: usize> {
     pub dx: Vec<SVector<f64, NX>>,
     pub du: Vec<SVector<f64, NU>>,
     pub grad: Vec<SVector<f64, NU>>,
+    /// The primal method's feasible iterate.
+    feasible_dx: Vec<SVector<f64, NX>>,
+    feasible_du: Vec<SVector<f64, NU>>,
 }
 
 impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
@@ -95,6 +102,8 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
             dx: vec![SVector::zeros(); horizon + 1],
             du: vec![SVector::zeros(); horizon],
             grad: vec![SVector::zeros(); horizon],
+            feasible_dx: vec![SVector::zeros(); horizon + 1],
+            feasible_du: vec![SVector::zeros(); horizon],
         }
     }
 
@@ -112,6 +121,18 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
         cost: &Cost<'_, NX, NU>,
         bounds: (&[SVector<f64, NU>], &[SVector<f64, NU>]),
         dx0: &SVector<f64, NX>,
+    ) -> Result<u32, RiccatiFailure> {
+        self.solve_with(dynamics, cost, bounds, dx0, MAX_ROUNDS)
+    }
+
+    /// [`Self::solve`] with `dual_rounds` primal-dual rounds at most.
+    fn solve_with(
+        &mut self,
+        dynamics: &Dynamics<'_, NX, NU>,
+        cost: &Cost<'_, NX, NU>,
+        bounds: (&[SVector<f64, NU>], &[SVector<f64, NU>]),
+        dx0: &SVector<f64, NX>,
+        dual_rounds: u32,
     ) -> Result<u32, RiccatiFailure> {
         let n = self.horizon();
         self.lo.copy_from_slice(&bounds.0[..n]);
@@ -131,18 +152,124 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
                 };
             }
         }
-        for round in 1..=MAX_ROUNDS {
+        for round in 1..=dual_rounds {
             self.backward(dynamics, cost)?;
             self.forward(dynamics, cost, dx0)?;
             if !self.update_active_set() {
-                for k in 0..n {
-                    self.du[k] = self.du[k]
-                        .zip_zip_map(&self.lo[k], &self.hi[k], |v, lo, hi| v.max(lo).min(hi));
-                }
+                self.clip_inputs();
                 return Ok(round);
             }
         }
+        // The primal-dual method cycles on some problems (its convergence
+        // needs M-matrix structure): from its last iterate made feasible.
+        self.clip_inputs();
+        self.feasible_du.copy_from_slice(&self.du);
+        self.feasible_dx[0] = *dx0;
+        for k in 0..n {
+            let (a, b, e) = (&dynamics.a[k], &dynamics.b[k], &dynamics.defect[k]);
+            self.feasible_dx[k + 1] = a * self.feasible_dx[k] + b * self.feasible_du[k] + e;
+            for i in 0..NU {
+                let u = self.du[k][i];
+                self.side[k][i] = if u <= self.lo[k][i] {
+                    -1
+                } else if u >= self.hi[k][i] {
+                    1
+                } else {
+                    0
+                };
+            }
+        }
+        for round in 1..=MAX_PRIMAL_ROUNDS {
+            self.backward(dynamics, cost)?;
+            self.forward(dynamics, cost, dx0)?;
+            if !self.primal_step() {
+                self.clip_inputs();
+                return Ok(dual_rounds + round);
+            }
+        }
         Err(RiccatiFailure::RoundLimit)
+    }
+
+    fn clip_inputs(&mut self) {
+        for k in 0..self.horizon() {
+            self.du[k] =
+                self.du[k].zip_zip_map(&self.lo[k], &self.hi[k], |v, lo, hi| v.max(lo).min(hi));
+        }
+    }
+
+    /// One step of the primal active-set method from the feasible iterate
+    /// towards the equality-constrained solution just computed (`du`,
+    /// `dx`, `grad`): as far as the box allows, fixing the bound that
+    /// blocks; at the solution itself, freeing the bound whose multiplier
+    /// has the wrong sign by most. False when nothing changed: `du`, `dx`
+    /// are the QP's solution.
+    fn primal_step(&mut self) -> bool {
+        let n = self.horizon();
+        let mut step = 1.0;
+        let mut blocking = None;
+        for k in 0..n {
+            for i in 0..NU {
+                if self.side[k][i] != 0 {
+                    continue;
+                }
+                let (from, to) = (self.feasible_du[k][i], self.du[k][i]);
+                let p = to - from;
+                let room = if p < 0.0 {
+                    (self.lo[k][i] - from) / p
+                } else if p > 0.0 {
+                    (self.hi[k][i] - from) / p
+                } else {
+                    f64::INFINITY
+                };
+                if room < step {
+                    step = room.max(0.0);
+                    blocking = Some((k, i, if p < 0.0 { -1 } else { 1 }));
+                }
+            }
+        }
+        if let Some((k, i, side)) = blocking {
+            for j in 0..n {
+                let du = self.feasible_du[j] + (self.du[j] - self.feasible_du[j]) * step;
+                self.feasible_du[j] = du;
+            }
+            for j in 0..=n {
+                let dx = self.feasible_dx[j] + (self.dx[j] - self.feasible_dx[j]) * step;
+                self.feasible_dx[j] = dx;
+            }
+            self.side[k][i] = side;
+            self.feasible_du[k][i] = if side < 0 {
+                self.lo[k][i]
+            } else {
+                self.hi[k][i]
+            };
+            return true;
+        }
+        self.feasible_du.copy_from_slice(&self.du);
+        self.feasible_dx.copy_from_slice(&self.dx);
+        let scale = self.grad.iter().fold(0.0_f64, |m, g| m.max(g.amax()));
+        let gtol = TOL * (1.0 + scale);
+        let mut worst: Option<(usize, usize, f64)> = None;
+        for k in 0..n {
+            for i in 0..NU {
+                let g = self.grad[k][i];
+                // Fixed at `lo` wants g >= 0, at `hi` g <= 0.
+                let wrong = match self.side[k][i] {
+                    -1 => -g,
+                    1 => g,
+                    _ => continue,
+                };
+                if wrong > gtol && worst.is_none_or(|(_, _, w)| wrong > w) {
+                    worst = Some((k, i, wrong));
+                }
+            }
+        }
+        match worst {
+            Some((k, i, _)) => {
+                self.side[k][i] = 0;
+                true
+            }
+            None => false,
+        }
     }
 
     /// The value of input `i` at stage `k` when fixed.

@@ -136,6 +136,11 @@ impl<const NX: usize, const NU: usize> Structure<NX, NU> {
         }
     }
 
+    /// The linearisation along the plan (the stage-wise solve's data).
+    pub fn linearization(&self) -> &Linearization<NX, NU> {
+        self.parts().0
+    }
+
     /// `A_k`, `B_k` and the defect of interval `k`.
     pub fn interval(
         &self,

@@ -382,3 +382,26 @@ fn dense_steps_with_eliminated_slacks_do_not_allocate() {
     assert_eq!(solved, 50, "the measured steps must be real solves");
     assert_eq!(n, 0, "heap allocations in dense steps with soft rows");
 }
+
+/// The Riccati active set (`[controller.qp] solver = "riccati"`) at
+/// N = 160: P1's swing-up, whose steps take several rounds (recursions in
+/// the solver's own storage), allocates nothing.
+#[test]
+fn p1_steps_with_the_riccati_active_set_do_not_allocate() {
+    let mut cfg = p1_config();
+    cfg.horizon_steps = 160;
+    cfg.qp.solver = recede_mpc::QpSolver::Riccati;
+    let mut mpc = p1_mpc(cfg.to_spec().unwrap());
+    let (mut solved, mut longest) = (0, 0);
+    let n = p1_swing_up_allocations(&mut mpc, |report| {
+        solved += usize::from(!report.outcome.is_fallback());
+        longest = longest.max(report.qp_iterations);
+    });
+    assert_eq!(solved, 100, "the measured steps must be real solves");
+    assert!(longest > 1, "no step took a second round");
+    assert_eq!(mpc.fallback_counts().riccati_fallbacks, 0);
+    assert_eq!(
+        n, 0,
+        "heap allocations in 100 P1 steps with the Riccati solver"
+    );
+}

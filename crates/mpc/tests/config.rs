@@ -396,3 +396,22 @@ fn the_qp_polish_key() {
     assert!(on.qp.polish && on.to_spec::<4, 1>().is_ok());
     assert_rejected("[qp]\npolish = true", "qp.polish");
 }
+
+/// The Riccati active set solves OCPs whose only inequalities are input
+/// bounds: state bounds are refused, and so is full condensing (its
+/// fallback is OSQP on blocks); input bounds alone are accepted.
+#[test]
+fn the_riccati_solver_is_refused_where_it_does_not_apply() {
+    assert!(parse("[qp]\nsolver = \"riccati\"")
+        .unwrap()
+        .to_spec::<4, 1>()
+        .is_ok());
+    assert_rejected(
+        "[[state_bounds]]\nindex = 0\nmax = 1.0\n[qp]\nsolver = \"riccati\"",
+        "qp.solver",
+    );
+    assert_rejected(
+        "[qp]\nsolver = \"riccati\"\ncondensing = \"full\"",
+        "qp.condensing",
+    );
+}

@@ -91,7 +91,7 @@ fn a_stopped_iterate_that_violates_its_rows_beyond_the_bound_falls_back(solver: 
     let report = mpc.step(&p1_x0(), P1_DT_SECS, &mut u);
     assert_command_ok(&u);
     let stopped = match solver {
-        QpSolver::Osqp => QpStatus::TimeLimitReached,
+        QpSolver::Osqp | QpSolver::Riccati => QpStatus::TimeLimitReached,
         QpSolver::Dense => QpStatus::MaxIterationsReached,
     };
     assert_eq!(report.qp_status, stopped);

@@ -220,7 +220,7 @@ fn tight_osqp() -> OsqpConfig {
 fn tight_osqp_for(qp: &QpConfig) -> OsqpConfig {
     OsqpConfig {
         scaling_iterations: match qp.solver {
-            QpSolver::Osqp => tight_osqp().scaling_iterations,
+            QpSolver::Osqp | QpSolver::Riccati => tight_osqp().scaling_iterations,
             QpSolver::Dense => Some(0),
         },
         ..tight_osqp()

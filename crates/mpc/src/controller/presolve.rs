@@ -44,7 +44,10 @@ where
         self.report.presolve_qp_iterations = 0;
         self.report.presolve_status = QpStatus::NotRun;
         let predicted = self.xs[0];
+        // The stage-wise solve is one recursion from the shifted plan's
+        // active set: nothing for a presolve to move out of the feedback.
         if !(self.spec.osqp.presolve_prediction
+            && self.stagewise.is_none()
             && self.prepared
             && predicted.iter().all(|v| v.is_finite()))
         {

@@ -97,11 +97,20 @@ impl Lq {
     }
 
     fn solve(&self, s: &mut RiccatiBox<NX, NU>) -> Result<u32, RiccatiFailure> {
-        s.solve(
+        self.solve_with(s, super::MAX_ROUNDS)
+    }
+
+    fn solve_with(
+        &self,
+        s: &mut RiccatiBox<NX, NU>,
+        dual_rounds: u32,
+    ) -> Result<u32, RiccatiFailure> {
+        s.solve_with(
             &self.dynamics(),
             &self.cost(),
             (&self.lo, &self.hi),
             &self.dx0,
+            dual_rounds,
         )
     }
 
@@ -217,13 +226,24 @@ fn one_riccati_round_is_the_dense_kkt_solution() {
 /// inputs, multipliers of the bounds' signs, and bounds that are active.
 #[test]
 fn the_riccati_active_set_is_the_dense_box_solution() {
+    matches_the_dense_box_solution(super::MAX_ROUNDS);
+}
+
+/// The primal active-set method alone (what the solve turns to when the
+/// primal-dual rounds cycle) reaches the same solutions.
+#[test]
+fn the_primal_active_set_is_the_dense_box_solution() {
+    matches_the_dense_box_solution(0);
+}
+
+fn matches_the_dense_box_solution(dual_rounds: u32) {
     let mut rng = Rng(41);
     let mut active_total = 0;
     for case in 0..30 {
         let lq = Lq::random(&mut rng, 5 + case);
         let n = lq.n;
         let mut s = RiccatiBox::<NX, NU>::new(n);
-        let rounds = lq.solve(&mut s).unwrap();
+        let rounds = lq.solve_with(&mut s, dual_rounds).unwrap();
         let (h, g, _, _) = lq.condensed();
         let nv = n * NU;
         let (mut pp, mut pi, mut pv) = (vec![0], Vec::new(), Vec::new());
