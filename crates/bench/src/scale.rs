@@ -188,8 +188,9 @@ mod tests {
     }
 
     /// Without solvers asked for, P1's fully condensed line runs
-    /// p1.toml's exact box solve (at the reference's cost), its blocks
-    /// OSQP.
+    /// p1.toml's exact box solve (at the reference's cost); where `auto`
+    /// leaves full condensing, the Riccati active set (input bounds only),
+    /// OSQP on blocks as its fallback.
     #[test]
     fn p1_keeps_its_files_solver_where_it_condenses_fully() {
         let options = ScaleOptions {
@@ -207,7 +208,7 @@ mod tests {
         assert!(lines[1].stages_per_block < 80);
         assert_eq!(
             (lines[1].solver, lines[1].active_set),
-            (QpSolver::Osqp, false)
+            (QpSolver::Riccati, false)
         );
         assert!(lines.iter().all(|l| l.fallbacks == 0));
     }
