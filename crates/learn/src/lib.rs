@@ -28,7 +28,7 @@ mod file;
 mod inference;
 mod mlp;
 mod network;
-mod pullback;
+mod jacobians;
 mod rls;
 mod spec;
 #[cfg(feature = "training")]

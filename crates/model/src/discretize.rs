@@ -127,15 +127,19 @@ impl Rk4 {
         D: Dynamics<NX, NU>,
     {
         let mut first = Some(model.derivative_tangent(x, u)?);
-        let held_first = model.held_tangent(x, u);
-        if held_first.is_none() && model.held(x, u).is_some() {
+        // The held term's tangent, in one buffer for every substep, made
+        // on first use (1.9 kB for P2: returned through `Option`s it was
+        // copied several times; a model holding nothing never makes it).
+        let mut ht = None;
+        let holds_first = model.held_tangent_into(x, u, &mut ht);
+        if !holds_first && model.held(x, u).is_some() {
             return None;
         }
         if model.discrete_period_secs().is_some() {
             // The map's own Jacobians (it does not project: see
             // `Dynamics::derivative_tangent`), plus a held term's.
             let mut t = first.take()?;
-            if let Some(h) = held_first {
+            if let (true, Some(h)) = (holds_first, &ht) {
                 t.value += h.value;
                 t.d_x += h.d_x;
                 t.d_u += h.d_u;
@@ -154,27 +158,34 @@ impl Rk4 {
         // in place (no copies of the 13 x 17 blocks).
         let mut ks = [Sensitivity::<NX, NU>::zeros(); 4];
         let mut at = s;
-        let mut held_first = held_first;
+        // The held term's sensitivities and the columns they fill (made on
+        // first use, as its tangent).
+        let mut hsc: Option<(Sensitivity<NX, NU>, [bool; NX])> = None;
         for step in 0..self.substeps {
-            let held = match held_first.take() {
-                Some(t) => Some(t),
-                None if step > 0 => model.held_tangent(&x, u),
-                None => None,
+            let holds = if step == 0 {
+                holds_first
+            } else {
+                model.held_tangent_into(&x, u, &mut ht)
             };
             // The held term's derivative with respect to the step's (x, u):
             // at the first substep `s` is the identity, and `J I = J` bit for
             // bit (a zero's sign aside), so the product is skipped. Only the
             // rows the term writes (its non-zero columns here) are added to
             // the stages' sensitivities.
-            let held = held.map(|t| {
-                let mut hs = Sensitivity::zeros();
-                if step == 0 {
-                    hs.set_transposed(&t);
-                } else {
-                    hs.set_chained(&s, &t);
+            let held = match (holds, &ht) {
+                (true, Some(t)) => {
+                    let (hs, columns) =
+                        hsc.get_or_insert_with(|| (Sensitivity::zeros(), [false; NX]));
+                    if step == 0 {
+                        hs.set_transposed(t);
+                    } else {
+                        hs.set_chained(&s, t);
+                    }
+                    *columns = hs.nonzero_columns();
+                    Some((&t.value, &*hs, &*columns))
                 }
-                (t.value, hs, hs.nonzero_columns())
-            });
+                _ => None,
+            };
             let mut k = [SVector::<f64, NX>::zeros(); 4];
             for stage in 0..4 {
                 let t = match (stage, first.take()) {
@@ -192,7 +203,7 @@ impl Rk4 {
                     ks[stage].set_chained(if stage == 0 { &s } else { &at }, &t);
                 }
                 k[stage] = t.value;
-                if let Some((value, hs, columns)) = &held {
+                if let Some((value, hs, columns)) = held {
                     k[stage] += value;
                     ks[stage].add_columns(hs, columns);
                 }
@@ -386,8 +397,16 @@ impl<const NX: usize, const NU: usize> Sensitivity<NX, NU> {
     /// `(dg/dx, dg/du)`, the derivatives at the step's start.
     #[inline]
     fn set_transposed(&mut self, t: &Tangent<NX, NU>) {
-        self.x = t.d_x.transpose();
-        self.u = t.d_u.transpose();
+        // In place (`self.x = t.d_x.transpose()` built a temporary and
+        // copied it).
+        for i in 0..NX {
+            for j in 0..NX {
+                self.x[(j, i)] = t.d_x[(i, j)];
+            }
+            for j in 0..NU {
+                self.u[(j, i)] = t.d_u[(i, j)];
+            }
+        }
     }
 
     /// `self = s + other * a`.
@@ -405,10 +424,9 @@ impl<const NX: usize, const NU: usize> Sensitivity<NX, NU> {
     /// Which columns (rows of the Jacobian) hold a non-zero entry.
     fn nonzero_columns(&self) -> [bool; NX] {
         let (x, u) = (self.x.as_slice(), self.u.as_slice());
-        std::array::from_fn(|i| {
-            x[i * NX..(i + 1) * NX].iter().any(|&v| v != 0.0)
-                || u[i * NU..(i + 1) * NU].iter().any(|&v| v != 0.0)
-        })
+        // Without early exits (most columns are zero): vectorised.
+        let any = |v: &[f64]| v.iter().fold(false, |a, &v| a | (v != 0.0));
+        std::array::from_fn(|i| any(&x[i * NX..(i + 1) * NX]) | any(&u[i * NU..(i + 1) * NU]))
     }
 
     /// `self += other` over the columns `columns` marks (the others of
