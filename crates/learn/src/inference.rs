@@ -171,31 +171,31 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
                     debug_assert!(pushed.is_ok(), "at most MAX_WIDTH features");
                 });
             }
-            self.network
-                .value_and_gradients(&g.input, |o, y, dy| {
-                    let skip = self.network.skip_row(o);
-                    let y = match skip {
-                        Some(_) => y + self.network.skip_sum(o, &g.unclipped[..nf]),
-                        None => y,
-                    };
-                    let pre = y * os[o] + om[o];
-                    let _ = values.try_push(pre * g.fade);
-                    // d values_o / d raw_i times the features' rows (formed
-                    // once above).
-                    let mut gradient = Gradient::zeros();
-                    for i in 0..nf {
-                        let mut c = os[o] * g.fade * dy[i] * g.scale[i] + pre * g.fade_slope[i];
-                        if let Some(row) = skip {
-                            // The skip term is never clipped: slope S_oi / std_i.
-                            c += os[o] * g.fade * row[i] * (1.0 / std[i]);
-                        }
-                        if c != 0.0 {
-                            gradient.add_scaled(c, &features[i]);
-                        }
+            self.network.value_and_gradients(&g.input, |o, y, dy| {
+                let skip = self.network.skip_row(o);
+                let y = match skip {
+                    Some(_) => y + self.network.skip_sum(o, &g.unclipped[..nf]),
+                    None => y,
+                };
+                let pre = y * os[o] + om[o];
+                let _ = values.try_push(pre * g.fade);
+                // d values_o / d raw_i times the features' rows (formed
+                // once above).
+                let mut gradient = Gradient::zeros();
+                let out_scale = os[o] * g.fade;
+                for i in 0..nf {
+                    let mut c = out_scale * dy[i] * g.scale[i] + pre * g.fade_slope[i];
+                    if let Some(row) = skip {
+                        // The skip term is never clipped: slope S_oi / std_i.
+                        c += out_scale * row[i] * (1.0 / std[i]);
                     }
-                    let pushed = jacobians.try_push(gradient);
-                    debug_assert!(pushed.is_ok(), "at most MAX_WIDTH outputs");
-                });
+                    if c != 0.0 {
+                        gradient.add_scaled(c, &features[i]);
+                    }
+                }
+                let pushed = jacobians.try_push(gradient);
+                debug_assert!(pushed.is_ok(), "at most MAX_WIDTH outputs");
+            });
         } else {
             let (mut buf, mut unclipped) = ([0.0; MAX_WIDTH], [0.0; MAX_WIDTH]);
             buf[..nf].copy_from_slice(&g.input);

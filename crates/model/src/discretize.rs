@@ -158,9 +158,9 @@ impl Rk4 {
         // in place (no copies of the 13 x 17 blocks).
         let mut ks = [Sensitivity::<NX, NU>::zeros(); 4];
         let mut at = s;
-        // The held term's sensitivities and the columns they fill (made on
+        // The held term's sensitivities after the first substep (made on
         // first use, as its tangent).
-        let mut hsc: Option<(Sensitivity<NX, NU>, [bool; NX])> = None;
+        let mut hsc: Option<Sensitivity<NX, NU>> = None;
         for step in 0..self.substeps {
             let holds = if step == 0 {
                 holds_first
@@ -172,17 +172,14 @@ impl Rk4 {
             // bit (a zero's sign aside), so the product is skipped. Only the
             // rows the term writes (its non-zero columns here) are added to
             // the stages' sensitivities.
+            // At the first substep its sensitivities are the tangent's rows,
+            // added straight from it (no 1.9 kB transposed copy).
             let held = match (holds, &ht) {
+                (true, Some(t)) if step == 0 => Some((t, None, nonzero_rows(t))),
                 (true, Some(t)) => {
-                    let (hs, columns) =
-                        hsc.get_or_insert_with(|| (Sensitivity::zeros(), [false; NX]));
-                    if step == 0 {
-                        hs.set_transposed(t);
-                    } else {
-                        hs.set_chained(&s, t);
-                    }
-                    *columns = hs.nonzero_columns();
-                    Some((&t.value, &*hs, &*columns))
+                    let hs = hsc.get_or_insert_with(Sensitivity::zeros);
+                    hs.set_chained(&s, t);
+                    Some((t, Some(&*hs), hs.nonzero_columns()))
                 }
                 _ => None,
             };
@@ -203,9 +200,12 @@ impl Rk4 {
                     ks[stage].set_chained(if stage == 0 { &s } else { &at }, &t);
                 }
                 k[stage] = t.value;
-                if let Some((value, hs, columns)) = held {
-                    k[stage] += value;
-                    ks[stage].add_columns(hs, columns);
+                if let Some((t, hs, columns)) = &held {
+                    k[stage] += t.value;
+                    match hs {
+                        Some(hs) => ks[stage].add_columns(hs, columns),
+                        None => ks[stage].add_rows(t, columns),
+                    }
                 }
                 if stage < 3 {
                     let c = if stage == 2 { full } else { half };
@@ -397,16 +397,8 @@ impl<const NX: usize, const NU: usize> Sensitivity<NX, NU> {
     /// `(dg/dx, dg/du)`, the derivatives at the step's start.
     #[inline]
     fn set_transposed(&mut self, t: &Tangent<NX, NU>) {
-        // In place (`self.x = t.d_x.transpose()` built a temporary and
-        // copied it).
-        for i in 0..NX {
-            for j in 0..NX {
-                self.x[(j, i)] = t.d_x[(i, j)];
-            }
-            for j in 0..NU {
-                self.u[(j, i)] = t.d_u[(i, j)];
-            }
-        }
+        self.x = t.d_x.transpose();
+        self.u = t.d_u.transpose();
     }
 
     /// `self = s + other * a`.
@@ -446,6 +438,21 @@ impl<const NX: usize, const NU: usize> Sensitivity<NX, NU> {
         }
     }
 
+    /// `self += (dg/dx, dg/du)` transposed, over the rows of `t` that
+    /// `rows` marks: [`Self::add_columns`] of [`Self::set_transposed`]
+    /// without the transposed copy (the same sums).
+    #[inline]
+    fn add_rows(&mut self, t: &Tangent<NX, NU>, rows: &[bool; NX]) {
+        for (i, _) in rows.iter().enumerate().filter(|(_, &r)| r) {
+            for j in 0..NX {
+                self.x[(j, i)] += t.d_x[(i, j)];
+            }
+            for j in 0..NU {
+                self.u[(j, i)] += t.d_u[(i, j)];
+            }
+        }
+    }
+
     /// RK4's update, `self += (k1 + (k2 + k3) 2 + k4) sixth`.
     #[inline]
     fn add_weighted(&mut self, sixth: f64, k: &[Self; 4]) {
@@ -457,6 +464,23 @@ impl<const NX: usize, const NU: usize> Sensitivity<NX, NU> {
         update(self.x.as_mut_slice(), k.each_ref().map(|k| k.x.as_slice()));
         update(self.u.as_mut_slice(), k.each_ref().map(|k| k.u.as_slice()));
     }
+}
+
+/// Which rows of a tangent's Jacobians hold a non-zero entry (a held
+/// residual writes a few state derivatives), without early exits.
+fn nonzero_rows<const NX: usize, const NU: usize>(t: &Tangent<NX, NU>) -> [bool; NX] {
+    let mut rows = [false; NX];
+    for column in t.d_x.column_iter() {
+        for (r, &v) in rows.iter_mut().zip(column.iter()) {
+            *r |= v != 0.0;
+        }
+    }
+    for column in t.d_u.column_iter() {
+        for (r, &v) in rows.iter_mut().zip(column.iter()) {
+            *r |= v != 0.0;
+        }
+    }
+    rows
 }
 
 /// A function's value and Jacobians at one point, `(g, dg/dx, dg/du)`.

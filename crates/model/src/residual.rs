@@ -174,19 +174,15 @@ where
         x: &SVector<f64, NX>,
         u: &SVector<f64, NU>,
     ) -> Option<Tangent<NX, NU>> {
-        if self.evaluation != ResidualEvaluation::EveryStage || self.residual.is_zero() {
-            // The nominal model's tangent as it comes: built in place (with
-            // the sum below on the same path, it was copied once more per
-            // stage: P2's held residual, 4 x 1.9 kB a linearisation).
-            return self.nominal.derivative_tangent(x, u);
-        }
         let mut t = self.nominal.derivative_tangent(x, u)?;
-        let mut value = t.value;
-        self.residual.add_to(x, u, &mut value);
-        let g = self.residual.tangent(x, u);
-        t.value = value;
-        t.d_x += g.d_x;
-        t.d_u += g.d_u;
+        if self.evaluation == ResidualEvaluation::EveryStage && !self.residual.is_zero() {
+            let mut value = t.value;
+            self.residual.add_to(x, u, &mut value);
+            let g = self.residual.tangent(x, u);
+            t.value = value;
+            t.d_x += g.d_x;
+            t.d_u += g.d_u;
+        }
         Some(t)
     }
 
