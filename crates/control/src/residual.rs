@@ -94,6 +94,14 @@ impl<const NX: usize, const NU: usize> Residual<NX, NU> for ResidualModel<NX, NU
             Self::Mlp(m) => m.tangent(x, u),
         }
     }
+
+    #[inline]
+    fn tangent_into(&self, x: &SVector<f64, NX>, u: &SVector<f64, NU>, t: &mut Tangent<NX, NU>) {
+        match self {
+            Self::None => *t = Tangent::zeros(),
+            Self::Mlp(m) => m.tangent_into(x, u, t),
+        }
+    }
 }
 
 impl<const NX: usize, const NU: usize> ResidualModel<NX, NU> {

@@ -3,7 +3,7 @@
 //!
 //! Everything runs on `f64` at the real part of `(x, u)`: features, guard,
 //! network, output map, and, when the caller's scalar carries derivatives,
-//! each output row's gradient by reverse mode ([`crate::pullback`]). The
+//! each output row's gradient by forward rows ([`crate::jacobians`]). The
 //! rows are then lifted onto the scalar by the chain rule,
 //! `g + sum_j dg/dz_j (z_j - re z_j)`, which has `g` as its real part and
 //! exactly `g`'s first derivatives. Only the variables with a non-zero
@@ -18,7 +18,7 @@ use arrayvec::ArrayVec;
 use nalgebra::SVector;
 use recede_model::{c, Residual, Scalar, Tangent};
 
-use crate::pullback::Gradient;
+use crate::jacobians::{Gradient, RotationDerivatives};
 use crate::spec::{Features, Rotations, SupportGuard};
 use crate::{MlpResidual, MAX_WIDTH};
 
@@ -30,28 +30,33 @@ struct Row<const NX: usize, const NU: usize> {
 }
 
 /// The network's input at a real point and its slopes with respect to the
-/// raw features.
+/// raw features, one entry per feature (`ArrayVec`s: four `MAX_WIDTH`
+/// arrays of zeros were 2 kB of stores per evaluation).
+#[derive(Default)]
 struct GuardedInput {
     /// Normalised (and clipped, with the clip guard) network input.
-    input: [f64; MAX_WIDTH],
+    input: ArrayVec<f64, MAX_WIDTH>,
     /// `d input_i / d raw_i`: `1 / std_i`, or 0 where clipped.
-    scale: [f64; MAX_WIDTH],
+    scale: ArrayVec<f64, MAX_WIDTH>,
     /// Normalised, never clipped: the skip term's input.
-    unclipped: [f64; MAX_WIDTH],
+    unclipped: ArrayVec<f64, MAX_WIDTH>,
     /// The fade factor (1 unless fading) and `d fade / d raw_i`.
     fade: f64,
-    fade_slope: [f64; MAX_WIDTH],
+    fade_slope: ArrayVec<f64, MAX_WIDTH>,
 }
 
 impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
     /// Raw features, the support guard and normalisation at a real point,
-    /// with their slopes; `None` (and counted) for a non-finite feature.
+    /// with their slopes, into `g` (empty on entry; filled in place, not
+    /// returned: 2 kB); false (and counted) for a non-finite feature.
+    #[inline(always)]
     fn guarded_input(
         &self,
         x: &SVector<f64, NX>,
         u: &SVector<f64, NU>,
         rotations: &mut Rotations<f64>,
-    ) -> Option<GuardedInput> {
+        g: &mut GuardedInput,
+    ) -> bool {
         let mut f = Features::new();
         self.raw_features_into(x, u, &mut f, rotations);
         let (lo, hi) = (&self.support.feature_min, &self.support.feature_max);
@@ -59,13 +64,7 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
             &self.normalization.feature_mean,
             &self.normalization.feature_std,
         );
-        let mut g = GuardedInput {
-            input: [0.0; MAX_WIDTH],
-            scale: [0.0; MAX_WIDTH],
-            unclipped: [0.0; MAX_WIDTH],
-            fade: 1.0,
-            fade_slope: [0.0; MAX_WIDTH],
-        };
+        g.fade = 1.0;
         // Fade factors of the features outside the box, and their slopes.
         let mut faded = ArrayVec::<(usize, f64, f64), MAX_WIDTH>::new();
         let mut outside = false;
@@ -73,18 +72,18 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         for (i, &raw) in f.iter().enumerate() {
             if !raw.is_finite() {
                 self.counters.non_finite.fetch_add(1, Ordering::Relaxed);
-                return None;
+                return false;
             }
             let (out_lo, out_hi) = (raw < lo[i], raw > hi[i]);
             outside |= out_lo || out_hi;
             let mut v = raw;
-            g.scale[i] = 1.0 / std[i];
+            let mut scale = 1.0 / std[i];
             match self.spec.guard {
                 SupportGuard::Off => {}
                 SupportGuard::Clip => {
                     if out_lo || out_hi {
                         v = if out_lo { lo[i] } else { hi[i] };
-                        g.scale[i] = 0.0;
+                        scale = 0.0;
                     }
                 }
                 SupportGuard::Fade { width_std } => {
@@ -108,8 +107,11 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
                     }
                 }
             }
-            g.input[i] = (v - mean[i]) * (1.0 / std[i]);
-            g.unclipped[i] = (raw - mean[i]) * (1.0 / std[i]);
+            // At most MAX_WIDTH features (validated): the pushes fit.
+            let _ = g.input.try_push((v - mean[i]) * (1.0 / std[i]));
+            let _ = g.unclipped.try_push((raw - mean[i]) * (1.0 / std[i]));
+            let _ = g.scale.try_push(scale);
+            let _ = g.fade_slope.try_push(0.0); // set below where faded
         }
         if outside {
             self.counters
@@ -130,7 +132,7 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
                 g.fade_slope[i] = slope * others;
             }
         }
-        Some(g)
+        true
     }
 
     /// The residual's rows at a real point, with gradients when
@@ -147,60 +149,74 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
     ) -> bool {
         self.counters.evaluations.fetch_add(1, Ordering::Relaxed);
         let mut rotations = Rotations::new();
-        let Some(g) = self.guarded_input(x, u, &mut rotations) else {
+        let mut g = GuardedInput::default();
+        if !self.guarded_input(x, u, &mut rotations, &mut g) {
             return false;
-        };
+        }
         let (om, os) = (
             &self.normalization.output_mean,
             &self.normalization.output_std,
         );
         let nf = self.n_features();
         let std = &self.normalization.feature_std;
-        let mut values = [0.0; MAX_WIDTH];
+        let mut values = ArrayVec::<f64, MAX_WIDTH>::new();
         let mut jacobians = ArrayVec::<Gradient<NX, NU>, MAX_WIDTH>::new();
+        let mut derivatives = RotationDerivatives::new();
         if with_gradient {
-            self.network
-                .value_and_gradients(&g.input[..nf], |o, y, dy| {
-                    let skip = self.network.skip_row(o);
-                    let y = match skip {
-                        Some(_) => y + self.network.skip_sum(o, &g.unclipped[..nf]),
-                        None => y,
-                    };
-                    let pre = y * os[o] + om[o];
-                    values[o] = pre * g.fade;
-                    // d values_o / d raw_i, then back through the features.
-                    let mut cot = [0.0; MAX_WIDTH];
-                    for i in 0..nf {
-                        cot[i] = os[o] * g.fade * dy[i] * g.scale[i] + pre * g.fade_slope[i];
-                    }
+            // d raw_i / d (x, u), one row per raw feature.
+            let mut features = ArrayVec::<Gradient<NX, NU>, MAX_WIDTH>::new();
+            for feature in &self.spec.features {
+                feature.jacobian(x, &mut rotations, &mut derivatives, |g| {
+                    let pushed = features.try_push(g);
+                    debug_assert!(pushed.is_ok(), "at most MAX_WIDTH features");
+                });
+            }
+            self.network.value_and_gradients(&g.input, |o, y, dy| {
+                let skip = self.network.skip_row(o);
+                let y = match skip {
+                    Some(_) => y + self.network.skip_sum(o, &g.unclipped[..nf]),
+                    None => y,
+                };
+                let pre = y * os[o] + om[o];
+                let _ = values.try_push(pre * g.fade);
+                // d values_o / d raw_i times the features' rows (formed
+                // once above).
+                let mut gradient = Gradient::zeros();
+                let out_scale = os[o] * g.fade;
+                for i in 0..nf {
+                    let mut c = out_scale * dy[i] * g.scale[i] + pre * g.fade_slope[i];
                     if let Some(row) = skip {
                         // The skip term is never clipped: slope S_oi / std_i.
-                        for i in 0..nf {
-                            cot[i] += os[o] * g.fade * row[i] * (1.0 / std[i]);
-                        }
+                        c += out_scale * row[i] * (1.0 / std[i]);
                     }
-                    let mut gradient = Gradient::zeros();
-                    let mut at = 0;
-                    for feature in &self.spec.features {
-                        let width = feature.width(NU);
-                        let cot = &cot[at..at + width];
-                        feature.pullback(x, cot, &mut rotations, &mut gradient.x, &mut gradient.u);
-                        at += width;
+                    if c != 0.0 {
+                        gradient.add_scaled(c, &features[i]);
                     }
-                    let pushed = jacobians.try_push(gradient);
-                    debug_assert!(pushed.is_ok(), "at most MAX_WIDTH outputs");
-                });
+                }
+                let pushed = jacobians.try_push(gradient);
+                debug_assert!(pushed.is_ok(), "at most MAX_WIDTH outputs");
+            });
         } else {
-            let mut buf = g.input;
-            self.network.forward_split(&mut buf, &g.unclipped);
+            let (mut buf, mut unclipped) = ([0.0; MAX_WIDTH], [0.0; MAX_WIDTH]);
+            buf[..nf].copy_from_slice(&g.input);
+            unclipped[..nf].copy_from_slice(&g.unclipped);
+            self.network.forward_split(&mut buf, &unclipped);
             for o in 0..self.n_outputs() {
-                values[o] = (buf[o] * os[o] + om[o]) * g.fade;
+                let _ = values.try_push((buf[o] * os[o] + om[o]) * g.fade);
             }
         }
         let jacobians = with_gradient.then_some(jacobians.as_slice());
         let mut at = 0;
         for out in &self.spec.outputs {
-            out.rows(x, &values, at, jacobians, &mut rotations, &mut emit);
+            out.rows(
+                x,
+                &values,
+                at,
+                jacobians,
+                &mut rotations,
+                &mut derivatives,
+                &mut emit,
+            );
             at += out.width();
         }
         true
@@ -208,10 +224,21 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
 }
 
 impl<const NX: usize, const NU: usize> Residual<NX, NU> for MlpResidual<NX, NU> {
-    /// One evaluation with its reverse-mode rows: what a residual held
-    /// over the integration step costs per linearisation.
+    /// One evaluation with its rows' gradients: what a residual held over
+    /// the integration step costs per linearisation.
     fn tangent(&self, x: &SVector<f64, NX>, u: &SVector<f64, NU>) -> Tangent<NX, NU> {
         let mut t = Tangent::<NX, NU>::zeros();
+        self.tangent_into(x, u, &mut t);
+        t
+    }
+
+    /// [`Self::tangent`] into the caller's buffer (zeroed here, then the
+    /// rows added in place).
+    fn tangent_into(&self, x: &SVector<f64, NX>, u: &SVector<f64, NU>, t: &mut Tangent<NX, NU>) {
+        // In place: `*t = Tangent::zeros()` built 1.9 kB of zeros and copied them.
+        t.value.as_mut_slice().fill(0.0);
+        t.d_x.as_mut_slice().fill(0.0);
+        t.d_u.as_mut_slice().fill(0.0);
         self.rows(x, u, true, |index, value, g| {
             t.value[index] += value;
             if let Some(g) = g {
@@ -223,7 +250,6 @@ impl<const NX: usize, const NU: usize> Residual<NX, NU> for MlpResidual<NX, NU> 
                 }
             }
         });
-        t
     }
 
     fn add_to<T: Scalar>(&self, x: &SVector<T, NX>, u: &SVector<T, NU>, xdot: &mut SVector<T, NX>) {

@@ -26,9 +26,9 @@
 mod error;
 mod file;
 mod inference;
+mod jacobians;
 mod mlp;
 mod network;
-mod pullback;
 mod rls;
 mod spec;
 #[cfg(feature = "training")]

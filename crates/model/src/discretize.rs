@@ -127,15 +127,19 @@ impl Rk4 {
         D: Dynamics<NX, NU>,
     {
         let mut first = Some(model.derivative_tangent(x, u)?);
-        let held_first = model.held_tangent(x, u);
-        if held_first.is_none() && model.held(x, u).is_some() {
+        // The held term's tangent, in one buffer for every substep, made
+        // on first use (1.9 kB for P2: returned through `Option`s it was
+        // copied several times; a model holding nothing never makes it).
+        let mut ht = None;
+        let holds_first = model.held_tangent_into(x, u, &mut ht);
+        if !holds_first && model.held(x, u).is_some() {
             return None;
         }
         if model.discrete_period_secs().is_some() {
             // The map's own Jacobians (it does not project: see
             // `Dynamics::derivative_tangent`), plus a held term's.
             let mut t = first.take()?;
-            if let Some(h) = held_first {
+            if let (true, Some(h)) = (holds_first, &ht) {
                 t.value += h.value;
                 t.d_x += h.d_x;
                 t.d_u += h.d_u;
@@ -154,27 +158,31 @@ impl Rk4 {
         // in place (no copies of the 13 x 17 blocks).
         let mut ks = [Sensitivity::<NX, NU>::zeros(); 4];
         let mut at = s;
-        let mut held_first = held_first;
+        // The held term's sensitivities after the first substep (made on
+        // first use, as its tangent).
+        let mut hsc: Option<Sensitivity<NX, NU>> = None;
         for step in 0..self.substeps {
-            let held = match held_first.take() {
-                Some(t) => Some(t),
-                None if step > 0 => model.held_tangent(&x, u),
-                None => None,
+            let holds = if step == 0 {
+                holds_first
+            } else {
+                model.held_tangent_into(&x, u, &mut ht)
             };
             // The held term's derivative with respect to the step's (x, u):
             // at the first substep `s` is the identity, and `J I = J` bit for
             // bit (a zero's sign aside), so the product is skipped. Only the
             // rows the term writes (its non-zero columns here) are added to
             // the stages' sensitivities.
-            let held = held.map(|t| {
-                let mut hs = Sensitivity::zeros();
-                if step == 0 {
-                    hs.set_transposed(&t);
-                } else {
-                    hs.set_chained(&s, &t);
+            // At the first substep its sensitivities are the tangent's rows,
+            // added straight from it (no 1.9 kB transposed copy).
+            let held = match (holds, &ht) {
+                (true, Some(t)) if step == 0 => Some((t, None, nonzero_rows(t))),
+                (true, Some(t)) => {
+                    let hs = hsc.get_or_insert_with(Sensitivity::zeros);
+                    hs.set_chained(&s, t);
+                    Some((t, Some(&*hs), hs.nonzero_columns()))
                 }
-                (t.value, hs, hs.nonzero_columns())
-            });
+                _ => None,
+            };
             let mut k = [SVector::<f64, NX>::zeros(); 4];
             for stage in 0..4 {
                 let t = match (stage, first.take()) {
@@ -192,9 +200,12 @@ impl Rk4 {
                     ks[stage].set_chained(if stage == 0 { &s } else { &at }, &t);
                 }
                 k[stage] = t.value;
-                if let Some((value, hs, columns)) = &held {
-                    k[stage] += value;
-                    ks[stage].add_columns(hs, columns);
+                if let Some((t, hs, columns)) = &held {
+                    k[stage] += t.value;
+                    match hs {
+                        Some(hs) => ks[stage].add_columns(hs, columns),
+                        None => ks[stage].add_rows(t, columns),
+                    }
                 }
                 if stage < 3 {
                     let c = if stage == 2 { full } else { half };
@@ -405,10 +416,9 @@ impl<const NX: usize, const NU: usize> Sensitivity<NX, NU> {
     /// Which columns (rows of the Jacobian) hold a non-zero entry.
     fn nonzero_columns(&self) -> [bool; NX] {
         let (x, u) = (self.x.as_slice(), self.u.as_slice());
-        std::array::from_fn(|i| {
-            x[i * NX..(i + 1) * NX].iter().any(|&v| v != 0.0)
-                || u[i * NU..(i + 1) * NU].iter().any(|&v| v != 0.0)
-        })
+        // Without early exits (most columns are zero): vectorised.
+        let any = |v: &[f64]| v.iter().fold(false, |a, &v| a | (v != 0.0));
+        std::array::from_fn(|i| any(&x[i * NX..(i + 1) * NX]) | any(&u[i * NU..(i + 1) * NU]))
     }
 
     /// `self += other` over the columns `columns` marks (the others of
@@ -428,6 +438,21 @@ impl<const NX: usize, const NU: usize> Sensitivity<NX, NU> {
         }
     }
 
+    /// `self += (dg/dx, dg/du)` transposed, over the rows of `t` that
+    /// `rows` marks: [`Self::add_columns`] of [`Self::set_transposed`]
+    /// without the transposed copy (the same sums).
+    #[inline]
+    fn add_rows(&mut self, t: &Tangent<NX, NU>, rows: &[bool; NX]) {
+        for (i, _) in rows.iter().enumerate().filter(|(_, &r)| r) {
+            for j in 0..NX {
+                self.x[(j, i)] += t.d_x[(i, j)];
+            }
+            for j in 0..NU {
+                self.u[(j, i)] += t.d_u[(i, j)];
+            }
+        }
+    }
+
     /// RK4's update, `self += (k1 + (k2 + k3) 2 + k4) sixth`.
     #[inline]
     fn add_weighted(&mut self, sixth: f64, k: &[Self; 4]) {
@@ -439,6 +464,23 @@ impl<const NX: usize, const NU: usize> Sensitivity<NX, NU> {
         update(self.x.as_mut_slice(), k.each_ref().map(|k| k.x.as_slice()));
         update(self.u.as_mut_slice(), k.each_ref().map(|k| k.u.as_slice()));
     }
+}
+
+/// Which rows of a tangent's Jacobians hold a non-zero entry (a held
+/// residual writes a few state derivatives), without early exits.
+fn nonzero_rows<const NX: usize, const NU: usize>(t: &Tangent<NX, NU>) -> [bool; NX] {
+    let mut rows = [false; NX];
+    for column in t.d_x.column_iter() {
+        for (r, &v) in rows.iter_mut().zip(column.iter()) {
+            *r |= v != 0.0;
+        }
+    }
+    for column in t.d_u.column_iter() {
+        for (r, &v) in rows.iter_mut().zip(column.iter()) {
+            *r |= v != 0.0;
+        }
+    }
+    rows
 }
 
 /// A function's value and Jacobians at one point, `(g, dg/dx, dg/du)`.

@@ -74,6 +74,28 @@ pub trait Dynamics<const NX: usize, const NU: usize> {
         None
     }
 
+    /// [`Self::held_tangent`] written into `out` (made on first use, so a
+    /// model holding nothing never makes it), true when the model holds a
+    /// term and gives its tangent: what [`Rk4::linearize`] calls, into one
+    /// buffer it keeps (the tangent is 1.9 kB for 13 states and 4 inputs;
+    /// returned through `Option`s it was copied several times). The
+    /// default copies [`Self::held_tangent`]; a model overriding one
+    /// overrides both.
+    fn held_tangent_into(
+        &self,
+        x: &SVector<f64, NX>,
+        u: &SVector<f64, NU>,
+        out: &mut Option<Tangent<NX, NU>>,
+    ) -> bool {
+        match self.held_tangent(x, u) {
+            Some(t) => {
+                *out = Some(t);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// [`Self::derivative`] at a real point with its exact Jacobians, for
     /// a model with a cheaper way than duals through the whole derivative
     /// (a URDF chain: RNEA alone on duals). [`Rk4::linearize`] then

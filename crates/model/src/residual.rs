@@ -36,6 +36,14 @@ pub trait Residual<const NX: usize, const NU: usize> {
             d_u: derivatives(&gu),
         }
     }
+
+    /// [`Self::tangent`] written into `out` (every entry), for a caller
+    /// that keeps one buffer: the tangent is 1.9 kB for 13 states and 4
+    /// inputs, and returning it through `Option`s cost copies on P2's
+    /// linearisation. The default copies [`Self::tangent`].
+    fn tangent_into(&self, x: &SVector<f64, NX>, u: &SVector<f64, NU>, out: &mut Tangent<NX, NU>) {
+        *out = self.tangent(x, u);
+    }
 }
 
 /// The residual that is always zero: a model with it is the nominal model.
@@ -132,6 +140,21 @@ where
 
     fn held_tangent(&self, x: &SVector<f64, NX>, u: &SVector<f64, NU>) -> Option<Tangent<NX, NU>> {
         self.holds().then(|| self.residual.tangent(x, u))
+    }
+
+    #[inline]
+    fn held_tangent_into(
+        &self,
+        x: &SVector<f64, NX>,
+        u: &SVector<f64, NU>,
+        out: &mut Option<Tangent<NX, NU>>,
+    ) -> bool {
+        if !self.holds() {
+            return false;
+        }
+        self.residual
+            .tangent_into(x, u, out.get_or_insert_with(Tangent::zeros));
+        true
     }
 
     fn project<T: Scalar>(&self, x: &mut SVector<T, NX>) {

@@ -1,0 +1,402 @@
+//! Forward derivatives of the feature list and the output map, written by
+//! hand on `f64`.
+//!
+//! Inference needs `d g / d (x, u)` at every linearisation point. Pushing
+//! 13-direction duals through the rotations and the chain rule cost about as
+//! much as the nominal model's whole RK4 linearisation. Here each feature's
+//! row of derivatives is formed once per evaluation (the rotation's
+//! derivative `dR/dq` once, shared by every feature and output that reads
+//! the quaternion), the network's rows are combined with them, and the
+//! output map adds its own `dR/dq` term: a few dense 17-wide sums instead of
+//! a reverse pass per output and feature ([`crate::MlpResidual`]). Every
+//! function here is checked against the generic (dual-number) evaluation in
+//! the tests below.
+
+use nalgebra::{Matrix3, SVector, Vector3};
+
+use crate::spec::{vec3_at, Feature, Output, Rotations};
+
+/// The gradient of one scalar with respect to the state and the input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Gradient<const NX: usize, const NU: usize> {
+    pub x: SVector<f64, NX>,
+    pub u: SVector<f64, NU>,
+}
+
+impl<const NX: usize, const NU: usize> Gradient<NX, NU> {
+    pub(crate) fn zeros() -> Self {
+        Self {
+            x: SVector::zeros(),
+            u: SVector::zeros(),
+        }
+    }
+
+    /// `self += a * other`, on slices (vectorised; nalgebra's `+=` on
+    /// these sizes is a strided loop).
+    #[inline(always)]
+    pub(crate) fn add_scaled(&mut self, a: f64, other: &Self) {
+        for (o, v) in self.x.as_mut_slice().iter_mut().zip(other.x.as_slice()) {
+            *o += a * v;
+        }
+        for (o, v) in self.u.as_mut_slice().iter_mut().zip(other.u.as_slice()) {
+            *o += a * v;
+        }
+    }
+}
+
+/// `dR/dq_l` for `q = [w, x, y, z]`, `l = 0..4`, of the rotation of
+/// [`crate::rotation`] (quadratic in `q`; no unit norm assumed), cached per
+/// quaternion like [`Rotations`].
+/// Empty until asked (no 288 bytes of zeros for a residual without a
+/// quaternion).
+pub(crate) struct RotationDerivatives {
+    cache: Option<(usize, [Matrix3<f64>; 4])>,
+}
+
+impl RotationDerivatives {
+    pub(crate) fn new() -> Self {
+        Self { cache: None }
+    }
+
+    #[inline]
+    pub(crate) fn of<const NX: usize>(
+        &mut self,
+        x: &SVector<f64, NX>,
+        quat_start: usize,
+    ) -> &[Matrix3<f64>; 4] {
+        if self.cache.is_some_and(|(q, _)| q != quat_start) {
+            self.cache = None;
+        }
+        &self
+            .cache
+            .get_or_insert_with(|| (quat_start, rotation_derivative(x, quat_start)))
+            .1
+    }
+}
+
+#[inline]
+fn rotation_derivative<const NX: usize>(x: &SVector<f64, NX>, at: usize) -> [Matrix3<f64>; 4] {
+    let (w, qx, qy, qz) = (
+        2.0 * x[at],
+        2.0 * x[at + 1],
+        2.0 * x[at + 2],
+        2.0 * x[at + 3],
+    );
+    let (x2, y2, z2) = (2.0 * qx, 2.0 * qy, 2.0 * qz);
+    [
+        Matrix3::new(0.0, -qz, qy, qz, 0.0, -qx, -qy, qx, 0.0),
+        Matrix3::new(0.0, qy, qz, qy, -x2, -w, qz, w, -x2),
+        Matrix3::new(-y2, qx, w, qx, 0.0, qz, -w, qz, -y2),
+        Matrix3::new(-z2, -w, qx, w, -z2, qy, qx, qy, 0.0),
+    ]
+}
+
+impl Feature {
+    /// Pushes this entry's rows `d feature / d (x, u)` (one per raw
+    /// feature, in order) onto `rows`.
+    #[inline]
+    pub(crate) fn jacobian<const NX: usize, const NU: usize>(
+        &self,
+        x: &SVector<f64, NX>,
+        rotations: &mut Rotations<f64>,
+        derivatives: &mut RotationDerivatives,
+        mut push: impl FnMut(Gradient<NX, NU>),
+    ) {
+        let row = || Gradient::<NX, NU>::zeros();
+        match *self {
+            Feature::State { index } => {
+                let mut g = row();
+                g.x[index] = 1.0;
+                push(g);
+            }
+            Feature::Input { index } => {
+                let mut g = row();
+                g.u[index] = 1.0;
+                push(g);
+            }
+            Feature::Inputs => {
+                for j in 0..NU {
+                    let mut g = row();
+                    g.u[j] = 1.0;
+                    push(g);
+                }
+            }
+            Feature::InputSum => {
+                let mut g = row();
+                g.u.fill(1.0);
+                push(g);
+            }
+            Feature::BodyVelocity {
+                quat_start,
+                vel_start,
+            } => body_velocity_rows(x, quat_start, vel_start, rotations, derivatives, |_, g| {
+                push(g)
+            }),
+            Feature::BodyVelocityAbsProduct {
+                quat_start,
+                vel_start,
+            } => {
+                // d(|v| v)/dv = 2|v|.
+                let v = vec3_at(x, vel_start);
+                let vb = rotations.of(x, quat_start).tr_mul(&v);
+                body_velocity_rows(x, quat_start, vel_start, rotations, derivatives, |i, g| {
+                    let mut scaled = row();
+                    scaled.add_scaled(2.0 * vb[i].abs(), &g);
+                    push(scaled);
+                });
+            }
+            Feature::GravityInBody { quat_start } => {
+                // gb_i = R_2i.
+                let d = derivatives.of(x, quat_start);
+                for i in 0..3 {
+                    let mut g = row();
+                    for (l, dl) in d.iter().enumerate() {
+                        g.x[quat_start + l] = dl[(2, i)];
+                    }
+                    push(g);
+                }
+            }
+            Feature::SinCos { index } => {
+                let (s, c) = x[index].sin_cos();
+                let (mut gs, mut gc) = (row(), row());
+                gs.x[index] = c;
+                gc.x[index] = -s;
+                push(gs);
+                push(gc);
+            }
+            Feature::SinCosSum { first, second } => {
+                let (s, c) = (x[first] + x[second]).sin_cos();
+                let (mut gs, mut gc) = (row(), row());
+                gs.x[first] = c;
+                gs.x[second] += c;
+                gc.x[first] = -s;
+                gc.x[second] += -s;
+                push(gs);
+                push(gc);
+            }
+        }
+    }
+}
+
+/// The rows of `v_b = R(q)^T v`: `d v_b,i / d v_m = R_mi` and
+/// `d v_b,i / d q_l = sum_m dR_mi/dq_l v_m`, as `emit(i, row)`.
+#[inline(always)]
+fn body_velocity_rows<const NX: usize, const NU: usize>(
+    x: &SVector<f64, NX>,
+    quat_start: usize,
+    vel_start: usize,
+    rotations: &mut Rotations<f64>,
+    derivatives: &mut RotationDerivatives,
+    mut emit: impl FnMut(usize, Gradient<NX, NU>),
+) {
+    let v = vec3_at(x, vel_start);
+    let r = *rotations.of(x, quat_start);
+    let d = derivatives.of(x, quat_start);
+    for i in 0..3 {
+        let mut g = Gradient::zeros();
+        for m in 0..3 {
+            g.x[vel_start + m] += r[(m, i)];
+        }
+        for (l, dl) in d.iter().enumerate() {
+            g.x[quat_start + l] += dl.column(i).dot(&v);
+        }
+        emit(i, g);
+    }
+}
+
+impl Output {
+    /// Calls `emit(row, value, gradient)` for each state derivative this
+    /// entry adds to: `value` as [`Output::add`] computes it from the network
+    /// outputs `values[at..]`, and with `jacobians` (the rows
+    /// `d values_o / d (x, u)`), its gradient with respect to `(x, u)`.
+    pub(crate) fn rows<const NX: usize, const NU: usize>(
+        &self,
+        x: &SVector<f64, NX>,
+        values: &[f64],
+        at: usize,
+        jacobians: Option<&[Gradient<NX, NU>]>,
+        rotations: &mut Rotations<f64>,
+        derivatives: &mut RotationDerivatives,
+        mut emit: impl FnMut(usize, f64, Option<&Gradient<NX, NU>>),
+    ) {
+        match *self {
+            Output::State { index } => emit(index, values[at], jacobians.map(|j| &j[at])),
+            Output::Vector3 { start } => {
+                for k in 0..3 {
+                    emit(start + k, values[at + k], jacobians.map(|j| &j[at + k]));
+                }
+            }
+            Output::WorldFromBody { quat_start, start } => {
+                let ab = Vector3::new(values[at], values[at + 1], values[at + 2]);
+                let r = *rotations.of(x, quat_start);
+                let aw = r * ab;
+                let Some(j) = jacobians else {
+                    for k in 0..3 {
+                        emit(start + k, aw[k], None);
+                    }
+                    return;
+                };
+                let d = derivatives.of(x, quat_start);
+                for k in 0..3 {
+                    // d(R a)_k = sum_m R_km d a_m + sum_l (dR/dq_l a)_k dq_l.
+                    let mut g = Gradient::zeros();
+                    for m in 0..3 {
+                        g.add_scaled(r[(k, m)], &j[at + m]);
+                    }
+                    for (l, dl) in d.iter().enumerate() {
+                        g.x[quat_start + l] += dl.row(k).transpose().dot(&ab);
+                    }
+                    emit(start + k, aw[k], Some(&g));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Features;
+    use num_dual::{Derivative, DualSVec64};
+
+    type D = DualSVec64<17>;
+
+    fn point() -> (SVector<f64, 13>, SVector<f64, 4>) {
+        // A non-unit quaternion: the derivatives must not assume |q| = 1.
+        let x = SVector::<f64, 13>::from_column_slice(&[
+            0.3, -1.0, 2.0, 0.8, 0.3, -0.5, 0.2, 4.0, -7.0, 1.5, 0.4, -0.2, 0.9,
+        ]);
+        (x, SVector::<f64, 4>::new(1.0, 2.5, -0.5, 3.0))
+    }
+
+    /// `(x, u)` as duals seeded on all 17 variables.
+    fn seeded(x: &SVector<f64, 13>, u: &SVector<f64, 4>) -> (SVector<D, 13>, SVector<D, 4>) {
+        (
+            SVector::from_fn(|i, _| D::from_re(x[i]).derivative(i)),
+            SVector::from_fn(|j, _| D::from_re(u[j]).derivative(13 + j)),
+        )
+    }
+
+    fn eps(d: &D) -> SVector<f64, 17> {
+        match d.eps {
+            Derivative(Some(v)) => v,
+            Derivative(None) => SVector::zeros(),
+        }
+    }
+
+    fn flat(g: &Gradient<13, 4>) -> SVector<f64, 17> {
+        SVector::from_iterator(g.x.iter().chain(g.u.iter()).copied())
+    }
+
+    #[test]
+    fn rotation_derivative_matches_duals() {
+        let (x, u) = point();
+        let (xd, _) = seeded(&x, &u);
+        let r = crate::spec::rotation(&xd, 3);
+        let d = *RotationDerivatives::new().of(&x, 3);
+        for (l, dl) in d.iter().enumerate() {
+            for i in 0..3 {
+                for j in 0..3 {
+                    assert_eq!(dl[(i, j)], eps(&r[(i, j)])[3 + l], "dR_{i}{j}/dq_{l}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_feature_jacobian_matches_duals() {
+        let (x, u) = point();
+        let (xd, ud) = seeded(&x, &u);
+        let features = [
+            Feature::State { index: 11 },
+            Feature::Input { index: 2 },
+            Feature::Inputs,
+            Feature::InputSum,
+            Feature::BodyVelocity {
+                quat_start: 3,
+                vel_start: 7,
+            },
+            Feature::BodyVelocityAbsProduct {
+                quat_start: 3,
+                vel_start: 7,
+            },
+            Feature::GravityInBody { quat_start: 3 },
+            Feature::SinCos { index: 12 },
+            Feature::SinCosSum {
+                first: 10,
+                second: 12,
+            },
+            Feature::SinCosSum {
+                first: 10,
+                second: 10,
+            },
+        ];
+        for feature in features {
+            let mut out = Features::<D>::new();
+            feature.eval(&xd, &ud, &mut out, &mut Rotations::new());
+            let mut rows = Vec::new();
+            feature.jacobian::<13, 4>(
+                &x,
+                &mut Rotations::new(),
+                &mut RotationDerivatives::new(),
+                |g| rows.push(g),
+            );
+            assert_eq!(rows.len(), out.len(), "{feature:?}");
+            for (f, g) in out.iter().zip(&rows) {
+                let (got, expected) = (flat(g), eps(f));
+                assert!(
+                    (got - expected).amax() < 1e-12,
+                    "{feature:?}: {got} vs {expected}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_output_row_matches_duals() {
+        let (x, u) = point();
+        let (xd, _) = seeded(&x, &u);
+        // Network outputs with derivatives of their own (arbitrary rows).
+        let values = [0.7, -1.3, 2.1];
+        let jacobians: Vec<Gradient<13, 4>> = (0..3)
+            .map(|o| Gradient {
+                x: SVector::from_fn(|i, _| 0.1 * (i as f64 - 4.0) + o as f64),
+                u: SVector::from_fn(|j, _| 0.3 - 0.2 * (j + o) as f64),
+            })
+            .collect();
+        let values_d: Vec<D> = (0..3)
+            .map(|o| D::new(values[o], Derivative::some(flat(&jacobians[o]))))
+            .collect();
+        for output in [
+            Output::State { index: 5 },
+            Output::Vector3 { start: 7 },
+            Output::WorldFromBody {
+                quat_start: 3,
+                start: 7,
+            },
+        ] {
+            let mut expected = SVector::<D, 13>::from_element(D::from_re(0.0));
+            let features: Features<D> = values_d.iter().copied().collect();
+            output.add(&xd, &features, 0, &mut expected, &mut Rotations::new());
+            let mut got = SVector::<f64, 13>::zeros();
+            let mut grads = vec![Gradient::<13, 4>::zeros(); 13];
+            output.rows(
+                &x,
+                &values,
+                0,
+                Some(&jacobians),
+                &mut Rotations::new(),
+                &mut RotationDerivatives::new(),
+                |i, v, g| {
+                    got[i] += v;
+                    grads[i] = *g.expect("asked for gradients");
+                },
+            );
+            for i in 0..13 {
+                assert_eq!(got[i], expected[i].re, "{output:?} row {i}");
+                let gap = (flat(&grads[i]) - eps(&expected[i])).amax();
+                assert!(gap < 1e-12, "{output:?} row {i}: gradient differs by {gap}");
+            }
+        }
+    }
+}
