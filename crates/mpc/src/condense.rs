@@ -22,8 +22,12 @@ pub(crate) struct Condensed<const NX: usize, const NU: usize> {
     pub lin: Linearization<NX, NU>,
     /// State corrections, `dx_0 ..= dx_N` (scratch for the feedback).
     pub dx: Vec<SVector<f64, NX>>,
-    /// `G_{k,j}` for `1 <= k <= N`, `j < k`, at `(k - 1) k / 2 + j`.
-    g: Vec<SMatrix<f64, NX, NU>>,
+    /// `G_{k,j}` for `1 <= k <= N`, `j < k`, block `(k - 1) k / 2 + j`
+    /// of `NX x NU` column-major values: row `k`'s blocks are one
+    /// `NX x k NU` column-major matrix.
+    g: Vec<f64>,
+    /// A row of `H` blocks, column by column (scratch).
+    h_row: Vec<[f64; NU]>,
     pub values: QpValues,
 }
 
@@ -74,7 +78,14 @@ fn sandwich<const NX: usize>(
     a: &SMatrix<f64, NX, NX>,
     s: &SMatrix<f64, NX, NX>,
 ) -> SMatrix<f64, NX, NX> {
-    let sa = s * a;
+    // `s a` column by column with the sums in registers (`s * a`'s terms
+    // in its order); nalgebra's product for small states.
+    let mut sa = SMatrix::<f64, NX, NX>::zeros();
+    if NX <= PLAIN_PRODUCT_MAX_NX {
+        sa = s * a;
+    } else {
+        times_columns(s, &[true; NX], a.as_slice(), sa.as_mut_slice());
+    }
     let mut out = SMatrix::<f64, NX, NX>::zeros();
     for col in 0..NX {
         for row in col..NX {
@@ -86,54 +97,65 @@ fn sandwich<const NX: usize>(
     out
 }
 
-/// For each column of `a`, the rows from its first entry that is not zero
-/// to its last (empty for a zero column). A linearised rigid body has many:
-/// the quadrotor's position columns are unit vectors, its velocity columns
-/// end at the velocity rows (34% of the product's terms are skipped).
-fn column_spans<const NX: usize>(a: &SMatrix<f64, NX, NX>) -> [(usize, usize); NX] {
-    std::array::from_fn(|k| {
-        let column = a.column(k);
-        match column.iter().position(|&v| v != 0.0) {
-            Some(first) => {
-                let last = column.iter().rposition(|&v| v != 0.0).unwrap_or(first);
-                (first, last + 1)
-            }
-            None => (0, 0),
-        }
-    })
+/// Which columns of `A_k` are not all zero (only those enter `A_k G`).
+fn nonzero_columns<const NX: usize>(a: &SMatrix<f64, NX, NX>) -> [bool; NX] {
+    std::array::from_fn(|k| a.column(k).iter().any(|&v| v != 0.0))
 }
 
-/// `a m`, each column of `a` taken over its span only. The terms are summed
-/// in the dense product's order (`k` ascending) and the skipped ones are
-/// zero, so the result is `a * m`'s bit for bit (a zero's sign aside).
-fn times_by_spans<const NX: usize, const NU: usize>(
+/// `out = a m` for `m` an `NX x m` column-major matrix (a whole row of `G`
+/// blocks at once: each block is `NX x NU` column-major, so consecutive
+/// blocks are consecutive columns). Each output column is accumulated in
+/// registers over `k` ascending, the dense product's order, so the result
+/// is `a * m`'s bit for bit (a zero's sign aside).
+fn times_columns<const NX: usize>(
     a: &SMatrix<f64, NX, NX>,
-    spans: &[(usize, usize); NX],
-    m: &SMatrix<f64, NX, NU>,
-) -> SMatrix<f64, NX, NU> {
-    let mut out = SMatrix::<f64, NX, NU>::zeros();
-    let (a, o) = (a.as_slice(), out.as_mut_slice());
-    // `k` outside: the NU columns' updates are independent of each other,
-    // so they do not wait on each other's stores.
-    for (k, &(lo, hi)) in spans.iter().enumerate() {
-        let ak = &a[k * NX + lo..k * NX + hi];
-        for c in 0..NU {
-            let w = m[(k, c)];
-            for (o, v) in o[c * NX + lo..c * NX + hi].iter_mut().zip(ak) {
-                *o += v * w;
+    nonzero: &[bool; NX],
+    m: &[f64],
+    out: &mut [f64],
+) {
+    let a = a.as_slice();
+    for (column, o) in m.chunks_exact(NX).zip(out.chunks_exact_mut(NX)) {
+        // All NX rows of every column that is not zero, unrolled with the
+        // sums in registers: a zero entry adds nothing (`x + 0 w = x` for
+        // a finite `w`, a zero's sign aside), and skipping the zeros of a
+        // sparse column (the quadrotor's unit position columns) would index
+        // the sums at run time, which keeps them in memory.
+        let mut acc = [0.0; NX];
+        for (k, _) in nonzero.iter().enumerate().filter(|(_, &n)| n) {
+            let w = column[k];
+            let ak: &[f64; NX] = a[k * NX..(k + 1) * NX].try_into().unwrap_or(&[0.0; NX]);
+            for (acc, v) in acc.iter_mut().zip(ak) {
+                *acc += v * w;
             }
         }
+        o.copy_from_slice(&acc);
     }
-    out
 }
 
-/// Up to this many states `G`'s blocks are plain products: the spans'
-/// loop bookkeeping cost more than the 4x4 product itself on P1's
-/// cart-pole (15% of its step's instructions, docs/performance.md "P1
-/// solved exactly"), and the soft cart-pole's implicit-midpoint `A` (10
-/// states) is dense, so spans skip nothing there (its step x0.78). Both
-/// sum the same terms in the same order. The quadrotor's sparse 13-state
-/// `A` keeps the spans.
+/// `out[r + c rows] = (m v_c)[r]` for the `NX`-columns `v_c` of `g`: `m`'s
+/// rows times each column, summed over `k` ascending (`m * g`'s order).
+fn rows_times_columns<const NX: usize, const NU: usize>(
+    m: &SMatrix<f64, NU, NX>,
+    g: &[f64],
+    out: &mut [[f64; NU]],
+) {
+    let m = m.as_slice();
+    for (column, o) in g.chunks_exact(NX).zip(out.iter_mut()) {
+        let mut acc = [0.0; NU];
+        for (k, &w) in column.iter().enumerate() {
+            let mk: &[f64; NU] = m[k * NU..(k + 1) * NU].try_into().unwrap_or(&[0.0; NU]);
+            for (acc, v) in acc.iter_mut().zip(mk) {
+                *acc += v * w;
+            }
+        }
+        *o = acc;
+    }
+}
+
+/// Up to this many states the products are nalgebra's, block by block:
+/// the column kernels' bookkeeping costs more than a 4 x 4 product on P1's
+/// cart-pole (its step 26.5 -> 30.1 us with the kernels). Both sum the
+/// same terms in the same order.
 const PLAIN_PRODUCT_MAX_NX: usize = 10;
 
 fn g_index(k: usize, j: usize) -> usize {
@@ -146,7 +168,8 @@ impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
         Self {
             lin: Linearization::new(n),
             dx: vec![SVector::zeros(); n + 1],
-            g: vec![SMatrix::zeros(); n * (n + 1) / 2],
+            g: vec![0.0; n * (n + 1) / 2 * NX * NU],
+            h_row: vec![[0.0; NU]; n * NU],
             values: QpValues::new(layout.p_pattern(), layout.a_pattern()),
         }
     }
@@ -167,25 +190,26 @@ impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
         }
         let n = layout.horizon;
         let (a, b) = (&self.lin.a, &self.lin.b);
-        // G row by row: row k + 1 is A_k times row k, then B_k. The rows lie
-        // one after the other, so each is read and written in order with
-        // A_k loaded once.
+        let block = NX * NU;
+        // G row by row: row k + 1 is A_k times row k (one NX x k NU
+        // product), then B_k.
         for k in 0..n {
-            let start = g_index(k + 1, 0);
+            let start = g_index(k + 1, 0) * block;
             let (done, rest) = self.g.split_at_mut(start);
-            let row = &mut rest[..=k];
-            let ak = &a[k];
+            let row = &mut rest[..(k + 1) * block];
+            let previous = &done[start - k * block..];
             if NX <= PLAIN_PRODUCT_MAX_NX {
-                for (out, previous) in row.iter_mut().zip(&done[start - k..]) {
-                    *out = ak * previous;
+                for (out, g) in row
+                    .chunks_exact_mut(block)
+                    .zip(previous.chunks_exact(block))
+                {
+                    let product = a[k] * SMatrix::<f64, NX, NU>::from_column_slice(g);
+                    out.copy_from_slice(product.as_slice());
                 }
             } else {
-                let spans = column_spans(ak);
-                for (out, previous) in row.iter_mut().zip(&done[start - k..]) {
-                    *out = times_by_spans(ak, &spans, previous);
-                }
+                times_columns(&a[k], &nonzero_columns(&a[k]), previous, row);
             }
-            row[k] = b[k];
+            row[k * block..].copy_from_slice(b[k].as_slice());
         }
         // S_{i+1}, the Hessian of the cost from node i+1 on with respect to
         // the state there: S_N = Q_N, S_i = Q + A_i' S_{i+1} A_i. Then
@@ -196,23 +220,39 @@ impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
         let q = Weight::new(&spec.q);
         let mut s = spec.q_terminal;
         for i in (0..n).rev() {
-            let m = b[i].transpose() * s;
-            let g_row = &self.g[g_index(i + 1, 0)..=g_index(i + 1, i)];
-            for (j, g) in g_row.iter().enumerate() {
-                let mut h = m * g;
-                if j == i {
-                    h += spec.r;
-                }
-                for ia in 0..NU {
-                    // Entry (i NU + ia, j NU + jb) of H lies at or below
-                    // the diagonal; its mirror is row j NU + jb of column
-                    // c = i NU + ia, whose rows start at p_index(0, c).
-                    let c = i * NU + ia;
-                    let at = layout.p_index(0, c) + j * NU;
-                    let last = if j == i { ia } else { NU - 1 };
-                    for jb in 0..=last {
-                        self.values.p[at + jb] = 2.0 * h[(ia, jb)];
+            // B_i' S_{i+1}: row `c` of `m_t` is column `c` of the product.
+            let m = if NX <= PLAIN_PRODUCT_MAX_NX {
+                b[i].transpose() * s
+            } else {
+                let mut m_t = [[0.0; NU]; NX];
+                rows_times_columns(&b[i].transpose(), s.as_slice(), &mut m_t);
+                SMatrix::<f64, NU, NX>::from_fn(|r, c| m_t[c][r])
+            };
+            let g_row = &self.g[g_index(i + 1, 0) * block..g_index(i + 2, 0) * block];
+            let h = &mut self.h_row[..(i + 1) * NU];
+            if NX <= PLAIN_PRODUCT_MAX_NX {
+                for (hj, g) in h.chunks_exact_mut(NU).zip(g_row.chunks_exact(block)) {
+                    let product = m * SMatrix::<f64, NX, NU>::from_column_slice(g);
+                    for (jb, column) in hj.iter_mut().enumerate() {
+                        column.copy_from_slice(product.column(jb).as_slice());
                     }
+                }
+            } else {
+                rows_times_columns(&m, g_row, h);
+            }
+            for jb in 0..NU {
+                for ia in 0..NU {
+                    h[i * NU + jb][ia] += spec.r[(ia, jb)];
+                }
+            }
+            for ia in 0..NU {
+                // Entry (i NU + ia, c) of H lies at or below the diagonal
+                // for c <= i NU + ia; its mirror is row c of column
+                // i NU + ia, whose rows start at p_index(0, i NU + ia).
+                let column = i * NU + ia;
+                let at = layout.p_index(0, column);
+                for (p, hc) in self.values.p[at..=at + column].iter_mut().zip(h.iter()) {
+                    *p = 2.0 * hc[ia];
                 }
             }
             if i > 0 {
@@ -235,7 +275,8 @@ impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
                 self.values.a[at] = 1.0;
                 at += 1;
                 for k in j + 1..=n {
-                    let column = self.g[g_index(k, j)].column(i);
+                    let first = (g_index(k, j) * NU + i) * NX;
+                    let column = SVector::<f64, NX>::from_column_slice(&self.g[first..first + NX]);
                     for row in &rows[(k - 1) * per..k * per] {
                         self.values.a[at] = row.gradient.dot(&column);
                         at += 1;
@@ -253,10 +294,11 @@ impl<const NX: usize, const NU: usize> Condensed<NX, NU> {
 mod tests {
     use super::*;
 
-    /// The span product is the dense one bit for bit, on a matrix with unit
-    /// and zero columns and gaps inside spans.
+    /// The column products are the dense ones bit for bit, on a matrix
+    /// with unit, single-entry, zero and dense columns (no zero's sign
+    /// differs here: every sum has a term that is not zero).
     #[test]
-    fn span_product_is_the_dense_product() {
+    fn column_products_are_the_dense_products() {
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;
         let mut next = || {
             seed ^= seed << 13;
@@ -270,15 +312,26 @@ mod tests {
                 a.set_column(k, &SVector::<f64, 13>::from_fn(|i, _| f64::from(i == k)));
             }
             a.column_mut(5).fill(0.0);
+            a.column_mut(6).fill(0.0);
+            a[(9, 6)] = next();
             for i in 3..7 {
                 a[(i, 8)] = 0.0;
                 a[(12, i)] = 0.0;
             }
-            let m = SMatrix::<f64, 13, 4>::from_fn(|_, _| next());
-            let spans = column_spans(&a);
-            assert_eq!(spans[0], (0, 1));
-            assert_eq!(spans[5], (0, 0));
-            assert_eq!(times_by_spans(&a, &spans, &m), a * m);
+            let m = SMatrix::<f64, 13, 12>::from_fn(|_, _| next());
+            let nonzero = nonzero_columns(&a);
+            assert!(nonzero[0] && !nonzero[5] && nonzero[6] && nonzero[8]);
+            let mut out = [0.0; 13 * 12];
+            times_columns(&a, &nonzero, m.as_slice(), &mut out);
+            assert_eq!(&out[..], (a * m).as_slice());
+
+            let r = SMatrix::<f64, 4, 13>::from_fn(|_, _| next());
+            let mut h = [[0.0; 4]; 12];
+            rows_times_columns(&r, m.as_slice(), &mut h);
+            let expect = r * m;
+            for (c, hc) in h.iter().enumerate() {
+                assert_eq!(hc[..], expect.column(c).as_slice()[..]);
+            }
         }
     }
 }
