@@ -138,11 +138,15 @@ impl ImplicitMidpoint {
         if model.discrete_period_secs().is_some() {
             return Ok(Rk4::new(self.dt_secs, 1).linearize(model, x, u));
         }
-        let held = match (model.held_tangent(x, u), model.held(x, u)) {
-            (Some(t), _) => t,
-            (None, None) => Tangent::zeros(),
-            // A held term without its tangent: differentiate it on duals.
-            (None, Some(value)) => held_by_duals(model, x, u, value),
+        // The held term's value only when it has no tangent (a learned
+        // residual would otherwise be evaluated twice per interval).
+        let held = match model.held_tangent(x, u) {
+            Some(t) => t,
+            None => match model.held(x, u) {
+                None => Tangent::zeros(),
+                // A held term without its tangent: differentiate it on duals.
+                Some(value) => held_by_duals(model, x, u, value),
+            },
         };
         let (y, t) = self.newton(model, x, u, &held.value)?;
         let h = self.dt_secs;

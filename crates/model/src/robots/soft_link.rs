@@ -19,6 +19,7 @@ use num_dual::DualSVec64;
 use super::soft_cartpole::SoftCartPoleParams;
 use crate::{c, Scalar, GRAVITY};
 
+mod one_segment;
 mod tangent;
 pub use tangent::acceleration_tangent;
 
@@ -266,8 +267,24 @@ impl<T: Scalar, const NQ: usize> Frame<T, NQ> {
     }
 }
 
-/// Mass matrix, bias and gravitational potential of the link and cart.
+/// Mass matrix, bias and gravitational potential of the link and cart
+/// (one segment: written out, `one_segment.rs`).
 pub fn assemble<T: Scalar, const NQ: usize>(
+    p: &SoftCartPoleParams,
+    q: &SVector<T, NQ>,
+    qd: &SVector<T, NQ>,
+) -> Assembled<T, NQ> {
+    let ns = segments(NQ);
+    if ns == 1 {
+        let pts = one_segment::points(p, q, qd);
+        return one_segment::assemble_points(p, qd, one_segment::world_axes(q[1]), &pts);
+    }
+    assemble_by_frames(p, q, qd)
+}
+
+/// [`assemble`] for any number of segments, frame to frame (the
+/// 1-segment path's reference in tests).
+fn assemble_by_frames<T: Scalar, const NQ: usize>(
     p: &SoftCartPoleParams,
     q: &SVector<T, NQ>,
     qd: &SVector<T, NQ>,
@@ -555,6 +572,34 @@ pub fn centre_line<const NQ: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The written-out 1-segment assembly is the frame-to-frame one to
+    /// round-off, at bent, stretched, sheared, moving states on both sides
+    /// of the shape functions' series switch.
+    #[test]
+    fn one_segment_assembly_matches_frames() {
+        let p = SoftCartPoleParams::default();
+        let states: [[f64; 10]; 4] = [
+            [0.3, 0.6, 0.8, 0.02, -0.03, 0.3, -1.0, 2.0, 0.5, 0.1],
+            [-1.0, 2.9, -3.0, -0.1, 0.2, -2.0, 8.0, -20.0, 1.0, -3.0],
+            [0.0, 0.1, 0.05, 0.0, 0.0, 0.0, 1.0, 0.3, -0.2, 0.4],
+            [1.5, 3.1, 12.0, 0.08, 0.15, 0.7, 15.0, -12.0, -1.0, 3.0],
+        ];
+        for x in &states {
+            let q = SVector::<f64, 5>::from_fn(|i, _| x[i]);
+            let qd = SVector::<f64, 5>::from_fn(|i, _| x[5 + i]);
+            let (ours, frames) = (assemble(&p, &q, &qd), assemble_by_frames(&p, &q, &qd));
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-13 * b.abs().max(1.0);
+            for i in 0..5 {
+                assert!(close(ours.bias[i], frames.bias[i]), "bias {i} at {x:?}");
+                for j in 0..5 {
+                    let (a, b) = (ours.mass[(i, j)], frames.mass[(i, j)]);
+                    assert!(close(a, b), "mass ({i}, {j}) at {x:?}: {a} vs {b}");
+                }
+            }
+            assert!(close(ours.gravity_potential, frames.gravity_potential));
+        }
+    }
 
     /// The series and the closed forms agree where they meet, and the
     /// closed forms are what they say (their derivatives by differences).

@@ -20,7 +20,8 @@
 
 use nalgebra::{SMatrix, SVector};
 
-use super::{assemble, cholesky, elastic_forces, lumps, perp, shape, substitute, SERIES_BELOW};
+use super::one_segment::{add, assemble_points, dot, points, sc, strained, world_axes, Point};
+use super::{cholesky, elastic_forces, perp, substitute, SERIES_BELOW};
 use crate::robots::soft_cartpole::SoftCartPoleParams;
 use crate::GRAVITY;
 
@@ -30,29 +31,8 @@ const NQ: usize = 5;
 
 type V2 = [f64; 2];
 
-#[inline(always)]
-fn add(a: V2, b: V2) -> V2 {
-    [a[0] + b[0], a[1] + b[1]]
-}
-
-#[inline(always)]
-fn sc(a: V2, s: f64) -> V2 {
-    [a[0] * s, a[1] * s]
-}
-
-#[inline(always)]
-fn dot(a: V2, b: V2) -> f64 {
-    a[0] * b[0] + a[1] * b[1]
-}
-
-/// `(e S - gamma C, e C + gamma S) scale` for a shape pair `(S, C)`.
-#[inline(always)]
-fn strained(s: f64, c: f64, e: f64, gamma: f64, scale: f64) -> V2 {
-    [(e * s - gamma * c) * scale, (e * c + gamma * s) * scale]
-}
-
 /// The third derivatives of `S = sin a / a` and `C = (1 - cos a) / a`,
-/// on the Taylor series below [`SERIES_BELOW`] like [`shape`].
+/// on the Taylor series below [`SERIES_BELOW`] like [`super::shape`].
 pub(super) fn shape3(a: f64) -> [f64; 2] {
     let z = a * a;
     if a.abs() < SERIES_BELOW {
@@ -82,46 +62,35 @@ pub(super) fn shape3(a: f64) -> [f64; 2] {
 }
 
 /// `dG/dq` and `dG/dq'` (columns 1..5; the cart's column is zero: nothing
-/// depends on `p` or `v`) of one lumped point of mass `m` at arc `sigma`,
-/// added to `dq` and `dqd`, at accelerations `a`.
-#[allow(clippy::too_many_arguments)]
+/// depends on `p` or `v`) of one lumped point (its kinematics `pt`, from
+/// the assembly), added to `dq` and `dqd`, at accelerations `a`; `(ex,
+/// ez)` the world's axes in the pivot's.
 fn add_point(
     q: &SVector<f64, NQ>,
     qd: &SVector<f64, NQ>,
     a: &SVector<f64, NQ>,
-    sigma: f64,
-    m: f64,
+    (ex, ez): (V2, V2),
+    pt: &Point<f64>,
     dq: &mut [[f64; NQ]; NQ],
     dqd: &mut [[f64; NQ]; NQ],
 ) {
     let (kappa, epsilon, gamma) = (q[2], q[3], q[4]);
     let (w, kd, ed, gd) = (qd[1], qd[2], qd[3], qd[4]);
-    let [s, c, s1, c1, s2, c2] = shape(kappa * sigma);
+    let (sigma, m) = (pt.sigma, pt.mass);
     let [s3, c3] = shape3(kappa * sigma);
     let e = epsilon + 1.0;
-    let (sg2, sg3) = (sigma * sigma, sigma * sigma * sigma);
-    // d and its strain derivatives (k: kappa, e: epsilon, g: gamma).
-    let d = strained(s, c, e, gamma, sigma);
-    let dk = strained(s1, c1, e, gamma, sg2);
-    let de = [s * sigma, c * sigma];
-    let dg = [-c * sigma, s * sigma];
-    let dkk = strained(s2, c2, e, gamma, sg3);
-    let dke = [s1 * sg2, c1 * sg2];
-    let dkg = [-c1 * sg2, s1 * sg2];
+    let sg3 = sigma * sigma * sigma;
+    let (d, dk, de, dg) = (pt.d, pt.dk, pt.de, pt.dg);
+    let (dkk, dke, dkg) = (pt.dkk, pt.dke, pt.dkg);
     let dkkk = strained(s3, c3, e, gamma, sg3 * sigma);
-    let dkke = [s2 * sg3, c2 * sg3];
-    let dkkg = [-c2 * sg3, s2 * sg3];
-    // d's rate, and the rates of its strain derivatives.
-    let rate = add(add(sc(dk, kd), sc(de, ed)), sc(dg, gd));
+    let dkke = [pt.s2 * sg3, pt.c2 * sg3];
+    let dkkg = [-pt.c2 * sg3, pt.s2 * sg3];
+    let (rate, strain_bias) = (pt.rate, pt.strain_bias);
+    // The rates of d's strain derivatives.
     let rate_k = add(add(sc(dkk, kd), sc(dke, ed)), sc(dkg, gd));
     let (rate_e, rate_g) = (sc(dke, kd), sc(dkg, kd));
-    // sum_ij d_ij s'_i s'_j.
-    let strain_bias = add(add(sc(rate_k, kd), sc(rate_e, ed)), sc(rate_g, gd));
     let w2 = w * w;
     let bias = add(add(sc(d, -w2), sc(perp(rate), 2.0 * w)), strain_bias);
-    // The pivot's axes: the world's x and z in them.
-    let (sn, cs) = q[1].sin_cos();
-    let (ex, ez) = ([-sn, -cs], [cs, -sn]);
     let jac = [ex, perp(d), dk, de, dg];
     let acc = (0..NQ).fold(bias, |acc, b| add(acc, sc(jac[b], a[b])));
     let wg = add(acc, sc(ez, GRAVITY));
@@ -205,14 +174,16 @@ pub fn acceleration_tangent(
     SMatrix<f64, NQ, NQ>,
     SVector<f64, NQ>,
 ) {
-    let assembled = assemble(p, q, qd);
+    let pts = points(p, q, qd);
+    let axes = world_axes(q[1]);
+    let assembled = assemble_points(p, qd, axes, &pts);
     let mut rhs = elastic_forces(p, retardation_secs, q, qd) - assembled.bias;
     rhs[0] += force;
     let factor = cholesky(assembled.mass);
     let a = substitute(&factor, rhs);
     let (mut dq, mut dqd) = ([[0.0; NQ]; NQ], [[0.0; NQ]; NQ]);
-    for lump in lumps(p, 1) {
-        add_point(q, qd, &a, lump.sigma, lump.mass, &mut dq, &mut dqd);
+    for pt in &pts {
+        add_point(q, qd, &a, axes, pt, &mut dq, &mut dqd);
     }
     let l = p.link_length_m;
     let stiffness = [
@@ -240,7 +211,7 @@ pub fn acceleration_tangent(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::robots::soft_link::acceleration_tangent_by_duals;
+    use crate::robots::soft_link::{acceleration_tangent_by_duals, shape};
 
     /// The third derivatives: series and closed forms meet, and they are
     /// the second derivatives' differences.
