@@ -208,11 +208,7 @@ pub fn assemble<T: Scalar, const NS: usize>(
     if p.payload_mass_kg > 0.0 {
         add_lump(&mut out, &base, p.payload_mass_kg, 0.0);
     }
-    for a in 0..NS {
-        for b in 0..a {
-            out.mass[(a, b)] = out.mass[(b, a)];
-        }
-    }
+    out.mass.fill_lower_triangle_with_upper_triangle();
     out
 }
 

@@ -319,11 +319,7 @@ fn assemble_by_frames<T: Scalar, const NQ: usize>(
         }
         gravity_potential += pt.position[1] * (m * GRAVITY);
     }
-    for a in 0..NQ {
-        for b in 0..a {
-            mass[(a, b)] = mass[(b, a)];
-        }
-    }
+    mass.fill_lower_triangle_with_upper_triangle();
     Assembled {
         mass,
         bias,

@@ -182,11 +182,7 @@ pub(super) fn assemble_points<T: Scalar, const NQ: usize>(
         gravity_potential += dot(ez, pt.d) * (m * GRAVITY);
     }
     mass[(0, 0)] = c(cart_mass);
-    for a in 0..5 {
-        for b in 0..a {
-            mass[(a, b)] = mass[(b, a)];
-        }
-    }
+    mass.fill_lower_triangle_with_upper_triangle();
     Assembled {
         mass,
         bias,
