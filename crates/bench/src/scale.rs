@@ -5,7 +5,7 @@
 //! (`[controller.qp]`, docs/performance.md "Linear in the horizon").
 
 use anyhow::Result;
-use recede_mpc::{Condensing, MpcConfig, QpConfig, QpSolver};
+use recede_mpc::{Condensing, InitialGuess, MpcConfig, QpConfig, QpSolver};
 use serde::Serialize;
 
 use recede_runner::stats::Percentiles;
@@ -56,9 +56,11 @@ pub struct ScaleLine {
     /// horizon: fully condensed; 1: not condensed).
     pub condensing: Condensing,
     pub stages_per_block: usize,
-    /// The QP solver (`[controller.qp] solver`, or the Riccati active set
-    /// where `auto` condensing chose it).
+    /// The QP solver that ran (`[controller.qp] solver`, or the Riccati
+    /// active set where `auto` condensing chose it).
     pub solver: QpSolver,
+    /// The first step's plan (`[controller] initial_guess`).
+    pub initial_guess: InitialGuess,
     /// The dense solver's exact box solve (`[controller.qp] active_set`):
     /// `qp_iterations` are its rounds then.
     pub active_set: bool,
@@ -90,8 +92,16 @@ fn with(mut mpc: MpcConfig, horizon: usize, qp: &QpConfig) -> MpcConfig {
 
 /// P1's controller at this horizon and structure, with p1.toml's solver
 /// where the structure condenses fully and `file_solver` asks for it.
+/// Horizons longer than the file's start from the reference
+/// (`initial_guess = "reference"`): from the hanging pole held at every
+/// node, the real-time iteration keeps loops its first plans put down a
+/// long horizon and flies them (docs/performance.md, "Long horizons: the
+/// first guess"); P1's own N = 40 and shorter keep the benchmark's guess.
 fn p1_with(horizon: usize, qp: &QpConfig, file_solver: bool) -> Result<MpcConfig> {
-    let file = crate::p1::config(None)?;
+    let mut file = crate::p1::config(None)?;
+    if horizon > file.horizon_steps {
+        file.initial_guess = InitialGuess::Reference;
+    }
     let mut chosen = qp.clone();
     if file_solver && qp.stages_per_block(horizon, 4, 1) >= horizon {
         chosen.solver = file.qp.solver;
@@ -99,6 +109,16 @@ fn p1_with(horizon: usize, qp: &QpConfig, file_solver: bool) -> Result<MpcConfig
         chosen.active_set = file.qp.active_set;
     }
     Ok(with(file, horizon, &chosen))
+}
+
+/// The solver P2's controller runs: its OCP has thrust bounds only (no
+/// state bounds, no constraint rows), so `auto` takes the Riccati active
+/// set where it would condense in blocks.
+fn p2_solver(config: &MpcConfig) -> QpSolver {
+    let box_only = config.state_bounds.is_empty();
+    config
+        .qp
+        .chosen_solver(config.horizon_steps, 13, 4, box_only)
 }
 
 /// Every line, each written through `emit` as it finishes.
@@ -113,6 +133,7 @@ pub fn run(options: &ScaleOptions, mut emit: impl FnMut(&ScaleLine)) -> Result<V
             let box_only = config.state_bounds.is_empty();
             let solver = config.qp.chosen_solver(n, 4, 1, box_only);
             let active_set = config.qp.active_set;
+            let initial_guess = config.initial_guess;
             let r = crate::p1::run_with("scale", config, None)?;
             let line = ScaleLine {
                 problem: "p1",
@@ -120,6 +141,7 @@ pub fn run(options: &ScaleOptions, mut emit: impl FnMut(&ScaleLine)) -> Result<V
                 condensing: qp.condensing,
                 stages_per_block: k,
                 solver,
+                initial_guess,
                 active_set,
                 step_us: r.step_us,
                 qp_iterations: Iterations {
@@ -137,14 +159,17 @@ pub fn run(options: &ScaleOptions, mut emit: impl FnMut(&ScaleLine)) -> Result<V
         for &n in &options.p2_horizons {
             let config = with(crate::p2::mpc_config()?, n, qp);
             let k = config.qp.stages_per_block(n, 13, 4);
+            let solver = p2_solver(&config);
+            let (active_set, initial_guess) = (config.qp.active_set, config.initial_guess);
             let r = crate::p2::nominal_with(config, P2_SPEED_M_S, P2_LAPS, 1.0)?;
             let line = ScaleLine {
                 problem: "p2",
                 horizon: n,
                 condensing: qp.condensing,
                 stages_per_block: k,
-                solver: qp.solver,
-                active_set: qp.active_set,
+                solver,
+                initial_guess,
+                active_set,
                 step_us: r.step_us,
                 qp_iterations: Iterations {
                     median: r.qp_iterations.median,
@@ -188,9 +213,11 @@ mod tests {
     }
 
     /// Without solvers asked for, P1's fully condensed line runs
-    /// p1.toml's exact box solve (at the reference's cost); where `auto`
-    /// leaves full condensing, the Riccati active set (input bounds only),
-    /// OSQP on blocks as its fallback.
+    /// p1.toml's exact box solve (at the reference's cost, from the
+    /// benchmark's guess); where `auto` leaves full condensing, the
+    /// Riccati active set (input bounds only), OSQP on blocks as its
+    /// fallback, from the reference guess: swung up and held, at the cost
+    /// the longer horizons share (102361.7).
     #[test]
     fn p1_keeps_its_files_solver_where_it_condenses_fully() {
         let options = ScaleOptions {
@@ -205,11 +232,29 @@ mod tests {
         );
         let cost = lines[0].closed_loop_cost.unwrap();
         assert!((cost - 123_971.2).abs() / 123_971.2 < 1e-6, "cost {cost}");
+        assert_eq!(lines[0].initial_guess, InitialGuess::Measured);
         assert!(lines[1].stages_per_block < 80);
         assert_eq!(
             (lines[1].solver, lines[1].active_set),
             (QpSolver::Riccati, false)
         );
+        assert_eq!(lines[1].initial_guess, InitialGuess::Reference);
+        assert_eq!(lines[1].success, Some(true));
+        let cost = lines[1].closed_loop_cost.unwrap();
+        assert!((cost - 102_361.7).abs() / 102_361.7 < 1e-4, "cost {cost}");
         assert!(lines.iter().all(|l| l.fallbacks == 0));
+    }
+
+    /// P2's lines name the solver `auto` resolves to: the condensed QP's
+    /// OSQP at N = 20 (80 inputs), the Riccati active set from N = 35
+    /// (thrust bounds only), not the `auto` structure's default solver.
+    #[test]
+    fn p2_lines_name_the_solver_that_ran() {
+        let config = with(crate::p2::mpc_config().unwrap(), 20, &QpConfig::default());
+        assert_eq!(p2_solver(&config), QpSolver::Osqp);
+        for n in [40, 80] {
+            let config = with(crate::p2::mpc_config().unwrap(), n, &QpConfig::default());
+            assert_eq!(p2_solver(&config), QpSolver::Riccati, "N = {n}");
+        }
     }
 }

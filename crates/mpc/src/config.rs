@@ -73,6 +73,30 @@ impl Default for FallbackConfig {
     }
 }
 
+/// The plan the first step's QP is linearised along (`[controller]
+/// initial_guess`): the model is nonconvex, and over a long horizon the
+/// real-time iteration keeps what its first linearisation planned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitialGuess {
+    /// The state the controller was built (or reset) at, held at every
+    /// node; its input at every stage.
+    #[default]
+    Measured,
+    /// The first measured state at node 0 and the OCP's references (after
+    /// the governor) at every later node and stage: an infeasible guess
+    /// multiple shooting accepts, which tells the first QP where the plan
+    /// should end up (P1 at N = 320 swings up with it and not without,
+    /// docs/performance.md "Long horizons: the first guess").
+    Reference,
+}
+
+impl InitialGuess {
+    fn is_measured(&self) -> bool {
+        *self == Self::Measured
+    }
+}
+
 /// The controller section of a scenario (robot-agnostic sizes; checked
 /// against the robot by [`MpcConfig::to_spec`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,6 +134,9 @@ pub struct MpcConfig {
     /// SQP iterations per control step: 1 is the real-time iteration.
     #[serde(default = "one")]
     pub sqp_iterations: usize,
+    /// The plan the first step starts from ([`InitialGuess`]).
+    #[serde(default, skip_serializing_if = "InitialGuess::is_measured")]
+    pub initial_guess: InitialGuess,
     #[serde(default)]
     pub osqp: OsqpConfig,
     /// The QP's structure (`[controller.qp]`): how far it is condensed.
@@ -143,6 +170,7 @@ pub struct OcpSpec<const NX: usize, const NU: usize> {
     pub u_max: SVector<f64, NU>,
     pub state_bounds: Vec<StateBoundConfig>,
     pub sqp_iterations: usize,
+    pub initial_guess: InitialGuess,
     pub osqp: OsqpConfig,
     pub qp: QpConfig,
     pub max_consecutive_failures: usize,
@@ -365,6 +393,7 @@ impl MpcConfig {
             u_max,
             state_bounds: self.state_bounds.clone(),
             sqp_iterations: self.sqp_iterations,
+            initial_guess: self.initial_guess,
             osqp: self.osqp.clone(),
             qp: self.qp.clone(),
             max_consecutive_failures: self.fallback.max_consecutive_failures,

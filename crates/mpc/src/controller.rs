@@ -26,7 +26,7 @@ use presolve::Presolve;
 use stagewise::Stagewise;
 pub use update::UpdateError;
 
-use crate::{MpcError, OcpSpec, QpSolver};
+use crate::{InitialGuess, MpcError, OcpSpec, QpSolver};
 
 /// The input applied when no plan can be trusted, as a function of the
 /// measured state (an upset quadrotor needs torques, not hover thrust).
@@ -84,6 +84,9 @@ pub struct Mpc<M, C, const NX: usize, const NU: usize> {
     /// The Riccati active set, when it solves the QPs (`stagewise.rs`):
     /// OSQP is then its fallback.
     stagewise: Option<Stagewise<NX, NU>>,
+    /// No feedback since the plan was built or reset: the first one lays
+    /// out `initial_guess` from the measured state.
+    first_step: bool,
     consecutive_failures: usize,
     safe_policy: Option<SafePolicy<NX, NU>>,
     upset: Option<UpsetTest<NX>>,
@@ -194,6 +197,7 @@ where
             prepared: false,
             presolve: Presolve::NotRun,
             stagewise: riccati.then(|| Stagewise::new(n)),
+            first_step: true,
             consecutive_failures: 0,
             safe_policy: None,
             upset: None,
@@ -312,6 +316,7 @@ where
     pub fn reset(&mut self, x: &SVector<f64, NX>, u: &SVector<f64, NU>) {
         self.xs.fill(*x);
         self.us.fill(*u);
+        self.first_step = true;
         self.consecutive_failures = 0;
         self.target.forget();
         self.duals.fill(0.0);
@@ -337,6 +342,19 @@ where
                 self.xs[k + 1] = *x;
             }
         }
+    }
+
+    /// With `initial_guess = "reference"`, the first plan: `x0` at node 0,
+    /// the OCP's references after it, linearised anew (the references are
+    /// set after [`Self::new`], so this waits for the first feedback).
+    fn lay_out_initial_guess(&mut self, x0: &SVector<f64, NX>) {
+        if self.spec.initial_guess != InitialGuess::Reference || !x0.iter().all(|v| v.is_finite()) {
+            return;
+        }
+        self.xs[0] = *x0;
+        self.xs[1..].copy_from_slice(&self.x_ref[1..]);
+        self.us.copy_from_slice(&self.u_ref);
+        self.prepare(0.0);
     }
 
     /// One control step: [`Self::feedback_step`] from `x0`, then
@@ -385,6 +403,9 @@ where
             self.reinitialize(x0);
             self.report.feedback_secs = started.elapsed().as_secs_f64();
             return self.report;
+        }
+        if std::mem::replace(&mut self.first_step, false) {
+            self.lay_out_initial_guess(x0);
         }
         let mut result = self.feedback(x0);
         for _ in 1..self.spec.sqp_iterations {

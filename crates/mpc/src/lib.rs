@@ -37,7 +37,7 @@ mod ruiz;
 mod structure;
 
 pub use config::{
-    FallbackConfig, MpcConfig, OcpSpec, SoftPenalty, StateBoundConfig,
+    FallbackConfig, InitialGuess, MpcConfig, OcpSpec, SoftPenalty, StateBoundConfig,
     DEFAULT_ACCEPT_PRIMAL_RESIDUAL,
 };
 pub use constraints::{BoundedSides, ConstraintRow, StageConstraints};

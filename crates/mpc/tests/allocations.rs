@@ -185,6 +185,7 @@ fn quadrotor_config() -> MpcConfig {
         input_max: Some(vec![8.0; quadrotor::NU]),
         state_bounds: Vec::new(),
         sqp_iterations: 1,
+        initial_guess: Default::default(),
         osqp: Default::default(),
         qp: Default::default(),
         fallback: recede_mpc::FallbackConfig {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::P1_TOML;
-use recede_mpc::{MpcConfig, MpcError, SoftPenalty, StateBoundConfig};
+use recede_mpc::{InitialGuess, MpcConfig, MpcError, SoftPenalty, StateBoundConfig};
 
 /// P1's controller table with `extra` appended (TOML: a later top-level
 /// key must come before any table, so `extra` holds plain keys or tables).
@@ -414,4 +414,21 @@ fn the_riccati_solver_is_refused_where_it_does_not_apply() {
         "[qp]\nsolver = \"riccati\"\ncondensing = \"full\"",
         "qp.condensing",
     );
+}
+
+/// `initial_guess`: absent is the measured state everywhere (what every
+/// file meant before the key), `"reference"` reaches the spec, anything
+/// else is refused by name; the default is not written back out.
+#[test]
+fn the_initial_guess_parses_and_defaults_to_the_measured_state() {
+    assert_eq!(base().initial_guess, InitialGuess::Measured);
+    let spec = parse("initial_guess = \"reference\"")
+        .expect("parses")
+        .to_spec::<4, 1>()
+        .expect("valid");
+    assert_eq!(spec.initial_guess, InitialGuess::Reference);
+    let err = parse("initial_guess = \"zero\"").expect_err("refused");
+    assert!(err.to_string().contains("zero"), "{err}");
+    let written = toml::to_string(&base()).expect("serialises");
+    assert!(!written.contains("initial_guess"), "{written}");
 }

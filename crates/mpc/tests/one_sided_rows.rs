@@ -85,6 +85,7 @@ fn config(qp: QpConfig) -> MpcConfig {
         input_max: Some(vec![1.0]),
         state_bounds: vec![],
         sqp_iterations: 1,
+        initial_guess: Default::default(),
         osqp: OsqpConfig {
             eps_abs: 1e-10,
             eps_rel: 1e-10,

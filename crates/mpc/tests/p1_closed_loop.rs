@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use nalgebra::{Vector1, Vector4};
-use recede_mpc::{Condensing, QpConfig, QpSolver};
+use recede_mpc::{Condensing, InitialGuess, QpConfig, QpSolver};
 
 /// Two independent implementations (acados, CasADi) of P1 with QPs solved
 /// to high accuracy.
@@ -271,8 +271,16 @@ fn p1_with_the_exact_box_solve_meets_the_reference_cost() {
 /// at `horizon`: the cost, the rounds per step, the final state, the
 /// fallbacks to OSQP and the first step upright.
 fn riccati_swing_up(horizon: usize) -> (f64, Vec<u32>, Vector4<f64>, usize, Option<usize>) {
+    riccati_swing_up_from(horizon, InitialGuess::Measured)
+}
+
+fn riccati_swing_up_from(
+    horizon: usize,
+    guess: InitialGuess,
+) -> (f64, Vec<u32>, Vector4<f64>, usize, Option<usize>) {
     let mut cfg = p1_config();
     cfg.horizon_steps = horizon;
+    cfg.initial_guess = guess;
     cfg.qp.solver = QpSolver::Riccati;
     let mut mpc = p1_mpc(cfg.to_spec().unwrap());
     assert_eq!(mpc.qp_solver(), QpSolver::Riccati);
@@ -307,13 +315,14 @@ fn p1_with_the_riccati_active_set_is_the_exact_box_solves_closed_loop() {
     assert!(relative < 1e-6, "cost {cost}, rounds {rounds:?}");
 }
 
-/// P1 at N = 320 (6.4 s of horizon): every QP solved exactly, no
-/// fallback, at most 30 rounds a step (28 measured), and the pole swung
-/// up within the first 40 steps. Not held to the end: the real-time
-/// iteration's plan carries swings planned at earlier steps down the
-/// horizon, and the loop flies them (docs/performance.md, "P1 linear in
-/// N: Riccati active set"): cost 408139 against 290199 with OSQP on
-/// blocks, which drops the pole once too.
+/// P1 at N = 320 (6.4 s of horizon) from the hanging pole held at every
+/// node: every QP solved exactly, no fallback, at most 30 rounds a step
+/// (28 measured), and the pole swung up within the first 40 steps. Not
+/// held to the end: the first plans leave loops (the pole dropped and
+/// swung up again) down the horizon that the real-time iteration never
+/// removes, and the loop flies them (cost 408139; docs/performance.md,
+/// "Long horizons: the first guess"). The next test starts from the
+/// reference instead.
 #[test]
 fn p1_at_n320_with_the_riccati_active_set_swings_up() {
     let (cost, rounds, _, fallbacks, upright) = riccati_swing_up(320);
@@ -323,4 +332,31 @@ fn p1_at_n320_with_the_riccati_active_set_swings_up() {
         upright.is_some_and(|s| s <= 40),
         "upright at {upright:?}, cost {cost}"
     );
+}
+
+/// P1 at N = 320 from the reference guess (`initial_guess =
+/// "reference"`): the first QP is linearised along the upright pole, its
+/// plan swings up once, and the loop holds the pole at the goal with P1's
+/// tolerances, at the cost of the short horizons started the same way
+/// (102361.7 at N = 80 and 160, 102369.0 here), no step falling back, the
+/// same run bit for bit. The first two QPs (the hanging pole against a
+/// plan upright from node 1, hundreds of saturated inputs) go to OSQP,
+/// counted: the primal-dual rounds cycle and the primal method's 400
+/// rounds, one bound each, do not reach them.
+#[test]
+fn p1_at_n320_from_the_reference_swings_up_and_holds() {
+    let (cost, rounds, x, fallbacks, upright) = riccati_swing_up_from(320, InitialGuess::Reference);
+    assert!(
+        fallbacks <= 2,
+        "{fallbacks} fallbacks to OSQP, rounds {rounds:?}"
+    );
+    assert!(rounds[2..].iter().all(|r| *r <= 30), "rounds {rounds:?}");
+    assert!(
+        x[0].abs() < 0.1 && x[1].abs() < 0.05 && x[3].abs() < 0.1,
+        "final state {x:?}, cost {cost}"
+    );
+    assert!(upright.is_some_and(|s| s <= 50), "upright at {upright:?}");
+    assert!((cost - 102_369.0).abs() / 102_369.0 < 1e-3, "cost {cost}");
+    let (again, ..) = riccati_swing_up_from(320, InitialGuess::Reference);
+    assert_eq!(again.to_bits(), cost.to_bits(), "{again} vs {cost}");
 }

@@ -186,6 +186,7 @@ impl Problem {
                 })
                 .collect(),
             sqp_iterations: 1,
+            initial_guess: Default::default(),
             osqp: tight_osqp_for(qp),
             qp: qp.clone(),
             fallback: FallbackConfig {
@@ -688,6 +689,7 @@ fn sqp_converges_to_a_kkt_point(qp: QpConfig) {
         input_max: Some(vec![force_limit]),
         state_bounds: Vec::new(),
         sqp_iterations: 20,
+        initial_guess: Default::default(),
         osqp: tight_osqp_for(&qp),
         qp,
         fallback: FallbackConfig {

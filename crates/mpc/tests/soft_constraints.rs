@@ -41,6 +41,7 @@ fn config(v_min: Option<f64>, v_max: Option<f64>, soft: Option<SoftPenalty>) -> 
             soft,
         }],
         sqp_iterations: 1,
+        initial_guess: Default::default(),
         osqp: OsqpConfig {
             eps_abs: 1e-10,
             eps_rel: 1e-10,

@@ -33,6 +33,7 @@ fn by_hand(d: &P3Data, osqp: OsqpConfig) -> Mpc<LinearModel<NX, NU>, (), NX, NU>
         input_max: Some(d.umax.clone()),
         state_bounds,
         sqp_iterations: 1,
+        initial_guess: Default::default(),
         osqp,
         qp: Default::default(),
         fallback: Default::default(),
