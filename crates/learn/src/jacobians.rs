@@ -15,7 +15,7 @@
 use arrayvec::ArrayVec;
 use nalgebra::{Matrix3, SVector, Vector3};
 
-use crate::spec::{vec3_at, Feature, Output, ResidualSpec, Rotations};
+use crate::spec::{vec3_at, Block, Feature, Output, ResidualSpec, Rotations};
 
 /// The gradient of one scalar with respect to the state and the input.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -110,26 +110,12 @@ impl Columns {
         let mut read = vec![false; nx + nu];
         let mut mark = |from: usize, n: usize| read[from..from + n].fill(true);
         for feature in &spec.features {
-            match *feature {
-                Feature::State { index } | Feature::SinCos { index } => mark(index, 1),
-                Feature::Input { index } => mark(nx + index, 1),
-                Feature::Inputs | Feature::InputSum => mark(nx, nu),
-                Feature::BodyVelocity {
-                    quat_start,
-                    vel_start,
-                }
-                | Feature::BodyVelocityAbsProduct {
-                    quat_start,
-                    vel_start,
-                } => {
-                    mark(quat_start, 4);
-                    mark(vel_start, 3);
-                }
-                Feature::GravityInBody { quat_start } => mark(quat_start, 4),
-                Feature::SinCosSum { first, second } => {
-                    mark(first, 1);
-                    mark(second, 1);
-                }
+            for (block, start, len, _) in feature.reads(nu) {
+                let offset = match block {
+                    Block::State => 0,
+                    Block::Input => nx,
+                };
+                mark(offset + start, len);
             }
         }
         for output in &spec.outputs {
