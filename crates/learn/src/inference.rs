@@ -18,7 +18,7 @@ use arrayvec::ArrayVec;
 use nalgebra::SVector;
 use recede_model::{c, Residual, Scalar, Tangent};
 
-use crate::jacobians::{Gradient, RotationDerivatives};
+use crate::jacobians::{Full, Gradient, Layout, RotationDerivatives};
 use crate::spec::{Features, Rotations, SupportGuard};
 use crate::{MlpResidual, MAX_WIDTH};
 
@@ -138,14 +138,16 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
     /// The residual's rows at a real point, with gradients when
     /// `with_gradient`: `emit(state index, value, gradient)` for each, in
     /// order (straight into the caller's sums: a row is 17 `f64` for P2,
-    /// and collecting them cost copies). False for a non-finite feature
-    /// (no contribution).
-    fn rows(
+    /// and collecting them cost copies), laid out by `layout`. False for a
+    /// non-finite feature (no contribution).
+    #[inline]
+    fn rows<L: Layout<NX, NU>>(
         &self,
+        layout: &L,
         x: &SVector<f64, NX>,
         u: &SVector<f64, NU>,
         with_gradient: bool,
-        mut emit: impl FnMut(usize, f64, Option<&Gradient<NX, NU>>),
+        mut emit: impl FnMut(usize, f64, Option<&L::Row>),
     ) -> bool {
         self.counters.evaluations.fetch_add(1, Ordering::Relaxed);
         let mut rotations = Rotations::new();
@@ -160,18 +162,18 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         let nf = self.n_features();
         let std = &self.normalization.feature_std;
         let mut values = ArrayVec::<f64, MAX_WIDTH>::new();
-        let mut jacobians = ArrayVec::<Gradient<NX, NU>, MAX_WIDTH>::new();
+        let mut jacobians = ArrayVec::<L::Row, MAX_WIDTH>::new();
         let mut derivatives = RotationDerivatives::new();
         if with_gradient {
             // d raw_i / d (x, u), one row per raw feature.
-            let mut features = ArrayVec::<Gradient<NX, NU>, MAX_WIDTH>::new();
+            let mut features = ArrayVec::<L::Row, MAX_WIDTH>::new();
             for feature in &self.spec.features {
-                feature.jacobian(x, &mut rotations, &mut derivatives, |g| {
+                feature.jacobian(layout, x, &mut rotations, &mut derivatives, |g| {
                     let pushed = features.try_push(g);
                     debug_assert!(pushed.is_ok(), "at most MAX_WIDTH features");
                 });
             }
-            self.network.value_and_gradients(&g.input, |o, y, dy| {
+            let on_output = |o: usize, y: f64, dy: &[f64]| {
                 let skip = self.network.skip_row(o);
                 let y = match skip {
                     Some(_) => y + self.network.skip_sum(o, &g.unclipped[..nf]),
@@ -181,7 +183,7 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
                 let _ = values.try_push(pre * g.fade);
                 // d values_o / d raw_i times the features' rows (formed
                 // once above).
-                let mut gradient = Gradient::zeros();
+                let mut gradient = layout.zeros();
                 let out_scale = os[o] * g.fade;
                 for i in 0..nf {
                     let mut c = out_scale * dy[i] * g.scale[i] + pre * g.fade_slope[i];
@@ -190,12 +192,18 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
                         c += out_scale * row[i] * (1.0 / std[i]);
                     }
                     if c != 0.0 {
-                        gradient.add_scaled(c, &features[i]);
+                        layout.add_scaled(&mut gradient, c, &features[i]);
                     }
                 }
                 let pushed = jacobians.try_push(gradient);
                 debug_assert!(pushed.is_ok(), "at most MAX_WIDTH outputs");
-            });
+            };
+            match &self.narrow {
+                Some(padded) => self
+                    .network
+                    .value_and_gradients_narrow(padded, &g.input, on_output),
+                None => self.network.value_and_gradients(&g.input, on_output),
+            }
         } else {
             let (mut buf, mut unclipped) = ([0.0; MAX_WIDTH], [0.0; MAX_WIDTH]);
             buf[..nf].copy_from_slice(&g.input);
@@ -209,6 +217,7 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         let mut at = 0;
         for out in &self.spec.outputs {
             out.rows(
+                layout,
                 x,
                 &values,
                 at,
@@ -239,7 +248,24 @@ impl<const NX: usize, const NU: usize> Residual<NX, NU> for MlpResidual<NX, NU> 
         t.value.as_mut_slice().fill(0.0);
         t.d_x.as_mut_slice().fill(0.0);
         t.d_u.as_mut_slice().fill(0.0);
-        self.rows(x, u, true, |index, value, g| {
+        if let Some(columns) = &self.columns {
+            // Rows over the variables read (7 of 17 for P2): the same sums
+            // entry by entry, without the columns that stay zero.
+            self.rows(columns, x, u, true, |index, value, g| {
+                t.value[index] += value;
+                if let Some(g) = g {
+                    for (&v, &d) in columns.vars.iter().zip(g.iter()) {
+                        if v < NX {
+                            t.d_x[(index, v)] += d;
+                        } else {
+                            t.d_u[(index, v - NX)] += d;
+                        }
+                    }
+                }
+            });
+            return;
+        }
+        self.rows(&Full, x, u, true, |index, value, g| {
             t.value[index] += value;
             if let Some(g) = g {
                 for j in 0..NX {
@@ -259,7 +285,7 @@ impl<const NX: usize, const NU: usize> Residual<NX, NU> for MlpResidual<NX, NU> 
         let with_gradient = T::NDERIV == 1;
         let (xr, ur) = (x.map(|v| v.re()), u.map(|v| v.re()));
         let mut rows = ArrayVec::<Row<NX, NU>, MAX_WIDTH>::new();
-        let finite = self.rows(&xr, &ur, with_gradient, |index, value, g| {
+        let finite = self.rows(&Full, &xr, &ur, with_gradient, |index, value, g| {
             let row = Row {
                 index,
                 value,
@@ -307,3 +333,6 @@ impl<const NX: usize, const NU: usize> Residual<NX, NU> for MlpResidual<NX, NU> 
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,9 +12,10 @@
 //! function here is checked against the generic (dual-number) evaluation in
 //! the tests below.
 
+use arrayvec::ArrayVec;
 use nalgebra::{Matrix3, SVector, Vector3};
 
-use crate::spec::{vec3_at, Feature, Output, Rotations};
+use crate::spec::{vec3_at, Block, Feature, Output, ResidualSpec, Rotations};
 
 /// The gradient of one scalar with respect to the state and the input.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,6 +40,123 @@ impl<const NX: usize, const NU: usize> Gradient<NX, NU> {
             *o += a * v;
         }
         for (o, v) in self.u.as_mut_slice().iter_mut().zip(other.u.as_slice()) {
+            *o += a * v;
+        }
+    }
+}
+
+/// How a row of derivatives is stored: every variable ([`Full`], a
+/// [`Gradient`]) or only those the residual reads ([`Columns`]). The rows'
+/// arithmetic is the same entry by entry in both, so the two give the same
+/// bits; the compact one skips the columns that are always zero.
+pub(crate) trait Layout<const NX: usize, const NU: usize> {
+    type Row: Copy;
+    fn zeros(&self) -> Self::Row;
+    /// The entry of `d / d x[index]`.
+    fn x<'a>(&self, row: &'a mut Self::Row, index: usize) -> &'a mut f64;
+    /// The entry of `d / d u[index]`.
+    fn u<'a>(&self, row: &'a mut Self::Row, index: usize) -> &'a mut f64;
+    /// `row += a * other`.
+    fn add_scaled(&self, row: &mut Self::Row, a: f64, other: &Self::Row);
+}
+
+/// Rows over all `NX + NU` variables.
+pub(crate) struct Full;
+
+impl<const NX: usize, const NU: usize> Layout<NX, NU> for Full {
+    type Row = Gradient<NX, NU>;
+    #[inline(always)]
+    fn zeros(&self) -> Self::Row {
+        Gradient::zeros()
+    }
+    #[inline(always)]
+    fn x<'a>(&self, row: &'a mut Self::Row, index: usize) -> &'a mut f64 {
+        &mut row.x[index]
+    }
+    #[inline(always)]
+    fn u<'a>(&self, row: &'a mut Self::Row, index: usize) -> &'a mut f64 {
+        &mut row.u[index]
+    }
+    #[inline(always)]
+    fn add_scaled(&self, row: &mut Self::Row, a: f64, other: &Self::Row) {
+        row.add_scaled(a, other);
+    }
+}
+
+/// Most variables a compact row holds (P2's drag model reads 7 of 17):
+/// rows of a fixed 9 entries are summed unrolled, in registers.
+pub(crate) const MAX_ACTIVE: usize = 8;
+
+/// A compact row: the read variables' entries in `..n`, and one last entry
+/// that takes writes to a variable the residual does not read (none by
+/// construction; it keeps indexing free of panics).
+pub(crate) type CompactRow = [f64; MAX_ACTIVE + 1];
+
+/// The variables the residual's features and outputs read, found once at
+/// load: rows over these alone.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Columns {
+    /// Read variables in increasing order: `x[j]` is `j`, `u[k]` is `nx + k`.
+    pub(crate) vars: ArrayVec<usize, MAX_ACTIVE>,
+    /// Each variable's entry in a compact row (`MAX_ACTIVE` if unread).
+    slot: Vec<usize>,
+    nx: usize,
+}
+
+impl Columns {
+    /// `None` when the residual reads more than [`MAX_ACTIVE`] variables
+    /// (it then runs on [`Full`] rows).
+    pub(crate) fn of(spec: &ResidualSpec, nx: usize, nu: usize) -> Option<Self> {
+        let mut read = vec![false; nx + nu];
+        let mut mark = |from: usize, n: usize| read[from..from + n].fill(true);
+        for feature in &spec.features {
+            for (block, start, len, _) in feature.reads(nu) {
+                let offset = match block {
+                    Block::State => 0,
+                    Block::Input => nx,
+                };
+                mark(offset + start, len);
+            }
+        }
+        for output in &spec.outputs {
+            if let Output::WorldFromBody { quat_start, .. } = *output {
+                mark(quat_start, 4);
+            }
+        }
+        let mut vars = ArrayVec::new();
+        let mut slot = vec![MAX_ACTIVE; nx + nu];
+        for (v, _) in read.iter().enumerate().filter(|(_, &r)| r) {
+            slot[v] = vars.len();
+            vars.try_push(v).ok()?;
+        }
+        Some(Self { vars, slot, nx })
+    }
+}
+
+impl<const NX: usize, const NU: usize> Layout<NX, NU> for Columns {
+    type Row = CompactRow;
+    #[inline(always)]
+    fn zeros(&self) -> Self::Row {
+        [0.0; MAX_ACTIVE + 1]
+    }
+    #[inline(always)]
+    fn x<'a>(&self, row: &'a mut Self::Row, index: usize) -> &'a mut f64 {
+        let at = self.slot.get(index).copied().unwrap_or(MAX_ACTIVE);
+        &mut row[at.min(MAX_ACTIVE)]
+    }
+    #[inline(always)]
+    fn u<'a>(&self, row: &'a mut Self::Row, index: usize) -> &'a mut f64 {
+        let at = self
+            .slot
+            .get(self.nx + index)
+            .copied()
+            .unwrap_or(MAX_ACTIVE);
+        &mut row[at.min(MAX_ACTIVE)]
+    }
+    #[inline(always)]
+    fn add_scaled(&self, row: &mut Self::Row, a: f64, other: &Self::Row) {
+        // The whole fixed row (the entries past `n` stay zero): unrolled.
+        for (o, v) in row.iter_mut().zip(other) {
             *o += a * v;
         }
     }
@@ -93,45 +211,54 @@ fn rotation_derivative<const NX: usize>(x: &SVector<f64, NX>, at: usize) -> [Mat
 
 impl Feature {
     /// Pushes this entry's rows `d feature / d (x, u)` (one per raw
-    /// feature, in order) onto `rows`.
+    /// feature, in order) onto `rows`, laid out by `layout`.
     #[inline]
-    pub(crate) fn jacobian<const NX: usize, const NU: usize>(
+    pub(crate) fn jacobian<const NX: usize, const NU: usize, L: Layout<NX, NU>>(
         &self,
+        layout: &L,
         x: &SVector<f64, NX>,
         rotations: &mut Rotations<f64>,
         derivatives: &mut RotationDerivatives,
-        mut push: impl FnMut(Gradient<NX, NU>),
+        mut push: impl FnMut(L::Row),
     ) {
-        let row = || Gradient::<NX, NU>::zeros();
+        let row = || layout.zeros();
         match *self {
             Feature::State { index } => {
                 let mut g = row();
-                g.x[index] = 1.0;
+                *layout.x(&mut g, index) = 1.0;
                 push(g);
             }
             Feature::Input { index } => {
                 let mut g = row();
-                g.u[index] = 1.0;
+                *layout.u(&mut g, index) = 1.0;
                 push(g);
             }
             Feature::Inputs => {
                 for j in 0..NU {
                     let mut g = row();
-                    g.u[j] = 1.0;
+                    *layout.u(&mut g, j) = 1.0;
                     push(g);
                 }
             }
             Feature::InputSum => {
                 let mut g = row();
-                g.u.fill(1.0);
+                for j in 0..NU {
+                    *layout.u(&mut g, j) = 1.0;
+                }
                 push(g);
             }
             Feature::BodyVelocity {
                 quat_start,
                 vel_start,
-            } => body_velocity_rows(x, quat_start, vel_start, rotations, derivatives, |_, g| {
-                push(g)
-            }),
+            } => body_velocity_rows(
+                layout,
+                x,
+                quat_start,
+                vel_start,
+                rotations,
+                derivatives,
+                |_, g| push(g),
+            ),
             Feature::BodyVelocityAbsProduct {
                 quat_start,
                 vel_start,
@@ -139,11 +266,19 @@ impl Feature {
                 // d(|v| v)/dv = 2|v|.
                 let v = vec3_at(x, vel_start);
                 let vb = rotations.of(x, quat_start).tr_mul(&v);
-                body_velocity_rows(x, quat_start, vel_start, rotations, derivatives, |i, g| {
-                    let mut scaled = row();
-                    scaled.add_scaled(2.0 * vb[i].abs(), &g);
-                    push(scaled);
-                });
+                body_velocity_rows(
+                    layout,
+                    x,
+                    quat_start,
+                    vel_start,
+                    rotations,
+                    derivatives,
+                    |i, g| {
+                        let mut scaled = row();
+                        layout.add_scaled(&mut scaled, 2.0 * vb[i].abs(), &g);
+                        push(scaled);
+                    },
+                );
             }
             Feature::GravityInBody { quat_start } => {
                 // gb_i = R_2i.
@@ -151,7 +286,7 @@ impl Feature {
                 for i in 0..3 {
                     let mut g = row();
                     for (l, dl) in d.iter().enumerate() {
-                        g.x[quat_start + l] = dl[(2, i)];
+                        *layout.x(&mut g, quat_start + l) = dl[(2, i)];
                     }
                     push(g);
                 }
@@ -159,18 +294,18 @@ impl Feature {
             Feature::SinCos { index } => {
                 let (s, c) = x[index].sin_cos();
                 let (mut gs, mut gc) = (row(), row());
-                gs.x[index] = c;
-                gc.x[index] = -s;
+                *layout.x(&mut gs, index) = c;
+                *layout.x(&mut gc, index) = -s;
                 push(gs);
                 push(gc);
             }
             Feature::SinCosSum { first, second } => {
                 let (s, c) = (x[first] + x[second]).sin_cos();
                 let (mut gs, mut gc) = (row(), row());
-                gs.x[first] = c;
-                gs.x[second] += c;
-                gc.x[first] = -s;
-                gc.x[second] += -s;
+                *layout.x(&mut gs, first) = c;
+                *layout.x(&mut gs, second) += c;
+                *layout.x(&mut gc, first) = -s;
+                *layout.x(&mut gc, second) += -s;
                 push(gs);
                 push(gc);
             }
@@ -181,24 +316,25 @@ impl Feature {
 /// The rows of `v_b = R(q)^T v`: `d v_b,i / d v_m = R_mi` and
 /// `d v_b,i / d q_l = sum_m dR_mi/dq_l v_m`, as `emit(i, row)`.
 #[inline(always)]
-fn body_velocity_rows<const NX: usize, const NU: usize>(
+fn body_velocity_rows<const NX: usize, const NU: usize, L: Layout<NX, NU>>(
+    layout: &L,
     x: &SVector<f64, NX>,
     quat_start: usize,
     vel_start: usize,
     rotations: &mut Rotations<f64>,
     derivatives: &mut RotationDerivatives,
-    mut emit: impl FnMut(usize, Gradient<NX, NU>),
+    mut emit: impl FnMut(usize, L::Row),
 ) {
     let v = vec3_at(x, vel_start);
     let r = *rotations.of(x, quat_start);
     let d = derivatives.of(x, quat_start);
     for i in 0..3 {
-        let mut g = Gradient::zeros();
+        let mut g = layout.zeros();
         for m in 0..3 {
-            g.x[vel_start + m] += r[(m, i)];
+            *layout.x(&mut g, vel_start + m) += r[(m, i)];
         }
         for (l, dl) in d.iter().enumerate() {
-            g.x[quat_start + l] += dl.column(i).dot(&v);
+            *layout.x(&mut g, quat_start + l) += dl.column(i).dot(&v);
         }
         emit(i, g);
     }
@@ -209,15 +345,18 @@ impl Output {
     /// entry adds to: `value` as [`Output::add`] computes it from the network
     /// outputs `values[at..]`, and with `jacobians` (the rows
     /// `d values_o / d (x, u)`), its gradient with respect to `(x, u)`.
-    pub(crate) fn rows<const NX: usize, const NU: usize>(
+    #[allow(clippy::too_many_arguments)] // the evaluation's shared state
+    #[inline]
+    pub(crate) fn rows<const NX: usize, const NU: usize, L: Layout<NX, NU>>(
         &self,
+        layout: &L,
         x: &SVector<f64, NX>,
         values: &[f64],
         at: usize,
-        jacobians: Option<&[Gradient<NX, NU>]>,
+        jacobians: Option<&[L::Row]>,
         rotations: &mut Rotations<f64>,
         derivatives: &mut RotationDerivatives,
-        mut emit: impl FnMut(usize, f64, Option<&Gradient<NX, NU>>),
+        mut emit: impl FnMut(usize, f64, Option<&L::Row>),
     ) {
         match *self {
             Output::State { index } => emit(index, values[at], jacobians.map(|j| &j[at])),
@@ -239,12 +378,12 @@ impl Output {
                 let d = derivatives.of(x, quat_start);
                 for k in 0..3 {
                     // d(R a)_k = sum_m R_km d a_m + sum_l (dR/dq_l a)_k dq_l.
-                    let mut g = Gradient::zeros();
+                    let mut g = layout.zeros();
                     for m in 0..3 {
-                        g.add_scaled(r[(k, m)], &j[at + m]);
+                        layout.add_scaled(&mut g, r[(k, m)], &j[at + m]);
                     }
                     for (l, dl) in d.iter().enumerate() {
-                        g.x[quat_start + l] += dl.row(k).transpose().dot(&ab);
+                        *layout.x(&mut g, quat_start + l) += dl.row(k).transpose().dot(&ab);
                     }
                     emit(start + k, aw[k], Some(&g));
                 }
@@ -335,7 +474,8 @@ mod tests {
             let mut out = Features::<D>::new();
             feature.eval(&xd, &ud, &mut out, &mut Rotations::new());
             let mut rows = Vec::new();
-            feature.jacobian::<13, 4>(
+            feature.jacobian::<13, 4, _>(
+                &Full,
                 &x,
                 &mut Rotations::new(),
                 &mut RotationDerivatives::new(),
@@ -381,6 +521,7 @@ mod tests {
             let mut got = SVector::<f64, 13>::zeros();
             let mut grads = vec![Gradient::<13, 4>::zeros(); 13];
             output.rows(
+                &Full,
                 &x,
                 &values,
                 0,

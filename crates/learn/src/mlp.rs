@@ -9,7 +9,8 @@ use recede_model::{c, Scalar};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{check_finite, LearnError};
-use crate::network::Network;
+use crate::jacobians::Columns;
+use crate::network::{Network, NARROW};
 use crate::spec::{Features, ResidualSpec, Rotations, SupportGuard};
 use crate::MAX_WIDTH;
 
@@ -155,6 +156,13 @@ pub struct MlpResidual<const NX: usize, const NU: usize> {
     pub(crate) normalization: Normalization,
     pub(crate) support: Support,
     pub(crate) counters: Counters,
+    /// The variables the features and outputs read, for the tangent's
+    /// compact rows (`None`: more than `MAX_ACTIVE`, full rows).
+    pub(crate) columns: Option<Columns>,
+    /// The first layer padded for the narrow network pass (one hidden
+    /// layer, at most `NARROW` inputs), made here: RLS moves only the last
+    /// layer and the skip term.
+    pub(crate) narrow: Option<Vec<[f64; NARROW]>>,
 }
 
 impl<const NX: usize, const NU: usize> Clone for MlpResidual<NX, NU> {
@@ -166,6 +174,8 @@ impl<const NX: usize, const NU: usize> Clone for MlpResidual<NX, NU> {
             normalization: self.normalization.clone(),
             support: self.support.clone(),
             counters: Counters::default(),
+            columns: self.columns.clone(),
+            narrow: self.narrow.clone(),
         }
     }
 }
@@ -217,12 +227,16 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         let (nf, no) = (spec.n_features(NU), spec.n_outputs());
         normalization.validate(nf, no)?;
         support.validate(nf)?;
+        let columns = Columns::of(&spec, NX, NU);
+        let narrow = network.padded_first_layer();
         Ok(Self {
             spec,
             network,
             normalization,
             support,
             counters: Counters::default(),
+            columns,
+            narrow,
         })
     }
 

@@ -10,6 +10,10 @@ use crate::error::{check_finite, LearnError};
 use crate::spec::Activation;
 use crate::{MAX_HIDDEN_LAYERS, MAX_WIDTH};
 
+/// Most inputs of a network whose input gradients
+/// [`Network::value_and_gradients_narrow`] sums in registers.
+pub(crate) const NARROW: usize = 8;
+
 /// One affine layer `y = W a + b`; `weight` is row-major `[outputs][inputs]`
 /// (PyTorch's `nn.Linear` layout).
 #[derive(Debug, Clone, PartialEq)]
@@ -274,6 +278,63 @@ impl Network {
                 std::mem::swap(&mut delta, &mut delta_prev);
             }
             gradient(o, z[o], &delta[..width]);
+        }
+    }
+
+    /// The first layer's weight rows padded with zeros to [`NARROW`]
+    /// entries, for [`Self::value_and_gradients_narrow`]: `None` unless
+    /// the network has one hidden layer and at most `NARROW` inputs.
+    pub(crate) fn padded_first_layer(&self) -> Option<Vec<[f64; NARROW]>> {
+        let [first, _] = self.layers.as_slice() else {
+            return None;
+        };
+        if first.inputs > NARROW {
+            return None;
+        }
+        let rows = first.weight.chunks_exact(first.inputs).map(|row| {
+            let mut padded = [0.0; NARROW];
+            padded[..row.len()].copy_from_slice(row);
+            padded
+        });
+        Some(rows.collect())
+    }
+
+    /// [`Self::value_and_gradients`] of a network with one hidden layer and
+    /// at most [`NARROW`] inputs, given its first layer's rows padded
+    /// ([`Self::padded_first_layer`], made at load: RLS moves the last
+    /// layer only). Each output's input gradient is summed over the hidden
+    /// units in `NARROW` lanes held in registers: the same products added
+    /// in the same order as the general pass, so the same bits, without its
+    /// loop control on inputs this narrow.
+    #[inline]
+    pub(crate) fn value_and_gradients_narrow(
+        &self,
+        padded: &[[f64; NARROW]],
+        input: &[f64],
+        mut gradient: impl FnMut(usize, f64, &[f64]),
+    ) {
+        let (first, last) = (&self.layers[0], &self.layers[self.layers.len() - 1]);
+        let mut a = [0.0; MAX_WIDTH];
+        a[..input.len()].copy_from_slice(input);
+        let mut z = [0.0; MAX_WIDTH];
+        affine(first, &a, &mut z);
+        let mut slopes = [0.0; MAX_WIDTH];
+        for j in 0..first.outputs {
+            a[j] = activate(self.activation, z[j]);
+            slopes[j] = activate_prime(self.activation, z[j], a[j]);
+        }
+        affine(last, &a, &mut z);
+        let width = last.inputs;
+        for o in 0..last.outputs {
+            let row = &last.weight[o * width..(o + 1) * width];
+            let mut sum = [0.0; NARROW];
+            for ((&w, &s), p) in row.iter().zip(&slopes[..width]).zip(padded) {
+                let d = w * s;
+                for (acc, &p) in sum.iter_mut().zip(p) {
+                    *acc += p * d;
+                }
+            }
+            gradient(o, z[o], &sum[..first.inputs]);
         }
     }
 

@@ -151,6 +151,13 @@ pub struct ResidualSpec {
     pub guard: SupportGuard,
 }
 
+/// The part of `(x, u)` a range of variables lies in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Block {
+    State,
+    Input,
+}
+
 impl Feature {
     /// Number of raw features this entry produces for a model with `nu` inputs.
     pub fn width(&self, nu: usize) -> usize {
@@ -162,6 +169,40 @@ impl Feature {
             | Feature::BodyVelocityAbsProduct { .. }
             | Feature::GravityInBody { .. } => 3,
         }
+    }
+
+    /// The ranges of the state and the input this entry reads, as
+    /// `(block, start, length, what they are)`: checked against the model's
+    /// sizes, and the variables the tangent's compact rows keep.
+    pub(crate) fn reads(&self, nu: usize) -> ArrayVec<(Block, usize, usize, &'static str), 2> {
+        let mut out = ArrayVec::new();
+        let mut read = |block, start, len, name| out.push((block, start, len, name));
+        match *self {
+            Feature::State { index } | Feature::SinCos { index } => {
+                read(Block::State, index, 1, "state index")
+            }
+            Feature::Input { index } => read(Block::Input, index, 1, "input index"),
+            Feature::Inputs | Feature::InputSum => read(Block::Input, 0, nu, "inputs"),
+            Feature::BodyVelocity {
+                quat_start,
+                vel_start,
+            }
+            | Feature::BodyVelocityAbsProduct {
+                quat_start,
+                vel_start,
+            } => {
+                read(Block::State, quat_start, 4, "quaternion");
+                read(Block::State, vel_start, 3, "velocity");
+            }
+            Feature::GravityInBody { quat_start } => {
+                read(Block::State, quat_start, 4, "quaternion")
+            }
+            Feature::SinCosSum { first, second } => {
+                read(Block::State, first, 1, "state index");
+                read(Block::State, second, 1, "state index");
+            }
+        }
+        out
     }
 
     fn validate(&self, i: usize, nx: usize, nu: usize) -> Result<(), LearnError> {
@@ -176,28 +217,14 @@ impl Feature {
                 ))
             }
         };
-        match *self {
-            Feature::State { index } => in_range(index, 1, nx, "state index"),
-            Feature::Input { index } => in_range(index, 1, nu, "input index"),
-            Feature::Inputs | Feature::InputSum => Ok(()),
-            Feature::BodyVelocity {
-                quat_start,
-                vel_start,
-            }
-            | Feature::BodyVelocityAbsProduct {
-                quat_start,
-                vel_start,
-            } => {
-                in_range(quat_start, 4, nx, "quaternion")?;
-                in_range(vel_start, 3, nx, "velocity")
-            }
-            Feature::GravityInBody { quat_start } => in_range(quat_start, 4, nx, "quaternion"),
-            Feature::SinCos { index } => in_range(index, 1, nx, "state index"),
-            Feature::SinCosSum { first, second } => {
-                in_range(first, 1, nx, "state index")?;
-                in_range(second, 1, nx, "state index")
-            }
+        for (block, start, len, name) in self.reads(nu) {
+            let n = match block {
+                Block::State => nx,
+                Block::Input => nu,
+            };
+            in_range(start, len, n, name)?;
         }
+        Ok(())
     }
 
     /// Writes this entry's raw features into `out[at..at + width]`.
