@@ -35,7 +35,11 @@ fn soft_cartpole_riccati_soft_bound_step_does_not_allocate() {
     let past = plan[10..].chunks(10).filter(|x| x[6].abs() > 0.45).count();
     assert!(past > 0, "the last plan stays within the bound");
     let counts = c.fallback_counts();
-    assert_eq!(counts.riccati_fallbacks + counts.soft_bound_fallbacks, 0, "{counts:?}");
+    assert_eq!(
+        counts.riccati_fallbacks + counts.soft_bound_fallbacks,
+        0,
+        "{counts:?}"
+    );
 }
 
 fn check(extra: &str) -> Controller {

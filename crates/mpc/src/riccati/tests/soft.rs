@@ -4,7 +4,7 @@
 
 use nalgebra::{DVector, SVector};
 
-use super::{max_abs_diff, Lq, NX, NU};
+use super::{max_abs_diff, Lq, NU, NX};
 use crate::dense_qp::test_rng::Rng;
 use crate::riccati::{RiccatiBox, RiccatiFailure, SoftState};
 
@@ -25,12 +25,7 @@ fn solve(
 
 /// Bounds at 60% of the largest value the unbounded solution reaches
 /// on states 0 and 2: some nodes pass them, others stay inside.
-fn bounds_for(
-    lq: &Lq,
-    x_plan: &[SVector<f64, NX>],
-    rng: &mut Rng,
-    l1: f64,
-) -> Vec<SoftState> {
+fn bounds_for(lq: &Lq, x_plan: &[SVector<f64, NX>], rng: &mut Rng, l1: f64) -> Vec<SoftState> {
     let mut free = RiccatiBox::<NX, NU>::new(lq.n, 0);
     lq.solve(&mut free).unwrap();
     [0, 2]
@@ -87,7 +82,10 @@ fn check_kkt(
                     -b.l1 - 2.0 * b.l2 * (lo - d)
                 }
                 _ => {
-                    assert!(lo - tol <= d && d <= hi + tol, "case {case}: node {k} outside");
+                    assert!(
+                        lo - tol <= d && d <= hi + tol,
+                        "case {case}: node {k} outside"
+                    );
                     0.0
                 }
             };
@@ -156,7 +154,10 @@ fn soft_bounds_meet_the_dense_kkt_conditions() {
     }
     eprintln!("{solved} solved, {kinks} refused ({smooth_unsettled} without l1), {past} past");
     assert!(solved >= 40, "{solved} solved, {kinks} refused");
-    assert!(smooth_unsettled <= 2, "{smooth_unsettled} smooth cases unsettled");
+    assert!(
+        smooth_unsettled <= 2,
+        "{smooth_unsettled} smooth cases unsettled"
+    );
     assert!(past > 100, "only {past} bounded states past their bound");
 }
 
