@@ -43,6 +43,10 @@ pub struct SoftLine {
     pub state_rmse: Vec<f64>,
     pub step_us: Percentiles,
     pub fallbacks: usize,
+    /// Steps the Riccati active set handed to OSQP (not fallbacks): as
+    /// it gave up, and because the pole rate's soft bound sat on its kink.
+    pub riccati_fallbacks: usize,
+    pub soft_bound_fallbacks: usize,
     pub collisions: u64,
     pub control_steps: usize,
     /// Simulated seconds per wall-clock second of the plant alone.
@@ -118,6 +122,8 @@ fn fly(file: &'static str, model: &'static str, scenario: &Scenario) -> Result<S
         state_rmse: s.state_rmse.clone(),
         step_us: s.step_us,
         fallbacks: s.fallbacks,
+        riccati_fallbacks: s.riccati_fallbacks,
+        soft_bound_fallbacks: s.soft_bound_fallbacks,
         collisions: s.safety.collisions,
         control_steps: s.control_steps,
         plant_real_time_factor,

@@ -1,6 +1,7 @@
 //! The soft cart-pole's control step (N = 40, two RK4 substeps per
 //! interval, or the implicit midpoint rule as its scenario) allocates
-//! nothing on the heap after setup.
+//! nothing on the heap after setup; so does the Riccati solve with a
+//! soft pole-rate bound the plan passes.
 
 use recede_control::{Controller, ControllerConfig};
 use recede_model::robots::{RobotConfig, SoftCartPoleParams};
@@ -20,11 +21,32 @@ fn soft_cartpole_implicit_midpoint_step_does_not_allocate() {
     check("integrator = \"implicit_midpoint\"");
 }
 
-fn check(integrator: &str) {
+/// The scenario's solver and bound, tightened to 0.45 rad/s (no l1) so that the
+/// swinging link's plan passes it and the penalty's terms are active.
+#[test]
+fn soft_cartpole_riccati_soft_bound_step_does_not_allocate() {
+    let c = check(
+        "integrator = \"implicit_midpoint\"\n\
+         state_bounds = [{ index = 6, min = -0.45, max = 0.45, soft = { l1 = 0.0, l2 = 100.0 } }]\n\
+         [qp]\nsolver = \"riccati\"",
+    );
+    let mut plan = [0.0; 41 * 10];
+    c.predicted_states(&mut plan).unwrap();
+    let past = plan[10..].chunks(10).filter(|x| x[6].abs() > 0.45).count();
+    assert!(past > 0, "the last plan stays within the bound");
+    let counts = c.fallback_counts();
+    assert_eq!(
+        counts.riccati_fallbacks + counts.soft_bound_fallbacks,
+        0,
+        "{counts:?}"
+    );
+}
+
+fn check(extra: &str) -> Controller {
     let config: ControllerConfig = toml::from_str(&format!(
-        "horizon_steps = 40\ndt_secs = 0.02\n{integrator}\n\
+        "horizon_steps = 40\ndt_secs = 0.02\n\
          state_weights = [1e3, 1e3, 1, 1, 1, 1e-2, 1e-2, 1e-3, 1e-3, 1e-3]\n\
-         input_weights = [1e-2]\ninput_min = [-80.0]\ninput_max = [80.0]\n",
+         input_weights = [1e-2]\ninput_min = [-80.0]\ninput_max = [80.0]\n{extra}\n",
     ))
     .unwrap();
     let robot = RobotConfig::SoftCartPole(SoftCartPoleParams::default());
@@ -60,4 +82,5 @@ fn check(integrator: &str) {
         // 6 steps of 40 intervals, each linearised once and rolled once.
         assert!(newton.steps >= 240 && newton.failures == 0, "{newton:?}");
     }
+    c
 }

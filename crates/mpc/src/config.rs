@@ -371,11 +371,12 @@ impl MpcConfig {
                 "\"dense\"",
             ));
         }
-        if self.qp.solver == QpSolver::Riccati && !self.state_bounds.is_empty() {
+        if self.qp.solver == QpSolver::Riccati && self.state_bounds.iter().any(|b| b.soft.is_none())
+        {
             return Err(bad(
                 "qp.solver",
                 "another solver: \"riccati\" solves OCPs whose only inequalities are input \
-                 bounds, and this one has state_bounds",
+                 bounds and soft state bounds, and this one has hard state_bounds",
                 "\"riccati\"",
             ));
         }

@@ -128,16 +128,20 @@ where
         }
         let n = spec.horizon_steps;
         let box_only = spec.state_bounds.is_empty() && constraints.rows() == 0;
+        // `auto` keeps to input boxes; asked for, soft state bounds join.
         let riccati = spec.qp.chosen_solver(n, NX, NU, box_only) == QpSolver::Riccati;
-        if riccati && !box_only {
+        let all_soft = spec.state_bounds.iter().all(|b| b.soft.is_some());
+        if riccati && !(all_soft && constraints.rows() == 0) {
             return Err(MpcError::Config {
                 key: "qp.solver".into(),
                 expected: "another solver: \"riccati\" solves OCPs whose only inequalities \
-                           are input bounds, and this one has constraint rows"
+                           are input bounds and soft state bounds, and this one has constraint \
+                           rows or hard state bounds"
                     .into(),
                 found: "\"riccati\"".into(),
             });
         }
+        let spec_bounds = spec.state_bounds.len();
         let mut soft: Vec<_> = spec.state_bounds.iter().map(|b| b.soft).collect();
         soft.extend((0..constraints.rows()).map(|r| constraints.soft_penalty(r)));
         // State bounds stay two-sided: `set_state_bound` may open either side.
@@ -196,7 +200,7 @@ where
             solver,
             prepared: false,
             presolve: Presolve::NotRun,
-            stagewise: riccati.then(|| Stagewise::new(n)),
+            stagewise: riccati.then(|| Stagewise::new(n, spec_bounds)),
             first_step: true,
             consecutive_failures: 0,
             safe_policy: None,

@@ -101,6 +101,10 @@ pub struct FallbackCounts {
     /// stage's reduced Hessian was not positive definite, or a value was
     /// not finite.
     pub riccati_fallbacks: usize,
+    /// Solves the Riccati active set handed to OSQP on blocks because a
+    /// soft state bound's optimum sat on the penalty's kink (the bound
+    /// itself): not in `riccati_fallbacks`.
+    pub soft_bound_fallbacks: usize,
 }
 
 /// Statistics of the last step.

@@ -20,6 +20,19 @@
 //! Hessian is not positive definite, a non-finite value, or
 //! [`MAX_ROUNDS`] without settling is a failure the controller answers
 //! with OSQP on blocks (counted, `FallbackCounts::riccati_fallbacks`).
+//!
+//! Soft state bounds (`state_bounds` with `soft`, the penalty `l1 r + l2
+//! r^2` on a violation `r`) join the same active set: each bounded state
+//! at each node is inside its bound (no term: a plan that stays inside is
+//! the optimum with the penalty too, whose subgradient is 0 there) or past
+//! one side (the penalty is then a quadratic, `2 l2` on that state's
+//! Hessian diagonal and its gradient in the linear term), guessed from the
+//! shifted plan and switched where the solution disagrees. A state whose
+//! side switches back (or that the primal method leaves disagreeing) has
+//! its optimum at the bound itself, the penalty's kink, an equality this
+//! solve does not take: it gives up (`SoftBound`), and the controller
+//! hands the step to OSQP, counted apart
+//! (`FallbackCounts::soft_bound_fallbacks`).
 
 use nalgebra::{SMatrix, SVector};
 
@@ -30,6 +43,10 @@ pub(crate) const MAX_ROUNDS: u32 = 30;
 /// Rounds of the primal active-set method (one bound added or dropped per
 /// round, the cost never rising: no cycle) before the solve gives up.
 pub(crate) const MAX_PRIMAL_ROUNDS: u32 = 400;
+/// Switches of one soft bound's side, with the inputs' active set
+/// settled, before a further one is taken for the kink: a kinked state
+/// flips at every round, while coupled states settling may flip once back.
+const SOFT_SWITCHES: u8 = 2;
 /// Relative tolerance on a bound's violation and a multiplier's sign
 /// (as in `box_qp.rs`): rounding level.
 const TOL: f64 = 1e-9;
@@ -42,6 +59,21 @@ pub(crate) enum RiccatiFailure {
     NonFinite,
     /// [`MAX_ROUNDS`] and [`MAX_PRIMAL_ROUNDS`] rounds without settling.
     RoundLimit,
+    /// A soft state bound's side switched back, or stayed inconsistent:
+    /// the optimum sits on the penalty's kink.
+    SoftBound,
+}
+
+/// A soft bound on state `index` at nodes 1..=N: the penalty `l1 r + l2
+/// r^2` on the violation `r` of `min` or `max` (absolute values, an open
+/// side infinite; the plan's states turn them into correction bounds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SoftState {
+    pub index: usize,
+    pub min: f64,
+    pub max: f64,
+    pub l1: f64,
+    pub l2: f64,
 }
 
 /// The linearised dynamics of stages 0..N.
@@ -63,6 +95,11 @@ pub(crate) struct Cost<'a, const NX: usize, const NU: usize> {
     pub x_offset: &'a [SVector<f64, NX>],
     /// `us_k - u_ref_k`, stages 0..N.
     pub u_offset: &'a [SVector<f64, NU>],
+    /// Soft state bounds (at most the count given to `RiccatiBox::new`)
+    /// and the plan's states `xs_k` (nodes 0..=N) they are measured from;
+    /// both may be empty.
+    pub soft: &'a [SoftState],
+    pub x_plan: &'a [SVector<f64, NX>],
 }
 
 /// Workspace, every vector sized at setup.
@@ -87,10 +124,22 @@ pub(crate) struct RiccatiBox<const NX: usize, const NU: usize> {
     /// The primal method's feasible iterate.
     feasible_dx: Vec<SVector<f64, NX>>,
     feasible_du: Vec<SVector<f64, NU>>,
+    /// Per node (1..=N, at `(k - 1) * soft_count + b`) and soft bound:
+    /// -1 past `min`, 1 past `max`, 0 inside; and how often it switched.
+    region: Vec<i8>,
+    switches: Vec<u8>,
+    soft_count: usize,
+    /// The active penalties' Hessian diagonal and gradient at zero
+    /// correction, per node (0..=N).
+    soft_h: Vec<SVector<f64, NX>>,
+    soft_g: Vec<SVector<f64, NX>>,
+    /// Whether any penalty is active this round.
+    soft_active: bool,
 }
 
 impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
-    pub fn new(horizon: usize) -> Self {
+    /// Room for `soft_count` soft state bounds.
+    pub fn new(horizon: usize, soft_count: usize) -> Self {
         Self {
             pm: vec![SMatrix::zeros(); horizon + 1],
             pv: vec![SVector::zeros(); horizon + 1],
@@ -104,6 +153,12 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
             grad: vec![SVector::zeros(); horizon],
             feasible_dx: vec![SVector::zeros(); horizon + 1],
             feasible_du: vec![SVector::zeros(); horizon],
+            region: vec![0; horizon * soft_count],
+            switches: vec![0; horizon * soft_count],
+            soft_count,
+            soft_h: vec![SVector::zeros(); horizon + 1],
+            soft_g: vec![SVector::zeros(); horizon + 1],
+            soft_active: false,
         }
     }
 
@@ -152,16 +207,21 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
                 };
             }
         }
+        self.init_regions(cost)?;
         for round in 1..=dual_rounds {
+            self.soft_terms(cost);
             self.backward(dynamics, cost)?;
             self.forward(dynamics, cost, dx0)?;
-            if !self.update_active_set() {
+            let inputs_changed = self.update_active_set();
+            if !(self.update_regions(cost, !inputs_changed)? || inputs_changed) {
                 self.clip_inputs();
                 return Ok(round);
             }
         }
         // The primal-dual method cycles on some problems (its convergence
-        // needs M-matrix structure): from its last iterate made feasible.
+        // needs M-matrix structure): from its last iterate made feasible,
+        // the soft bounds' sides held as the last dual round left them
+        // (disagreeing at the end: `SoftBound`).
         self.clip_inputs();
         self.feasible_du.copy_from_slice(&self.du);
         self.feasible_dx[0] = *dx0;
@@ -179,10 +239,14 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
                 };
             }
         }
+        self.soft_terms(cost);
         for round in 1..=MAX_PRIMAL_ROUNDS {
             self.backward(dynamics, cost)?;
             self.forward(dynamics, cost, dx0)?;
             if !self.primal_step() {
+                if self.update_regions(cost, true)? {
+                    return Err(RiccatiFailure::SoftBound);
+                }
                 self.clip_inputs();
                 return Ok(dual_rounds + round);
             }
@@ -290,6 +354,10 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
         let n = self.horizon();
         self.pm[n] = cost.q_terminal * 2.0;
         self.pv[n] = cost.q_terminal * cost.x_offset[n] * 2.0;
+        if self.soft_active {
+            add_diagonal(&mut self.pm[n], &self.soft_h[n]);
+            self.pv[n] += self.soft_g[n];
+        }
         for k in (0..n).rev() {
             let (a, b, defect) = (&dynamics.a[k], &dynamics.b[k], &dynamics.defect[k]);
             let (pn, pvn) = (&self.pm[k + 1], &self.pv[k + 1]);
@@ -325,8 +393,12 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
             let ff = chol.solve(&rhs_ff);
             if k > 0 {
                 // The cost-to-go under this (not everywhere optimal) policy.
-                let hxx = cost.q * 2.0 + a.transpose() * pa;
-                let hx = cost.q * cost.x_offset[k] * 2.0 + a.transpose() * t;
+                let mut hxx = cost.q * 2.0 + a.transpose() * pa;
+                let mut hx = cost.q * cost.x_offset[k] * 2.0 + a.transpose() * t;
+                if self.soft_active {
+                    add_diagonal(&mut hxx, &self.soft_h[k]);
+                    hx += self.soft_g[k];
+                }
                 let kt_huu = gain.transpose() * huu;
                 let p = hxx + hux.transpose() * gain + gain.transpose() * hux + kt_huu * gain;
                 self.pm[k] = (p + p.transpose()) * 0.5;
@@ -359,12 +431,15 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
             self.du[k] = du;
             self.dx[k + 1] = a * self.dx[k] + b * du + defect;
         }
-        let mut lambda = cost.q_terminal * (cost.x_offset[n] + self.dx[n]) * 2.0;
+        let mut lambda =
+            cost.q_terminal * (cost.x_offset[n] + self.dx[n]) * 2.0 + self.soft_gradient(n);
         for k in (0..n).rev() {
             let (a, b) = (&dynamics.a[k], &dynamics.b[k]);
             self.grad[k] = cost.r * (cost.u_offset[k] + self.du[k]) * 2.0 + b.transpose() * lambda;
             if k > 0 {
-                lambda = cost.q * (cost.x_offset[k] + self.dx[k]) * 2.0 + a.transpose() * lambda;
+                lambda = cost.q * (cost.x_offset[k] + self.dx[k]) * 2.0
+                    + a.transpose() * lambda
+                    + self.soft_gradient(k);
             }
         }
         let finite = |v: &f64| v.is_finite();
@@ -375,6 +450,97 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
         } else {
             Err(RiccatiFailure::NonFinite)
         }
+    }
+
+    /// The active penalties' gradient at node `k`'s solved correction.
+    fn soft_gradient(&self, k: usize) -> SVector<f64, NX> {
+        if self.soft_active {
+            self.soft_h[k].component_mul(&self.dx[k]) + self.soft_g[k]
+        } else {
+            SVector::zeros()
+        }
+    }
+
+    /// Node `k`'s correction bounds on soft bound `b`'s state.
+    fn soft_bounds(cost: &Cost<'_, NX, NU>, k: usize, b: &SoftState) -> (f64, f64) {
+        let x = cost.x_plan[k][b.index];
+        (b.min - x, b.max - x)
+    }
+
+    /// The first sides: where the plan itself (a zero correction) is.
+    fn init_regions(&mut self, cost: &Cost<'_, NX, NU>) -> Result<(), RiccatiFailure> {
+        let (n, count) = (self.horizon(), cost.soft.len());
+        if count > self.soft_count || (count > 0 && cost.x_plan.len() <= n) {
+            return Err(RiccatiFailure::NonFinite);
+        }
+        self.switches.fill(0);
+        for k in 1..=n {
+            for (j, b) in cost.soft.iter().enumerate() {
+                let (lo, hi) = Self::soft_bounds(cost, k, b);
+                if lo.is_nan() || hi.is_nan() || lo > hi {
+                    return Err(RiccatiFailure::NonFinite);
+                }
+                self.region[(k - 1) * count + j] = side_of(0.0, lo, hi, 0);
+            }
+        }
+        Ok(())
+    }
+
+    /// The active penalties' Hessian diagonals and gradients at zero
+    /// correction: past `max` by `r = dx - hi`, `l1 r + l2 r^2` has
+    /// gradient `l1 - 2 l2 hi` at `dx = 0`; past `min`, `-l1 - 2 l2 lo`.
+    fn soft_terms(&mut self, cost: &Cost<'_, NX, NU>) {
+        let count = cost.soft.len();
+        self.soft_active = self.region[..self.horizon() * count]
+            .iter()
+            .any(|r| *r != 0);
+        if !self.soft_active {
+            return;
+        }
+        for k in 1..=self.horizon() {
+            let (mut h, mut g) = (SVector::zeros(), SVector::zeros());
+            for (j, b) in cost.soft.iter().enumerate() {
+                let (lo, hi) = Self::soft_bounds(cost, k, b);
+                match self.region[(k - 1) * count + j] {
+                    1 => g[b.index] += b.l1 - 2.0 * b.l2 * hi,
+                    -1 => g[b.index] += -b.l1 - 2.0 * b.l2 * lo,
+                    _ => continue,
+                }
+                h[b.index] += 2.0 * b.l2;
+            }
+            self.soft_h[k] = h;
+            self.soft_g[k] = g;
+        }
+    }
+
+    /// Each soft bound's side where the solution is; whether any changed.
+    /// With `settled` inputs (the same active set as the round before), a
+    /// state switching more than [`SOFT_SWITCHES`] times is the kink:
+    /// `SoftBound`. (While the inputs move, the states pass bounds the
+    /// optimum does not.)
+    fn update_regions(
+        &mut self,
+        cost: &Cost<'_, NX, NU>,
+        settled: bool,
+    ) -> Result<bool, RiccatiFailure> {
+        let count = cost.soft.len();
+        let mut changed = false;
+        for k in 1..=self.horizon() {
+            for (j, b) in cost.soft.iter().enumerate() {
+                let (lo, hi) = Self::soft_bounds(cost, k, b);
+                let at = (k - 1) * count + j;
+                let side = side_of(self.dx[k][b.index], lo, hi, self.region[at]);
+                if side != self.region[at] {
+                    if settled && self.switches[at] >= SOFT_SWITCHES {
+                        return Err(RiccatiFailure::SoftBound);
+                    }
+                    self.switches[at] += u8::from(settled);
+                    self.region[at] = side;
+                    changed = true;
+                }
+            }
+        }
+        Ok(changed)
     }
 
     /// The primal-dual active-set update; whether the set changed.
@@ -397,6 +563,28 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
             }
         }
         changed
+    }
+}
+
+fn add_diagonal<const NX: usize>(m: &mut SMatrix<f64, NX, NX>, d: &SVector<f64, NX>) {
+    for i in 0..NX {
+        m[(i, i)] += d[i];
+    }
+}
+
+/// The side of `[lo, hi]` value `x` is on (-1 below, 1 above, 0 within),
+/// `current` kept where `x` is within rounding of that side's bound.
+fn side_of(x: f64, lo: f64, hi: f64, current: i8) -> i8 {
+    let below = x < lo - TOL * (1.0 + lo.abs());
+    let above = x > hi + TOL * (1.0 + hi.abs());
+    let at_lo = x <= lo + TOL * (1.0 + lo.abs());
+    let at_hi = x >= hi - TOL * (1.0 + hi.abs());
+    match current {
+        -1 if at_lo => -1,
+        1 if at_hi => 1,
+        _ if below => -1,
+        _ if above => 1,
+        _ => 0,
     }
 }
 

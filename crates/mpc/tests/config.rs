@@ -398,8 +398,8 @@ fn the_qp_polish_key() {
 }
 
 /// The Riccati active set solves OCPs whose only inequalities are input
-/// bounds: state bounds are refused, and so is full condensing (its
-/// fallback is OSQP on blocks); input bounds alone are accepted.
+/// bounds and soft state bounds: hard state bounds are refused, and so is
+/// full condensing (its fallback is OSQP on blocks).
 #[test]
 fn the_riccati_solver_is_refused_where_it_does_not_apply() {
     assert!(parse("[qp]\nsolver = \"riccati\"")
@@ -410,6 +410,13 @@ fn the_riccati_solver_is_refused_where_it_does_not_apply() {
         "[[state_bounds]]\nindex = 0\nmax = 1.0\n[qp]\nsolver = \"riccati\"",
         "qp.solver",
     );
+    assert!(parse(
+        "[[state_bounds]]\nindex = 0\nmax = 1.0\nsoft = { l1 = 1.0, l2 = 1.0 }\n\
+         [qp]\nsolver = \"riccati\""
+    )
+    .unwrap()
+    .to_spec::<4, 1>()
+    .is_ok());
     assert_rejected(
         "[qp]\nsolver = \"riccati\"\ncondensing = \"full\"",
         "qp.condensing",

@@ -116,6 +116,12 @@ pub struct RunSummary {
     /// `[controller.fallback] accept_primal_residual`: not fallbacks, but
     /// not solved to tolerance either.
     pub inaccurate_solves: usize,
+    /// Steps the Riccati active set (`[controller.qp] solver = "riccati"`)
+    /// handed to OSQP on blocks: as it gives up, and (apart) because a soft
+    /// state bound's optimum sat on the bound itself. Not fallbacks: the
+    /// step is still solved.
+    pub riccati_fallbacks: usize,
+    pub soft_bound_fallbacks: usize,
     /// Real time: steps whose command missed its deadline.
     pub deadline_misses: usize,
     pub step_us: Percentiles,
@@ -428,7 +434,10 @@ fn run_scenario(
     };
     let residual = policy.controller.residual_stats();
     let mut summary = summarize(scenario, seed, &report, &scoring, recording, residual);
-    summary.inaccurate_solves = policy.controller.fallback_counts().inaccurate;
+    let counts = policy.controller.fallback_counts();
+    summary.inaccurate_solves = counts.inaccurate;
+    summary.riccati_fallbacks = counts.riccati_fallbacks;
+    summary.soft_bound_fallbacks = counts.soft_bound_fallbacks;
     summary.newton = policy.controller.newton_stats();
     summary.unsolved_input_references = policy.unsolved_inputs();
     let split = |i: usize| -> Vec<f64> { policy.split_secs().iter().map(|s| s[i] * 1e6).collect() };
@@ -532,6 +541,8 @@ fn summarize(
         safety,
         fallbacks: report.fallbacks,
         inaccurate_solves: 0,
+        riccati_fallbacks: 0,
+        soft_bound_fallbacks: 0,
         deadline_misses: report.deadline_misses,
         step_us: Percentiles::of(&us),
         feedback_us: Percentiles::default(),

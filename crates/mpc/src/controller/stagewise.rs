@@ -4,7 +4,8 @@
 //! the feedback solves the uncondensed QP stage-wise and corrects the plan
 //! with its states and inputs. When it gives up, the blocks are condensed
 //! and handed to OSQP then, and the step is solved as without it (counted
-//! in `FallbackCounts::riccati_fallbacks`).
+//! in `FallbackCounts::riccati_fallbacks`, or `soft_bound_fallbacks` when
+//! a soft state bound's sides did not settle: its optimum on the kink).
 
 use std::time::Instant;
 
@@ -13,7 +14,7 @@ use recede_model::DiscreteModel;
 
 use super::Mpc;
 use crate::report::{Failure, QpStatus};
-use crate::riccati::{Cost, Dynamics, RiccatiBox};
+use crate::riccati::{Cost, Dynamics, RiccatiBox, RiccatiFailure, SoftState};
 use crate::StageConstraints;
 
 /// The stage-wise solver and its data, allocated at setup.
@@ -24,19 +25,23 @@ pub(super) struct Stagewise<const NX: usize, const NU: usize> {
     u_offset: Vec<SVector<f64, NU>>,
     lo: Vec<SVector<f64, NU>>,
     hi: Vec<SVector<f64, NU>>,
+    /// The soft state bounds, as `set_state_bound` left them.
+    soft: Vec<SoftState>,
     /// OSQP's matrices belong to an older linearisation (none was
     /// condensed since): the fallback condenses first.
     pub osqp_stale: bool,
 }
 
 impl<const NX: usize, const NU: usize> Stagewise<NX, NU> {
-    pub fn new(horizon: usize) -> Self {
+    /// Room for `soft_count` soft state bounds.
+    pub fn new(horizon: usize, soft_count: usize) -> Self {
         Self {
-            solver: RiccatiBox::new(horizon),
+            solver: RiccatiBox::new(horizon, soft_count),
             x_offset: vec![SVector::zeros(); horizon + 1],
             u_offset: vec![SVector::zeros(); horizon],
             lo: vec![SVector::zeros(); horizon],
             hi: vec![SVector::zeros(); horizon],
+            soft: Vec::with_capacity(soft_count),
             osqp_stale: true,
         }
     }
@@ -65,6 +70,18 @@ where
             sw.lo[k] = self.spec.u_min - self.us[k];
             sw.hi[k] = self.spec.u_max - self.us[k];
         }
+        // Every state bound is soft (`Mpc::new` refuses hard ones here).
+        sw.soft.clear();
+        sw.soft
+            .extend(self.spec.state_bounds.iter().filter_map(|b| {
+                b.soft.map(|p| SoftState {
+                    index: b.index,
+                    min: b.min.unwrap_or(f64::NEG_INFINITY),
+                    max: b.max.unwrap_or(f64::INFINITY),
+                    l1: p.l1,
+                    l2: p.l2,
+                })
+            }));
         let lin = self.qp.linearization();
         let dynamics = Dynamics {
             a: &lin.a,
@@ -77,13 +94,22 @@ where
             r: &self.spec.r,
             x_offset: &sw.x_offset,
             u_offset: &sw.u_offset,
+            soft: &sw.soft,
+            x_plan: &self.xs,
         };
         let dx0 = x0 - self.xs[0];
         let solved = sw.solver.solve(&dynamics, &cost, (&sw.lo, &sw.hi), &dx0);
         self.report.osqp_solve_secs += started.elapsed().as_secs_f64();
-        let Ok(rounds) = solved else {
-            self.counts.riccati_fallbacks += 1;
-            return None;
+        let rounds = match solved {
+            Ok(rounds) => rounds,
+            Err(RiccatiFailure::SoftBound) => {
+                self.counts.soft_bound_fallbacks += 1;
+                return None;
+            }
+            Err(_) => {
+                self.counts.riccati_fallbacks += 1;
+                return None;
+            }
         };
         self.report.qp_status = QpStatus::Solved;
         self.report.qp_iterations += rounds;

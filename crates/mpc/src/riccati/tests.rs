@@ -85,6 +85,8 @@ impl Lq {
             r: &self.r,
             x_offset: &self.xo,
             u_offset: &self.uo,
+            soft: &[],
+            x_plan: &[],
         }
     }
 
@@ -169,7 +171,7 @@ fn one_riccati_round_is_the_dense_kkt_solution() {
     for case in 0..40 {
         let lq = Lq::random(&mut rng, 3 + case % 17);
         let n = lq.n;
-        let mut s = RiccatiBox::<NX, NU>::new(n);
+        let mut s = RiccatiBox::<NX, NU>::new(n, 0);
         s.lo.copy_from_slice(&lq.lo);
         s.hi.copy_from_slice(&lq.hi);
         let mut fixed = vec![None; n * NU];
@@ -242,7 +244,7 @@ fn matches_the_dense_box_solution(dual_rounds: u32) {
     for case in 0..30 {
         let lq = Lq::random(&mut rng, 5 + case);
         let n = lq.n;
-        let mut s = RiccatiBox::<NX, NU>::new(n);
+        let mut s = RiccatiBox::<NX, NU>::new(n, 0);
         let rounds = lq.solve_with(&mut s, dual_rounds).unwrap();
         let (h, g, _, _) = lq.condensed();
         let nv = n * NU;
@@ -324,7 +326,7 @@ fn matches_the_dense_box_solution(dual_rounds: u32) {
                 .collect::<Vec<_>>(),
         );
         let shifted_uo: Vec<_> = lq.uo.iter().zip(&s.du).map(|(o, d)| o + d).collect();
-        let mut again = RiccatiBox::<NX, NU>::new(n);
+        let mut again = RiccatiBox::<NX, NU>::new(n, 0);
         let dx: Vec<_> = s.dx.clone();
         let xo: Vec<_> = lq.xo.iter().zip(&dx).map(|(o, d)| o + d).collect();
         let e: Vec<_> = (0..n)
@@ -364,6 +366,8 @@ fn an_indefinite_stage_is_refused() {
     lq.hi
         .iter_mut()
         .for_each(|h| *h = SVector::repeat(f64::INFINITY));
-    let mut s = RiccatiBox::<NX, NU>::new(lq.n);
+    let mut s = RiccatiBox::<NX, NU>::new(lq.n, 0);
     assert_eq!(lq.solve(&mut s), Err(RiccatiFailure::NotPositiveDefinite));
 }
+
+mod soft;
