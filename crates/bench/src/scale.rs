@@ -111,14 +111,19 @@ fn p1_with(horizon: usize, qp: &QpConfig, file_solver: bool) -> Result<MpcConfig
     Ok(with(file, horizon, &chosen))
 }
 
-/// The solver P2's controller runs: its OCP has thrust bounds only (no
-/// state bounds, no constraint rows), so `auto` takes the Riccati active
-/// set where it would condense in blocks.
-fn p2_solver(config: &MpcConfig) -> QpSolver {
+/// The solver a benchmark controller of `nx` states and `nu` inputs runs:
+/// P1's and P2's OCPs have no constraint rows, so with input bounds alone
+/// `auto` takes the Riccati active set where it would condense in blocks.
+fn chosen_solver(config: &MpcConfig, nx: usize, nu: usize) -> QpSolver {
     let box_only = config.state_bounds.is_empty();
     config
         .qp
-        .chosen_solver(config.horizon_steps, 13, 4, box_only)
+        .chosen_solver(config.horizon_steps, nx, nu, box_only)
+}
+
+/// [`chosen_solver`] for P2's quadrotor.
+fn p2_solver(config: &MpcConfig) -> QpSolver {
+    chosen_solver(config, 13, 4)
 }
 
 /// Every line, each written through `emit` as it finishes.
@@ -128,10 +133,7 @@ pub fn run(options: &ScaleOptions, mut emit: impl FnMut(&ScaleLine)) -> Result<V
         for &n in &options.p1_horizons {
             let config = p1_with(n, qp, options.p1_file_solver)?;
             let k = config.qp.stages_per_block(n, 4, 1);
-            // The cart-pole's OCP has no constraint rows: input bounds
-            // alone unless state bounds are set.
-            let box_only = config.state_bounds.is_empty();
-            let solver = config.qp.chosen_solver(n, 4, 1, box_only);
+            let solver = chosen_solver(&config, 4, 1);
             let active_set = config.qp.active_set;
             let initial_guess = config.initial_guess;
             let r = crate::p1::run_with("scale", config, None)?;

@@ -230,6 +230,23 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         }
         true
     }
+
+    /// The rows and their gradients, laid out by `layout`, added into `t`.
+    #[inline]
+    fn add_tangent<L: Layout<NX, NU>>(
+        &self,
+        layout: &L,
+        x: &SVector<f64, NX>,
+        u: &SVector<f64, NU>,
+        t: &mut Tangent<NX, NU>,
+    ) {
+        self.rows(layout, x, u, true, |index, value, g| {
+            t.value[index] += value;
+            if let Some(g) = g {
+                layout.add_into(g, index, t);
+            }
+        });
+    }
 }
 
 impl<const NX: usize, const NU: usize> Residual<NX, NU> for MlpResidual<NX, NU> {
@@ -248,34 +265,13 @@ impl<const NX: usize, const NU: usize> Residual<NX, NU> for MlpResidual<NX, NU> 
         t.value.as_mut_slice().fill(0.0);
         t.d_x.as_mut_slice().fill(0.0);
         t.d_u.as_mut_slice().fill(0.0);
-        if let Some(columns) = &self.columns {
-            // Rows over the variables read (7 of 17 for P2): the same sums
-            // entry by entry, without the columns that stay zero.
-            self.rows(columns, x, u, true, |index, value, g| {
-                t.value[index] += value;
-                if let Some(g) = g {
-                    for (&v, &d) in columns.vars.iter().zip(g.iter()) {
-                        if v < NX {
-                            t.d_x[(index, v)] += d;
-                        } else {
-                            t.d_u[(index, v - NX)] += d;
-                        }
-                    }
-                }
-            });
-            return;
+        // Rows over the variables read where they are few (7 of 17 for
+        // P2): the same sums entry by entry, without the columns that stay
+        // zero.
+        match &self.columns {
+            Some(columns) => self.add_tangent(columns, x, u, t),
+            None => self.add_tangent(&Full, x, u, t),
         }
-        self.rows(&Full, x, u, true, |index, value, g| {
-            t.value[index] += value;
-            if let Some(g) = g {
-                for j in 0..NX {
-                    t.d_x[(index, j)] += g.x[j];
-                }
-                for j in 0..NU {
-                    t.d_u[(index, j)] += g.u[j];
-                }
-            }
-        });
     }
 
     fn add_to<T: Scalar>(&self, x: &SVector<T, NX>, u: &SVector<T, NU>, xdot: &mut SVector<T, NX>) {

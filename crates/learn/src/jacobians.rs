@@ -14,6 +14,7 @@
 
 use arrayvec::ArrayVec;
 use nalgebra::{Matrix3, SVector, Vector3};
+use recede_model::Tangent;
 
 use crate::spec::{vec3_at, Block, Feature, Output, ResidualSpec, Rotations};
 
@@ -58,6 +59,8 @@ pub(crate) trait Layout<const NX: usize, const NU: usize> {
     fn u<'a>(&self, row: &'a mut Self::Row, index: usize) -> &'a mut f64;
     /// `row += a * other`.
     fn add_scaled(&self, row: &mut Self::Row, a: f64, other: &Self::Row);
+    /// Adds `row` into state `index`'s row of a tangent's `d_x` and `d_u`.
+    fn add_into(&self, row: &Self::Row, index: usize, t: &mut Tangent<NX, NU>);
 }
 
 /// Rows over all `NX + NU` variables.
@@ -80,6 +83,15 @@ impl<const NX: usize, const NU: usize> Layout<NX, NU> for Full {
     #[inline(always)]
     fn add_scaled(&self, row: &mut Self::Row, a: f64, other: &Self::Row) {
         row.add_scaled(a, other);
+    }
+    #[inline(always)]
+    fn add_into(&self, row: &Self::Row, index: usize, t: &mut Tangent<NX, NU>) {
+        for j in 0..NX {
+            t.d_x[(index, j)] += row.x[j];
+        }
+        for j in 0..NU {
+            t.d_u[(index, j)] += row.u[j];
+        }
     }
 }
 
@@ -158,6 +170,16 @@ impl<const NX: usize, const NU: usize> Layout<NX, NU> for Columns {
         // The whole fixed row (the entries past `n` stay zero): unrolled.
         for (o, v) in row.iter_mut().zip(other) {
             *o += a * v;
+        }
+    }
+    #[inline(always)]
+    fn add_into(&self, row: &Self::Row, index: usize, t: &mut Tangent<NX, NU>) {
+        for (&v, &d) in self.vars.iter().zip(row.iter()) {
+            if v < NX {
+                t.d_x[(index, v)] += d;
+            } else {
+                t.d_u[(index, v - NX)] += d;
+            }
         }
     }
 }
