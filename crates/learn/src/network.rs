@@ -8,6 +8,7 @@ use recede_model::{c, Scalar};
 
 use crate::error::{check_finite, LearnError};
 use crate::spec::Activation;
+use crate::tanh::tanh;
 use crate::{MAX_HIDDEN_LAYERS, MAX_WIDTH};
 
 /// Most inputs of a network whose input gradients
@@ -319,9 +320,23 @@ impl Network {
         let mut z = [0.0; MAX_WIDTH];
         affine(first, &a, &mut z);
         let mut slopes = [0.0; MAX_WIDTH];
-        for j in 0..first.outputs {
-            a[j] = activate(self.activation, z[j]);
-            slopes[j] = activate_prime(self.activation, z[j], a[j]);
+        if self.activation == Activation::Tanh {
+            // Four hidden units a pass with the activation known: the
+            // compiler vectorises the branch-free tanh across them (the
+            // lanes past the layer's width see zeros and are not read).
+            let lanes = first.outputs.div_ceil(4) * 4;
+            let chunks = z[..lanes].chunks_exact(4).zip(a.chunks_exact_mut(4));
+            for ((z, a), s) in chunks.zip(slopes.chunks_exact_mut(4)) {
+                for i in 0..4 {
+                    a[i] = tanh(z[i]);
+                    s[i] = 1.0 - a[i] * a[i];
+                }
+            }
+        } else {
+            for j in 0..first.outputs {
+                a[j] = activate(self.activation, z[j]);
+                slopes[j] = activate_prime(self.activation, z[j], a[j]);
+            }
         }
         affine(last, &a, &mut z);
         let width = last.inputs;
@@ -371,22 +386,8 @@ fn affine<T: Scalar>(layer: &Layer, input: &[T; MAX_WIDTH], out: &mut [T; MAX_WI
 #[inline]
 fn activate<T: Scalar>(activation: Activation, z: T) -> T {
     match activation {
-        Activation::Tanh => {
-            // tanh z = expm1(2z) / (expm1(2z) + 2), written with operations
-            // whose real part num-dual computes exactly as f64 does, so the
-            // value on duals is bit-identical to the value on f64 (num-dual's
-            // own tanh is sinh/cosh, libm's is not). |z| > 20 is +-1 in f64.
-            let r = z.re();
-            if r > 20.0 {
-                c(1.0)
-            } else if r < -20.0 {
-                c(-1.0)
-            } else {
-                // num-dual divides as a * recip(b); do the same on f64.
-                let e = (z * 2.0).exp_m1();
-                e * (e + 2.0).recip()
-            }
-        }
+        // Same bits on f64 and on duals, and no libm call: crate::tanh.
+        Activation::Tanh => tanh(z),
         Activation::Relu => {
             if z.re() > 0.0 {
                 z
