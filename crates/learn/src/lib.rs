@@ -31,6 +31,7 @@ mod mlp;
 mod network;
 mod rls;
 mod spec;
+mod tanh;
 #[cfg(feature = "training")]
 mod train;
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{check_finite, LearnError};
 use crate::jacobians::Columns;
-use crate::network::{Network, NARROW};
+use crate::network::{NarrowFirst, Network};
 use crate::spec::{Features, ResidualSpec, Rotations, SupportGuard};
 use crate::MAX_WIDTH;
 
@@ -162,7 +162,7 @@ pub struct MlpResidual<const NX: usize, const NU: usize> {
     /// The first layer padded for the narrow network pass (one hidden
     /// layer, at most `NARROW` inputs), made here: RLS moves only the last
     /// layer and the skip term.
-    pub(crate) narrow: Option<Vec<[f64; NARROW]>>,
+    pub(crate) narrow: Option<NarrowFirst>,
 }
 
 impl<const NX: usize, const NU: usize> Clone for MlpResidual<NX, NU> {
@@ -228,7 +228,7 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         normalization.validate(nf, no)?;
         support.validate(nf)?;
         let columns = Columns::of(&spec, NX, NU);
-        let narrow = network.padded_first_layer();
+        let narrow = network.narrow_first_layer();
         Ok(Self {
             spec,
             network,

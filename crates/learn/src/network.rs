@@ -8,11 +8,24 @@ use recede_model::{c, Scalar};
 
 use crate::error::{check_finite, LearnError};
 use crate::spec::Activation;
+use crate::tanh::tanh;
 use crate::{MAX_HIDDEN_LAYERS, MAX_WIDTH};
 
 /// Most inputs of a network whose input gradients
 /// [`Network::value_and_gradients_narrow`] sums in registers.
 pub(crate) const NARROW: usize = 8;
+
+/// The first layer of a network with one hidden layer and at most
+/// [`NARROW`] inputs, laid out at load for the narrow pass.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NarrowFirst {
+    /// Weight rows padded with zeros to `NARROW` inputs (the gradients).
+    rows: Vec<[f64; NARROW]>,
+    /// Per block of four hidden units, each input's four weights.
+    columns: Vec<[[f64; 4]; NARROW]>,
+    /// Per block of four hidden units, their biases.
+    bias: Vec<[f64; 4]>,
+}
 
 /// One affine layer `y = W a + b`; `weight` is row-major `[outputs][inputs]`
 /// (PyTorch's `nn.Linear` layout).
@@ -281,54 +294,88 @@ impl Network {
         }
     }
 
-    /// The first layer's weight rows padded with zeros to [`NARROW`]
-    /// entries, for [`Self::value_and_gradients_narrow`]: `None` unless
-    /// the network has one hidden layer and at most `NARROW` inputs.
-    pub(crate) fn padded_first_layer(&self) -> Option<Vec<[f64; NARROW]>> {
+    /// The first layer laid out for [`Self::value_and_gradients_narrow`]:
+    /// `None` unless the network has one hidden layer and at most `NARROW`
+    /// inputs.
+    pub(crate) fn narrow_first_layer(&self) -> Option<NarrowFirst> {
         let [first, _] = self.layers.as_slice() else {
             return None;
         };
         if first.inputs > NARROW {
             return None;
         }
-        let rows = first.weight.chunks_exact(first.inputs).map(|row| {
+        let (n_in, chunks) = (first.inputs, first.outputs.div_ceil(4));
+        let rows = first.weight.chunks_exact(n_in).map(|row| {
             let mut padded = [0.0; NARROW];
-            padded[..row.len()].copy_from_slice(row);
+            padded[..n_in].copy_from_slice(row);
             padded
         });
-        Some(rows.collect())
+        let (mut columns, mut bias) = (vec![[[0.0; 4]; NARROW]; chunks], vec![[0.0; 4]; chunks]);
+        for (j, row) in first.weight.chunks_exact(n_in).enumerate() {
+            bias[j / 4][j % 4] = first.bias[j];
+            for (i, &w) in row.iter().enumerate() {
+                columns[j / 4][i][j % 4] = w;
+            }
+        }
+        Some(NarrowFirst {
+            rows: rows.collect(),
+            columns,
+            bias,
+        })
     }
 
     /// [`Self::value_and_gradients`] of a network with one hidden layer and
-    /// at most [`NARROW`] inputs, given its first layer's rows padded
-    /// ([`Self::padded_first_layer`], made at load: RLS moves the last
-    /// layer only). Each output's input gradient is summed over the hidden
-    /// units in `NARROW` lanes held in registers: the same products added
-    /// in the same order as the general pass, so the same bits, without its
-    /// loop control on inputs this narrow.
+    /// at most [`NARROW`] inputs, given its first layer laid out at load
+    /// ([`Self::narrow_first_layer`]: RLS moves the last layer only). The
+    /// hidden layer is formed four units a pass, each summed over the inputs
+    /// in order from its bias as [`affine`] does, then activated; each
+    /// output's input gradient is summed over the hidden units in `NARROW`
+    /// lanes held in registers: the same products added in the same order
+    /// as the general pass, so the same bits, without its loop control on
+    /// layers this narrow.
     #[inline]
     pub(crate) fn value_and_gradients_narrow(
         &self,
-        padded: &[[f64; NARROW]],
+        narrow: &NarrowFirst,
         input: &[f64],
         mut gradient: impl FnMut(usize, f64, &[f64]),
     ) {
         let (first, last) = (&self.layers[0], &self.layers[self.layers.len() - 1]);
         let mut a = [0.0; MAX_WIDTH];
-        a[..input.len()].copy_from_slice(input);
         let mut z = [0.0; MAX_WIDTH];
-        affine(first, &a, &mut z);
         let mut slopes = [0.0; MAX_WIDTH];
-        for j in 0..first.outputs {
-            a[j] = activate(self.activation, z[j]);
-            slopes[j] = activate_prime(self.activation, z[j], a[j]);
+        // Lanes past the layer's width have zero weights and bias: they
+        // see zeros and are not read.
+        let blocks = z.chunks_exact_mut(4).zip(a.chunks_exact_mut(4));
+        let blocks = blocks.zip(slopes.chunks_exact_mut(4));
+        let weights = narrow.columns.iter().zip(&narrow.bias);
+        for (((z, a), s), (columns, bias)) in blocks.zip(weights) {
+            let mut acc = *bias;
+            for (&x, w) in input.iter().zip(columns) {
+                for l in 0..4 {
+                    acc[l] += x * w[l];
+                }
+            }
+            z.copy_from_slice(&acc);
+            if self.activation == Activation::Tanh {
+                // Branch-free: the compiler vectorises it across the lanes.
+                for l in 0..4 {
+                    a[l] = tanh(acc[l]);
+                    s[l] = 1.0 - a[l] * a[l];
+                }
+            } else {
+                for l in 0..4 {
+                    a[l] = activate(self.activation, acc[l]);
+                    s[l] = activate_prime(self.activation, acc[l], a[l]);
+                }
+            }
         }
         affine(last, &a, &mut z);
         let width = last.inputs;
         for o in 0..last.outputs {
             let row = &last.weight[o * width..(o + 1) * width];
             let mut sum = [0.0; NARROW];
-            for ((&w, &s), p) in row.iter().zip(&slopes[..width]).zip(padded) {
+            for ((&w, &s), p) in row.iter().zip(&slopes[..width]).zip(&narrow.rows) {
                 let d = w * s;
                 for (acc, &p) in sum.iter_mut().zip(p) {
                     *acc += p * d;
@@ -371,22 +418,8 @@ fn affine<T: Scalar>(layer: &Layer, input: &[T; MAX_WIDTH], out: &mut [T; MAX_WI
 #[inline]
 fn activate<T: Scalar>(activation: Activation, z: T) -> T {
     match activation {
-        Activation::Tanh => {
-            // tanh z = expm1(2z) / (expm1(2z) + 2), written with operations
-            // whose real part num-dual computes exactly as f64 does, so the
-            // value on duals is bit-identical to the value on f64 (num-dual's
-            // own tanh is sinh/cosh, libm's is not). |z| > 20 is +-1 in f64.
-            let r = z.re();
-            if r > 20.0 {
-                c(1.0)
-            } else if r < -20.0 {
-                c(-1.0)
-            } else {
-                // num-dual divides as a * recip(b); do the same on f64.
-                let e = (z * 2.0).exp_m1();
-                e * (e + 2.0).recip()
-            }
-        }
+        // Same bits on f64 and on duals, and no libm call: crate::tanh.
+        Activation::Tanh => tanh(z),
         Activation::Relu => {
             if z.re() > 0.0 {
                 z
