@@ -218,3 +218,65 @@ fn body_extent_on_a_body_without_balls_is_refused_naming_the_key() {
         .unwrap_err();
     assert!(e.to_string().contains("body_extent"), "{e}");
 }
+
+/// The values of the rows of one node, slot by slot (inactive: infinite).
+fn slot_values(c: &ObstacleConstraints<5>, x: &SVector<f64, 5>) -> Vec<f64> {
+    let mut rows = [ConstraintRow::<5>::INACTIVE; 3];
+    c.evaluate(1, 0.0, x, &mut rows);
+    rows.iter()
+        .map(|r| {
+            if r.lower.is_finite() {
+                r.value
+            } else {
+                f64::INFINITY
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn an_obstacle_keeps_its_slot_while_it_stays_among_the_nearest() {
+    let config = ObstacleConstraintConfig {
+        max_obstacles: 3,
+        ..ObstacleConstraintConfig::default()
+    };
+    let mut c = ObstacleConstraints::<5>::new(&config, 0, 2).unwrap();
+    let cyl = ObstacleShape::Cylinder { top_m: 1.0 };
+    let at = |id, x: f64, y: f64| obstacle(id, cyl, [x, y, 0.5], 0.0);
+    let x = SVector::<f64, 5>::zeros();
+    // First fill: nearest first.
+    c.set_obstacles(&[at(7, 3.0, 0.0), at(8, 1.0, 0.0)], &Vector3::zeros());
+    assert_eq!(slot_values(&c, &x), vec![1.0, 3.0, f64::INFINITY]);
+    // Obstacle 7 is now the nearer one, and 9 comes in: 8 and 7 stay put,
+    // 9 takes the free slot.
+    let later = [at(8, 2.5, 0.0), at(7, 2.0, 0.0), at(9, 0.0, 4.0)];
+    c.set_obstacles(&later, &Vector3::zeros());
+    assert_eq!(slot_values(&c, &x), vec![2.5, 2.0, 4.0]);
+    // A nearer newcomer (10) pushes out the farthest (9) and takes its
+    // slot; the others do not move.
+    let next = [
+        at(9, 0.0, 4.0),
+        at(7, 2.0, 0.0),
+        at(10, 0.0, -1.5),
+        at(8, 2.5, 0.0),
+    ];
+    c.set_obstacles(&next, &Vector3::zeros());
+    assert_eq!(slot_values(&c, &x), vec![2.5, 2.0, 1.5]);
+    // Whatever the history, the slots hold the nearest obstacles.
+    let mut values = slot_values(&c, &x);
+    values.sort_by(f64::total_cmp);
+    assert_eq!(values, vec![1.5, 2.0, 2.5]);
+    // Obstacles that all share an id (a driver that numbers none) still
+    // fill every slot once each.
+    let same = [
+        at(0, 1.0, 0.0),
+        at(0, 2.0, 0.0),
+        at(0, 3.0, 0.0),
+        at(0, 9.0, 0.0),
+    ];
+    c.set_obstacles(&same, &Vector3::zeros());
+    c.set_obstacles(&same[1..], &Vector3::zeros());
+    let mut values = slot_values(&c, &x);
+    values.sort_by(f64::total_cmp);
+    assert_eq!(values, vec![2.0, 3.0, 9.0]);
+}

@@ -89,11 +89,27 @@ impl ObstacleConstraintConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Slot {
+    /// The obstacle's id: what keeps it in its slot.
+    id: u32,
     centre: Vector3<f64>,
     /// Keep-out distance from the centre (or axis), m.
     clearance: f64,
     /// Horizontal distance only (cylinders), or 3D.
     planar: bool,
+}
+
+impl Slot {
+    /// The keep-out slot of obstacle `o`.
+    fn new(config: &ObstacleConstraintConfig, dims: usize, o: &Obstacle) -> Self {
+        Self {
+            id: o.id,
+            centre: o.position_m,
+            clearance: o.radius_m
+                + config.margin_m
+                + config.uncertainty_sigmas * (o.position_std_m + o.radius_std_m),
+            planar: dims == 2 || matches!(o.shape, ObstacleShape::Cylinder { .. }),
+        }
+    }
 }
 
 /// Where a robot's body is at a state (its `Robot::pose`).
@@ -238,9 +254,13 @@ impl<const NX: usize> ObstacleConstraints<NX> {
     }
 
     /// Replaces the obstacle set with the `max_obstacles` nearest to
-    /// `position` (nearest surface first); the rest is left out. Non-finite
-    /// obstacles are skipped, and any beyond the first [`MAX_OBSTACLES`]
-    /// (what a world model holds). Allocates nothing.
+    /// `position` (by surface distance); the rest is left out. An obstacle
+    /// that stays among them keeps its slot (matched by id), and newcomers
+    /// take the free slots nearest first: a row keeps its obstacle from
+    /// step to step, so the duals a solve starts from (kept per row) are
+    /// that obstacle's, not a neighbour's after a change of ranking.
+    /// Non-finite obstacles are skipped, and any beyond the first
+    /// [`MAX_OBSTACLES`] (what a world model holds). Allocates nothing.
     pub fn set_obstacles(&mut self, obstacles: &[Obstacle], position: &Vector3<f64>) {
         self.order.clear();
         for (i, o) in obstacles.iter().enumerate() {
@@ -257,18 +277,24 @@ impl<const NX: usize> ObstacleConstraints<NX> {
             }
         }
         self.order.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let sigmas = self.config.uncertainty_sigmas;
-        for (k, slot) in self.slots.iter_mut().enumerate() {
-            *slot = self.order.get(k).map(|&(_, i)| {
-                let o = &obstacles[i];
-                Slot {
-                    centre: o.position_m,
-                    clearance: o.radius_m
-                        + self.config.margin_m
-                        + sigmas * (o.position_std_m + o.radius_std_m),
-                    planar: self.dims == 2 || matches!(o.shape, ObstacleShape::Cylinder { .. }),
-                }
+        self.order.truncate(self.slots.len());
+        // The chosen obstacles already in a slot stay there.
+        let (config, dims, order) = (&self.config, self.dims, &self.order);
+        let mut placed = [false; MAX_OBSTACLES];
+        for slot in self.slots.iter_mut() {
+            let kept = slot.and_then(|s| {
+                (0..order.len()).find(|&k| !placed[k] && obstacles[order[k].1].id == s.id)
             });
+            *slot = kept.map(|k| {
+                placed[k] = true;
+                Slot::new(config, dims, &obstacles[order[k].1])
+            });
+        }
+        // The rest, nearest first, into the free slots in order.
+        let mut newcomers = (0..order.len()).filter(|&k| !placed[k]);
+        for slot in self.slots.iter_mut().filter(|s| s.is_none()) {
+            let Some(k) = newcomers.next() else { break };
+            *slot = Some(Slot::new(config, dims, &obstacles[order[k].1]));
         }
     }
 
