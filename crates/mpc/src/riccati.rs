@@ -16,10 +16,16 @@
 //! sign and fixes the free inputs outside their box, until nothing
 //! changes: the QP's exact KKT point. The first guess is the shifted
 //! plan's saturated inputs (a zero correction at a bound), so a step whose
-//! saturation did not change is one recursion. A stage whose reduced
-//! Hessian is not positive definite, a non-finite value, or
-//! [`MAX_ROUNDS`] without settling is a failure the controller answers
-//! with OSQP on blocks (counted, `FallbackCounts::riccati_fallbacks`).
+//! saturation did not change is one recursion. The primal-dual method
+//! can wander (it needs M-matrix structure to converge): after
+//! [`MAX_ROUNDS`] it starts again from every input fixed at the bound its
+//! gradient pushes towards (most of the horizon, where the plan starts
+//! far from the references), then turns to projected Newton
+//! (`projected.rs`, many bounds a round) and last to the primal
+//! active-set method (one bound a round, the cost never rising). A stage
+//! whose reduced Hessian is not positive definite, a non-finite value, or
+//! all of them without settling is a failure the controller answers with
+//! OSQP on blocks (counted, `FallbackCounts::riccati_fallbacks`).
 //!
 //! Soft state bounds (`state_bounds` with `soft`, the penalty `l1 r + l2
 //! r^2` on a violation `r`) join the same active set: each bounded state
@@ -36,9 +42,10 @@
 
 use nalgebra::{SMatrix, SVector};
 
-/// Primal-dual active-set rounds before the solve turns to the primal
-/// active-set method: each is one Riccati recursion. P1's swing-up needs
-/// up to 28 (N = 320); at N = 160 two of its steps cycle.
+/// Primal-dual active-set rounds before the restart (below): each is one
+/// Riccati recursion. P1's swing-up needs up to 28 (N = 320); at N = 160
+/// two of its steps cycle, and so do the first two from the reference
+/// guess.
 pub(crate) const MAX_ROUNDS: u32 = 30;
 /// Rounds of the primal active-set method (one bound added or dropped per
 /// round, the cost never rising: no cycle) before the solve gives up.
@@ -47,6 +54,10 @@ pub(crate) const MAX_PRIMAL_ROUNDS: u32 = 400;
 /// settled, before a further one is taken for the kink: a kinked state
 /// flips at every round, while coupled states settling may flip once back.
 const SOFT_SWITCHES: u8 = 2;
+/// Primal-dual rounds after a restart from every input fixed at the
+/// bound its gradient pushes towards, when the first `MAX_ROUNDS` did not
+/// settle.
+const RESTART_ROUNDS: u32 = 20;
 /// Relative tolerance on a bound's violation and a multiplier's sign
 /// (as in `box_qp.rs`): rounding level.
 const TOL: f64 = 1e-9;
@@ -57,7 +68,7 @@ pub(crate) enum RiccatiFailure {
     /// A stage's reduced input Hessian had no Cholesky factor.
     NotPositiveDefinite,
     NonFinite,
-    /// [`MAX_ROUNDS`] and [`MAX_PRIMAL_ROUNDS`] rounds without settling.
+    /// The primal-dual, projected Newton and primal rounds all run out.
     RoundLimit,
     /// A soft state bound's side switched back, or stayed inconsistent:
     /// the optimum sits on the penalty's kink.
@@ -121,9 +132,13 @@ pub(crate) struct RiccatiBox<const NX: usize, const NU: usize> {
     pub dx: Vec<SVector<f64, NX>>,
     pub du: Vec<SVector<f64, NU>>,
     pub grad: Vec<SVector<f64, NU>>,
-    /// The primal method's feasible iterate.
+    /// The primal and projected Newton methods' feasible iterate, its
+    /// gradient, and the projected step's inputs and states.
     feasible_dx: Vec<SVector<f64, NX>>,
     feasible_du: Vec<SVector<f64, NU>>,
+    feasible_grad: Vec<SVector<f64, NU>>,
+    step_dx: Vec<SVector<f64, NX>>,
+    step_du: Vec<SVector<f64, NU>>,
     /// Per node (1..=N, at `(k - 1) * soft_count + b`) and soft bound:
     /// -1 past `min`, 1 past `max`, 0 inside; and how often it switched.
     region: Vec<i8>,
@@ -153,6 +168,9 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
             grad: vec![SVector::zeros(); horizon],
             feasible_dx: vec![SVector::zeros(); horizon + 1],
             feasible_du: vec![SVector::zeros(); horizon],
+            feasible_grad: vec![SVector::zeros(); horizon],
+            step_dx: vec![SVector::zeros(); horizon + 1],
+            step_du: vec![SVector::zeros(); horizon],
             region: vec![0; horizon * soft_count],
             switches: vec![0; horizon * soft_count],
             soft_count,
@@ -208,7 +226,20 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
             }
         }
         self.init_regions(cost)?;
+        // The restart and projected Newton run without soft bounds only:
+        // with them (the soft cart-pole with its residual) they left a
+        // kink refused where the primal method settled.
+        let hard = cost.soft.is_empty();
+        let restart = dual_rounds + 1;
+        let dual_rounds = if dual_rounds > 0 && hard {
+            dual_rounds + RESTART_ROUNDS
+        } else {
+            dual_rounds
+        };
         for round in 1..=dual_rounds {
+            if round == restart {
+                self.fix_by_gradient_sign(dynamics, cost, dx0);
+            }
             self.soft_terms(cost);
             self.backward(dynamics, cost)?;
             self.forward(dynamics, cost, dx0)?;
@@ -219,9 +250,22 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
             }
         }
         // The primal-dual method cycles on some problems (its convergence
-        // needs M-matrix structure): from its last iterate made feasible,
+        // needs M-matrix structure): projected Newton from its last
+        // iterate made feasible, then the primal method from Newton's,
         // the soft bounds' sides held as the last dual round left them
         // (disagreeing at the end: `SoftBound`).
+        self.soft_terms(cost);
+        let (newton_rounds, settled) = if hard {
+            self.projected_newton(dynamics, cost, dx0)?
+        } else {
+            (0, false)
+        };
+        if settled {
+            if self.update_regions(cost, true)? {
+                return Err(RiccatiFailure::SoftBound);
+            }
+            return Ok(dual_rounds + newton_rounds);
+        }
         self.clip_inputs();
         self.feasible_du.copy_from_slice(&self.du);
         self.feasible_dx[0] = *dx0;
@@ -248,10 +292,39 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
                     return Err(RiccatiFailure::SoftBound);
                 }
                 self.clip_inputs();
-                return Ok(dual_rounds + round);
+                return Ok(dual_rounds + newton_rounds + round);
             }
         }
         Err(RiccatiFailure::RoundLimit)
+    }
+
+    /// Fixes every input at the bound its gradient at the last iterate
+    /// (clipped to the boxes) pushes towards. Where the primal-dual
+    /// rounds wander among a few dozen fixed inputs while the solution
+    /// saturates most of the horizon (a QP whose plan starts far from its
+    /// references, on unstable dynamics), this lands next to it.
+    fn fix_by_gradient_sign(
+        &mut self,
+        dynamics: &Dynamics<'_, NX, NU>,
+        cost: &Cost<'_, NX, NU>,
+        dx0: &SVector<f64, NX>,
+    ) {
+        self.clip_inputs();
+        self.feasible_du.copy_from_slice(&self.du);
+        self.soft_terms(cost);
+        self.feasible_gradient(dynamics, cost, dx0);
+        for k in 0..self.horizon() {
+            for i in 0..NU {
+                let g = self.feasible_grad[k][i];
+                self.side[k][i] = if g > 0.0 && self.lo[k][i].is_finite() {
+                    -1
+                } else if g < 0.0 && self.hi[k][i].is_finite() {
+                    1
+                } else {
+                    0
+                };
+            }
+        }
     }
 
     fn clip_inputs(&mut self) {
@@ -431,17 +504,9 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
             self.du[k] = du;
             self.dx[k + 1] = a * self.dx[k] + b * du + defect;
         }
-        let mut lambda =
-            cost.q_terminal * (cost.x_offset[n] + self.dx[n]) * 2.0 + self.soft_gradient(n);
-        for k in (0..n).rev() {
-            let (a, b) = (&dynamics.a[k], &dynamics.b[k]);
-            self.grad[k] = cost.r * (cost.u_offset[k] + self.du[k]) * 2.0 + b.transpose() * lambda;
-            if k > 0 {
-                lambda = cost.q * (cost.x_offset[k] + self.dx[k]) * 2.0
-                    + a.transpose() * lambda
-                    + self.soft_gradient(k);
-            }
-        }
+        let mut grad = std::mem::take(&mut self.grad);
+        self.adjoint(dynamics, cost, (&self.dx, &self.du), &mut grad);
+        self.grad = grad;
         let finite = |v: &f64| v.is_finite();
         if self.dx.iter().all(|x| x.iter().all(finite))
             && self.grad.iter().all(|g| g.iter().all(finite))
@@ -452,10 +517,33 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
         }
     }
 
-    /// The active penalties' gradient at node `k`'s solved correction.
-    fn soft_gradient(&self, k: usize) -> SVector<f64, NX> {
+    /// The KKT gradient `g_k` of each stage at the corrections `plan`
+    /// (`dx`, `du`), by the adjoint recursion.
+    fn adjoint(
+        &self,
+        dynamics: &Dynamics<'_, NX, NU>,
+        cost: &Cost<'_, NX, NU>,
+        plan: (&[SVector<f64, NX>], &[SVector<f64, NU>]),
+        grad: &mut [SVector<f64, NU>],
+    ) {
+        let (n, (dx, du)) = (self.horizon(), plan);
+        let mut lambda =
+            cost.q_terminal * (cost.x_offset[n] + dx[n]) * 2.0 + self.soft_gradient(n, &dx[n]);
+        for k in (0..n).rev() {
+            let (a, b) = (&dynamics.a[k], &dynamics.b[k]);
+            grad[k] = cost.r * (cost.u_offset[k] + du[k]) * 2.0 + b.transpose() * lambda;
+            if k > 0 {
+                lambda = cost.q * (cost.x_offset[k] + dx[k]) * 2.0
+                    + a.transpose() * lambda
+                    + self.soft_gradient(k, &dx[k]);
+            }
+        }
+    }
+
+    /// The active penalties' gradient at node `k`'s correction `dx`.
+    fn soft_gradient(&self, k: usize, dx: &SVector<f64, NX>) -> SVector<f64, NX> {
         if self.soft_active {
-            self.soft_h[k].component_mul(&self.dx[k]) + self.soft_g[k]
+            self.soft_h[k].component_mul(dx) + self.soft_g[k]
         } else {
             SVector::zeros()
         }
@@ -588,5 +676,6 @@ fn side_of(x: f64, lo: f64, hi: f64, current: i8) -> i8 {
     }
 }
 
+mod projected;
 #[cfg(test)]
 mod tests;

@@ -406,3 +406,39 @@ fn p1_steps_with_the_riccati_active_set_do_not_allocate() {
         "heap allocations in 100 P1 steps with the Riccati solver"
     );
 }
+
+/// The first steps at N = 320 from the reference guess (after `reset`,
+/// which lays it out again): their QPs saturate most inputs and take the
+/// restart, projected Newton and the primal method, hundreds of rounds in
+/// the solver's own storage, without allocating.
+#[test]
+fn p1_first_steps_from_the_reference_guess_do_not_allocate() {
+    let mut cfg = p1_config();
+    cfg.horizon_steps = 320;
+    cfg.qp.solver = recede_mpc::QpSolver::Riccati;
+    cfg.initial_guess = recede_mpc::InitialGuess::Reference;
+    let mut mpc = p1_mpc(cfg.to_spec().unwrap());
+    let (x0, mut u) = (p1_x0(), Vector1::zeros());
+    mpc.step(&x0, P1_DT_SECS, &mut u);
+    mpc.reset(&x0, &Vector1::zeros());
+    let (mut rounds, mut x) = (Vec::with_capacity(3), x0);
+    let mut per_step = [0; 3];
+    for n in &mut per_step {
+        *n = allocations_in(|| {
+            let report = mpc.step(&x, P1_DT_SECS, &mut u);
+            rounds.push((report.qp_iterations, report.outcome.is_fallback()));
+        });
+        x = p1_plant_step(&x, &u);
+    }
+    let n: usize = per_step.iter().sum();
+    assert_eq!(mpc.fallback_counts().riccati_fallbacks, 0, "{rounds:?}");
+    assert!(rounds.iter().all(|r| !r.1), "{rounds:?}");
+    assert!(
+        rounds[0].0 > 50,
+        "the first QP must take the long path: {rounds:?}"
+    );
+    assert_eq!(
+        n, 0,
+        "heap allocations in P1's first steps at N = 320: {per_step:?}"
+    );
+}

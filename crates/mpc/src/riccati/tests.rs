@@ -243,9 +243,48 @@ fn matches_the_dense_box_solution(dual_rounds: u32) {
     let mut active_total = 0;
     for case in 0..30 {
         let lq = Lq::random(&mut rng, 5 + case);
+        active_total += check_against_dense(case, &lq, dual_rounds).1;
+    }
+    assert!(active_total > 100, "only {active_total} active bounds");
+}
+
+/// Dynamics pushed far from their offsets with narrow boxes: most inputs
+/// saturate at the solution (as in P1's first QPs from the reference
+/// guess at long horizons). Every path reaches the dense box solution:
+/// the primal-dual rounds, one round then the restart from the
+/// gradients' signs, and projected Newton (then the primal method) alone.
+#[test]
+fn mostly_saturated_problems_are_the_dense_box_solution() {
+    let mut rng = Rng(16);
+    let mut saturated = 0;
+    for case in 0..20 {
+        let mut lq = Lq::random(&mut rng, 10 + 2 * case);
+        for a in &mut lq.a {
+            *a *= 0.92;
+        }
+        lq.dx0 *= 3.0;
+        for (lo, hi) in lq.lo.iter_mut().zip(&mut lq.hi) {
+            *lo *= 0.5;
+            *hi *= 0.5;
+        }
+        let (_, active) = check_against_dense(case, &lq, super::MAX_ROUNDS);
+        saturated += usize::from(4 * active > 3 * lq.n * NU);
+        for dual_rounds in [1, 0] {
+            assert_eq!(check_against_dense(case, &lq, dual_rounds).1, active);
+        }
+    }
+    assert!(saturated > 15, "{saturated} mostly saturated cases");
+}
+
+/// `lq` solved with `dual_rounds` primal-dual rounds against the dense
+/// exact box solve; the rounds taken and the active bounds.
+fn check_against_dense(case: usize, lq: &Lq, dual_rounds: u32) -> (u32, usize) {
+    let mut active_total = 0;
+    {
         let n = lq.n;
         let mut s = RiccatiBox::<NX, NU>::new(n, 0);
         let rounds = lq.solve_with(&mut s, dual_rounds).unwrap();
+        let solved_rounds = rounds;
         let (h, g, _, _) = lq.condensed();
         let nv = n * NU;
         let (mut pp, mut pi, mut pv) = (vec![0], Vec::new(), Vec::new());
@@ -350,8 +389,8 @@ fn matches_the_dense_box_solution(dual_rounds: u32) {
             .unwrap();
         assert_eq!(rounds, 1, "case {case}: re-solving at the solution");
         assert!(again.du.iter().all(|d| d.amax() < 1e-9), "case {case}");
+        (solved_rounds, active_total)
     }
-    assert!(active_total > 100, "only {active_total} active bounds");
 }
 
 /// A stage whose reduced Hessian is indefinite (negative input weight,
