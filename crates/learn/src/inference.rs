@@ -18,8 +18,8 @@ use arrayvec::ArrayVec;
 use nalgebra::SVector;
 use recede_model::{c, Residual, Scalar, Tangent};
 
-use crate::jacobians::{Full, Gradient, Layout, RotationDerivatives};
-use crate::spec::{Features, Rotations, SupportGuard};
+use crate::jacobians::{push_body_velocity_rows, Full, Gradient, Layout, RotationDerivatives};
+use crate::spec::{Feature, Features, Rotations, SupportGuard};
 use crate::{MlpResidual, MAX_WIDTH};
 
 /// One state derivative the residual adds to.
@@ -167,11 +167,38 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
         if with_gradient {
             // d raw_i / d (x, u), one row per raw feature.
             let mut features = ArrayVec::<L::Row, MAX_WIDTH>::new();
+            let mut previous = None;
             for feature in &self.spec.features {
-                feature.jacobian(layout, x, &mut rotations, &mut derivatives, |g| {
+                let shared =
+                    feature.abs_product_rows(previous, layout, x, &features, &mut rotations);
+                let push = |features: &mut ArrayVec<L::Row, MAX_WIDTH>, g| {
                     let pushed = features.try_push(g);
                     debug_assert!(pushed.is_ok(), "at most MAX_WIDTH features");
-                });
+                };
+                match (shared, *feature) {
+                    (Some(rows), _) => rows.into_iter().for_each(|g| push(&mut features, g)),
+                    (
+                        None,
+                        Feature::BodyVelocity {
+                            quat_start,
+                            vel_start,
+                        },
+                    ) => push_body_velocity_rows(
+                        layout,
+                        x,
+                        quat_start,
+                        vel_start,
+                        &mut rotations,
+                        &mut derivatives,
+                        &mut features,
+                    ),
+                    (None, _) => {
+                        feature.jacobian(layout, x, &mut rotations, &mut derivatives, |g| {
+                            push(&mut features, g)
+                        })
+                    }
+                }
+                previous = Some(feature);
             }
             let on_output = |o: usize, y: f64, dy: &[f64]| {
                 let skip = self.network.skip_row(o);
@@ -249,6 +276,22 @@ impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
     }
 }
 
+impl<const NX: usize, const NU: usize> MlpResidual<NX, NU> {
+    /// [`Self::add_tangent`] on full rows, out of line: inlined beside the
+    /// compact path it doubled `tangent_into`'s code (44 kB for P2, more
+    /// than the level-1 instruction cache), which the loop reloads every call.
+    #[cold]
+    #[inline(never)]
+    fn add_tangent_full(
+        &self,
+        x: &SVector<f64, NX>,
+        u: &SVector<f64, NU>,
+        t: &mut Tangent<NX, NU>,
+    ) {
+        self.add_tangent(&Full, x, u, t);
+    }
+}
+
 impl<const NX: usize, const NU: usize> Residual<NX, NU> for MlpResidual<NX, NU> {
     /// One evaluation with its rows' gradients: what a residual held over
     /// the integration step costs per linearisation.
@@ -270,7 +313,7 @@ impl<const NX: usize, const NU: usize> Residual<NX, NU> for MlpResidual<NX, NU> 
         // zero.
         match &self.columns {
             Some(columns) => self.add_tangent(columns, x, u, t),
-            None => self.add_tangent(&Full, x, u, t),
+            None => self.add_tangent_full(x, u, t),
         }
     }
 

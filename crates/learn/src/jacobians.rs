@@ -232,6 +232,46 @@ fn rotation_derivative<const NX: usize>(x: &SVector<f64, NX>, at: usize) -> [Mat
 }
 
 impl Feature {
+    /// `|v_b| v_b`'s three rows when `rows` ends with `v_b`'s own (the
+    /// feature before it was [`Feature::BodyVelocity`] of the same
+    /// quaternion and velocity): `2|v_b,i|` times them, the rows
+    /// [`Self::jacobian`] would form again entry by entry (the same bits),
+    /// without the second pass through the rotation's derivative.
+    #[inline]
+    pub(crate) fn abs_product_rows<const NX: usize, const NU: usize, L: Layout<NX, NU>>(
+        &self,
+        previous: Option<&Feature>,
+        layout: &L,
+        x: &SVector<f64, NX>,
+        rows: &[L::Row],
+        rotations: &mut Rotations<f64>,
+    ) -> Option<[L::Row; 3]> {
+        let Feature::BodyVelocityAbsProduct {
+            quat_start,
+            vel_start,
+        } = *self
+        else {
+            return None;
+        };
+        let same = previous
+            == Some(&Feature::BodyVelocity {
+                quat_start,
+                vel_start,
+            });
+        let [.., r0, r1, r2] = rows else {
+            return None;
+        };
+        if !same {
+            return None;
+        }
+        let vb = rotations.of(x, quat_start).tr_mul(&vec3_at(x, vel_start));
+        let mut out = [layout.zeros(); 3];
+        for (i, (o, g)) in out.iter_mut().zip([r0, r1, r2]).enumerate() {
+            layout.add_scaled(o, 2.0 * vb[i].abs(), g);
+        }
+        Some(out)
+    }
+
     /// Pushes this entry's rows `d feature / d (x, u)` (one per raw
     /// feature, in order) onto `rows`, laid out by `layout`.
     #[inline]
@@ -272,15 +312,9 @@ impl Feature {
             Feature::BodyVelocity {
                 quat_start,
                 vel_start,
-            } => body_velocity_rows(
-                layout,
-                x,
-                quat_start,
-                vel_start,
-                rotations,
-                derivatives,
-                |_, g| push(g),
-            ),
+            } => body_velocity_rows(layout, x, (quat_start, vel_start), (rotations, derivatives))
+                .into_iter()
+                .for_each(push),
             Feature::BodyVelocityAbsProduct {
                 quat_start,
                 vel_start,
@@ -288,19 +322,17 @@ impl Feature {
                 // d(|v| v)/dv = 2|v|.
                 let v = vec3_at(x, vel_start);
                 let vb = rotations.of(x, quat_start).tr_mul(&v);
-                body_velocity_rows(
+                let rows = body_velocity_rows(
                     layout,
                     x,
-                    quat_start,
-                    vel_start,
-                    rotations,
-                    derivatives,
-                    |i, g| {
-                        let mut scaled = row();
-                        layout.add_scaled(&mut scaled, 2.0 * vb[i].abs(), &g);
-                        push(scaled);
-                    },
+                    (quat_start, vel_start),
+                    (rotations, derivatives),
                 );
+                for (i, g) in rows.iter().enumerate() {
+                    let mut scaled = row();
+                    layout.add_scaled(&mut scaled, 2.0 * vb[i].abs(), g);
+                    push(scaled);
+                }
             }
             Feature::GravityInBody { quat_start } => {
                 // gb_i = R_2i.
@@ -336,29 +368,65 @@ impl Feature {
 }
 
 /// The rows of `v_b = R(q)^T v`: `d v_b,i / d v_m = R_mi` and
-/// `d v_b,i / d q_l = sum_m dR_mi/dq_l v_m`, as `emit(i, row)`.
+/// `d v_b,i / d q_l = sum_m dR_mi/dq_l v_m`, for `(quat_start, vel_start)`.
 #[inline(always)]
 fn body_velocity_rows<const NX: usize, const NU: usize, L: Layout<NX, NU>>(
+    layout: &L,
+    x: &SVector<f64, NX>,
+    (quat_start, vel_start): (usize, usize),
+    (rotations, derivatives): (&mut Rotations<f64>, &mut RotationDerivatives),
+) -> ArrayVec<L::Row, 3> {
+    let mut rows = ArrayVec::new();
+    let (q, v) = (quat_start, vel_start);
+    push_body_velocity_rows(layout, x, q, v, rotations, derivatives, &mut rows);
+    rows
+}
+
+/// [`body_velocity_rows`] pushed onto `rows` and written there in place:
+/// a row written entry by entry and then copied is read back by wide loads
+/// before its narrow stores have left the store buffer, which stalls.
+#[inline]
+pub(crate) fn push_body_velocity_rows<const NX: usize, const NU: usize, L, const N: usize>(
     layout: &L,
     x: &SVector<f64, NX>,
     quat_start: usize,
     vel_start: usize,
     rotations: &mut Rotations<f64>,
     derivatives: &mut RotationDerivatives,
-    mut emit: impl FnMut(usize, L::Row),
-) {
+    rows: &mut ArrayVec<L::Row, N>,
+) where
+    L: Layout<NX, NU>,
+{
     let v = vec3_at(x, vel_start);
     let r = *rotations.of(x, quat_start);
     let d = derivatives.of(x, quat_start);
     for i in 0..3 {
-        let mut g = layout.zeros();
-        for m in 0..3 {
-            *layout.x(&mut g, vel_start + m) += r[(m, i)];
+        let pushed = rows.try_push(layout.zeros());
+        debug_assert!(pushed.is_ok(), "at most MAX_WIDTH features");
+        if let (Ok(()), Some(g)) = (pushed, rows.last_mut()) {
+            body_velocity_row(layout, g, i, &r, d, &v, quat_start, vel_start);
         }
-        for (l, dl) in d.iter().enumerate() {
-            *layout.x(&mut g, quat_start + l) += dl.column(i).dot(&v);
-        }
-        emit(i, g);
+    }
+}
+
+/// Row `i` of [`body_velocity_rows`], added into `g`.
+#[allow(clippy::too_many_arguments)] // the evaluation's shared state
+#[inline(always)]
+fn body_velocity_row<const NX: usize, const NU: usize, L: Layout<NX, NU>>(
+    layout: &L,
+    g: &mut L::Row,
+    i: usize,
+    r: &Matrix3<f64>,
+    d: &[Matrix3<f64>; 4],
+    v: &Vector3<f64>,
+    quat_start: usize,
+    vel_start: usize,
+) {
+    for m in 0..3 {
+        *layout.x(g, vel_start + m) += r[(m, i)];
+    }
+    for (l, dl) in d.iter().enumerate() {
+        *layout.x(g, quat_start + l) += dl.column(i).dot(v);
     }
 }
 
@@ -449,6 +517,19 @@ mod tests {
         SVector::from_iterator(g.x.iter().chain(g.u.iter()).copied())
     }
 
+    /// `feature`'s rows by [`Feature::jacobian`], over every variable.
+    fn full_rows(feature: Feature, x: &SVector<f64, 13>) -> Vec<Gradient<13, 4>> {
+        let mut rows = Vec::new();
+        feature.jacobian::<13, 4, _>(
+            &Full,
+            x,
+            &mut Rotations::new(),
+            &mut RotationDerivatives::new(),
+            |g| rows.push(g),
+        );
+        rows
+    }
+
     #[test]
     fn rotation_derivative_matches_duals() {
         let (x, u) = point();
@@ -495,14 +576,7 @@ mod tests {
         for feature in features {
             let mut out = Features::<D>::new();
             feature.eval(&xd, &ud, &mut out, &mut Rotations::new());
-            let mut rows = Vec::new();
-            feature.jacobian::<13, 4, _>(
-                &Full,
-                &x,
-                &mut Rotations::new(),
-                &mut RotationDerivatives::new(),
-                |g| rows.push(g),
-            );
+            let rows = full_rows(feature, &x);
             assert_eq!(rows.len(), out.len(), "{feature:?}");
             for (f, g) in out.iter().zip(&rows) {
                 let (got, expected) = (flat(g), eps(f));
@@ -511,6 +585,57 @@ mod tests {
                     "{feature:?}: {got} vs {expected}"
                 );
             }
+        }
+    }
+
+    /// The rows the evaluation writes in place or shares are those
+    /// `Feature::jacobian` forms, bit for bit.
+    #[test]
+    fn shared_and_in_place_body_velocity_rows_are_the_jacobians() {
+        let (x, _) = point();
+        let (q, v) = (3, 7);
+        let body = Feature::BodyVelocity {
+            quat_start: q,
+            vel_start: v,
+        };
+        let abs = Feature::BodyVelocityAbsProduct {
+            quat_start: q,
+            vel_start: v,
+        };
+        let rows_of = |f: Feature| full_rows(f, &x);
+        let mut in_place = ArrayVec::<Gradient<13, 4>, 8>::new();
+        push_body_velocity_rows::<13, 4, _, 8>(
+            &Full,
+            &x,
+            q,
+            v,
+            &mut Rotations::new(),
+            &mut RotationDerivatives::new(),
+            &mut in_place,
+        );
+        assert_eq!(in_place.as_slice(), rows_of(body).as_slice());
+        let shared = abs.abs_product_rows::<13, 4, _>(
+            Some(&body),
+            &Full,
+            &x,
+            &in_place,
+            &mut Rotations::new(),
+        );
+        assert_eq!(shared.map(Vec::from), Some(rows_of(abs)));
+        // Not after another feature, nor after v_b of another velocity.
+        let other = Feature::BodyVelocity {
+            quat_start: q,
+            vel_start: 10,
+        };
+        for previous in [None, Some(&other), Some(&abs)] {
+            let got = abs.abs_product_rows::<13, 4, _>(
+                previous,
+                &Full,
+                &x,
+                &in_place,
+                &mut Rotations::new(),
+            );
+            assert!(got.is_none(), "{previous:?}");
         }
     }
 
