@@ -268,7 +268,7 @@ impl<const NX: usize> ObstacleConstraints<NX> {
                 && o.radius_m.is_finite()
                 && o.position_std_m.is_finite()
                 && o.radius_std_m.is_finite();
-            if finite && self.order.len() < self.order.capacity() {
+            if finite && self.order.len() < MAX_OBSTACLES {
                 let mut p = *position;
                 if self.dims == 2 {
                     p.z = o.position_m.z;
