@@ -268,10 +268,8 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
         }
         self.clip_inputs();
         self.feasible_du.copy_from_slice(&self.du);
-        self.feasible_dx[0] = *dx0;
+        self.roll_out_feasible(dynamics, dx0);
         for k in 0..n {
-            let (a, b, e) = (&dynamics.a[k], &dynamics.b[k], &dynamics.defect[k]);
-            self.feasible_dx[k + 1] = a * self.feasible_dx[k] + b * self.feasible_du[k] + e;
             for i in 0..NU {
                 let u = self.du[k][i];
                 self.side[k][i] = if u <= self.lo[k][i] {

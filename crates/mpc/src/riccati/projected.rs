@@ -99,7 +99,11 @@ impl<const NX: usize, const NU: usize> RiccatiBox<NX, NU> {
     }
 
     /// `feasible_dx` from `dx0` under `feasible_du`.
-    fn roll_out_feasible(&mut self, dynamics: &Dynamics<'_, NX, NU>, dx0: &SVector<f64, NX>) {
+    pub(super) fn roll_out_feasible(
+        &mut self,
+        dynamics: &Dynamics<'_, NX, NU>,
+        dx0: &SVector<f64, NX>,
+    ) {
         self.feasible_dx[0] = *dx0;
         for k in 0..self.horizon() {
             let (a, b, e) = (&dynamics.a[k], &dynamics.b[k], &dynamics.defect[k]);
