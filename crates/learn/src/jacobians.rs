@@ -265,11 +265,7 @@ impl Feature {
             return None;
         }
         let vb = rotations.of(x, quat_start).tr_mul(&vec3_at(x, vel_start));
-        let mut out = [layout.zeros(); 3];
-        for (i, (o, g)) in out.iter_mut().zip([r0, r1, r2]).enumerate() {
-            layout.add_scaled(o, 2.0 * vb[i].abs(), g);
-        }
-        Some(out)
+        Some(abs_product_scaled(layout, &vb, [r0, r1, r2]))
     }
 
     /// Pushes this entry's rows `d feature / d (x, u)` (one per raw
@@ -328,10 +324,10 @@ impl Feature {
                     (quat_start, vel_start),
                     (rotations, derivatives),
                 );
-                for (i, g) in rows.iter().enumerate() {
-                    let mut scaled = row();
-                    layout.add_scaled(&mut scaled, 2.0 * vb[i].abs(), g);
-                    push(scaled);
+                if let [r0, r1, r2] = rows.as_slice() {
+                    abs_product_scaled(layout, &vb, [r0, r1, r2])
+                        .into_iter()
+                        .for_each(&mut push);
                 }
             }
             Feature::GravityInBody { quat_start } => {
@@ -365,6 +361,20 @@ impl Feature {
             }
         }
     }
+}
+
+/// `|v_b| v_b`'s rows from `v_b`'s: `d(|v| v)/dv = 2|v|`, row by row.
+#[inline(always)]
+fn abs_product_scaled<const NX: usize, const NU: usize, L: Layout<NX, NU>>(
+    layout: &L,
+    vb: &Vector3<f64>,
+    rows: [&L::Row; 3],
+) -> [L::Row; 3] {
+    let mut out = [layout.zeros(); 3];
+    for (i, (o, g)) in out.iter_mut().zip(rows).enumerate() {
+        layout.add_scaled(o, 2.0 * vb[i].abs(), g);
+    }
+    out
 }
 
 /// The rows of `v_b = R(q)^T v`: `d v_b,i / d v_m = R_mi` and
